@@ -1,0 +1,106 @@
+/*
+ * dropgate - the program: a table of commands, each in its own file.
+ */
+#include "config.h"
+
+#include <archive.h>
+#include <csv.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <libxml/xmlversion.h>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "commands.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+};
+
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "check", cmd_check, "check --feed NAME [--out DIR] FILE...   validate and transform offline" },
+	{ "version", cmd_version, "version                                 versions of dropgate and its libraries" },
+	{ "help", cmd_help, "help                                    this list" },
+	{ NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: dropgate [-c FILE] COMMAND [ARGS]\n\ncommands:\n");
+	for (const struct command *c = commands; c->name; c++)
+		fprintf(out, "  %s\n", c->usage);
+	fprintf(out, "\nEvery command takes -c FILE / --config FILE (default $DROPGATE_CONFIG, "
+		     "then /etc/dropgate/dropgate.conf) and --help.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	usage(stdout);
+	return 0;
+}
+
+const char *config_path(const char *given)
+{
+	const char *env = getenv("DROPGATE_CONFIG");
+
+	if (given)
+		return given;
+	if (env && *env)
+		return env;
+	return "/etc/dropgate/dropgate.conf";
+}
+
+int cmd_version(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	printf("dropgate %s\n", PACKAGE_VERSION);
+	printf("libarchive %s\n", archive_version_details());
+	printf("libcsv %d.%d.%d\n", CSV_MAJOR, CSV_MINOR, CSV_RELEASE);
+	printf("libxml2 %s\n", LIBXML_DOTTED_VERSION);
+	printf("libcurl %s\n", curl_version());
+	printf("zlib %s\n", zlibVersion());
+	printf("sqlite %s\n", sqlite3_libversion());
+	printf("jansson %s\n", jansson_version_str());
+	printf("inih %s\n", INIH_VERSION);
+	printf("openssl %s\n", OpenSSL_version(OPENSSL_VERSION));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char **args = argv + 1;
+	int n = argc - 1;
+	const char *conf = NULL;
+
+	/* -c FILE may also come before the command */
+	while (n >= 2 && (strcmp(args[0], "-c") == 0 || strcmp(args[0], "--config") == 0)) {
+		conf = args[1];
+		args += 2;
+		n -= 2;
+	}
+	if (n < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(args[0], "--help") == 0 || strcmp(args[0], "-h") == 0)
+		return cmd_help(0, NULL);
+	if (strcmp(args[0], "--version") == 0)
+		return cmd_version(0, NULL);
+	if (conf)
+		setenv("DROPGATE_CONFIG", conf, 1);
+	for (const struct command *c = commands; c->name; c++)
+		if (strcmp(c->name, args[0]) == 0)
+			return c->fn(n, args);
+	fprintf(stderr, "dropgate: unknown command '%s'\n\n", args[0]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,65 @@
+/*
+ * batch - Commerce rows to Commerce CSV, cut into batches.
+ *
+ * Output is comma-separated UTF-8 with RFC 4180 quoting (a field holding a
+ * comma, quote, CR or LF is quoted, quotes doubled) and LF line ends. Every
+ * batch starts with the header and holds at most max_rows rows and max_bytes
+ * bytes (header included). Each batch remembers, for each of its rows, where
+ * in the partner's file the row came from, so that Commerce's "Row N: ..."
+ * can be told to the partner as their own line.
+ *
+ * A full batch is handed to the flush callback and then reused: memory is one
+ * batch, whatever the file's size.
+ */
+#ifndef DG_BATCH_H
+#define DG_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/strview.h"
+
+struct batch_origin {
+	uint32_t line;   /* the partner's line where the row starts */
+	uint32_t member; /* archive member index, 0 outside archives */
+};
+
+struct batch {
+	unsigned seq; /* 1-based */
+	const char *csv;
+	size_t len;
+	size_t rows;
+	const struct batch_origin *origin; /* rows entries */
+};
+
+typedef int (*batch_flush_fn)(void *ctx, const struct batch *b);
+
+struct batch_writer {
+	size_t max_rows, max_bytes;
+	struct buf header;
+	struct buf data;
+	struct buf row;
+	struct batch_origin *origin;
+	size_t rows;
+	unsigned seq;
+	batch_flush_fn flush;
+	void *ctx;
+};
+
+void batch_writer_init(struct batch_writer *w, size_t max_rows, size_t max_bytes,
+		       batch_flush_fn flush, void *ctx);
+void batch_writer_release(struct batch_writer *w);
+void batch_set_header(struct batch_writer *w, const struct strview *names, size_t n);
+/*
+ * batch_add: append one row. 0; -1 when the row alone (with the header) is
+ * larger than max_bytes; -2 when the flush callback failed.
+ */
+int batch_add(struct batch_writer *w, const struct strview *values, size_t n,
+	      struct batch_origin origin);
+/* batch_finish: flush the last, partial batch. 0 or -2. */
+int batch_finish(struct batch_writer *w);
+/* csv_append_field: one field with RFC 4180 quoting. */
+int csv_append_field(struct buf *b, const char *v, size_t len);
+
+#endif

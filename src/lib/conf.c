@@ -1,0 +1,857 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/conf.h"
+#include "lib/decode.h"
+#include "lib/entity.h"
+#include "lib/mapping.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+enum section_kind { SEC_NONE, SEC_DROPGATE, SEC_COMMERCE, SEC_FEED, SEC_UNKNOWN };
+
+struct pending_map {
+	char *column, *expr;
+	unsigned long line;
+};
+
+struct loader {
+	const char *path;
+	char *basedir;
+	FILE *fp;
+	unsigned long line;         /* line the reader handed out last */
+	unsigned long section_line; /* line of the last [section] header */
+	int line_too_long;
+	struct buf *err;
+	int nerr;
+	struct conf *c;
+	/* the section being read */
+	enum section_kind kind;
+	char *section;
+	unsigned long cur_section_line;
+	void *obj;
+	uint64_t seen;
+	struct pending_map *maps;
+	size_t nmaps;
+	int seen_dropgate;
+	const char *cur_key; /* while a key's value is parsed: errors name it */
+};
+
+typedef int (*key_parse_fn)(struct loader *ld, const char *v, void *field, const void *arg);
+
+struct key_def {
+	const char *name;
+	key_parse_fn parse;
+	size_t off;
+	const void *arg;
+};
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+struct range {
+	unsigned long min, max;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+conf_error(struct loader *ld, unsigned long line, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_printf(ld->err, "%s:%lu: ", ld->path, line);
+	if (ld->cur_key)
+		buf_printf(ld->err, "[%s] %s: ", ld->section, ld->cur_key);
+	va_start(ap, fmt);
+	buf_vprintf(ld->err, fmt, ap);
+	va_end(ap);
+	buf_addch(ld->err, '\n');
+	ld->nerr++;
+}
+
+/* --- value syntax ----------------------------------------------------- */
+
+int parse_size(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v, mul = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': mul = 1024ULL; end++; break;
+	case 'M': case 'm': mul = 1024ULL * 1024; end++; break;
+	case 'G': case 'g': mul = 1024ULL * 1024 * 1024; end++; break;
+	default: break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || v > ULLONG_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int parse_duration(const char *s, unsigned long *seconds)
+{
+	char *end;
+	unsigned long v, mul = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 's': mul = 1; end++; break;
+	case 'm': mul = 60; end++; break;
+	case 'h': mul = 3600; end++; break;
+	case 'd': mul = 86400; end++; break;
+	default: break;
+	}
+	if (*end || v > ULONG_MAX / mul)
+		return -1;
+	*seconds = v * mul;
+	return 0;
+}
+
+int parse_bool(const char *s, int *out)
+{
+	static const struct choice words[] = { { "yes", 1 },   { "no", 0 }, { "true", 1 },
+					       { "false", 0 }, { "on", 1 }, { "off", 0 },
+					       { "1", 1 },     { "0", 0 },  { NULL, 0 } };
+
+	for (const struct choice *w = words; w->name; w++)
+		if (strcasecmp(s, w->name) == 0) {
+			*out = w->value;
+			return 0;
+		}
+	return -1;
+}
+
+int parse_char(const char *s, char *out)
+{
+	static const struct choice words[] = { { "comma", ',' }, { "semicolon", ';' },
+					       { "tab", '\t' },	 { "pipe", '|' },
+					       { NULL, 0 } };
+	size_t n = strlen(s);
+
+	for (const struct choice *w = words; w->name; w++)
+		if (strcmp(s, w->name) == 0) {
+			*out = (char)w->value;
+			return 0;
+		}
+	if (n == 1 && s[0] != ';' && s[0] != '"') {
+		*out = s[0];
+		return 0;
+	}
+	if (n == 3 && s[0] == '"' && s[2] == '"' && s[1] != '\\') {
+		*out = s[1];
+		return 0;
+	}
+	if (n == 4 && s[0] == '"' && s[1] == '\\' && s[3] == '"') {
+		switch (s[2]) {
+		case 't': *out = '\t'; return 0;
+		case '"': *out = '"'; return 0;
+		case '\\': *out = '\\'; return 0;
+		case '\'': *out = '\''; return 0;
+		default: return -1;
+		}
+	}
+	return -1;
+}
+
+/* --- key parsers ------------------------------------------------------ */
+
+static int kp_string(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	char **p = field;
+
+	(void)arg;
+	if (*v == '\0') {
+		conf_error(ld, ld->line, "the value is empty");
+		return -1;
+	}
+	free(*p);
+	*p = xstrdup(v);
+	return 0;
+}
+
+static int kp_optional_string(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	char **p = field;
+
+	(void)ld, (void)arg;
+	free(*p);
+	*p = *v ? xstrdup(v) : NULL;
+	return 0;
+}
+
+static int kp_path(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	char **p = field;
+
+	(void)arg;
+	if (*v == '\0') {
+		conf_error(ld, ld->line, "the value is empty");
+		return -1;
+	}
+	free(*p);
+	*p = (*v == '/' || ld->basedir == NULL) ? xstrdup(v) : xasprintf("%s/%s", ld->basedir, v);
+	return 0;
+}
+
+static int kp_uint(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	const struct range *r = arg;
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end || errno || n < r->min || n > r->max) {
+		conf_error(ld, ld->line, "'%s' is not a whole number from %lu to %lu", v, r->min,
+			   r->max);
+		return -1;
+	}
+	*(unsigned long *)field = n;
+	return 0;
+}
+
+static int kp_size(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	unsigned long long n;
+
+	(void)arg;
+	if (parse_size(v, &n) < 0 || n < 1024) {
+		conf_error(ld, ld->line, "'%s' is not a size of at least 1K (e.g. 512K, 4M, 1G)",
+			   v);
+		return -1;
+	}
+	*(unsigned long long *)field = n;
+	return 0;
+}
+
+static int kp_duration(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	unsigned long n;
+
+	(void)arg;
+	if (parse_duration(v, &n) < 0 || n == 0) {
+		conf_error(ld, ld->line, "'%s' is not a duration (e.g. 90s, 2m, 1h)", v);
+		return -1;
+	}
+	*(unsigned long *)field = n;
+	return 0;
+}
+
+static int kp_bool(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	(void)arg;
+	if (parse_bool(v, field) < 0) {
+		conf_error(ld, ld->line, "'%s' is not yes or no", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int kp_choice(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	struct buf names = BUF_INIT(4096);
+
+	for (const struct choice *c = arg; c->name; c++)
+		if (strcmp(v, c->name) == 0) {
+			*(int *)field = c->value;
+			return 0;
+		}
+	for (const struct choice *c = arg; c->name; c++)
+		buf_printf(&names, "%s%s", c == arg ? "" : ", ", c->name);
+	conf_error(ld, ld->line, "'%s' is not one of: %s", v, buf_cstr(&names));
+	buf_release(&names);
+	return -1;
+}
+
+static int kp_list(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	struct strlist *l = field;
+
+	(void)arg;
+	strlist_clear(l);
+	strlist_split(l, v);
+	if (l->n == 0) {
+		conf_error(ld, ld->line, "the list is empty");
+		return -1;
+	}
+	return 0;
+}
+
+static int kp_char(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	(void)arg;
+	if (parse_char(v, field) < 0) {
+		conf_error(ld, ld->line,
+			   "'%s' is not one character in double quotes (\";\", \"\\t\") or one "
+			   "of comma, semicolon, tab, pipe",
+			   v);
+		return -1;
+	}
+	return 0;
+}
+
+static int kp_encoding(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	(void)arg;
+	if (decode_encoding_known(v) < 0) {
+		conf_error(ld, ld->line, "unknown encoding '%s' (known: %s)", v,
+			   decode_encoding_names());
+		return -1;
+	}
+	return kp_string(ld, v, field, arg);
+}
+
+static int kp_complete(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	struct feed *f = (struct feed *)((char *)field - offsetof(struct feed, complete));
+
+	(void)arg;
+	if (strcmp(v, "close") == 0) {
+		f->complete = COMPLETE_CLOSE;
+	} else if (strcmp(v, "ok-file") == 0) {
+		f->complete = COMPLETE_OKFILE;
+	} else if (strncmp(v, "quiet:", 6) == 0 && parse_duration(v + 6, &f->quiet_seconds) == 0 &&
+		   f->quiet_seconds > 0) {
+		f->complete = COMPLETE_QUIET;
+	} else {
+		conf_error(ld, ld->line, "'%s' is not close, ok-file or quiet:SECONDS", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int kp_entity(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	const struct entity *e = entity_find(v);
+
+	(void)arg;
+	if (e == NULL) {
+		conf_error(ld, ld->line, "unknown entity '%s' (known: %s)", v, entity_names());
+		return -1;
+	}
+	*(const struct entity **)field = e;
+	return 0;
+}
+
+static const struct range r_workers = { 1, 64 };
+static const struct range r_days = { 1, 36500 };
+static const struct range r_rows = { 1, 1000000 };
+static const struct range r_retries = { 0, 100 };
+static const struct range r_errors = { 0, ULONG_MAX / 2 };
+
+static const struct choice c_log[] = { { "debug", LOG_DEBUG }, { "info", LOG_INFO },
+				       { "warn", LOG_WARN },   { "error", LOG_ERROR },
+				       { NULL, 0 } };
+static const struct choice c_api[] = { { "csv", API_CSV }, { "json", API_JSON }, { NULL, 0 } };
+static const struct choice c_format[] = { { "csv", FORMAT_CSV }, { "xml", FORMAT_XML },
+					  { NULL, 0 } };
+static const struct choice c_order[] = { { "name", ORDER_NAME }, { "mtime", ORDER_MTIME },
+					 { NULL, 0 } };
+static const struct choice c_mode[] = { { "delta", MODE_DELTA }, { "full", MODE_FULL },
+					{ NULL, 0 } };
+static const struct choice c_validation[] = { { "stop-on-errors", VALIDATION_STOP },
+					      { "skip-errors", VALIDATION_SKIP },
+					      { NULL, 0 } };
+
+#define CK(name, fn, field, arg) { name, fn, offsetof(struct conf, field), arg }
+#define TK(name, fn, field, arg) { name, fn, offsetof(struct target, field), arg }
+#define FK(name, fn, field, arg) { name, fn, offsetof(struct feed, field), arg }
+
+static const struct key_def dropgate_keys[] = {
+	CK("spool", kp_path, spool, NULL),
+	CK("state", kp_path, state, NULL),
+	CK("workers", kp_uint, workers, &r_workers),
+	CK("log", kp_choice, log_level, c_log),
+	CK("keep_days", kp_uint, keep_days, &r_days),
+	{ NULL, NULL, 0, NULL },
+};
+
+static const struct key_def commerce_keys[] = {
+	TK("url", kp_string, url, NULL),
+	TK("store", kp_string, store, NULL),
+	TK("token_file", kp_path, token_file, NULL),
+	TK("username", kp_string, username, NULL),
+	TK("password_file", kp_path, password_file, NULL),
+	TK("api", kp_choice, api, c_api),
+	TK("batch_rows", kp_uint, batch_rows, &r_rows),
+	TK("batch_bytes", kp_size, batch_bytes, NULL),
+	TK("timeout", kp_duration, timeout, NULL),
+	TK("retries", kp_uint, retries, &r_retries),
+	TK("verify_tls", kp_bool, verify_tls, NULL),
+	TK("ca_file", kp_optional_string, ca_file, NULL),
+	{ NULL, NULL, 0, NULL },
+};
+
+static const struct key_def feed_keys[] = {
+	FK("partners", kp_list, partners, NULL),
+	FK("dir", kp_string, dir, NULL),
+	FK("match", kp_list, match, NULL),
+	FK("members", kp_list, members, NULL),
+	FK("format", kp_choice, format, c_format),
+	FK("delimiter", kp_char, delimiter, NULL),
+	FK("quote", kp_char, quote, NULL),
+	FK("strict", kp_bool, strict, NULL),
+	FK("encoding", kp_encoding, encoding, NULL),
+	FK("header", kp_bool, header, NULL),
+	FK("complete", kp_complete, complete, NULL),
+	FK("order", kp_choice, order, c_order),
+	FK("mode", kp_choice, mode, c_mode),
+	FK("entity", kp_entity, entity, NULL),
+	FK("behavior", kp_string, behavior, NULL),
+	FK("validation", kp_choice, validation, c_validation),
+	FK("allowed_errors", kp_uint, allowed_errors, &r_errors),
+	FK("targets", kp_list, targets, NULL),
+	FK("record", kp_string, record, NULL),
+	FK("schema", kp_path, schema, NULL),
+	{ NULL, NULL, 0, NULL },
+};
+
+/* --- sections --------------------------------------------------------- */
+
+static struct target *target_new(struct conf *c, const char *name, int line)
+{
+	struct target *t;
+
+	c->targets = xreallocarray(c->targets, c->ntargets + 1, sizeof(*c->targets));
+	t = &c->targets[c->ntargets++];
+	memset(t, 0, sizeof(*t));
+	t->name = xstrdup(name);
+	t->api = API_CSV;
+	t->batch_rows = 5000;
+	t->batch_bytes = 4ULL * 1024 * 1024;
+	t->timeout = 120;
+	t->retries = 8;
+	t->verify_tls = 1;
+	t->line = line;
+	return t;
+}
+
+static struct feed *feed_new(struct conf *c, const char *name, int line)
+{
+	struct feed *f;
+
+	c->feeds = xreallocarray(c->feeds, c->nfeeds + 1, sizeof(*c->feeds));
+	f = &c->feeds[c->nfeeds++];
+	memset(f, 0, sizeof(*f));
+	f->name = xstrdup(name);
+	f->format = FORMAT_CSV;
+	f->delimiter = ',';
+	f->quote = '"';
+	f->strict = 1;
+	f->header = 1;
+	f->complete = COMPLETE_CLOSE;
+	f->order = ORDER_NAME;
+	f->mode = MODE_DELTA;
+	f->validation = VALIDATION_STOP;
+	f->line = line;
+	return f;
+}
+
+static void finish_target(struct loader *ld, struct target *t)
+{
+	const char *sec = ld->section;
+
+	if (t->url == NULL)
+		conf_error(ld, ld->cur_section_line, "[%s] url is required", sec);
+	else if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0)
+		conf_error(ld, ld->cur_section_line, "[%s] url '%s' must start with https:// or http://",
+			   sec, t->url);
+	if (t->store == NULL)
+		t->store = xstrdup("default");
+	if (t->token_file && (t->username || t->password_file))
+		conf_error(ld, ld->cur_section_line,
+			   "[%s] give token_file, or username and password_file, not both", sec);
+	else if (!t->token_file && !(t->username && t->password_file))
+		conf_error(ld, ld->cur_section_line,
+			   "[%s] token_file, or username and password_file, is required", sec);
+	if (t->ca_file && t->ca_file[0] != '/' && ld->basedir) {
+		char *p = xasprintf("%s/%s", ld->basedir, t->ca_file);
+		free(t->ca_file);
+		t->ca_file = p;
+	}
+}
+
+static void finish_feed(struct loader *ld, struct feed *f)
+{
+	const char *sec = ld->section;
+	unsigned long line = ld->cur_section_line;
+
+	if (f->dir == NULL)
+		conf_error(ld, line, "[%s] dir is required", sec);
+	if (f->entity == NULL) {
+		conf_error(ld, line, "[%s] entity is required", sec);
+	} else if (f->behavior == NULL) {
+		f->behavior = xstrdup(f->entity->behaviors[0]);
+	} else if (!entity_behavior_ok(f->entity, f->behavior)) {
+		struct buf names = BUF_INIT(4096);
+		for (const char *const *b = f->entity->behaviors; *b; b++)
+			buf_printf(&names, "%s%s", b == f->entity->behaviors ? "" : ", ", *b);
+		conf_error(ld, line, "[%s] behavior '%s' is not one %s takes: %s", sec, f->behavior,
+			   f->entity->name, buf_cstr(&names));
+		buf_release(&names);
+	}
+	if (f->partners.n == 0)
+		strlist_push(&f->partners, "*");
+	if (f->match.n == 0)
+		strlist_push(&f->match, "*");
+	if (f->members.n == 0)
+		strlist_push(&f->members, "*");
+	if (f->targets.n == 0)
+		strlist_push(&f->targets, "default");
+	if (f->encoding == NULL)
+		f->encoding = xstrdup("utf-8");
+	if (f->delimiter == f->quote)
+		conf_error(ld, line, "[%s] delimiter and quote are the same character", sec);
+	if (f->format == FORMAT_XML && f->record == NULL)
+		conf_error(ld, line, "[%s] format = xml needs record (e.g. record = /Products/Product)",
+			   sec);
+	if (f->format == FORMAT_CSV && (f->record || f->ns_prefixes.n))
+		conf_error(ld, line, "[%s] record and namespace.* apply to format = xml only", sec);
+	if (!f->header && ld->nmaps == 0)
+		conf_error(ld, line, "[%s] header = no needs map.COLUMN keys that name columns by "
+				     "position (map.sku = 1 | trim)", sec);
+
+	if (ld->nmaps)
+		f->map = mapping_new();
+	for (size_t i = 0; i < ld->nmaps; i++) {
+		struct pending_map *pm = &ld->maps[i];
+		struct buf e = BUF_INIT(4096);
+
+		if (!entity_column_name_ok(pm->column))
+			conf_error(ld, pm->line,
+				   "[%s] map.%s: Commerce column names are lower case letters, "
+				   "digits and '_'", sec, pm->column);
+		else if (f->entity && !f->entity->open_columns &&
+			 entity_column(f->entity, pm->column) == NULL)
+			conf_error(ld, pm->line, "[%s] map.%s: %s has no column '%s'", sec,
+				   pm->column, f->entity->name, pm->column);
+		else if (mapping_add(f->map, pm->column, pm->expr, ld->basedir, &e) < 0)
+			conf_error(ld, pm->line, "[%s] map.%s: %s", sec, pm->column, buf_cstr(&e));
+		buf_release(&e);
+	}
+	if (f->map && f->entity) {
+		int del = f->behavior && strcmp(f->behavior, "delete") == 0;
+		for (const struct column_rule *r = f->entity->columns; r->name; r++) {
+			int needed = (r->flags & COL_REQUIRED) || ((r->flags & COL_ADD) && !del);
+			int mapped = 0;
+			for (size_t i = 0; i < mapping_count(f->map); i++)
+				mapped |= strcmp(mapping_column(f->map, i), r->name) == 0;
+			if (needed && !mapped)
+				conf_error(ld, line, "[%s] %s needs the column '%s': add map.%s", sec,
+					   f->entity->name, r->name, r->name);
+		}
+	}
+}
+
+static void finish_section(struct loader *ld)
+{
+	if (ld->kind == SEC_COMMERCE)
+		finish_target(ld, ld->obj);
+	else if (ld->kind == SEC_FEED)
+		finish_feed(ld, ld->obj);
+	for (size_t i = 0; i < ld->nmaps; i++) {
+		free(ld->maps[i].column);
+		free(ld->maps[i].expr);
+	}
+	free(ld->maps);
+	ld->maps = NULL;
+	ld->nmaps = 0;
+	free(ld->section);
+	ld->section = NULL;
+	ld->kind = SEC_NONE;
+	ld->obj = NULL;
+	ld->seen = 0;
+}
+
+static int valid_name(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+static void begin_section(struct loader *ld, const char *section)
+{
+	const char *space = strchr(section, ' ');
+	char *type = xstrndup(section, space ? (size_t)(space - section) : strlen(section));
+	const char *name = space ? space + 1 : NULL;
+	struct conf *c = ld->c;
+
+	ld->section = xstrdup(section);
+	ld->cur_section_line = ld->section_line;
+	ld->kind = SEC_UNKNOWN;
+	if (strcmp(type, "dropgate") == 0 && name == NULL) {
+		if (ld->seen_dropgate)
+			conf_error(ld, ld->section_line, "[dropgate] appears twice");
+		ld->seen_dropgate = 1;
+		ld->kind = SEC_DROPGATE;
+		ld->obj = c;
+	} else if (strcmp(type, "commerce") == 0 || strcmp(type, "feed") == 0) {
+		int is_feed = type[0] == 'f';
+		const char *n = name ? name : "default";
+		if (is_feed && name == NULL) {
+			conf_error(ld, ld->section_line, "[feed] needs a name: [feed NAME]");
+		} else if (!valid_name(n)) {
+			conf_error(ld, ld->section_line,
+				   "[%s]: names are letters, digits, '_', '-' and '.'", section);
+		} else if (is_feed ? conf_feed(c, n) != NULL : conf_target(c, n) != NULL) {
+			conf_error(ld, ld->section_line, "[%s] appears twice", section);
+		} else {
+			ld->kind = is_feed ? SEC_FEED : SEC_COMMERCE;
+			ld->obj = is_feed ? (void *)feed_new(c, n, (int)ld->section_line)
+					  : (void *)target_new(c, n, (int)ld->section_line);
+		}
+	} else {
+		conf_error(ld, ld->section_line,
+			   "unknown section [%s] (known: [dropgate], [commerce], [commerce NAME], "
+			   "[feed NAME])", section);
+	}
+	free(type);
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct loader *ld = user;
+	const struct key_def *keys = NULL;
+	size_t i;
+
+	if (ld->section == NULL || strcmp(ld->section, section) != 0 ||
+	    ld->cur_section_line != ld->section_line) {
+		finish_section(ld);
+		if (*section == '\0') {
+			conf_error(ld, ld->line, "key '%s' comes before any [section]", name);
+			ld->section = xstrdup("");
+			ld->cur_section_line = ld->section_line;
+			ld->kind = SEC_UNKNOWN;
+			return 1;
+		}
+		begin_section(ld, section);
+	}
+	switch (ld->kind) {
+	case SEC_DROPGATE: keys = dropgate_keys; break;
+	case SEC_COMMERCE: keys = commerce_keys; break;
+	case SEC_FEED: keys = feed_keys; break;
+	default: return 1; /* already reported */
+	}
+	if (ld->kind == SEC_FEED && strncmp(name, "map.", 4) == 0) {
+		for (i = 0; i < ld->nmaps; i++)
+			if (strcmp(ld->maps[i].column, name + 4) == 0) {
+				conf_error(ld, ld->line, "[%s] %s is given twice (first on line %lu)",
+					   section, name, ld->maps[i].line);
+				return 1;
+			}
+		ld->maps = xreallocarray(ld->maps, ld->nmaps + 1, sizeof(*ld->maps));
+		ld->maps[ld->nmaps].column = xstrdup(name + 4);
+		ld->maps[ld->nmaps].expr = xstrdup(value);
+		ld->maps[ld->nmaps].line = ld->line;
+		ld->nmaps++;
+		return 1;
+	}
+	if (ld->kind == SEC_FEED && strncmp(name, "namespace.", 10) == 0) {
+		struct feed *f = ld->obj;
+		if (strlist_has(&f->ns_prefixes, name + 10))
+			conf_error(ld, ld->line, "[%s] %s is given twice", section, name);
+		strlist_push(&f->ns_prefixes, name + 10);
+		strlist_push(&f->ns_uris, value);
+		return 1;
+	}
+	for (i = 0; keys[i].name; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			break;
+	if (keys[i].name == NULL) {
+		struct buf names = BUF_INIT(4096);
+		for (size_t j = 0; keys[j].name; j++)
+			buf_printf(&names, "%s%s", j ? ", " : "", keys[j].name);
+		conf_error(ld, ld->line, "[%s] unknown key '%s' (known: %s%s)", section, name,
+			   buf_cstr(&names), ld->kind == SEC_FEED ? ", map.COLUMN, namespace.PREFIX" : "");
+		buf_release(&names);
+		return 1;
+	}
+	if (ld->seen & (1ULL << i)) {
+		conf_error(ld, ld->line, "[%s] key '%s' is given twice", section, name);
+		return 1;
+	}
+	ld->seen |= 1ULL << i;
+	ld->cur_key = name;
+	keys[i].parse(ld, value, (char *)ld->obj + keys[i].off, keys[i].arg);
+	ld->cur_key = NULL;
+	return 1;
+}
+
+/* reader: one line at a time, counted, refused when longer than inih takes. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct loader *ld = stream;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	const char *s;
+	size_t len;
+
+	if (ld->line_too_long)
+		return NULL;
+	n = getline(&line, &cap, ld->fp);
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	ld->line++;
+	len = (size_t)n;
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	s = line;
+	while (len && (*s == ' ' || *s == '\t'))
+		s++, len--;
+	/* inih needs room for the newline and the NUL on top of the text */
+	if (len + 3 > (size_t)num) {
+		conf_error(ld, ld->line, "line is %zu characters long; at most %d are read", len,
+			   num - 3);
+		ld->line_too_long = 1;
+		free(line);
+		return NULL;
+	}
+	if (len && *s == '[')
+		ld->section_line = ld->line;
+	memcpy(str, s, len);
+	str[len] = '\n';
+	str[len + 1] = '\0';
+	free(line);
+	return str;
+}
+
+static void check_whole(struct loader *ld)
+{
+	struct conf *c = ld->c;
+
+	if (c->spool == NULL)
+		c->spool = xstrdup("/srv/dropgate/spool");
+	if (c->state == NULL)
+		c->state = xstrdup("/var/lib/dropgate");
+	for (size_t i = 0; i < c->nfeeds; i++) {
+		struct feed *f = &c->feeds[i];
+		for (size_t j = 0; j < f->targets.n; j++)
+			if (conf_target(c, f->targets.v[j]) == NULL)
+				conf_error(ld, (unsigned long)f->line,
+					   "[feed %s] targets: no section [commerce%s%s]", f->name,
+					   strcmp(f->targets.v[j], "default") ? " " : "",
+					   strcmp(f->targets.v[j], "default") ? f->targets.v[j] : "");
+	}
+}
+
+struct conf *conf_load(const char *path, struct buf *err)
+{
+	struct loader ld;
+	struct conf *c = xcalloc(1, sizeof(*c));
+	const char *slash;
+	int rc;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.path = path;
+	ld.err = err;
+	ld.c = c;
+	c->path = xstrdup(path);
+	c->workers = 2;
+	c->log_level = LOG_INFO;
+	c->keep_days = 30;
+	slash = strrchr(path, '/');
+	ld.basedir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	ld.fp = fopen(path, "r");
+	if (ld.fp == NULL) {
+		buf_printf(err, "%s: cannot read the configuration: %s\n", path, strerror(errno));
+		free(ld.basedir);
+		conf_free(c);
+		return NULL;
+	}
+	rc = ini_parse_stream(reader, &ld, handler, &ld);
+	finish_section(&ld);
+	if (rc > 0 && !ld.line_too_long)
+		conf_error(&ld, (unsigned long)rc, "not a [section], key = value, or comment");
+	check_whole(&ld);
+	fclose(ld.fp);
+	free(ld.basedir);
+	if (ld.nerr) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->ntargets; i++) {
+		struct target *t = &c->targets[i];
+		free(t->name);
+		free(t->url);
+		free(t->store);
+		free(t->token_file);
+		free(t->username);
+		free(t->password_file);
+		free(t->ca_file);
+	}
+	for (size_t i = 0; i < c->nfeeds; i++) {
+		struct feed *f = &c->feeds[i];
+		free(f->name);
+		strlist_clear(&f->partners);
+		free(f->dir);
+		strlist_clear(&f->match);
+		strlist_clear(&f->members);
+		free(f->encoding);
+		free(f->behavior);
+		strlist_clear(&f->targets);
+		mapping_free(f->map);
+		free(f->record);
+		strlist_clear(&f->ns_prefixes);
+		strlist_clear(&f->ns_uris);
+		free(f->schema);
+	}
+	free(c->targets);
+	free(c->feeds);
+	free(c->path);
+	free(c->spool);
+	free(c->state);
+	free(c);
+}
+
+const struct feed *conf_feed(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->nfeeds; i++)
+		if (strcmp(c->feeds[i].name, name) == 0)
+			return &c->feeds[i];
+	return NULL;
+}
+
+const struct target *conf_target(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->ntargets; i++)
+		if (strcmp(c->targets[i].name, name) == 0)
+			return &c->targets[i];
+	return NULL;
+}

@@ -1,0 +1,106 @@
+/*
+ * conf - the dropgate configuration: one INI file, parsed with inih.
+ *
+ * Sections: [dropgate], [commerce] (the target "default") and [commerce NAME],
+ * [feed NAME]. Every key is a row of a table in conf.c with its parser; an
+ * unknown key, a bad value, a key given twice or a missing required key is an
+ * error naming the file, line and key ("dropgate.conf:12: [feed stock]
+ * encoding: unknown encoding 'latin9'"). conf_load reports every error it
+ * finds, not only the first, and returns NULL when there was one.
+ *
+ * Debian's inih cuts lines at 200 bytes and joins indented lines to the
+ * previous value; conf.c reads lines itself, refuses longer ones with an error
+ * instead of cutting them, and drops leading blanks so that an indented key is
+ * a key.
+ */
+#ifndef DG_CONF_H
+#define DG_CONF_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+#include "util/strlist.h"
+
+struct entity;
+struct mapping;
+
+enum feed_format { FORMAT_CSV, FORMAT_XML };
+enum feed_complete { COMPLETE_CLOSE, COMPLETE_OKFILE, COMPLETE_QUIET };
+enum feed_order { ORDER_NAME, ORDER_MTIME };
+enum feed_mode { MODE_DELTA, MODE_FULL };
+enum feed_validation { VALIDATION_STOP, VALIDATION_SKIP };
+enum target_api { API_CSV, API_JSON };
+
+struct target {
+	char *name; /* "default" for [commerce] */
+	char *url;
+	char *store;
+	char *token_file;
+	char *username;
+	char *password_file;
+	enum target_api api;
+	unsigned long batch_rows;
+	unsigned long long batch_bytes;
+	unsigned long timeout;     /* seconds */
+	unsigned long retries;
+	int verify_tls;
+	char *ca_file;
+	int line;
+};
+
+struct feed {
+	char *name;
+	struct strlist partners;
+	char *dir;
+	struct strlist match;
+	struct strlist members;
+	enum feed_format format;
+	char delimiter;
+	char quote;
+	int strict;
+	char *encoding;
+	int header;
+	enum feed_complete complete;
+	unsigned long quiet_seconds;
+	enum feed_order order;
+	enum feed_mode mode;
+	const struct entity *entity;
+	char *behavior;
+	enum feed_validation validation;
+	unsigned long allowed_errors;
+	struct strlist targets;
+	struct mapping *map; /* NULL: columns pass through */
+	/* format = xml */
+	char *record;
+	struct strlist ns_prefixes, ns_uris;
+	char *schema;
+	int line;
+};
+
+struct conf {
+	char *path;
+	char *spool;
+	char *state;
+	unsigned long workers;
+	int log_level;
+	unsigned long keep_days;
+	struct target *targets;
+	size_t ntargets;
+	struct feed *feeds;
+	size_t nfeeds;
+};
+
+/* conf_load: parse path; NULL with every error (one per line) in err. */
+struct conf *conf_load(const char *path, struct buf *err);
+void conf_free(struct conf *c);
+const struct feed *conf_feed(const struct conf *c, const char *name);
+const struct target *conf_target(const struct conf *c, const char *name);
+
+/* Value syntax shared with other modules and the tests. */
+int parse_size(const char *s, unsigned long long *out);
+int parse_duration(const char *s, unsigned long *seconds);
+int parse_bool(const char *s, int *out);
+/* parse_char: `";"`, `"\t"`, or comma, semicolon, tab, pipe. */
+int parse_char(const char *s, char *out);
+
+#endif

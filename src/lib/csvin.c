@@ -1,0 +1,225 @@
+#include "config.h"
+
+#include <csv.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/csvin.h"
+#include "util/xalloc.h"
+
+/* libcsv's state for "no row begun" (libcsv.c: ROW_NOT_BEGUN); the field is
+   public in struct csv_parser. */
+#define CSV_ROW_NOT_BEGUN 0
+
+struct csvin {
+	struct csv_parser p;
+	struct csvin_opts o;
+	csvin_row_fn fn;
+	void *ctx;
+	struct buf arena; /* the current row's field bytes */
+	size_t *offs;
+	struct strview *fields;
+	size_t nfields, cap_fields;
+	int row_too_long;
+	unsigned long line;       /* physical line being fed */
+	unsigned long row_line;   /* 0: no row begun */
+	unsigned long line_chars; /* characters of this line fed in earlier calls */
+	int stopped;
+	struct csvin_error err;
+};
+
+/* libcsv's realloc hook has no context pointer: the cap of the parser that is
+   running now is kept here. */
+static __thread size_t field_cap;
+
+static void *capped_realloc(void *ptr, size_t size)
+{
+	if (size > field_cap)
+		return NULL;
+	return realloc(ptr, size);
+}
+
+static int no_space(unsigned char c)
+{
+	(void)c;
+	return 0;
+}
+
+static void on_field(void *s, size_t len, void *ctx)
+{
+	struct csvin *c = ctx;
+
+	if (c->row_too_long)
+		return;
+	if (c->nfields == c->o.max_fields || buf_add(&c->arena, s, len) < 0) {
+		c->row_too_long = 1;
+		return;
+	}
+	if (c->nfields == c->cap_fields) {
+		c->cap_fields = c->cap_fields ? c->cap_fields * 2 : 32;
+		c->offs = xreallocarray(c->offs, c->cap_fields, sizeof(*c->offs));
+		c->fields = xreallocarray(c->fields, c->cap_fields, sizeof(*c->fields));
+	}
+	c->offs[c->nfields] = c->arena.len - len;
+	c->fields[c->nfields].len = len;
+	c->nfields++;
+}
+
+static void on_row(int term, void *ctx)
+{
+	struct csvin *c = ctx;
+	struct csvin_row row;
+
+	(void)term;
+	if (c->row_line == 0)
+		c->row_line = c->line;
+	for (size_t i = 0; i < c->nfields; i++)
+		c->fields[i].p = c->arena.data + c->offs[i];
+	row.fields = c->fields;
+	row.n = c->nfields;
+	row.line = c->row_line;
+	row.last_line = c->line;
+	row.too_long = c->row_too_long;
+	if (!c->stopped && c->fn(c->ctx, &row) != 0)
+		c->stopped = 1;
+	c->nfields = 0;
+	c->row_too_long = 0;
+	c->row_line = 0;
+	buf_reset(&c->arena);
+}
+
+struct csvin *csvin_new(const struct csvin_opts *opts, csvin_row_fn fn, void *ctx)
+{
+	struct csvin *c = xcalloc(1, sizeof(*c));
+	unsigned char flags = CSV_STRICT_FINI;
+
+	if (opts->strict)
+		flags |= CSV_STRICT;
+	c->o = *opts;
+	c->fn = fn;
+	c->ctx = ctx;
+	c->line = 1;
+	buf_init(&c->arena, opts->max_row);
+	if (csv_init(&c->p, flags) != 0)
+		abort(); /* only fails on allocation, which we do lazily */
+	csv_set_delim(&c->p, (unsigned char)opts->delimiter);
+	csv_set_quote(&c->p, (unsigned char)opts->quote);
+	csv_set_space_func(&c->p, no_space);
+	csv_set_realloc_func(&c->p, capped_realloc);
+	csv_set_blk_size(&c->p, 4096);
+	return c;
+}
+
+void csvin_free(struct csvin *c)
+{
+	if (c == NULL)
+		return;
+	csv_free(&c->p);
+	buf_release(&c->arena);
+	free(c->offs);
+	free(c->fields);
+	free(c);
+}
+
+static size_t chars(const char *s, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return k;
+}
+
+static void set_error(struct csvin *c, const char *seg, size_t at)
+{
+	int e = csv_error(&c->p);
+
+	c->err.line = c->line;
+	c->err.row_line = c->row_line ? c->row_line : c->line;
+	c->err.field = c->nfields;
+	c->err.column = c->line_chars + chars(seg, at) + 1;
+	if (e == CSV_EPARSE) {
+		c->err.kind = CSVIN_SYNTAX;
+		c->err.ch = seg[at];
+	} else {
+		c->err.kind = CSVIN_FIELD_CAP;
+		c->err.column = 0;
+	}
+}
+
+int csvin_feed(struct csvin *c, const char *text, size_t len)
+{
+	const char *end = text + len;
+
+	field_cap = c->o.max_field + c->p.blk_size;
+	while (text < end) {
+		const char *lf = memchr(text, '\n', (size_t)(end - text));
+		size_t seg = lf ? (size_t)(lf - text) + 1 : (size_t)(end - text);
+		size_t done = csv_parse(&c->p, text, seg, on_field, on_row, c);
+
+		if (done != seg || csv_error(&c->p) != CSV_SUCCESS) {
+			set_error(c, text, done);
+			return -1;
+		}
+		if (c->p.pstate != CSV_ROW_NOT_BEGUN && c->row_line == 0)
+			c->row_line = c->line;
+		if (lf) {
+			c->line++;
+			c->line_chars = 0;
+		} else {
+			c->line_chars += chars(text, seg);
+		}
+		if (c->stopped)
+			return 1;
+		text += seg;
+	}
+	return 0;
+}
+
+int csvin_finish(struct csvin *c)
+{
+	field_cap = c->o.max_field + c->p.blk_size;
+	if (c->stopped)
+		return 1;
+	if (csv_fini(&c->p, on_field, on_row, c) != 0) {
+		c->err.kind = CSVIN_UNCLOSED;
+		c->err.line = c->line;
+		c->err.row_line = c->row_line ? c->row_line : c->line;
+		c->err.field = c->nfields;
+		c->err.column = 0;
+		return -1;
+	}
+	return c->stopped ? 1 : 0;
+}
+
+const struct csvin_error *csvin_error(const struct csvin *c)
+{
+	return &c->err;
+}
+
+void csvin_describe(const struct csvin *c, struct buf *out)
+{
+	const struct csvin_error *e = &c->err;
+
+	switch (e->kind) {
+	case CSVIN_SYNTAX:
+		if (e->ch == c->o.quote)
+			buf_printf(out, "a quote character inside a field that is not quoted "
+					"(enclose the field in quotes and double the quote, or set "
+					"strict = no for bare quotes such as 3/4%c)", c->o.quote);
+		else
+			buf_printf(out, "unexpected '%c' after the closing quote of a field; a "
+					"quoted field must end with its quote", e->ch);
+		break;
+	case CSVIN_UNCLOSED:
+		buf_addstr(out, "the file ends inside a quoted field: its closing quote is "
+				"missing (was the upload cut off?)");
+		break;
+	case CSVIN_FIELD_CAP:
+		buf_printf(out, "a field is longer than %zu bytes (an unclosed quote?)",
+			   c->o.max_field);
+		break;
+	case CSVIN_OK:
+		break;
+	}
+}

@@ -1,0 +1,592 @@
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/conf.h"
+#include "lib/csvin.h"
+#include "lib/decode.h"
+#include "lib/entity.h"
+#include "lib/mapping.h"
+#include "lib/pipeline.h"
+#include "util/keyset.h"
+#include "util/xalloc.h"
+
+struct pipeline {
+	const struct feed *feed;
+	struct pipeline_limits lim;
+	struct pipeline_sink sink;
+	struct decoder *dec;
+	struct csvin *csv;
+	struct batch_writer bw;
+	struct keyset keys;
+	struct map_row mrow;
+	struct buf msg, key, tmp;
+
+	int have_header;
+	size_t ncols;             /* fields a row must have */
+	char **header;            /* the partner's column names */
+	size_t nout;              /* Commerce columns */
+	const char **out_names;   /* Commerce column names */
+	const char **out_source;  /* partner column behind each, or NULL */
+	int *out_src;             /* partner field index behind each, -1: literal */
+	const struct column_rule **rules;
+	size_t *key_cols;
+	size_t nkey;
+	int *srcidx; /* mapping_bind */
+
+	unsigned long long total_bytes, fed_bytes;
+	int sized;
+	int rejected;   /* the file is rejected: no more batches */
+	int failed;     /* a batch could not be written */
+	int stopped;    /* reading ended early: header, syntax or encoding */
+	unsigned long rows, rows_ok, rows_rejected;
+	unsigned long problems;
+	int row_problems; /* problems of the row in hand */
+};
+
+#define MAX_PROBLEMS 10000
+
+void pipeline_default_limits(struct pipeline_limits *l)
+{
+	l->max_field = 1024 * 1024;
+	l->max_row = 4 * 1024 * 1024;
+	l->max_fields = 1024;
+	l->batch_rows = 5000;
+	l->batch_bytes = 4 * 1024 * 1024;
+}
+
+static void file_message(struct pipeline *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void file_message(struct pipeline *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_reset(&p->tmp);
+	va_start(ap, fmt);
+	buf_vprintf(&p->tmp, fmt, ap);
+	va_end(ap);
+	p->sink.message(p->sink.ctx, buf_cstr(&p->tmp));
+}
+
+static void reject_file(struct pipeline *p)
+{
+	p->rejected = 1;
+}
+
+static void row_problem(struct pipeline *p, unsigned long line, const char *column,
+			struct strview value, const char *message)
+{
+	struct problem pr;
+
+	p->row_problems++;
+	if (++p->problems > MAX_PROBLEMS) {
+		if (p->problems == MAX_PROBLEMS + 1)
+			file_message(p, "more than %d problems: only the first %d are listed",
+				     MAX_PROBLEMS, MAX_PROBLEMS);
+		return;
+	}
+	pr.line = line;
+	pr.member = 0;
+	pr.column = column ? column : "";
+	pr.value = value;
+	pr.message = message;
+	p->sink.problem(p->sink.ctx, &pr);
+}
+
+static int on_batch(void *ctx, const struct batch *b)
+{
+	struct pipeline *p = ctx;
+
+	if (p->sink.batch(p->sink.ctx, b) < 0) {
+		p->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* --- the header ------------------------------------------------------- */
+
+static void set_outputs(struct pipeline *p, size_t n)
+{
+	p->nout = n;
+	p->out_names = xcalloc(n, sizeof(*p->out_names));
+	p->out_source = xcalloc(n, sizeof(*p->out_source));
+	p->out_src = xcalloc(n, sizeof(*p->out_src));
+	p->rules = xcalloc(n, sizeof(*p->rules));
+	p->key_cols = xcalloc(n, sizeof(*p->key_cols));
+}
+
+static int take_header(struct pipeline *p, const struct csvin_row *row)
+{
+	const struct feed *f = p->feed;
+	const struct entity *e = f->entity;
+	int bad = 0;
+
+	p->ncols = row->n;
+	p->header = xcalloc(row->n, sizeof(*p->header));
+	for (size_t i = 0; i < row->n; i++)
+		p->header[i] = xstrndup(row->fields[i].p, row->fields[i].len);
+	if (!f->header) {
+		for (size_t i = 0; i < row->n; i++) {
+			free(p->header[i]);
+			p->header[i] = xasprintf("%zu", i + 1);
+		}
+	} else {
+		for (size_t i = 0; i < row->n; i++) {
+			if (row->fields[i].len == 0) {
+				file_message(p, "line %lu: column %zu of the header has no name",
+					     row->line, i + 1);
+				bad = 1;
+			}
+			if (memchr(p->header[i], '\xef', row->fields[i].len) &&
+			    strstr(p->header[i], "\xef\xbf\xbd")) {
+				file_message(p, "line %lu: the header's column %zu has bytes that are "
+						"not valid %s",
+					     row->line, i + 1, decoder_encoding(p->dec));
+				bad = 1;
+			}
+			for (size_t j = 0; j < i && row->fields[i].len; j++)
+				if (strcmp(p->header[i], p->header[j]) == 0) {
+					file_message(p, "line %lu: column '%s' appears twice in the "
+							"header (columns %zu and %zu)",
+						     row->line, p->header[i], j + 1, i + 1);
+					bad = 1;
+				}
+		}
+		if (bad)
+			return -1;
+	}
+
+	if (f->map) {
+		size_t n = mapping_count(f->map);
+		struct strview *names = xcalloc(row->n, sizeof(*names));
+
+		for (size_t i = 0; i < row->n; i++)
+			names[i] = sv_from(p->header[i]);
+		p->srcidx = xcalloc(n, sizeof(*p->srcidx));
+		buf_reset(&p->msg);
+		if (mapping_bind(f->map, names, row->n, !f->header, p->srcidx, &p->msg) < 0) {
+			file_message(p, "line %lu: %s", row->line, buf_cstr(&p->msg));
+			free(names);
+			return -1;
+		}
+		free(names);
+		set_outputs(p, n);
+		for (size_t i = 0; i < n; i++) {
+			p->out_names[i] = mapping_column(f->map, i);
+			p->out_source[i] = mapping_source(f->map, i);
+			p->out_src[i] = p->srcidx[i];
+		}
+	} else {
+		int missing = 0;
+		set_outputs(p, row->n);
+		for (size_t i = 0; i < row->n; i++) {
+			p->out_names[i] = p->header[i];
+			p->out_source[i] = p->header[i];
+			p->out_src[i] = (int)i;
+		}
+		for (const struct column_rule *r = e->columns; r->name; r++) {
+			int del = strcmp(f->behavior, "delete") == 0;
+			int needed = (r->flags & COL_REQUIRED) || ((r->flags & COL_ADD) && !del);
+			int found = 0;
+			for (size_t i = 0; i < row->n; i++)
+				found |= strcmp(p->header[i], r->name) == 0;
+			if (needed && !found) {
+				file_message(p, "line %lu: required column '%s' is missing from the "
+						"header (%s needs it)",
+					     row->line, r->name, e->name);
+				missing = 1;
+			}
+		}
+		for (size_t i = 0; i < row->n; i++) {
+			if (!entity_column_name_ok(p->header[i]) ||
+			    (!e->open_columns && entity_column(e, p->header[i]) == NULL)) {
+				file_message(p, "line %lu: column '%s' is not a %s column; map the "
+						"partner's columns with map.COLUMN keys",
+					     row->line, p->header[i], e->name);
+				missing = 1;
+			}
+		}
+		if (missing)
+			return -1;
+	}
+	for (size_t i = 0; i < p->nout; i++) {
+		p->rules[i] = entity_column(e, p->out_names[i]);
+		if (p->rules[i] && (p->rules[i]->flags & COL_KEY))
+			p->key_cols[p->nkey++] = i;
+	}
+	{
+		struct strview *names = xcalloc(p->nout, sizeof(*names));
+		for (size_t i = 0; i < p->nout; i++)
+			names[i] = sv_from(p->out_names[i]);
+		batch_set_header(&p->bw, names, p->nout);
+		free(names);
+	}
+	return 0;
+}
+
+/* --- rows --------------------------------------------------------------- */
+
+struct map_ctx {
+	struct pipeline *p;
+	const struct csvin_row *row;
+};
+
+static void on_map_problem(void *ctx, size_t column, const char *source, struct strview value,
+			   const char *message)
+{
+	struct map_ctx *m = ctx;
+
+	row_problem(m->p, m->row->line, source ? source : m->p->out_names[column], value, message);
+}
+
+static const char *column_of(const struct pipeline *p, size_t field)
+{
+	return field < p->ncols ? p->header[field] : "";
+}
+
+static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
+{
+	size_t n;
+	const struct decode_error *e = decoder_errors(p->dec, &n);
+	size_t taken = 0;
+
+	while (taken < n && e[taken].line <= row->last_line) {
+		const struct decode_error *d = &e[taken++];
+		size_t field = 0;
+		struct strview v = { "", 0 };
+
+		if (d->line < row->line)
+			continue; /* on a line that held no row: cannot happen with libcsv */
+		for (size_t i = 0; i < row->n; i++)
+			if (row->fields[i].len >= 3 &&
+			    memmem(row->fields[i].p, row->fields[i].len, "\xef\xbf\xbd", 3)) {
+				field = i;
+				v = row->fields[i];
+				break;
+			}
+		/* a run of bad bytes (a UTF-8 sequence, say) is one problem */
+		buf_reset(&p->msg);
+		buf_printf(&p->msg, "0x%02X", d->value);
+		{
+			size_t run = 1;
+			while (taken < n && e[taken].line == d->line &&
+			       e[taken].byte == d->byte + run && run < 16) {
+				buf_printf(&p->msg, " 0x%02X", e[taken].value);
+				taken++, run++;
+			}
+			buf_reset(&p->tmp);
+			buf_printf(&p->tmp, "%s %s at %s %lu of the %s %s not valid %s",
+				   run > 1 ? "bytes" : "byte", buf_cstr(&p->msg),
+				   d->in_file ? "offset" : "byte", d->byte,
+				   d->in_file ? "file" : "line", run > 1 ? "are" : "is",
+				   decoder_encoding(p->dec));
+		}
+		row_problem(p, d->line, column_of(p, field), v, buf_cstr(&p->tmp));
+	}
+	decoder_take(p->dec, taken);
+}
+
+static void check_values(struct pipeline *p, const struct csvin_row *row,
+			 const struct strview *vals)
+{
+	for (size_t i = 0; i < p->nout; i++) {
+		const struct column_rule *r = p->rules[i];
+		struct strview shown;
+
+		if (r == NULL)
+			continue;
+		buf_reset(&p->msg);
+		if (entity_check_value(r, vals[i].p, vals[i].len, &p->msg) == 0)
+			continue;
+		shown = p->out_src[i] >= 0 && (size_t)p->out_src[i] < row->n
+				? row->fields[p->out_src[i]]
+				: vals[i];
+		row_problem(p, row->line, p->out_source[i] ? p->out_source[i] : p->out_names[i],
+			    shown, buf_cstr(&p->msg));
+	}
+}
+
+static void check_key(struct pipeline *p, const struct csvin_row *row, const struct strview *vals)
+{
+	uint32_t first;
+	int empty = 1;
+
+	if (p->nkey == 0)
+		return;
+	buf_reset(&p->key);
+	for (size_t k = 0; k < p->nkey; k++) {
+		const struct strview *v = &vals[p->key_cols[k]];
+		empty &= v->len == 0;
+		buf_add(&p->key, v->p, v->len);
+		buf_addch(&p->key, '\x1f');
+	}
+	if (empty)
+		return;
+	first = keyset_insert(&p->keys, p->key.data, p->key.len, (uint32_t)row->line);
+	if (first == 0)
+		return;
+	buf_reset(&p->msg);
+	buf_printf(&p->msg, "duplicate of line %u (same ", first);
+	for (size_t k = 0; k < p->nkey; k++)
+		buf_printf(&p->msg, "%s%s", k == 0 ? "" : k + 1 == p->nkey ? " and " : ", ",
+			   p->out_names[p->key_cols[k]]);
+	buf_addch(&p->msg, ')');
+	{
+		size_t c = p->key_cols[p->nkey > 1 && strcmp(p->out_names[p->key_cols[0]],
+							      "source_code") == 0
+					       ? 1
+					       : 0];
+		struct strview shown = p->out_src[c] >= 0 && (size_t)p->out_src[c] < row->n
+					       ? row->fields[p->out_src[c]]
+					       : vals[c];
+		row_problem(p, row->line, p->out_source[c] ? p->out_source[c] : p->out_names[c],
+			    shown, buf_cstr(&p->msg));
+	}
+}
+
+static void count_rejected(struct pipeline *p)
+{
+	const struct feed *f = p->feed;
+
+	p->rows_rejected++;
+	if (p->rejected)
+		return;
+	if (f->validation == VALIDATION_STOP) {
+		file_message(p, "rows were rejected and validation = stop-on-errors: the file "
+				"is rejected whole");
+		reject_file(p);
+	} else if (p->rows_rejected > f->allowed_errors) {
+		file_message(p, "more than %lu rows rejected (allowed_errors = %lu): the file is "
+				"rejected whole",
+			     f->allowed_errors, f->allowed_errors);
+		reject_file(p);
+	}
+}
+
+static int on_row(void *ctx, const struct csvin_row *row)
+{
+	struct pipeline *p = ctx;
+	const struct strview *vals;
+
+	if (!p->have_header) {
+		p->have_header = 1;
+		if (take_header(p, row) < 0) {
+			reject_file(p);
+			p->stopped = 1;
+			return 1;
+		}
+		if (p->feed->header)
+			return 0;
+	}
+	p->rows++;
+	p->row_problems = 0;
+	encoding_problems(p, row);
+	if (row->too_long) {
+		row_problem(p, row->line, "", (struct strview){ "", 0 },
+			    "the row is longer than the limit and was not read");
+	} else if (row->n != p->ncols) {
+		buf_reset(&p->tmp);
+		buf_printf(&p->tmp, "the row has %zu field%s; the header has %zu", row->n,
+			   row->n == 1 ? "" : "s", p->ncols);
+		row_problem(p, row->line, "", (struct strview){ "", 0 }, buf_cstr(&p->tmp));
+	}
+	if (p->row_problems) {
+		count_rejected(p);
+		return 0;
+	}
+	if (p->feed->map) {
+		struct map_ctx m = { p, row };
+		if (mapping_apply(p->feed->map, p->srcidx, row->fields, row->n, &p->mrow,
+				  on_map_problem, &m) > 0) {
+			count_rejected(p);
+			return 0;
+		}
+		vals = p->mrow.values;
+	} else {
+		vals = row->fields;
+	}
+	check_values(p, row, vals);
+	if (p->row_problems == 0)
+		check_key(p, row, vals);
+	if (p->row_problems) {
+		count_rejected(p);
+		return 0;
+	}
+	p->rows_ok++;
+	if (!p->rejected && !p->failed) {
+		struct batch_origin o = { (uint32_t)row->line, 0 };
+		int rc = batch_add(&p->bw, vals, p->nout, o);
+		if (rc == -1) {
+			p->rows_ok--;
+			buf_reset(&p->tmp);
+			buf_printf(&p->tmp, "the row is larger than batch_bytes (%zu bytes) on its own",
+				   p->lim.batch_bytes);
+			row_problem(p, row->line, "", (struct strview){ "", 0 }, buf_cstr(&p->tmp));
+			count_rejected(p);
+		} else if (rc == -2) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* --- the whole file ----------------------------------------------------- */
+
+struct pipeline *pipeline_new(const struct feed *feed, const struct pipeline_limits *lim,
+			      const struct pipeline_sink *sink)
+{
+	struct pipeline *p = xcalloc(1, sizeof(*p));
+	struct csvin_opts o;
+
+	p->feed = feed;
+	p->lim = *lim;
+	p->sink = *sink;
+	p->dec = decoder_new(feed->encoding);
+	if (p->dec == NULL)
+		abort(); /* conf_load checked the encoding */
+	o.delimiter = feed->delimiter;
+	o.quote = feed->quote;
+	o.strict = feed->strict;
+	o.max_field = lim->max_field;
+	o.max_row = lim->max_row;
+	o.max_fields = lim->max_fields;
+	p->csv = csvin_new(&o, on_row, p);
+	batch_writer_init(&p->bw, lim->batch_rows, lim->batch_bytes, on_batch, p);
+	keyset_init(&p->keys);
+	map_row_init(&p->mrow, lim->max_field);
+	buf_init(&p->msg, 64 * 1024);
+	buf_init(&p->key, lim->max_row);
+	buf_init(&p->tmp, 64 * 1024);
+	return p;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	if (p == NULL)
+		return;
+	decoder_free(p->dec);
+	csvin_free(p->csv);
+	batch_writer_release(&p->bw);
+	keyset_release(&p->keys);
+	map_row_release(&p->mrow);
+	buf_release(&p->msg);
+	buf_release(&p->key);
+	buf_release(&p->tmp);
+	for (size_t i = 0; p->header && i < p->ncols; i++)
+		free(p->header[i]);
+	free(p->header);
+	free(p->out_names);
+	free(p->out_source);
+	free(p->out_src);
+	free(p->rules);
+	free(p->key_cols);
+	free(p->srcidx);
+	free(p);
+}
+
+void pipeline_hint_size(struct pipeline *p, unsigned long long bytes)
+{
+	p->total_bytes = bytes;
+}
+
+size_t pipeline_key_bytes(const struct pipeline *p)
+{
+	return keyset_bytes(&p->keys);
+}
+
+static int parse_error(struct pipeline *p)
+{
+	const struct csvin_error *e = csvin_error(p->csv);
+
+	buf_reset(&p->msg);
+	csvin_describe(p->csv, &p->msg);
+	if (e->kind == CSVIN_SYNTAX)
+		file_message(p, "line %lu, column %lu (field %zu%s%s%s): %s", e->line, e->column,
+			     e->field + 1, e->field < p->ncols ? ", '" : "",
+			     e->field < p->ncols ? p->header[e->field] : "",
+			     e->field < p->ncols ? "'" : "", buf_cstr(&p->msg));
+	else
+		file_message(p, "line %lu (field %zu%s%s%s): %s", e->row_line, e->field + 1,
+			     e->field < p->ncols ? ", '" : "",
+			     e->field < p->ncols ? p->header[e->field] : "",
+			     e->field < p->ncols ? "'" : "", buf_cstr(&p->msg));
+	reject_file(p);
+	p->stopped = 1;
+	return 1;
+}
+
+static int feed_text(struct pipeline *p, const char *text, size_t n)
+{
+	int rc = csvin_feed(p->csv, text, n);
+
+	if (rc < 0)
+		return parse_error(p);
+	return p->failed || p->stopped;
+}
+
+int pipeline_write(struct pipeline *p, const void *bytes, size_t n)
+{
+	const char *out;
+	size_t outlen;
+
+	if (p->stopped || p->failed)
+		return 1;
+	if (decoder_run(p->dec, bytes, n, 0, &out, &outlen) < 0) {
+		file_message(p, "%s", decoder_message(p->dec));
+		reject_file(p);
+		p->stopped = 1;
+		return 1;
+	}
+	if (feed_text(p, out, outlen))
+		return 1;
+	p->fed_bytes += n;
+	if (!p->sized && p->total_bytes && p->rows > 0) {
+		/* size the key index once, from the first block's bytes per row */
+		unsigned long long est = p->total_bytes / (p->fed_bytes / p->rows + 1);
+		keyset_reserve(&p->keys, (size_t)(est + est / 10 + 16));
+		p->sized = 1;
+	}
+	return 0;
+}
+
+void pipeline_finish(struct pipeline *p, struct pipeline_result *res)
+{
+	const char *out;
+	size_t outlen;
+
+	if (!p->stopped && !p->failed) {
+		if (decoder_run(p->dec, "", 0, 1, &out, &outlen) < 0) {
+			file_message(p, "%s", decoder_message(p->dec));
+			reject_file(p);
+			p->stopped = 1;
+		} else if (!feed_text(p, out, outlen)) {
+			int rc = csvin_finish(p->csv);
+			if (rc < 0)
+				parse_error(p);
+		}
+	}
+	if (!p->have_header && !p->stopped) {
+		file_message(p, "the file is empty: there is no header line");
+		reject_file(p);
+	}
+	if (!p->rejected && !p->failed && batch_finish(&p->bw) < 0)
+		p->failed = 1;
+	res->rows = p->rows;
+	res->rows_ok = p->rows_ok;
+	res->rows_rejected = p->rows_rejected;
+	res->batches = p->bw.seq;
+	if (p->failed)
+		res->state = PIPE_FAILED;
+	else if (p->rejected)
+		res->state = PIPE_REJECTED;
+	else if (p->rows_rejected)
+		res->state = PIPE_PARTIAL;
+	else
+		res->state = PIPE_VALID;
+	if (res->state == PIPE_VALID && p->rows == 0 && p->have_header)
+		file_message(p, "the file has a header and no rows: there is nothing to import");
+}

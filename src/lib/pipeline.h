@@ -1,0 +1,71 @@
+/*
+ * pipeline - one partner file through decode, parse, map, validate and batch.
+ *
+ * The caller pushes the file's bytes in (pipeline_write), in blocks of any
+ * size, and gets called back with Commerce CSV batches, row problems and
+ * file-level messages; it decides where they go (files, a report, Commerce).
+ * No I/O happens here. Memory is bounded by one batch, the decode and parse
+ * buffers, and the duplicate-key index (keyset.h), whatever the file's size.
+ *
+ * What rejects a row and what rejects the file follows the contract's "Rows
+ * and files": a row problem rejects the row; the file is rejected when it is
+ * empty, its header is unusable, it has a CSV syntax error or a field over
+ * the cap, or when rejected rows pass what the feed's validation allows. Once
+ * the file is rejected, no further batch is made.
+ */
+#ifndef DG_PIPELINE_H
+#define DG_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/batch.h"
+#include "util/strview.h"
+
+struct feed;
+
+struct pipeline_limits {
+	size_t max_field;  /* bytes in one field */
+	size_t max_row;    /* bytes in one row */
+	size_t max_fields; /* fields in one row */
+	size_t batch_rows;
+	size_t batch_bytes;
+};
+
+struct problem {
+	unsigned long line;
+	uint32_t member;
+	const char *column; /* the partner's column name, else the Commerce one; may be "" */
+	struct strview value;
+	const char *message;
+};
+
+struct pipeline_sink {
+	int (*batch)(void *ctx, const struct batch *b); /* -1: stop, I/O failed */
+	void (*problem)(void *ctx, const struct problem *p);
+	void (*message)(void *ctx, const char *msg);    /* file-level, for the report */
+	void *ctx;
+};
+
+enum pipeline_state { PIPE_VALID, PIPE_PARTIAL, PIPE_REJECTED, PIPE_FAILED };
+
+struct pipeline_result {
+	enum pipeline_state state;
+	unsigned long rows, rows_ok, rows_rejected, batches;
+};
+
+struct pipeline;
+
+void pipeline_default_limits(struct pipeline_limits *l);
+struct pipeline *pipeline_new(const struct feed *feed, const struct pipeline_limits *lim,
+			      const struct pipeline_sink *sink);
+void pipeline_free(struct pipeline *p);
+/* pipeline_hint_size: the file's size, so the key index is sized once. */
+void pipeline_hint_size(struct pipeline *p, unsigned long long bytes);
+/* pipeline_write: 0 go on, 1 the file is rejected whole (no need to read on). */
+int pipeline_write(struct pipeline *p, const void *bytes, size_t n);
+void pipeline_finish(struct pipeline *p, struct pipeline_result *res);
+/* pipeline_key_bytes: memory of the duplicate-key index, for the benchmark. */
+size_t pipeline_key_bytes(const struct pipeline *p);
+
+#endif

@@ -1,0 +1,182 @@
+#include "config.h"
+
+#include <stdlib.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/batch.h"
+#include "lib/report.h"
+#include "util/xalloc.h"
+
+void iso_time(time_t t, char out[32])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int csv_cell_is_formula(const char *v, size_t len)
+{
+	return len > 0 && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' ||
+			   v[0] == '\t' || v[0] == '\r');
+}
+
+/* write_cell: one errors.csv cell, quoted as needed, formulas neutralised. */
+static void write_cell(struct buf *b, const char *v, size_t len)
+{
+	if (csv_cell_is_formula(v, len)) {
+		struct buf t = BUF_INIT(BUF_NOCAP);
+		buf_addch(&t, '\'');
+		buf_add(&t, v, len);
+		csv_append_field(b, t.data, t.len);
+		buf_release(&t);
+	} else {
+		csv_append_field(b, v, len);
+	}
+}
+
+int report_open(struct report *r, const char *dir, const char *name, struct buf *err)
+{
+	static const char head[] = "\xef\xbb\xbfline,column,value,message\r\n";
+	int fd;
+
+	memset(r, 0, sizeof(*r));
+	r->dir = xstrdup(dir);
+	r->name = xstrdup(name);
+	r->messages = json_array();
+	iso_time(time(NULL), r->received);
+	r->errors_tmp = xasprintf("%s/.%s.errors.csv.tmp", dir, name);
+	fd = open(r->errors_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || (r->errors = fdopen(fd, "w")) == NULL) {
+		buf_printf(err, "cannot write %s: %s", r->errors_tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		report_release(r);
+		return -1;
+	}
+	fwrite(head, 1, sizeof(head) - 1, r->errors);
+	return 0;
+}
+
+void report_problem(struct report *r, const char *line, const char *column, const char *value,
+		    size_t value_len, const char *message)
+{
+	struct buf b = BUF_INIT(BUF_NOCAP);
+
+	r->nproblems++;
+	write_cell(&b, line, strlen(line));
+	buf_addch(&b, ',');
+	write_cell(&b, column, strlen(column));
+	buf_addch(&b, ',');
+	write_cell(&b, value, value_len);
+	buf_addch(&b, ',');
+	write_cell(&b, message, strlen(message));
+	buf_addstr(&b, "\r\n");
+	fwrite(b.data, 1, b.len, r->errors);
+	buf_release(&b);
+}
+
+void report_message(struct report *r, const char *msg)
+{
+	if (json_array_size(r->messages) < 100)
+		json_array_append_new(r->messages, json_string(msg));
+}
+
+static int sync_close(FILE *fp)
+{
+	int rc = fflush(fp) == 0 && fsync(fileno(fp)) == 0 ? 0 : -1;
+
+	if (fclose(fp) != 0)
+		rc = -1;
+	return rc;
+}
+
+int report_finish(struct report *r, const struct report_summary *s, struct buf *err)
+{
+	char finished[32];
+	char *final_errors = xasprintf("%s/%s.errors.csv", r->dir, r->name);
+	char *result_tmp = xasprintf("%s/.%s.result.json.tmp", r->dir, r->name);
+	char *result = xasprintf("%s/%s.result.json", r->dir, r->name);
+	json_t *o;
+	FILE *fp = NULL;
+	int rc = -1;
+
+	iso_time(time(NULL), finished);
+	if (sync_close(r->errors) < 0) {
+		r->errors = NULL;
+		buf_printf(err, "cannot write %s: %s", r->errors_tmp, strerror(errno));
+		goto out;
+	}
+	r->errors = NULL;
+	if (r->nproblems) {
+		if (rename(r->errors_tmp, final_errors) < 0) {
+			buf_printf(err, "cannot rename %s: %s", r->errors_tmp, strerror(errno));
+			goto out;
+		}
+	} else {
+		unlink(r->errors_tmp);
+		unlink(final_errors);
+	}
+	o = json_object();
+	json_object_set_new(o, "id", s->id < 0 ? json_null() : json_integer(s->id));
+	json_object_set_new(o, "file", json_string(r->name));
+	json_object_set_new(o, "feed", json_string(s->feed));
+	json_object_set_new(o, "state", json_string(s->state));
+	json_object_set_new(o, "rows", json_integer((json_int_t)s->rows));
+	json_object_set_new(o, "rows_ok", json_integer((json_int_t)s->rows_ok));
+	json_object_set_new(o, "rows_rejected", json_integer((json_int_t)s->rows_rejected));
+	json_object_set_new(o, "batches", json_integer((json_int_t)s->batches));
+	json_object_set(o, "messages", r->messages);
+	json_object_set_new(o, "received", json_string(r->received));
+	json_object_set_new(o, "finished", json_string(finished));
+	fp = fopen(result_tmp, "we");
+	if (fp == NULL || json_dumpf(o, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
+	    fputc('\n', fp) == EOF) {
+		buf_printf(err, "cannot write %s: %s", result_tmp, strerror(errno));
+		json_decref(o);
+		if (fp)
+			fclose(fp);
+		unlink(result_tmp);
+		goto out;
+	}
+	json_decref(o);
+	if (sync_close(fp) < 0 || rename(result_tmp, result) < 0) {
+		buf_printf(err, "cannot write %s: %s", result, strerror(errno));
+		unlink(result_tmp);
+		goto out;
+	}
+	{
+		/* the renames are durable once the directory is */
+		int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	rc = 0;
+out:
+	free(final_errors);
+	free(result_tmp);
+	free(result);
+	return rc;
+}
+
+void report_release(struct report *r)
+{
+	if (r->errors) {
+		fclose(r->errors);
+		r->errors = NULL;
+		unlink(r->errors_tmp);
+	}
+	free(r->dir);
+	free(r->name);
+	free(r->errors_tmp);
+	json_decref(r->messages);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,53 @@
+/*
+ * report - what the partner reads: F.result.json and F.errors.csv.
+ *
+ * F.errors.csv is written while the file is read (so memory does not grow
+ * with the number of problems): a UTF-8 BOM, the header
+ * line,column,value,message, then a row per problem, CRLF line ends. A cell a
+ * spreadsheet would run as a formula (starting with = + - @, tab or CR) is
+ * neutralised with a leading apostrophe. F.result.json is written at the end.
+ * Both appear atomically (written under a dot-name, fsync'd, renamed), and a
+ * report from an earlier run of the same file is replaced; F.errors.csv is
+ * removed when this run has no problems.
+ */
+#ifndef DG_REPORT_H
+#define DG_REPORT_H
+
+#include <stdio.h>
+
+#include "lib/pipeline.h"
+#include "util/buf.h"
+
+struct json_t;
+
+struct report {
+	char *dir;
+	char *name;
+	char *errors_tmp;
+	FILE *errors;
+	unsigned long nproblems;
+	struct json_t *messages;
+	char received[32];
+};
+
+struct report_summary {
+	long long id; /* < 0: null (check) */
+	const char *feed;
+	const char *state;
+	unsigned long rows, rows_ok, rows_rejected, batches;
+};
+
+/* report_open: start the report of name (the file as dropped) in dir. */
+int report_open(struct report *r, const char *dir, const char *name, struct buf *err);
+void report_problem(struct report *r, const char *line, const char *column, const char *value,
+		    size_t value_len, const char *message);
+void report_message(struct report *r, const char *msg);
+int report_finish(struct report *r, const struct report_summary *s, struct buf *err);
+/* report_abandon: remove what was written, for a run that failed. */
+void report_release(struct report *r);
+/* iso_time: t as 2026-11-27T06:00:00Z. */
+void iso_time(time_t t, char out[32]);
+/* csv_cell_neutralise: would a spreadsheet read v as a formula? */
+int csv_cell_is_formula(const char *v, size_t len);
+
+#endif

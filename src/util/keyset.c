@@ -1,0 +1,132 @@
+#include "config.h"
+
+#include <stdlib.h>
+
+#include <string.h>
+
+#include "util/keyset.h"
+#include "util/xalloc.h"
+
+#define LOAD_NUM 85
+#define LOAD_DEN 100
+
+static uint64_t mix64(uint64_t x)
+{
+	/* The finaliser of splitmix64: every input bit reaches every output bit. */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+uint64_t hash64(const void *p, size_t len)
+{
+	const unsigned char *s = p;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
+	uint64_t w;
+
+	while (len >= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ mix64(w)) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+		s += 8;
+		len -= 8;
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, s, len);
+		h = (h ^ mix64(w ^ 0x5555555555555555ULL)) * 0x9e3779b97f4a7c15ULL;
+	}
+	return mix64(h);
+}
+
+static size_t slot_of(uint64_t h, size_t cap)
+{
+	/* Lemire's multiply-shift range reduction: any table size, no modulo. */
+	return (size_t)(((unsigned __int128)h * cap) >> 64);
+}
+
+void keyset_init(struct keyset *ks)
+{
+	ks->slots = NULL;
+	ks->cap = 0;
+	ks->count = 0;
+}
+
+void keyset_release(struct keyset *ks)
+{
+	free(ks->slots);
+	keyset_init(ks);
+}
+
+static void place(struct keyset_slot *slots, size_t cap, uint64_t h, uint32_t line)
+{
+	size_t i = slot_of(h, cap);
+
+	while (slots[i].hash_lo | slots[i].hash_hi)
+		if (++i == cap)
+			i = 0;
+	slots[i].hash_lo = (uint32_t)h;
+	slots[i].hash_hi = (uint32_t)(h >> 32);
+	slots[i].line = line;
+}
+
+static void rehash(struct keyset *ks, size_t newcap)
+{
+	struct keyset_slot *old = ks->slots;
+	size_t oldcap = ks->cap;
+
+	ks->slots = xcalloc(newcap, sizeof(*ks->slots));
+	ks->cap = newcap;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (old[i].hash_lo | old[i].hash_hi) {
+			uint64_t h = ((uint64_t)old[i].hash_hi << 32) | old[i].hash_lo;
+			place(ks->slots, newcap, h, old[i].line);
+		}
+	}
+	free(old);
+}
+
+void keyset_reserve(struct keyset *ks, size_t n)
+{
+	size_t need = n / LOAD_NUM * LOAD_DEN + LOAD_DEN;
+
+	if (need > ks->cap)
+		rehash(ks, need);
+}
+
+uint32_t keyset_insert(struct keyset *ks, const void *key, size_t len, uint32_t line)
+{
+	uint64_t h = hash64(key, len);
+	uint32_t lo, hi;
+	size_t i;
+
+	if (h == 0)
+		h = 1; /* 0 marks an empty slot */
+	if ((ks->count + 1) * LOAD_DEN > ks->cap * LOAD_NUM)
+		rehash(ks, ks->cap < 64 ? 128 : ks->cap + ks->cap / 2);
+	lo = (uint32_t)h;
+	hi = (uint32_t)(h >> 32);
+	i = slot_of(h, ks->cap);
+	for (;;) {
+		struct keyset_slot *s = &ks->slots[i];
+		if (!(s->hash_lo | s->hash_hi)) {
+			s->hash_lo = lo;
+			s->hash_hi = hi;
+			s->line = line;
+			ks->count++;
+			return 0;
+		}
+		if (s->hash_lo == lo && s->hash_hi == hi)
+			return s->line;
+		if (++i == ks->cap)
+			i = 0;
+	}
+}
+
+size_t keyset_bytes(const struct keyset *ks)
+{
+	return ks->cap * sizeof(*ks->slots);
+}
