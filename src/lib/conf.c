@@ -302,6 +302,11 @@ static int kp_list(struct loader *ld, const char *v, void *field, const void *ar
 static int kp_char(struct loader *ld, const char *v, void *field, const void *arg)
 {
 	(void)arg;
+	if (*v == '\0') {
+		conf_error(ld, ld->line, "the value is empty; a bare ; starts a comment, so write "
+					 "\";\" or semicolon");
+		return -1;
+	}
 	if (parse_char(v, field) < 0) {
 		conf_error(ld, ld->line,
 			   "'%s' is not one character in double quotes (\";\", \"\\t\") or one "
@@ -533,6 +538,8 @@ static void finish_feed(struct loader *ld, struct feed *f)
 		conf_error(ld, line, "[%s] header = no needs map.COLUMN keys that name columns by "
 				     "position (map.sku = 1 | trim)", sec);
 
+	int map_errors = ld->nerr;
+
 	if (ld->nmaps)
 		f->map = mapping_new();
 	for (size_t i = 0; i < ld->nmaps; i++) {
@@ -551,7 +558,9 @@ static void finish_feed(struct loader *ld, struct feed *f)
 			conf_error(ld, pm->line, "[%s] map.%s: %s", sec, pm->column, buf_cstr(&e));
 		buf_release(&e);
 	}
-	if (f->map && f->entity) {
+	map_errors = ld->nerr - map_errors;
+	/* a column whose map. failed to compile is not also "missing" */
+	if (f->map && f->entity && !map_errors) {
 		int del = f->behavior && strcmp(f->behavior, "delete") == 0;
 		for (const struct column_rule *r = f->entity->columns; r->name; r++) {
 			int needed = (r->flags & COL_REQUIRED) || ((r->flags & COL_ADD) && !del);

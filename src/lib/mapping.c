@@ -13,6 +13,9 @@
 #include "util/xalloc.h"
 
 #define MAX_ARGS 2
+/* map_row.offsets: where a value lives when it is not in the arena */
+#define IN_PLACE ((size_t)-2)
+#define FAILED ((size_t)-1)
 
 /* A lookup(FILE) table: two-column CSV, key to value. */
 struct lookup_slot {
@@ -22,6 +25,7 @@ struct lookup_slot {
 
 struct lookup {
 	char *path;
+	char *name; /* as the configuration wrote it, for messages */
 	struct buf text; /* keys and values, back to back */
 	struct lookup_slot *slots;
 	size_t cap, count;
@@ -104,6 +108,11 @@ static int apply_trim(const struct filter *f, struct strview *v, struct buf *out
 	return 0;
 }
 
+/*
+ * change_case: ASCII letters, and the Latin-1 letters U+00C0..U+00DE and
+ * U+00E0..U+00FE (but for the signs x and /) that ERP and CRM files carry:
+ * their UTF-8 forms differ in one bit of the second byte.
+ */
 static int change_case(struct strview *v, struct buf *out, int upper)
 {
 	char *d;
@@ -112,12 +121,21 @@ static int change_case(struct strview *v, struct buf *out, int upper)
 		return -1;
 	d = out->data + out->len;
 	for (size_t i = 0; i < v->len; i++) {
-		char c = v->p[i];
-		if (upper && c >= 'a' && c <= 'z')
-			c = (char)(c - 'a' + 'A');
-		else if (!upper && c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		d[i] = c;
+		unsigned char c = (unsigned char)v->p[i];
+		if (upper && c >= 'a' && c <= 'z') {
+			c = (unsigned char)(c - 'a' + 'A');
+		} else if (!upper && c >= 'A' && c <= 'Z') {
+			c = (unsigned char)(c - 'A' + 'a');
+		} else if (c == 0xc3 && i + 1 < v->len) {
+			unsigned char n = (unsigned char)v->p[i + 1];
+			if (upper && n >= 0xa0 && n <= 0xbe && n != 0xb7)
+				n = (unsigned char)(n - 0x20);
+			else if (!upper && n >= 0x80 && n <= 0x9e && n != 0x97)
+				n = (unsigned char)(n + 0x20);
+			d[i++] = (char)c;
+			c = n;
+		}
+		d[i] = (char)c;
 	}
 	out->len += v->len;
 	out->data[out->len] = '\0';
@@ -329,7 +347,7 @@ static int apply_lookup(const struct filter *f, struct strview *v, struct buf *o
 	(void)out;
 	if (s->hash == 0) {
 		buf_printf(msg, "'%.*s' is not in the lookup table %s", (int)v->len, v->p,
-			   lk->path);
+			   lk->name);
 		return -1;
 	}
 	v->p = lk->text.data + s->voff;
@@ -435,6 +453,7 @@ static void lookup_free(struct lookup *lk)
 	if (lk == NULL)
 		return;
 	free(lk->path);
+	free(lk->name);
 	buf_release(&lk->text);
 	free(lk->slots);
 	free(lk);
@@ -453,6 +472,7 @@ static int compile_lookup(struct filter *f, char **args, int nargs, const char *
 	(void)nargs;
 	lk->path = args[0][0] == '/' || basedir == NULL ? xstrdup(args[0])
 							: xasprintf("%s/%s", basedir, args[0]);
+	lk->name = xstrdup(args[0]);
 	buf_init(&lk->text, 64 * 1024 * 1024);
 	fp = fopen(lk->path, "r");
 	if (fp == NULL) {
@@ -762,8 +782,13 @@ int mapping_bind(const struct mapping *m, const struct strview *header, size_t n
 					break;
 				}
 		}
-		if (srcidx[i] < 0)
-			buf_printf(&names, "%s'%s'", missing++ ? ", " : "", src);
+		if (srcidx[i] < 0) {
+			int named = 0;
+			for (size_t k = 0; k < i; k++)
+				named |= srcidx[k] < 0 && m->v[k].source && strcmp(m->v[k].source, src) == 0;
+			if (!named)
+				buf_printf(&names, "%s'%s'", missing++ ? ", " : "", src);
+		}
 	}
 	if (missing)
 		buf_printf(err, "required column%s %s %s missing from the header",
@@ -820,12 +845,18 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 			/* v may point into the other scratch buffer; write into this one */
 			buf_reset(sb);
 			if (e->filters[j].def->apply(&e->filters[j], &v, sb, &msg) < 0) {
+				int said = 0;
+				/* two columns made from one bad value: one problem */
+				for (size_t k = 0; k < i && srcidx[i] >= 0; k++)
+					said |= srcidx[k] == srcidx[i] && out->offsets[k] == FAILED;
 				if (msg.len == 0)
 					buf_printf(&msg, "value is longer than %zu bytes", sb->cap);
-				problem(ctx, i, e->source, srcidx[i] >= 0 && (size_t)srcidx[i] < nfields
-								    ? fields[srcidx[i]]
-								    : v,
-					buf_cstr(&msg));
+				if (!said)
+					problem(ctx, i, e->source,
+						srcidx[i] >= 0 && (size_t)srcidx[i] < nfields
+							? fields[srcidx[i]]
+							: v,
+						buf_cstr(&msg));
 				buf_reset(&msg);
 				problems++;
 				failed = 1;
@@ -834,7 +865,7 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 				cur = !cur;
 		}
 		if (failed) {
-			out->offsets[i] = (size_t)-1;
+			out->offsets[i] = FAILED;
 			out->values[i].p = "";
 			out->values[i].len = 0;
 			continue;
@@ -848,17 +879,17 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 			if (buf_add(&out->arena, v.p, v.len) < 0) {
 				problem(ctx, i, e->source, v, "row is too long");
 				problems++;
-				out->offsets[i] = (size_t)-1;
+				out->offsets[i] = FAILED;
 				v.len = 0;
 			}
 		} else {
-			out->offsets[i] = (size_t)-1;
+			out->offsets[i] = IN_PLACE;
 		}
 		out->values[i] = v;
 	}
 	/* The arena may have moved while it grew: point values into it last. */
 	for (size_t i = 0; i < m->n; i++)
-		if (out->offsets[i] != (size_t)-1)
+		if (out->offsets[i] < IN_PLACE)
 			out->values[i].p = out->arena.data + out->offsets[i];
 	buf_release(&msg);
 	return problems;

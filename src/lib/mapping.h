@@ -14,7 +14,7 @@
  * file), then applied to every row with no allocation on the row path
  * (mapping_apply writes into a reusable struct map_row). A value a filter
  * cannot take ("12a" for number) is a row problem naming the partner's column.
- * upper and lower change ASCII letters only.
+ * upper and lower change ASCII and Latin-1 letters (a-z, à-þ), no others.
  */
 #ifndef DG_MAPPING_H
 #define DG_MAPPING_H

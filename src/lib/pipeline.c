@@ -546,8 +546,8 @@ int pipeline_write(struct pipeline *p, const void *bytes, size_t n)
 	p->fed_bytes += n;
 	if (!p->sized && p->total_bytes && p->rows > 0) {
 		/* size the key index once, from the first block's bytes per row */
-		unsigned long long est = p->total_bytes / (p->fed_bytes / p->rows + 1);
-		keyset_reserve(&p->keys, (size_t)(est + est / 10 + 16));
+		double est = (double)p->total_bytes * (double)p->rows / (double)p->fed_bytes;
+		keyset_reserve(&p->keys, (size_t)(est * 1.02) + 16);
 		p->sized = 1;
 	}
 	return 0;
