@@ -61,7 +61,9 @@ static int on_batch(void *ctx, const struct batch *b)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	int rc = -1;
 
-	if (fd >= 0 && write_all(fd, b->csv, b->len) == 0 && fsync(fd) == 0 && close(fd) == 0) {
+	/* No fsync: check is an offline tool, a crash means running it again; the
+	   rename still makes each batch appear whole. */
+	if (fd >= 0 && write_all(fd, b->csv, b->len) == 0 && close(fd) == 0) {
 		fd = -1;
 		rc = rename(tmp, path);
 	}
@@ -114,15 +116,21 @@ static void on_message(void *ctx, const char *msg)
 	log_end(&l);
 }
 
-/* remove_batches: F.batch-*.csv of name in dir (an earlier run's, or this rejected one's). */
-static void remove_batches(const char *dir, const char *name)
+/*
+ * remove_batches: F.batch-NNNN.csv of name in dir numbered above keep: an
+ * earlier, longer run's, or all of them (keep = 0) for a rejected file. Batches
+ * this run wrote replaced the earlier ones of the same number by rename.
+ */
+static void remove_batches(const char *dir, const char *name, unsigned long keep)
 {
 	char *pat = xasprintf("%s/%s.batch-[0-9][0-9][0-9][0-9]*.csv", dir, name);
+	size_t prefix = strlen(dir) + 1 + strlen(name) + strlen(".batch-");
 	glob_t g;
 
 	if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
 		for (size_t i = 0; i < g.gl_pathc; i++)
-			unlink(g.gl_pathv[i]);
+			if (strtoul(g.gl_pathv[i] + prefix, NULL, 10) > keep)
+				unlink(g.gl_pathv[i]);
 		globfree(&g);
 	}
 	free(pat);
@@ -182,7 +190,6 @@ static int check_one(const struct conf *c, const struct feed *f, const char *pat
 		close(fd);
 		return EXIT_USAGE;
 	}
-	remove_batches(outdir, cf.name);
 	limits_for(c, f, &lim);
 	sink.batch = on_batch;
 	sink.problem = on_problem;
@@ -208,10 +215,9 @@ static int check_one(const struct conf *c, const struct feed *f, const char *pat
 	pipeline_free(p);
 	if (cf.write_failed)
 		res.state = PIPE_FAILED;
-	if (res.state == PIPE_REJECTED || res.state == PIPE_FAILED) {
-		remove_batches(outdir, cf.name);
+	if (res.state == PIPE_REJECTED || res.state == PIPE_FAILED)
 		res.batches = 0;
-	}
+	remove_batches(outdir, cf.name, res.batches);
 	if (res.rows_rejected) {
 		buf_reset(&err);
 		buf_printf(&err, "%lu of %lu rows rejected: see %s.errors.csv", res.rows_rejected,

@@ -83,20 +83,37 @@ static int flush_batch(struct batch_writer *w)
 	return rc < 0 ? -2 : 0;
 }
 
-int batch_add(struct batch_writer *w, const struct strview *values, size_t n,
-	      struct batch_origin origin)
+int batch_stage(struct batch_writer *w, const struct strview *values, size_t n,
+		struct batch_origin origin)
 {
 	buf_reset(&w->row);
-	if (format_line(&w->row, values, n) < 0 || w->header.len + w->row.len > w->max_bytes)
+	if (format_line(&w->row, values, n) < 0 || w->header.len + w->row.len > w->max_bytes) {
+		buf_reset(&w->row);
 		return -1;
+	}
+	w->staged = origin;
+	return 0;
+}
+
+int batch_commit(struct batch_writer *w)
+{
 	if (w->rows == w->max_rows || w->data.len + w->row.len > w->max_bytes)
 		if (flush_batch(w) < 0)
 			return -2;
 	if (w->rows == 0)
 		buf_add(&w->data, w->header.data, w->header.len);
 	buf_add(&w->data, w->row.data, w->row.len);
-	w->origin[w->rows++] = origin;
+	w->origin[w->rows++] = w->staged;
+	buf_reset(&w->row);
 	return 0;
+}
+
+int batch_add(struct batch_writer *w, const struct strview *values, size_t n,
+	      struct batch_origin origin)
+{
+	if (batch_stage(w, values, n, origin) < 0)
+		return -1;
+	return batch_commit(w);
 }
 
 int batch_finish(struct batch_writer *w)

@@ -39,7 +39,8 @@ struct batch_writer {
 	size_t max_rows, max_bytes;
 	struct buf header;
 	struct buf data;
-	struct buf row;
+	struct buf row; /* the staged row */
+	struct batch_origin staged;
 	struct batch_origin *origin;
 	size_t rows;
 	unsigned seq;
@@ -57,6 +58,15 @@ void batch_set_header(struct batch_writer *w, const struct strview *names, size_
  */
 int batch_add(struct batch_writer *w, const struct strview *values, size_t n,
 	      struct batch_origin origin);
+/*
+ * The same in two steps: batch_stage formats a row (-1 when it alone is
+ * larger than max_bytes), batch_commit appends the staged row (0 or -2),
+ * batch_add does both. A staged row that is not committed is dropped by the
+ * next batch_stage.
+ */
+int batch_stage(struct batch_writer *w, const struct strview *values, size_t n,
+		struct batch_origin origin);
+int batch_commit(struct batch_writer *w);
 /* batch_finish: flush the last, partial batch. 0 or -2. */
 int batch_finish(struct batch_writer *w);
 /* csv_append_field: one field with RFC 4180 quoting. */

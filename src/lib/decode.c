@@ -33,6 +33,8 @@ static const struct encoding encodings[] = {
 struct decoder {
 	const struct encoding *enc;
 	iconv_t cd;
+	/* single-byte encodings: what iconv makes of each byte, asked once */
+	unsigned char bytemap[256][4]; /* [0]: length of the UTF-8 form, 0: invalid */
 	int started;
 	struct buf out;
 	struct buf msg;
@@ -73,12 +75,39 @@ const char *decode_encoding_names(void)
 	return "utf-8, windows-1252, iso-8859-1, iso-8859-15, utf-16, utf-16le, utf-16be";
 }
 
+/*
+ * build_bytemap: for a single-byte encoding, ask iconv once what each byte
+ * becomes; decoding is then a table lookup per byte instead of a pass through
+ * gconv's two steps (bytes to UCS-4 to UTF-8), with iconv's own answers.
+ */
+static void build_bytemap(struct decoder *d)
+{
+	for (int c = 0; c < 256; c++) {
+		char in = (char)c, out[8];
+		char *ip = &in, *op = out;
+		size_t il = 1, ol = sizeof(out);
+
+		iconv(d->cd, NULL, NULL, NULL, NULL);
+		if (iconv(d->cd, &ip, &il, &op, &ol) == (size_t)-1 || op - out > 3) {
+			d->bytemap[c][0] = 0;
+			continue;
+		}
+		d->bytemap[c][0] = (unsigned char)(op - out);
+		memcpy(&d->bytemap[c][1], out, (size_t)(op - out));
+	}
+	iconv(d->cd, NULL, NULL, NULL, NULL);
+}
+
 static int open_iconv(struct decoder *d)
 {
 	if (d->enc->kind == KIND_UTF8)
 		return 0;
 	d->cd = iconv_open("UTF-8", d->enc->iconv_name);
-	return d->cd == (iconv_t)-1 ? -1 : 0;
+	if (d->cd == (iconv_t)-1)
+		return -1;
+	if (d->enc->kind == KIND_BYTE)
+		build_bytemap(d);
+	return 0;
 }
 
 struct decoder *decoder_new(const char *encoding)
@@ -286,6 +315,41 @@ static int run_utf8(struct decoder *d, const char *in, size_t len, int eof, int 
 	return 0;
 }
 
+static int run_bytemap(struct decoder *d, const char *in, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t i = 0;
+	char *o;
+
+	if (buf_reserve(&d->out, len * 3) < 0)
+		return -1;
+	o = d->out.data + d->out.len;
+	while (i < len) {
+		size_t a = first_non_ascii(p + i, len - i);
+		const unsigned char *m;
+
+		memcpy(o, p + i, a);
+		o += a;
+		i += a;
+		if (i == len)
+			break;
+		m = d->bytemap[p[i]];
+		if (m[0] == 0) {
+			if (record(d, in, i, p[i]) < 0)
+				return -1;
+			memcpy(o, replacement, 3);
+			o += 3;
+		} else {
+			memcpy(o, m + 1, 3); /* m[0] of them count */
+			o += m[0];
+		}
+		i++;
+	}
+	d->out.len = (size_t)(o - d->out.data);
+	d->out.data[d->out.len] = '\0';
+	return 0;
+}
+
 static int run_iconv(struct decoder *d, const char *in, size_t len, int eof, size_t *consumed)
 {
 	char *inp = (char *)in;
@@ -425,6 +489,11 @@ int decoder_run(struct decoder *d, const char *in, size_t len, int eof, const ch
 	}
 	if (d->enc->kind == KIND_UTF8) {
 		rc = run_utf8(d, in, len, eof, d->out.len > 0, out, outlen, &consumed);
+	} else if (d->enc->kind == KIND_BYTE) {
+		rc = run_bytemap(d, in, len);
+		consumed = len;
+		*out = d->out.data ? d->out.data : "";
+		*outlen = d->out.len;
 	} else {
 		rc = run_iconv(d, in, len, eof, &consumed);
 		*out = d->out.data ? d->out.data : "";

@@ -2,8 +2,10 @@
  * decode - partner bytes in the declared encoding to UTF-8, in large blocks.
  *
  * Encodings: utf-8, windows-1252, iso-8859-1, iso-8859-15, utf-16 (with a
- * byte-order mark), utf-16le, utf-16be; conversion is iconv(3), UTF-8 is
- * validated in place and handed through without a copy when it is clean.
+ * byte-order mark), utf-16le, utf-16be. Conversion is iconv(3): for the
+ * single-byte encodings iconv is asked once, at start, what each of the 256
+ * bytes becomes, and the table does the rest. UTF-8 is validated in place and
+ * handed through without a copy when it is clean.
  * A UTF-8 byte-order mark is always accepted, and then the file is read as
  * UTF-8 whatever was declared.
  *

@@ -63,6 +63,11 @@ struct map_expr {
 	char *literal;
 	struct filter *filters;
 	size_t nfilters;
+	/* an earlier column whose whole expression begins this one
+	   (quantity = Qty | number, status = Qty | number | instock):
+	   start from its value, after its nfilters filters; -1: none */
+	long base;
+	char **filter_text; /* each filter as written, trimmed, to compare chains */
 };
 
 struct mapping {
@@ -646,8 +651,10 @@ void mapping_free(struct mapping *m)
 		for (size_t j = 0; j < e->nfilters; j++) {
 			free(e->filters[j].text);
 			lookup_free(e->filters[j].lookup);
+			free(e->filter_text[j]);
 		}
 		free(e->filters);
+		free(e->filter_text);
 		free(e->column);
 		free(e->source);
 		free(e->literal);
@@ -685,6 +692,26 @@ static void split_pipes(const char *expr, struct buf *parts, size_t *starts, siz
 	}
 }
 
+/* find_base: an earlier expression on the same source whose filters begin e's. */
+static long find_base(const struct mapping *m, const struct map_expr *e, const char *expr)
+{
+	long best = -1;
+
+	(void)expr;
+	if (e->source == NULL)
+		return -1;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct map_expr *b = &m->v[i];
+		int same = b->source && strcmp(b->source, e->source) == 0 && b->nfilters > 0 &&
+			   b->nfilters <= e->nfilters;
+		for (size_t j = 0; same && j < b->nfilters; j++)
+			same = strcmp(b->filter_text[j], e->filter_text[j]) == 0;
+		if (same && (best < 0 || b->nfilters > m->v[best].nfilters))
+			best = (long)i;
+	}
+	return best;
+}
+
 int mapping_add(struct mapping *m, const char *column, const char *expr, const char *basedir,
 		struct buf *err)
 {
@@ -719,12 +746,16 @@ int mapping_add(struct mapping *m, const char *column, const char *expr, const c
 		e.source = xstrdup(head);
 	}
 	e.filters = xcalloc(n, sizeof(*e.filters));
+	e.filter_text = xcalloc(n, sizeof(*e.filter_text));
 	for (size_t i = 1; i < n; i++) {
-		if (parse_filter(&e.filters[e.nfilters], parts.data + starts[i], basedir, err) < 0)
+		const char *t = parts.data + starts[i];
+		if (parse_filter(&e.filters[e.nfilters], t, basedir, err) < 0)
 			goto out;
+		e.filter_text[e.nfilters] = strip(t, strlen(t));
 		e.nfilters++;
 	}
 	e.column = xstrdup(column);
+	e.base = find_base(m, &e, expr);
 	m->v = xreallocarray(m->v, m->n + 1, sizeof(*m->v));
 	m->v[m->n++] = e;
 	memset(&e, 0, sizeof(e));
@@ -733,8 +764,10 @@ out:
 	for (size_t j = 0; j < e.nfilters; j++) {
 		free(e.filters[j].text);
 		lookup_free(e.filters[j].lookup);
+		free(e.filter_text[j]);
 	}
 	free(e.filters);
+	free(e.filter_text);
 	free(e.source);
 	free(e.literal);
 	free(head);
@@ -831,8 +864,22 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 		const struct map_expr *e = &m->v[i];
 		struct strview v;
 		int cur = 0, failed = 0;
+		size_t first = 0;
 
-		if (e->literal) {
+		if (e->base >= 0 && out->offsets[e->base] != FAILED) {
+			/* the earlier column did these filters already */
+			v = out->values[e->base];
+			if (out->offsets[e->base] != IN_PLACE)
+				v.p = out->arena.data + out->offsets[e->base];
+			first = m->v[e->base].nfilters;
+		} else if (e->base >= 0) {
+			/* it failed on the same value: one problem is enough */
+			out->offsets[i] = FAILED;
+			out->values[i].p = "";
+			out->values[i].len = 0;
+			problems++;
+			continue;
+		} else if (e->literal) {
 			v = sv_from(e->literal);
 		} else if (srcidx[i] >= 0 && (size_t)srcidx[i] < nfields) {
 			v = fields[srcidx[i]];
@@ -840,7 +887,7 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 			v.p = "";
 			v.len = 0;
 		}
-		for (size_t j = 0; j < e->nfilters && !failed; j++) {
+		for (size_t j = first; j < e->nfilters && !failed; j++) {
 			struct buf *sb = &out->scratch[cur];
 			/* v may point into the other scratch buffer; write into this one */
 			buf_reset(sb);
@@ -882,6 +929,9 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 				out->offsets[i] = FAILED;
 				v.len = 0;
 			}
+		} else if (out->arena.data && v.p >= out->arena.data &&
+			   v.p < out->arena.data + out->arena.alloc) {
+			out->offsets[i] = (size_t)(v.p - out->arena.data); /* a base's value */
 		} else {
 			out->offsets[i] = IN_PLACE;
 		}

@@ -44,6 +44,12 @@ struct pipeline {
 	unsigned long rows, rows_ok, rows_rejected;
 	unsigned long problems;
 	int row_problems; /* problems of the row in hand */
+	/* the row waiting for its duplicate check (stage_row) */
+	int pending, pend_staged;
+	unsigned long pend_line;
+	uint64_t pend_hash;
+	const char *pend_column;
+	struct buf pend_shown;
 };
 
 #define MAX_PROBLEMS 10000
@@ -310,42 +316,85 @@ static void check_values(struct pipeline *p, const struct csvin_row *row,
 	}
 }
 
-static void check_key(struct pipeline *p, const struct csvin_row *row, const struct strview *vals)
+static void count_rejected(struct pipeline *p);
+
+/*
+ * A row that passed its own checks waits as "pending" until the next row has
+ * been parsed: its key's slot in the index is prefetched meanwhile, which
+ * hides the one cache miss a row costs. settle_pending then asks the index
+ * whether the key was seen, and commits the row to its batch or rejects it.
+ */
+static void stage_row(struct pipeline *p, const struct csvin_row *row, const struct strview *vals)
 {
-	uint32_t first;
 	int empty = 1;
 
-	if (p->nkey == 0)
-		return;
-	buf_reset(&p->key);
-	for (size_t k = 0; k < p->nkey; k++) {
-		const struct strview *v = &vals[p->key_cols[k]];
-		empty &= v->len == 0;
-		buf_add(&p->key, v->p, v->len);
-		buf_addch(&p->key, '\x1f');
+	p->pend_line = row->line;
+	p->pend_hash = 0;
+	p->pend_staged = 0;
+	if (p->nkey) {
+		size_t c = p->key_cols[0];
+		struct strview shown;
+
+		buf_reset(&p->key);
+		for (size_t k = 0; k < p->nkey; k++) {
+			const struct strview *v = &vals[p->key_cols[k]];
+			empty &= v->len == 0;
+			buf_add(&p->key, v->p, v->len);
+			buf_addch(&p->key, '\x1f');
+			/* the report shows the key column that varies: sku, not source_code */
+			if (p->nkey > 1 && k == 0 && strcmp(p->out_names[p->key_cols[0]], "source_code") == 0)
+				c = p->key_cols[1];
+		}
+		if (!empty) {
+			p->pend_hash = keyset_hash(p->key.data, p->key.len);
+			keyset_prefetch(&p->keys, p->pend_hash);
+			shown = p->out_src[c] >= 0 && (size_t)p->out_src[c] < row->n
+					? row->fields[p->out_src[c]]
+					: vals[c];
+			buf_reset(&p->pend_shown);
+			buf_add(&p->pend_shown, shown.p, shown.len);
+			p->pend_column = p->out_source[c] ? p->out_source[c] : p->out_names[c];
+		}
 	}
-	if (empty)
-		return;
-	first = keyset_insert(&p->keys, p->key.data, p->key.len, (uint32_t)row->line);
-	if (first == 0)
-		return;
-	buf_reset(&p->msg);
-	buf_printf(&p->msg, "duplicate of line %u (same ", first);
-	for (size_t k = 0; k < p->nkey; k++)
-		buf_printf(&p->msg, "%s%s", k == 0 ? "" : k + 1 == p->nkey ? " and " : ", ",
-			   p->out_names[p->key_cols[k]]);
-	buf_addch(&p->msg, ')');
-	{
-		size_t c = p->key_cols[p->nkey > 1 && strcmp(p->out_names[p->key_cols[0]],
-							      "source_code") == 0
-					       ? 1
-					       : 0];
-		struct strview shown = p->out_src[c] >= 0 && (size_t)p->out_src[c] < row->n
-					       ? row->fields[p->out_src[c]]
-					       : vals[c];
-		row_problem(p, row->line, p->out_source[c] ? p->out_source[c] : p->out_names[c],
-			    shown, buf_cstr(&p->msg));
+	if (!p->rejected && !p->failed) {
+		struct batch_origin o = { (uint32_t)row->line, 0 };
+		if (batch_stage(&p->bw, vals, p->nout, o) < 0) {
+			buf_reset(&p->tmp);
+			buf_printf(&p->tmp, "the row is larger than batch_bytes (%zu bytes) on its own",
+				   p->lim.batch_bytes);
+			row_problem(p, row->line, "", (struct strview){ "", 0 }, buf_cstr(&p->tmp));
+			count_rejected(p);
+			return;
+		}
+		p->pend_staged = 1;
 	}
+	p->pending = 1;
+}
+
+static void settle_pending(struct pipeline *p)
+{
+	uint32_t first = 0;
+
+	if (!p->pending)
+		return;
+	p->pending = 0;
+	if (p->pend_hash)
+		first = keyset_insert_hash(&p->keys, p->pend_hash, (uint32_t)p->pend_line);
+	if (first) {
+		struct strview shown = { buf_cstr(&p->pend_shown), p->pend_shown.len };
+		buf_reset(&p->msg);
+		buf_printf(&p->msg, "duplicate of line %u (same ", first);
+		for (size_t k = 0; k < p->nkey; k++)
+			buf_printf(&p->msg, "%s%s", k == 0 ? "" : k + 1 == p->nkey ? " and " : ", ",
+				   p->out_names[p->key_cols[k]]);
+		buf_addch(&p->msg, ')');
+		row_problem(p, p->pend_line, p->pend_column, shown, buf_cstr(&p->msg));
+		count_rejected(p);
+		return;
+	}
+	p->rows_ok++;
+	if (p->pend_staged && !p->rejected && !p->failed && batch_commit(&p->bw) < 0)
+		p->failed = 1;
 }
 
 static void count_rejected(struct pipeline *p)
@@ -382,6 +431,9 @@ static int on_row(void *ctx, const struct csvin_row *row)
 		if (p->feed->header)
 			return 0;
 	}
+	settle_pending(p);
+	if (p->failed)
+		return 1;
 	p->rows++;
 	p->row_problems = 0;
 	encoding_problems(p, row);
@@ -410,27 +462,11 @@ static int on_row(void *ctx, const struct csvin_row *row)
 		vals = row->fields;
 	}
 	check_values(p, row, vals);
-	if (p->row_problems == 0)
-		check_key(p, row, vals);
 	if (p->row_problems) {
 		count_rejected(p);
 		return 0;
 	}
-	p->rows_ok++;
-	if (!p->rejected && !p->failed) {
-		struct batch_origin o = { (uint32_t)row->line, 0 };
-		int rc = batch_add(&p->bw, vals, p->nout, o);
-		if (rc == -1) {
-			p->rows_ok--;
-			buf_reset(&p->tmp);
-			buf_printf(&p->tmp, "the row is larger than batch_bytes (%zu bytes) on its own",
-				   p->lim.batch_bytes);
-			row_problem(p, row->line, "", (struct strview){ "", 0 }, buf_cstr(&p->tmp));
-			count_rejected(p);
-		} else if (rc == -2) {
-			return 1;
-		}
-	}
+	stage_row(p, row, vals);
 	return 0;
 }
 
@@ -461,6 +497,7 @@ struct pipeline *pipeline_new(const struct feed *feed, const struct pipeline_lim
 	buf_init(&p->msg, 64 * 1024);
 	buf_init(&p->key, lim->max_row);
 	buf_init(&p->tmp, 64 * 1024);
+	buf_init(&p->pend_shown, lim->max_field);
 	return p;
 }
 
@@ -476,6 +513,7 @@ void pipeline_free(struct pipeline *p)
 	buf_release(&p->msg);
 	buf_release(&p->key);
 	buf_release(&p->tmp);
+	buf_release(&p->pend_shown);
 	for (size_t i = 0; p->header && i < p->ncols; i++)
 		free(p->header[i]);
 	free(p->header);
@@ -569,6 +607,7 @@ void pipeline_finish(struct pipeline *p, struct pipeline_result *res)
 				parse_error(p);
 		}
 	}
+	settle_pending(p);
 	if (!p->have_header && !p->stopped) {
 		file_message(p, "the file is empty: there is no header line");
 		reject_file(p);

@@ -48,7 +48,7 @@ int buf_reserve(struct buf *b, size_t n)
 	return 0;
 }
 
-int buf_add(struct buf *b, const void *p, size_t n)
+int buf_add_slow(struct buf *b, const void *p, size_t n)
 {
 	if (buf_reserve(b, n) < 0)
 		return -1;
@@ -62,11 +62,6 @@ int buf_add(struct buf *b, const void *p, size_t n)
 int buf_addstr(struct buf *b, const char *s)
 {
 	return buf_add(b, s, strlen(s));
-}
-
-int buf_addch(struct buf *b, char c)
-{
-	return buf_add(b, &c, 1);
 }
 
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
 	char *data;
@@ -31,9 +32,32 @@ void buf_release(struct buf *b);
 char *buf_detach(struct buf *b);
 /* buf_reserve: make room for n more bytes; -1 if that would pass the cap. */
 int buf_reserve(struct buf *b, size_t n);
-int buf_add(struct buf *b, const void *p, size_t n);
+int buf_add_slow(struct buf *b, const void *p, size_t n);
+
+/* buf_add: append n bytes; the common case (room already there) inline. */
+static inline int buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (b->alloc - b->len > n && b->len + n <= b->cap) {
+		if (n)
+			memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return buf_add_slow(b, p, n);
+}
 int buf_addstr(struct buf *b, const char *s);
-int buf_addch(struct buf *b, char c);
+
+/* buf_addch: append one byte; inline when there is room. */
+static inline int buf_addch(struct buf *b, char c)
+{
+	if (b->alloc - b->len > 1 && b->len < b->cap) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return buf_add_slow(b, &c, 1);
+}
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_reset(struct buf *b);

@@ -97,14 +97,29 @@ void keyset_reserve(struct keyset *ks, size_t n)
 		rehash(ks, need);
 }
 
-uint32_t keyset_insert(struct keyset *ks, const void *key, size_t len, uint32_t line)
+uint64_t keyset_hash(const void *key, size_t len)
 {
 	uint64_t h = hash64(key, len);
+
+	return h ? h : 1; /* 0 marks an empty slot */
+}
+
+void keyset_prefetch(const struct keyset *ks, uint64_t hash)
+{
+	if (ks->cap)
+		__builtin_prefetch(&ks->slots[slot_of(hash, ks->cap)], 1);
+}
+
+uint32_t keyset_insert(struct keyset *ks, const void *key, size_t len, uint32_t line)
+{
+	return keyset_insert_hash(ks, keyset_hash(key, len), line);
+}
+
+uint32_t keyset_insert_hash(struct keyset *ks, uint64_t h, uint32_t line)
+{
 	uint32_t lo, hi;
 	size_t i;
 
-	if (h == 0)
-		h = 1; /* 0 marks an empty slot */
 	if ((ks->count + 1) * LOAD_DEN > ks->cap * LOAD_NUM)
 		rehash(ks, ks->cap < 64 ? 128 : ks->cap + ks->cap / 2);
 	lo = (uint32_t)h;

@@ -38,6 +38,13 @@ void keyset_reserve(struct keyset *ks, size_t n);
  * line on which it was seen first (lines start at 1).
  */
 uint32_t keyset_insert(struct keyset *ks, const void *key, size_t len, uint32_t line);
+/*
+ * The same in two steps, so that a caller can hide the cache miss: hash the
+ * key and prefetch its slot early, insert the hash a little later.
+ */
+uint64_t keyset_hash(const void *key, size_t len);
+void keyset_prefetch(const struct keyset *ks, uint64_t hash);
+uint32_t keyset_insert_hash(struct keyset *ks, uint64_t hash, uint32_t line);
 /* keyset_bytes: memory held by the table. */
 size_t keyset_bytes(const struct keyset *ks);
 /* hash64: the hash keyset uses, for callers that want the same. */
