@@ -147,8 +147,7 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 					     row->line, i + 1);
 				bad = 1;
 			}
-			if (memchr(p->header[i], '\xef', row->fields[i].len) &&
-			    strstr(p->header[i], "\xef\xbf\xbd")) {
+			if (memmem(row->fields[i].p, row->fields[i].len, "\xef\xbf\xbd", 3)) {
 				file_message(p, "line %lu: the header's column %zu has bytes that are "
 						"not valid %s",
 					     row->line, i + 1, decoder_encoding(p->dec));
