@@ -8,9 +8,32 @@
 #define DG_COMMANDS_H
 
 #define EXIT_USAGE 2 /* usage, configuration or I/O error */
+#define EXIT_COMMERCE 4 /* Commerce unreachable, or refused a batch as a whole */
+
+struct conf;
+struct feed;
 
 int cmd_check(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+
+/* What check and submit share: -c, --feed, --out, --help, then files. */
+struct command_setup {
+	struct conf *conf;
+	const struct feed *feed;
+	const char *outdir;
+	int first_file; /* argv index of the first FILE */
+	int status;     /* the exit status when command_setup did not return 0 */
+};
+
+/*
+ * command_setup: parse the options, load the configuration, find the feed,
+ * check DIR. 0, or non-zero with cs->status set (usage printed, errors told).
+ * one_file: exactly one FILE.
+ */
+int command_setup(struct command_setup *cs, int argc, char **argv, const char *name,
+		  const char *usage, int one_file);
+void command_teardown(struct command_setup *cs);
 
 /* config_path: -c/--config, else $DROPGATE_CONFIG, else the default. */
 const char *config_path(const char *given);

@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <archive.h>
+#include <getopt.h>
+#include <sys/stat.h>
 #include <csv.h>
 #include <curl/curl.h>
 #include <jansson.h>
@@ -16,6 +18,9 @@
 #include <zlib.h>
 
 #include "commands.h"
+#include "lib/conf.h"
+#include "util/buf.h"
+#include "util/log.h"
 
 struct command {
 	const char *name;
@@ -27,6 +32,7 @@ static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "check", cmd_check, "check --feed NAME [--out DIR] FILE...   validate and transform offline" },
+	{ "submit", cmd_submit, "submit --feed NAME [--out DIR] FILE      check, then send to Commerce" },
 	{ "version", cmd_version, "version                                 versions of dropgate and its libraries" },
 	{ "help", cmd_help, "help                                    this list" },
 	{ NULL, NULL, NULL },
@@ -57,6 +63,66 @@ const char *config_path(const char *given)
 	if (env && *env)
 		return env;
 	return "/etc/dropgate/dropgate.conf";
+}
+
+int command_setup(struct command_setup *cs, int argc, char **argv, const char *name,
+		  const char *usage, int one_file)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "feed", required_argument, NULL, 'f' },
+		{ "out", required_argument, NULL, 'o' },    { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *confpath = NULL, *feedname = NULL;
+	struct buf err = BUF_INIT(64 * 1024);
+	struct stat st;
+	int opt;
+
+	memset(cs, 0, sizeof(*cs));
+	cs->outdir = ".";
+	cs->status = EXIT_USAGE;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:f:o:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': confpath = optarg; break;
+		case 'f': feedname = optarg; break;
+		case 'o': cs->outdir = optarg; break;
+		case 'h': fputs(usage, stdout); cs->status = 0; return 1;
+		default: fputs(usage, stderr); return 1;
+		}
+	}
+	if (feedname == NULL || optind >= argc || (one_file && optind + 1 != argc)) {
+		fputs(usage, stderr);
+		return 1;
+	}
+	cs->first_file = optind;
+	cs->conf = conf_load(config_path(confpath), &err);
+	if (cs->conf == NULL) {
+		fputs(buf_cstr(&err), stderr);
+		buf_release(&err);
+		return 1;
+	}
+	buf_release(&err);
+	log_set_level((enum log_level)cs->conf->log_level);
+	cs->feed = conf_feed(cs->conf, feedname);
+	if (cs->feed == NULL) {
+		fprintf(stderr, "dropgate %s: %s has no [feed %s]\n", name, cs->conf->path, feedname);
+	} else if (cs->feed->format != FORMAT_CSV) {
+		fprintf(stderr, "dropgate %s: [feed %s]: format = xml is not supported by this build\n",
+			name, feedname);
+	} else if (stat(cs->outdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "dropgate %s: --out %s: not a directory\n", name, cs->outdir);
+	} else {
+		return 0;
+	}
+	command_teardown(cs);
+	return 1;
+}
+
+void command_teardown(struct command_setup *cs)
+{
+	conf_free(cs->conf);
+	cs->conf = NULL;
 }
 
 int cmd_version(int argc, char **argv)

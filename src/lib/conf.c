@@ -129,6 +129,28 @@ int parse_duration(const char *s, unsigned long *seconds)
 	return 0;
 }
 
+int parse_duration_ms(const char *s, unsigned long *ms)
+{
+	size_t n = strlen(s);
+	unsigned long v;
+
+	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
+		char *end;
+		if (*s < '0' || *s > '9')
+			return -1;
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno || end != s + n - 2)
+			return -1;
+		*ms = v;
+		return 0;
+	}
+	if (parse_duration(s, &v) < 0 || v > ULONG_MAX / 1000)
+		return -1;
+	*ms = v * 1000;
+	return 0;
+}
+
 int parse_bool(const char *s, int *out)
 {
 	static const struct choice words[] = { { "yes", 1 },   { "no", 0 }, { "true", 1 },
@@ -256,6 +278,16 @@ static int kp_duration(struct loader *ld, const char *v, void *field, const void
 		return -1;
 	}
 	*(unsigned long *)field = n;
+	return 0;
+}
+
+static int kp_duration_ms(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	(void)arg;
+	if (parse_duration_ms(v, field) < 0 || *(unsigned long *)field == 0) {
+		conf_error(ld, ld->line, "'%s' is not a duration (e.g. 500ms, 1s, 5m)", v);
+		return -1;
+	}
 	return 0;
 }
 
@@ -404,6 +436,8 @@ static const struct key_def commerce_keys[] = {
 	TK("batch_bytes", kp_size, batch_bytes, NULL),
 	TK("timeout", kp_duration, timeout, NULL),
 	TK("retries", kp_uint, retries, &r_retries),
+	TK("backoff", kp_duration_ms, backoff_ms, NULL),
+	TK("backoff_max", kp_duration_ms, backoff_max_ms, NULL),
 	TK("verify_tls", kp_bool, verify_tls, NULL),
 	TK("ca_file", kp_optional_string, ca_file, NULL),
 	{ NULL, NULL, 0, NULL },
@@ -448,6 +482,8 @@ static struct target *target_new(struct conf *c, const char *name, int line)
 	t->batch_bytes = 4ULL * 1024 * 1024;
 	t->timeout = 120;
 	t->retries = 8;
+	t->backoff_ms = 1000;
+	t->backoff_max_ms = 300000;
 	t->verify_tls = 1;
 	t->line = line;
 	return t;

@@ -43,6 +43,8 @@ struct target {
 	unsigned long long batch_bytes;
 	unsigned long timeout;     /* seconds */
 	unsigned long retries;
+	unsigned long backoff_ms;     /* first retry after this, doubling ... */
+	unsigned long backoff_max_ms; /* ... up to this */
 	int verify_tls;
 	char *ca_file;
 	int line;
@@ -99,6 +101,8 @@ const struct target *conf_target(const struct conf *c, const char *name);
 /* Value syntax shared with other modules and the tests. */
 int parse_size(const char *s, unsigned long long *out);
 int parse_duration(const char *s, unsigned long *seconds);
+/* parse_duration_ms: the same, in milliseconds, also taking "ms" (250ms). */
+int parse_duration_ms(const char *s, unsigned long *ms);
 int parse_bool(const char *s, int *out);
 /* parse_char: `";"`, `"\t"`, or comma, semicolon, tab, pipe. */
 int parse_char(const char *s, char *out);

@@ -14,6 +14,7 @@
 #define DG_REPORT_H
 
 #include <stdio.h>
+#include <time.h>
 
 #include "lib/pipeline.h"
 #include "util/buf.h"

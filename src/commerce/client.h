@@ -1,0 +1,36 @@
+/*
+ * client - one Commerce target over HTTP (libcurl): tokens and imports.
+ *
+ * The token comes from token_file (an integration token), or is an admin
+ * token asked for with username and password_file and asked for once more
+ * when Commerce answers 401. No secret reaches a log line, a report or an
+ * error message: they name the file, never its content.
+ *
+ * commerce_import sends one prepared body to /V1/import/csv (or json) on a
+ * connection kept alive across calls, with connect, total and low-speed
+ * timeouts, TLS verified unless verify_tls = no (ca_file pins a CA). A
+ * transient failure (429, 5xx, a timeout, a refused or reset connection, no
+ * answer) is retried up to `retries` times with exponential backoff and
+ * jitter, honouring Retry-After within bounds; what is left is the answer's
+ * class.
+ */
+#ifndef DG_CLIENT_H
+#define DG_CLIENT_H
+
+#include "commerce/answer.h"
+#include "util/buf.h"
+
+struct target;
+struct commerce_client;
+
+/* commerce_global_init: once per process, before any client (not thread-safe). */
+void commerce_global_init(void);
+struct commerce_client *commerce_client_new(const struct target *t, struct buf *err);
+void commerce_client_free(struct commerce_client *c);
+/* commerce_import: one request, retried as above; the outcome in *a. */
+enum answer_class commerce_import(struct commerce_client *c, const char *body, size_t len,
+				  struct answer *a);
+/* commerce_wire_bytes: request bytes sent so far (bodies, all attempts). */
+unsigned long long commerce_wire_bytes(const struct commerce_client *c);
+
+#endif

@@ -1,0 +1,261 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "filecheck.h"
+#include "lib/conf.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+#define READ_BLOCK (256 * 1024)
+#define LOGGED_PROBLEMS 20
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+char *filecheck_batch_path(const struct filecheck *fc, unsigned seq, int lines)
+{
+	if (lines)
+		return xasprintf("%s/.%s.batch-%04u.lines", fc->outdir, fc->name, seq);
+	return xasprintf("%s/%s.batch-%04u.csv", fc->outdir, fc->name, seq);
+}
+
+/* write_file: path appears whole with the bytes (tmp, rename); no fsync: see README. */
+static int write_file(const char *path, const void *p, size_t n)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int rc = -1;
+
+	if (fd >= 0 && write_all(fd, p, n) == 0 && close(fd) == 0) {
+		fd = -1;
+		rc = rename(tmp, path);
+	}
+	if (rc < 0) {
+		struct logline l;
+		log_begin(&l, LOG_ERROR, "write_failed");
+		log_kv(&l, "path", path);
+		log_kv(&l, "error", strerror(errno));
+		log_end(&l);
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+	}
+	free(tmp);
+	return rc;
+}
+
+static int on_batch(void *ctx, const struct batch *b)
+{
+	struct filecheck *fc = ctx;
+	char *path = filecheck_batch_path(fc, b->seq, 0);
+	int rc = write_file(path, b->csv, b->len);
+
+	free(path);
+	if (rc == 0 && fc->keep_origins) {
+		path = filecheck_batch_path(fc, b->seq, 1);
+		rc = write_file(path, b->origin, b->rows * sizeof(*b->origin));
+		free(path);
+	}
+	if (rc < 0)
+		fc->io_failed = 1;
+	return rc;
+}
+
+void filecheck_problem(struct filecheck *fc, const char *line, const char *column,
+		       const char *value, size_t value_len, const char *message)
+{
+	report_problem(&fc->report, line, column, value, value_len, message);
+	if (++fc->problems <= LOGGED_PROBLEMS) {
+		struct logline l;
+		log_begin(&l, LOG_WARN, "row_rejected");
+		log_kv(&l, "file", fc->path);
+		log_kv(&l, "feed", fc->feed->name);
+		log_kv(&l, "line", line);
+		log_kv(&l, "column", column);
+		log_kvn(&l, "value", value, value_len);
+		log_kv(&l, "msg", message);
+		log_end(&l);
+	} else if (fc->problems == LOGGED_PROBLEMS + 1) {
+		log_simple(LOG_WARN, "row_rejected", "%s: more problems; only the report lists them all",
+			   fc->path);
+	}
+}
+
+static void on_problem(void *ctx, const struct problem *p)
+{
+	char line[32];
+
+	snprintf(line, sizeof(line), "%lu", p->line);
+	filecheck_problem(ctx, line, p->column, p->value.p, p->value.len, p->message);
+}
+
+void filecheck_message(struct filecheck *fc, const char *msg)
+{
+	struct logline l;
+
+	report_message(&fc->report, msg);
+	log_begin(&l, LOG_WARN, "file_problem");
+	log_kv(&l, "file", fc->path);
+	log_kv(&l, "feed", fc->feed->name);
+	log_kv(&l, "msg", msg);
+	log_end(&l);
+}
+
+static void on_message(void *ctx, const char *msg)
+{
+	filecheck_message(ctx, msg);
+}
+
+/*
+ * remove_batches: F.batch-NNNN.csv (and sidecars) numbered above keep: an
+ * earlier, longer run's, or all of them (keep = 0). Batches this run wrote
+ * replaced the earlier ones of the same number by rename.
+ */
+static void remove_batches(const struct filecheck *fc, unsigned long keep)
+{
+	for (int lines = 0; lines < 2; lines++) {
+		char *pat = lines ? xasprintf("%s/.%s.batch-[0-9][0-9][0-9][0-9]*.lines", fc->outdir,
+					      fc->name)
+				  : xasprintf("%s/%s.batch-[0-9][0-9][0-9][0-9]*.csv", fc->outdir,
+					      fc->name);
+		size_t prefix = strlen(fc->outdir) + 1 + lines + strlen(fc->name) + strlen(".batch-");
+		glob_t g;
+
+		if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
+			for (size_t i = 0; i < g.gl_pathc; i++)
+				if (strtoul(g.gl_pathv[i] + prefix, NULL, 10) > keep)
+					unlink(g.gl_pathv[i]);
+			globfree(&g);
+		}
+		free(pat);
+	}
+}
+
+void filecheck_limits(const struct conf *c, const struct feed *f, struct pipeline_limits *lim)
+{
+	pipeline_default_limits(lim);
+	for (size_t i = 0; i < f->targets.n; i++) {
+		const struct target *t = conf_target(c, f->targets.v[i]);
+		if (i == 0 || t->batch_rows < lim->batch_rows)
+			lim->batch_rows = t->batch_rows;
+		if (i == 0 || t->batch_bytes < lim->batch_bytes)
+			lim->batch_bytes = (size_t)t->batch_bytes;
+	}
+}
+
+int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
+{
+	struct pipeline_sink sink = { on_batch, on_problem, on_message, fc };
+	struct buf err = BUF_INIT(4096);
+	struct pipeline *p;
+	struct stat st;
+	const char *slash = strrchr(fc->path, '/');
+	char *block;
+	ssize_t n;
+	int fd;
+
+	fc->name = slash ? slash + 1 : fc->path;
+	fc->problems = 0;
+	fc->io_failed = 0;
+	memset(&fc->res, 0, sizeof(fc->res));
+	fd = open(fc->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_simple(LOG_ERROR, "read_failed", "%s: %s", fc->path,
+			   fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (report_open(&fc->report, fc->outdir, fc->name, &err) < 0) {
+		log_simple(LOG_ERROR, "write_failed", "%s", buf_cstr(&err));
+		buf_release(&err);
+		close(fd);
+		return -1;
+	}
+	p = pipeline_new(fc->feed, lim, &sink);
+	pipeline_hint_size(p, (unsigned long long)st.st_size);
+	block = xmalloc(READ_BLOCK);
+	while ((n = read(fd, block, READ_BLOCK)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_simple(LOG_ERROR, "read_failed", "%s: %s", fc->path, strerror(errno));
+			fc->io_failed = 1;
+			break;
+		}
+		if (pipeline_write(p, block, (size_t)n) != 0)
+			break;
+	}
+	close(fd);
+	free(block);
+	pipeline_finish(p, &fc->res);
+	pipeline_free(p);
+	if (fc->io_failed)
+		fc->res.state = PIPE_FAILED;
+	buf_release(&err);
+	return 0;
+}
+
+int filecheck_finish(struct filecheck *fc, long long id, const char *state,
+		     unsigned long rows_rejected, unsigned long batches, int keep_batches)
+{
+	struct report_summary sum;
+	struct buf err = BUF_INIT(4096);
+	struct logline l;
+	int rc = 0;
+
+	if (!keep_batches)
+		batches = 0;
+	remove_batches(fc, keep_batches ? fc->res.batches : 0);
+	if (rows_rejected) {
+		buf_printf(&err, "%lu of %lu rows rejected: see %s.errors.csv", rows_rejected,
+			   fc->res.rows, fc->name);
+		report_message(&fc->report, buf_cstr(&err));
+		buf_reset(&err);
+	}
+	sum.id = id;
+	sum.feed = fc->feed->name;
+	sum.state = state;
+	sum.rows = fc->res.rows;
+	sum.rows_rejected = rows_rejected;
+	sum.rows_ok = fc->res.rows - rows_rejected;
+	sum.batches = batches;
+	if (report_finish(&fc->report, &sum, &err) < 0) {
+		log_simple(LOG_ERROR, "write_failed", "%s", buf_cstr(&err));
+		rc = -1;
+	}
+	report_release(&fc->report);
+	log_begin(&l, strcmp(state, "valid") == 0 || strcmp(state, "done") == 0 ? LOG_INFO : LOG_WARN,
+		  "file_finished");
+	log_kv(&l, "file", fc->path);
+	log_kv(&l, "feed", fc->feed->name);
+	log_kv(&l, "state", state);
+	log_kvf(&l, "rows", "%lu", sum.rows);
+	log_kvf(&l, "rows_ok", "%lu", sum.rows_ok);
+	log_kvf(&l, "rows_rejected", "%lu", rows_rejected);
+	log_kvf(&l, "batches", "%lu", batches);
+	log_end(&l);
+	buf_release(&err);
+	return rc;
+}

@@ -1,0 +1,482 @@
+#!/usr/bin/env python3
+"""An Adobe Commerce emulator for dropgate's tests and demo (Python 3 stdlib only).
+
+It follows ../shared/commerce-api.md: admin and integration tokens, the bulk
+import endpoints /V1/import/csv and /V1/import/json with both validation
+strategies and Commerce's answer strings, and searches over orders, customers
+and products with searchCriteria. It is test equipment, not product.
+
+Control endpoints for tests (no authentication), under /__emulator/:
+  GET  journal           every request: method, path, status, entity, rows, digest, answer
+  GET  store             the imported rows per entity, in order
+  POST faults            [{"match": "/V1/import/csv", "status": 503, "retry_after": "2",
+                           "delay": 1.5, "drop": "after", "expire": true, "times": 3}, ...]
+                         (expire: admin tokens expire just before that request)
+  POST expire            admin tokens expire now
+  POST revoke            {"token": "..."}: an integration token answers 401 for good
+  POST orders            [order, ...]: seed or replace orders (by entity_id)
+  POST products          [product, ...]: seed the catalog ({"id", "sku", ...})
+  POST config            {"delay": seconds from an import's arrival to its answer}
+
+advanced_pricing rows for a SKU the catalog lacks are rejected ("Product with
+specified SKU not found") once the emulator knows any product, seeded or imported.
+  POST reset             forget store, journal, faults and orders
+"""
+import argparse
+import base64
+import binascii
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+import secrets
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+UNAUTHORIZED = {"message": "The consumer isn't authorized to access %resources.",
+                "parameters": {"resources": "Magento_ImportExport::import_api"}}
+ENTITIES = {"advanced_pricing", "catalog_product", "customer", "customer_address",
+            "customer_composite", "customer_finance", "stock_sources"}
+BEHAVIORS_A = {"append", "replace", "delete", "add_update"}
+BEHAVIORS_C = {"add_update", "delete", "custom"}
+REQUIRED = {
+    "stock_sources": ["source_code", "sku"],
+    "advanced_pricing": ["sku", "tier_price_website", "tier_price_customer_group", "tier_price_qty"],
+    "catalog_product": ["sku"],
+    "customer": ["email", "_website"],
+    "customer_address": ["_website", "_email"],
+    "customer_composite": ["email", "_website"],
+    "customer_finance": ["_email", "_website"],
+}
+KEYS = {
+    "stock_sources": ["source_code", "sku"],
+    "advanced_pricing": ["sku", "tier_price_website", "tier_price_customer_group", "tier_price_qty"],
+    "catalog_product": ["sku", "store_view_code"],
+    "customer": ["email", "_website"],
+    "customer_composite": ["email", "_website"],
+}
+DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.]+$")
+PRODUCT_TYPES = {"simple", "configurable", "virtual", "bundle", "grouped", "downloadable", "giftcard"}
+
+
+def check_row(entity, row):
+    """The first problem of one row, as Commerce words it, or None."""
+    for col in REQUIRED.get(entity, []):
+        if not row.get(col, ""):
+            if col == "sku":
+                return "SKU is empty"
+            return 'Value for "%s" attribute is required' % col
+    sku = row.get("sku")
+    if sku is not None and len(sku) > 64:
+        return "SKU is too long, max length is 64"
+    for col in ("quantity", "price", "tier_price", "tier_price_qty", "weight", "qty", "special_price"):
+        v = row.get(col, "")
+        if v and not DECIMAL.match(v):
+            return 'Value for "%s" attribute contains incorrect value' % col
+    for col in ("status", "product_online", "is_in_stock"):
+        v = row.get(col, "")
+        if v and v not in ("0", "1"):
+            return 'Value for "%s" attribute contains incorrect value' % col
+    v = row.get("product_type", "")
+    if v and v not in PRODUCT_TYPES:
+        return "Product type is invalid or not supported"
+    v = row.get("tier_price_value_type", "")
+    if v and v not in ("Fixed", "Discount"):
+        return "Value type is invalid"
+    for col in ("email", "_email"):
+        v = row.get(col, "")
+        if v and not EMAIL.match(v):
+            return "Please specify a valid email"
+    return None
+
+
+class State:
+    def __init__(self, tokens, admins, admin_ttl, stores):
+        self.lock = threading.Lock()
+        self.integration = set(tokens)
+        self.revoked = set()
+        self.admins = dict(admins)
+        self.admin_tokens = {}  # token -> expiry
+        self.admin_ttl = admin_ttl
+        self.stores = set(stores)
+        self.reset()
+
+    def reset(self):
+        self.store = {}
+        self.journal = []
+        self.faults = []
+        self.orders = {}
+        self.customers = {}
+        self.products = {}
+        self.delay = 0.0
+
+    def take_fault(self, path):
+        with self.lock:
+            for f in self.faults:
+                if f.get("match", "") in path and f.get("times", 1) > 0:
+                    f["times"] = f.get("times", 1) - 1
+                    return dict(f)
+        return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "CommerceEmulator/1.0"
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("emulator: " + fmt % args + "\n")
+
+    # --- plumbing -----------------------------------------------------------
+    @property
+    def st(self):
+        return self.server.state
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def send_json(self, status, obj, headers=None):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def record(self, status, entity=None, rows=None, digest=None, answer=None):
+        with self.st.lock:
+            self.st.journal.append({"n": len(self.st.journal) + 1, "method": self.command,
+                                    "path": self.path.split("?")[0], "status": status,
+                                    "entity": entity, "rows": rows, "digest": digest,
+                                    "answer": answer, "time": time.time()})
+
+    def authorized(self):
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return False
+        tok = auth[7:].strip()
+        with self.st.lock:
+            if tok in self.st.integration and tok not in self.st.revoked:
+                return True
+            exp = self.st.admin_tokens.get(tok)
+            return exp is not None and exp > time.time()
+
+    def do_GET(self):
+        self.route("GET")
+
+    def do_POST(self):
+        self.route("POST")
+
+    def route(self, method):
+        path = urllib.parse.urlparse(self.path).path
+        if path.startswith("/__emulator/"):
+            return self.control(method, path[len("/__emulator/"):])
+        self.arrived = time.time()
+        fault = self.st.take_fault(path)
+        if fault and fault.get("expire"):
+            with self.st.lock:
+                self.st.admin_tokens = {t: 0 for t in self.st.admin_tokens}
+        if fault and fault.get("delay"):
+            time.sleep(float(fault["delay"]))
+        if fault and fault.get("status"):
+            headers = {}
+            if fault.get("retry_after") is not None:
+                headers["Retry-After"] = str(fault["retry_after"])
+            self.body()
+            self.record(fault["status"])
+            return self.send_json(fault["status"], {"message": "Service Unavailable"}, headers)
+        if method == "POST" and path == "/rest/V1/integration/admin/token":
+            return self.admin_token()
+        m = re.match(r"^/rest/([^/]+)/V1/(.*)$", path)
+        if not m:
+            self.body()
+            self.record(404)
+            return self.send_json(404, {"message": "Request does not match any route."})
+        store, route = m.group(1), m.group(2)
+        raw = self.body() if method == "POST" else b""
+        if not self.authorized():
+            self.record(401)
+            return self.send_json(401, UNAUTHORIZED)
+        if store not in self.st.stores and store != "all":
+            self.record(404)
+            # Magento maps NoSuchEntityException to 404
+            return self.send_json(404, {"message": "The store that was requested wasn't found. "
+                                                   "Verify the store and try again."})
+        if method == "POST" and route in ("import/csv", "import/json"):
+            return self.import_(route, raw, fault)
+        if method == "GET" and route in ("orders", "customers/search", "products"):
+            return self.search(route)
+        self.record(404)
+        return self.send_json(404, {"message": "Request does not match any route."})
+
+    # --- authentication -------------------------------------------------------
+    def admin_token(self):
+        try:
+            req = json.loads(self.body() or b"{}")
+        except ValueError:
+            req = {}
+        user, pw = req.get("username"), req.get("password")
+        if user in self.st.admins and self.st.admins[user] == pw:
+            tok = secrets.token_hex(16)
+            with self.st.lock:
+                self.st.admin_tokens[tok] = time.time() + self.st.admin_ttl
+            self.record(200)
+            return self.send_json(200, tok)
+        self.record(401)
+        return self.send_json(401, {"message": "The account sign-in was incorrect or your account is "
+                                               "disabled temporarily. Please wait and try again later."})
+
+    # --- import -----------------------------------------------------------------
+    def import_(self, route, raw, fault):
+        try:
+            req = json.loads(raw)
+            src = req["source"]
+        except (ValueError, KeyError, TypeError):
+            self.record(400)
+            return self.send_json(400, {"message": "\"%fieldName\" is required. Enter and try again.",
+                                        "parameters": {"fieldName": "source"}})
+        # webapi maps snake_case keys onto the same fields
+        norm = {}
+        for k, v in src.items():
+            norm[re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k)] = v
+        for field in ("entity", "behavior", "validationStrategy", "allowedErrorCount"):
+            if field not in norm:
+                self.record(400)
+                return self.send_json(400, {"message": "\"%fieldName\" is required. Enter and try again.",
+                                            "parameters": {"fieldName": field}})
+        entity, behavior = norm["entity"], norm["behavior"]
+        if entity not in ENTITIES:
+            self.record(400, entity)
+            return self.send_json(400, {"message": "Entity is unknown: %1", "parameters": [entity]})
+        allowed_behaviors = BEHAVIORS_C if entity in ("customer", "customer_address", "customer_finance") \
+            else BEHAVIORS_A
+        if behavior not in allowed_behaviors:
+            self.record(400, entity)
+            return self.send_json(400, {"message": "Invalid behavior: %1", "parameters": [behavior]})
+        strategy = norm["validationStrategy"]
+        if strategy not in ("validation-stop-on-errors", "validation-skip-errors"):
+            self.record(400, entity)
+            return self.send_json(400, {"message": "Invalid validation strategy: %1",
+                                        "parameters": [strategy]})
+        try:
+            allowed = int(str(norm["allowedErrorCount"]))
+        except ValueError:
+            self.record(400, entity)
+            return self.send_json(400, {"message": "Invalid allowed error count: %1",
+                                        "parameters": [norm["allowedErrorCount"]]})
+        invalid = ["Sorry, but the data is invalid or the file is not uploaded."]
+        if route == "import/csv":
+            try:
+                data = base64.b64decode(norm.get("csvData", ""), validate=True)
+                if data[:2] == b"\x1f\x8b":
+                    data = gzip.decompress(data)
+                text = data.decode("utf-8")
+                rows = list(csv.DictReader(io.StringIO(text, newline=""),
+                                           delimiter=norm.get("importFieldSeparator", ",")))
+                digest = hashlib.sha256(data).hexdigest()
+            except (binascii.Error, ValueError, OSError, UnicodeDecodeError, csv.Error):
+                self.record(200, entity, None, None, invalid)
+                return self.send_json(200, invalid)
+        else:
+            items = norm.get("items")
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                self.record(200, entity, None, None, invalid)
+                return self.send_json(200, invalid)
+            rows = [{k: "" if v is None else str(v) for k, v in i.items()} for i in items]
+            digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
+        if self.st.delay:
+            # the answer comes `delay` after the request arrived, whatever our own work took
+            time.sleep(max(0.0, self.arrived + self.st.delay - time.time()))
+        if not rows:
+            answer = ["This file is empty. Please try another one."]
+            self.record(200, entity, 0, digest, answer)
+            return self.send_json(200, answer)
+        errors = []
+        good = []
+        with self.st.lock:
+            catalog = {p.get("sku") for p in self.st.products.values()}
+            catalog |= {r.get("sku") for r in self.st.store.get("catalog_product", [])}
+        for i, row in enumerate(rows, start=1):
+            problem = check_row(entity, row)
+            if not problem and entity == "advanced_pricing" and catalog and row.get("sku") not in catalog:
+                problem = "Product with specified SKU not found"
+            if problem:
+                errors.append("Row %d: %s" % (i, problem))
+            else:
+                good.append(row)
+        if errors and strategy == "validation-stop-on-errors":
+            answer = ["Data validation failed. Please fix the following errors and upload the file again."] + errors
+        elif len(errors) > allowed:
+            answer = ["Maximum error count has been reached or system error is occurred!"] + errors
+        else:
+            with self.st.lock:
+                self.st.store.setdefault(entity, []).extend(good)
+            answer = errors + ["Entities Processed: %d" % len(good)]
+        self.record(200, entity, len(rows), digest, answer)
+        if fault and fault.get("drop") == "after":
+            # applied, then the connection dies before the answer
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return None
+        return self.send_json(200, answer)
+
+    # --- search -----------------------------------------------------------------
+    def search(self, route):
+        qs = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query, keep_blank_values=True)
+        groups, sorts, size, page = {}, {}, None, 1
+        for k, vals in qs.items():
+            v = vals[-1]
+            m = re.match(r"searchCriteria\[filter_groups\]\[(\d+)\]\[filters\]\[(\d+)\]\[(\w+)\]$", k)
+            if m:
+                groups.setdefault(int(m.group(1)), {}).setdefault(int(m.group(2)), {})[m.group(3)] = v
+                continue
+            m = re.match(r"searchCriteria\[sortOrders\]\[(\d+)\]\[(\w+)\]$", k)
+            if m:
+                sorts.setdefault(int(m.group(1)), {})[m.group(2)] = v
+            elif k == "searchCriteria[pageSize]":
+                size = int(v)
+            elif k == "searchCriteria[currentPage]":
+                page = int(v)
+        with self.st.lock:
+            source = {"orders": self.st.orders, "customers/search": self.st.customers,
+                      "products": self.st.products}[route]
+            items = [json.loads(json.dumps(o)) for o in source.values()]
+        for g in sorted(groups):
+            filters = list(groups[g].values())
+            items = [i for i in items if any(match(i, f) for f in filters)]  # OR inside a group
+        for s in sorted(sorts, reverse=True):
+            field, desc = sorts[s].get("field"), sorts[s].get("direction", "ASC").upper() == "DESC"
+            items.sort(key=lambda i: sortkey(i.get(field)), reverse=desc)
+        total = len(items)
+        if size:
+            last = max(1, (total + size - 1) // size)
+            page = min(max(page, 1), last)  # Commerce clamps an out-of-range page to the last
+            items = items[(page - 1) * size:page * size]
+        self.record(200)
+        return self.send_json(200, {"items": items, "search_criteria": {}, "total_count": total})
+
+    # --- control ------------------------------------------------------------------
+    def control(self, method, what):
+        raw = self.body() if method == "POST" else b""
+        req = json.loads(raw) if raw else None
+        st = self.st
+        with st.lock:
+            if method == "GET" and what == "journal":
+                return self.send_json(200, st.journal)
+            if method == "GET" and what == "store":
+                return self.send_json(200, st.store)
+            if method == "POST" and what == "faults":
+                st.faults.extend(req)
+                return self.send_json(200, True)
+            if method == "POST" and what == "expire":
+                st.admin_tokens = {t: 0 for t in st.admin_tokens}
+                return self.send_json(200, True)
+            if method == "POST" and what == "revoke":
+                st.revoked.add(req["token"])
+                return self.send_json(200, True)
+            if method == "POST" and what in ("orders", "customers", "products"):
+                key = {"orders": "entity_id", "customers": "id", "products": "id"}[what]
+                target = {"orders": st.orders, "customers": st.customers, "products": st.products}[what]
+                for o in req:
+                    target[o[key]] = o
+                return self.send_json(200, len(target))
+            if method == "POST" and what == "config":
+                st.delay = float(req.get("delay", st.delay))
+                return self.send_json(200, True)
+            if method == "POST" and what == "reset":
+                st.reset()
+                return self.send_json(200, True)
+        return self.send_json(404, {"message": "unknown control " + what})
+
+
+def sortkey(v):
+    if isinstance(v, (int, float)):
+        return (0, v, "")
+    try:
+        return (0, float(v), "")
+    except (TypeError, ValueError):
+        return (1, 0, "" if v is None else str(v))
+
+
+def match(item, f):
+    field, value, cond = f.get("field"), f.get("value", ""), f.get("condition_type", "eq")
+    have = item.get(field)
+    if have is None:
+        return cond == "null"
+    a, b = sortkey(have), sortkey(value)
+    if cond == "eq":
+        return a == b
+    if cond == "neq":
+        return a != b
+    if cond == "gt":
+        return a > b
+    if cond == "gteq":
+        return a >= b
+    if cond == "lt":
+        return a < b
+    if cond == "lteq":
+        return a <= b
+    if cond == "in":
+        return str(have) in value.split(",")
+    if cond == "nin":
+        return str(have) not in value.split(",")
+    if cond == "like":
+        pattern = "^" + re.escape(value).replace("%", ".*") + "$"
+        return re.match(pattern, str(have)) is not None
+    if cond == "notnull":
+        return True
+    return False
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    ap.add_argument("--port-file", help="write the port here once listening")
+    ap.add_argument("--token", action="append", default=[], help="an integration token")
+    ap.add_argument("--token-file", action="append", default=[], help="a file holding one")
+    ap.add_argument("--admin", action="append", default=[], help="USER:PASSWORD of an admin")
+    ap.add_argument("--admin-ttl", type=float, default=4 * 3600)
+    ap.add_argument("--store", action="append", default=[], help="store view codes (default: default)")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--verbose", action="store_true")
+    a = ap.parse_args()
+    tokens = list(a.token)
+    for f in a.token_file:
+        with open(f) as fh:
+            tokens.append(fh.read().strip())
+    admins = [x.split(":", 1) for x in a.admin]
+    httpd = ThreadingHTTPServer((a.host, a.port), Handler)
+    httpd.daemon_threads = True
+    httpd.state = State(tokens, admins, a.admin_ttl, a.store or ["default"])
+    httpd.verbose = a.verbose
+    if a.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    port = httpd.server_address[1]
+    if a.port_file:
+        with open(a.port_file + ".tmp", "w") as fh:
+            fh.write("%d\n" % port)
+        import os
+        os.rename(a.port_file + ".tmp", a.port_file)
+    sys.stderr.write("commerce emulator listening on %s:%d\n" % (a.host, port))
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
