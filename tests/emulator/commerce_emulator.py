@@ -128,6 +128,7 @@ class State:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes
     server_version = "CommerceEmulator/1.0"
 
     def log_message(self, fmt, *args):
