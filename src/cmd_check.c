@@ -36,7 +36,8 @@ static int check_one(const struct conf *c, const struct feed *f, const char *pat
 	s = fc.res.state;
 	if (filecheck_finish(&fc, -1, state_names[s], fc.res.rows_rejected, fc.res.batches,
 			     s == PIPE_VALID || s == PIPE_PARTIAL) < 0)
-		return EXIT_USAGE;
+		s = PIPE_FAILED;
+	filecheck_release(&fc);
 	return state_status[s];
 }
 

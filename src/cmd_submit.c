@@ -279,7 +279,7 @@ static void tell_rows(struct submit_state *s, const struct target *t, const stru
 	csv_free(&parser);
 	for (size_t i = 0; i < a->nrows; i++) {
 		const struct row_answer *ra = &a->rows[i];
-		char line[32];
+		char line[4200];
 		long col;
 		const char *colname = "";
 
@@ -290,7 +290,8 @@ static void tell_rows(struct submit_state *s, const struct target *t, const stru
 			filecheck_message(s->fc, buf_cstr(&msg));
 			continue;
 		}
-		snprintf(line, sizeof(line), "%u", p->origin[ra->row - 1].line);
+		filecheck_line(s->fc, p->origin[ra->row - 1].member, p->origin[ra->row - 1].line, line,
+			       sizeof(line));
 		col = column_in_message(ra->message, &header, rp.n);
 		buf_reset(&value);
 		if (col >= 0) {
@@ -470,6 +471,7 @@ int cmd_submit(int argc, char **argv)
 		status = fc.res.state == PIPE_REJECTED ? 3 : EXIT_USAGE;
 		filecheck_finish(&fc, -1, fc.res.state == PIPE_REJECTED ? "rejected" : "failed",
 				 fc.res.rows_rejected, 0, 0);
+		filecheck_release(&fc);
 		command_teardown(&cs);
 		return status;
 	}
@@ -499,6 +501,7 @@ int cmd_submit(int argc, char **argv)
 		free(p);
 	}
 	keyset_release(&s.rejected_lines);
+	filecheck_release(&fc);
 	command_teardown(&cs);
 	return status;
 }

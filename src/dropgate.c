@@ -107,9 +107,6 @@ int command_setup(struct command_setup *cs, int argc, char **argv, const char *n
 	cs->feed = conf_feed(cs->conf, feedname);
 	if (cs->feed == NULL) {
 		fprintf(stderr, "dropgate %s: %s has no [feed %s]\n", name, cs->conf->path, feedname);
-	} else if (cs->feed->format != FORMAT_CSV) {
-		fprintf(stderr, "dropgate %s: [feed %s]: format = xml is not supported by this build\n",
-			name, feedname);
 	} else if (stat(cs->outdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "dropgate %s: --out %s: not a directory\n", name, cs->outdir);
 	} else {

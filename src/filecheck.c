@@ -11,6 +11,8 @@
 
 #include "filecheck.h"
 #include "lib/conf.h"
+#include "lib/unpack.h"
+#include "lib/xmlin.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -102,12 +104,27 @@ void filecheck_problem(struct filecheck *fc, const char *line, const char *colum
 	}
 }
 
+void filecheck_line(const struct filecheck *fc, uint32_t member, unsigned long line,
+		    char *out, size_t size)
+{
+	if (member > 0 && member <= fc->members.n)
+		snprintf(out, size, "%s:%lu", fc->members.v[member - 1], line);
+	else
+		snprintf(out, size, "%lu", line);
+}
+
+void filecheck_release(struct filecheck *fc)
+{
+	strlist_clear(&fc->members);
+}
+
 static void on_problem(void *ctx, const struct problem *p)
 {
-	char line[32];
+	struct filecheck *fc = ctx;
+	char line[4200];
 
-	snprintf(line, sizeof(line), "%lu", p->line);
-	filecheck_problem(ctx, line, p->column, p->value.p, p->value.len, p->message);
+	filecheck_line(fc, p->member, p->line, line, sizeof(line));
+	filecheck_problem(fc, line, p->column, p->value.p, p->value.len, p->message);
 }
 
 void filecheck_message(struct filecheck *fc, const char *msg)
@@ -164,6 +181,116 @@ void filecheck_limits(const struct conf *c, const struct feed *f, struct pipelin
 	}
 }
 
+struct fd_reader {
+	struct filecheck *fc;
+	int fd;
+};
+
+static int xml_read_fd(void *ctx, char *buf, int len)
+{
+	struct fd_reader *r = ctx;
+	ssize_t n;
+
+	do
+		n = read(r->fd, buf, (size_t)len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		log_simple(LOG_ERROR, "read_failed", "%s: %s", r->fc->path, strerror(errno));
+		r->fc->io_failed = 1;
+		return -1;
+	}
+	return (int)n;
+}
+
+/* read_plain: a file that is no archive, CSV pushed, XML pulled. */
+static void read_plain(struct filecheck *fc, struct pipeline *p, int fd)
+{
+	char *block;
+	ssize_t n;
+
+	if (fc->feed->format == FORMAT_XML) {
+		struct fd_reader r = { fc, fd };
+		xmlin_run(p, fc->feed, xml_read_fd, &r, fc->name);
+		return;
+	}
+	block = xmalloc(READ_BLOCK);
+	while ((n = read(fd, block, READ_BLOCK)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_simple(LOG_ERROR, "read_failed", "%s: %s", fc->path, strerror(errno));
+			fc->io_failed = 1;
+			break;
+		}
+		if (pipeline_write(p, block, (size_t)n) != 0)
+			break;
+	}
+	free(block);
+}
+
+struct member_reader {
+	struct unpack *u;
+	struct pipeline *p;
+	struct buf err;
+};
+
+static int xml_read_member(void *ctx, char *buf, int len)
+{
+	struct member_reader *m = ctx;
+	ssize_t n = unpack_read(m->u, buf, (size_t)len, &m->err);
+
+	if (n < 0) {
+		pipeline_reject(m->p, "%s", buf_cstr(&m->err));
+		return -1;
+	}
+	return (int)n;
+}
+
+/* read_archive: each selected member in name order, as parts of one file. */
+static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_kind kind)
+{
+	struct unpack_limits lim;
+	struct member_reader m = { NULL, p, BUF_INIT(4096) };
+	char *block;
+
+	unpack_default_limits(&lim);
+	lim.max_members = fc->feed->max_members;
+	lim.max_inflated = fc->feed->max_inflated;
+	lim.max_ratio = fc->feed->max_ratio;
+	m.u = unpack_open(fc->path, fc->name, kind, &fc->feed->members, &lim, &m.err);
+	if (m.u == NULL) {
+		pipeline_reject(p, "%s", buf_cstr(&m.err));
+		buf_release(&m.err);
+		return;
+	}
+	block = xmalloc(READ_BLOCK);
+	for (size_t i = 0; i < unpack_count(m.u) && !pipeline_stopped(p); i++) {
+		ssize_t n;
+
+		if (kind != UNPACK_GZ) {
+			/* a single-file .gz is the file itself: its lines need no member name */
+			strlist_push(&fc->members, unpack_member(m.u, i));
+			pipeline_begin_member(p, (uint32_t)(i + 1), unpack_member(m.u, i));
+		}
+		if (unpack_begin(m.u, i, &m.err) < 0) {
+			pipeline_reject(p, "%s", buf_cstr(&m.err));
+			break;
+		}
+		if (fc->feed->format == FORMAT_XML) {
+			xmlin_run(p, fc->feed, xml_read_member, &m, unpack_member(m.u, i));
+			continue;
+		}
+		while ((n = unpack_read(m.u, block, READ_BLOCK, &m.err)) > 0)
+			if (pipeline_write(p, block, (size_t)n) != 0)
+				break;
+		if (n < 0)
+			pipeline_reject(p, "%s", buf_cstr(&m.err));
+	}
+	free(block);
+	unpack_close(m.u);
+	buf_release(&m.err);
+}
+
 int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 {
 	struct pipeline_sink sink = { on_batch, on_problem, on_message, fc };
@@ -171,8 +298,7 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 	struct pipeline *p;
 	struct stat st;
 	const char *slash = strrchr(fc->path, '/');
-	char *block;
-	ssize_t n;
+	enum unpack_kind kind;
 	int fd;
 
 	fc->name = slash ? slash + 1 : fc->path;
@@ -194,21 +320,14 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 		return -1;
 	}
 	p = pipeline_new(fc->feed, lim, &sink);
-	pipeline_hint_size(p, (unsigned long long)st.st_size);
-	block = xmalloc(READ_BLOCK);
-	while ((n = read(fd, block, READ_BLOCK)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_simple(LOG_ERROR, "read_failed", "%s: %s", fc->path, strerror(errno));
-			fc->io_failed = 1;
-			break;
-		}
-		if (pipeline_write(p, block, (size_t)n) != 0)
-			break;
+	kind = unpack_kind_of(fc->name);
+	pipeline_hint_size(p, (unsigned long long)st.st_size); /* of archives too: a floor */
+	if (kind == UNPACK_NONE) {
+		read_plain(fc, p, fd);
+	} else {
+		read_archive(fc, p, kind);
 	}
 	close(fd);
-	free(block);
 	pipeline_finish(p, &fc->res);
 	pipeline_free(p);
 	if (fc->io_failed)

@@ -15,6 +15,7 @@
 #include "lib/batch.h"
 #include "lib/pipeline.h"
 #include "lib/report.h"
+#include "util/strlist.h"
 
 struct conf;
 struct feed;
@@ -29,6 +30,7 @@ struct filecheck {
 	struct pipeline_result res;
 	unsigned long problems;
 	int io_failed;
+	struct strlist members; /* archive members read, for "member:line" */
 };
 
 /* filecheck_limits: the pipeline's limits, batches sized for the smallest target. */
@@ -39,6 +41,11 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim);
 void filecheck_problem(struct filecheck *fc, const char *line, const char *column,
 		       const char *value, size_t value_len, const char *message);
 void filecheck_message(struct filecheck *fc, const char *msg);
+/* filecheck_line: where a row came from, as the partner reads it ("12", "a.csv:12"). */
+void filecheck_line(const struct filecheck *fc, uint32_t member, unsigned long line,
+		    char *out, size_t size);
+/* filecheck_release: what filecheck_run kept (the member names). */
+void filecheck_release(struct filecheck *fc);
 /* filecheck_batch_path: DIR/F.batch-NNNN.csv (or the .lines sidecar), fresh memory. */
 char *filecheck_batch_path(const struct filecheck *fc, unsigned seq, int lines);
 /*

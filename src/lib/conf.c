@@ -13,6 +13,7 @@
 #include "lib/decode.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"
+#include "lib/xmlin.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -397,6 +398,8 @@ static const struct range r_days = { 1, 36500 };
 static const struct range r_rows = { 1, 1000000 };
 static const struct range r_retries = { 0, 100 };
 static const struct range r_errors = { 0, ULONG_MAX / 2 };
+static const struct range r_members = { 1, 100000 };
+static const struct range r_ratio = { 2, 100000 };
 
 static const struct choice c_log[] = { { "debug", LOG_DEBUG }, { "info", LOG_INFO },
 				       { "warn", LOG_WARN },   { "error", LOG_ERROR },
@@ -464,6 +467,9 @@ static const struct key_def feed_keys[] = {
 	FK("targets", kp_list, targets, NULL),
 	FK("record", kp_string, record, NULL),
 	FK("schema", kp_path, schema, NULL),
+	FK("max_members", kp_uint, max_members, &r_members),
+	FK("max_inflated", kp_size, max_inflated, NULL),
+	FK("max_ratio", kp_uint, max_ratio, &r_ratio),
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -506,6 +512,9 @@ static struct feed *feed_new(struct conf *c, const char *name, int line)
 	f->order = ORDER_NAME;
 	f->mode = MODE_DELTA;
 	f->validation = VALIDATION_STOP;
+	f->max_members = 1000;
+	f->max_inflated = 4ULL * 1024 * 1024 * 1024;
+	f->max_ratio = 100;
 	f->line = line;
 	return f;
 }
@@ -570,7 +579,10 @@ static void finish_feed(struct loader *ld, struct feed *f)
 			   sec);
 	if (f->format == FORMAT_CSV && (f->record || f->ns_prefixes.n))
 		conf_error(ld, line, "[%s] record and namespace.* apply to format = xml only", sec);
-	if (!f->header && ld->nmaps == 0)
+	if (f->format == FORMAT_XML && ld->nmaps == 0)
+		conf_error(ld, line, "[%s] format = xml needs map.COLUMN keys: each source is a path "
+				     "in the record (map.sku = @sku)", sec);
+	if (!f->header && ld->nmaps == 0 && f->format == FORMAT_CSV)
 		conf_error(ld, line, "[%s] header = no needs map.COLUMN keys that name columns by "
 				     "position (map.sku = 1 | trim)", sec);
 
@@ -595,6 +607,12 @@ static void finish_feed(struct loader *ld, struct feed *f)
 		buf_release(&e);
 	}
 	map_errors = ld->nerr - map_errors;
+	if (f->format == FORMAT_XML && f->map && !map_errors) {
+		struct buf e = BUF_INIT(4096);
+		if (xmlin_check_feed(f, &e) < 0)
+			conf_error(ld, line, "[%s] %s", sec, buf_cstr(&e));
+		buf_release(&e);
+	}
 	/* a column whose map. failed to compile is not also "missing" */
 	if (f->map && f->entity && !map_errors) {
 		int del = f->behavior && strcmp(f->behavior, "delete") == 0;

@@ -76,6 +76,10 @@ struct feed {
 	char *record;
 	struct strlist ns_prefixes, ns_uris;
 	char *schema;
+	/* archives */
+	unsigned long max_members;
+	unsigned long long max_inflated;
+	unsigned long max_ratio;
 	int line;
 };
 

@@ -11,6 +11,7 @@
 #include "lib/mapping.h"
 #include "lib/pipeline.h"
 #include "util/keyset.h"
+#include "util/strlist.h"
 #include "util/xalloc.h"
 
 struct pipeline {
@@ -18,7 +19,8 @@ struct pipeline {
 	struct pipeline_limits lim;
 	struct pipeline_sink sink;
 	struct decoder *dec;
-	struct csvin *csv;
+	struct csvin *csv; /* NULL for XML: rows come through pipeline_put_row */
+	struct csvin_opts copts;
 	struct batch_writer bw;
 	struct keyset keys;
 	struct map_row mrow;
@@ -26,7 +28,16 @@ struct pipeline {
 
 	int have_header;
 	size_t ncols;             /* fields a row must have */
-	char **header;            /* the partner's column names */
+	char **header;            /* the partner's column names (this member's) */
+	int own_names;            /* out_names are copies (no mapping) */
+	uint32_t member;          /* archive member being read, 0 outside archives */
+	char *member_name;        /* its name, for messages; NULL outside archives */
+	/* The duplicate index keeps one number a row: the line plus the lines of
+	   the members before it, so that "duplicate of" can name member and line. */
+	struct strlist member_names;
+	uint32_t *member_base;    /* first number of each member, by index - 1 */
+	uint32_t line_base;       /* this member's */
+	unsigned long member_lines; /* the highest line seen in this member */
 	size_t nout;              /* Commerce columns */
 	const char **out_names;   /* Commerce column names */
 	const char **out_source;  /* partner column behind each, or NULL */
@@ -71,6 +82,8 @@ static void file_message(struct pipeline *p, const char *fmt, ...)
 	va_list ap;
 
 	buf_reset(&p->tmp);
+	if (p->member_name)
+		buf_printf(&p->tmp, "member '%s': ", p->member_name);
 	va_start(ap, fmt);
 	buf_vprintf(&p->tmp, fmt, ap);
 	va_end(ap);
@@ -95,7 +108,7 @@ static void row_problem(struct pipeline *p, unsigned long line, const char *colu
 		return;
 	}
 	pr.line = line;
-	pr.member = 0;
+	pr.member = p->member;
 	pr.column = column ? column : "";
 	pr.value = value;
 	pr.message = message;
@@ -131,6 +144,9 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 	const struct entity *e = f->entity;
 	int bad = 0;
 
+	for (size_t i = 0; p->header && i < p->ncols; i++)
+		free(p->header[i]);
+	free(p->header);
 	p->ncols = row->n;
 	p->header = xcalloc(row->n, sizeof(*p->header));
 	for (size_t i = 0; i < row->n; i++)
@@ -165,13 +181,25 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 			return -1;
 	}
 
+	if (p->nout > 0 && !f->map) {
+		/* a later member of an archive: the same columns, or the file goes */
+		int same = row->n == p->nout;
+		for (size_t i = 0; same && i < row->n; i++)
+			same = strcmp(p->header[i], p->out_names[i]) == 0;
+		if (!same)
+			file_message(p, "line %lu: the header differs from the first member's; the "
+					"members of one archive are parts of one file",
+				     row->line);
+		return same ? 0 : -1;
+	}
 	if (f->map) {
 		size_t n = mapping_count(f->map);
 		struct strview *names = xcalloc(row->n, sizeof(*names));
 
 		for (size_t i = 0; i < row->n; i++)
 			names[i] = sv_from(p->header[i]);
-		p->srcidx = xcalloc(n, sizeof(*p->srcidx));
+		if (p->srcidx == NULL)
+			p->srcidx = xcalloc(n, sizeof(*p->srcidx));
 		buf_reset(&p->msg);
 		if (mapping_bind(f->map, names, row->n, !f->header, p->srcidx, &p->msg) < 0) {
 			file_message(p, "line %lu: %s", row->line, buf_cstr(&p->msg));
@@ -179,6 +207,11 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 			return -1;
 		}
 		free(names);
+		if (p->nout > 0) { /* a later member: the same mapping, bound to its header */
+			for (size_t i = 0; i < n; i++)
+				p->out_src[i] = p->srcidx[i];
+			return 0;
+		}
 		set_outputs(p, n);
 		for (size_t i = 0; i < n; i++) {
 			p->out_names[i] = mapping_column(f->map, i);
@@ -188,9 +221,10 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 	} else {
 		int missing = 0;
 		set_outputs(p, row->n);
+		p->own_names = 1;
 		for (size_t i = 0; i < row->n; i++) {
-			p->out_names[i] = p->header[i];
-			p->out_source[i] = p->header[i];
+			p->out_names[i] = xstrdup(p->header[i]);
+			p->out_source[i] = p->out_names[i];
 			p->out_src[i] = (int)i;
 		}
 		for (const struct column_rule *r = e->columns; r->name; r++) {
@@ -316,6 +350,8 @@ static void check_values(struct pipeline *p, const struct csvin_row *row,
 }
 
 static void count_rejected(struct pipeline *p);
+static void start_parsers(struct pipeline *p);
+static int on_row(void *ctx, const struct csvin_row *row);
 
 /*
  * A row that passed its own checks waits as "pending" until the next row has
@@ -356,7 +392,7 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 		}
 	}
 	if (!p->rejected && !p->failed) {
-		struct batch_origin o = { (uint32_t)row->line, 0 };
+		struct batch_origin o = { (uint32_t)row->line, p->member };
 		if (batch_stage(&p->bw, vals, p->nout, o) < 0) {
 			buf_reset(&p->tmp);
 			buf_printf(&p->tmp, "the row is larger than batch_bytes (%zu bytes) on its own",
@@ -378,11 +414,20 @@ static void settle_pending(struct pipeline *p)
 		return;
 	p->pending = 0;
 	if (p->pend_hash)
-		first = keyset_insert_hash(&p->keys, p->pend_hash, (uint32_t)p->pend_line);
+		first = keyset_insert_hash(&p->keys, p->pend_hash,
+					   p->line_base + (uint32_t)p->pend_line);
 	if (first) {
 		struct strview shown = { buf_cstr(&p->pend_shown), p->pend_shown.len };
 		buf_reset(&p->msg);
-		buf_printf(&p->msg, "duplicate of line %u (same ", first);
+		if (p->member_names.n == 0) {
+			buf_printf(&p->msg, "duplicate of line %u (same ", first);
+		} else {
+			size_t m = p->member_names.n;
+			while (m > 1 && p->member_base[m - 1] >= first)
+				m--;
+			buf_printf(&p->msg, "duplicate of %s:%u (same ", p->member_names.v[m - 1],
+				   first - p->member_base[m - 1]);
+		}
 		for (size_t k = 0; k < p->nkey; k++)
 			buf_printf(&p->msg, "%s%s", k == 0 ? "" : k + 1 == p->nkey ? " and " : ", ",
 				   p->out_names[p->key_cols[k]]);
@@ -433,6 +478,8 @@ static int on_row(void *ctx, const struct csvin_row *row)
 	settle_pending(p);
 	if (p->failed)
 		return 1;
+	if (row->last_line > p->member_lines)
+		p->member_lines = row->last_line;
 	p->rows++;
 	p->row_problems = 0;
 	encoding_problems(p, row);
@@ -475,21 +522,17 @@ struct pipeline *pipeline_new(const struct feed *feed, const struct pipeline_lim
 			      const struct pipeline_sink *sink)
 {
 	struct pipeline *p = xcalloc(1, sizeof(*p));
-	struct csvin_opts o;
 
 	p->feed = feed;
 	p->lim = *lim;
 	p->sink = *sink;
-	p->dec = decoder_new(feed->encoding);
-	if (p->dec == NULL)
-		abort(); /* conf_load checked the encoding */
-	o.delimiter = feed->delimiter;
-	o.quote = feed->quote;
-	o.strict = feed->strict;
-	o.max_field = lim->max_field;
-	o.max_row = lim->max_row;
-	o.max_fields = lim->max_fields;
-	p->csv = csvin_new(&o, on_row, p);
+	p->copts.delimiter = feed->delimiter;
+	p->copts.quote = feed->quote;
+	p->copts.strict = feed->strict;
+	p->copts.max_field = lim->max_field;
+	p->copts.max_row = lim->max_row;
+	p->copts.max_fields = lim->max_fields;
+	start_parsers(p);
 	batch_writer_init(&p->bw, lim->batch_rows, lim->batch_bytes, on_batch, p);
 	keyset_init(&p->keys);
 	map_row_init(&p->mrow, lim->max_field);
@@ -516,7 +559,12 @@ void pipeline_free(struct pipeline *p)
 	for (size_t i = 0; p->header && i < p->ncols; i++)
 		free(p->header[i]);
 	free(p->header);
+	for (size_t i = 0; p->own_names && i < p->nout; i++)
+		free((char *)p->out_names[i]);
 	free(p->out_names);
+	free(p->member_name);
+	strlist_clear(&p->member_names);
+	free(p->member_base);
 	free(p->out_source);
 	free(p->out_src);
 	free(p->rules);
@@ -580,22 +628,28 @@ int pipeline_write(struct pipeline *p, const void *bytes, size_t n)
 	}
 	if (feed_text(p, out, outlen))
 		return 1;
-	p->fed_bytes += n;
-	if (!p->sized && p->total_bytes && p->rows > 0) {
-		/* size the key index once, from the first block's bytes per row */
-		double est = (double)p->total_bytes * (double)p->rows / (double)p->fed_bytes;
-		keyset_reserve(&p->keys, (size_t)(est * 1.02) + 16);
-		p->sized = 1;
-	}
+	pipeline_progress(p, p->fed_bytes + n);
 	return 0;
 }
 
-void pipeline_finish(struct pipeline *p, struct pipeline_result *res)
+void pipeline_progress(struct pipeline *p, unsigned long long bytes)
+{
+	p->fed_bytes = bytes;
+	if (!p->sized && p->total_bytes && p->rows > 0 && bytes > 0) {
+		/* size the key index once, from the bytes per row so far */
+		double est = (double)p->total_bytes * (double)p->rows / (double)bytes;
+		keyset_reserve(&p->keys, (size_t)(est * 1.02) + 16);
+		p->sized = 1;
+	}
+}
+
+/* finish_member: the end of one file or archive member. */
+static void finish_member(struct pipeline *p)
 {
 	const char *out;
 	size_t outlen;
 
-	if (!p->stopped && !p->failed) {
+	if (!p->stopped && !p->failed && p->csv) {
 		if (decoder_run(p->dec, "", 0, 1, &out, &outlen) < 0) {
 			file_message(p, "%s", decoder_message(p->dec));
 			reject_file(p);
@@ -610,7 +664,86 @@ void pipeline_finish(struct pipeline *p, struct pipeline_result *res)
 	if (!p->have_header && !p->stopped) {
 		file_message(p, "the file is empty: there is no header line");
 		reject_file(p);
+		p->stopped = 1;
 	}
+}
+
+static void start_parsers(struct pipeline *p)
+{
+	decoder_free(p->dec);
+	csvin_free(p->csv);
+	p->dec = decoder_new(p->feed->encoding);
+	if (p->dec == NULL)
+		abort(); /* conf_load checked the encoding */
+	p->csv = p->feed->format == FORMAT_CSV ? csvin_new(&p->copts, on_row, p) : NULL;
+}
+
+void pipeline_begin_member(struct pipeline *p, uint32_t member, const char *name)
+{
+	if (p->member_name) {
+		finish_member(p);
+		start_parsers(p);
+		p->have_header = 0;
+		p->line_base += (uint32_t)p->member_lines + 1;
+	}
+	p->member_lines = 0;
+	free(p->member_name);
+	p->member_name = xstrdup(name);
+	p->member = member;
+	strlist_push(&p->member_names, name);
+	p->member_base = xreallocarray(p->member_base, p->member_names.n, sizeof(*p->member_base));
+	p->member_base[p->member_names.n - 1] = p->line_base;
+}
+
+int pipeline_put_header(struct pipeline *p, const struct strview *names, size_t n,
+			unsigned long line)
+{
+	struct csvin_row row = { names, n, line, line, 0 };
+
+	if (p->stopped || p->failed)
+		return 1;
+	p->have_header = 1;
+	if (take_header(p, &row) < 0) {
+		reject_file(p);
+		p->stopped = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int pipeline_put_row(struct pipeline *p, const struct strview *fields, size_t n,
+		     unsigned long line)
+{
+	struct csvin_row row = { fields, n, line, line, 0 };
+
+	if (p->stopped || p->failed)
+		return 1;
+	return on_row(p, &row) || p->stopped || p->failed;
+}
+
+void pipeline_reject(struct pipeline *p, const char *fmt, ...)
+{
+	va_list ap;
+	struct buf m = BUF_INIT(64 * 1024);
+
+	va_start(ap, fmt);
+	buf_vprintf(&m, fmt, ap);
+	va_end(ap);
+	file_message(p, "%s", buf_cstr(&m));
+	buf_release(&m);
+	reject_file(p);
+	p->stopped = 1;
+	p->have_header = 1; /* said why already: not "empty" too */
+}
+
+int pipeline_stopped(const struct pipeline *p)
+{
+	return p->stopped || p->failed;
+}
+
+void pipeline_finish(struct pipeline *p, struct pipeline_result *res)
+{
+	finish_member(p);
 	if (!p->rejected && !p->failed && batch_finish(&p->bw) < 0)
 		p->failed = 1;
 	res->rows = p->rows;

@@ -62,9 +62,31 @@ struct pipeline *pipeline_new(const struct feed *feed, const struct pipeline_lim
 void pipeline_free(struct pipeline *p);
 /* pipeline_hint_size: the file's size, so the key index is sized once. */
 void pipeline_hint_size(struct pipeline *p, unsigned long long bytes);
-/* pipeline_write: 0 go on, 1 the file is rejected whole (no need to read on). */
+/* pipeline_progress: bytes of the file read so far, when rows come another way (XML). */
+void pipeline_progress(struct pipeline *p, unsigned long long bytes);
+/* pipeline_write: CSV bytes. 0 go on, 1 the file is rejected whole (no need to read on). */
 int pipeline_write(struct pipeline *p, const void *bytes, size_t n);
 void pipeline_finish(struct pipeline *p, struct pipeline_result *res);
+
+/*
+ * Archives: each member is a part of the file, read from its own start
+ * (encoding, header); rows keep counting, batches and the duplicate index
+ * carry on. Problems carry the member's index, messages name the member.
+ */
+void pipeline_begin_member(struct pipeline *p, uint32_t member, const char *name);
+
+/*
+ * For rows that do not come from CSV text (XML records): the column names
+ * once per file or member, then each row with its line. 0 go on, 1 the file
+ * is rejected. pipeline_reject: an outside parser's reason to reject it all.
+ */
+int pipeline_put_header(struct pipeline *p, const struct strview *names, size_t n,
+			unsigned long line);
+int pipeline_put_row(struct pipeline *p, const struct strview *fields, size_t n,
+		     unsigned long line);
+void pipeline_reject(struct pipeline *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* pipeline_stopped: the file is rejected and reading it on is pointless. */
+int pipeline_stopped(const struct pipeline *p);
 /* pipeline_key_bytes: memory of the duplicate-key index, for the benchmark. */
 size_t pipeline_key_bytes(const struct pipeline *p);
 

@@ -1,0 +1,280 @@
+#include "config.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/unpack.h"
+#include "util/xalloc.h"
+
+#define RATIO_GRACE (1024 * 1024)
+
+struct member {
+	char *name;
+	size_t index; /* position in the archive */
+};
+
+struct unpack {
+	char *path;
+	char *name;
+	enum unpack_kind kind;
+	struct unpack_limits lim;
+	struct archive *a;
+	size_t pos; /* archive index of the next header to read */
+	struct member *m;
+	size_t n;
+	size_t current;
+	unsigned long long inflated;
+};
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+enum unpack_kind unpack_kind_of(const char *name)
+{
+	if (ends_with(name, ".zip"))
+		return UNPACK_ZIP;
+	if (ends_with(name, ".tar"))
+		return UNPACK_TAR;
+	if (ends_with(name, ".tar.gz") || ends_with(name, ".tgz"))
+		return UNPACK_TGZ;
+	if (ends_with(name, ".gz"))
+		return UNPACK_GZ;
+	return UNPACK_NONE;
+}
+
+void unpack_default_limits(struct unpack_limits *l)
+{
+	l->max_members = 1000;
+	l->max_inflated = 4ULL * 1024 * 1024 * 1024;
+	l->max_ratio = 100;
+	l->nested = 0;
+}
+
+static struct archive *open_archive(const struct unpack *u, struct buf *err)
+{
+	struct archive *a = archive_read_new();
+
+	switch (u->kind) {
+	case UNPACK_ZIP:
+		archive_read_support_format_zip(a);
+		break;
+	case UNPACK_TGZ:
+		archive_read_support_filter_gzip(a);
+		/* fall through */
+	case UNPACK_TAR:
+		archive_read_support_format_tar(a);
+		break;
+	case UNPACK_GZ:
+		archive_read_support_filter_gzip(a);
+		archive_read_support_format_raw(a);
+		break;
+	case UNPACK_NONE:
+		break;
+	}
+	if (archive_read_open_filename(a, u->path, 64 * 1024) != ARCHIVE_OK) {
+		buf_printf(err, "not a readable %s archive: %s",
+			   u->kind == UNPACK_ZIP ? "zip" : u->kind == UNPACK_GZ ? "gzip" : "tar",
+			   archive_error_string(a));
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static int is_archive_name(const char *n)
+{
+	return unpack_kind_of(n) != UNPACK_NONE || ends_with(n, ".7z") || ends_with(n, ".rar") ||
+	       ends_with(n, ".bz2") || ends_with(n, ".xz");
+}
+
+/* check_entry: why a member refuses the archive, or NULL. */
+static const char *check_entry(struct archive_entry *e, const char *name, int nested)
+{
+	mode_t type = archive_entry_filetype(e);
+
+	if (name[0] == '/')
+		return "has an absolute path";
+	for (const char *s = name; *s; s = strchr(s, '/') ? strchr(s, '/') + 1 : s + strlen(s))
+		if (strncmp(s, "..", 2) == 0 && (s[2] == '/' || s[2] == '\0'))
+			return "has '..' in its path";
+	if (archive_entry_symlink(e) || type == AE_IFLNK)
+		return "is a symbolic link";
+	if (archive_entry_hardlink(e))
+		return "is a hard link";
+	if (archive_entry_is_encrypted(e))
+		return "is encrypted";
+	if (type != AE_IFREG && type != AE_IFDIR)
+		return "is not a regular file";
+	if (type == AE_IFREG && !nested && is_archive_name(name))
+		return "is an archive inside the archive (nested archives are not read)";
+	return NULL;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct member *)a)->name, ((const struct member *)b)->name);
+}
+
+struct unpack *unpack_open(const char *path, const char *name, enum unpack_kind kind,
+			   const struct strlist *members, const struct unpack_limits *lim,
+			   struct buf *err)
+{
+	struct unpack *u = xcalloc(1, sizeof(*u));
+	struct archive_entry *e;
+	size_t index = 0;
+	int r;
+
+	u->path = xstrdup(path);
+	u->name = xstrdup(name);
+	u->kind = kind;
+	u->lim = *lim;
+	u->a = open_archive(u, err);
+	if (u->a == NULL)
+		goto fail;
+	while ((r = archive_read_next_header(u->a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		const char *mname = archive_entry_pathname(e);
+		const char *why;
+		char *gzname = NULL;
+
+		if (kind == UNPACK_GZ) {
+			/* the raw format names its one entry "data": the member is the file
+			   the name says, stock.csv inside stock.csv.gz */
+			gzname = xstrndup(name, strlen(name) - 3);
+			mname = gzname;
+		}
+		if (mname == NULL)
+			mname = "";
+		why = kind == UNPACK_GZ ? NULL : check_entry(e, mname, lim->nested);
+		if (why) {
+			buf_printf(err, "member '%s' %s: the archive is refused", mname, why);
+			free(gzname);
+			goto fail;
+		}
+		if (archive_entry_filetype(e) == AE_IFREG || kind == UNPACK_GZ) {
+			const char *base = strrchr(mname, '/') ? strrchr(mname, '/') + 1 : mname;
+			int selected = kind == UNPACK_GZ;
+			for (size_t i = 0; !selected && i < members->n; i++)
+				selected = fnmatch(members->v[i], mname, 0) == 0 ||
+					   fnmatch(members->v[i], base, 0) == 0;
+			if (selected) {
+				if (u->n == lim->max_members) {
+					buf_printf(err, "more than %lu members to read: the archive is "
+							"refused",
+						   lim->max_members);
+					free(gzname);
+					goto fail;
+				}
+				u->m = xreallocarray(u->m, u->n + 1, sizeof(*u->m));
+				u->m[u->n].name = xstrdup(mname);
+				u->m[u->n].index = index;
+				u->n++;
+			}
+		}
+		free(gzname);
+		index++;
+	}
+	if (r != ARCHIVE_EOF) {
+		buf_printf(err, "the archive is damaged after %zu members: %s", index,
+			   archive_error_string(u->a));
+		goto fail;
+	}
+	if (u->n == 0) {
+		buf_printf(err, "no member matches members = ");
+		for (size_t i = 0; i < members->n; i++)
+			buf_printf(err, "%s%s", i ? " " : "", members->v[i]);
+		goto fail;
+	}
+	qsort(u->m, u->n, sizeof(*u->m), by_name);
+	archive_read_free(u->a);
+	u->a = NULL;
+	u->pos = 0;
+	return u;
+fail:
+	unpack_close(u);
+	return NULL;
+}
+
+void unpack_close(struct unpack *u)
+{
+	if (u == NULL)
+		return;
+	if (u->a)
+		archive_read_free(u->a);
+	for (size_t i = 0; i < u->n; i++)
+		free(u->m[i].name);
+	free(u->m);
+	free(u->path);
+	free(u->name);
+	free(u);
+}
+
+size_t unpack_count(const struct unpack *u)
+{
+	return u->n;
+}
+
+const char *unpack_member(const struct unpack *u, size_t i)
+{
+	return u->m[i].name;
+}
+
+int unpack_begin(struct unpack *u, size_t i, struct buf *err)
+{
+	size_t want = u->m[i].index;
+	struct archive_entry *e;
+
+	if (u->a && want < u->pos) { /* behind us: read the archive again from the start */
+		archive_read_free(u->a);
+		u->a = NULL;
+	}
+	if (u->a == NULL) {
+		u->a = open_archive(u, err);
+		if (u->a == NULL)
+			return -1;
+		u->pos = 0;
+	}
+	for (;;) {
+		int r = archive_read_next_header(u->a, &e);
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+			buf_printf(err, "member '%s' could not be found again: %s", u->m[i].name,
+				   archive_error_string(u->a));
+			return -1;
+		}
+		if (u->pos++ == want)
+			break;
+	}
+	u->current = i;
+	return 0;
+}
+
+ssize_t unpack_read(struct unpack *u, void *p, size_t n, struct buf *err)
+{
+	la_ssize_t got = archive_read_data(u->a, p, n);
+	unsigned long long packed;
+
+	if (got < 0) {
+		buf_printf(err, "cannot be read: %s", archive_error_string(u->a));
+		return -1;
+	}
+	u->inflated += (unsigned long long)got;
+	packed = (unsigned long long)archive_filter_bytes(u->a, -1);
+	if (u->inflated > u->lim.max_inflated) {
+		buf_printf(err, "inflates past %llu bytes, the cap for one archive (max_inflated)",
+			   u->lim.max_inflated);
+		return -1;
+	}
+	if (u->inflated > RATIO_GRACE && u->inflated / (packed ? packed : 1) > u->lim.max_ratio) {
+		buf_printf(err, "inflates more than %lu times its compressed size (%llu bytes from "
+				"%llu; max_ratio): a zip bomb?",
+			   u->lim.max_ratio, u->inflated, packed);
+		return -1;
+	}
+	return (ssize_t)got;
+}
