@@ -20,7 +20,7 @@ static const char *const state_names[] = { "valid", "partial", "rejected", "fail
 static const int state_status[] = { 0, 1, 3, EXIT_USAGE };
 
 static int check_one(const struct conf *c, const struct feed *f, const char *path,
-		     const char *outdir)
+		     const char *outdir, int origins)
 {
 	struct filecheck fc;
 	struct pipeline_limits lim;
@@ -30,6 +30,7 @@ static int check_one(const struct conf *c, const struct feed *f, const char *pat
 	fc.path = path;
 	fc.outdir = outdir;
 	fc.feed = f;
+	fc.keep_origins = origins;
 	filecheck_limits(c, f, &lim);
 	if (filecheck_run(&fc, &lim) < 0)
 		return EXIT_USAGE;
@@ -54,7 +55,7 @@ int cmd_check(int argc, char **argv)
 			  0) != 0)
 		return cs.status;
 	for (int i = cs.first_file; i < argc; i++) {
-		int s = check_one(cs.conf, cs.feed, argv[i], cs.outdir);
+		int s = check_one(cs.conf, cs.feed, argv[i], cs.outdir, cs.origins);
 		if (s > worst)
 			worst = s;
 	}

@@ -16,6 +16,11 @@ struct feed;
 int cmd_check(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_redrop(int argc, char **argv);
+int cmd_partner(int argc, char **argv);
 
 /* What check and submit share: -c, --feed, --out, --help, then files. */
 struct command_setup {
@@ -23,6 +28,7 @@ struct command_setup {
 	const struct feed *feed;
 	const char *outdir;
 	int first_file; /* argv index of the first FILE */
+	int origins;    /* --origins: keep each batch's partner lines (for the daemon) */
 	int status;     /* the exit status when command_setup did not return 0 */
 };
 

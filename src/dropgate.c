@@ -32,6 +32,11 @@ static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
 	{ "check", cmd_check, "check --feed NAME [--out DIR] FILE...   validate and transform offline" },
+	{ "run", cmd_run, "run                                     the daemon: watch the spool, import, report" },
+	{ "status", cmd_status, "status [--json] [--watch]               files in flight, recent results, deferred" },
+	{ "show", cmd_show, "show ID                                 one file's whole history" },
+	{ "redrop", cmd_redrop, "redrop ID [--force]                     queue a failed (or finished) file again" },
+	{ "partner", cmd_partner, "partner add NAME [--user USER]          create a partner's spool tree" },
 	{ "submit", cmd_submit, "submit --feed NAME [--out DIR] FILE      check, then send to Commerce" },
 	{ "version", cmd_version, "version                                 versions of dropgate and its libraries" },
 	{ "help", cmd_help, "help                                    this list" },
@@ -71,7 +76,7 @@ int command_setup(struct command_setup *cs, int argc, char **argv, const char *n
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "feed", required_argument, NULL, 'f' },
 		{ "out", required_argument, NULL, 'o' },    { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "origins", no_argument, NULL, 'O' },      { NULL, 0, NULL, 0 },
 	};
 	const char *confpath = NULL, *feedname = NULL;
 	struct buf err = BUF_INIT(64 * 1024);
@@ -87,6 +92,7 @@ int command_setup(struct command_setup *cs, int argc, char **argv, const char *n
 		case 'c': confpath = optarg; break;
 		case 'f': feedname = optarg; break;
 		case 'o': cs->outdir = optarg; break;
+		case 'O': cs->origins = 1; break;
 		case 'h': fputs(usage, stdout); cs->status = 0; return 1;
 		default: fputs(usage, stderr); return 1;
 		}

@@ -289,6 +289,17 @@ static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_k
 	free(block);
 	unpack_close(m.u);
 	buf_release(&m.err);
+	if (fc->keep_origins && fc->members.n) {
+		/* the daemon tells Commerce's answers later: keep the member names too */
+		struct buf names = BUF_INIT(BUF_NOCAP);
+		char *path = xasprintf("%s/.%s.members", fc->outdir, fc->name);
+		for (size_t i = 0; i < fc->members.n; i++)
+			buf_printf(&names, "%s\n", fc->members.v[i]);
+		if (write_file(path, names.data, names.len) < 0)
+			fc->io_failed = 1;
+		free(path);
+		buf_release(&names);
+	}
 }
 
 int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
@@ -305,7 +316,7 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 	fc->problems = 0;
 	fc->io_failed = 0;
 	memset(&fc->res, 0, sizeof(fc->res));
-	fd = open(fc->path, O_RDONLY | O_CLOEXEC);
+	fd = open(fc->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		log_simple(LOG_ERROR, "read_failed", "%s: %s", fc->path,
 			   fd < 0 ? strerror(errno) : "not a regular file");

@@ -152,3 +152,48 @@ void answer_parse(struct answer *a, long status, const char *body, size_t len)
 	}
 	json_decref(j);
 }
+
+char *answer_to_json(const struct answer *a)
+{
+	json_t *o = json_object(), *rows = json_array();
+	char *s;
+
+	for (size_t i = 0; i < a->nrows; i++)
+		json_array_append_new(rows, json_pack("[I,s]", (json_int_t)a->rows[i].row,
+						      a->rows[i].message));
+	json_object_set_new(o, "class", json_integer(a->cls));
+	json_object_set_new(o, "http", json_integer(a->http_status));
+	json_object_set_new(o, "processed", json_integer((json_int_t)a->processed));
+	json_object_set_new(o, "has_processed", json_boolean(a->has_processed));
+	json_object_set_new(o, "message", json_string(buf_cstr(&a->message)));
+	json_object_set_new(o, "rows", rows);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+int answer_from_json(struct answer *a, const char *json)
+{
+	json_t *o = json_loads(json, 0, NULL), *rows, *r;
+	size_t i;
+
+	answer_reset(a);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	a->cls = (enum answer_class)json_integer_value(json_object_get(o, "class"));
+	a->http_status = (long)json_integer_value(json_object_get(o, "http"));
+	a->processed = (unsigned long)json_integer_value(json_object_get(o, "processed"));
+	a->has_processed = json_is_true(json_object_get(o, "has_processed"));
+	buf_addstr(&a->message, json_string_value(json_object_get(o, "message"))
+					? json_string_value(json_object_get(o, "message"))
+					: "");
+	rows = json_object_get(o, "rows");
+	json_array_foreach(rows, i, r) {
+		const char *m = json_string_value(json_array_get(r, 1));
+		add_row(a, (unsigned long)json_integer_value(json_array_get(r, 0)), m ? m : "");
+	}
+	json_decref(o);
+	return 0;
+}

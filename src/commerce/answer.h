@@ -43,6 +43,9 @@ void answer_release(struct answer *a);
 void answer_reset(struct answer *a);
 /* answer_parse: classify an HTTP answer (status and body). */
 void answer_parse(struct answer *a, long status, const char *body, size_t len);
+/* answer_to_json / answer_from_json: an answer kept in the ledger. */
+char *answer_to_json(const struct answer *a);
+int answer_from_json(struct answer *a, const char *json);
 /* fill_placeholders: "%name" and "%1" in tmpl from parameters (an object or array). */
 void fill_placeholders(const char *tmpl, const void *json_parameters, struct buf *out);
 

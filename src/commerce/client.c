@@ -27,7 +27,24 @@ struct commerce_client {
 	long retry_after;  /* from the last answer's header, seconds; -1 none */
 	unsigned long long wire;
 	char errbuf[CURL_ERROR_SIZE];
+	int (*stop)(void *ctx);
+	void *stop_ctx;
 };
+
+void commerce_client_set_stop(struct commerce_client *c, int (*stop)(void *ctx), void *ctx)
+{
+	c->stop = stop;
+	c->stop_ctx = ctx;
+}
+
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct commerce_client *c = ctx;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return c->stop && c->stop(c->stop_ctx); /* non-zero aborts the transfer */
+}
 
 void commerce_global_init(void)
 {
@@ -107,6 +124,11 @@ static void set_common(struct commerce_client *c)
 	curl_easy_setopt(c->h, CURLOPT_USERAGENT, "dropgate/" PACKAGE_VERSION);
 	curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->h, CURLOPT_FOLLOWLOCATION, 0L);
+	if (c->stop) {
+		curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, c);
+	}
 }
 
 /*
@@ -242,12 +264,17 @@ unsigned long long commerce_wire_bytes(const struct commerce_client *c)
 	return c->wire;
 }
 
-static void sleep_ms(unsigned long ms)
+/* sleep_ms: wait, in steps of at most 100 ms so that a stop is heard. */
+static void sleep_ms(struct commerce_client *c, unsigned long ms)
 {
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	while (ms > 0 && !(c->stop && c->stop(c->stop_ctx))) {
+		unsigned long step = ms < 100 ? ms : 100;
+		struct timespec ts = { 0, (long)step * 1000000L };
 
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		ms -= step;
+	}
 }
 
 /* backoff: the wait before attempt n (1-based retry), with +-25 % jitter. */
@@ -327,7 +354,8 @@ enum answer_class commerce_import(struct commerce_client *c, const char *body, s
 			free(m);
 			break;
 		}
-		if (a->cls != ANSWER_TRANSIENT || attempt >= c->t->retries)
+		if (a->cls != ANSWER_TRANSIENT || attempt >= c->t->retries ||
+		    (c->stop && c->stop(c->stop_ctx)))
 			break;
 		attempt++;
 		{
@@ -340,7 +368,7 @@ enum answer_class commerce_import(struct commerce_client *c, const char *body, s
 			log_kvf(&l, "wait_ms", "%lu", wait);
 			log_kv(&l, "reason", buf_cstr(&a->message));
 			log_end(&l);
-			sleep_ms(wait);
+			sleep_ms(c, wait);
 		}
 	}
 	buf_release(&err);

@@ -30,6 +30,8 @@ void commerce_client_free(struct commerce_client *c);
 /* commerce_import: one request, retried as above; the outcome in *a. */
 enum answer_class commerce_import(struct commerce_client *c, const char *body, size_t len,
 				  struct answer *a);
+/* commerce_client_set_stop: stop() is asked during transfers and waits; 1 aborts them. */
+void commerce_client_set_stop(struct commerce_client *c, int (*stop)(void *ctx), void *ctx);
 /* commerce_wire_bytes: request bytes sent so far (bodies, all attempts). */
 unsigned long long commerce_wire_bytes(const struct commerce_client *c);
 

@@ -425,6 +425,14 @@ static const struct key_def dropgate_keys[] = {
 	CK("workers", kp_uint, workers, &r_workers),
 	CK("log", kp_choice, log_level, c_log),
 	CK("keep_days", kp_uint, keep_days, &r_days),
+	CK("rescan", kp_duration, rescan, NULL),
+	CK("settle", kp_duration, settle, NULL),
+	CK("retry_deferred", kp_duration, retry_deferred, NULL),
+	CK("retry_deferred_max", kp_duration, retry_deferred_max, NULL),
+	CK("min_free", kp_size, min_free, NULL),
+	CK("worker_memory", kp_size, worker_memory, NULL),
+	CK("worker_cpu", kp_duration, worker_cpu, NULL),
+	CK("max_file_size", kp_size, max_file_size, NULL),
 	{ NULL, NULL, 0, NULL },
 };
 
@@ -842,6 +850,14 @@ struct conf *conf_load(const char *path, struct buf *err)
 	c->workers = 2;
 	c->log_level = LOG_INFO;
 	c->keep_days = 30;
+	c->rescan = 60;
+	c->settle = 30;
+	c->retry_deferred = 60;
+	c->retry_deferred_max = 3600;
+	c->min_free = 64ULL * 1024 * 1024;
+	c->worker_memory = 1024ULL * 1024 * 1024;
+	c->worker_cpu = 600;
+	c->max_file_size = 4ULL * 1024 * 1024 * 1024;
 	slash = strrchr(path, '/');
 	ld.basedir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
 	ld.fp = fopen(path, "r");

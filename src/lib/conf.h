@@ -90,6 +90,14 @@ struct conf {
 	unsigned long workers;
 	int log_level;
 	unsigned long keep_days;
+	unsigned long rescan;          /* seconds between full scans of the spool */
+	unsigned long settle;          /* seconds a file found by a scan must be quiet */
+	unsigned long retry_deferred;  /* first wait for a deferred file, doubling ... */
+	unsigned long retry_deferred_max; /* ... up to this */
+	unsigned long long min_free;   /* claim nothing while the state disk has less */
+	unsigned long long worker_memory; /* rlimits of the parsing process */
+	unsigned long worker_cpu;
+	unsigned long long max_file_size;
 	struct target *targets;
 	size_t ntargets;
 	struct feed *feeds;

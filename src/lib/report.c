@@ -88,6 +88,34 @@ void report_message(struct report *r, const char *msg)
 		json_array_append_new(r->messages, json_string(msg));
 }
 
+int report_take_errors(struct report *r, const char *errors_csv)
+{
+	FILE *fp = fopen(errors_csv, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int header = 1, quoted = 0;
+
+	if (fp == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		/* a record may span lines inside quotes: count records, not lines */
+		for (ssize_t i = 0; i < n; i++)
+			if (line[i] == '"')
+				quoted = !quoted;
+		if (!header)
+			fwrite(line, 1, (size_t)n, r->errors);
+		if (!quoted) {
+			if (!header)
+				r->nproblems++;
+			header = 0;
+		}
+	}
+	free(line);
+	fclose(fp);
+	return 0;
+}
+
 static int sync_close(FILE *fp)
 {
 	int rc = fflush(fp) == 0 && fsync(fileno(fp)) == 0 ? 0 : -1;

@@ -43,6 +43,8 @@ int report_open(struct report *r, const char *dir, const char *name, struct buf 
 void report_problem(struct report *r, const char *line, const char *column, const char *value,
 		    size_t value_len, const char *message);
 void report_message(struct report *r, const char *msg);
+/* report_take_errors: the problem rows of another errors.csv (a worker's), appended. */
+int report_take_errors(struct report *r, const char *errors_csv);
 int report_finish(struct report *r, const struct report_summary *s, struct buf *err);
 /* report_abandon: remove what was written, for a run that failed. */
 void report_release(struct report *r);

@@ -1,0 +1,1379 @@
+/*
+ * daemon - dropgate run: watches the partners' spools, claims each file into
+ * the state directory, has it parsed by a child process that holds no
+ * secrets, submits its batches, reports, and archives it.
+ *
+ * Threads: the main thread watches (inotify, with a periodic rescan as the
+ * safety net: the directory is the truth), claims ready files into the ledger
+ * and work/, and hands file ids to up to `workers` worker threads, never two
+ * files of one partner and feed at once. A worker thread takes a file from
+ * where the ledger says it is to its end state; after a crash, the ledger says
+ * where to resume, and only the batch that was in flight is sent again.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "commerce/client.h"
+#include "daemon/daemon.h"
+#include "daemon/ledger.h"
+#include "daemon/spool.h"
+#include "filecheck.h"
+#include "lib/conf.h"
+#include "lib/entity.h"
+#include "submitter.h"
+#include "util/log.h"
+#include "util/strlist.h"
+#include "util/xalloc.h"
+
+#define TICK_MS 500
+#define MAX_QUEUE 100000
+
+/* A file seen in a feed directory and not yet ready (quiet:N, settle). */
+struct seen {
+	char *path;
+	off_t size;
+	time_t mtime;
+	time_t since; /* unchanged since */
+};
+
+struct daemon {
+	char *confpath;
+	struct conf *conf;
+	struct conf **retired; /* earlier configurations, kept for workers that hold them */
+	size_t nretired;
+	struct ledger *ledger;
+	char self[PATH_MAX];
+	int inotify_fd;
+	struct strlist watched; /* directories with a watch ... */
+	int *wds;               /* ... and their watch descriptors */
+	int need_rescan;
+	time_t next_rescan;
+	time_t next_prune;
+	struct strlist closed;  /* spool paths whose writer closed them */
+	struct seen *seen;
+	size_t nseen;
+	struct strlist unmatched; /* names logged once */
+	char paused[512];       /* why claiming is paused, "" when it is not */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	long long *queue;
+	size_t nqueue;
+	struct strlist busy;    /* "partner/feed" in a worker */
+	long long *running;     /* ids in workers */
+	size_t nrunning;
+	pthread_t *threads;
+	size_t nthreads;
+};
+
+static volatile sig_atomic_t stop_flag, reload_flag;
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+
+	if (sig == SIGHUP)
+		reload_flag = 1;
+	else
+		stop_flag = 1;
+	if (sig_pipe[1] >= 0 && write(sig_pipe[1], "x", 1) < 0) {
+		/* the pipe is full: the loop wakes anyway */
+	}
+	errno = saved;
+}
+
+static int stopping(void *ctx)
+{
+	(void)ctx;
+	return stop_flag != 0;
+}
+
+static char *key_of(const char *partner, const char *feed)
+{
+	return xasprintf("%s/%s", partner, feed);
+}
+
+/* --- configuration ------------------------------------------------------ */
+
+static struct conf *current_conf(struct daemon *d)
+{
+	struct conf *c;
+
+	pthread_mutex_lock(&d->lock);
+	c = d->conf;
+	pthread_mutex_unlock(&d->lock);
+	return c;
+}
+
+static void reload(struct daemon *d)
+{
+	struct buf err = BUF_INIT(64 * 1024);
+	struct conf *c = conf_load(d->confpath, &err);
+
+	if (c == NULL) {
+		struct logline l;
+		log_begin(&l, LOG_ERROR, "reload_refused");
+		log_kv(&l, "config", d->confpath);
+		log_kv(&l, "reason", buf_cstr(&err));
+		log_kv(&l, "msg", "the running configuration stays");
+		log_end(&l);
+		buf_release(&err);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	d->retired = xreallocarray(d->retired, d->nretired + 1, sizeof(*d->retired));
+	d->retired[d->nretired++] = d->conf;
+	d->conf = c;
+	pthread_mutex_unlock(&d->lock);
+	log_set_level((enum log_level)c->log_level);
+	d->need_rescan = 1;
+	log_simple(LOG_INFO, "reloaded", "%s", d->confpath);
+	buf_release(&err);
+}
+
+static int feeds_sharing_dir(const struct conf *c, const struct feed *f)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < c->nfeeds; i++)
+		n += strcmp(c->feeds[i].dir, f->dir) == 0;
+	return n;
+}
+
+static int partner_matches(const struct feed *f, const char *partner)
+{
+	for (size_t i = 0; i < f->partners.n; i++)
+		if (fnmatch(f->partners.v[i], partner, 0) == 0)
+			return 1;
+	return 0;
+}
+
+/* --- paths ------------------------------------------------------------------ */
+
+static char *work_dir(const struct conf *c, long long id)
+{
+	return xasprintf("%s/work/%lld", c->state, id);
+}
+
+static char *reports_dir(const struct conf *c, const char *partner)
+{
+	return xasprintf("%s/%s/outbound/reports", c->spool, partner);
+}
+
+/* report_name: F, or F.<feed> when several feeds read the directory. */
+static char *report_name(const struct conf *c, const struct feed *f, const char *name)
+{
+	if (f && feeds_sharing_dir(c, f) > 1)
+		return xasprintf("%s.%s", name, f->name);
+	return xstrdup(name);
+}
+
+/* --- watching ----------------------------------------------------------------- */
+
+static void watch_dir(struct daemon *d, const char *dir, uint32_t mask)
+{
+	int wd;
+
+	if (strlist_has(&d->watched, dir))
+		return;
+	wd = inotify_add_watch(d->inotify_fd, dir, mask);
+	if (wd < 0)
+		return;
+	strlist_push(&d->watched, dir);
+	d->wds = xreallocarray(d->wds, d->watched.n, sizeof(*d->wds));
+	d->wds[d->watched.n - 1] = wd;
+}
+
+static const char *watched_path(const struct daemon *d, int wd)
+{
+	for (size_t i = 0; i < d->watched.n; i++)
+		if (d->wds[i] == wd)
+			return d->watched.v[i];
+	return NULL;
+}
+
+#define FEED_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ATTRIB)
+#define TREE_EVENTS (IN_CREATE | IN_MOVED_TO | IN_ONLYDIR)
+
+/* watch_tree: the spool, each partner, and every directory down to each feed dir. */
+static void watch_tree(struct daemon *d, const struct conf *c, const char *partner)
+{
+	for (size_t i = 0; i < c->nfeeds; i++) {
+		const struct feed *f = &c->feeds[i];
+		char *path, *s;
+
+		if (!partner_matches(f, partner))
+			continue;
+		path = xasprintf("%s/%s/%s", c->spool, partner, f->dir);
+		/* each existing ancestor below the partner root, then the feed dir */
+		for (s = path + strlen(c->spool) + 1; (s = strchr(s, '/')) != NULL; s++) {
+			*s = '\0';
+			watch_dir(d, path, TREE_EVENTS);
+			*s = '/';
+		}
+		watch_dir(d, path, FEED_EVENTS);
+		free(path);
+	}
+}
+
+static void read_events(struct daemon *d)
+{
+	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(d->inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+			if (e->mask & IN_Q_OVERFLOW) {
+				log_simple(LOG_WARN, "inotify_overflow", "events were lost: a full rescan");
+				d->need_rescan = 1;
+			} else if (e->mask & IN_ISDIR) {
+				d->need_rescan = 1; /* a new partner or feed directory */
+			} else if (e->len && (e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))) {
+				const char *dir = watched_path(d, e->wd);
+				if (dir) {
+					char *path = xasprintf("%s/%s", dir, e->name);
+					if (!strlist_has(&d->closed, path))
+						strlist_push(&d->closed, path);
+					free(path);
+				}
+			}
+			p += sizeof(*e) + e->len;
+		}
+	}
+}
+
+/* --- claiming ------------------------------------------------------------------ */
+
+static void seen_forget(struct daemon *d, const char *path)
+{
+	for (size_t i = 0; i < d->nseen; i++)
+		if (strcmp(d->seen[i].path, path) == 0) {
+			free(d->seen[i].path);
+			d->seen[i] = d->seen[--d->nseen];
+			return;
+		}
+}
+
+/* quiet_for: seconds path has kept its size and mtime across scans. */
+static time_t quiet_for(struct daemon *d, const char *path, const struct stat *st, time_t now)
+{
+	for (size_t i = 0; i < d->nseen; i++) {
+		struct seen *s = &d->seen[i];
+		if (strcmp(s->path, path) != 0)
+			continue;
+		if (s->size != st->st_size || s->mtime != st->st_mtime) {
+			s->size = st->st_size;
+			s->mtime = st->st_mtime;
+			s->since = now;
+		}
+		return now - s->since;
+	}
+	d->seen = xreallocarray(d->seen, d->nseen + 1, sizeof(*d->seen));
+	d->seen[d->nseen].path = xstrdup(path);
+	d->seen[d->nseen].size = st->st_size;
+	d->seen[d->nseen].mtime = st->st_mtime;
+	d->seen[d->nseen].since = now;
+	d->nseen++;
+	return 0;
+}
+
+static int take_closed(struct daemon *d, const char *path)
+{
+	for (size_t i = 0; i < d->closed.n; i++)
+		if (strcmp(d->closed.v[i], path) == 0) {
+			free(d->closed.v[i]);
+			d->closed.v[i] = d->closed.v[--d->closed.n];
+			return 1;
+		}
+	return 0;
+}
+
+/* ready: has the upload of dir/name ended, by the feed's arrival rule? */
+static int ready(struct daemon *d, const struct conf *c, const struct feed *f, const char *dir,
+		 const char *name, const struct stat *st, time_t now, int closed)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int r = 0;
+
+	switch (f->complete) {
+	case COMPLETE_OKFILE: {
+		char *ok = xasprintf("%s.ok", path);
+		r = access(ok, F_OK) == 0;
+		free(ok);
+		break;
+	}
+	case COMPLETE_QUIET:
+		r = quiet_for(d, path, st, now) >= (time_t)f->quiet_seconds;
+		break;
+	case COMPLETE_CLOSE:
+		/* the close event says so; the safety net waits for quiet */
+		r = closed || (now - st->st_mtime >= (time_t)c->settle &&
+			       quiet_for(d, path, st, now) >= (time_t)(c->settle < 2 ? c->settle : 2));
+		break;
+	}
+	free(path);
+	return r;
+}
+
+/* refuse: a non-regular or oversized entry: reported, moved aside, never read. */
+static void write_simple_report(const struct conf *c, const struct feed *f, long long id,
+				const char *partner, const char *name, const char *state,
+				const char *message);
+
+static void claim_refused(struct daemon *d, const struct conf *c, const struct feed **feeds,
+			  size_t nfeeds, const char *partner, const char *dir, const char *name,
+			  const char *why)
+{
+	char *from = xasprintf("%s/%s", dir, name);
+	struct buf err = BUF_INIT(4096);
+	char *faildir = xasprintf("%s/failed/%s/%s", c->state, partner, feeds[0]->name);
+	char *to = xasprintf("%s/%s", faildir, name);
+	struct logline l;
+
+	for (size_t i = 0; i < nfeeds; i++) {
+		long long id = ledger_add(d->ledger, partner, feeds[i]->name, name, from, 0, 0);
+		if (id < 0)
+			continue;
+		ledger_set_state(d->ledger, id, ST_REFUSED, why);
+		write_simple_report(c, feeds[i], id, partner, name, ST_REFUSED, why);
+	}
+	/* rename moves the entry itself (a link stays a link), never its target */
+	if (mkdirs(faildir, 0750, &err) == 0 && access(to, F_OK) == 0) {
+		free(to);
+		to = xasprintf("%s/%s.%ld", faildir, name, (long)time(NULL));
+	}
+	if (err.len || spool_move(from, to, &err) < 0)
+		unlink(from);
+	log_begin(&l, LOG_WARN, "file_refused");
+	log_kv(&l, "partner", partner);
+	log_kv(&l, "file", name);
+	log_kv(&l, "msg", why);
+	log_end(&l);
+	free(from);
+	free(to);
+	free(faildir);
+	buf_release(&err);
+}
+
+/*
+ * claim: dir/name becomes one ledger entry per feed reading dir, and moves into
+ * each entry's work directory: entries first (state received, spool path),
+ * then the move, then the new path and state processing. A crash in between
+ * is mended at start (recover): the ledger knows where the file was going.
+ */
+static void claim(struct daemon *d, const struct conf *c, const struct feed **feeds, size_t nfeeds,
+		  const char *partner, const char *dir, const char *name, const struct stat *st)
+{
+	char *from = xasprintf("%s/%s", dir, name);
+	long long *ids = xcalloc(nfeeds, sizeof(*ids));
+	struct buf err = BUF_INIT(4096);
+	char *first = NULL;
+
+	for (size_t i = 0; i < nfeeds; i++) {
+		ids[i] = ledger_add(d->ledger, partner, feeds[i]->name, name, from,
+				    (long long)st->st_size, 0);
+		if (ids[i] < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < nfeeds; i++) {
+		char *wd = work_dir(c, ids[i]);
+		char *to = xasprintf("%s/%s", wd, name);
+		int rc = mkdirs(wd, 0750, &err);
+
+		if (rc == 0)
+			rc = first ? spool_link_or_copy(first, to, &err) : spool_move(from, to, &err);
+		if (rc < 0) {
+			log_simple(LOG_ERROR, "claim_failed", "%s", buf_cstr(&err));
+			free(wd);
+			free(to);
+			goto out; /* recover() finishes what the ledger started */
+		}
+		if (first == NULL)
+			first = xstrdup(to);
+		ledger_set_path(d->ledger, ids[i], to, NULL);
+		ledger_set_state(d->ledger, ids[i], ST_PROCESSING, "claimed");
+		free(wd);
+		free(to);
+	}
+	if (feeds[0]->complete == COMPLETE_OKFILE) {
+		char *ok = xasprintf("%s.ok", from);
+		unlink(ok);
+		free(ok);
+	}
+	{
+		struct logline l;
+		log_begin(&l, LOG_INFO, "file_claimed");
+		log_kv(&l, "partner", partner);
+		log_kv(&l, "file", name);
+		log_kvf(&l, "file_id", "%lld", ids[0]);
+		log_kvf(&l, "feeds", "%zu", nfeeds);
+		log_end(&l);
+	}
+out:
+	seen_forget(d, from);
+	free(first);
+	free(from);
+	free(ids);
+	buf_release(&err);
+}
+
+/* --- scanning ---------------------------------------------------------------------- */
+
+struct candidate {
+	char *name;
+	struct stat st;
+};
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct candidate *)a)->name, ((const struct candidate *)b)->name);
+}
+
+static int by_mtime(const void *a, const void *b)
+{
+	const struct candidate *x = a, *y = b;
+
+	if (x->st.st_mtime != y->st.st_mtime)
+		return x->st.st_mtime < y->st.st_mtime ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* scan_dir: claim every ready file of one partner's feed directory, in order. */
+static void scan_dir(struct daemon *d, const struct conf *c, const char *partner, const char *dir)
+{
+	const struct feed **feeds = xcalloc(c->nfeeds, sizeof(*feeds));
+	size_t nfeeds = 0;
+	struct candidate *cand = NULL;
+	size_t ncand = 0;
+	time_t now = time(NULL);
+	DIR *dh;
+	struct dirent *e;
+	char *rel;
+
+	/* the feeds that read this directory */
+	rel = xstrdup(dir + strlen(c->spool) + 1 + strlen(partner) + 1);
+	for (size_t i = 0; i < c->nfeeds; i++)
+		if (strcmp(c->feeds[i].dir, rel) == 0 && partner_matches(&c->feeds[i], partner))
+			feeds[nfeeds++] = &c->feeds[i];
+	free(rel);
+	dh = nfeeds ? opendir(dir) : NULL;
+	while (dh && (e = readdir(dh)) != NULL) {
+		struct candidate cd;
+		char *path;
+		int matched = 0, closed;
+
+		if (spool_ignored_name(e->d_name))
+			continue;
+		for (size_t i = 0; i < nfeeds; i++)
+			matched |= strlist_match(&feeds[i]->match, e->d_name);
+		path = xasprintf("%s/%s", dir, e->d_name);
+		if (!matched) {
+			if (!strlist_has(&d->unmatched, path)) {
+				strlist_push(&d->unmatched, path);
+				log_simple(LOG_INFO, "file_ignored", "%s matches no feed's match patterns; "
+								     "left alone",
+					   path);
+			}
+			free(path);
+			continue;
+		}
+		if (lstat(path, &cd.st) < 0) {
+			free(path);
+			continue;
+		}
+		if (!S_ISREG(cd.st.st_mode) || cd.st.st_nlink != 1 ||
+		    (unsigned long long)cd.st.st_size > c->max_file_size) {
+			const char *why = S_ISLNK(cd.st.st_mode) ? "a symbolic link: refused, not read"
+					  : !S_ISREG(cd.st.st_mode) ? "not a regular file: refused, not read"
+					  : cd.st.st_nlink != 1 ? "a file with several hard links: refused, not read"
+								: "larger than max_file_size: refused";
+			if (!ledger_in_flight_path(d->ledger, path))
+				claim_refused(d, c, feeds, nfeeds, partner, dir, e->d_name, why);
+			free(path);
+			continue;
+		}
+		closed = take_closed(d, path);
+		if (!ready(d, c, feeds[0], dir, e->d_name, &cd.st, now, closed)) {
+			if (closed) /* keep the close event for the next look */
+				strlist_push(&d->closed, path);
+			free(path);
+			continue;
+		}
+		free(path);
+		cd.name = xstrdup(e->d_name);
+		cand = xreallocarray(cand, ncand + 1, sizeof(*cand));
+		cand[ncand++] = cd;
+	}
+	if (dh)
+		closedir(dh);
+	if (ncand)
+		qsort(cand, ncand, sizeof(*cand), feeds[0]->order == ORDER_MTIME ? by_mtime : by_name);
+	for (size_t i = 0; i < ncand; i++) {
+		if (!d->paused[0] && !stop_flag)
+			claim(d, c, feeds, nfeeds, partner, dir, cand[i].name, &cand[i].st);
+		free(cand[i].name);
+	}
+	free(cand);
+	free(feeds);
+}
+
+/* check_disk: pause claiming while the state disk is short of min_free. */
+static void check_disk(struct daemon *d, const struct conf *c)
+{
+	unsigned long long free_bytes = disk_free(c->state);
+	char why[512] = "";
+
+	if (free_bytes < c->min_free)
+		snprintf(why, sizeof(why), "the state disk %s has %llu bytes free, less than min_free "
+					   "(%llu): new files stay in the inbound directories",
+			 c->state, free_bytes, c->min_free);
+	if (strcmp(why, d->paused) != 0) {
+		if (why[0])
+			log_simple(LOG_ERROR, "claiming_paused", "%s", why);
+		else
+			log_simple(LOG_INFO, "claiming_resumed", "disk space is back");
+		snprintf(d->paused, sizeof(d->paused), "%s", why);
+		ledger_note_set(d->ledger, "paused", why);
+	}
+}
+
+static void scan_all(struct daemon *d)
+{
+	const struct conf *c = current_conf(d);
+	DIR *dh;
+	struct dirent *e;
+
+	check_disk(d, c);
+	watch_dir(d, c->spool, TREE_EVENTS);
+	dh = opendir(c->spool);
+	while (dh && (e = readdir(dh)) != NULL) {
+		char *proot;
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		proot = xasprintf("%s/%s", c->spool, e->d_name);
+		if (stat(proot, &st) == 0 && S_ISDIR(st.st_mode)) {
+			watch_tree(d, c, e->d_name);
+			for (size_t i = 0; i < c->nfeeds; i++) {
+				char *dir;
+				int dup = 0;
+				if (!partner_matches(&c->feeds[i], e->d_name))
+					continue;
+				for (size_t k = 0; k < i; k++) /* one scan a directory */
+					dup |= strcmp(c->feeds[k].dir, c->feeds[i].dir) == 0 &&
+					       partner_matches(&c->feeds[k], e->d_name);
+				if (dup)
+					continue;
+				dir = xasprintf("%s/%s", proot, c->feeds[i].dir);
+				scan_dir(d, c, e->d_name, dir);
+				free(dir);
+			}
+		}
+		free(proot);
+	}
+	if (dh)
+		closedir(dh);
+}
+
+/* --- dispatching ------------------------------------------------------------------ */
+
+struct pick {
+	struct daemon *d;
+	time_t now;
+	struct strlist chosen; /* keys that have their file this round */
+};
+
+static int is_running(struct daemon *d, long long id)
+{
+	for (size_t i = 0; i < d->nrunning; i++)
+		if (d->running[i] == id)
+			return 1;
+	return 0;
+}
+
+/* consider: files come oldest first; each free key takes its first, unless that waits */
+static void consider(void *ctx, const struct ledger_file *f)
+{
+	struct pick *p = ctx;
+	struct daemon *d = p->d;
+	char *key = key_of(f->partner, f->feed);
+
+	if (!strlist_has(&p->chosen, key) && !strlist_has(&d->busy, key) && !is_running(d, f->id)) {
+		strlist_push(&p->chosen, key);
+		/* a deferred file not yet due holds its key: order is kept */
+		if (strcmp(f->state, ST_DEFERRED) != 0 || f->next_try <= p->now) {
+			d->queue = xreallocarray(d->queue, d->nqueue + 1, sizeof(*d->queue));
+			d->queue[d->nqueue++] = f->id;
+		}
+	}
+	free(key);
+}
+
+/* dispatch: the queue again, from the ledger: each free partner+feed, its oldest file. */
+static void dispatch(struct daemon *d)
+{
+	struct pick p = { d, time(NULL), STRLIST_INIT };
+
+	if (stop_flag)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->nqueue = 0;
+	ledger_each(d->ledger, "state IN ('received','processing','submitting','deferred')", 1,
+		    MAX_QUEUE, consider, &p);
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	strlist_clear(&p.chosen);
+}
+
+/* --- one file, start to end ---------------------------------------------------------- */
+
+static void write_simple_report(const struct conf *c, const struct feed *f, long long id,
+				const char *partner, const char *name, const char *state,
+				const char *message)
+{
+	struct report r;
+	struct report_summary sum = { id, f->name, state, 0, 0, 0, 0 };
+	struct buf err = BUF_INIT(4096);
+	char *dir = reports_dir(c, partner), *rname = report_name(c, f, name);
+
+	if (mkdirs(dir, 0755, &err) == 0 && report_open(&r, dir, rname, &err) == 0) {
+		report_message(&r, message);
+		if (report_finish(&r, &sum, &err) < 0)
+			log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
+		report_release(&r);
+	} else {
+		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
+	}
+	free(dir);
+	free(rname);
+	buf_release(&err);
+}
+
+/* run_worker: the file parsed by `dropgate check` in a child with no secrets. */
+static int run_worker(struct daemon *d, const struct conf *c, const struct feed *f,
+		      const char *file, const char *outdir, int *stopped)
+{
+	char *argv[] = { "dropgate", "-c", d->confpath, "check", "--feed", (char *)f->name,
+			 "--out", (char *)outdir, "--origins", (char *)file, NULL };
+	struct rlimit cpu = { c->worker_cpu, c->worker_cpu + 5 };
+	struct rlimit fsize = { c->max_file_size * 4, c->max_file_size * 4 };
+	struct rlimit as = { c->worker_memory, c->worker_memory };
+	int status = 0;
+	pid_t pid;
+
+	*stopped = 0;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		setrlimit(RLIMIT_CPU, &cpu);
+		setrlimit(RLIMIT_FSIZE, &fsize);
+#ifndef DG_SANITIZERS
+		/* AddressSanitizer cannot run under an address-space limit */
+		setrlimit(RLIMIT_AS, &as);
+#else
+		(void)as;
+#endif
+		/* no network for partner bytes, where the kernel lets us (root, or user namespaces) */
+		if (unshare(CLONE_NEWNET) < 0) {
+			/* best effort: the child holds no token either way */
+		}
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+		}
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		execv(d->self, argv);
+		_exit(127);
+	}
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			return -1;
+		if (stop_flag && !*stopped) {
+			kill(pid, SIGKILL);
+			*stopped = 1;
+		}
+		usleep(20000);
+	}
+	return status;
+}
+
+struct file_job {
+	struct daemon *d;
+	const struct conf *c;
+	const struct feed *f;
+	struct ledger_file lf;
+	char *wd;      /* work/<id> */
+	char *outdir;  /* work/<id>/out: the worker's batches and report */
+	char *file;    /* work/<id>/<name> */
+};
+
+static int hook_skip(void *ctx, const struct target *t, unsigned seq)
+{
+	struct file_job *j = ctx;
+	char state[16];
+
+	ledger_batch_state(j->d->ledger, j->lf.id, t->name, seq, state, sizeof(state));
+	return strcmp(state, "done") == 0;
+}
+
+static int hook_before(void *ctx, const struct target *t, unsigned seq)
+{
+	struct file_job *j = ctx;
+
+	return ledger_batch_set(j->d->ledger, j->lf.id, t->name, seq, "sent", NULL);
+}
+
+static void hook_answered(void *ctx, const struct target *t, unsigned seq, const struct answer *a)
+{
+	struct file_job *j = ctx;
+	char *json;
+
+	if (a->cls == ANSWER_TRANSIENT)
+		return; /* not an answer: the batch stays "sent", to be sent again */
+	json = answer_to_json(a);
+	ledger_batch_set(j->d->ledger, j->lf.id, t->name, seq,
+			 a->cls == ANSWER_DONE ? "done" : "refused", json);
+	free(json);
+}
+
+static const struct submit_hooks hooks_proto = { hook_skip, hook_before, hook_answered, stopping,
+						 NULL };
+
+struct tell_ctx {
+	struct submit_state *s;
+	const struct conf *c;
+	struct answer a;
+};
+
+static void tell_stored(void *ctx, const char *target, unsigned seq, const char *json)
+{
+	struct tell_ctx *t = ctx;
+	const struct target *tg = conf_target(t->c, target);
+
+	if (tg && answer_from_json(&t->a, json) == 0 && t->a.nrows)
+		tell_batch_answer(t->s, tg, seq, &t->a);
+}
+
+/* unpack_like: a name that says the bytes are compressed already. */
+static int unpack_like(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n > 3 && strcmp(name + n - 3, ".gz") == 0) || (n > 4 && strcmp(name + n - 4, ".zip") == 0) ||
+	       (n > 4 && strcmp(name + n - 4, ".tgz") == 0);
+}
+
+/* finish: the report, the original archived or parked in failed/, the work gone. */
+static void finish(struct file_job *j, const char *state, const char *message)
+{
+	const struct conf *c = j->c;
+	struct buf err = BUF_INIT(4096);
+	int failed = strcmp(state, ST_FAILED) == 0;
+	char *dest;
+
+	if (failed) {
+		char *dir = xasprintf("%s/failed/%s/%s", c->state, j->lf.partner, j->lf.feed);
+		dest = xasprintf("%s/%s", dir, j->lf.name);
+		if (access(dest, F_OK) == 0) {
+			free(dest);
+			dest = xasprintf("%s/%s.%lld", dir, j->lf.name, j->lf.id);
+		}
+		if (mkdirs(dir, 0750, &err) < 0 || spool_move(j->file, dest, &err) < 0)
+			log_simple(LOG_ERROR, "park_failed", "%s", buf_cstr(&err));
+		else {
+			/* the reports beside the original, for the operator */
+			char *rdir = reports_dir(c, j->lf.partner), *rname = report_name(c, j->f, j->lf.name);
+			for (int k = 0; k < 2; k++) {
+				char *from = xasprintf("%s/%s.%s", rdir, rname, k ? "errors.csv" : "result.json");
+				char *to = xasprintf("%s.%s", dest, k ? "errors.csv" : "result.json");
+				struct buf e2 = BUF_INIT(4096);
+				if (access(from, F_OK) == 0)
+					spool_link_or_copy(from, to, &e2);
+				free(from);
+				free(to);
+				buf_release(&e2);
+			}
+			free(rdir);
+			free(rname);
+		}
+		free(dir);
+	} else {
+		char *dir = xasprintf("%s/archive/%s/%s", c->state, j->lf.partner, j->lf.feed);
+		int packed = unpack_like(j->lf.name);
+		dest = xasprintf("%s/%lld-%s%s", dir, j->lf.id, j->lf.name, packed ? "" : ".gz");
+		if (mkdirs(dir, 0750, &err) < 0 ||
+		    (packed ? spool_move(j->file, dest, &err) : spool_gzip(j->file, dest, &err)) < 0)
+			log_simple(LOG_ERROR, "archive_failed", "%s", buf_cstr(&err));
+	}
+	if (err.len == 0) {
+		ledger_set_path(j->d->ledger, j->lf.id, dest, NULL);
+		remove_tree(j->outdir);
+		remove_tree(j->wd);
+	}
+	ledger_set_state(j->d->ledger, j->lf.id, state, message);
+	if ((!strcmp(state, ST_DONE) || !strcmp(state, ST_PARTIAL)) && j->f->mode == MODE_FULL) {
+		char key[600], newest[1100];
+		snprintf(key, sizeof(key), "full:%s/%s", j->lf.partner, j->lf.feed);
+		ledger_note_get(j->d->ledger, key, newest, sizeof(newest));
+		if (strcmp(j->lf.name, newest) > 0)
+			ledger_note_set(j->d->ledger, key, j->lf.name);
+	}
+	{
+		struct logline l;
+		log_begin(&l, failed ? LOG_WARN : LOG_INFO, "file_done");
+		log_kvf(&l, "file_id", "%lld", j->lf.id);
+		log_kv(&l, "partner", j->lf.partner);
+		log_kv(&l, "feed", j->lf.feed);
+		log_kv(&l, "file", j->lf.name);
+		log_kv(&l, "state", state);
+		if (message && *message)
+			log_kv(&l, "msg", message);
+		log_end(&l);
+	}
+	free(dest);
+	buf_release(&err);
+}
+
+/* tell_answers: Commerce's row answers, from the ledger (this run's and earlier ones'). */
+static void tell_answers(struct file_job *j, struct submit_state *s)
+{
+	struct tell_ctx t = { s, j->c, { 0 } };
+
+	answer_init(&t.a);
+	ledger_batch_answers(j->d->ledger, j->lf.id, tell_stored, &t);
+	answer_release(&t.a);
+}
+
+/* final_report: worker's messages and the outcome (problems are in already). */
+static void final_report(struct file_job *j, struct filecheck *fc, struct submit_state *s,
+			 json_t *worker, const char *state)
+{
+	struct report_summary sum;
+	struct buf err = BUF_INIT(4096);
+	struct tell_ctx t = { s, j->c, { 0 } };
+	json_t *msgs = json_object_get(worker, "messages"), *m;
+	size_t i;
+	long rows = (long)json_integer_value(json_object_get(worker, "rows"));
+	long rejected = (long)json_integer_value(json_object_get(worker, "rows_rejected"));
+
+	(void)t;
+	json_array_foreach(msgs, i, m) {
+		const char *text = json_string_value(m);
+		if (text && strstr(text, " rows rejected: see ") == NULL)
+			report_message(&fc->report, text);
+	}
+	rejected += (long)s->commerce_rejected;
+	if (rejected) {
+		buf_printf(&err, "%ld of %ld rows rejected: see %s.errors.csv", rejected, rows,
+			   fc->report.name);
+		report_message(&fc->report, buf_cstr(&err));
+		buf_reset(&err);
+	}
+	sum.id = j->lf.id;
+	sum.feed = j->f->name;
+	sum.state = state;
+	sum.rows = (unsigned long)rows;
+	sum.rows_rejected = (unsigned long)rejected;
+	sum.rows_ok = (unsigned long)(rows - rejected);
+	sum.batches = (unsigned long)json_integer_value(json_object_get(worker, "batches"));
+	ledger_set_counts(j->d->ledger, j->lf.id, rows, rows - rejected, rejected, (long)sum.batches);
+	if (report_finish(&fc->report, &sum, &err) < 0)
+		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
+	report_release(&fc->report);
+	buf_release(&err);
+}
+
+static void load_members(struct filecheck *fc)
+{
+	char *path = xasprintf("%s/.%s.members", fc->outdir, fc->name);
+	FILE *fp = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	while (fp && (n = getline(&line, &cap, fp)) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		strlist_push(&fc->members, line);
+	}
+	if (fp)
+		fclose(fp);
+	free(line);
+	free(path);
+}
+
+static void defer_file(struct file_job *j, const char *why)
+{
+	unsigned long wait = j->c->retry_deferred;
+	char msg[1024];
+
+	for (int k = 0; k < j->lf.attempts && wait < j->c->retry_deferred_max; k++)
+		wait *= 2;
+	if (wait > j->c->retry_deferred_max)
+		wait = j->c->retry_deferred_max;
+	snprintf(msg, sizeof(msg), "%s; next try in %lus", why, wait);
+	ledger_defer(j->d->ledger, j->lf.id, time(NULL) + (time_t)wait, msg);
+	log_simple(LOG_WARN, "file_deferred", "file_id %lld: %s", j->lf.id, msg);
+}
+
+/* submit_all: the batches to every target, the report, the end state. */
+static void submit_all(struct file_job *j, json_t *worker)
+{
+	struct filecheck fc;
+	struct submit_state s;
+	struct submit_hooks hooks = hooks_proto;
+	struct buf err = BUF_INIT(4096);
+	char *rdir = reports_dir(j->c, j->lf.partner), *rname = report_name(j->c, j->f, j->lf.name);
+	const char *wstate = json_string_value(json_object_get(worker, "state"));
+	unsigned long allowed = j->f->allowed_errors;
+	long rejected;
+	const char *state;
+
+	memset(&fc, 0, sizeof(fc));
+	fc.path = j->file;
+	fc.name = j->lf.name;
+	fc.outdir = j->outdir;
+	fc.feed = j->f;
+	fc.res.batches = (unsigned long)json_integer_value(json_object_get(worker, "batches"));
+	fc.res.rows = (unsigned long)json_integer_value(json_object_get(worker, "rows"));
+	load_members(&fc);
+	if (mkdirs(rdir, 0755, &err) < 0 || report_open(&fc.report, rdir, rname, &err) < 0) {
+		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
+		defer_file(j, "the report cannot be written");
+		goto out;
+	}
+	{
+		char *errors = xasprintf("%s/%s.errors.csv", j->outdir, j->lf.name);
+		report_take_errors(&fc.report, errors);
+		free(errors);
+	}
+	memset(&s, 0, sizeof(s));
+	s.fc = &fc;
+	keyset_init(&s.rejected_lines);
+	hooks.ctx = j;
+	s.hooks = &hooks;
+	s.defer_telling = 1;
+	if (wstate && strcmp(wstate, "rejected") == 0) {
+		final_report(j, &fc, &s, worker, ST_FAILED);
+		finish(j, ST_FAILED, "the file was rejected: see its report");
+		keyset_release(&s.rejected_lines);
+		goto out;
+	}
+	ledger_set_state(j->d->ledger, j->lf.id, ST_SUBMITTING, NULL);
+	for (size_t i = 0; i < j->f->targets.n && fc.res.batches > 0 && !s.stopped; i++)
+		submit_target(&s, conf_target(j->c, j->f->targets.v[i]));
+	if (s.stopped) {
+		report_release(&fc.report); /* resumed after the restart */
+		keyset_release(&s.rejected_lines);
+		goto out;
+	}
+	if (s.status == EXIT_COMMERCE && s.transient) {
+		report_release(&fc.report);
+		defer_file(j, "Commerce is unreachable");
+		keyset_release(&s.rejected_lines);
+		goto out;
+	}
+	tell_answers(j, &s);
+	rejected = (long)json_integer_value(json_object_get(worker, "rows_rejected"));
+	rejected += (long)s.commerce_rejected;
+	if (s.status == EXIT_COMMERCE)
+		state = ST_FAILED;
+	else if ((j->f->validation == VALIDATION_STOP && rejected) ||
+		 (j->f->validation == VALIDATION_SKIP && (unsigned long)rejected > allowed))
+		state = ST_FAILED;
+	else
+		state = rejected ? ST_PARTIAL : ST_DONE;
+	final_report(j, &fc, &s, worker, state);
+	finish(j, state, s.status == EXIT_COMMERCE ? "Commerce refused a batch: see the report" : "");
+	keyset_release(&s.rejected_lines);
+out:
+	filecheck_release(&fc);
+	free(rdir);
+	free(rname);
+	buf_release(&err);
+}
+
+static json_t *read_worker_result(const struct file_job *j)
+{
+	char *path = xasprintf("%s/%s.result.json", j->outdir, j->lf.name);
+	json_t *r = json_load_file(path, 0, NULL);
+
+	free(path);
+	return r;
+}
+
+static void process_file(struct daemon *d, long long id)
+{
+	struct file_job j;
+	struct buf err = BUF_INIT(4096);
+	json_t *worker = NULL;
+
+	memset(&j, 0, sizeof(j));
+	j.d = d;
+	j.c = current_conf(d);
+	if (ledger_get(d->ledger, id, &j.lf) < 0)
+		return;
+	j.f = conf_feed(j.c, j.lf.feed);
+	j.wd = work_dir(j.c, id);
+	j.outdir = xasprintf("%s/out", j.wd);
+	j.file = xasprintf("%s/%s", j.wd, j.lf.name);
+	if (j.f == NULL) {
+		ledger_set_state(d->ledger, id, ST_FAILED, "the feed is no longer configured");
+		goto out;
+	}
+	if (strcmp(j.lf.state, ST_RECEIVED) == 0) {
+		/* the claim was cut short: finish it from where the ledger says the file is */
+		if (access(j.file, F_OK) != 0) {
+			if (mkdirs(j.wd, 0750, &err) < 0 || spool_move(j.lf.path, j.file, &err) < 0) {
+				ledger_set_state(d->ledger, id, ST_FAILED, buf_cstr(&err));
+				goto out;
+			}
+		}
+		ledger_set_path(d->ledger, id, j.file, NULL);
+		ledger_set_state(d->ledger, id, ST_PROCESSING, "claim finished after a restart");
+		snprintf(j.lf.state, sizeof(j.lf.state), "%s", ST_PROCESSING);
+	}
+	if (j.lf.sha256[0] == '\0') {
+		if (sha256_file(j.file, j.lf.sha256, &err) < 0) {
+			ledger_set_state(d->ledger, id, ST_FAILED, buf_cstr(&err));
+			goto out;
+		}
+		ledger_set_path(d->ledger, id, j.file, j.lf.sha256);
+	}
+	if (strcmp(j.lf.state, ST_PROCESSING) == 0 && !j.lf.force) {
+		long long same = ledger_find_same(d->ledger, id, j.lf.partner, j.lf.feed, j.lf.sha256,
+						  "done,partial");
+		char newest[1100];
+		char key[600];
+
+		if (same > 0) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "the same bytes as file %lld, already imported", same);
+			write_simple_report(j.c, j.f, id, j.lf.partner, j.lf.name, ST_DUPLICATE, msg);
+			finish(&j, ST_DUPLICATE, msg);
+			goto out;
+		}
+		snprintf(key, sizeof(key), "full:%s/%s", j.lf.partner, j.lf.feed);
+		ledger_note_get(d->ledger, key, newest, sizeof(newest));
+		if (j.f->order == ORDER_NAME && newest[0] && strcmp(j.lf.name, newest) < 0) {
+			char msg[1300];
+			snprintf(msg, sizeof(msg), "older than the full snapshot %s already imported", newest);
+			write_simple_report(j.c, j.f, id, j.lf.partner, j.lf.name, ST_STALE, msg);
+			finish(&j, ST_STALE, msg);
+			goto out;
+		}
+	}
+	worker = strcmp(j.lf.state, ST_PROCESSING) == 0 ? NULL : read_worker_result(&j);
+	if (worker == NULL) {
+		/* parse it (again: batches come out the same for the same bytes) */
+		int stopped, status;
+
+		remove_tree(j.outdir);
+		if (mkdirs(j.outdir, 0750, &err) < 0) {
+			defer_file(&j, buf_cstr(&err));
+			goto out;
+		}
+		ledger_set_state(d->ledger, id, ST_PROCESSING, "parsing");
+		status = run_worker(d, j.c, j.f, j.file, j.outdir, &stopped);
+		if (stopped)
+			goto out;
+		if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) == EXIT_USAGE ||
+		    (worker = read_worker_result(&j)) == NULL) {
+			char msg[256];
+			if (disk_free(j.c->state) < j.c->min_free) {
+				remove_tree(j.outdir); /* nothing half-written stays */
+				defer_file(&j, "the state disk is full");
+				goto out;
+			}
+			if (status >= 0 && WIFSIGNALED(status))
+				snprintf(msg, sizeof(msg), "the parser process died (signal %d): the file "
+							   "is not readable as this feed",
+					 WTERMSIG(status));
+			else
+				snprintf(msg, sizeof(msg), "the parser process failed (exit %d)",
+					 status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			write_simple_report(j.c, j.f, id, j.lf.partner, j.lf.name, ST_FAILED, msg);
+			finish(&j, ST_FAILED, msg);
+			goto out;
+		}
+	}
+	submit_all(&j, worker);
+out:
+	json_decref(worker);
+	free(j.wd);
+	free(j.outdir);
+	free(j.file);
+	buf_release(&err);
+}
+
+static void *worker_main(void *arg)
+{
+	struct daemon *d = arg;
+
+	pthread_mutex_lock(&d->lock);
+	while (!stop_flag) {
+		long long id;
+		struct ledger_file f;
+		char *key;
+
+		if (d->nqueue == 0) {
+			pthread_cond_wait(&d->cond, &d->lock);
+			continue;
+		}
+		id = d->queue[0];
+		memmove(d->queue, d->queue + 1, (d->nqueue - 1) * sizeof(*d->queue));
+		d->nqueue--;
+		pthread_mutex_unlock(&d->lock);
+		if (ledger_get(d->ledger, id, &f) < 0) {
+			pthread_mutex_lock(&d->lock);
+			continue;
+		}
+		key = key_of(f.partner, f.feed);
+		pthread_mutex_lock(&d->lock);
+		if (strlist_has(&d->busy, key) || is_running(d, id)) {
+			free(key);
+			continue;
+		}
+		strlist_push(&d->busy, key);
+		d->running = xreallocarray(d->running, d->nrunning + 1, sizeof(*d->running));
+		d->running[d->nrunning++] = id;
+		pthread_mutex_unlock(&d->lock);
+
+		process_file(d, id);
+
+		pthread_mutex_lock(&d->lock);
+		for (size_t i = 0; i < d->busy.n; i++)
+			if (strcmp(d->busy.v[i], key) == 0) {
+				free(d->busy.v[i]);
+				d->busy.v[i] = d->busy.v[--d->busy.n];
+				break;
+			}
+		for (size_t i = 0; i < d->nrunning; i++)
+			if (d->running[i] == id) {
+				d->running[i] = d->running[--d->nrunning];
+				break;
+			}
+		free(key);
+		if (write(sig_pipe[1], "w", 1) < 0) {
+			/* the main loop wakes on its tick anyway */
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* prune: archived originals older than keep_days go. */
+static void prune(const struct conf *c)
+{
+	char *root = xasprintf("%s/archive", c->state);
+	DIR *p = opendir(root);
+	struct dirent *e1, *e2, *e3;
+	time_t limit = time(NULL) - (time_t)c->keep_days * 86400;
+
+	while (p && (e1 = readdir(p)) != NULL) {
+		char *pd;
+		DIR *f;
+		if (e1->d_name[0] == '.')
+			continue;
+		pd = xasprintf("%s/%s", root, e1->d_name);
+		f = opendir(pd);
+		while (f && (e2 = readdir(f)) != NULL) {
+			char *fd_;
+			DIR *x;
+			if (e2->d_name[0] == '.')
+				continue;
+			fd_ = xasprintf("%s/%s", pd, e2->d_name);
+			x = opendir(fd_);
+			while (x && (e3 = readdir(x)) != NULL) {
+				char *path = xasprintf("%s/%s", fd_, e3->d_name);
+				struct stat st;
+				if (e3->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+				    st.st_mtime < limit) {
+					unlink(path);
+					log_simple(LOG_INFO, "archive_pruned", "%s", path);
+				}
+				free(path);
+			}
+			if (x)
+				closedir(x);
+			free(fd_);
+		}
+		if (f)
+			closedir(f);
+		free(pd);
+	}
+	if (p)
+		closedir(p);
+	free(root);
+}
+
+int daemon_run(const char *confpath)
+{
+	struct daemon d;
+	struct buf err = BUF_INIT(64 * 1024);
+	struct sigaction sa;
+	char *ledger_path;
+	int rc = 0;
+
+	memset(&d, 0, sizeof(d));
+	d.confpath = realpath(confpath, NULL);
+	if (d.confpath == NULL) {
+		fprintf(stderr, "dropgate run: %s: %s\n", confpath, strerror(errno));
+		return EXIT_USAGE;
+	}
+	d.conf = conf_load(d.confpath, &err);
+	if (d.conf == NULL) {
+		fputs(buf_cstr(&err), stderr);
+		fprintf(stderr, "dropgate run: the configuration has errors: not starting\n");
+		free(d.confpath);
+		buf_release(&err);
+		return EXIT_USAGE;
+	}
+	log_set_level((enum log_level)d.conf->log_level);
+	if (readlink("/proc/self/exe", d.self, sizeof(d.self) - 1) < 0) {
+		fprintf(stderr, "dropgate run: cannot find its own program: %s\n", strerror(errno));
+		return EXIT_USAGE;
+	}
+	for (int k = 0; k < 3; k++) {
+		char *dir = xasprintf("%s/%s", d.conf->state, k == 0 ? "work" : k == 1 ? "archive" : "failed");
+		if (mkdirs(dir, 0750, &err) < 0) {
+			fprintf(stderr, "dropgate run: %s\n", buf_cstr(&err));
+			free(dir);
+			return EXIT_USAGE;
+		}
+		free(dir);
+	}
+	if (mkdirs(d.conf->spool, 0755, &err) < 0) {
+		fprintf(stderr, "dropgate run: %s\n", buf_cstr(&err));
+		return EXIT_USAGE;
+	}
+	ledger_path = xasprintf("%s/ledger.db", d.conf->state);
+	d.ledger = ledger_open(ledger_path, &err);
+	free(ledger_path);
+	if (d.ledger == NULL) {
+		fprintf(stderr, "dropgate run: %s\n", buf_cstr(&err));
+		return EXIT_USAGE;
+	}
+	d.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0 || d.inotify_fd < 0) {
+		fprintf(stderr, "dropgate run: %s\n", strerror(errno));
+		return EXIT_USAGE;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	commerce_global_init();
+	pthread_mutex_init(&d.lock, NULL);
+	pthread_cond_init(&d.cond, NULL);
+	{
+		char pid[32];
+		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+		ledger_note_set(d.ledger, "daemon.pid", pid);
+	}
+	d.nthreads = d.conf->workers;
+	d.threads = xcalloc(d.nthreads, sizeof(*d.threads));
+	for (size_t i = 0; i < d.nthreads; i++)
+		pthread_create(&d.threads[i], NULL, worker_main, &d);
+	log_simple(LOG_INFO, "started", "spool %s, state %s, %zu workers", d.conf->spool,
+		   d.conf->state, d.nthreads);
+	d.need_rescan = 1;
+	while (!stop_flag) {
+		struct pollfd pfd[2] = { { d.inotify_fd, POLLIN, 0 }, { sig_pipe[0], POLLIN, 0 } };
+		time_t now = time(NULL);
+		const struct conf *c = current_conf(&d);
+		char drain[64];
+
+		if (d.need_rescan || now >= d.next_rescan || d.nseen > 0 || d.closed.n > 0 ||
+		    d.paused[0]) {
+			d.need_rescan = 0;
+			if (now >= d.next_rescan)
+				d.next_rescan = now + (time_t)c->rescan;
+			scan_all(&d);
+		}
+		if (now >= d.next_prune) {
+			prune(c);
+			d.next_prune = now + 3600;
+		}
+		dispatch(&d);
+		if (ledger_failed(d.ledger)) {
+			log_simple(LOG_ERROR, "stopping", "the ledger cannot be written: stopping rather "
+							  "than losing track of files");
+			stop_flag = 1;
+			rc = 1;
+			break;
+		}
+		if (poll(pfd, 2, TICK_MS) > 0) {
+			if (pfd[0].revents & POLLIN) {
+				read_events(&d);
+				d.need_rescan = 1;
+			}
+			if (pfd[1].revents & POLLIN)
+				while (read(sig_pipe[0], drain, sizeof(drain)) > 0)
+					;
+		}
+		if (reload_flag) {
+			reload_flag = 0;
+			reload(&d);
+		}
+	}
+	log_simple(LOG_INFO, "stopping", "finishing or parking the files in hand");
+	pthread_mutex_lock(&d.lock);
+	pthread_cond_broadcast(&d.cond);
+	pthread_mutex_unlock(&d.lock);
+	for (size_t i = 0; i < d.nthreads; i++)
+		pthread_join(d.threads[i], NULL);
+	ledger_note_set(d.ledger, "daemon.pid", "");
+	ledger_close(d.ledger);
+	close(d.inotify_fd);
+	log_simple(LOG_INFO, "stopped", "clean stop");
+	for (size_t i = 0; i < d.nretired; i++)
+		conf_free(d.retired[i]);
+	free(d.retired);
+	conf_free(d.conf);
+	free(d.confpath);
+	strlist_clear(&d.watched);
+	strlist_clear(&d.closed);
+	strlist_clear(&d.unmatched);
+	strlist_clear(&d.busy);
+	for (size_t i = 0; i < d.nseen; i++)
+		free(d.seen[i].path);
+	free(d.seen);
+	free(d.wds);
+	free(d.queue);
+	free(d.running);
+	free(d.threads);
+	buf_release(&err);
+	return rc;
+}

@@ -1,0 +1,412 @@
+#include "config.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/ledger.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+struct ledger {
+	sqlite3 *db;
+	pthread_mutex_t lock;
+	int failed;
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode = WAL;"
+	"PRAGMA synchronous = FULL;"
+	"PRAGMA foreign_keys = ON;"
+	"CREATE TABLE IF NOT EXISTS files ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, partner TEXT NOT NULL, feed TEXT NOT NULL,"
+	" name TEXT NOT NULL, sha256 TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0,"
+	" state TEXT NOT NULL, path TEXT NOT NULL, received INTEGER NOT NULL,"
+	" finished INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0,"
+	" rows INTEGER NOT NULL DEFAULT 0, rows_ok INTEGER NOT NULL DEFAULT 0,"
+	" rows_rejected INTEGER NOT NULL DEFAULT 0, batches INTEGER NOT NULL DEFAULT 0,"
+	" attempts INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',"
+	" force INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS files_same ON files (partner, feed, sha256);"
+	"CREATE INDEX IF NOT EXISTS files_state ON files (state);"
+	"CREATE TABLE IF NOT EXISTS batches ("
+	" file_id INTEGER NOT NULL REFERENCES files(id), target TEXT NOT NULL, seq INTEGER NOT NULL,"
+	" state TEXT NOT NULL, answer TEXT NOT NULL DEFAULT '', changed INTEGER NOT NULL,"
+	" PRIMARY KEY (file_id, target, seq));"
+	"CREATE TABLE IF NOT EXISTS events ("
+	" file_id INTEGER NOT NULL, ts INTEGER NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS events_file ON events (file_id);"
+	"CREATE TABLE IF NOT EXISTS notes (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+struct ledger *ledger_open(const char *path, struct buf *err)
+{
+	struct ledger *l = xcalloc(1, sizeof(*l));
+	char *msg = NULL;
+
+	if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					       SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(l->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+		buf_printf(err, "cannot open the ledger %s: %s", path,
+			   msg ? msg : sqlite3_errmsg(l->db));
+		sqlite3_free(msg);
+		sqlite3_close(l->db);
+		free(l);
+		return NULL;
+	}
+	sqlite3_busy_timeout(l->db, 10000);
+	pthread_mutex_init(&l->lock, NULL);
+	return l;
+}
+
+void ledger_close(struct ledger *l)
+{
+	if (l == NULL)
+		return;
+	sqlite3_close(l->db);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+int ledger_failed(const struct ledger *l)
+{
+	return l->failed;
+}
+
+/* run: one statement with text/int64 parameters ("s" or "i" per ?), no rows. */
+static int run(struct ledger *l, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	pthread_mutex_lock(&l->lock);
+	rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		va_start(ap, types);
+		for (int i = 0; types[i]; i++) {
+			if (types[i] == 's')
+				sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+			else
+				sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
+		}
+		va_end(ap);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	if (rc != SQLITE_DONE) {
+		l->failed = 1;
+		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int event(struct ledger *l, long long id, const char *state, const char *message)
+{
+	return run(l, "INSERT INTO events VALUES (?, strftime('%s','now'), ?, ?)", "iss", id, state,
+		   message ? message : "");
+}
+
+long long ledger_add(struct ledger *l, const char *partner, const char *feed, const char *name,
+		     const char *path, long long size, int force)
+{
+	long long id;
+
+	if (run(l, "INSERT INTO files (partner, feed, name, state, path, size, received, force) "
+		   "VALUES (?, ?, ?, 'received', ?, ?, strftime('%s','now'), ?)",
+		"ssssii", partner, feed, name, path, size, (long long)force) < 0)
+		return -1;
+	pthread_mutex_lock(&l->lock);
+	id = sqlite3_last_insert_rowid(l->db);
+	pthread_mutex_unlock(&l->lock);
+	event(l, id, ST_RECEIVED, path);
+	return id;
+}
+
+static void copy_text(char *dst, size_t size, const unsigned char *src)
+{
+	snprintf(dst, size, "%s", src ? (const char *)src : "");
+}
+
+static void row_to_file(sqlite3_stmt *st, struct ledger_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->id = sqlite3_column_int64(st, 0);
+	copy_text(f->partner, sizeof(f->partner), sqlite3_column_text(st, 1));
+	copy_text(f->feed, sizeof(f->feed), sqlite3_column_text(st, 2));
+	copy_text(f->name, sizeof(f->name), sqlite3_column_text(st, 3));
+	copy_text(f->sha256, sizeof(f->sha256), sqlite3_column_text(st, 4));
+	f->size = sqlite3_column_int64(st, 5);
+	copy_text(f->state, sizeof(f->state), sqlite3_column_text(st, 6));
+	copy_text(f->path, sizeof(f->path), sqlite3_column_text(st, 7));
+	f->received = (time_t)sqlite3_column_int64(st, 8);
+	f->finished = (time_t)sqlite3_column_int64(st, 9);
+	f->next_try = (time_t)sqlite3_column_int64(st, 10);
+	f->rows = (long)sqlite3_column_int64(st, 11);
+	f->rows_ok = (long)sqlite3_column_int64(st, 12);
+	f->rows_rejected = (long)sqlite3_column_int64(st, 13);
+	f->batches = (long)sqlite3_column_int64(st, 14);
+	f->attempts = sqlite3_column_int(st, 15);
+	copy_text(f->message, sizeof(f->message), sqlite3_column_text(st, 16));
+	f->force = sqlite3_column_int(st, 17);
+}
+
+#define FILE_COLUMNS                                                                          \
+	"id, partner, feed, name, sha256, size, state, path, received, finished, next_try, rows, " \
+	"rows_ok, rows_rejected, batches, attempts, message, force"
+
+int ledger_get(struct ledger *l, long long id, struct ledger_file *f)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db, "SELECT " FILE_COLUMNS " FROM files WHERE id = ?", -1, &st,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			row_to_file(st, f);
+			rc = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int ledger_set_state(struct ledger *l, long long id, const char *state, const char *message)
+{
+	int final = !strcmp(state, ST_DONE) || !strcmp(state, ST_PARTIAL) ||
+		    !strcmp(state, ST_FAILED) || !strcmp(state, ST_DUPLICATE) ||
+		    !strcmp(state, ST_STALE) || !strcmp(state, ST_REFUSED);
+
+	if (run(l, final ? "UPDATE files SET state = ?, message = ?, finished = strftime('%s','now') "
+			   "WHERE id = ?"
+			 : "UPDATE files SET state = ?, message = ? WHERE id = ?",
+		"ssi", state, message ? message : "", id) < 0)
+		return -1;
+	return event(l, id, state, message);
+}
+
+int ledger_set_path(struct ledger *l, long long id, const char *path, const char *sha256)
+{
+	return run(l, "UPDATE files SET path = ?, sha256 = CASE WHEN ? = '' THEN sha256 ELSE ? END "
+		      "WHERE id = ?",
+		   "sssi", path, sha256 ? sha256 : "", sha256 ? sha256 : "", id);
+}
+
+int ledger_set_counts(struct ledger *l, long long id, long rows, long ok, long rejected,
+		      long batches)
+{
+	return run(l, "UPDATE files SET rows = ?, rows_ok = ?, rows_rejected = ?, batches = ? "
+		      "WHERE id = ?",
+		   "iiiii", (long long)rows, (long long)ok, (long long)rejected, (long long)batches,
+		   id);
+}
+
+int ledger_defer(struct ledger *l, long long id, time_t next_try, const char *message)
+{
+	if (run(l, "UPDATE files SET state = 'deferred', next_try = ?, attempts = attempts + 1, "
+		   "message = ? WHERE id = ?",
+		"isi", (long long)next_try, message, id) < 0)
+		return -1;
+	return event(l, id, ST_DEFERRED, message);
+}
+
+static long long single_int(struct ledger *l, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	long long v = 0;
+
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		va_start(ap, types);
+		for (int i = 0; types[i]; i++) {
+			if (types[i] == 's')
+				sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+			else
+				sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
+		}
+		va_end(ap);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return v;
+}
+
+long long ledger_find_same(struct ledger *l, long long id, const char *partner, const char *feed,
+			   const char *sha256, const char *states_csv)
+{
+	return single_int(l,
+			  "SELECT id FROM files WHERE partner = ? AND feed = ? AND sha256 = ? AND id <> ? "
+			  "AND instr(',' || ? || ',', ',' || state || ',') > 0 ORDER BY id DESC LIMIT 1",
+			  "sssis", partner, feed, sha256, id, states_csv);
+}
+
+int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, char *name,
+		       size_t size)
+{
+	sqlite3_stmt *st;
+
+	name[0] = '\0';
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT value FROM notes WHERE key = 'full:' || ? || '/' || ?", -1, &st,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, feed, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			copy_text(name, size, sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return 0;
+}
+
+int ledger_in_flight_path(struct ledger *l, const char *path)
+{
+	return single_int(l, "SELECT count(*) FROM files WHERE path = ? AND state IN "
+			     "('received','processing','submitting','deferred')",
+			  "s", path) > 0;
+}
+
+int ledger_batch_state(struct ledger *l, long long id, const char *target, unsigned seq,
+		       char *state, size_t size)
+{
+	sqlite3_stmt *st;
+
+	state[0] = '\0';
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db, "SELECT state FROM batches WHERE file_id = ? AND target = ? "
+				      "AND seq = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 3, (int)seq);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			copy_text(state, size, sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return 0;
+}
+
+int ledger_batch_set(struct ledger *l, long long id, const char *target, unsigned seq,
+		     const char *state, const char *answer_json)
+{
+	return run(l, "INSERT INTO batches VALUES (?, ?, ?, ?, ?, strftime('%s','now')) "
+		      "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
+		      "answer = excluded.answer, changed = excluded.changed",
+		   "isiss", id, target, (long long)seq, state, answer_json ? answer_json : "");
+}
+
+int ledger_batch_answers(struct ledger *l, long long id,
+			 void (*fn)(void *ctx, const char *target, unsigned seq, const char *json),
+			 void *ctx)
+{
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db, "SELECT target, seq, answer FROM batches WHERE file_id = ? "
+				      "AND answer <> '' ORDER BY target, seq",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			char *target = xstrdup((const char *)sqlite3_column_text(st, 0));
+			char *json = xstrdup((const char *)sqlite3_column_text(st, 2));
+			unsigned seq = (unsigned)sqlite3_column_int(st, 1);
+			pthread_mutex_unlock(&l->lock);
+			fn(ctx, target, seq, json);
+			pthread_mutex_lock(&l->lock);
+			free(target);
+			free(json);
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return 0;
+}
+
+int ledger_each(struct ledger *l, const char *where, int asc, int limit,
+		void (*fn)(void *ctx, const struct ledger_file *f), void *ctx)
+{
+	sqlite3_stmt *st;
+	char *sql = xasprintf("SELECT " FILE_COLUMNS " FROM files WHERE %s ORDER BY id %s LIMIT %d",
+			      where, asc ? "ASC" : "DESC", limit);
+	struct ledger_file *rows = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			rows = xreallocarray(rows, n + 1, sizeof(*rows));
+			row_to_file(st, &rows[n++]);
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	for (size_t i = 0; i < n; i++)
+		fn(ctx, &rows[i]);
+	free(rows);
+	free(sql);
+	return 0;
+}
+
+int ledger_events(struct ledger *l, long long id,
+		  void (*fn)(void *ctx, time_t ts, const char *state, const char *message), void *ctx)
+{
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db, "SELECT ts, state, message FROM events WHERE file_id = ? "
+				      "ORDER BY rowid",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			fn(ctx, (time_t)sqlite3_column_int64(st, 0),
+			   (const char *)sqlite3_column_text(st, 1),
+			   (const char *)sqlite3_column_text(st, 2));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return 0;
+}
+
+int ledger_note_set(struct ledger *l, const char *key, const char *value)
+{
+	return run(l, "INSERT INTO notes VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+		      "value = excluded.value",
+		   "ss", key, value);
+}
+
+int ledger_note_get(struct ledger *l, const char *key, char *value, size_t size)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	value[0] = '\0';
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db, "SELECT value FROM notes WHERE key = ?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			copy_text(value, size, sqlite3_column_text(st, 0));
+			rc = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+long ledger_batches_done(struct ledger *l, long long id)
+{
+	return (long)single_int(l, "SELECT count(*) FROM batches WHERE file_id = ? AND state = 'done'",
+				"i", id);
+}

@@ -1,0 +1,94 @@
+/*
+ * ledger - the daemon's memory: every file, batch and answer, in SQLite (WAL).
+ *
+ * A state change is committed (synchronous = FULL) before anything depends
+ * on it, like a mail queue's file in its next directory. One connection, used
+ * under one lock by the daemon's threads. A failed write is fatal to the
+ * daemon (ledger_write_failed), never retried in place: state on disk and in
+ * the ledger must not drift apart.
+ */
+#ifndef DG_LEDGER_H
+#define DG_LEDGER_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "util/buf.h"
+
+struct ledger;
+
+/* The states of a file, as the contract names them. */
+#define ST_RECEIVED "received"
+#define ST_PROCESSING "processing"
+#define ST_SUBMITTING "submitting"
+#define ST_DONE "done"
+#define ST_PARTIAL "partial"
+#define ST_FAILED "failed"
+#define ST_DUPLICATE "duplicate"
+#define ST_STALE "stale"
+#define ST_REFUSED "refused"
+#define ST_DEFERRED "deferred"
+
+struct ledger_file {
+	long long id;
+	char partner[256];
+	char feed[256];
+	char name[1024];
+	char sha256[65];
+	long long size;
+	char state[16];
+	char path[4096];    /* where the bytes are now */
+	time_t received, finished, next_try;
+	long rows, rows_ok, rows_rejected, batches;
+	int attempts;
+	char message[1024];
+	int force;          /* a forced redrop: no duplicate check */
+};
+
+struct ledger *ledger_open(const char *path, struct buf *err);
+void ledger_close(struct ledger *l);
+/* ledger_failed: a write failed; the daemon must stop. */
+int ledger_failed(const struct ledger *l);
+
+/* ledger_add: a new file in state received; its id. -1 on failure. */
+long long ledger_add(struct ledger *l, const char *partner, const char *feed, const char *name,
+		     const char *path, long long size, int force);
+int ledger_get(struct ledger *l, long long id, struct ledger_file *f);
+int ledger_set_state(struct ledger *l, long long id, const char *state, const char *message);
+int ledger_set_path(struct ledger *l, long long id, const char *path, const char *sha256);
+int ledger_set_counts(struct ledger *l, long long id, long rows, long ok, long rejected,
+		      long batches);
+int ledger_defer(struct ledger *l, long long id, time_t next_try, const char *message);
+/* ledger_find_same: an earlier file of partner+feed with these bytes in one of states. */
+long long ledger_find_same(struct ledger *l, long long id, const char *partner, const char *feed,
+			   const char *sha256, const char *states_csv);
+/* ledger_newest_full: the name of the newest applied mode=full file of partner+feed, or "" */
+int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, char *name,
+		       size_t size);
+/* ledger_known_path: is a file at this spool path already claimed and in flight? */
+int ledger_in_flight_path(struct ledger *l, const char *path);
+
+/* batches: seq per target; states pending, sent, done, refused */
+int ledger_batch_state(struct ledger *l, long long id, const char *target, unsigned seq,
+		       char *state, size_t size);
+int ledger_batch_set(struct ledger *l, long long id, const char *target, unsigned seq,
+		     const char *state, const char *answer_json);
+/* ledger_batch_answers: each answered batch's answer JSON, in order, to fn. */
+int ledger_batch_answers(struct ledger *l, long long id,
+			 void (*fn)(void *ctx, const char *target, unsigned seq, const char *json),
+			 void *ctx);
+
+/* ledger_each: the files where (an SQL condition), oldest first when asc. */
+int ledger_each(struct ledger *l, const char *where, int asc, int limit,
+		void (*fn)(void *ctx, const struct ledger_file *f), void *ctx);
+/* ledger_events: a file's history, each line to fn. */
+int ledger_events(struct ledger *l, long long id,
+		  void (*fn)(void *ctx, time_t ts, const char *state, const char *message), void *ctx);
+
+/* ledger_batches_done: batches of a file Commerce confirmed, for one target or all. */
+long ledger_batches_done(struct ledger *l, long long id);
+/* key-value notes (watermarks, pauses) */
+int ledger_note_set(struct ledger *l, const char *key, const char *value);
+int ledger_note_get(struct ledger *l, const char *key, char *value, size_t size);
+
+#endif
