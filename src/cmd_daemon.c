@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "commands.h"
+#include "commerce/answer.h"
 #include "daemon/daemon.h"
 #include "daemon/ledger.h"
 #include "daemon/spool.h"
@@ -264,8 +265,18 @@ static void print_event(void *ctx, time_t ts, const char *state, const char *mes
 
 static void print_answer(void *ctx, const char *target, unsigned seq, const char *json)
 {
+	struct answer a;
+
 	(void)ctx;
-	printf("  batch %u to %s: %s\n", seq, target, json);
+	answer_init(&a);
+	if (answer_from_json(&a, json) == 0) {
+		printf("  batch %u to %s: HTTP %ld, %lu rows processed, %zu rows rejected%s%s\n", seq,
+		       target, a.http_status, a.processed, a.nrows, a.message.len ? ": " : "",
+		       buf_cstr(&a.message));
+		for (size_t i = 0; i < a.nrows; i++)
+			printf("    row %lu: %s\n", a.rows[i].row, a.rows[i].message);
+	}
+	answer_release(&a);
 }
 
 static int parse_id(int argc, char **argv, long long *id)

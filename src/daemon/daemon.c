@@ -390,7 +390,10 @@ static void claim(struct daemon *d, const struct conf *c, const struct feed **fe
 	long long *ids = xcalloc(nfeeds, sizeof(*ids));
 	struct buf err = BUF_INIT(4096);
 	char *first = NULL;
+	struct stat now_st;
 
+	if (lstat(from, &now_st) < 0 || now_st.st_ino != st->st_ino)
+		goto out; /* gone, or replaced, since the scan: the next scan decides */
 	for (size_t i = 0; i < nfeeds; i++) {
 		ids[i] = ledger_add(d->ledger, partner, feeds[i]->name, name, from,
 				    (long long)st->st_size, 0);
@@ -531,10 +534,13 @@ static void scan_dir(struct daemon *d, const struct conf *c, const char *partner
 	if (ncand)
 		qsort(cand, ncand, sizeof(*cand), feeds[0]->order == ORDER_MTIME ? by_mtime : by_name);
 	for (size_t i = 0; i < ncand; i++) {
-		if (!d->paused[0] && !stop_flag)
+		/* readdir may show a name twice while the directory changes under it */
+		int again = i > 0 && strcmp(cand[i].name, cand[i - 1].name) == 0;
+		if (!again && !d->paused[0] && !stop_flag)
 			claim(d, c, feeds, nfeeds, partner, dir, cand[i].name, &cand[i].st);
-		free(cand[i].name);
 	}
+	for (size_t i = 0; i < ncand; i++)
+		free(cand[i].name);
 	free(cand);
 	free(feeds);
 }
@@ -807,7 +813,8 @@ static void finish(struct file_job *j, const char *state, const char *message)
 			free(dest);
 			dest = xasprintf("%s/%s.%lld", dir, j->lf.name, j->lf.id);
 		}
-		if (mkdirs(dir, 0750, &err) < 0 || spool_move(j->file, dest, &err) < 0)
+		/* a second name first: until the state is written, the work copy stays */
+		if (mkdirs(dir, 0750, &err) < 0 || spool_link_or_copy(j->file, dest, &err) < 0)
 			log_simple(LOG_ERROR, "park_failed", "%s", buf_cstr(&err));
 		else {
 			/* the reports beside the original, for the operator */
@@ -831,15 +838,16 @@ static void finish(struct file_job *j, const char *state, const char *message)
 		int packed = unpack_like(j->lf.name);
 		dest = xasprintf("%s/%lld-%s%s", dir, j->lf.id, j->lf.name, packed ? "" : ".gz");
 		if (mkdirs(dir, 0750, &err) < 0 ||
-		    (packed ? spool_move(j->file, dest, &err) : spool_gzip(j->file, dest, &err)) < 0)
+		    (packed ? spool_link_or_copy(j->file, dest, &err) : spool_gzip(j->file, dest, &err)) < 0)
 			log_simple(LOG_ERROR, "archive_failed", "%s", buf_cstr(&err));
 	}
-	if (err.len == 0) {
+	if (err.len == 0)
 		ledger_set_path(j->d->ledger, j->lf.id, dest, NULL);
+	ledger_set_state(j->d->ledger, j->lf.id, state, message);
+	if (err.len == 0) { /* the state is on disk: the work copy can go */
 		remove_tree(j->outdir);
 		remove_tree(j->wd);
 	}
-	ledger_set_state(j->d->ledger, j->lf.id, state, message);
 	if ((!strcmp(state, ST_DONE) || !strcmp(state, ST_PARTIAL)) && j->f->mode == MODE_FULL) {
 		char key[600], newest[1100];
 		snprintf(key, sizeof(key), "full:%s/%s", j->lf.partner, j->lf.feed);
@@ -1235,6 +1243,37 @@ static void prune(const struct conf *c)
 	free(root);
 }
 
+/* clean_work: work directories of files that reached their end (a crash after the state). */
+static void clean_work(struct daemon *d)
+{
+	char *root = xasprintf("%s/work", d->conf->state);
+	DIR *dh = opendir(root);
+	struct dirent *e;
+
+	while (dh && (e = readdir(dh)) != NULL) {
+		struct ledger_file f;
+		char *end;
+		long long id = strtoll(e->d_name, &end, 10);
+
+		if (*end || id <= 0)
+			continue;
+		if (ledger_get(d->ledger, id, &f) < 0 || !strcmp(f.state, ST_DONE) ||
+		    !strcmp(f.state, ST_PARTIAL) || !strcmp(f.state, ST_FAILED) ||
+		    !strcmp(f.state, ST_DUPLICATE) || !strcmp(f.state, ST_STALE)) {
+			char *wd = xasprintf("%s/%s", root, e->d_name), *out = xasprintf("%s/out", wd);
+			if (ledger_get(d->ledger, id, &f) == 0) { /* unknown ids stay for a person */
+				remove_tree(out);
+				remove_tree(wd);
+			}
+			free(wd);
+			free(out);
+		}
+	}
+	if (dh)
+		closedir(dh);
+	free(root);
+}
+
 int daemon_run(const char *confpath)
 {
 	struct daemon d;
@@ -1302,6 +1341,7 @@ int daemon_run(const char *confpath)
 		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 		ledger_note_set(d.ledger, "daemon.pid", pid);
 	}
+	clean_work(&d);
 	d.nthreads = d.conf->workers;
 	d.threads = xcalloc(d.nthreads, sizeof(*d.threads));
 	for (size_t i = 0; i < d.nthreads; i++)

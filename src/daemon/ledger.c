@@ -113,16 +113,34 @@ static int event(struct ledger *l, long long id, const char *state, const char *
 long long ledger_add(struct ledger *l, const char *partner, const char *feed, const char *name,
 		     const char *path, long long size, int force)
 {
-	long long id;
+	sqlite3_stmt *st;
+	long long id = -1;
 
-	if (run(l, "INSERT INTO files (partner, feed, name, state, path, size, received, force) "
-		   "VALUES (?, ?, ?, 'received', ?, ?, strftime('%s','now'), ?)",
-		"ssssii", partner, feed, name, path, size, (long long)force) < 0)
-		return -1;
+	/* the insert and its id under one hold of the lock: other threads insert too */
 	pthread_mutex_lock(&l->lock);
-	id = sqlite3_last_insert_rowid(l->db);
+	if (sqlite3_prepare_v2(l->db, "INSERT INTO files (partner, feed, name, state, path, size, "
+				      "received, force) VALUES (?, ?, ?, 'received', ?, ?, "
+				      "strftime('%s','now'), ?) RETURNING id",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, feed, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 4, path, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 5, size);
+		sqlite3_bind_int(st, 6, force);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			id = sqlite3_column_int64(st, 0);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			id = -1;
+		sqlite3_finalize(st);
+	}
+	if (id < 0) {
+		l->failed = 1;
+		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
+	}
 	pthread_mutex_unlock(&l->lock);
-	event(l, id, ST_RECEIVED, path);
+	if (id > 0)
+		event(l, id, ST_RECEIVED, path);
 	return id;
 }
 
