@@ -1050,6 +1050,16 @@ static void process_file(struct daemon *d, long long id)
 	if (ledger_get(d->ledger, id, &j.lf) < 0)
 		return;
 	j.f = conf_feed(j.c, j.lf.feed);
+	{
+		struct logline l;
+		log_begin(&l, LOG_INFO, "file_processing");
+		log_kvf(&l, "file_id", "%lld", id);
+		log_kv(&l, "partner", j.lf.partner);
+		log_kv(&l, "feed", j.lf.feed);
+		log_kv(&l, "file", j.lf.name);
+		log_kv(&l, "state", j.lf.state);
+		log_end(&l);
+	}
 	j.wd = work_dir(j.c, id);
 	j.outdir = xasprintf("%s/out", j.wd);
 	j.file = xasprintf("%s/%s", j.wd, j.lf.name);

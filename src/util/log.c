@@ -47,8 +47,9 @@ void log_begin(struct logline *l, enum log_level level, const char *event)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	buf_printf(&l->b, "ts=%s level=%s event=%s", ts, level_names[level], event);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	buf_printf(&l->b, "ts=%s.%03ldZ level=%s event=%s", ts, now.tv_nsec / 1000000,
+		   level_names[level], event);
 }
 
 static int needs_quotes(const char *v, size_t len)

@@ -1,7 +1,7 @@
 /*
  * log - one line per event on stderr, as key=value pairs.
  *
- *   ts=2026-11-27T06:00:00Z level=warn event=row_rejected file=stock.csv line=3 ...
+ *   ts=2026-11-27T06:00:00.123Z level=warn event=row_rejected file=stock.csv line=3 ...
  *
  * A value with blanks, quotes, '=' or control characters is written in double
  * quotes with C-style escapes, so every line splits unambiguously. A line is
