@@ -47,7 +47,7 @@ static void test_key_value_lines_quote_what_needs_it(void **state)
 
 	(void)state;
 	assert_non_null(strstr(text, "ts=20"));
-	assert_int_equal(text[23], 'Z'); /* ts=YYYY-MM-DDTHH:MM:SS.mmmZ */
+	assert_int_equal(text[26], 'Z'); /* ts=YYYY-MM-DDTHH:MM:SS.mmmZ */
 	assert_non_null(strstr(text, "Z level=warn event=row_rejected file=stock.csv line=7 "
 				     "value=\"say \\\"hi\\\"\\n=1+2\" empty=\"\"\n"));
 	assert_null(strstr(text, "hidden"));
