@@ -1,0 +1,123 @@
+#include "config.h"
+
+#include "daemon/ledger.h"
+#include "testutil.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/dropgate-ledger.XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static struct ledger *open_here(void)
+{
+	char path[128];
+	struct buf err = BUF_INIT(4096);
+	struct ledger *l;
+
+	snprintf(path, sizeof(path), "%s/ledger.db", dir);
+	l = ledger_open(path, &err);
+	assert_non_null(l);
+	buf_release(&err);
+	return l;
+}
+
+static void test_files_states_and_events_survive_a_reopen(void **state)
+{
+	struct ledger *l = open_here();
+	struct ledger_file f;
+	long long a, b;
+
+	(void)state;
+	a = ledger_add(l, "acme", "stock", "s.csv", "/spool/acme/inbound/stock/s.csv", 10, 0);
+	b = ledger_add(l, "acme", "stock", "t.csv", "/x", 5, 1);
+	assert_true(a > 0 && b == a + 1);
+	assert_int_equal(ledger_set_path(l, a, "/state/work/1/s.csv", "abc"), 0);
+	assert_int_equal(ledger_set_state(l, a, ST_PROCESSING, "claimed"), 0);
+	assert_int_equal(ledger_set_counts(l, a, 10, 9, 1, 2), 0);
+	assert_int_equal(ledger_set_state(l, a, ST_PARTIAL, ""), 0);
+	ledger_close(l);
+	l = open_here();
+	assert_int_equal(ledger_get(l, a, &f), 0);
+	assert_string_equal(f.state, ST_PARTIAL);
+	assert_string_equal(f.path, "/state/work/1/s.csv");
+	assert_string_equal(f.sha256, "abc");
+	assert_int_equal(f.rows_rejected, 1);
+	assert_true(f.finished > 0);
+	assert_int_equal(ledger_get(l, b, &f), 0);
+	assert_int_equal(f.force, 1);
+	assert_int_equal(ledger_get(l, 999, &f), -1);
+	/* the same bytes, already imported */
+	ledger_set_path(l, b, "/y", "abc");
+	assert_int_equal(ledger_find_same(l, b, "acme", "stock", "abc", "done,partial"), a);
+	assert_int_equal(ledger_find_same(l, b, "acme", "stock", "abc", "done"), 0);
+	assert_int_equal(ledger_find_same(l, b, "other", "stock", "abc", "done,partial"), 0);
+	assert_false(ledger_failed(l));
+	ledger_close(l);
+}
+
+static void count_answer(void *ctx, const char *target, unsigned seq, const char *json)
+{
+	int *n = ctx;
+
+	assert_string_equal(target, "default");
+	assert_int_equal(seq, 1);
+	assert_string_equal(json, "{\"x\":1}");
+	(*n)++;
+}
+
+static void test_batches_and_notes(void **state)
+{
+	struct ledger *l = open_here();
+	long long id = ledger_add(l, "acme", "stock", "s.csv", "/p", 1, 0);
+	char s[16], v[64];
+	int n = 0;
+
+	(void)state;
+	ledger_batch_state(l, id, "default", 1, s, sizeof(s));
+	assert_string_equal(s, "");
+	ledger_batch_set(l, id, "default", 1, "sent", NULL);
+	ledger_batch_state(l, id, "default", 1, s, sizeof(s));
+	assert_string_equal(s, "sent");
+	ledger_batch_set(l, id, "default", 1, "done", "{\"x\":1}");
+	ledger_batch_set(l, id, "default", 2, "sent", NULL);
+	assert_int_equal(ledger_batches_done(l, id), 1);
+	ledger_batch_answers(l, id, count_answer, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ledger_note_get(l, "paused", v, sizeof(v)), -1);
+	ledger_note_set(l, "paused", "disk");
+	ledger_note_set(l, "paused", "");
+	assert_int_equal(ledger_note_get(l, "paused", v, sizeof(v)), 0);
+	assert_string_equal(v, "");
+	ledger_defer(l, id, 12345, "Commerce is unreachable");
+	{
+		struct ledger_file f;
+		ledger_get(l, id, &f);
+		assert_string_equal(f.state, ST_DEFERRED);
+		assert_int_equal(f.next_try, 12345);
+		assert_int_equal(f.attempts, 1);
+	}
+	assert_true(ledger_in_flight_path(l, "/p"));
+	ledger_close(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_files_states_and_events_survive_a_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batches_and_notes, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
