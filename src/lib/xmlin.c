@@ -32,6 +32,7 @@ struct xmlin {
 	int error_line;
 	int error_schema; /* it came from schema validation */
 	int header_sent;
+	xmlDocPtr doc; /* the reader's document, once asked for: ours to free */
 };
 
 /* record_steps: /a/ns:b into steps; -1 when it is not such a path. */
@@ -215,9 +216,22 @@ static int send_header(struct xmlin *x, unsigned long line)
 	return rc;
 }
 
-static int declares_entities(xmlTextReaderPtr r)
+/*
+ * current_doc: the reader's document. Once asked for it, the reader no longer
+ * frees it (libxml2's rule): xmlin_run frees it after the reader.
+ */
+static xmlDocPtr current_doc(struct xmlin *x, xmlTextReaderPtr r)
 {
 	xmlDocPtr doc = xmlTextReaderCurrentDoc(r);
+
+	if (doc)
+		x->doc = doc;
+	return doc;
+}
+
+static int declares_entities(struct xmlin *x, xmlTextReaderPtr r)
+{
+	xmlDocPtr doc = current_doc(x, r);
 
 	return doc && doc->intSubset && doc->intSubset->entities &&
 	       xmlHashSize((xmlHashTablePtr)doc->intSubset->entities) > 0;
@@ -292,7 +306,7 @@ void xmlin_run(struct pipeline *p, const struct feed *f, xmlin_read_fn read, voi
 		if (ret != 1 || x.error.len)
 			break;
 		type = xmlTextReaderNodeType(r);
-		if (type == XML_READER_TYPE_DOCUMENT_TYPE && declares_entities(r)) {
+		if (type == XML_READER_TYPE_DOCUMENT_TYPE && declares_entities(&x, r)) {
 			refuse_entities(p);
 			goto out;
 		}
@@ -315,7 +329,7 @@ void xmlin_run(struct pipeline *p, const struct feed *f, xmlin_read_fn read, voi
 				break;
 			if (!x.header_sent && send_header(&x, (unsigned long)xmlGetLineNo(node)))
 				goto out;
-			ctx->doc = xmlTextReaderCurrentDoc(r);
+			ctx->doc = current_doc(&x, r);
 			if (record_row(&x, r, node, ctx))
 				goto out;
 			if (++records == 1000) /* enough to size the duplicate index */
@@ -326,7 +340,7 @@ void xmlin_run(struct pipeline *p, const struct feed *f, xmlin_read_fn read, voi
 			skip_read = 1;
 		}
 	}
-	if (declares_entities(r) && !pipeline_stopped(p)) {
+	if (declares_entities(&x, r) && !pipeline_stopped(p)) {
 		/* libxml2 stopped inside the DOCTYPE (an entity loop, say): say why we refuse */
 		refuse_entities(p);
 		goto out;
@@ -347,6 +361,8 @@ void xmlin_run(struct pipeline *p, const struct feed *f, xmlin_read_fn read, voi
 out:
 	if (r)
 		xmlFreeTextReader(r);
+	if (x.doc)
+		xmlFreeDoc(x.doc);
 	if (schema)
 		xmlSchemaFree(schema);
 	if (sp)
