@@ -1377,6 +1377,13 @@ int daemon_run(const char *confpath)
 			d.next_prune = now + 3600;
 		}
 		dispatch(&d);
+		if (spool_fsync_failed()) {
+			log_simple(LOG_ERROR, "stopping", "an fsync failed: what is on disk is unknown, "
+							  "so the daemon stops rather than retrying it");
+			stop_flag = 1;
+			rc = 1;
+			break;
+		}
 		if (ledger_failed(d.ledger)) {
 			log_simple(LOG_ERROR, "stopping", "the ledger cannot be written: stopping rather "
 							  "than losing track of files");

@@ -28,6 +28,24 @@ int spool_ignored_name(const char *name)
 	       ends_with(name, ".tmp") || ends_with(name, ".ok");
 }
 
+/* Set when fsync fails: after that, what is on disk is unknown, and retrying
+   the fsync would report success for data the kernel may have dropped. */
+static volatile int fsync_failed;
+
+int spool_fsync_failed(void)
+{
+	return fsync_failed;
+}
+
+static int checked_fsync(int fd)
+{
+	int rc = fsync(fd);
+
+	if (rc < 0 && errno != EINVAL && errno != EROFS)
+		fsync_failed = 1;
+	return rc;
+}
+
 int fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -35,7 +53,7 @@ int fsync_dir(const char *dir)
 
 	if (fd < 0)
 		return -1;
-	rc = fsync(fd);
+	rc = checked_fsync(fd);
 	close(fd);
 	return rc;
 }
@@ -104,7 +122,7 @@ static int copy_file(const char *from, const char *to, struct buf *err)
 	int out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	int rc = -1;
 
-	if (in >= 0 && out >= 0 && copy_fd(in, out) == 0 && fsync(out) == 0)
+	if (in >= 0 && out >= 0 && copy_fd(in, out) == 0 && checked_fsync(out) == 0)
 		rc = 0;
 	else
 		buf_printf(err, "cannot copy %s to %s: %s", from, to, strerror(errno));
@@ -181,7 +199,7 @@ int spool_gzip(const char *from, const char *to, struct buf *err)
 		goto out;
 	}
 	gz = NULL;
-	if (fsync(out) == 0 && close(out) == 0) {
+	if (checked_fsync(out) == 0 && close(out) == 0) {
 		char *td = dir_of(to);
 		out = -1;
 		if (rename(tmp, to) == 0 && fsync_dir(td) == 0)

@@ -14,6 +14,8 @@
 
 #include "util/buf.h"
 
+/* spool_fsync_failed: a flush to disk failed since start; the daemon must stop. */
+int spool_fsync_failed(void);
 /* spool_ignored_name: a temporary or marker name (.x, *.part, *.filepart, *.tmp, *.ok). */
 int spool_ignored_name(const char *name);
 /* fsync_dir: make a directory's entries durable. 0 or -1. */
