@@ -257,6 +257,7 @@ static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_k
 	lim.max_members = fc->feed->max_members;
 	lim.max_inflated = fc->feed->max_inflated;
 	lim.max_ratio = fc->feed->max_ratio;
+	lim.nested = fc->feed->nested;
 	m.u = unpack_open(fc->path, fc->name, kind, &fc->feed->members, &lim, &m.err);
 	if (m.u == NULL) {
 		pipeline_reject(p, "%s", buf_cstr(&m.err));

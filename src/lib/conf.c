@@ -478,6 +478,7 @@ static const struct key_def feed_keys[] = {
 	FK("max_members", kp_uint, max_members, &r_members),
 	FK("max_inflated", kp_size, max_inflated, NULL),
 	FK("max_ratio", kp_uint, max_ratio, &r_ratio),
+	FK("nested", kp_bool, nested, NULL),
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -80,6 +80,7 @@ struct feed {
 	unsigned long max_members;
 	unsigned long long max_inflated;
 	unsigned long max_ratio;
+	int nested;
 	int line;
 };
 

@@ -12,8 +12,10 @@
 #define RATIO_GRACE (1024 * 1024)
 
 struct member {
-	char *name;
+	char *name;   /* "inner.zip/stock.csv" for a member of a nested archive */
 	size_t index; /* position in the archive */
+	long inner;   /* position in the nested archive at index; -1: none */
+	enum unpack_kind inner_kind;
 };
 
 struct unpack {
@@ -27,7 +29,41 @@ struct unpack {
 	size_t n;
 	size_t current;
 	unsigned long long inflated;
+	struct archive *in;   /* the nested archive being read, or NULL */
+	char block[65536];    /* the outer member's bytes, as the nested archive asks */
 };
+
+/* outer_read: libarchive's read callback for a nested archive: the outer member's data. */
+static la_ssize_t outer_read(struct archive *inner, void *ctx, const void **buf)
+{
+	struct unpack *u = ctx;
+	la_ssize_t n = archive_read_data(u->a, u->block, sizeof(u->block));
+
+	(void)inner;
+	*buf = u->block;
+	return n;
+}
+
+static struct archive *open_nested(struct unpack *u, enum unpack_kind kind)
+{
+	struct archive *a = archive_read_new();
+
+	if (kind == UNPACK_ZIP) {
+		archive_read_support_format_zip(a);
+	} else if (kind == UNPACK_GZ) {
+		archive_read_support_filter_gzip(a);
+		archive_read_support_format_raw(a);
+	} else {
+		if (kind == UNPACK_TGZ)
+			archive_read_support_filter_gzip(a);
+		archive_read_support_format_tar(a);
+	}
+	if (archive_read_open(a, u, NULL, outer_read, NULL) != ARCHIVE_OK) {
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -94,7 +130,8 @@ static int is_archive_name(const char *n)
 	       ends_with(n, ".bz2") || ends_with(n, ".xz");
 }
 
-/* check_entry: why a member refuses the archive, or NULL. */
+/* check_entry: why a member refuses the archive, or NULL (nested: 1 nested archives
+   are read, 0 they are refused, -1 this is inside one: another level is refused). */
 static const char *check_entry(struct archive_entry *e, const char *name, int nested)
 {
 	mode_t type = archive_entry_filetype(e);
@@ -112,14 +149,98 @@ static const char *check_entry(struct archive_entry *e, const char *name, int ne
 		return "is encrypted";
 	if (type != AE_IFREG && type != AE_IFDIR)
 		return "is not a regular file";
-	if (type == AE_IFREG && !nested && is_archive_name(name))
-		return "is an archive inside the archive (nested archives are not read)";
+	if (type == AE_IFREG && nested <= 0 && is_archive_name(name))
+		return nested < 0 ? "is an archive inside a nested archive (one level is read)"
+				  : "is an archive inside the archive (nested archives are not read; "
+				    "nested = yes reads them)";
 	return NULL;
 }
 
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(((const struct member *)a)->name, ((const struct member *)b)->name);
+}
+
+static int selected(const struct strlist *members, const char *name)
+{
+	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+
+	for (size_t i = 0; i < members->n; i++)
+		if (fnmatch(members->v[i], name, 0) == 0 || fnmatch(members->v[i], base, 0) == 0)
+			return 1;
+	return 0;
+}
+
+/* list_nested: the members of the archive in outer member outer (at index). */
+static int list_nested(struct unpack *u, const char *outer, size_t index,
+		       const struct strlist *members, struct buf *err)
+{
+	enum unpack_kind kind = unpack_kind_of(outer);
+	struct archive *in;
+	struct archive_entry *e;
+	long k = 0;
+	int r;
+
+	if (kind == UNPACK_NONE) {
+		buf_printf(err, "member '%s' is an archive of a kind dropgate does not read: the "
+				"archive is refused", outer);
+		return -1;
+	}
+	in = open_nested(u, kind);
+	if (in == NULL) {
+		buf_printf(err, "member '%s' is not a readable archive: the archive is refused", outer);
+		return -1;
+	}
+	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		const char *iname = archive_entry_pathname(e);
+		char *full, *gz = NULL;
+		const char *why;
+
+		if (kind == UNPACK_GZ) {
+			const char *base = strrchr(outer, '/') ? strrchr(outer, '/') + 1 : outer;
+			gz = xstrndup(base, strlen(base) - 3);
+			iname = gz;
+		}
+		if (iname == NULL)
+			iname = "";
+		full = xasprintf("%s/%s", outer, iname);
+		why = kind == UNPACK_GZ ? NULL : check_entry(e, iname, -1);
+		if (why) {
+			buf_printf(err, "member '%s' %s: the archive is refused", full, why);
+			free(full);
+			free(gz);
+			archive_read_free(in);
+			return -1;
+		}
+		if ((archive_entry_filetype(e) == AE_IFREG || kind == UNPACK_GZ) &&
+		    selected(members, iname)) {
+			if (u->n == u->lim.max_members) {
+				buf_printf(err, "more than %lu members to read: the archive is refused",
+					   u->lim.max_members);
+				free(full);
+				free(gz);
+				archive_read_free(in);
+				return -1;
+			}
+			u->m = xreallocarray(u->m, u->n + 1, sizeof(*u->m));
+			u->m[u->n].name = full;
+			u->m[u->n].index = index;
+			u->m[u->n].inner = k;
+			u->m[u->n].inner_kind = kind;
+			u->n++;
+		} else {
+			free(full);
+		}
+		free(gz);
+		k++;
+	}
+	if (r != ARCHIVE_EOF) {
+		buf_printf(err, "member '%s' is a damaged archive: %s", outer, archive_error_string(in));
+		archive_read_free(in);
+		return -1;
+	}
+	archive_read_free(in);
+	return 0;
 }
 
 struct unpack *unpack_open(const char *path, const char *name, enum unpack_kind kind,
@@ -157,7 +278,13 @@ struct unpack *unpack_open(const char *path, const char *name, enum unpack_kind 
 			free(gzname);
 			goto fail;
 		}
-		if (archive_entry_filetype(e) == AE_IFREG || kind == UNPACK_GZ) {
+		if (lim->nested && kind != UNPACK_GZ && archive_entry_filetype(e) == AE_IFREG &&
+		    is_archive_name(mname)) {
+			if (list_nested(u, mname, index, members, err) < 0) {
+				free(gzname);
+				goto fail;
+			}
+		} else if (archive_entry_filetype(e) == AE_IFREG || kind == UNPACK_GZ) {
 			const char *base = strrchr(mname, '/') ? strrchr(mname, '/') + 1 : mname;
 			int selected = kind == UNPACK_GZ;
 			for (size_t i = 0; !selected && i < members->n; i++)
@@ -174,6 +301,7 @@ struct unpack *unpack_open(const char *path, const char *name, enum unpack_kind 
 				u->m = xreallocarray(u->m, u->n + 1, sizeof(*u->m));
 				u->m[u->n].name = xstrdup(mname);
 				u->m[u->n].index = index;
+				u->m[u->n].inner = -1;
 				u->n++;
 			}
 		}
@@ -205,6 +333,8 @@ void unpack_close(struct unpack *u)
 {
 	if (u == NULL)
 		return;
+	if (u->in)
+		archive_read_free(u->in);
 	if (u->a)
 		archive_read_free(u->a);
 	for (size_t i = 0; i < u->n; i++)
@@ -230,6 +360,15 @@ int unpack_begin(struct unpack *u, size_t i, struct buf *err)
 	size_t want = u->m[i].index;
 	struct archive_entry *e;
 
+	if (u->in) {
+		archive_read_free(u->in);
+		u->in = NULL;
+	}
+	/* the outer member again (a nested archive is read from its start each time) */
+	if (u->a && (want < u->pos || (want == u->pos - 1 && u->m[i].inner >= 0))) {
+		archive_read_free(u->a);
+		u->a = NULL;
+	}
 	if (u->a && want < u->pos) { /* behind us: read the archive again from the start */
 		archive_read_free(u->a);
 		u->a = NULL;
@@ -251,16 +390,28 @@ int unpack_begin(struct unpack *u, size_t i, struct buf *err)
 			break;
 	}
 	u->current = i;
+	if (u->m[i].inner >= 0) {
+		u->in = open_nested(u, u->m[i].inner_kind);
+		for (long k = 0; u->in && k <= u->m[i].inner; k++)
+			if (archive_read_next_header(u->in, &e) != ARCHIVE_OK) {
+				archive_read_free(u->in);
+				u->in = NULL;
+			}
+		if (u->in == NULL) {
+			buf_printf(err, "member '%s' could not be found again", u->m[i].name);
+			return -1;
+		}
+	}
 	return 0;
 }
 
 ssize_t unpack_read(struct unpack *u, void *p, size_t n, struct buf *err)
 {
-	la_ssize_t got = archive_read_data(u->a, p, n);
+	la_ssize_t got = archive_read_data(u->in ? u->in : u->a, p, n);
 	unsigned long long packed;
 
 	if (got < 0) {
-		buf_printf(err, "cannot be read: %s", archive_error_string(u->a));
+		buf_printf(err, "cannot be read: %s", archive_error_string(u->in ? u->in : u->a));
 		return -1;
 	}
 	u->inflated += (unsigned long long)got;

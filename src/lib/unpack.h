@@ -27,7 +27,7 @@ struct unpack_limits {
 	unsigned long max_members;
 	unsigned long long max_inflated;
 	unsigned long max_ratio;
-	int nested; /* archives inside archives are read (not unpacked further) */
+	int nested; /* an archive inside the archive is read too (one level) */
 };
 
 struct unpack;
