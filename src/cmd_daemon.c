@@ -279,14 +279,24 @@ static void print_answer(void *ctx, const char *target, unsigned seq, const char
 	answer_release(&a);
 }
 
-static int parse_id(int argc, char **argv, long long *id)
+/* open_file: the ID argument's ledger entry, or NULL with the reason told. */
+static struct ledger *open_file(const struct conf *c, int argc, char **argv, const char *usage,
+				const char *cmd, long long *id, struct ledger_file *f)
 {
+	struct ledger *l;
 	char *end;
 
-	if (optind >= argc)
-		return -1;
-	*id = strtoll(argv[optind], &end, 10);
-	return *end || *id <= 0 ? -1 : 0;
+	if (optind + 1 != argc || (*id = strtoll(argv[optind], &end, 10)) <= 0 || *end) {
+		fputs(usage, stderr);
+		return NULL;
+	}
+	l = open_ledger(c);
+	if (l && ledger_get(l, *id, f) < 0) {
+		fprintf(stderr, "dropgate %s: no file %lld\n", cmd, *id);
+		ledger_close(l);
+		l = NULL;
+	}
+	return l;
 }
 
 int cmd_show(int argc, char **argv)
@@ -301,15 +311,8 @@ int cmd_show(int argc, char **argv)
 
 	if (c == NULL)
 		return status;
-	if (parse_id(argc, argv, &id) < 0) {
-		fputs(usage, stderr);
-		conf_free(c);
-		return EXIT_USAGE;
-	}
-	l = open_ledger(c);
-	if (l == NULL || ledger_get(l, id, &f) < 0) {
-		fprintf(stderr, "dropgate show: no file %lld\n", id);
-		ledger_close(l);
+	l = open_file(c, argc, argv, usage, "show", &id, &f);
+	if (l == NULL) {
 		conf_free(c);
 		return EXIT_USAGE;
 	}
@@ -380,15 +383,8 @@ int cmd_redrop(int argc, char **argv)
 
 	if (c == NULL)
 		return status;
-	if (parse_id(argc, argv, &id) < 0) {
-		fputs(usage, stderr);
-		conf_free(c);
-		return EXIT_USAGE;
-	}
-	l = open_ledger(c);
-	if (l == NULL || ledger_get(l, id, &f) < 0) {
-		fprintf(stderr, "dropgate redrop: no file %lld\n", id);
-		ledger_close(l);
+	l = open_file(c, argc, argv, usage, "redrop", &id, &f);
+	if (l == NULL) {
 		conf_free(c);
 		return EXIT_USAGE;
 	}

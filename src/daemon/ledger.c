@@ -46,8 +46,11 @@ struct ledger *ledger_open(const char *path, struct buf *err)
 	struct ledger *l = xcalloc(1, sizeof(*l));
 	char *msg = NULL;
 
+	/* wait for a lock rather than fail: status, show and redrop open the ledger
+	   beside the daemon, and a restart after kill -9 recovers the WAL */
 	if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					       SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(l->db, 10000) != SQLITE_OK ||
 	    sqlite3_exec(l->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		buf_printf(err, "cannot open the ledger %s: %s", path,
 			   msg ? msg : sqlite3_errmsg(l->db));
@@ -56,7 +59,6 @@ struct ledger *ledger_open(const char *path, struct buf *err)
 		free(l);
 		return NULL;
 	}
-	sqlite3_busy_timeout(l->db, 10000);
 	pthread_mutex_init(&l->lock, NULL);
 	return l;
 }
@@ -75,6 +77,17 @@ int ledger_failed(const struct ledger *l)
 	return l->failed;
 }
 
+/* bind_args: parameters by type letters, 's' text and 'i' int64, one per ?. */
+static void bind_args(sqlite3_stmt *st, const char *types, va_list ap)
+{
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 's')
+			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
+	}
+}
+
 /* run: one statement with text/int64 parameters ("s" or "i" per ?), no rows. */
 static int run(struct ledger *l, const char *sql, const char *types, ...)
 {
@@ -86,12 +99,7 @@ static int run(struct ledger *l, const char *sql, const char *types, ...)
 	rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		va_start(ap, types);
-		for (int i = 0; types[i]; i++) {
-			if (types[i] == 's')
-				sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
-			else
-				sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
-		}
+		bind_args(st, types, ap);
 		va_end(ap);
 		rc = sqlite3_step(st);
 		sqlite3_finalize(st);
@@ -243,12 +251,7 @@ static long long single_int(struct ledger *l, const char *sql, const char *types
 	pthread_mutex_lock(&l->lock);
 	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) == SQLITE_OK) {
 		va_start(ap, types);
-		for (int i = 0; types[i]; i++) {
-			if (types[i] == 's')
-				sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
-			else
-				sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
-		}
+		bind_args(st, types, ap);
 		va_end(ap);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = sqlite3_column_int64(st, 0);

@@ -3,31 +3,13 @@
 #include "daemon/ledger.h"
 #include "testutil.h"
 
-static char dir[64];
-
-static int setup(void **state)
-{
-	(void)state;
-	strcpy(dir, "/tmp/dropgate-ledger.XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
-}
-
 static struct ledger *open_here(void)
 {
 	char path[128];
 	struct buf err = BUF_INIT(4096);
 	struct ledger *l;
 
-	snprintf(path, sizeof(path), "%s/ledger.db", dir);
+	snprintf(path, sizeof(path), "%s/ledger.db", test_dir);
 	l = ledger_open(path, &err);
 	assert_non_null(l);
 	buf_release(&err);
@@ -116,8 +98,8 @@ static void test_batches_and_notes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_files_states_and_events_survive_a_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batches_and_notes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_files_states_and_events_survive_a_reopen, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_batches_and_notes, tmpdir_setup, tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

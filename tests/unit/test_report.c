@@ -20,24 +20,6 @@ static char *slurp(const char *path)
 	return buf_detach(&b);
 }
 
-static char dir[] = "/tmp/dropgate-report.XXXXXX";
-
-static int setup(void **state)
-{
-	(void)state;
-	strcpy(dir, "/tmp/dropgate-report.XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
-}
-
 static void test_errors_csv_for_a_spreadsheet(void **state)
 {
 	struct report r;
@@ -47,13 +29,13 @@ static void test_errors_csv_for_a_spreadsheet(void **state)
 	char *text;
 
 	(void)state;
-	assert_int_equal(report_open(&r, dir, "stock.csv", &err), 0);
+	assert_int_equal(report_open(&r, test_dir, "stock.csv", &err), 0);
 	report_problem(&r, "8", "quantity", "=1+2", 4, "quantity '=1+2' is not a number");
 	report_problem(&r, "4", "quantity", "1,5", 3, "not a number, \"really\"");
 	report_problem(&r, "5", "sku", "@SUM(A1)", 8, "-x");
 	assert_int_equal(report_finish(&r, &s, &err), 0);
 	report_release(&r);
-	snprintf(path, sizeof(path), "%s/stock.csv.errors.csv", dir);
+	snprintf(path, sizeof(path), "%s/stock.csv.errors.csv", test_dir);
 	text = slurp(path);
 	assert_non_null(text);
 	assert_string_equal(text, "\xef\xbb\xbfline,column,value,message\r\n"
@@ -75,14 +57,14 @@ static void test_result_json_and_no_errors_file_without_problems(void **state)
 
 	(void)state;
 	/* an errors.csv from an earlier run of the same name goes away */
-	snprintf(path, sizeof(path), "%s/stock.csv.errors.csv", dir);
+	snprintf(path, sizeof(path), "%s/stock.csv.errors.csv", test_dir);
 	fclose(fopen(path, "w"));
-	assert_int_equal(report_open(&r, dir, "stock.csv", &err), 0);
+	assert_int_equal(report_open(&r, test_dir, "stock.csv", &err), 0);
 	report_message(&r, "all good");
 	assert_int_equal(report_finish(&r, &s, &err), 0);
 	report_release(&r);
 	assert_int_equal(access(path, F_OK), -1);
-	snprintf(path, sizeof(path), "%s/stock.csv.result.json", dir);
+	snprintf(path, sizeof(path), "%s/stock.csv.result.json", test_dir);
 	j = json_load_file(path, 0, &je);
 	assert_non_null(j);
 	assert_int_equal(json_integer_value(json_object_get(j, "id")), 42);
@@ -115,9 +97,9 @@ static void test_unwritable_directory_is_an_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_errors_csv_for_a_spreadsheet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors_csv_for_a_spreadsheet, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_result_json_and_no_errors_file_without_problems,
-						setup, teardown),
+						tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_unwritable_directory_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,24 +6,6 @@
 #include "daemon/spool.h"
 #include "testutil.h"
 
-static char dir[64];
-
-static int setup(void **state)
-{
-	(void)state;
-	strcpy(dir, "/tmp/dropgate-spool.XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
-}
-
 static void put(const char *path, const char *text)
 {
 	FILE *fp = fopen(path, "w");
@@ -54,11 +36,11 @@ static void test_move_link_gzip_and_hash(void **state)
 	char back[64] = "";
 
 	(void)state;
-	snprintf(a, sizeof(a), "%s/in.csv", dir);
-	snprintf(sub, sizeof(sub), "%s/work/7", dir);
-	snprintf(b, sizeof(b), "%s/work/7/in.csv", dir);
-	snprintf(c, sizeof(c), "%s/work/7/second.csv", dir);
-	snprintf(g, sizeof(g), "%s/archive.gz", dir);
+	snprintf(a, sizeof(a), "%s/in.csv", test_dir);
+	snprintf(sub, sizeof(sub), "%s/work/7", test_dir);
+	snprintf(b, sizeof(b), "%s/work/7/in.csv", test_dir);
+	snprintf(c, sizeof(c), "%s/work/7/second.csv", test_dir);
+	snprintf(g, sizeof(g), "%s/archive.gz", test_dir);
 	put(a, "abc");
 	assert_int_equal(mkdirs(sub, 0750, &err), 0);
 	assert_int_equal(mkdirs(sub, 0750, &err), 0); /* again: fine */
@@ -78,7 +60,7 @@ static void test_move_link_gzip_and_hash(void **state)
 	assert_non_null(strstr(buf_cstr(&err), "in.csv"));
 	remove_tree(sub);
 	assert_int_equal(access(sub, F_OK), -1);
-	assert_true(disk_free(dir) > 0);
+	assert_true(disk_free(test_dir) > 0);
 	buf_release(&err);
 }
 
@@ -86,7 +68,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_never_picked_up),
-		cmocka_unit_test_setup_teardown(test_move_link_gzip_and_hash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_link_gzip_and_hash, tmpdir_setup, tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

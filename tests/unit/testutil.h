@@ -26,4 +26,23 @@ static inline char *tmpfile_with(const char *text, size_t len)
 
 #define TMPFILE(s) tmpfile_with((s), strlen(s))
 
+/* A fresh directory for a test (cmocka setup/teardown), removed with its files. */
+static char test_dir[64];
+
+static inline int tmpdir_setup(void **state)
+{
+	(void)state;
+	strcpy(test_dir, "/tmp/dropgate-test-dir.XXXXXX");
+	return mkdtemp(test_dir) ? 0 : -1;
+}
+
+static inline int tmpdir_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", test_dir);
+	return system(cmd);
+}
+
 #endif
