@@ -554,6 +554,38 @@ class SftpTest(unittest.TestCase):
         p = self.sftp("ls outbound/reports\n")
         self.assertIn("stock_20261127T0200.csv.result.json", p.stdout)
 
+    def test_sftp_upload_killed_halfway_never_imported_then_whole_with_ok_once(self):
+        a = self.app
+        a.start()
+        big = os.path.join(a.root, "big.csv")
+        with open(big, "w") as f:
+            f.write("sku,source_code,quantity,status\n")
+            for i in range(20000):
+                f.write("AB-%d,default,%d,1\n" % (i, i % 90))
+        batch = os.path.join(a.root, "slow")
+        with open(batch, "w") as f:
+            f.write("put %s inbound/okfile/big.csv\n" % big)
+        # 400 Kbit/s: the upload takes several seconds; kill it halfway
+        p = subprocess.Popen(["sftp", "-b", batch, "-l", "400", "-i", os.path.join(a.root, "user_key"),
+                              "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                              "-o", "BatchMode=yes", "-P", str(self.sshd_port), USER + "@127.0.0.1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        part = os.path.join(a.inbox("okfile"), "big.csv")
+        wait_for(lambda: os.path.exists(part) and os.path.getsize(part) > 0, 20, "the upload to begin")
+        time.sleep(1)
+        p.kill()
+        p.wait()
+        self.assertLess(os.path.getsize(part), os.path.getsize(big))
+        time.sleep(3)
+        self.assertEqual(a.files(), [], "a half upload without its .ok was taken")
+        empty = os.path.join(a.root, "empty")
+        open(empty, "w").close()
+        r = self.sftp("put %s inbound/okfile/big.csv\nput %s inbound/okfile/big.csv.ok\n" % (big, empty))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_for(lambda: a.finished(1), 30, "the whole upload")
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("big.csv", "done")])
+        self.assertEqual(sum(j["rows"] for j in a.imports()), 20000)
+
     def test_partner_cannot_make_links_or_leave_the_chroot(self):
         p = self.sftp("symlink /etc/passwd inbound/stock/passwd.csv\n")
         self.assertNotEqual(p.returncode, 0)
