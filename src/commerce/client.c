@@ -132,7 +132,8 @@ static void set_common(struct commerce_client *c)
 }
 
 /*
- * post: one HTTP POST of a JSON body; *status 0 when no HTTP answer came.
+ * post: one HTTP POST of a JSON body (a GET when body is NULL); *status 0 when
+ * no HTTP answer came.
  * The transport error, if any, is described in err without URL secrets.
  */
 static CURLcode post(struct commerce_client *c, const char *url, const char *body, size_t len,
@@ -155,8 +156,12 @@ static CURLcode post(struct commerce_client *c, const char *url, const char *bod
 	}
 	curl_easy_setopt(c->h, CURLOPT_URL, url);
 	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	if (body) {
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	} else {
+		curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
+	}
 	rc = curl_easy_perform(c->h);
 	c->wire += len;
 	*status = 0;
@@ -310,8 +315,12 @@ static int permanent(CURLcode rc)
 	}
 }
 
-enum answer_class commerce_import(struct commerce_client *c, const char *body, size_t len,
-				  struct answer *a)
+/*
+ * exchange: one request with the token, retried as the header says. A GET
+ * (body NULL) answered 200 is done, its body in *response.
+ */
+static enum answer_class exchange(struct commerce_client *c, const char *url, const char *body,
+				  size_t len, struct answer *a, struct buf *response)
 {
 	struct buf err = BUF_INIT(4096);
 	int renewed = 0;
@@ -322,8 +331,13 @@ enum answer_class commerce_import(struct commerce_client *c, const char *body, s
 		CURLcode rc;
 
 		buf_reset(&err);
-		rc = post(c, c->import_url, body, len, 1, &status, &err);
-		if (rc == CURLE_OK) {
+		rc = post(c, url, body, len, 1, &status, &err);
+		if (rc == CURLE_OK && response && status == 200) {
+			answer_reset(a);
+			a->http_status = 200;
+			buf_reset(response);
+			buf_add(response, c->body.data ? c->body.data : "", c->body.len);
+		} else if (rc == CURLE_OK) {
 			answer_parse(a, status, c->body.data, c->body.len);
 			if (c->retry_after >= 0)
 				a->retry_after = (unsigned long)c->retry_after;
@@ -373,4 +387,25 @@ enum answer_class commerce_import(struct commerce_client *c, const char *body, s
 	}
 	buf_release(&err);
 	return a->cls;
+}
+
+enum answer_class commerce_import(struct commerce_client *c, const char *body, size_t len,
+				  struct answer *a)
+{
+	return exchange(c, c->import_url, body, len, a, NULL);
+}
+
+enum answer_class commerce_get(struct commerce_client *c, const char *route, struct answer *a,
+			       struct buf *response)
+{
+	size_t n = strlen(c->t->url);
+	char *url;
+	enum answer_class cls;
+
+	while (n && c->t->url[n - 1] == '/')
+		n--;
+	url = xasprintf("%.*s/rest/%s/V1/%s", (int)n, c->t->url, c->t->store, route);
+	cls = exchange(c, url, NULL, 0, a, response);
+	free(url);
+	return cls;
 }

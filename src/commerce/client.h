@@ -30,6 +30,12 @@ void commerce_client_free(struct commerce_client *c);
 /* commerce_import: one request, retried as above; the outcome in *a. */
 enum answer_class commerce_import(struct commerce_client *c, const char *body, size_t len,
 				  struct answer *a);
+/*
+ * commerce_get: GET <url>/rest/<store>/V1/<route> (route with its query), with
+ * the same tokens and retries; done with the JSON body in *response.
+ */
+enum answer_class commerce_get(struct commerce_client *c, const char *route, struct answer *a,
+			       struct buf *response);
 /* commerce_client_set_stop: stop() is asked during transfers and waits; 1 aborts them. */
 void commerce_client_set_stop(struct commerce_client *c, int (*stop)(void *ctx), void *ctx);
 /* commerce_wire_bytes: request bytes sent so far (bodies, all attempts). */
