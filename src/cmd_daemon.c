@@ -26,6 +26,8 @@
 #include "daemon/daemon.h"
 #include "daemon/ledger.h"
 #include "daemon/spool.h"
+#include "export/orders.h"
+#include "commerce/client.h"
 #include "lib/conf.h"
 #include "lib/report.h"
 #include "util/buf.h"
@@ -524,4 +526,56 @@ int cmd_partner(int argc, char **argv)
 	free(root);
 	conf_free(c);
 	return status ? EXIT_USAGE : 0;
+}
+
+/* --- export -------------------------------------------------------------------------------- */
+
+int cmd_export(int argc, char **argv)
+{
+	static const char usage[] = "usage: dropgate export [-c FILE] NAME\n"
+				    "Run the export NAME now, as its schedule would.\n"
+				    "Exit: 0, 4 when Commerce failed (the watermark stays).\n";
+	int status;
+	struct conf *c = setup(argc, argv, usage, NULL, NULL, NULL, &status);
+	const struct export *e;
+	struct export_result res;
+	struct buf err = BUF_INIT(4096);
+	struct ledger *l;
+	char *path;
+
+	if (c == NULL)
+		return status;
+	if (optind + 1 != argc || (e = conf_export(c, argv[optind])) == NULL) {
+		if (optind + 1 == argc)
+			fprintf(stderr, "dropgate export: %s has no [export %s]\n", c->path, argv[optind]);
+		else
+			fputs(usage, stderr);
+		conf_free(c);
+		return EXIT_USAGE;
+	}
+	path = xasprintf("%s/ledger.db", c->state);
+	if (mkdirs(c->state, 0750, &err) < 0 || (l = ledger_open(path, &err)) == NULL) {
+		fprintf(stderr, "dropgate export: %s\n", buf_cstr(&err));
+		free(path);
+		conf_free(c);
+		buf_release(&err);
+		return EXIT_USAGE;
+	}
+	free(path);
+	commerce_global_init();
+	if (export_orders(c, e, l, &res, &err) < 0) {
+		fprintf(stderr, "dropgate export %s: %s\n", e->name, buf_cstr(&err));
+		status = EXIT_COMMERCE;
+	} else {
+		if (res.file[0])
+			printf("%s: %lu orders, %lu items, %lu pages\n", res.file, res.orders, res.items,
+			       res.pages);
+		else
+			printf("nothing new since the last run: no file written\n");
+		status = 0;
+	}
+	ledger_close(l);
+	conf_free(c);
+	buf_release(&err);
+	return status;
 }

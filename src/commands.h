@@ -21,6 +21,7 @@ int cmd_status(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_redrop(int argc, char **argv);
 int cmd_partner(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* What check and submit share: -c, --feed, --out, --help, then files. */
 struct command_setup {

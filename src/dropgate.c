@@ -37,6 +37,7 @@ static const struct command commands[] = {
 	{ "show", cmd_show, "show ID                                 one file's whole history" },
 	{ "redrop", cmd_redrop, "redrop ID [--force]                     queue a failed (or finished) file again" },
 	{ "partner", cmd_partner, "partner add NAME [--user USER]          create a partner's spool tree" },
+	{ "export", cmd_export, "export NAME                             run one export now" },
 	{ "submit", cmd_submit, "submit --feed NAME [--out DIR] FILE      check, then send to Commerce" },
 	{ "version", cmd_version, "version                                 versions of dropgate and its libraries" },
 	{ "help", cmd_help, "help                                    this list" },

@@ -17,7 +17,7 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-enum section_kind { SEC_NONE, SEC_DROPGATE, SEC_COMMERCE, SEC_FEED, SEC_UNKNOWN };
+enum section_kind { SEC_NONE, SEC_DROPGATE, SEC_COMMERCE, SEC_FEED, SEC_EXPORT, SEC_UNKNOWN };
 
 struct pending_map {
 	char *column, *expr;
@@ -380,6 +380,20 @@ static int kp_complete(struct loader *ld, const char *v, void *field, const void
 	return 0;
 }
 
+static int kp_at(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	int h, m;
+	char end;
+
+	(void)arg;
+	if (sscanf(v, "%d:%d%c", &h, &m, &end) != 2 || h < 0 || h > 23 || m < 0 || m > 59) {
+		conf_error(ld, ld->line, "'%s' is not a local time like 02:00", v);
+		return -1;
+	}
+	*(int *)field = h * 60 + m;
+	return 0;
+}
+
 static int kp_entity(struct loader *ld, const char *v, void *field, const void *arg)
 {
 	const struct entity *e = entity_find(v);
@@ -415,9 +429,32 @@ static const struct choice c_validation[] = { { "stop-on-errors", VALIDATION_STO
 					      { "skip-errors", VALIDATION_SKIP },
 					      { NULL, 0 } };
 
+static const struct choice c_export_kind[] = { { "orders", EXPORT_ORDERS }, { "bi", EXPORT_BI },
+					       { NULL, 0 } };
+static const struct choice c_export_format[] = { { "csv", EXPORT_CSV }, { "xml", EXPORT_XML },
+						 { "jsonl", EXPORT_JSONL }, { NULL, 0 } };
+static const struct choice c_compress[] = { { "none", 0 }, { "gzip", 1 }, { NULL, 0 } };
+static const struct range r_page = { 1, 1000 };
+
 #define CK(name, fn, field, arg) { name, fn, offsetof(struct conf, field), arg }
 #define TK(name, fn, field, arg) { name, fn, offsetof(struct target, field), arg }
 #define FK(name, fn, field, arg) { name, fn, offsetof(struct feed, field), arg }
+
+#define EK(name, fn, field, arg) { name, fn, offsetof(struct export, field), arg }
+
+static const struct key_def export_keys[] = {
+	EK("kind", kp_choice, kind, c_export_kind),
+	EK("partners", kp_list, partners, NULL),
+	EK("dir", kp_string, dir, NULL),
+	EK("every", kp_duration, every, NULL),
+	EK("at", kp_at, at_minutes, NULL),
+	EK("format", kp_choice, format, c_export_format),
+	EK("target", kp_string, target, NULL),
+	EK("page_size", kp_uint, page_size, &r_page),
+	EK("entities", kp_list, entities, NULL),
+	EK("compress", kp_choice, gzip, c_compress),
+	{ NULL, NULL, 0, NULL },
+};
 
 static const struct key_def dropgate_keys[] = {
 	CK("spool", kp_path, spool, NULL),
@@ -526,6 +563,55 @@ static struct feed *feed_new(struct conf *c, const char *name, int line)
 	f->max_ratio = 100;
 	f->line = line;
 	return f;
+}
+
+static struct export *export_new(struct conf *c, const char *name, int line)
+{
+	struct export *e;
+
+	c->exports = xreallocarray(c->exports, c->nexports + 1, sizeof(*c->exports));
+	e = &c->exports[c->nexports++];
+	memset(e, 0, sizeof(*e));
+	e->name = xstrdup(name);
+	e->kind = EXPORT_ORDERS;
+	e->format = EXPORT_CSV;
+	e->page_size = 200;
+	e->at_minutes = -1;
+	e->line = line;
+	return e;
+}
+
+static void finish_export(struct loader *ld, struct export *e)
+{
+	const char *sec = ld->section;
+	unsigned long line = ld->cur_section_line;
+	static const char *const bi_entities[] = { "orders", "order_items", "customers", "products",
+						   NULL };
+
+	if (e->partners.n == 0)
+		conf_error(ld, line, "[%s] partners is required: whose outbound tree receives the files",
+			   sec);
+	if (e->dir == NULL)
+		e->dir = xstrdup(e->kind == EXPORT_ORDERS ? "outbound/orders" : "outbound/bi");
+	if (e->target == NULL)
+		e->target = xstrdup("default");
+	if (e->every && e->at_minutes >= 0)
+		conf_error(ld, line, "[%s] give every or at, not both", sec);
+	if (!e->every && e->at_minutes < 0)
+		conf_error(ld, line, "[%s] every (e.g. 2m) or at (e.g. 02:00) is required", sec);
+	if (e->kind == EXPORT_BI)
+		conf_error(ld, line, "[%s] kind = bi: the nightly BI export is not built yet "
+				     "(orders exports are)", sec);
+	if (e->kind == EXPORT_BI && e->entities.n == 0)
+		strlist_split(&e->entities, "orders order_items customers products");
+	for (size_t i = 0; i < e->entities.n; i++) {
+		int known = 0;
+		for (const char *const *b = bi_entities; *b; b++)
+			known |= strcmp(*b, e->entities.v[i]) == 0;
+		if (!known)
+			conf_error(ld, line, "[%s] entities: '%s' is not one of orders, order_items, "
+					     "customers, products", sec, e->entities.v[i]);
+	}
 }
 
 static void finish_target(struct loader *ld, struct target *t)
@@ -643,6 +729,8 @@ static void finish_section(struct loader *ld)
 		finish_target(ld, ld->obj);
 	else if (ld->kind == SEC_FEED)
 		finish_feed(ld, ld->obj);
+	else if (ld->kind == SEC_EXPORT)
+		finish_export(ld, ld->obj);
 	for (size_t i = 0; i < ld->nmaps; i++) {
 		free(ld->maps[i].column);
 		free(ld->maps[i].expr);
@@ -699,10 +787,17 @@ static void begin_section(struct loader *ld, const char *section)
 			ld->obj = is_feed ? (void *)feed_new(c, n, (int)ld->section_line)
 					  : (void *)target_new(c, n, (int)ld->section_line);
 		}
+	} else if (strcmp(type, "export") == 0 && name && valid_name(name)) {
+		if (conf_export(c, name)) {
+			conf_error(ld, ld->section_line, "[%s] appears twice", section);
+		} else {
+			ld->kind = SEC_EXPORT;
+			ld->obj = export_new(c, name, (int)ld->section_line);
+		}
 	} else {
 		conf_error(ld, ld->section_line,
 			   "unknown section [%s] (known: [dropgate], [commerce], [commerce NAME], "
-			   "[feed NAME])", section);
+			   "[feed NAME], [export NAME])", section);
 	}
 	free(type);
 }
@@ -729,6 +824,7 @@ static int handler(void *user, const char *section, const char *name, const char
 	case SEC_DROPGATE: keys = dropgate_keys; break;
 	case SEC_COMMERCE: keys = commerce_keys; break;
 	case SEC_FEED: keys = feed_keys; break;
+	case SEC_EXPORT: keys = export_keys; break;
 	default: return 1; /* already reported */
 	}
 	if (ld->kind == SEC_FEED && strncmp(name, "map.", 4) == 0) {
@@ -825,6 +921,11 @@ static void check_whole(struct loader *ld)
 		c->spool = xstrdup("/srv/dropgate/spool");
 	if (c->state == NULL)
 		c->state = xstrdup("/var/lib/dropgate");
+	for (size_t i = 0; i < c->nexports; i++)
+		if (conf_target(c, c->exports[i].target) == NULL)
+			conf_error(ld, (unsigned long)c->exports[i].line,
+				   "[export %s] target: no section [commerce %s]", c->exports[i].name,
+				   c->exports[i].target);
 	for (size_t i = 0; i < c->nfeeds; i++) {
 		struct feed *f = &c->feeds[i];
 		for (size_t j = 0; j < f->targets.n; j++)
@@ -912,6 +1013,15 @@ void conf_free(struct conf *c)
 		strlist_clear(&f->ns_uris);
 		free(f->schema);
 	}
+	for (size_t i = 0; i < c->nexports; i++) {
+		struct export *e = &c->exports[i];
+		free(e->name);
+		strlist_clear(&e->partners);
+		free(e->dir);
+		free(e->target);
+		strlist_clear(&e->entities);
+	}
+	free(c->exports);
 	free(c->targets);
 	free(c->feeds);
 	free(c->path);
@@ -925,6 +1035,14 @@ const struct feed *conf_feed(const struct conf *c, const char *name)
 	for (size_t i = 0; i < c->nfeeds; i++)
 		if (strcmp(c->feeds[i].name, name) == 0)
 			return &c->feeds[i];
+	return NULL;
+}
+
+const struct export *conf_export(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->nexports; i++)
+		if (strcmp(c->exports[i].name, name) == 0)
+			return &c->exports[i];
 	return NULL;
 }
 

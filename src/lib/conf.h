@@ -84,6 +84,24 @@ struct feed {
 	int line;
 };
 
+enum export_kind { EXPORT_ORDERS, EXPORT_BI };
+enum export_format { EXPORT_CSV, EXPORT_XML, EXPORT_JSONL };
+
+struct export {
+	char *name;
+	enum export_kind kind;
+	struct strlist partners;
+	char *dir;               /* relative to each partner's root */
+	unsigned long every;     /* seconds, 0: use at */
+	int at_minutes;          /* minutes after local midnight, -1: use every */
+	enum export_format format;
+	char *target;
+	unsigned long page_size;
+	struct strlist entities; /* bi */
+	int gzip;                /* compress = gzip */
+	int line;
+};
+
 struct conf {
 	char *path;
 	char *spool;
@@ -103,6 +121,8 @@ struct conf {
 	size_t ntargets;
 	struct feed *feeds;
 	size_t nfeeds;
+	struct export *exports;
+	size_t nexports;
 };
 
 /* conf_load: parse path; NULL with every error (one per line) in err. */
@@ -110,6 +130,7 @@ struct conf *conf_load(const char *path, struct buf *err);
 void conf_free(struct conf *c);
 const struct feed *conf_feed(const struct conf *c, const char *name);
 const struct target *conf_target(const struct conf *c, const char *name);
+const struct export *conf_export(const struct conf *c, const char *name);
 
 /* Value syntax shared with other modules and the tests. */
 int parse_size(const char *s, unsigned long long *out);

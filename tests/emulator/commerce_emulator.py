@@ -11,7 +11,9 @@ Control endpoints for tests (no authentication), under /__emulator/:
   GET  store             the imported rows per entity, in order
   POST faults            [{"match": "/V1/import/csv", "status": 503, "retry_after": "2",
                            "delay": 1.5, "drop": "after", "expire": true, "times": 3}, ...]
-                         (expire: admin tokens expire just before that request)
+                         (expire: admin tokens expire just before that request;
+                          after: N matching requests pass first; touch: [entity_id, ...]
+                          orders get updated_at = touch_at just before that request)
   POST expire            admin tokens expire now
   POST revoke            {"token": "..."}: an integration token answers 401 for good
   POST orders            [order, ...]: seed or replace orders (by entity_id)
@@ -121,7 +123,14 @@ class State:
         with self.lock:
             for f in self.faults:
                 if f.get("match", "") in path and f.get("times", 1) > 0:
+                    if f.get("after", 0) > 0:  # let this many matching requests through first
+                        f["after"] -= 1
+                        continue
                     f["times"] = f.get("times", 1) - 1
+                    if f.get("touch"):  # orders updated while a client pages
+                        for oid in f["touch"]:
+                            if oid in self.orders:
+                                self.orders[oid]["updated_at"] = f.get("touch_at", "2026-11-27 23:59:59")
                     return dict(f)
         return None
 

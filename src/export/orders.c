@@ -1,0 +1,356 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commerce/client.h"
+#include "daemon/ledger.h"
+#include "daemon/spool.h"
+#include "export/orders.h"
+#include "lib/batch.h"
+#include "lib/conf.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+static const char *const csv_columns[] = {
+	"increment_id", "status", "created_at", "updated_at", "customer_email", "currency",
+	"grand_total", "ship_firstname", "ship_lastname", "ship_street", "ship_city",
+	"ship_postcode", "ship_country", "sku", "name", "qty", "price", "row_total", NULL,
+};
+
+/* text: a JSON value as the text a file shows ("" for null). */
+static void text(struct buf *out, const json_t *v)
+{
+	if (json_is_string(v))
+		buf_addstr(out, json_string_value(v));
+	else if (json_is_integer(v))
+		buf_printf(out, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		buf_printf(out, "%.10g", json_real_value(v));
+	else if (json_is_array(v)) /* street lines */
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (i)
+				buf_addch(out, ' ');
+			text(out, json_array_get(v, i));
+		}
+}
+
+static const json_t *shipping_address(const json_t *o)
+{
+	const json_t *sa = json_object_get(json_object_get(o, "extension_attributes"),
+					   "shipping_assignments");
+
+	return json_object_get(json_object_get(json_array_get(sa, 0), "shipping"), "address");
+}
+
+/* xml_text: v as XML character data, escaped. */
+static void xml_text(struct buf *out, const json_t *v)
+{
+	struct buf t = BUF_INIT(BUF_NOCAP);
+
+	text(&t, v);
+	for (size_t i = 0; i < t.len; i++) {
+		switch (t.data[i]) {
+		case '&': buf_addstr(out, "&amp;"); break;
+		case '<': buf_addstr(out, "&lt;"); break;
+		case '>': buf_addstr(out, "&gt;"); break;
+		case '"': buf_addstr(out, "&quot;"); break;
+		default: buf_addch(out, t.data[i]); break;
+		}
+	}
+	buf_release(&t);
+}
+
+static void xml_field(struct buf *out, const char *indent, const char *tag, const json_t *v)
+{
+	buf_printf(out, "%s<%s>", indent, tag);
+	xml_text(out, v);
+	buf_printf(out, "</%s>\n", tag);
+}
+
+static void csv_cell(struct buf *line, const json_t *v, int first)
+{
+	struct buf t = BUF_INIT(BUF_NOCAP);
+
+	text(&t, v);
+	if (!first)
+		buf_addch(line, ',');
+	csv_append_field(line, buf_cstr(&t), t.len);
+	buf_release(&t);
+}
+
+/* write_order: one order in the export's format. */
+static void write_order(const struct export *e, const json_t *o, struct buf *out, unsigned long *items)
+{
+	const json_t *ship = shipping_address(o), *list = json_object_get(o, "items"), *it;
+	size_t i;
+
+	if (e->format == EXPORT_JSONL) {
+		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		buf_addstr(out, s);
+		buf_addch(out, '\n');
+		free(s);
+		*items += json_array_size(list);
+		return;
+	}
+	if (e->format == EXPORT_XML) {
+		buf_addstr(out, "  <Order>\n");
+		xml_field(out, "    ", "IncrementId", json_object_get(o, "increment_id"));
+		xml_field(out, "    ", "Status", json_object_get(o, "status"));
+		xml_field(out, "    ", "CreatedAt", json_object_get(o, "created_at"));
+		xml_field(out, "    ", "UpdatedAt", json_object_get(o, "updated_at"));
+		xml_field(out, "    ", "CustomerEmail", json_object_get(o, "customer_email"));
+		xml_field(out, "    ", "Currency", json_object_get(o, "order_currency_code"));
+		xml_field(out, "    ", "GrandTotal", json_object_get(o, "grand_total"));
+		buf_addstr(out, "    <ShippingAddress>\n");
+		xml_field(out, "      ", "Firstname", json_object_get(ship, "firstname"));
+		xml_field(out, "      ", "Lastname", json_object_get(ship, "lastname"));
+		xml_field(out, "      ", "Street", json_object_get(ship, "street"));
+		xml_field(out, "      ", "City", json_object_get(ship, "city"));
+		xml_field(out, "      ", "Postcode", json_object_get(ship, "postcode"));
+		xml_field(out, "      ", "Country", json_object_get(ship, "country_id"));
+		buf_addstr(out, "    </ShippingAddress>\n    <Items>\n");
+		json_array_foreach(list, i, it) {
+			if (json_integer_value(json_object_get(it, "parent_item_id")))
+				continue;
+			buf_addstr(out, "      <Item>\n");
+			xml_field(out, "        ", "Sku", json_object_get(it, "sku"));
+			xml_field(out, "        ", "Name", json_object_get(it, "name"));
+			xml_field(out, "        ", "Qty", json_object_get(it, "qty_ordered"));
+			xml_field(out, "        ", "Price", json_object_get(it, "price"));
+			xml_field(out, "        ", "RowTotal", json_object_get(it, "row_total"));
+			buf_addstr(out, "      </Item>\n");
+			(*items)++;
+		}
+		buf_addstr(out, "    </Items>\n  </Order>\n");
+		return;
+	}
+	/* CSV: one line per item (children of configurable items are left out),
+	   each carrying the order's columns */
+	json_array_foreach(list, i, it) {
+		if (json_integer_value(json_object_get(it, "parent_item_id")))
+			continue;
+		csv_cell(out, json_object_get(o, "increment_id"), 1);
+		csv_cell(out, json_object_get(o, "status"), 0);
+		csv_cell(out, json_object_get(o, "created_at"), 0);
+		csv_cell(out, json_object_get(o, "updated_at"), 0);
+		csv_cell(out, json_object_get(o, "customer_email"), 0);
+		csv_cell(out, json_object_get(o, "order_currency_code"), 0);
+		csv_cell(out, json_object_get(o, "grand_total"), 0);
+		csv_cell(out, json_object_get(ship, "firstname"), 0);
+		csv_cell(out, json_object_get(ship, "lastname"), 0);
+		csv_cell(out, json_object_get(ship, "street"), 0);
+		csv_cell(out, json_object_get(ship, "city"), 0);
+		csv_cell(out, json_object_get(ship, "postcode"), 0);
+		csv_cell(out, json_object_get(ship, "country_id"), 0);
+		csv_cell(out, json_object_get(it, "sku"), 0);
+		csv_cell(out, json_object_get(it, "name"), 0);
+		csv_cell(out, json_object_get(it, "qty_ordered"), 0);
+		csv_cell(out, json_object_get(it, "price"), 0);
+		csv_cell(out, json_object_get(it, "row_total"), 0);
+		buf_addch(out, '\n');
+		(*items)++;
+	}
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static const char *extension(const struct export *e)
+{
+	return e->format == EXPORT_CSV ? "csv" : e->format == EXPORT_XML ? "xml" : "jsonl";
+}
+
+/* after: is (ua, id) past the key (t, tid)? */
+static int after(const char *ua, long long id, const char *t, long long tid)
+{
+	int c = strcmp(ua, t);
+
+	return c > 0 || (c == 0 && id > tid);
+}
+
+int export_orders(const struct conf *c, const struct export *e, struct ledger *l,
+		  struct export_result *res, struct buf *err)
+{
+	const struct target *t = conf_target(c, e->target);
+	struct commerce_client *client = NULL;
+	struct answer a;
+	struct buf body = BUF_INIT(BUF_NOCAP), route = BUF_INIT(BUF_NOCAP), out = BUF_INIT(BUF_NOCAP);
+	char note[600], mark[600], key_t[64] = "1970-01-01 00:00:00", stamp[32];
+	long long key_id = 0;
+	char *dir = NULL, *tmp = NULL, *final = NULL;
+	int fd = -1, rc = -1;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	memset(res, 0, sizeof(*res));
+	answer_init(&a);
+	snprintf(note, sizeof(note), "export:%s", e->name);
+	if (ledger_note_get(l, note, mark, sizeof(mark)) == 0 && strchr(mark, '|')) {
+		snprintf(key_t, sizeof(key_t), "%.*s", (int)(strchr(mark, '|') - mark), mark);
+		key_id = strtoll(strchr(mark, '|') + 1, NULL, 10);
+	}
+	client = commerce_client_new(t, err);
+	if (client == NULL)
+		goto out;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	dir = xasprintf("%s/%s/%s", c->spool, e->partners.v[0], e->dir);
+	if (mkdirs(dir, 0750, err) < 0)
+		goto out;
+	{
+		/* a run cut short (kill -9) left its dot-file: it never became the file */
+		char *pat = xasprintf("%s/.orders-*.tmp", dir);
+		glob_t g;
+		if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
+			for (size_t i = 0; i < g.gl_pathc; i++)
+				unlink(g.gl_pathv[i]);
+			globfree(&g);
+		}
+		free(pat);
+	}
+	tmp = xasprintf("%s/.orders-%s.%s.tmp", dir, stamp, extension(e));
+	final = xasprintf("%s/orders-%s.%s", dir, stamp, extension(e));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (e->format == EXPORT_CSV) {
+		for (const char *const *col = csv_columns; *col; col++)
+			buf_printf(&out, "%s%s", col == csv_columns ? "" : ",", *col);
+		buf_addch(&out, '\n');
+	} else if (e->format == EXPORT_XML) {
+		buf_addstr(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Orders>\n");
+	}
+	for (;;) {
+		json_t *page, *items, *o;
+		size_t i, n, past = 0;
+		char *value = xstrdup(key_t);
+
+		for (char *s = value; *s; s++)
+			if (*s == ' ')
+				*s = '+';
+		buf_reset(&route);
+		buf_printf(&route,
+			   "orders?searchCriteria[filter_groups][0][filters][0][field]=updated_at"
+			   "&searchCriteria[filter_groups][0][filters][0][value]=%s"
+			   "&searchCriteria[filter_groups][0][filters][0][condition_type]=gteq"
+			   "&searchCriteria[filter_groups][1][filters][0][field]=updated_at"
+			   "&searchCriteria[filter_groups][1][filters][0][value]=%s"
+			   "&searchCriteria[filter_groups][1][filters][0][condition_type]=gt"
+			   "&searchCriteria[filter_groups][1][filters][1][field]=entity_id"
+			   "&searchCriteria[filter_groups][1][filters][1][value]=%lld"
+			   "&searchCriteria[filter_groups][1][filters][1][condition_type]=gt"
+			   "&searchCriteria[sortOrders][0][field]=updated_at"
+			   "&searchCriteria[sortOrders][0][direction]=ASC"
+			   "&searchCriteria[sortOrders][1][field]=entity_id"
+			   "&searchCriteria[sortOrders][1][direction]=ASC"
+			   "&searchCriteria[pageSize]=%lu&searchCriteria[currentPage]=1",
+			   value, value, key_id, e->page_size);
+		free(value);
+		if (commerce_get(client, route.data, &a, &body) != ANSWER_DONE) {
+			buf_printf(err, "Commerce: %s", buf_cstr(&a.message));
+			goto out;
+		}
+		res->pages++;
+		page = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
+		items = json_object_get(page, "items");
+		if (!json_is_array(items)) {
+			buf_addstr(err, "Commerce's order search answer has no items list");
+			json_decref(page);
+			goto out;
+		}
+		n = json_array_size(items);
+		json_array_foreach(items, i, o) {
+			const char *ua = json_string_value(json_object_get(o, "updated_at"));
+			long long id = (long long)json_integer_value(json_object_get(o, "entity_id"));
+			if (ua == NULL || !after(ua, id, key_t, key_id))
+				continue; /* a page answered again, or not what we asked for */
+			write_order(e, o, &out, &res->items);
+			res->orders++;
+			past++;
+			snprintf(key_t, sizeof(key_t), "%s", ua);
+			key_id = id;
+		}
+		json_decref(page);
+		if (write_all(fd, out.data ? out.data : "", out.len) < 0) {
+			buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+			goto out;
+		}
+		buf_reset(&out);
+		if (past == 0 || n < e->page_size)
+			break;
+	}
+	if (res->orders == 0) {
+		log_simple(LOG_INFO, "export_empty", "[export %s]: no order is new or changed since %s; "
+						     "no file written", e->name, key_t);
+		rc = 0;
+		goto out;
+	}
+	if (e->format == EXPORT_XML)
+		buf_addstr(&out, "</Orders>\n");
+	if (write_all(fd, out.data ? out.data : "", out.len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, final) < 0 || fsync_dir(dir) < 0) {
+		buf_printf(err, "cannot rename %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	for (size_t i = 1; i < e->partners.n; i++) {
+		char *odir = xasprintf("%s/%s/%s", c->spool, e->partners.v[i], e->dir);
+		char *other = xasprintf("%s/orders-%s.%s", odir, stamp, extension(e));
+		if (mkdirs(odir, 0750, err) < 0 || spool_link_or_copy(final, other, err) < 0) {
+			free(odir);
+			free(other);
+			goto out;
+		}
+		free(odir);
+		free(other);
+	}
+	/* the file is durable everywhere: now the watermark may move */
+	snprintf(mark, sizeof(mark), "%s|%lld", key_t, key_id);
+	if (ledger_note_set(l, note, mark) < 0) {
+		buf_addstr(err, "the watermark could not be written");
+		goto out;
+	}
+	snprintf(res->file, sizeof(res->file), "%s", final);
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	free(final);
+	free(dir);
+	answer_release(&a);
+	commerce_client_free(client);
+	buf_release(&body);
+	buf_release(&route);
+	buf_release(&out);
+	return rc;
+}

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""dropgate export for orders against the emulator: keyset paging, watermarks,
+updates between and during runs, Commerce failures, kill -9. Usage: BUILD SRC"""
+import glob
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 2 else os.path.abspath(".")
+SRC = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.path.abspath(".")
+DROPGATE = os.path.join(BUILD, "src", "dropgate")
+TOKEN = os.path.join(SRC, "data", "demo-token")
+
+
+def order(i, updated="2026-11-26 10:00:00"):
+    return {"entity_id": i, "increment_id": "1%08d" % i, "status": "pending",
+            "created_at": "2026-11-26 09:00:00", "updated_at": updated,
+            "customer_email": "c%d@example.com" % i, "grand_total": 10.5, "order_currency_code": "EUR",
+            "items": [{"item_id": i * 10, "sku": "AB-%d" % i, "name": "Item %d" % i, "qty_ordered": 1,
+                       "price": 10.5, "row_total": 10.5, "parent_item_id": None},
+                      {"item_id": i * 10 + 1, "sku": "AB-%d-child" % i, "name": "child", "qty_ordered": 1,
+                       "price": 0, "row_total": 0, "parent_item_id": i * 10}],
+            "extension_attributes": {"shipping_assignments": [{"shipping": {"address": {
+                "firstname": "Zoë", "lastname": "Müller", "street": ["Hauptstr. 1"], "city": "Berlin",
+                "postcode": "10115", "country_id": "DE"}}}]}}
+
+
+class ExportTest(unittest.TestCase):
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="dropgate-export-")
+        port_file = os.path.join(self.root, "port")
+        self.emu = subprocess.Popen([sys.executable, os.path.join(SRC, "tests/emulator/commerce_emulator.py"),
+                                     "--port", "0", "--port-file", port_file, "--token-file", TOKEN],
+                                    stderr=subprocess.DEVNULL)
+        while not os.path.exists(port_file):
+            time.sleep(0.05)
+        with open(port_file) as f:
+            self.port = int(f.read())
+        self.write_config()
+        # 250 orders, several sharing one updated_at so that entity_id breaks ties
+        self.call("orders", [order(i, "2026-11-26 10:%02d:00" % (i // 3 % 60)) for i in range(1, 251)])
+
+    def tearDown(self):
+        self.emu.kill()
+        self.emu.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def write_config(self, fmt="csv", page=40):
+        self.conf = os.path.join(self.root, "dropgate.conf")
+        with open(self.conf, "w") as f:
+            f.write("[dropgate]\nspool = %s/spool\nstate = %s/state\n[commerce]\nurl = http://127.0.0.1:%d\n"
+                    "token_file = %s\nretries = 0\nbackoff = 50ms\n[export orders]\nkind = orders\n"
+                    "partners = wms erp\ndir = outbound/orders\nevery = 2m\nformat = %s\npage_size = %d\n"
+                    % (self.root, self.root, self.port, TOKEN, fmt, page))
+
+    def call(self, what, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request("http://127.0.0.1:%d/__emulator/%s" % (self.port, what), data=data,
+                                     method="POST" if data is not None else "GET")
+        with urllib.request.urlopen(req) as r:
+            return json.load(r)
+
+    def export(self):
+        return subprocess.run([DROPGATE, "-c", self.conf, "export", "orders"], capture_output=True, text=True)
+
+    def files(self, partner="wms"):
+        return sorted(glob.glob(os.path.join(self.root, "spool", partner, "outbound/orders/orders-*")))
+
+    def ids(self, path):
+        with open(path, encoding="utf-8") as f:
+            return [int(line.split(",")[0]) - 100000000 for line in f.read().splitlines()[1:]]
+
+    def watermark(self):
+        db = sqlite3.connect(os.path.join(self.root, "state/ledger.db"))
+        try:
+            row = db.execute("SELECT value FROM notes WHERE key = 'export:orders'").fetchone()
+            return row[0] if row else None
+        finally:
+            db.close()
+
+    def order_requests(self):
+        return [j for j in self.call("journal") if j["path"].endswith("/V1/orders")]
+
+    def test_250_orders_pages_of_40_each_once_in_order(self):
+        p = self.export()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        [f] = self.files()
+        ids = self.ids(f)
+        self.assertEqual(len(ids), 250)
+        self.assertEqual(len(set(ids)), 250)
+        keyed = sorted(range(1, 251), key=lambda i: ("2026-11-26 10:%02d:00" % (i // 3 % 60), i))
+        self.assertEqual(ids, keyed, "orders in (updated_at, entity_id) order")
+        self.assertEqual(len(self.order_requests()), 7)  # 6 full pages and a short one
+        self.assertEqual(self.watermark(), "2026-11-26 10:59:00|179")
+        # every partner named gets the same file
+        [g] = self.files("erp")
+        with open(f, "rb") as a, open(g, "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        # the child item of a configurable line is left out, the order's columns on each line
+        with open(f, encoding="utf-8") as fh:
+            self.assertIn("Zoë,Müller,Hauptstr. 1,Berlin,10115,DE,AB-1,Item 1,1,10.5,10.5", fh.read())
+
+    def test_nothing_new_writes_nothing_and_full_pages_do_not_repeat(self):
+        self.write_config(page=50)  # 250 = 5 full pages: the 6th request brings nothing past the key
+        self.assertEqual(self.export().returncode, 0)
+        self.assertEqual(len(self.ids(self.files()[0])), 250)
+        p = self.export()
+        self.assertIn("nothing new", p.stdout)
+        self.assertEqual(len(self.files()), 1)
+
+    def test_orders_updated_between_runs_appear_again(self):
+        self.export()
+        time.sleep(1.1)  # the next file gets its own name
+        self.call("orders", [dict(order(7, "2026-11-27 08:00:00"), status="complete"),
+                             dict(order(200, "2026-11-27 08:00:01"), status="canceled")])
+        self.assertEqual(self.export().returncode, 0)
+        second = self.files()[-1]
+        self.assertEqual(self.ids(second), [7, 200])
+        with open(second) as f:
+            self.assertIn(",complete,", f.read())
+
+    def test_orders_updated_while_paging_are_neither_skipped_nor_lost(self):
+        # before the 3rd page, orders 5 (already sent) and 250 (not yet) change
+        self.call("faults", [{"match": "/V1/orders", "after": 2, "touch": [5, 250], "times": 1,
+                              "touch_at": "2026-11-27 09:00:00"}])
+        self.assertEqual(self.export().returncode, 0)
+        ids = self.ids(self.files()[0])
+        self.assertEqual(set(ids), set(range(1, 251)))
+        self.assertEqual(ids[-2:], [5, 250], "changed orders come again at the end, in their new state")
+
+    def test_a_503_while_paging_leaves_the_watermark(self):
+        self.call("faults", [{"match": "/V1/orders", "after": 2, "status": 503, "times": 1}])
+        p = self.export()
+        self.assertEqual(p.returncode, 4)
+        self.assertIn("HTTP 503", p.stderr)
+        self.assertEqual(self.files(), [])
+        self.assertEqual(glob.glob(os.path.join(self.root, "spool/wms/outbound/orders/.*")), [])
+        self.assertIsNone(self.watermark())
+        self.assertEqual(self.export().returncode, 0)
+        self.assertEqual(len(self.ids(self.files()[0])), 250)
+
+    def test_kill9_before_the_rename_repeats_the_run_without_loss(self):
+        self.call("faults", [{"match": "/V1/orders", "delay": 0.4, "times": 20}])
+        p = subprocess.Popen([DROPGATE, "-c", self.conf, "export", "orders"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(1.2)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        self.assertEqual(self.files(), [])
+        self.assertIsNone(self.watermark())
+        self.call("reset", {})
+        self.call("orders", [order(i, "2026-11-26 10:%02d:00" % (i // 3 % 60)) for i in range(1, 251)])
+        self.assertEqual(self.export().returncode, 0)
+        self.assertEqual(sorted(self.ids(self.files()[0])), list(range(1, 251)))
+        self.assertEqual(glob.glob(os.path.join(self.root, "spool/wms/outbound/orders/.*")), [])
+
+    def test_xml_and_jsonl_keep_the_nesting(self):
+        self.write_config(fmt="jsonl")
+        self.export()
+        with open(self.files()[0]) as f:
+            lines = [json.loads(l) for l in f]
+        self.assertEqual(len(lines), 250)
+        self.assertEqual(len(lines[0]["items"]), 2)
+        shutil.rmtree(os.path.join(self.root, "state"))
+        time.sleep(1.1)
+        self.write_config(fmt="xml")
+        self.export()
+        xml = [p for p in self.files() if p.endswith(".xml")][0]
+        out = subprocess.run(["xmllint", "--noout", xml], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        with open(xml, encoding="utf-8") as f:
+            text = f.read()
+        self.assertEqual(text.count("<Order>"), 250)
+        self.assertIn("<City>Berlin</City>", text)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
