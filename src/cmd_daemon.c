@@ -226,9 +226,28 @@ int cmd_status(int argc, char **argv)
 		ledger_each(l, "state = 'deferred'", 1, 1000, collect, &deferred);
 		ledger_note_get(l, "paused", paused, sizeof(paused));
 		ledger_note_get(l, "daemon.pid", pid, sizeof(pid));
+		json_t *exports = json_array();
+		for (size_t i = 0; i < c->nexports; i++) {
+			const struct export *e = &c->exports[i];
+			char key[600], last[64] = "", outcome[256] = "", mark[600] = "", lt[32], nt[32];
+			time_t lr;
+			snprintf(key, sizeof(key), "export:%s:last_run", e->name);
+			ledger_note_get(l, key, last, sizeof(last));
+			snprintf(key, sizeof(key), "export:%s:outcome", e->name);
+			ledger_note_get(l, key, outcome, sizeof(outcome));
+			snprintf(key, sizeof(key), "export:%s", e->name);
+			ledger_note_get(l, key, mark, sizeof(mark));
+			lr = (time_t)strtoll(last, NULL, 10);
+			iso(lr, lt);
+			iso(export_next_run(e, lr) ? export_next_run(e, lr) : time(NULL), nt);
+			json_array_append_new(exports, json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", e->name,
+								 "last_run", lt, "outcome", outcome,
+								 "next_run", nt, "watermark", mark));
+		}
 		if (flags[0]) {
-			all = json_pack("{s:o,s:o,s:o,s:s,s:s}", "in_flight", in.list, "recent", recent.list,
-					"deferred", deferred.list, "paused", paused, "daemon_pid", pid);
+			all = json_pack("{s:o,s:o,s:o,s:o,s:s,s:s}", "in_flight", in.list, "recent",
+					recent.list, "deferred", deferred.list, "exports", exports,
+					"paused", paused, "daemon_pid", pid);
 			json_dumpf(all, stdout, JSON_INDENT(2));
 			printf("\n");
 			json_decref(all);
@@ -241,6 +260,17 @@ int cmd_status(int argc, char **argv)
 			print_files("in flight", in.list, 0);
 			print_files("deferred", deferred.list, 2);
 			print_files("recent results", recent.list, 1);
+			printf("exports (%zu)\n", json_array_size(exports));
+			for (size_t i = 0; i < json_array_size(exports); i++) {
+				json_t *x = json_array_get(exports, i);
+				printf("  %-12s last %s (%s), next %s, watermark %s\n",
+				       json_string_value(json_object_get(x, "name")),
+				       json_string_value(json_object_get(x, "last_run")),
+				       json_string_value(json_object_get(x, "outcome")),
+				       json_string_value(json_object_get(x, "next_run")),
+				       json_string_value(json_object_get(x, "watermark")));
+			}
+			json_decref(exports);
 			json_decref(in.list);
 			json_decref(recent.list);
 			json_decref(deferred.list);
@@ -567,6 +597,9 @@ int cmd_export(int argc, char **argv)
 		fprintf(stderr, "dropgate export %s: %s\n", e->name, buf_cstr(&err));
 		status = EXIT_COMMERCE;
 	} else {
+		char outcome[128];
+		snprintf(outcome, sizeof(outcome), "%lu orders, %lu items", res.orders, res.items);
+		export_record(l, e, time(NULL), outcome);
 		if (res.file[0])
 			printf("%s: %lu orders, %lu items, %lu pages\n", res.file, res.orders, res.items,
 			       res.pages);

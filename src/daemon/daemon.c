@@ -37,6 +37,7 @@
 #include "daemon/daemon.h"
 #include "daemon/ledger.h"
 #include "daemon/spool.h"
+#include "export/orders.h"
 #include "filecheck.h"
 #include "lib/conf.h"
 #include "lib/entity.h"
@@ -1208,6 +1209,59 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * exporter_main: the exports on their schedules, in a thread of their own so
+ * that a slow Commerce never holds up the spool. A failed run is retried at
+ * the next tick's schedule; the watermark has not moved.
+ */
+static void *exporter_main(void *arg)
+{
+	struct daemon *d = arg;
+
+	while (!stop_flag) {
+		const struct conf *c = current_conf(d);
+		time_t now = time(NULL);
+
+		for (size_t i = 0; i < c->nexports && !stop_flag; i++) {
+			const struct export *e = &c->exports[i];
+			char key[600], v[64], outcome[256];
+			time_t last = 0, due;
+			struct export_result res;
+			struct buf err = BUF_INIT(4096);
+
+			snprintf(key, sizeof(key), "export:%s:last_run", e->name);
+			if (ledger_note_get(d->ledger, key, v, sizeof(v)) == 0)
+				last = (time_t)strtoll(v, NULL, 10);
+			due = export_next_run(e, last);
+			if (due > now)
+				continue;
+			if (export_orders(c, e, d->ledger, &res, &err) < 0) {
+				snprintf(outcome, sizeof(outcome), "failed: %.200s", buf_cstr(&err));
+				log_simple(LOG_WARN, "export_failed", "[export %s]: %s", e->name,
+					   buf_cstr(&err));
+			} else {
+				snprintf(outcome, sizeof(outcome), "%lu orders, %lu items", res.orders,
+					 res.items);
+				if (res.file[0]) {
+					struct logline l;
+					log_begin(&l, LOG_INFO, "export_written");
+					log_kv(&l, "export", e->name);
+					log_kv(&l, "file", res.file);
+					log_kvf(&l, "orders", "%lu", res.orders);
+					log_end(&l);
+				}
+			}
+			/* a failure is tried again at the next schedule: last_run moves, the
+			   watermark does not */
+			export_record(d->ledger, e, now, outcome);
+			buf_release(&err);
+		}
+		for (int k = 0; k < 10 && !stop_flag; k++)
+			usleep(100000);
+	}
+	return NULL;
+}
+
 /* prune: archived originals older than keep_days go. */
 static void prune(const struct conf *c)
 {
@@ -1290,6 +1344,7 @@ int daemon_run(const char *confpath)
 	struct buf err = BUF_INIT(64 * 1024);
 	struct sigaction sa;
 	char *ledger_path;
+	pthread_t exporter;
 	int rc = 0;
 
 	memset(&d, 0, sizeof(d));
@@ -1356,6 +1411,7 @@ int daemon_run(const char *confpath)
 	d.threads = xcalloc(d.nthreads, sizeof(*d.threads));
 	for (size_t i = 0; i < d.nthreads; i++)
 		pthread_create(&d.threads[i], NULL, worker_main, &d);
+	pthread_create(&exporter, NULL, exporter_main, &d);
 	log_simple(LOG_INFO, "started", "spool %s, state %s, %zu workers", d.conf->spool,
 		   d.conf->state, d.nthreads);
 	d.need_rescan = 1;
@@ -1411,6 +1467,7 @@ int daemon_run(const char *confpath)
 	pthread_mutex_unlock(&d.lock);
 	for (size_t i = 0; i < d.nthreads; i++)
 		pthread_join(d.threads[i], NULL);
+	pthread_join(exporter, NULL);
 	ledger_note_set(d.ledger, "daemon.pid", "");
 	ledger_close(d.ledger);
 	close(d.inotify_fd);

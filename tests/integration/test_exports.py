@@ -162,6 +162,50 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(sorted(self.ids(self.files()[0])), list(range(1, 251)))
         self.assertEqual(glob.glob(os.path.join(self.root, "spool/wms/outbound/orders/.*")), [])
 
+    def test_the_daemon_runs_it_on_schedule_and_status_shows_it(self):
+        with open(self.conf) as f:
+            text = f.read().replace("every = 2m", "every = 1s")
+        with open(self.conf, "w") as f:
+            f.write(text)
+        log = open(os.path.join(self.root, "daemon.log"), "w")
+        d = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=log)
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline and not self.files():
+                time.sleep(0.2)
+            self.assertEqual(len(self.ids(self.files()[0])), 250)
+            time.sleep(1.1)
+            self.call("orders", [order(42, "2026-11-27 12:00:00")])
+            deadline = time.time() + 20
+            while time.time() < deadline and len(self.files()) < 2:
+                time.sleep(0.2)
+            self.assertEqual(self.ids(self.files()[-1]), [42])
+            st = json.loads(subprocess.run([DROPGATE, "-c", self.conf, "status", "--json"],
+                                           capture_output=True, text=True).stdout)
+            [x] = st["exports"]
+            self.assertEqual(x["name"], "orders")
+            self.assertEqual(x["watermark"], "2026-11-27 12:00:00|42")
+            self.assertIn("orders", x["outcome"])
+        finally:
+            d.send_signal(signal.SIGTERM)
+            d.wait(timeout=20)
+            log.close()
+
+    def test_at_is_the_next_local_time(self):
+        # the schedule's arithmetic, through status: a run at 02:00 is due at the next 02:00
+        with open(self.conf) as f:
+            text = f.read().replace("every = 2m", "at = 02:00")
+        with open(self.conf, "w") as f:
+            f.write(text)
+        self.assertEqual(self.export().returncode, 0)
+        st = json.loads(subprocess.run([DROPGATE, "-c", self.conf, "status", "--json"],
+                                       capture_output=True, text=True).stdout)
+        nxt = st["exports"][0]["next_run"]
+        due = time.mktime(time.strptime(nxt, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+        self.assertEqual(time.localtime(due).tm_hour, 2)
+        self.assertLess(due - time.time(), 86400 + 3600)
+        self.assertGreater(due, time.time())
+
     def test_xml_and_jsonl_keep_the_nesting(self):
         self.write_config(fmt="jsonl")
         self.export()
