@@ -26,6 +26,7 @@
 #include "daemon/daemon.h"
 #include "daemon/ledger.h"
 #include "daemon/spool.h"
+#include "export/bi.h"
 #include "export/orders.h"
 #include "commerce/client.h"
 #include "lib/conf.h"
@@ -560,13 +561,25 @@ int cmd_partner(int argc, char **argv)
 
 /* --- export -------------------------------------------------------------------------------- */
 
+static int date_opt(int opt, void *ctx)
+{
+	if (opt != 'd')
+		return -1;
+	*(const char **)ctx = optarg;
+	return 0;
+}
+
 int cmd_export(int argc, char **argv)
 {
-	static const char usage[] = "usage: dropgate export [-c FILE] NAME\n"
-				    "Run the export NAME now, as its schedule would.\n"
+	static const struct option extra[] = { { "date", required_argument, NULL, 'd' },
+					       { NULL, 0, NULL, 0 } };
+	static const char usage[] = "usage: dropgate export [-c FILE] NAME [--date YYYY-MM-DD]\n"
+				    "Run the export NAME now, as its schedule would (a BI export for\n"
+				    "the given UTC day, default yesterday).\n"
 				    "Exit: 0, 4 when Commerce failed (the watermark stays).\n";
+	const char *date = NULL;
 	int status;
-	struct conf *c = setup(argc, argv, usage, NULL, NULL, NULL, &status);
+	struct conf *c = setup(argc, argv, usage, extra, date_opt, &date, &status);
 	const struct export *e;
 	struct export_result res;
 	struct buf err = BUF_INIT(4096);
@@ -593,7 +606,24 @@ int cmd_export(int argc, char **argv)
 	}
 	free(path);
 	commerce_global_init();
-	if (export_orders(c, e, l, &res, &err) < 0) {
+	if (e->kind == EXPORT_BI) {
+		char day[11];
+		unsigned long rows;
+		time_t y = time(NULL) - 86400;
+		struct tm tm;
+		strftime(day, sizeof(day), "%Y-%m-%d", gmtime_r(&y, &tm));
+		if (export_bi(c, e, l, date ? date : day, &rows, &err) < 0) {
+			fprintf(stderr, "dropgate export %s: %s\n", e->name, buf_cstr(&err));
+			status = date && strlen(date) != 10 ? EXIT_USAGE : EXIT_COMMERCE;
+		} else {
+			char outcome[128];
+			snprintf(outcome, sizeof(outcome), "day %s, %lu rows", date ? date : day, rows);
+			export_record(l, e, time(NULL), outcome);
+			printf("%s/%s/%s/%s: %lu rows\n", c->spool, e->partners.v[0], e->dir,
+			       date ? date : day, rows);
+			status = 0;
+		}
+	} else if (export_orders(c, e, l, &res, &err) < 0) {
 		fprintf(stderr, "dropgate export %s: %s\n", e->name, buf_cstr(&err));
 		status = EXIT_COMMERCE;
 	} else {

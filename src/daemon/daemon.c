@@ -37,6 +37,7 @@
 #include "daemon/daemon.h"
 #include "daemon/ledger.h"
 #include "daemon/spool.h"
+#include "export/bi.h"
 #include "export/orders.h"
 #include "filecheck.h"
 #include "lib/conf.h"
@@ -1233,9 +1234,41 @@ static void *exporter_main(void *arg)
 			if (ledger_note_get(d->ledger, key, v, sizeof(v)) == 0)
 				last = (time_t)strtoll(v, NULL, 10);
 			due = export_next_run(e, last);
-			if (due > now)
+			if (e->kind == EXPORT_BI) {
+				/* a BI day is due once its next day's `at` has passed: missed nights
+				   (the daemon was down) are caught up at once, whatever the schedule */
+				char day[11];
+				if (!bi_next_day(d->ledger, e, now, day) || !bi_day_due(e, day, now)) {
+					buf_release(&err);
+					continue;
+				}
+			} else if (due > now) {
+				buf_release(&err);
 				continue;
-			if (export_orders(c, e, d->ledger, &res, &err) < 0) {
+			}
+			if (e->kind == EXPORT_BI) {
+				/* every day not yet exported, up to yesterday: a missed night too */
+				char day[11];
+				unsigned long rows, total = 0;
+				int ok = 1, days = 0;
+				while (!stop_flag && bi_next_day(d->ledger, e, now, day) &&
+				       bi_day_due(e, day, now) && days++ < 31) {
+					if (export_bi(c, e, d->ledger, day, &rows, &err) < 0) {
+						ok = 0;
+						break;
+					}
+					total += rows;
+					log_simple(LOG_INFO, "export_written", "[export %s]: day %s, %lu rows",
+						   e->name, day, rows);
+				}
+				if (ok)
+					snprintf(outcome, sizeof(outcome), "%d day(s), %lu rows", days, total);
+				else {
+					snprintf(outcome, sizeof(outcome), "failed: %.200s", buf_cstr(&err));
+					log_simple(LOG_WARN, "export_failed", "[export %s]: %s", e->name,
+						   buf_cstr(&err));
+				}
+			} else if (export_orders(c, e, d->ledger, &res, &err) < 0) {
 				snprintf(outcome, sizeof(outcome), "failed: %.200s", buf_cstr(&err));
 				log_simple(LOG_WARN, "export_failed", "[export %s]: %s", e->name,
 					   buf_cstr(&err));

@@ -599,9 +599,6 @@ static void finish_export(struct loader *ld, struct export *e)
 		conf_error(ld, line, "[%s] give every or at, not both", sec);
 	if (!e->every && e->at_minutes < 0)
 		conf_error(ld, line, "[%s] every (e.g. 2m) or at (e.g. 02:00) is required", sec);
-	if (e->kind == EXPORT_BI)
-		conf_error(ld, line, "[%s] kind = bi: the nightly BI export is not built yet "
-				     "(orders exports are)", sec);
 	if (e->kind == EXPORT_BI && e->entities.n == 0)
 		strlist_split(&e->entities, "orders order_items customers products");
 	for (size_t i = 0; i < e->entities.n; i++) {

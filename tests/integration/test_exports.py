@@ -226,5 +226,95 @@ class ExportTest(unittest.TestCase):
         self.assertIn("<City>Berlin</City>", text)
 
 
+class BiTest(unittest.TestCase):
+    def setUp(self):
+        ExportTest.setUp(self)
+        with open(self.conf, "a") as f:
+            f.write("[export bi]\nkind = bi\npartners = bi\ndir = outbound/bi\nat = 02:00\n"
+                    "compress = gzip\npage_size = 7\n")
+        # 30 orders on the 26th (11 created at midnight sharp), 5 the day before and after
+        day = [dict(order(i), created_at="2026-11-26 %02d:%02d:00" % (0 if i < 12 else i % 24, i % 60))
+               for i in range(1, 31)]
+        other = [dict(order(i), created_at="2026-11-25 23:59:59") for i in range(31, 36)]
+        other += [dict(order(i), created_at="2026-11-27 00:00:00") for i in range(36, 41)]
+        self.call("reset", {})
+        self.call("orders", day + other)
+        self.call("customers", [{"id": i, "email": "c%d@example.com" % i, "firstname": "Zoë",
+                                 "lastname": "M", "group_id": 1, "website_id": 1,
+                                 "created_at": "2026-01-01 00:00:00",
+                                 "updated_at": "2026-11-26 1%d:00:00" % (i % 10)} for i in range(1, 13)])
+        self.call("products", [{"id": i, "sku": "AB-%d" % i, "name": "P %d" % i, "type_id": "simple",
+                                "price": 1.5, "status": 1, "created_at": "2026-01-01 00:00:00",
+                                "updated_at": "2026-11-2%d 08:00:00" % (5 + i % 3)} for i in range(1, 10)])
+
+    tearDown = ExportTest.tearDown
+    write_config = ExportTest.write_config
+    call = ExportTest.call
+
+    def bi(self, day):
+        return subprocess.run([DROPGATE, "-c", self.conf, "export", "bi", "--date", day],
+                              capture_output=True, text=True)
+
+    def folder(self, day):
+        return os.path.join(self.root, "spool/bi/outbound/bi", day)
+
+    def test_a_day_folder_whose_manifest_matches_its_files(self):
+        p = self.bi("2026-11-26")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        import gzip
+        import hashlib
+        with open(os.path.join(self.folder("2026-11-26"), "manifest.json")) as f:
+            m = json.load(f)
+        self.assertEqual(m["period"], {"from": "2026-11-26 00:00:00", "to": "2026-11-27 00:00:00",
+                                       "timezone": "UTC"})
+        want = {"orders": 30, "order_items": 60, "customers": 12, "products": 3}
+        self.assertEqual({x["entity"]: x["rows"] for x in m["files"]}, want)
+        for x in m["files"]:
+            path = os.path.join(self.folder("2026-11-26"), x["file"])
+            with open(path, "rb") as f:
+                raw = f.read()
+            self.assertEqual(x["bytes"], len(raw))
+            self.assertEqual(x["sha256"], hashlib.sha256(raw).hexdigest())
+            lines = gzip.decompress(raw).decode().splitlines()
+            self.assertEqual(len(lines) - 1, x["rows"], x["entity"])
+        self.assertEqual(sorted(os.listdir(self.folder("2026-11-26"))),
+                         ["customers.csv.gz", "manifest.json", "order_items.csv.gz", "orders.csv.gz",
+                          "products.csv.gz"])
+
+    def test_a_second_run_replaces_the_day_cleanly(self):
+        self.assertEqual(self.bi("2026-11-26").returncode, 0)
+        self.call("orders", [dict(order(99), created_at="2026-11-26 23:59:59")])
+        self.assertEqual(self.bi("2026-11-26").returncode, 0)
+        with open(os.path.join(self.folder("2026-11-26"), "manifest.json")) as f:
+            m = json.load(f)
+        self.assertEqual({x["entity"]: x["rows"] for x in m["files"]}["orders"], 31)
+        self.assertEqual([n for n in os.listdir(os.path.dirname(self.folder("x"))) if n.startswith(".")], [])
+
+    def test_a_commerce_failure_leaves_no_folder(self):
+        self.call("faults", [{"match": "/V1/customers/search", "status": 503, "times": 5}])
+        p = self.bi("2026-11-26")
+        self.assertEqual(p.returncode, 4)
+        self.assertFalse(os.path.exists(self.folder("2026-11-26")))
+        self.assertEqual(os.listdir(os.path.dirname(self.folder("x"))), [])
+
+    def test_missed_nights_are_caught_up_by_the_daemon(self):
+        y = time.gmtime(time.time() - 86400)
+        days = [time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400 * k)) for k in (4, 3, 2, 1)]
+        self.assertEqual(self.bi(days[0]).returncode, 0)
+        log = open(os.path.join(self.root, "daemon.log"), "w")
+        d = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=log)
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline and not os.path.exists(os.path.join(self.folder(days[3]), "manifest.json")):
+                time.sleep(0.2)
+            for day in days:
+                self.assertTrue(os.path.exists(os.path.join(self.folder(day), "manifest.json")), day)
+            self.assertEqual(time.strftime("%Y-%m-%d", y), days[3])
+        finally:
+            d.send_signal(signal.SIGTERM)
+            d.wait(timeout=20)
+            log.close()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -1,0 +1,408 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "commerce/client.h"
+#include "daemon/ledger.h"
+#include "daemon/spool.h"
+#include "export/bi.h"
+#include "lib/batch.h"
+#include "lib/conf.h"
+#include "lib/report.h"
+#include "util/xalloc.h"
+
+struct sheet {
+	const char *entity;
+	const char *const *columns; /* JSON keys, in file order */
+	gzFile gz;
+	char *path;
+	unsigned long rows;
+};
+
+static const char *const order_cols[] = { "entity_id", "increment_id", "status", "created_at",
+					  "updated_at", "customer_email", "order_currency_code",
+					  "grand_total", NULL };
+static const char *const item_cols[] = { "order_increment_id", "item_id", "sku", "name",
+					 "qty_ordered", "price", "row_total", NULL };
+static const char *const customer_cols[] = { "id", "email", "firstname", "lastname", "group_id",
+					     "website_id", "created_at", "updated_at", NULL };
+static const char *const product_cols[] = { "id", "sku", "name", "type_id", "price", "status",
+					    "created_at", "updated_at", NULL };
+
+static void cell_text(struct buf *out, const json_t *v)
+{
+	if (json_is_string(v))
+		buf_addstr(out, json_string_value(v));
+	else if (json_is_integer(v))
+		buf_printf(out, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		buf_printf(out, "%.10g", json_real_value(v));
+}
+
+static int write_row(struct sheet *s, const json_t *o, const json_t *parent)
+{
+	struct buf line = BUF_INIT(BUF_NOCAP), t = BUF_INIT(BUF_NOCAP);
+	int rc;
+
+	for (const char *const *c = s->columns; *c; c++) {
+		buf_reset(&t);
+		if (parent && strcmp(*c, "order_increment_id") == 0)
+			cell_text(&t, json_object_get(parent, "increment_id"));
+		else
+			cell_text(&t, json_object_get(o, *c));
+		if (c != s->columns)
+			buf_addch(&line, ',');
+		csv_append_field(&line, buf_cstr(&t), t.len);
+	}
+	buf_addch(&line, '\n');
+	rc = gzwrite(s->gz, line.data, (unsigned)line.len) == (int)line.len ? 0 : -1;
+	s->rows++;
+	buf_release(&line);
+	buf_release(&t);
+	return rc;
+}
+
+static int open_sheet(struct sheet *s, const char *dir, struct buf *err)
+{
+	struct buf head = BUF_INIT(BUF_NOCAP);
+
+	s->path = xasprintf("%s/%s.csv.gz", dir, s->entity);
+	s->gz = gzopen(s->path, "wb6");
+	if (s->gz == NULL) {
+		buf_printf(err, "cannot write %s: %s", s->path, strerror(errno));
+		return -1;
+	}
+	for (const char *const *c = s->columns; *c; c++)
+		buf_printf(&head, "%s%s", c == s->columns ? "" : ",", *c);
+	buf_addch(&head, '\n');
+	gzwrite(s->gz, head.data, (unsigned)head.len);
+	buf_release(&head);
+	return 0;
+}
+
+/*
+ * fetch: every record of resource whose field lies in [from, to), by key
+ * (field, idfield) like the orders export, handed to each().
+ */
+static int fetch(struct commerce_client *client, const char *resource, const char *field,
+		 const char *idfield, const char *from, const char *to, unsigned long page_size,
+		 int (*each)(void *ctx, const json_t *o), void *ctx, struct buf *err)
+{
+	char key[64];
+	long long key_id = 0;
+	struct buf route = BUF_INIT(BUF_NOCAP), body = BUF_INIT(BUF_NOCAP);
+	struct answer a;
+	int rc = -1;
+
+	snprintf(key, sizeof(key), "%s", from);
+	answer_init(&a);
+	for (;;) {
+		json_t *page, *items, *o;
+		size_t i, n, past = 0;
+		char k[64], t[64];
+
+		snprintf(k, sizeof(k), "%s", key);
+		snprintf(t, sizeof(t), "%s", to);
+		for (char *s = k; *s; s++)
+			if (*s == ' ')
+				*s = '+';
+		for (char *s = t; *s; s++)
+			if (*s == ' ')
+				*s = '+';
+		buf_reset(&route);
+		buf_printf(&route,
+			   "%s?searchCriteria[filter_groups][0][filters][0][field]=%s"
+			   "&searchCriteria[filter_groups][0][filters][0][value]=%s"
+			   "&searchCriteria[filter_groups][0][filters][0][condition_type]=gteq"
+			   "&searchCriteria[filter_groups][1][filters][0][field]=%s"
+			   "&searchCriteria[filter_groups][1][filters][0][value]=%s"
+			   "&searchCriteria[filter_groups][1][filters][0][condition_type]=gt"
+			   "&searchCriteria[filter_groups][1][filters][1][field]=%s"
+			   "&searchCriteria[filter_groups][1][filters][1][value]=%lld"
+			   "&searchCriteria[filter_groups][1][filters][1][condition_type]=gt"
+			   "&searchCriteria[filter_groups][2][filters][0][field]=%s"
+			   "&searchCriteria[filter_groups][2][filters][0][value]=%s"
+			   "&searchCriteria[filter_groups][2][filters][0][condition_type]=lt"
+			   "&searchCriteria[sortOrders][0][field]=%s&searchCriteria[sortOrders][0][direction]=ASC"
+			   "&searchCriteria[sortOrders][1][field]=%s&searchCriteria[sortOrders][1][direction]=ASC"
+			   "&searchCriteria[pageSize]=%lu&searchCriteria[currentPage]=1",
+			   resource, field, k, field, k, idfield, key_id, field, t, field, idfield, page_size);
+		if (commerce_get(client, route.data, &a, &body) != ANSWER_DONE) {
+			buf_printf(err, "Commerce (%s): %s", resource, buf_cstr(&a.message));
+			goto out;
+		}
+		page = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
+		items = json_object_get(page, "items");
+		n = json_array_size(items);
+		json_array_foreach(items, i, o) {
+			const char *v = json_string_value(json_object_get(o, field));
+			long long id = (long long)json_integer_value(json_object_get(o, idfield));
+			int c = v ? strcmp(v, key) : -1;
+			if (v == NULL || !(c > 0 || (c == 0 && id > key_id)))
+				continue;
+			if (each(ctx, o) < 0) {
+				buf_printf(err, "cannot write the %s file", resource);
+				json_decref(page);
+				goto out;
+			}
+			snprintf(key, sizeof(key), "%s", v);
+			key_id = id;
+			past++;
+		}
+		json_decref(page);
+		if (past == 0 || n < page_size)
+			break;
+	}
+	rc = 0;
+out:
+	answer_release(&a);
+	buf_release(&route);
+	buf_release(&body);
+	return rc;
+}
+
+struct order_sheets {
+	struct sheet *orders, *items;
+};
+
+static int each_order(void *ctx, const json_t *o)
+{
+	struct order_sheets *s = ctx;
+	size_t i;
+	const json_t *it;
+
+	if (s->orders && write_row(s->orders, o, NULL) < 0)
+		return -1;
+	if (s->items)
+		json_array_foreach(json_object_get(o, "items"), i, it)
+			if (write_row(s->items, it, o) < 0)
+				return -1;
+	return 0;
+}
+
+static int each_row(void *ctx, const json_t *o)
+{
+	return write_row(ctx, o, NULL);
+}
+
+/* swap_in: tmp becomes dir/day whole; an earlier day folder goes. */
+static int swap_in(const char *tmp, const char *final, struct buf *err)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EEXIST && renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_EXCHANGE) == 0) {
+		remove_tree(tmp); /* the old day, now at the dot-name */
+		return 0;
+	}
+	buf_printf(err, "cannot put %s in place: %s", final, strerror(errno));
+	return -1;
+}
+
+int export_bi(const struct conf *c, const struct export *e, struct ledger *l, const char *day,
+	      unsigned long *rows, struct buf *err)
+{
+	struct sheet sheets[4] = {
+		{ "orders", order_cols, NULL, NULL, 0 }, { "order_items", item_cols, NULL, NULL, 0 },
+		{ "customers", customer_cols, NULL, NULL, 0 },
+		{ "products", product_cols, NULL, NULL, 0 },
+	};
+	const struct target *t = conf_target(c, e->target);
+	struct commerce_client *client = NULL;
+	char from[32], to[32], gen[32], key[600];
+	struct tm tm;
+	time_t start;
+	char *dir = NULL, *tmp = NULL, *final = NULL;
+	json_t *manifest = NULL, *files;
+	int rc = -1, y, m, d;
+
+	*rows = 0;
+	if (sscanf(day, "%4d-%2d-%2d", &y, &m, &d) != 3) {
+		buf_printf(err, "'%s' is not a day like 2026-11-26", day);
+		return -1;
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	start = timegm(&tm);
+	strftime(from, sizeof(from), "%Y-%m-%d 00:00:00", gmtime_r(&start, &tm));
+	start += 86400;
+	strftime(to, sizeof(to), "%Y-%m-%d 00:00:00", gmtime_r(&start, &tm));
+	client = commerce_client_new(t, err);
+	if (client == NULL)
+		return -1;
+	dir = xasprintf("%s/%s/%s", c->spool, e->partners.v[0], e->dir);
+	tmp = xasprintf("%s/.%s.tmp", dir, day);
+	final = xasprintf("%s/%s", dir, day);
+	remove_tree(tmp);
+	if (mkdirs(tmp, 0750, err) < 0)
+		goto out;
+	for (int i = 0; i < 4; i++)
+		if (strlist_has(&e->entities, sheets[i].entity) && open_sheet(&sheets[i], tmp, err) < 0)
+			goto out;
+	if (sheets[0].gz || sheets[1].gz) {
+		struct order_sheets os = { sheets[0].gz ? &sheets[0] : NULL,
+					   sheets[1].gz ? &sheets[1] : NULL };
+		if (fetch(client, "orders", "created_at", "entity_id", from, to, e->page_size,
+			  each_order, &os, err) < 0)
+			goto out;
+	}
+	if (sheets[2].gz && fetch(client, "customers/search", "updated_at", "id", from, to,
+				  e->page_size, each_row, &sheets[2], err) < 0)
+		goto out;
+	if (sheets[3].gz && fetch(client, "products", "updated_at", "id", from, to, e->page_size,
+				  each_row, &sheets[3], err) < 0)
+		goto out;
+	files = json_array();
+	manifest = json_object();
+	for (int i = 0; i < 4; i++) {
+		char hex[65];
+		struct stat st;
+		int fd;
+
+		if (sheets[i].gz == NULL)
+			continue;
+		if (gzclose(sheets[i].gz) != Z_OK) {
+			sheets[i].gz = NULL;
+			buf_printf(err, "cannot write %s", sheets[i].path);
+			json_decref(files);
+			goto out;
+		}
+		sheets[i].gz = NULL;
+		fd = open(sheets[i].path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0 || sha256_file(sheets[i].path, hex, err) < 0) {
+			if (fd >= 0)
+				close(fd);
+			buf_printf(err, "cannot finish %s", sheets[i].path);
+			json_decref(files);
+			goto out;
+		}
+		close(fd);
+		*rows += sheets[i].rows;
+		json_array_append_new(files, json_pack("{s:s,s:s,s:I,s:I,s:s}", "entity", sheets[i].entity,
+						       "file", strrchr(sheets[i].path, '/') + 1, "rows",
+						       (json_int_t)sheets[i].rows, "bytes",
+						       (json_int_t)st.st_size, "sha256", hex));
+	}
+	iso_time(time(NULL), gen);
+	json_object_set_new(manifest, "day", json_string(day));
+	json_object_set_new(manifest, "period", json_pack("{s:s,s:s,s:s}", "from", from, "to", to,
+							  "timezone", "UTC"));
+	json_object_set_new(manifest, "generated_at", json_string(gen));
+	json_object_set_new(manifest, "files", files);
+	{
+		/* the manifest last: a loader waiting for it never reads half a day */
+		char *mpath = xasprintf("%s/manifest.json", tmp);
+		int fd;
+		if (json_dump_file(manifest, mpath, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
+		    (fd = open(mpath, O_RDONLY | O_CLOEXEC)) < 0) {
+			buf_printf(err, "cannot write %s", mpath);
+			free(mpath);
+			goto out;
+		}
+		fsync(fd);
+		close(fd);
+		free(mpath);
+	}
+	if (fsync_dir(tmp) < 0 || swap_in(tmp, final, err) < 0 || fsync_dir(dir) < 0)
+		goto out;
+	for (size_t i = 1; i < e->partners.n; i++) {
+		/* the other partners get the same day: linked files, swapped in the same way */
+		char *odir = xasprintf("%s/%s/%s", c->spool, e->partners.v[i], e->dir);
+		char *otmp = xasprintf("%s/.%s.tmp", odir, day), *ofinal = xasprintf("%s/%s", odir, day);
+		int bad = 0;
+		remove_tree(otmp);
+		bad = mkdirs(otmp, 0750, err) < 0;
+		for (int k = 0; !bad && k < 5; k++) {
+			const char *name = k == 4 ? "manifest.json" : sheets[k].entity;
+			char *from_f = k == 4 ? xasprintf("%s/manifest.json", final)
+					      : xasprintf("%s/%s.csv.gz", final, name);
+			char *to_f = k == 4 ? xasprintf("%s/manifest.json", otmp)
+					    : xasprintf("%s/%s.csv.gz", otmp, name);
+			if (access(from_f, F_OK) == 0)
+				bad = spool_link_or_copy(from_f, to_f, err) < 0;
+			free(from_f);
+			free(to_f);
+		}
+		if (!bad)
+			bad = swap_in(otmp, ofinal, err) < 0;
+		free(odir);
+		free(otmp);
+		free(ofinal);
+		if (bad)
+			goto out;
+	}
+	snprintf(key, sizeof(key), "export:%s:last_day", e->name);
+	{
+		char last[16] = "";
+		ledger_note_get(l, key, last, sizeof(last));
+		if (strcmp(day, last) > 0)
+			ledger_note_set(l, key, day);
+	}
+	rc = 0;
+out:
+	for (int i = 0; i < 4; i++) {
+		if (sheets[i].gz)
+			gzclose(sheets[i].gz);
+		free(sheets[i].path);
+	}
+	if (rc < 0 && tmp)
+		remove_tree(tmp);
+	json_decref(manifest);
+	commerce_client_free(client);
+	free(dir);
+	free(tmp);
+	free(final);
+	return rc;
+}
+
+int bi_next_day(struct ledger *l, const struct export *e, time_t now, char day[11])
+{
+	char key[600], last[16] = "";
+	time_t yesterday = now - 86400, t;
+	struct tm tm;
+	int y, m, d;
+
+	snprintf(key, sizeof(key), "export:%s:last_day", e->name);
+	ledger_note_get(l, key, last, sizeof(last));
+	if (last[0] == '\0' || sscanf(last, "%4d-%2d-%2d", &y, &m, &d) != 3) {
+		strftime(day, 11, "%Y-%m-%d", gmtime_r(&yesterday, &tm));
+		return 1;
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d + 1;
+	t = timegm(&tm);
+	if (t > yesterday)
+		return 0; /* yesterday is done */
+	strftime(day, 11, "%Y-%m-%d", gmtime_r(&t, &tm));
+	return 1;
+}
+
+int bi_day_due(const struct export *e, const char *day, time_t now)
+{
+	struct tm tm;
+	int y, m, d;
+
+	if (e->at_minutes < 0)
+		return 1; /* every: as soon as the day is over (bi_next_day stops at yesterday) */
+	if (sscanf(day, "%4d-%2d-%2d", &y, &m, &d) != 3)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d + 1;
+	tm.tm_hour = e->at_minutes / 60;
+	tm.tm_min = e->at_minutes % 60;
+	tm.tm_isdst = -1; /* the local clock of that day, whatever its offset */
+	return now >= mktime(&tm);
+}
