@@ -360,7 +360,7 @@ class Handler(BaseHTTPRequestHandler):
         with self.st.lock:
             source = {"orders": self.st.orders, "customers/search": self.st.customers,
                       "products": self.st.products}[route]
-            items = [json.loads(json.dumps(o)) for o in source.values()]
+            items = list(source.values())  # copied below, once paged
         for g in sorted(groups):
             filters = list(groups[g].values())
             items = [i for i in items if any(match(i, f) for f in filters)]  # OR inside a group
@@ -372,6 +372,8 @@ class Handler(BaseHTTPRequestHandler):
             last = max(1, (total + size - 1) // size)
             page = min(max(page, 1), last)  # Commerce clamps an out-of-range page to the last
             items = items[(page - 1) * size:page * size]
+        with self.st.lock:
+            items = [json.loads(json.dumps(o)) for o in items]
         self.record(200)
         return self.send_json(200, {"items": items, "search_criteria": {}, "total_count": total})
 
