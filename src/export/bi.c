@@ -14,6 +14,7 @@
 #include "daemon/ledger.h"
 #include "daemon/spool.h"
 #include "export/bi.h"
+#include "export/search.h"
 #include "lib/batch.h"
 #include "lib/conf.h"
 #include "lib/report.h"
@@ -88,85 +89,19 @@ static int open_sheet(struct sheet *s, const char *dir, struct buf *err)
 	return 0;
 }
 
-/*
- * fetch: every record of resource whose field lies in [from, to), by key
- * (field, idfield) like the orders export, handed to each().
- */
+/* fetch: every record of resource whose field lies in [from, to), by key. */
 static int fetch(struct commerce_client *client, const char *resource, const char *field,
 		 const char *idfield, const char *from, const char *to, unsigned long page_size,
 		 int (*each)(void *ctx, const json_t *o), void *ctx, struct buf *err)
 {
-	char key[64];
-	long long key_id = 0;
-	struct buf route = BUF_INIT(BUF_NOCAP), body = BUF_INIT(BUF_NOCAP);
-	struct answer a;
-	int rc = -1;
+	struct search_key key;
+	unsigned long pages = 0;
 
-	snprintf(key, sizeof(key), "%s", from);
-	answer_init(&a);
-	for (;;) {
-		json_t *page, *items, *o;
-		size_t i, n, past = 0;
-		char k[64], t[64];
-
-		snprintf(k, sizeof(k), "%s", key);
-		snprintf(t, sizeof(t), "%s", to);
-		for (char *s = k; *s; s++)
-			if (*s == ' ')
-				*s = '+';
-		for (char *s = t; *s; s++)
-			if (*s == ' ')
-				*s = '+';
-		buf_reset(&route);
-		buf_printf(&route,
-			   "%s?searchCriteria[filter_groups][0][filters][0][field]=%s"
-			   "&searchCriteria[filter_groups][0][filters][0][value]=%s"
-			   "&searchCriteria[filter_groups][0][filters][0][condition_type]=gteq"
-			   "&searchCriteria[filter_groups][1][filters][0][field]=%s"
-			   "&searchCriteria[filter_groups][1][filters][0][value]=%s"
-			   "&searchCriteria[filter_groups][1][filters][0][condition_type]=gt"
-			   "&searchCriteria[filter_groups][1][filters][1][field]=%s"
-			   "&searchCriteria[filter_groups][1][filters][1][value]=%lld"
-			   "&searchCriteria[filter_groups][1][filters][1][condition_type]=gt"
-			   "&searchCriteria[filter_groups][2][filters][0][field]=%s"
-			   "&searchCriteria[filter_groups][2][filters][0][value]=%s"
-			   "&searchCriteria[filter_groups][2][filters][0][condition_type]=lt"
-			   "&searchCriteria[sortOrders][0][field]=%s&searchCriteria[sortOrders][0][direction]=ASC"
-			   "&searchCriteria[sortOrders][1][field]=%s&searchCriteria[sortOrders][1][direction]=ASC"
-			   "&searchCriteria[pageSize]=%lu&searchCriteria[currentPage]=1",
-			   resource, field, k, field, k, idfield, key_id, field, t, field, idfield, page_size);
-		if (commerce_get(client, route.data, &a, &body) != ANSWER_DONE) {
-			buf_printf(err, "Commerce (%s): %s", resource, buf_cstr(&a.message));
-			goto out;
-		}
-		page = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
-		items = json_object_get(page, "items");
-		n = json_array_size(items);
-		json_array_foreach(items, i, o) {
-			const char *v = json_string_value(json_object_get(o, field));
-			long long id = (long long)json_integer_value(json_object_get(o, idfield));
-			int c = v ? strcmp(v, key) : -1;
-			if (v == NULL || !(c > 0 || (c == 0 && id > key_id)))
-				continue;
-			if (each(ctx, o) < 0) {
-				buf_printf(err, "cannot write the %s file", resource);
-				json_decref(page);
-				goto out;
-			}
-			snprintf(key, sizeof(key), "%s", v);
-			key_id = id;
-			past++;
-		}
-		json_decref(page);
-		if (past == 0 || n < page_size)
-			break;
-	}
-	rc = 0;
-out:
-	answer_release(&a);
-	buf_release(&route);
-	buf_release(&body);
-	return rc;
+	snprintf(key.t, sizeof(key.t), "%s", from);
+	key.id = 0;
+	/* the first key is (from, 0): ids start at 1, so records at `from` itself count */
+	return search_by_key(client, resource, field, idfield, &key, to, page_size, each, ctx,
+			     &pages, err);
 }
 
 struct order_sheets {

@@ -14,6 +14,7 @@
 #include "daemon/ledger.h"
 #include "daemon/spool.h"
 #include "export/orders.h"
+#include "export/search.h"
 #include "lib/batch.h"
 #include "lib/conf.h"
 #include "util/log.h"
@@ -179,12 +180,30 @@ static const char *extension(const struct export *e)
 	return e->format == EXPORT_CSV ? "csv" : e->format == EXPORT_XML ? "xml" : "jsonl";
 }
 
-/* after: is (ua, id) past the key (t, tid)? */
-static int after(const char *ua, long long id, const char *t, long long tid)
-{
-	int c = strcmp(ua, t);
+struct order_writer {
+	const struct export *e;
+	struct buf *out;
+	struct export_result *res;
+	int fd;
+	const char *path;
+	struct buf *err;
+};
 
-	return c > 0 || (c == 0 && id > tid);
+/* each_order: one order into the file, written out a page's worth at a time. */
+static int each_order(void *ctx, const json_t *o)
+{
+	struct order_writer *w = ctx;
+
+	write_order(w->e, o, w->out, &w->res->items);
+	w->res->orders++;
+	if (w->out->len < 1024 * 1024)
+		return 0;
+	if (write_all(w->fd, w->out->data, w->out->len) < 0) {
+		buf_printf(w->err, "cannot write %s: %s; ", w->path, strerror(errno));
+		return -1;
+	}
+	buf_reset(w->out);
+	return 0;
 }
 
 int export_orders(const struct conf *c, const struct export *e, struct ledger *l,
@@ -192,21 +211,19 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 {
 	const struct target *t = conf_target(c, e->target);
 	struct commerce_client *client = NULL;
-	struct answer a;
-	struct buf body = BUF_INIT(BUF_NOCAP), route = BUF_INIT(BUF_NOCAP), out = BUF_INIT(BUF_NOCAP);
-	char note[600], mark[600], key_t[64] = "1970-01-01 00:00:00", stamp[32];
-	long long key_id = 0;
+	struct buf out = BUF_INIT(BUF_NOCAP);
+	char note[600], mark[600], stamp[32];
+	struct search_key key = { "1970-01-01 00:00:00", 0 };
 	char *dir = NULL, *tmp = NULL, *final = NULL;
 	int fd = -1, rc = -1;
 	time_t now = time(NULL);
 	struct tm tm;
 
 	memset(res, 0, sizeof(*res));
-	answer_init(&a);
 	snprintf(note, sizeof(note), "export:%s", e->name);
 	if (ledger_note_get(l, note, mark, sizeof(mark)) == 0 && strchr(mark, '|')) {
-		snprintf(key_t, sizeof(key_t), "%.*s", (int)(strchr(mark, '|') - mark), mark);
-		key_id = strtoll(strchr(mark, '|') + 1, NULL, 10);
+		snprintf(key.t, sizeof(key.t), "%.*s", (int)(strchr(mark, '|') - mark), mark);
+		key.id = strtoll(strchr(mark, '|') + 1, NULL, 10);
 	}
 	client = commerce_client_new(t, err);
 	if (client == NULL)
@@ -241,68 +258,20 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 	} else if (e->format == EXPORT_XML) {
 		buf_addstr(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Orders>\n");
 	}
-	for (;;) {
-		json_t *page, *items, *o;
-		size_t i, n, past = 0;
-		char *value = xstrdup(key_t);
-
-		for (char *s = value; *s; s++)
-			if (*s == ' ')
-				*s = '+';
-		buf_reset(&route);
-		buf_printf(&route,
-			   "orders?searchCriteria[filter_groups][0][filters][0][field]=updated_at"
-			   "&searchCriteria[filter_groups][0][filters][0][value]=%s"
-			   "&searchCriteria[filter_groups][0][filters][0][condition_type]=gteq"
-			   "&searchCriteria[filter_groups][1][filters][0][field]=updated_at"
-			   "&searchCriteria[filter_groups][1][filters][0][value]=%s"
-			   "&searchCriteria[filter_groups][1][filters][0][condition_type]=gt"
-			   "&searchCriteria[filter_groups][1][filters][1][field]=entity_id"
-			   "&searchCriteria[filter_groups][1][filters][1][value]=%lld"
-			   "&searchCriteria[filter_groups][1][filters][1][condition_type]=gt"
-			   "&searchCriteria[sortOrders][0][field]=updated_at"
-			   "&searchCriteria[sortOrders][0][direction]=ASC"
-			   "&searchCriteria[sortOrders][1][field]=entity_id"
-			   "&searchCriteria[sortOrders][1][direction]=ASC"
-			   "&searchCriteria[pageSize]=%lu&searchCriteria[currentPage]=1",
-			   value, value, key_id, e->page_size);
-		free(value);
-		if (commerce_get(client, route.data, &a, &body) != ANSWER_DONE) {
-			buf_printf(err, "Commerce: %s", buf_cstr(&a.message));
+	{
+		struct order_writer w = { e, &out, res, fd, tmp, err };
+		if (search_by_key(client, "orders", "updated_at", "entity_id", &key, NULL, e->page_size,
+				  each_order, &w, &res->pages, err) < 0)
 			goto out;
-		}
-		res->pages++;
-		page = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
-		items = json_object_get(page, "items");
-		if (!json_is_array(items)) {
-			buf_addstr(err, "Commerce's order search answer has no items list");
-			json_decref(page);
-			goto out;
-		}
-		n = json_array_size(items);
-		json_array_foreach(items, i, o) {
-			const char *ua = json_string_value(json_object_get(o, "updated_at"));
-			long long id = (long long)json_integer_value(json_object_get(o, "entity_id"));
-			if (ua == NULL || !after(ua, id, key_t, key_id))
-				continue; /* a page answered again, or not what we asked for */
-			write_order(e, o, &out, &res->items);
-			res->orders++;
-			past++;
-			snprintf(key_t, sizeof(key_t), "%s", ua);
-			key_id = id;
-		}
-		json_decref(page);
-		if (write_all(fd, out.data ? out.data : "", out.len) < 0) {
-			buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
-			goto out;
-		}
-		buf_reset(&out);
-		if (past == 0 || n < e->page_size)
-			break;
 	}
+	if (write_all(fd, out.data ? out.data : "", out.len) < 0) {
+		buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	buf_reset(&out);
 	if (res->orders == 0) {
 		log_simple(LOG_INFO, "export_empty", "[export %s]: no order is new or changed since %s; "
-						     "no file written", e->name, key_t);
+						     "no file written", e->name, key.t);
 		rc = 0;
 		goto out;
 	}
@@ -332,7 +301,7 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 		free(other);
 	}
 	/* the file is durable everywhere: now the watermark may move */
-	snprintf(mark, sizeof(mark), "%s|%lld", key_t, key_id);
+	snprintf(mark, sizeof(mark), "%s|%lld", key.t, key.id);
 	if (ledger_note_set(l, note, mark) < 0) {
 		buf_addstr(err, "the watermark could not be written");
 		goto out;
@@ -347,10 +316,7 @@ out:
 	free(tmp);
 	free(final);
 	free(dir);
-	answer_release(&a);
 	commerce_client_free(client);
-	buf_release(&body);
-	buf_release(&route);
 	buf_release(&out);
 	return rc;
 }
