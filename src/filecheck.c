@@ -13,27 +13,12 @@
 #include "lib/conf.h"
 #include "lib/unpack.h"
 #include "lib/xmlin.h"
+#include "util/io.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
 #define READ_BLOCK (256 * 1024)
 #define LOGGED_PROBLEMS 20
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *s = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 char *filecheck_batch_path(const struct filecheck *fc, unsigned seq, int lines)
 {

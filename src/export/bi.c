@@ -38,16 +38,6 @@ static const char *const customer_cols[] = { "id", "email", "firstname", "lastna
 static const char *const product_cols[] = { "id", "sku", "name", "type_id", "price", "status",
 					    "created_at", "updated_at", NULL };
 
-static void cell_text(struct buf *out, const json_t *v)
-{
-	if (json_is_string(v))
-		buf_addstr(out, json_string_value(v));
-	else if (json_is_integer(v))
-		buf_printf(out, "%lld", (long long)json_integer_value(v));
-	else if (json_is_real(v))
-		buf_printf(out, "%.10g", json_real_value(v));
-}
-
 static int write_row(struct sheet *s, const json_t *o, const json_t *parent)
 {
 	struct buf line = BUF_INIT(BUF_NOCAP), t = BUF_INIT(BUF_NOCAP);
@@ -56,9 +46,9 @@ static int write_row(struct sheet *s, const json_t *o, const json_t *parent)
 	for (const char *const *c = s->columns; *c; c++) {
 		buf_reset(&t);
 		if (parent && strcmp(*c, "order_increment_id") == 0)
-			cell_text(&t, json_object_get(parent, "increment_id"));
+			json_text(&t, json_object_get(parent, "increment_id"));
 		else
-			cell_text(&t, json_object_get(o, *c));
+			json_text(&t, json_object_get(o, *c));
 		if (c != s->columns)
 			buf_addch(&line, ',');
 		csv_append_field(&line, buf_cstr(&t), t.len);

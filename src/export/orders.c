@@ -17,6 +17,7 @@
 #include "export/search.h"
 #include "lib/batch.h"
 #include "lib/conf.h"
+#include "util/io.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -25,23 +26,6 @@ static const char *const csv_columns[] = {
 	"grand_total", "ship_firstname", "ship_lastname", "ship_street", "ship_city",
 	"ship_postcode", "ship_country", "sku", "name", "qty", "price", "row_total", NULL,
 };
-
-/* text: a JSON value as the text a file shows ("" for null). */
-static void text(struct buf *out, const json_t *v)
-{
-	if (json_is_string(v))
-		buf_addstr(out, json_string_value(v));
-	else if (json_is_integer(v))
-		buf_printf(out, "%lld", (long long)json_integer_value(v));
-	else if (json_is_real(v))
-		buf_printf(out, "%.10g", json_real_value(v));
-	else if (json_is_array(v)) /* street lines */
-		for (size_t i = 0; i < json_array_size(v); i++) {
-			if (i)
-				buf_addch(out, ' ');
-			text(out, json_array_get(v, i));
-		}
-}
 
 static const json_t *shipping_address(const json_t *o)
 {
@@ -56,7 +40,7 @@ static void xml_text(struct buf *out, const json_t *v)
 {
 	struct buf t = BUF_INIT(BUF_NOCAP);
 
-	text(&t, v);
+	json_text(&t, v);
 	for (size_t i = 0; i < t.len; i++) {
 		switch (t.data[i]) {
 		case '&': buf_addstr(out, "&amp;"); break;
@@ -80,7 +64,7 @@ static void csv_cell(struct buf *line, const json_t *v, int first)
 {
 	struct buf t = BUF_INIT(BUF_NOCAP);
 
-	text(&t, v);
+	json_text(&t, v);
 	if (!first)
 		buf_addch(line, ',');
 	csv_append_field(line, buf_cstr(&t), t.len);
@@ -159,20 +143,6 @@ static void write_order(const struct export *e, const json_t *o, struct buf *out
 		buf_addch(out, '\n');
 		(*items)++;
 	}
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static const char *extension(const struct export *e)

@@ -8,6 +8,22 @@
 #include "export/search.h"
 #include "util/xalloc.h"
 
+void json_text(struct buf *out, const json_t *v)
+{
+	if (json_is_string(v))
+		buf_addstr(out, json_string_value(v));
+	else if (json_is_integer(v))
+		buf_printf(out, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		buf_printf(out, "%.10g", json_real_value(v));
+	else if (json_is_array(v))
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (i)
+				buf_addch(out, ' ');
+			json_text(out, json_array_get(v, i));
+		}
+}
+
 /* query_value: a date-time for a query string (a space becomes '+'). */
 static void query_value(char *out, size_t size, const char *v)
 {

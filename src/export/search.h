@@ -33,4 +33,8 @@ int search_by_key(struct commerce_client *c, const char *resource, const char *f
 		  unsigned long page_size, int (*each)(void *ctx, const json_t *o), void *ctx,
 		  unsigned long *pages, struct buf *err);
 
+/* json_text: a JSON value as the text a file shows: strings as they are, numbers
+   in plain form, arrays (street lines) joined by blanks, "" for null. */
+void json_text(struct buf *out, const json_t *v);
+
 #endif
