@@ -24,6 +24,7 @@
 #include "lib/conf.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"
+#include "lib/parsed.h"
 #include "submitter.h"
 #include "util/keyset.h"
 #include "util/log.h"
@@ -90,7 +91,10 @@ static void prepare(struct queue *q, struct prepared *p, unsigned seq)
 		buf_printf(&p->err, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
-	p->rows = lines.len / sizeof(struct batch_origin);
+	if (parsed_origins(lines.len, &p->rows, &p->err) < 0) {
+		buf_printf(&p->err, " in %s", path);
+		goto out;
+	}
 	free(p->origin);
 	p->origin = (struct batch_origin *)buf_detach(&lines);
 	if (q->skip_body || (q->target->api == API_JSON ? payload_json : payload_csv)(

@@ -42,6 +42,7 @@
 #include "filecheck.h"
 #include "lib/conf.h"
 #include "lib/entity.h"
+#include "lib/parsed.h"
 #include "submitter.h"
 #include "util/log.h"
 #include "util/strlist.h"
@@ -925,18 +926,8 @@ static void final_report(struct file_job *j, struct filecheck *fc, struct submit
 static void load_members(struct filecheck *fc)
 {
 	char *path = xasprintf("%s/.%s.members", fc->outdir, fc->name);
-	FILE *fp = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
 
-	while (fp && (n = getline(&line, &cap, fp)) > 0) {
-		line[strcspn(line, "\n")] = '\0';
-		strlist_push(&fc->members, line);
-	}
-	if (fp)
-		fclose(fp);
-	free(line);
+	parsed_members_load(path, &fc->members);
 	free(path);
 }
 
@@ -1034,9 +1025,14 @@ out:
 static json_t *read_worker_result(const struct file_job *j)
 {
 	char *path = xasprintf("%s/%s.result.json", j->outdir, j->lf.name);
-	json_t *r = json_load_file(path, 0, NULL);
+	struct buf err = BUF_INIT(4096);
+	json_t *r = parsed_result_load(path, &err);
 
+	if (r == NULL && err.len)
+		log_simple(LOG_WARN, "worker_result_refused", "file_id %lld: %s", j->lf.id,
+			   buf_cstr(&err));
 	free(path);
+	buf_release(&err);
 	return r;
 }
 
