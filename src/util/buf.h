@@ -59,7 +59,8 @@ static inline int buf_addch(struct buf *b, char c)
 	return buf_add_slow(b, &c, 1);
 }
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 void buf_reset(struct buf *b);
 void buf_truncate(struct buf *b, size_t len);
 /* buf_cstr: the contents as a C string ("" for a buffer never grown). */

@@ -1,0 +1,95 @@
+/*
+ * fuzz_result - what the daemon reads back from the parser child, which read
+ * partner bytes and is not trusted: F.result.json, .F.members, the size of a
+ * .F.batch-NNNN.lines file. A result parsed_result accepts must hold what the
+ * daemon then reads from it without a second look.
+ *
+ * Input: byte 0 = which file (bits 0-1: result, members, lines, result from a
+ * file); the rest is its content.
+ */
+#include "config.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "lib/parsed.h"
+#include "util/buf.h"
+#include "util/strlist.h"
+
+static volatile size_t sink_bytes;
+static char dir[] = "/tmp/dropgate-fuzz-result-XXXXXX";
+static char path[sizeof(dir) + 32];
+static int result_fd = -1;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	fuzz_quiet();
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof(path), "%s/f.result.json", dir);
+	result_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (result_fd < 0)
+		abort();
+	return 0;
+}
+
+/* check_accepted: the fields daemon.c reads are there, of their type. */
+static void check_accepted(json_t *r)
+{
+	const char *state = json_string_value(json_object_get(r, "state"));
+	json_int_t rows = json_integer_value(json_object_get(r, "rows"));
+	json_int_t rejected = json_integer_value(json_object_get(r, "rows_rejected"));
+	json_t *msgs = json_object_get(r, "messages"), *m;
+	size_t i;
+
+	if (state == NULL || rows < 0 || rejected < 0 || rejected > rows ||
+	    !json_is_integer(json_object_get(r, "batches")))
+		abort();
+	json_array_foreach(msgs, i, m) {
+		if (json_string_value(m) == NULL)
+			abort();
+		sink_bytes += strlen(json_string_value(m));
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_in in = { data, size };
+	unsigned which = fuzz_take(&in) & 3;
+	struct buf err = BUF_INIT(BUF_NOCAP);
+	struct strlist members = STRLIST_INIT;
+	json_t *r = NULL;
+	size_t rows;
+
+	switch (which) {
+	case 0:
+		r = parsed_result((const char *)in.p, in.n, &err);
+		break;
+	case 1:
+		parsed_members((const char *)in.p, in.n, &members);
+		for (size_t i = 0; i < members.n; i++)
+			if (strchr(members.v[i], '\n'))
+				abort();
+		break;
+	case 2:
+		if (parsed_origins(in.n, &rows, &err) == 0 && rows * 8 != in.n)
+			abort();
+		break;
+	default:
+		if (ftruncate(result_fd, 0) < 0 || pwrite(result_fd, in.p, in.n, 0) != (ssize_t)in.n)
+			abort();
+		r = parsed_result_load(path, &err);
+	}
+	if (r) {
+		check_accepted(r);
+		json_decref(r);
+	} else if (which != 1 && which != 2 && err.len == 0) {
+		abort(); /* refused without saying why */
+	}
+	strlist_clear(&members);
+	buf_release(&err);
+	return 0;
+}
