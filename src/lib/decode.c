@@ -155,7 +155,7 @@ const char *decoder_message(const struct decoder *d)
 const struct decode_error *decoder_errors(const struct decoder *d, size_t *n)
 {
 	*n = d->nerrs - d->head;
-	return d->errs + d->head;
+	return d->errs ? d->errs + d->head : NULL; /* no error yet: NULL + 0 is undefined */
 }
 
 void decoder_take(struct decoder *d, size_t n)
