@@ -35,7 +35,9 @@ struct xmlin {
 	xmlDocPtr doc; /* the reader's document, once asked for: ours to free */
 };
 
-/* record_steps: /a/ns:b into steps; -1 when it is not such a path. */
+static void free_steps(struct step *st, size_t n);
+
+/* record_steps: /a/ns:b into steps; -1 (and nothing to free) when it is not such a path. */
 static int record_steps(const char *record, struct step **out, size_t *n)
 {
 	const char *s = record;
@@ -52,11 +54,11 @@ static int record_steps(const char *record, struct step **out, size_t *n)
 			if (*s == ':')
 				colon = s;
 			else if (*s == '[' || *s == '@' || *s == '*' || *s == ' ')
-				return -1;
+				goto bad;
 			s++;
 		}
 		if (s == start || colon == start || (colon && colon + 1 == s))
-			return -1;
+			goto bad;
 		if (colon) {
 			st.prefix = xstrndup(start, (size_t)(colon - start));
 			st.local = xstrndup(colon + 1, (size_t)(s - colon - 1));
@@ -66,7 +68,13 @@ static int record_steps(const char *record, struct step **out, size_t *n)
 		*out = xreallocarray(*out, *n + 1, sizeof(**out));
 		(*out)[(*n)++] = st;
 	}
-	return *s ? -1 : 0;
+	if (*s == '\0')
+		return 0;
+bad: /* the steps read before the bad one */
+	free_steps(*out, *n);
+	*out = NULL;
+	*n = 0;
+	return -1;
 }
 
 static void free_steps(struct step *st, size_t n)
