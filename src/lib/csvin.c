@@ -21,6 +21,7 @@ struct csvin {
 	struct strview *fields;
 	size_t nfields, cap_fields;
 	int row_too_long;
+	int field_over; /* a field passed max_field: the file ends here */
 	unsigned long line;       /* physical line being fed */
 	unsigned long row_line;   /* 0: no row begun */
 	unsigned long line_chars; /* characters of this line fed in earlier calls */
@@ -49,8 +50,13 @@ static void on_field(void *s, size_t len, void *ctx)
 {
 	struct csvin *c = ctx;
 
-	if (c->row_too_long)
+	if (c->row_too_long || c->field_over)
 		return;
+	if (len > c->o.max_field) {
+		/* libcsv's buffer (field_cap) holds a block more than max_field */
+		c->field_over = 1;
+		return;
+	}
 	if (c->nfields == c->o.max_fields || buf_add(&c->arena, s, len) < 0) {
 		c->row_too_long = 1;
 		return;
@@ -71,6 +77,8 @@ static void on_row(int term, void *ctx)
 	struct csvin_row row;
 
 	(void)term;
+	if (c->field_over)
+		return; /* not handed on; kept as it is for the error */
 	if (c->row_line == 0)
 		c->row_line = c->line;
 	for (size_t i = 0; i < c->nfields; i++)
@@ -138,7 +146,7 @@ static void set_error(struct csvin *c, const char *seg, size_t at)
 	c->err.row_line = c->row_line ? c->row_line : c->line;
 	c->err.field = c->nfields;
 	c->err.column = c->line_chars + chars(seg, at) + 1;
-	if (e == CSV_EPARSE) {
+	if (e == CSV_EPARSE && !c->field_over) {
 		c->err.kind = CSVIN_SYNTAX;
 		c->err.ch = seg[at];
 	} else {
@@ -157,7 +165,7 @@ int csvin_feed(struct csvin *c, const char *text, size_t len)
 		size_t seg = lf ? (size_t)(lf - text) + 1 : (size_t)(end - text);
 		size_t done = csv_parse(&c->p, text, seg, on_field, on_row, c);
 
-		if (done != seg || csv_error(&c->p) != CSV_SUCCESS) {
+		if (done != seg || csv_error(&c->p) != CSV_SUCCESS || c->field_over) {
 			set_error(c, text, done);
 			return -1;
 		}
@@ -187,6 +195,10 @@ int csvin_finish(struct csvin *c)
 		c->err.row_line = c->row_line ? c->row_line : c->line;
 		c->err.field = c->nfields;
 		c->err.column = 0;
+		return -1;
+	}
+	if (c->field_over) {
+		set_error(c, "", 0);
 		return -1;
 	}
 	return c->stopped ? 1 : 0;

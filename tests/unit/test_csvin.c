@@ -145,6 +145,29 @@ static void test_caps(void **state)
 	assert_int_equal(csvin_error(p)->kind, CSVIN_FIELD_CAP);
 	assert_int_equal(csvin_error(p)->row_line, 2);
 	csvin_free(p);
+	/* the cap is max_field bytes exactly, not max_field and a libcsv block */
+	for (int quoted = 0; quoted < 2; quoted++) {
+		buf_reset(&big);
+		buf_addstr(&big, quoted ? "a,b\n1,\"" : "a,b\n1,");
+		for (size_t i = 0; i < o.max_field; i++)
+			buf_addch(&big, 'x');
+		buf_addstr(&big, quoted ? "\"\n" : "\n");
+		assert_int_equal(parse(&o, buf_cstr(&big), 4096, &c, NULL), 0);
+		assert_int_equal(c.rows, 2);
+		buf_truncate(&big, big.len - (quoted ? 2 : 1));
+		buf_addstr(&big, quoted ? "x\"\n2,y\n" : "x\n2,y\n");
+		assert_int_equal(parse(&o, buf_cstr(&big), 4096, &c, &p), -1);
+		assert_int_equal(csvin_error(p)->kind, CSVIN_FIELD_CAP);
+		assert_int_equal(csvin_error(p)->row_line, 2);
+		assert_int_equal(csvin_error(p)->field, 1);
+		assert_string_equal(buf_cstr(&c.text), "1-1:a|b\n"); /* the row is not handed on */
+		csvin_free(p);
+		/* at the end of the file too */
+		buf_truncate(&big, big.len - 5);
+		assert_int_equal(parse(&o, buf_cstr(&big), 4096, &c, &p), -1);
+		assert_int_equal(csvin_error(p)->kind, CSVIN_FIELD_CAP);
+		csvin_free(p);
+	}
 	/* a row over max_fields is handed on, marked, and the next row is read */
 	buf_reset(&big);
 	buf_addstr(&big, "a\n");
