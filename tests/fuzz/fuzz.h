@@ -18,6 +18,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <csv.h>
+
+#include "lib/batch.h"
 #include "util/io.h"
 #include "util/log.h"
 
@@ -58,6 +61,85 @@ static inline int fuzz_file(const void *p, size_t n, char path[64])
 		abort();
 	snprintf(path, 64, "/proc/self/fd/%d", fd);
 	return fd;
+}
+
+/* fuzz_utf8: is p[0..n) valid UTF-8 (no overlong forms, surrogates or > U+10FFFF)? */
+static inline int fuzz_utf8(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < n;) {
+		unsigned c = p[i], need, min, cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1, min = 0x80, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, min = 0x800, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, min = 0x10000, cp = c & 0x07;
+		else
+			return 0;
+		if (n - i <= need)
+			return 0;
+		for (unsigned k = 1; k <= need; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+
+struct fuzz_csv_count {
+	size_t rows, fields, header_fields;
+	int ragged;
+};
+
+static inline void fuzz_count_field(void *s, size_t len, void *ctx)
+{
+	(void)s, (void)len;
+	((struct fuzz_csv_count *)ctx)->fields++;
+}
+
+static inline void fuzz_count_row(int c, void *ctx)
+{
+	struct fuzz_csv_count *k = ctx;
+	size_t fields = k->fields ? k->fields : 1; /* an empty line is one empty field */
+
+	(void)c;
+	if (k->rows == 0)
+		k->header_fields = fields;
+	else if (fields != k->header_fields)
+		k->ragged = 1;
+	k->rows++;
+	k->fields = 0;
+}
+
+/*
+ * fuzz_check_batch: what goes to Commerce is UTF-8 CSV (RFC 4180, LF ends)
+ * holding the header and exactly b->rows rows, each as wide as the header.
+ */
+static inline void fuzz_check_batch(const struct batch *b)
+{
+	struct fuzz_csv_count k = { 0, 0, 0, 0 };
+	struct csv_parser p;
+
+	if (!fuzz_utf8(b->csv, b->len))
+		abort();
+	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0)
+		abort();
+	if (csv_parse(&p, b->csv, b->len, fuzz_count_field, fuzz_count_row, &k) != b->len ||
+	    csv_fini(&p, fuzz_count_field, fuzz_count_row, &k) != 0)
+		abort();
+	csv_free(&p);
+	if (k.ragged || k.rows != b->rows + 1)
+		abort();
 }
 
 #endif

@@ -117,6 +117,7 @@ static void direct(unsigned opt, const struct csvin_opts *o, struct fuzz_in in, 
 static int on_batch(void *ctx, const struct batch *b)
 {
 	(void)ctx;
+	fuzz_check_batch(b);
 	touch(b->csv, b->len);
 	for (size_t i = 0; i < b->rows; i++)
 		sink_bytes += b->origin[i].line;

@@ -111,6 +111,7 @@ static int read_doc(void *ctx, char *buf, int len)
 static int on_batch(void *ctx, const struct batch *b)
 {
 	(void)ctx;
+	fuzz_check_batch(b);
 	for (size_t i = 0; i < b->len; i++)
 		sink_bytes += (unsigned char)b->csv[i];
 	return 0;
