@@ -268,6 +268,19 @@ static size_t first_non_ascii(const unsigned char *p, size_t n)
 	return i;
 }
 
+int decode_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = first_non_ascii(p, n); i < n; i += first_non_ascii(p + i, n - i)) {
+		int k = utf8_seq(p + i, n - i);
+		if (k <= 0)
+			return 0;
+		i += (size_t)k;
+	}
+	return 1;
+}
+
 /*
  * run_utf8: validate in[]; copy into d->out only when something must change.
  * *consumed: bytes used (the rest is an incomplete sequence to carry).

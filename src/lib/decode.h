@@ -36,6 +36,8 @@ struct decoder;
 
 int decode_encoding_known(const char *name);
 const char *decode_encoding_names(void);
+/* decode_utf8_valid: is s[0..n) UTF-8 (no overlong forms, surrogates or > U+10FFFF)? */
+int decode_utf8_valid(const char *s, size_t n);
 
 struct decoder *decoder_new(const char *encoding);
 void decoder_free(struct decoder *d);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/conf.h"
+#include "lib/decode.h"
 #include "lib/mapping.h"
 #include "lib/pipeline.h"
 #include "lib/xmlin.h"
@@ -200,11 +201,19 @@ static int record_row(struct xmlin *x, xmlTextReaderPtr r, xmlNodePtr node, xmlX
 		xmlXPathFreeObject(res);
 	}
 	off[x->npaths] = arena.len;
+	rc = 0;
 	for (size_t i = 0; i < x->npaths; i++) {
 		vals[i].p = arena.data ? arena.data + off[i] : "";
 		vals[i].len = off[i + 1] - off[i];
+		/* libxml2 2.9 checks UTF-8 in text, not in CDATA: none reaches Commerce */
+		if (!rc && !decode_utf8_valid(vals[i].p, vals[i].len)) {
+			pipeline_reject(x->p, "line %ld: not well-formed XML: the text of '%s' is not "
+					      "valid UTF-8", xmlGetLineNo(node), x->paths[i]);
+			rc = 1;
+		}
 	}
-	rc = pipeline_put_row(x->p, vals, x->npaths, (unsigned long)xmlGetLineNo(node));
+	if (rc == 0)
+		rc = pipeline_put_row(x->p, vals, x->npaths, (unsigned long)xmlGetLineNo(node));
 	buf_release(&arena);
 	free(off);
 	free(vals);

@@ -126,11 +126,50 @@ static void test_records_become_rows(void **state)
 	buf_release(&s.messages);
 }
 
+static void test_cdata_that_is_not_utf8_rejects_the_file(void **state)
+{
+	/* libxml2 refuses the overlong C1 AE in text; in CDATA it let it through */
+	static const char doc[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Products>\n"
+				  "  <Product sku=\"A-1\"><Description>fine</Description></Product>\n"
+				  "  <Product sku=\"A-2\">\n"
+				  "    <Description><![CDATA[\xc1\xae bad]]></Description></Product>\n"
+				  "</Products>\n";
+	struct buf err = BUF_INIT(BUF_NOCAP);
+	struct conf *c = load(HEAD "record = /Products/Product\nmap.sku = @sku\n"
+				   "map.description = Description\n",
+			      &err);
+	struct sink s = { BUF_INIT(BUF_NOCAP), BUF_INIT(BUF_NOCAP) };
+	struct pipeline_sink sk = { on_batch, on_problem, on_message, &s };
+	struct mem m = { doc, sizeof(doc) - 1, 4096 };
+	struct pipeline_limits lim;
+	struct pipeline_result res;
+	struct pipeline *p;
+
+	(void)state;
+	assert_non_null(c);
+	pipeline_default_limits(&lim);
+	p = pipeline_new(conf_feed(c, "p"), &lim, &sk);
+	xmlin_run(p, conf_feed(c, "p"), read_mem, &m, "doc.xml");
+	pipeline_finish(p, &res);
+	pipeline_free(p);
+	assert_int_equal(res.state, PIPE_REJECTED);
+	assert_int_equal(res.batches, 0);
+	assert_string_equal(buf_cstr(&s.rows), "");
+	assert_non_null(strstr(buf_cstr(&s.messages),
+			       "line 4: not well-formed XML: the text of 'Description' is not valid "
+			       "UTF-8"));
+	conf_free(c);
+	buf_release(&err);
+	buf_release(&s.rows);
+	buf_release(&s.messages);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_checks_paths),
 		cmocka_unit_test(test_records_become_rows),
+		cmocka_unit_test(test_cdata_that_is_not_utf8_rejects_the_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
