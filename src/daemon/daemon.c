@@ -629,7 +629,11 @@ static void consider(void *ctx, const struct ledger_file *f)
 	struct daemon *d = p->d;
 	char *key = key_of(f->partner, f->feed);
 
-	if (!strlist_has(&p->chosen, key) && !strlist_has(&d->busy, key) && !is_running(d, f->id)) {
+	if (is_running(d, f->id)) {
+		/* taken by a worker, perhaps not yet marked busy: it holds its key */
+		if (!strlist_has(&p->chosen, key))
+			strlist_push(&p->chosen, key);
+	} else if (!strlist_has(&p->chosen, key) && !strlist_has(&d->busy, key)) {
 		strlist_push(&p->chosen, key);
 		/* a deferred file not yet due holds its key: order is kept */
 		if (strcmp(f->state, ST_DEFERRED) != 0 || f->next_try <= p->now) {
@@ -1154,6 +1158,19 @@ out:
 	buf_release(&err);
 }
 
+/*
+ * file_is_next: the ledger row is still in flight and the oldest in flight of
+ * its partner and feed. Whatever the queue held, a file ended is never taken
+ * again, and no file starts before the one ahead of it has ended.
+ */
+static int file_is_next(struct daemon *d, const struct ledger_file *f)
+{
+	if (strcmp(f->state, ST_RECEIVED) && strcmp(f->state, ST_PROCESSING) &&
+	    strcmp(f->state, ST_SUBMITTING) && strcmp(f->state, ST_DEFERRED))
+		return 0;
+	return ledger_first_in_flight(d->ledger, f->partner, f->feed) == f->id;
+}
+
 static void *worker_main(void *arg)
 {
 	struct daemon *d = arg;
@@ -1171,26 +1188,30 @@ static void *worker_main(void *arg)
 		id = d->queue[0];
 		memmove(d->queue, d->queue + 1, (d->nqueue - 1) * sizeof(*d->queue));
 		d->nqueue--;
-		pthread_mutex_unlock(&d->lock);
-		if (ledger_get(d->ledger, id, &f) < 0) {
-			pthread_mutex_lock(&d->lock);
+		if (is_running(d, id))
 			continue;
-		}
-		key = key_of(f.partner, f.feed);
-		pthread_mutex_lock(&d->lock);
-		if (strlist_has(&d->busy, key) || is_running(d, id)) {
-			free(key);
-			continue;
-		}
-		strlist_push(&d->busy, key);
+		/* running from the pop on: a dispatch before the key is marked busy must
+		   not queue this file again, nor the next file of its key */
 		d->running = xreallocarray(d->running, d->nrunning + 1, sizeof(*d->running));
 		d->running[d->nrunning++] = id;
 		pthread_mutex_unlock(&d->lock);
-
-		process_file(d, id);
+		key = NULL;
+		if (ledger_get(d->ledger, id, &f) == 0 && file_is_next(d, &f)) {
+			key = key_of(f.partner, f.feed);
+			pthread_mutex_lock(&d->lock);
+			if (strlist_has(&d->busy, key)) {
+				free(key);
+				key = NULL;
+			} else {
+				strlist_push(&d->busy, key);
+			}
+			pthread_mutex_unlock(&d->lock);
+		}
+		if (key)
+			process_file(d, id);
 
 		pthread_mutex_lock(&d->lock);
-		for (size_t i = 0; i < d->busy.n; i++)
+		for (size_t i = 0; key && i < d->busy.n; i++)
 			if (strcmp(d->busy.v[i], key) == 0) {
 				free(d->busy.v[i]);
 				d->busy.v[i] = d->busy.v[--d->busy.n];
@@ -1201,6 +1222,8 @@ static void *worker_main(void *arg)
 				d->running[i] = d->running[--d->nrunning];
 				break;
 			}
+		if (key == NULL)
+			continue;
 		free(key);
 		if (write(sig_pipe[1], "w", 1) < 0) {
 			/* the main loop wakes on its tick anyway */

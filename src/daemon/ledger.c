@@ -290,6 +290,13 @@ int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, 
 	return 0;
 }
 
+long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *feed)
+{
+	return single_int(l, "SELECT ifnull(min(id), 0) FROM files WHERE partner = ? AND feed = ? "
+			     "AND state IN ('received','processing','submitting','deferred')",
+			  "ss", partner, feed);
+}
+
 int ledger_in_flight_path(struct ledger *l, const char *path)
 {
 	return single_int(l, "SELECT count(*) FROM files WHERE path = ? AND state IN "

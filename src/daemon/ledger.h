@@ -65,6 +65,8 @@ long long ledger_find_same(struct ledger *l, long long id, const char *partner, 
 /* ledger_newest_full: the name of the newest applied mode=full file of partner+feed, or "" */
 int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, char *name,
 		       size_t size);
+/* ledger_first_in_flight: the id of the oldest file of partner+feed in flight, or 0. */
+long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *feed);
 /* ledger_known_path: is a file at this spool path already claimed and in flight? */
 int ledger_in_flight_path(struct ledger *l, const char *path);
 
