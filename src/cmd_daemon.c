@@ -23,6 +23,7 @@
 
 #include "commands.h"
 #include "commerce/answer.h"
+#include "daemon/claim.h"
 #include "daemon/daemon.h"
 #include "daemon/ledger.h"
 #include "daemon/spool.h"
@@ -32,6 +33,7 @@
 #include "lib/conf.h"
 #include "lib/report.h"
 #include "util/buf.h"
+#include "util/crashpoint.h"
 #include "util/xalloc.h"
 
 /* common: -c FILE and --help; the configuration loaded, or NULL (usage told). */
@@ -376,9 +378,11 @@ static int gunzip_to(const char *from, const char *to, struct buf *err)
 	int n, rc = -1;
 
 	if (in && out >= 0) {
-		while ((n = gzread(in, block, sizeof(block))) > 0)
+		while ((n = gzread(in, block, sizeof(block))) > 0) {
 			if (write(out, block, (size_t)n) != n)
 				break;
+			crash_point("redrop-mid-copy");
+		}
 		if (n == 0 && fsync(out) == 0)
 			rc = 0;
 	}
@@ -431,25 +435,33 @@ int cmd_redrop(int argc, char **argv)
 		conf_free(c);
 		return EXIT_USAGE;
 	}
-	nid = ledger_add(l, f.partner, f.feed, f.name, f.path, f.size, 1);
-	wd = xasprintf("%s/work/%lld", c->state, nid);
-	to = xasprintf("%s/%s", wd, f.name);
+	/* the copy first, in a staging directory no row names yet; then one row that
+	   names the whole copy: the daemon finishes that claim like any other */
 	n = strlen(f.path);
-	if (mkdirs(wd, 0750, &err) < 0 ||
+	wd = claim_stage_dir(c, &err);
+	to = wd ? xasprintf("%s/%s", wd, f.name) : NULL;
+	if (wd == NULL ||
 	    (n > 3 && strcmp(f.path + n - 3, ".gz") == 0 && strstr(f.path, "/archive/") &&
 			     !(strlen(f.name) > 3 && !strcmp(f.name + strlen(f.name) - 3, ".gz"))
 		     ? gunzip_to(f.path, to, &err)
-		     : spool_link_or_copy(f.path, to, &err)) < 0) {
+		     : spool_link_or_copy(f.path, to, &err)) < 0 ||
+	    fsync_dir(wd) < 0) {
 		fprintf(stderr, "dropgate redrop: %s\n", buf_cstr(&err));
-		ledger_set_state(l, nid, ST_FAILED, buf_cstr(&err));
+		if (wd)
+			remove_tree(wd);
 		status = EXIT_USAGE;
 	} else {
 		char msg[128];
+		const char *feed = f.feed;
 		snprintf(msg, sizeof(msg), "queued again from file %lld%s", id, force ? " (forced)" : "");
-		ledger_set_path(l, nid, to, NULL);
-		ledger_set_state(l, nid, ST_PROCESSING, msg);
-		printf("file %lld queued again as file %lld\n", id, nid);
-		status = 0;
+		if (ledger_add_group(l, f.partner, &feed, 1, f.name, to, f.size, 1, msg, &nid) < 0) {
+			fprintf(stderr, "dropgate redrop: the ledger cannot be written\n");
+			remove_tree(wd);
+			status = EXIT_USAGE;
+		} else {
+			printf("file %lld queued again as file %lld\n", id, nid);
+			status = 0;
+		}
 	}
 	free(wd);
 	free(to);

@@ -34,6 +34,7 @@
 
 #include "commands.h"
 #include "commerce/client.h"
+#include "daemon/claim.h"
 #include "daemon/daemon.h"
 #include "daemon/ledger.h"
 #include "daemon/spool.h"
@@ -320,20 +321,20 @@ static int ready(struct daemon *d, const struct conf *c, const struct feed *f, c
 	int r = 0;
 
 	switch (f->complete) {
-	case COMPLETE_OKFILE: {
-		char *ok = xasprintf("%s.ok", path);
-		r = access(ok, F_OK) == 0;
-		free(ok);
+	case COMPLETE_OKFILE:
+		r = claim_marker_fresh(path, st); /* a marker older than the file is left over */
 		break;
-	}
 	case COMPLETE_QUIET:
 		r = quiet_for(d, path, st, now) >= (time_t)f->quiet_seconds;
 		break;
-	case COMPLETE_CLOSE:
-		/* the close event says so; the safety net waits for quiet */
+	case COMPLETE_CLOSE: {
+		/* the close event says so; the safety net waits for quiet, and a file too
+		   young for it is looked at again each tick (seen), not at the next rescan */
+		time_t quiet = quiet_for(d, path, st, now);
 		r = closed || (now - st->st_mtime >= (time_t)c->settle &&
-			       quiet_for(d, path, st, now) >= (time_t)(c->settle < 2 ? c->settle : 2));
+			       quiet >= (time_t)(c->settle < 2 ? c->settle : 2));
 		break;
+	}
 	}
 	free(path);
 	return r;
@@ -346,102 +347,36 @@ static void write_simple_report(const struct conf *c, const struct feed *f, long
 
 static void claim_refused(struct daemon *d, const struct conf *c, const struct feed **feeds,
 			  size_t nfeeds, const char *partner, const char *dir, const char *name,
-			  const char *why)
+			  const struct stat *st, const char *why)
 {
 	char *from = xasprintf("%s/%s", dir, name);
-	struct buf err = BUF_INIT(4096);
-	char *faildir = xasprintf("%s/failed/%s/%s", c->state, partner, feeds[0]->name);
-	char *to = xasprintf("%s/%s", faildir, name);
+	long long *ids = xcalloc(nfeeds, sizeof(*ids));
 	struct logline l;
 
-	for (size_t i = 0; i < nfeeds; i++) {
-		long long id = ledger_add(d->ledger, partner, feeds[i]->name, name, from, 0, 0);
-		if (id < 0)
-			continue;
-		ledger_set_state(d->ledger, id, ST_REFUSED, why);
-		write_simple_report(c, feeds[i], id, partner, name, ST_REFUSED, why);
+	if (claim_refuse(d->ledger, c, feeds, nfeeds, partner, from, st, why, ids) > 0) {
+		for (size_t i = 0; i < nfeeds; i++)
+			write_simple_report(c, feeds[i], ids[i], partner, name, ST_REFUSED, why);
+		log_begin(&l, LOG_WARN, "file_refused");
+		log_kv(&l, "partner", partner);
+		log_kv(&l, "file", name);
+		log_kv(&l, "msg", why);
+		log_end(&l);
 	}
-	/* rename moves the entry itself (a link stays a link), never its target */
-	if (mkdirs(faildir, 0750, &err) == 0 && access(to, F_OK) == 0) {
-		free(to);
-		to = xasprintf("%s/%s.%ld", faildir, name, (long)time(NULL));
-	}
-	if (err.len || spool_move(from, to, &err) < 0)
-		unlink(from);
-	log_begin(&l, LOG_WARN, "file_refused");
-	log_kv(&l, "partner", partner);
-	log_kv(&l, "file", name);
-	log_kv(&l, "msg", why);
-	log_end(&l);
 	free(from);
-	free(to);
-	free(faildir);
-	buf_release(&err);
+	free(ids);
 }
 
-/*
- * claim: dir/name becomes one ledger entry per feed reading dir, and moves into
- * each entry's work directory: entries first (state received, spool path),
- * then the move, then the new path and state processing. A crash in between
- * is mended at start (recover): the ledger knows where the file was going.
- */
+/* claim: dir/name into the ledger and work/ for each feed reading dir (claim.c). */
 static void claim(struct daemon *d, const struct conf *c, const struct feed **feeds, size_t nfeeds,
 		  const char *partner, const char *dir, const char *name, const struct stat *st)
 {
 	char *from = xasprintf("%s/%s", dir, name);
-	long long *ids = xcalloc(nfeeds, sizeof(*ids));
-	struct buf err = BUF_INIT(4096);
-	char *first = NULL;
-	struct stat now_st;
 
-	if (lstat(from, &now_st) < 0 || now_st.st_ino != st->st_ino)
-		goto out; /* gone, or replaced, since the scan: the next scan decides */
-	for (size_t i = 0; i < nfeeds; i++) {
-		ids[i] = ledger_add(d->ledger, partner, feeds[i]->name, name, from,
-				    (long long)st->st_size, 0);
-		if (ids[i] < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < nfeeds; i++) {
-		char *wd = work_dir(c, ids[i]);
-		char *to = xasprintf("%s/%s", wd, name);
-		int rc = mkdirs(wd, 0750, &err);
-
-		if (rc == 0)
-			rc = first ? spool_link_or_copy(first, to, &err) : spool_move(from, to, &err);
-		if (rc < 0) {
-			log_simple(LOG_ERROR, "claim_failed", "%s", buf_cstr(&err));
-			free(wd);
-			free(to);
-			goto out; /* recover() finishes what the ledger started */
-		}
-		if (first == NULL)
-			first = xstrdup(to);
-		ledger_set_path(d->ledger, ids[i], to, NULL);
-		ledger_set_state(d->ledger, ids[i], ST_PROCESSING, "claimed");
-		free(wd);
-		free(to);
-	}
-	if (feeds[0]->complete == COMPLETE_OKFILE) {
-		char *ok = xasprintf("%s.ok", from);
-		unlink(ok);
-		free(ok);
-	}
-	{
-		struct logline l;
-		log_begin(&l, LOG_INFO, "file_claimed");
-		log_kv(&l, "partner", partner);
-		log_kv(&l, "file", name);
-		log_kvf(&l, "file_id", "%lld", ids[0]);
-		log_kvf(&l, "feeds", "%zu", nfeeds);
-		log_end(&l);
-	}
-out:
+	if (claim_file(d->ledger, c, feeds, nfeeds, partner, from, st) > 0 &&
+	    feeds[0]->complete == COMPLETE_OKFILE)
+		claim_marker_remove(from);
 	seen_forget(d, from);
-	free(first);
 	free(from);
-	free(ids);
-	buf_release(&err);
 }
 
 /* --- scanning ---------------------------------------------------------------------- */
@@ -515,11 +450,17 @@ static void scan_dir(struct daemon *d, const struct conf *c, const char *partner
 					  : cd.st.st_nlink != 1 ? "a file with several hard links: refused, not read"
 								: "larger than max_file_size: refused";
 			if (!ledger_in_flight_path(d->ledger, path))
-				claim_refused(d, c, feeds, nfeeds, partner, dir, e->d_name, why);
+				claim_refused(d, c, feeds, nfeeds, partner, dir, e->d_name, &cd.st, why);
 			free(path);
 			continue;
 		}
 		closed = take_closed(d, path);
+		if (ledger_in_flight_path(d->ledger, path)) {
+			/* claimed already, its claim waiting for a retry: never a second row */
+			seen_forget(d, path);
+			free(path);
+			continue;
+		}
 		if (!ready(d, c, feeds[0], dir, e->d_name, &cd.st, now, closed)) {
 			if (closed) /* keep the close event for the next look */
 				strlist_push(&d->closed, path);
@@ -635,8 +576,10 @@ static void consider(void *ctx, const struct ledger_file *f)
 			strlist_push(&p->chosen, key);
 	} else if (!strlist_has(&p->chosen, key) && !strlist_has(&d->busy, key)) {
 		strlist_push(&p->chosen, key);
-		/* a deferred file not yet due holds its key: order is kept */
-		if (strcmp(f->state, ST_DEFERRED) != 0 || f->next_try <= p->now) {
+		/* a deferred file, or a claim waiting for its retry, not yet due holds its
+		   key: order is kept */
+		if ((strcmp(f->state, ST_DEFERRED) != 0 && strcmp(f->state, ST_RECEIVED) != 0) ||
+		    f->next_try <= p->now) {
 			d->queue = xreallocarray(d->queue, d->nqueue + 1, sizeof(*d->queue));
 			d->queue[d->nqueue++] = f->id;
 		}
@@ -1044,6 +987,18 @@ static json_t *read_worker_result(const struct file_job *j)
 	return r;
 }
 
+/* park_unknown_feed: the feed was renamed or removed: the file waits, untouched. */
+static void park_unknown_feed(struct file_job *j)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "the feed '%s' is no longer configured: the file waits in %s "
+				   "until a feed of that name is",
+		 j->lf.feed, j->wd);
+	ledger_defer(j->d->ledger, j->lf.id, time(NULL) + (time_t)j->c->retry_deferred_max, msg);
+	log_simple(LOG_WARN, "file_parked", "file_id %lld: %s", j->lf.id, msg);
+}
+
 static void process_file(struct daemon *d, long long id)
 {
 	struct file_job j;
@@ -1069,21 +1024,19 @@ static void process_file(struct daemon *d, long long id)
 	j.wd = work_dir(j.c, id);
 	j.outdir = xasprintf("%s/out", j.wd);
 	j.file = xasprintf("%s/%s", j.wd, j.lf.name);
-	if (j.f == NULL) {
-		ledger_set_state(d->ledger, id, ST_FAILED, "the feed is no longer configured");
-		goto out;
-	}
 	if (strcmp(j.lf.state, ST_RECEIVED) == 0) {
-		/* the claim was cut short: finish it from where the ledger says the file is */
-		if (access(j.file, F_OK) != 0) {
-			if (mkdirs(j.wd, 0750, &err) < 0 || spool_move(j.lf.path, j.file, &err) < 0) {
-				ledger_set_state(d->ledger, id, ST_FAILED, buf_cstr(&err));
-				goto out;
-			}
-		}
-		ledger_set_path(d->ledger, id, j.file, NULL);
-		ledger_set_state(d->ledger, id, ST_PROCESSING, "claim finished after a restart");
-		snprintf(j.lf.state, sizeof(j.lf.state), "%s", ST_PROCESSING);
+		/* a claim cut short, waiting for a retry, or queued by redrop: finish it
+		   from where the ledger says the file is, or leave it to its next try */
+		char *from = xstrdup(j.lf.path);
+		if (claim_finish(d->ledger, j.c, from) == 0 && j.f && j.f->complete == COMPLETE_OKFILE)
+			claim_marker_remove(from);
+		free(from);
+		if (ledger_get(d->ledger, id, &j.lf) < 0 || strcmp(j.lf.state, ST_PROCESSING) != 0)
+			goto out;
+	}
+	if (j.f == NULL) {
+		park_unknown_feed(&j);
+		goto out;
 	}
 	if (j.lf.sha256[0] == '\0') {
 		if (sha256_file(j.file, j.lf.sha256, &err) < 0) {
@@ -1463,6 +1416,7 @@ int daemon_run(const char *confpath)
 		ledger_note_set(d.ledger, "daemon.pid", pid);
 	}
 	clean_work(&d);
+	claim_clean_stages(d.ledger, d.conf);
 	d.nthreads = d.conf->workers;
 	d.threads = xcalloc(d.nthreads, sizeof(*d.threads));
 	for (size_t i = 0; i < d.nthreads; i++)

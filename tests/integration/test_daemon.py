@@ -113,7 +113,7 @@ def wait_for(cond, timeout=20.0, what="the condition"):
 class Appliance:
     """A spool, a state dir, the emulator and the daemon, under a root-owned path."""
 
-    def __init__(self, batch_rows=5000, min_free="1M", state_dir=None, workers=2):
+    def __init__(self, batch_rows=5000, min_free="1M", state_dir=None, workers=2, dropgate_keys=""):
         # a chroot needs root-owned components all the way: not under /tmp
         self.root = tempfile.mkdtemp(prefix="dropgate-test-", dir="/srv")
         os.chmod(self.root, 0o755)
@@ -125,6 +125,7 @@ class Appliance:
         self.batch_rows = batch_rows
         self.min_free = min_free
         self.workers = workers
+        self.dropgate_keys = dropgate_keys  # more lines for [dropgate]
         self.start_emulator()
         self.write_config()
         self.run(["partner", "add", "acme"])
@@ -134,7 +135,7 @@ class Appliance:
         text = CONFIG.format(root=self.root, port=self.port, token=TOKEN, batch_rows=self.batch_rows,
                              min_free=self.min_free)
         text = text.replace("state = %s/state" % self.root, "state = %s" % self.state)
-        text = text.replace("workers = 2\n", "workers = %d\n" % self.workers)
+        text = text.replace("workers = 2\n", "workers = %d\n%s" % (self.workers, self.dropgate_keys))
         with open(self.conf, "w") as f:
             f.write(text + extra)
 
@@ -524,6 +525,234 @@ class BurstTest(unittest.TestCase):
             with open(knob, "w") as f:
                 f.write(old)
             a.close()
+
+
+def mount_tmpfs(test, size="64m"):
+    """A state disk of its own: claims cross filesystems (the spool is under /srv)."""
+    root = tempfile.mkdtemp(prefix="dropgate-state-", dir="/srv")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", root]).returncode != 0:
+        os.rmdir(root)
+        test.skipTest("no tmpfs here")
+    return root
+
+
+def umount_tmpfs(root):
+    subprocess.run(["umount", root], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+SHARED_DIR_FEED = """
+[feed mirror]
+dir = inbound/commerce
+entity = stock_sources
+validation = skip-errors
+allowed_errors = 100
+"""
+
+
+def commerce_file(rows, start=0):
+    return ("sku,source_code,quantity,status\n" +
+            "".join("AB-%d,default,%d,1\n" % (i, i % 90) for i in range(start, start + rows))).encode()
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: tmpfs, chattr")
+class ClaimTest(unittest.TestCase):
+    """Issue 9: a file is never lost and never taken twice, wherever a claim is cut.
+    Crash points: DROPGATE_CRASH_AT (src/util/crashpoint.h) makes the daemon _exit(137) at one
+    step of a claim, as kill -9 there would."""
+
+    def setUp(self):
+        self.app = None
+        self.tmpfs = None
+
+    def tearDown(self):
+        if self.app:
+            self.app.close()
+        if self.tmpfs:
+            umount_tmpfs(self.tmpfs)
+
+    def appliance(self, cross_fs=False, **kw):
+        if cross_fs:
+            self.tmpfs = mount_tmpfs(self, kw.pop("tmpfs_size", "64m"))
+            kw["state_dir"] = self.tmpfs
+        self.app = Appliance(**kw)
+        return self.app
+
+    def crash_then_restart(self, point, name, data, feed="stock"):
+        a = self.app
+        a.start(crash_at=point)
+        a.drop(name, data, feed)
+        self.assertEqual(a.crashed(), 137, "the daemon did not reach " + point)
+        a.start()
+
+    def test_feed_removed_leaves_the_file_deferred_untouched(self):
+        """Item 1: was set failed, and clean_work deleted its work copy at the next start."""
+        a = self.appliance()
+        a.stop_emulator()
+        a.start()
+        a.drop("kept.csv", commerce_file(20), "commerce")
+        wait_for(lambda: a.files("state = 'deferred'"), 20, "the file to be deferred")
+        a.stop()
+        good = slurp(a.conf)
+        with open(a.conf, "w") as f:
+            f.write(good.replace("[feed commerce]\ndir = inbound/commerce\n", "[feed renamed]\ndir = inbound/renamed\n"))
+        work = os.path.join(a.state, "work", "1", "kept.csv")
+        a.start()
+        wait_for(lambda: "no longer configured" in slurp(a.log), 15, "the unknown feed noticed")
+        self.assertEqual(a.files()[0][2], "deferred")
+        self.assertIn("the feed 'commerce' is no longer configured", a.files()[0][3])
+        a.stop()
+        a.start()  # clean_work runs at start
+        time.sleep(1)
+        self.assertTrue(os.path.exists(work), "the work copy was deleted")
+        a.stop()
+        with open(a.conf, "w") as f:
+            f.write(good)
+        a.start_emulator()
+        a.write_config()
+        a.start()
+        wait_for(lambda: a.finished(1), 30, "the file once its feed is back")
+        self.assertEqual(a.files()[0][2], "done")
+        self.assertEqual(len(a.emu_call("store")["stock_sources"]), 20)
+
+    def test_two_feeds_one_dir_claim_cut_after_first_move(self):
+        """Item 2: the second feed's row failed 'cannot move ...: No such file or directory'."""
+        a = self.appliance()
+        a.write_config(SHARED_DIR_FEED)
+        self.crash_then_restart("claim-after-move", "both.csv", commerce_file(10), "commerce")
+        wait_for(lambda: a.finished(2), 30, "both feeds' files")
+        self.assertEqual(sorted((f[4], f[2]) for f in a.files()), [("commerce", "done"), ("mirror", "done")])
+        self.assertEqual(len(a.imports()), 2)
+        self.assertEqual(os.listdir(a.inbox("commerce")), [])
+
+    def test_cross_fs_claim_killed_mid_copy_takes_the_whole_file_once(self):
+        """Item 3: the truncated copy was taken as claimed and the original claimed again."""
+        a = self.appliance(cross_fs=True)
+        data = commerce_file(5000)  # several 64 KiB blocks
+        self.crash_then_restart("copy-mid-write", "big.csv", data, "commerce")
+        wait_for(lambda: a.finished(1), 30, "the file")
+        time.sleep(2.5)  # a rescan: the original is not taken again
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("big.csv", "done")])
+        self.assertEqual(sum(j["rows"] for j in a.imports()), 5000)
+
+    def test_cross_fs_claim_killed_before_unlink_takes_the_file_once(self):
+        """Item 3: a whole copy renamed, the original not yet unlinked: the original came back as a new file."""
+        a = self.appliance(cross_fs=True)
+        self.crash_then_restart("move-before-unlink", "once.csv", commerce_file(30), "commerce")
+        wait_for(lambda: a.finished(1), 30, "the file")
+        time.sleep(2.5)
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("once.csv", "done")])
+        self.assertEqual(os.listdir(a.inbox("commerce")), [])
+        self.assertEqual(len(a.imports()), 1)
+
+    def test_claim_cut_after_the_ledger_rows_makes_no_second_row(self):
+        """Item 4: a second row for the same file (the first failed 'cannot move'). An ok-file
+        feed: its marker makes the file ready at the first scan after the restart."""
+        a = self.appliance()
+        a.start(crash_at="claim-after-add")
+        a.drop("one.csv", commerce_file(10), "okfile")
+        a.drop("one.csv.ok", b"", "okfile")
+        self.assertEqual(a.crashed(), 137)
+        a.start()
+        wait_for(lambda: a.finished(1), 30, "the file")
+        time.sleep(2.5)
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("one.csv", "done")])
+        self.assertEqual(os.listdir(a.inbox("okfile")), [])
+
+    def test_unmovable_file_has_one_row_retried_with_backoff(self):
+        """Item 4: a directory the daemon cannot take files out of gave a new failed row every scan."""
+        a = self.appliance()
+        inbox = a.inbox("commerce")
+        a.drop("stuck.csv", commerce_file(10), "commerce")
+        subprocess.run(["chattr", "+i", inbox], check=True)  # rename out fails, even for root
+        try:
+            a.start()
+            wait_for(lambda: slurp(a.log).count("event=claim_failed") >= 3, 30, "three tries")
+            rows = a.files()
+            self.assertEqual([(f[1], f[2]) for f in rows], [("stuck.csv", "received")], rows)
+            self.assertIn("next try in", rows[0][3])
+        finally:
+            subprocess.run(["chattr", "-i", inbox])
+        wait_for(lambda: a.finished(1), 30, "the file once the directory is writable")
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("stuck.csv", "done")])
+
+    def test_refused_symlink_across_filesystems_is_moved_not_deleted(self):
+        """Item 5: moving the link aside failed (EXDEV, then a copy refusing the link) and it was unlinked."""
+        a = self.appliance(cross_fs=True)
+        a.start()
+        os.symlink("/etc/passwd", os.path.join(a.inbox(), "passwd.csv"))
+        wait_for(lambda: a.finished(1))
+        self.assertEqual(a.files()[0][2], "refused")
+        self.assertTrue(os.path.islink(os.path.join(a.state, "failed/acme/stock/passwd.csv")))
+        self.assertEqual(os.readlink(os.path.join(a.state, "failed/acme/stock/passwd.csv")), "/etc/passwd")
+
+    def test_huge_refused_file_is_not_copied_past_min_free(self):
+        """Item 5: a refused file was copied to the state disk whatever min_free said, and
+        unlinked from the inbound directory when the copy failed."""
+        a = self.appliance(cross_fs=True, tmpfs_size="8m", min_free="2M", dropgate_keys="max_file_size = 1M\n")
+        a.start()
+        big = commerce_file(400000)[: 7 * 1024 * 1024]
+        a.drop("huge.csv", big, "commerce")
+        wait_for(lambda: a.finished(1), 20, "the refusal")
+        time.sleep(2.5)  # more scans: refused once
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("huge.csv", "refused")])
+        self.assertEqual(os.path.getsize(os.path.join(a.inbox("commerce"), "huge.csv")), len(big))
+        self.assertFalse(os.path.exists(os.path.join(a.state, "failed/acme/commerce/huge.csv")))
+        self.assertIn("larger than max_file_size", a.report("huge.csv")["messages"][0])
+
+    def test_stale_ok_marker_does_not_release_a_half_upload(self):
+        """Item 9: a NAME.ok older than NAME (left by a crash) let a half upload be claimed."""
+        a = self.appliance()
+        a.start()
+        ok = os.path.join(a.inbox("okfile"), "late.csv.ok")
+        with open(ok, "w"):
+            pass
+        os.utime(ok, (time.time() - 3600, time.time() - 3600))
+        data = commerce_file(50)
+        a.drop("late.csv", data[: len(data) // 2], "okfile")
+        time.sleep(3)
+        self.assertEqual(a.files(), [], "a half upload with a stale marker was taken")
+        a.drop("late.csv", data, "okfile")
+        a.drop("late.csv.ok", b"", "okfile")
+        wait_for(lambda: a.finished(1), 20, "the whole upload")
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("late.csv", "done")])
+        self.assertEqual(sum(j["rows"] for j in a.imports()), 50)
+        self.assertFalse(os.path.exists(ok))
+
+    def test_redrop_killed_mid_copy_leaves_no_row_and_the_archive(self):
+        """Item 10: redrop wrote a received row naming the archive before its copy existed."""
+        a = self.appliance()
+        a.start()
+        data = commerce_file(20000)
+        a.drop("again.csv", data, "commerce")
+        wait_for(lambda: a.finished(1), 30)
+        archive = glob.glob(os.path.join(a.state, "archive/acme/commerce/*-again.csv.gz"))
+        self.assertEqual(len(archive), 1)
+        env = dict(os.environ, DROPGATE_CRASH_AT="redrop-mid-copy")
+        p = subprocess.run([DROPGATE, "-c", a.conf, "redrop", "1", "--force"], env=env, capture_output=True)
+        self.assertEqual(p.returncode, 137)
+        time.sleep(3)  # the daemon looks at the ledger meanwhile
+        self.assertEqual([(f[0], f[2]) for f in a.files()], [(1, "done")])
+        self.assertTrue(os.path.exists(archive[0]))
+        a.run(["redrop", "1", "--force"])
+        wait_for(lambda: a.finished(2), 30)
+        self.assertEqual([f[2] for f in a.files()], ["done", "done"])
+        self.assertEqual(sum(j["rows"] for j in a.imports()), 40000)
+        self.assertTrue(os.path.exists(archive[0]))
+        a.stop()
+        a.start()  # a cut redrop's staging copy goes at start
+        wait_for(lambda: [d for d in os.listdir(os.path.join(a.state, "work")) if d.startswith("redrop.")] == [],
+                 10, "the staging copy removed")
+
+    def test_young_file_at_start_claimed_once_settled_not_at_rescan(self):
+        """Item 17: a file younger than settle at start waited for the full rescan (60 s here)."""
+        a = self.appliance()
+        text = slurp(a.conf).replace("rescan = 2s", "rescan = 60s")
+        with open(a.conf, "w") as f:
+            f.write(text)
+        a.drop("young.csv", commerce_file(5), "commerce")
+        a.start()
+        wait_for(lambda: a.finished(1), 10, "the file once settled")
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root to mount a tmpfs")
