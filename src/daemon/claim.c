@@ -65,7 +65,8 @@ static void retry_later(struct ledger *l, const struct conf *c, const struct gro
 		snprintf(msg, sizeof(msg), "the claim failed: %s; next try in %lus", why, wait);
 		ledger_claim_retry(l, g->rows[i].id, time(NULL) + (time_t)wait, msg);
 		if (i == 0)
-			log_simple(LOG_WARN, "claim_failed", "file_id %lld: %s", g->rows[i].id, msg);
+			log_simple(LOG_WARN, "claim_failed", "file_id %lld: %s", g->rows[i].id,
+				   msg);
 	}
 }
 
@@ -88,8 +89,8 @@ static int same_bytes(const char *a, const char *b)
  * first work/<id>/NAME that exists, else the file at path moved there.
  * NULL with err when neither exists or the move failed (*gone tells which).
  */
-static char *take_file(const struct conf *c, const char *path, const struct group *g,
-		       int *gone, struct buf *err)
+static char *take_file(const struct conf *c, const char *path, const struct group *g, int *gone,
+		       struct buf *err)
 {
 	char *anchor = NULL, *wd;
 	struct stat st;
@@ -174,7 +175,7 @@ out:
 
 int claim_finish(struct ledger *l, const struct conf *c, const char *path)
 {
-	struct group g = { NULL, 0 };
+	struct group g = {NULL, 0};
 	int rc = 0;
 
 	pthread_mutex_lock(&claim_lock);
@@ -242,8 +243,8 @@ static int move_link(const char *from, const char *to, struct buf *err)
 }
 
 /* move_aside: a refused entry to failed/ without reading it or filling the state disk. */
-static int move_aside(const struct conf *c, const char *from, const char *to,
-		      const struct stat *st, struct buf *err)
+static int move_aside(const struct conf *c, const char *from, const char *to, const struct stat *st,
+		      struct buf *err)
 {
 	char *td = parent_of(to), *fd_ = parent_of(from);
 	int rc = -1;
@@ -260,8 +261,9 @@ static int move_aside(const struct conf *c, const char *from, const char *to,
 		rc = spool_move(from, to, err);
 	} else {
 		buf_printf(err, "%s stays where it is: the state disk is elsewhere and %s", from,
-			   S_ISREG(st->st_mode) && st->st_nlink == 1 ? "would keep less than min_free"
-								     : "it is not read");
+			   S_ISREG(st->st_mode) && st->st_nlink == 1
+			       ? "would keep less than min_free"
+			       : "it is not read");
 	}
 	free(td);
 	free(fd_);
@@ -314,10 +316,9 @@ int claim_marker_fresh(const char *path, const struct stat *st)
 {
 	char *ok = xasprintf("%s.ok", path);
 	struct stat mst;
-	int fresh = stat(ok, &mst) == 0 &&
-		    (mst.st_mtim.tv_sec > st->st_mtim.tv_sec ||
-		     (mst.st_mtim.tv_sec == st->st_mtim.tv_sec &&
-		      mst.st_mtim.tv_nsec >= st->st_mtim.tv_nsec));
+	int fresh = stat(ok, &mst) == 0 && (mst.st_mtim.tv_sec > st->st_mtim.tv_sec ||
+					    (mst.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+					     mst.st_mtim.tv_nsec >= st->st_mtim.tv_nsec));
 
 	free(ok);
 	return fresh;
@@ -340,7 +341,8 @@ char *claim_stage_dir(const struct conf *c, struct buf *err)
 
 	if (mkdirs(work, 0750, err) < 0 || mkdtemp(dir) == NULL) {
 		if (err->len == 0)
-			buf_printf(err, "cannot create a directory in %s: %s", work, strerror(errno));
+			buf_printf(err, "cannot create a directory in %s: %s", work,
+				   strerror(errno));
 		free(dir);
 		dir = NULL;
 	}
