@@ -187,20 +187,31 @@ int claim_finish(struct ledger *l, const struct conf *c, const char *path)
 	return rc;
 }
 
+/* add_rows: the rows of one claim of from, one per feed, all or none. */
+static int add_rows(struct ledger *l, const struct feed *const *feeds, size_t nfeeds,
+		    const char *partner, const char *from, const struct stat *st, long long *ids)
+{
+	const char **names = xcalloc(nfeeds, sizeof(*names));
+	int rc;
+
+	for (size_t i = 0; i < nfeeds; i++)
+		names[i] = feeds[i]->name;
+	rc = ledger_add_group(l, partner, names, nfeeds, strrchr(from, '/') + 1, from,
+			      (long long)st->st_size, 0, from, ids);
+	free(names);
+	return rc;
+}
+
 long long claim_file(struct ledger *l, const struct conf *c, const struct feed *const *feeds,
 		     size_t nfeeds, const char *partner, const char *from, const struct stat *st)
 {
-	const char **names = xcalloc(nfeeds, sizeof(*names));
 	long long *ids = xcalloc(nfeeds, sizeof(*ids)), first = 0;
 	const char *name = strrchr(from, '/') + 1;
 	struct stat now_st;
 
 	if (lstat(from, &now_st) < 0 || now_st.st_ino != st->st_ino)
 		goto out; /* gone, or replaced, since the scan: the next scan decides */
-	for (size_t i = 0; i < nfeeds; i++)
-		names[i] = feeds[i]->name;
-	if (ledger_add_group(l, partner, names, nfeeds, name, from, (long long)st->st_size, 0, from,
-			     ids) < 0) {
+	if (add_rows(l, feeds, nfeeds, partner, from, st, ids) < 0) {
 		first = -1;
 		goto out;
 	}
@@ -216,7 +227,6 @@ long long claim_file(struct ledger *l, const struct conf *c, const struct feed *
 		log_end(&lg);
 	}
 out:
-	free(names);
 	free(ids);
 	return first;
 }
@@ -274,7 +284,6 @@ int claim_refuse(struct ledger *l, const struct conf *c, const struct feed *cons
 		 size_t nfeeds, const char *partner, const char *from, const struct stat *st,
 		 const char *why, long long *ids)
 {
-	const char **names = xcalloc(nfeeds, sizeof(*names));
 	const char *name = strrchr(from, '/') + 1;
 	char *faildir = xasprintf("%s/failed/%s/%s", c->state, partner, feeds[0]->name);
 	char *to = xasprintf("%s/%s", faildir, name);
@@ -286,10 +295,7 @@ int claim_refuse(struct ledger *l, const struct conf *c, const struct feed *cons
 		rc = 0;
 		goto out;
 	}
-	for (size_t i = 0; i < nfeeds; i++)
-		names[i] = feeds[i]->name;
-	if (ledger_add_group(l, partner, names, nfeeds, name, from, (long long)st->st_size, 0, from,
-			     ids) < 0) {
+	if (add_rows(l, feeds, nfeeds, partner, from, st, ids) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -305,7 +311,6 @@ int claim_refuse(struct ledger *l, const struct conf *c, const struct feed *cons
 	else
 		log_simple(LOG_WARN, "refused_in_place", "%s", buf_cstr(&err));
 out:
-	free(names);
 	free(faildir);
 	free(to);
 	buf_release(&err);

@@ -121,34 +121,10 @@ static int event(struct ledger *l, long long id, const char *state, const char *
 long long ledger_add(struct ledger *l, const char *partner, const char *feed, const char *name,
 		     const char *path, long long size, int force)
 {
-	sqlite3_stmt *st;
-	long long id = -1;
+	long long id;
 
-	/* the insert and its id under one hold of the lock: other threads insert too */
-	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db, "INSERT INTO files (partner, feed, name, state, path, size, "
-				      "received, force) VALUES (?, ?, ?, 'received', ?, ?, "
-				      "strftime('%s','now'), ?) RETURNING id",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, feed, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 4, path, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 5, size);
-		sqlite3_bind_int(st, 6, force);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			id = sqlite3_column_int64(st, 0);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			id = -1;
-		sqlite3_finalize(st);
-	}
-	if (id < 0) {
-		l->failed = 1;
-		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
-	}
-	pthread_mutex_unlock(&l->lock);
-	if (id > 0)
-		event(l, id, ST_RECEIVED, path);
+	if (ledger_add_group(l, partner, &feed, 1, name, path, size, force, path, &id) < 0)
+		return -1;
 	return id;
 }
 
@@ -464,27 +440,12 @@ int ledger_each(struct ledger *l, const char *where, int asc, int limit,
 int ledger_each_at(struct ledger *l, const char *path, const char *state,
 		   void (*fn)(void *ctx, const struct ledger_file *f), void *ctx)
 {
-	sqlite3_stmt *st;
-	struct ledger_file *rows = NULL;
-	size_t n = 0;
+	/* %Q quotes the values as SQL literals */
+	char *where = sqlite3_mprintf("path = %Q AND state = %Q", path, state);
+	int rc = ledger_each(l, where, 1, 1000, fn, ctx);
 
-	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db, "SELECT " FILE_COLUMNS " FROM files WHERE path = ? AND "
-				      "state = ? ORDER BY id",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, path, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, state, -1, SQLITE_TRANSIENT);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			rows = xreallocarray(rows, n + 1, sizeof(*rows));
-			row_to_file(st, &rows[n++]);
-		}
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&l->lock);
-	for (size_t i = 0; i < n; i++)
-		fn(ctx, &rows[i]);
-	free(rows);
-	return 0;
+	sqlite3_free(where);
+	return rc;
 }
 
 int ledger_events(struct ledger *l, long long id,

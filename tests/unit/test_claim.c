@@ -76,6 +76,17 @@ static char *work_file(struct fixture *fx, int k)
 	return path[k];
 }
 
+/* first_work_dir: work/<first id>/ made, as a claim does before its move */
+static void first_work_dir(struct fixture *fx)
+{
+	struct buf err = BUF_INIT(4096);
+	char dir[256];
+
+	snprintf(dir, sizeof(dir), "%s/work/%lld", fx->c.state, fx->ids[0]);
+	assert_int_equal(mkdirs(dir, 0750, &err), 0);
+	buf_release(&err);
+}
+
 static void assert_claimed(struct fixture *fx)
 {
 	struct ledger_file f;
@@ -105,76 +116,61 @@ static void test_claim_from_the_spool(void **state)
 static void test_cut_after_the_first_move(void **state)
 {
 	struct fixture fx;
-	struct buf err = BUF_INIT(4096);
-	char dir[256];
 
 	(void)state;
 	setup(&fx, "state");
-	snprintf(dir, sizeof(dir), "%s/work/%lld", fx.c.state, fx.ids[0]);
-	assert_int_equal(mkdirs(dir, 0750, &err), 0);
+	first_work_dir(&fx);
 	assert_int_equal(rename(fx.spool_file, work_file(&fx, 0)), 0);
 	assert_int_equal(claim_finish(fx.l, &fx.c, fx.spool_file), 0);
 	assert_claimed(&fx);
 	teardown(&fx);
-	buf_release(&err);
 }
 
 /* issue 9 item 3: a copy cut halfway is only a temporary name, never trusted */
 static void test_half_copy_is_not_taken(void **state)
 {
 	struct fixture fx;
-	struct buf err = BUF_INIT(4096);
-	char dir[256], *tmp;
+	char *tmp;
 
 	(void)state;
 	setup(&fx, "state");
-	snprintf(dir, sizeof(dir), "%s/work/%lld", fx.c.state, fx.ids[0]);
-	assert_int_equal(mkdirs(dir, 0750, &err), 0);
+	first_work_dir(&fx);
 	tmp = spool_temp_name(work_file(&fx, 0));
 	put(tmp, "wh");
 	assert_int_equal(claim_finish(fx.l, &fx.c, fx.spool_file), 0);
 	assert_claimed(&fx);
 	free(tmp);
 	teardown(&fx);
-	buf_release(&err);
 }
 
 /* issue 9 item 3: the copy renamed whole, the original not yet unlinked */
 static void test_cut_before_the_unlink(void **state)
 {
 	struct fixture fx;
-	struct buf err = BUF_INIT(4096);
-	char dir[256];
 
 	(void)state;
 	setup(&fx, "state");
-	snprintf(dir, sizeof(dir), "%s/work/%lld", fx.c.state, fx.ids[0]);
-	assert_int_equal(mkdirs(dir, 0750, &err), 0);
+	first_work_dir(&fx);
 	put(work_file(&fx, 0), "whole");
 	assert_int_equal(claim_finish(fx.l, &fx.c, fx.spool_file), 0);
 	assert_claimed(&fx); /* the original went: it is not claimed a second time */
 	teardown(&fx);
-	buf_release(&err);
 }
 
 /* a new upload under the same name after the move is not the claimed file: it stays */
 static void test_new_upload_under_the_same_name_stays(void **state)
 {
 	struct fixture fx;
-	struct buf err = BUF_INIT(4096);
-	char dir[256];
 
 	(void)state;
 	setup(&fx, "state");
-	snprintf(dir, sizeof(dir), "%s/work/%lld", fx.c.state, fx.ids[0]);
-	assert_int_equal(mkdirs(dir, 0750, &err), 0);
+	first_work_dir(&fx);
 	assert_int_equal(rename(fx.spool_file, work_file(&fx, 0)), 0);
 	put(fx.spool_file, "newer");
 	assert_int_equal(claim_finish(fx.l, &fx.c, fx.spool_file), 0);
 	assert_string_equal(slurp(fx.spool_file), "newer");
 	assert_string_equal(slurp(work_file(&fx, 1)), "whole");
 	teardown(&fx);
-	buf_release(&err);
 }
 
 /* issue 9 item 4: a claim that cannot move keeps its rows, waiting, doubling */
