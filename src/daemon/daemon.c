@@ -49,6 +49,7 @@
 
 #define TICK_MS 500
 #define MAX_QUEUE 100000
+#define STOP_GRACE_S 15 /* a stop waits this long for the threads, then exits anyway */
 
 /* A file seen in a feed directory and not yet ready (quiet:N, settle). */
 struct seen {
@@ -88,17 +89,19 @@ struct daemon {
 	size_t nthreads;
 };
 
-static volatile sig_atomic_t stop_flag, reload_flag;
+static volatile sig_atomic_t stop_flag, reload_flag, stop_signals;
 static int sig_pipe[2] = { -1, -1 };
 
 static void on_signal(int sig)
 {
 	int saved = errno;
 
-	if (sig == SIGHUP)
+	if (sig == SIGHUP) {
 		reload_flag = 1;
-	else
+	} else {
 		stop_flag = 1;
+		stop_signals++;
+	}
 	if (sig_pipe[1] >= 0 && write(sig_pipe[1], "x", 1) < 0) {
 		/* the pipe is full: the loop wakes anyway */
 	}
@@ -843,10 +846,10 @@ static void finish(struct file_job *j, const char *state, const char *message)
 		    (packed ? spool_link_or_copy(j->file, dest, &err) : spool_gzip(j->file, dest, &err)) < 0)
 			log_simple(LOG_ERROR, "archive_failed", "%s", buf_cstr(&err));
 	}
-	if (err.len == 0)
-		ledger_set_path(j->d->ledger, j->lf.id, dest, NULL);
-	ledger_set_state(j->d->ledger, j->lf.id, state, message);
-	if (err.len == 0) { /* the state is on disk: the work copy can go */
+	if (err.len == 0 && ledger_set_path(j->d->ledger, j->lf.id, dest, NULL) < 0)
+		buf_printf(&err, "the ledger did not take the new path");
+	if (ledger_set_state(j->d->ledger, j->lf.id, state, message) == 0 && err.len == 0) {
+		/* the state is on disk: the work copy can go; else it stays for the restart */
 		remove_tree(j->outdir);
 		remove_tree(j->wd);
 	}
@@ -1371,6 +1374,48 @@ static void clean_work(struct daemon *d)
 	free(root);
 }
 
+/* joined: has thread t ended by deadline? */
+static int joined(pthread_t t, const struct timespec *deadline)
+{
+	return pthread_timedjoin_np(t, NULL, deadline) == 0;
+}
+
+/*
+ * join_or_exit: the threads end, or the process does. A stop must finish
+ * whatever failed: a thread stuck on a locked ledger or a silent Commerce
+ * holds it STOP_GRACE_S at most, and another SIGTERM or SIGINT not at all.
+ * Exiting then is as safe as kill -9, which the ledger and spool survive.
+ */
+static void join_or_exit(struct daemon *d, pthread_t exporter, int rc)
+{
+	sig_atomic_t asked = stop_signals;
+	time_t end = time(NULL) + STOP_GRACE_S;
+	size_t done = 0;
+
+	while (done <= d->nthreads) {
+		struct timespec step;
+		pthread_t t = done < d->nthreads ? d->threads[done] : exporter;
+
+		clock_gettime(CLOCK_REALTIME, &step);
+		step.tv_nsec += 100 * 1000000L;
+		if (step.tv_nsec >= 1000000000L) {
+			step.tv_sec++;
+			step.tv_nsec -= 1000000000L;
+		}
+		if (joined(t, &step)) {
+			done++;
+			continue;
+		}
+		if (stop_signals != asked || time(NULL) >= end) {
+			log_simple(LOG_ERROR, "stop_forced",
+				   "%s: exiting with threads still busy; files in hand resume at the "
+				   "next start",
+				   stop_signals != asked ? "asked again to stop" : "the stop took too long");
+			_exit(rc ? rc : 1);
+		}
+	}
+}
+
 int daemon_run(const char *confpath)
 {
 	struct daemon d;
@@ -1498,13 +1543,11 @@ int daemon_run(const char *confpath)
 	pthread_mutex_lock(&d.lock);
 	pthread_cond_broadcast(&d.cond);
 	pthread_mutex_unlock(&d.lock);
-	for (size_t i = 0; i < d.nthreads; i++)
-		pthread_join(d.threads[i], NULL);
-	pthread_join(exporter, NULL);
+	join_or_exit(&d, exporter, rc);
 	ledger_note_set(d.ledger, "daemon.pid", "");
 	ledger_close(d.ledger);
 	close(d.inotify_fd);
-	log_simple(LOG_INFO, "stopped", "clean stop");
+	log_simple(rc ? LOG_ERROR : LOG_INFO, "stopped", rc ? "stopped after a failure" : "clean stop");
 	for (size_t i = 0; i < d.nretired; i++)
 		conf_free(d.retired[i]);
 	free(d.retired);

@@ -426,6 +426,76 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(a.run(["show", "99"], check=False).returncode, 2)
 
 
+    def lock_ledger(self):
+        """Another process holding the ledger's write lock, as an operator's sqlite3 shell can."""
+        db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        return db
+
+    def test_stop_after_a_ledger_failure_finishes_and_sigterm_is_heard(self):
+        a = self.app
+        # an export stuck on a silent Commerce keeps a thread busy through the stop
+        a.write_config("\n[commerce slow]\nurl = http://127.0.0.1:%d\ntoken_file = %s\ntimeout = 300\n"
+                       "retries = 0\n[export orders]\nkind = orders\npartners = acme\n"
+                       "dir = outbound/orders\nevery = 1h\ntarget = slow\n" % (a.port, TOKEN))
+        a.emu_call("faults", [{"match": "/V1/orders", "delay": 120}])
+        a.start()
+        time.sleep(1.5)  # the export is under way
+        db = self.lock_ledger()
+        try:
+            a.drop("locked.csv", stock_file(5))
+            wait_for(lambda: "event=stopping" in slurp(a.log), 30, "the daemon to give up on the ledger")
+            t = time.time()
+            a.daemon.send_signal(signal.SIGTERM)
+            try:
+                a.daemon.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.fail("the daemon ignored SIGTERM while stopping:\n" + slurp(a.log)[-2000:])
+            self.assertLess(time.time() - t, 5)
+            self.assertNotEqual(a.daemon.returncode, 0)
+            self.assertIn("event=stop_forced", slurp(a.log))
+        finally:
+            db.execute("COMMIT")
+            db.close()
+        a.stop()
+        a.emu_call("faults", [])
+        a.start()
+        wait_for(lambda: a.finished(1), 30, "the file after the restart")
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("locked.csv", "done")])
+
+    def test_end_state_not_written_keeps_the_work_copy(self):
+        a = self.app
+        a.emu_call("config", {"delay": 3})
+        a.start()
+        a.drop("kept.csv", stock_file(7))
+        wait_for(lambda: self.sent(), 20, "the batch to be in flight")
+        db = self.lock_ledger()
+        try:
+            try:
+                a.daemon.wait(timeout=90)  # the ledger fails: the daemon stops by itself
+            except subprocess.TimeoutExpired:
+                self.fail("the daemon did not stop:\n" + slurp(a.log)[-2000:])
+            work = glob.glob(os.path.join(a.state, "work", "*", "kept.csv"))
+            self.assertEqual(len(work), 1, "the work copy went before its end state was written:\n"
+                             + slurp(a.log)[-2000:])
+        finally:
+            db.execute("COMMIT")
+            db.close()
+        a.stop()
+        a.emu_call("config", {"delay": 0})
+        a.start()
+        wait_for(lambda: a.finished(1), 30, "the file after the restart")
+        self.assertEqual(a.files()[0][2], "done")
+        digests = [j["digest"] for j in a.imports()]
+        self.assertEqual((len(set(digests)), len(digests) <= 2), (1, True), "only the batch in flight twice")
+
+    def sent(self):
+        db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10)
+        try:
+            return db.execute("SELECT count(*) FROM batches WHERE state = 'sent'").fetchone()[0]
+        finally:
+            db.close()
+
 @unittest.skipUnless(os.geteuid() == 0, "needs root")
 class BurstTest(unittest.TestCase):
     def test_500_files_with_a_tiny_inotify_queue(self):
