@@ -357,7 +357,13 @@ int cmd_show(int argc, char **argv)
 	       f.id, f.name, f.partner, f.feed, f.state, f.message[0] ? ": " : "", f.message, f.rows,
 	       f.rows_ok, f.rows_rejected, f.batches, ledger_batches_done(l, id), f.sha256, f.size, r,
 	       fin, f.path);
-	printf("  report %s/%s/outbound/reports/%s.result.json\nhistory:\n", c->spool, f.partner, f.name);
+	{
+		char *rdir = reports_dir(c, conf_feed(c, f.feed), f.partner);
+		char *report = report_result_path(rdir, f.name);
+		printf("  report %s\nhistory:\n", report);
+		free(report);
+		free(rdir);
+	}
 	ledger_events(l, id, print_event, NULL);
 	printf("Commerce's answers:\n");
 	ledger_batch_answers(l, id, print_answer, NULL);

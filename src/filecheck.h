@@ -48,6 +48,8 @@ void filecheck_line(const struct filecheck *fc, uint32_t member, unsigned long l
 void filecheck_release(struct filecheck *fc);
 /* filecheck_batch_path: DIR/F.batch-NNNN.csv (or the .lines sidecar), fresh memory. */
 char *filecheck_batch_path(const struct filecheck *fc, unsigned seq, int lines);
+/* filecheck_members_path: DIR/.F.members, the archive members' names, fresh memory. */
+char *filecheck_members_path(const struct filecheck *fc);
 /*
  * filecheck_finish: write the report with state and the counts given (id < 0:
  * null), remove batches a rejected run must not leave, log the outcome.

@@ -157,21 +157,22 @@ static void reload(struct daemon *d)
 	buf_release(&err);
 }
 
-static int feeds_sharing_dir(const struct conf *c, const struct feed *f)
-{
-	int n = 0;
-
-	for (size_t i = 0; i < c->nfeeds; i++)
-		n += strcmp(c->feeds[i].dir, f->dir) == 0;
-	return n;
-}
-
 static int partner_matches(const struct feed *f, const char *partner)
 {
 	for (size_t i = 0; i < f->partners.n; i++)
 		if (fnmatch(f->partners.v[i], partner, 0) == 0)
 			return 1;
 	return 0;
+}
+
+/* feeds_sharing_dir: how many of the partner's feeds read f's directory. */
+static int feeds_sharing_dir(const struct conf *c, const struct feed *f, const char *partner)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < c->nfeeds; i++)
+		n += strcmp(c->feeds[i].dir, f->dir) == 0 && partner_matches(&c->feeds[i], partner);
+	return n;
 }
 
 /* --- paths ------------------------------------------------------------------ */
@@ -181,17 +182,16 @@ static char *work_dir(const struct conf *c, long long id)
 	return xasprintf("%s/work/%lld", c->state, id);
 }
 
-static char *reports_dir(const struct conf *c, const char *partner)
+/*
+ * reports_dir: outbound/reports, or outbound/reports/<feed> when several of the
+ * partner's feeds read f's directory: each keeps F.result.json, and no name
+ * can meet another feed's (a feed name is no report name).
+ */
+char *reports_dir(const struct conf *c, const struct feed *f, const char *partner)
 {
+	if (f && feeds_sharing_dir(c, f, partner) > 1)
+		return xasprintf("%s/%s/outbound/reports/%s", c->spool, partner, f->name);
 	return xasprintf("%s/%s/outbound/reports", c->spool, partner);
-}
-
-/* report_name: F, or F.<feed> when several feeds read the directory. */
-static char *report_name(const struct conf *c, const struct feed *f, const char *name)
-{
-	if (f && feeds_sharing_dir(c, f) > 1)
-		return xasprintf("%s.%s", name, f->name);
-	return xstrdup(name);
 }
 
 /* --- watching ----------------------------------------------------------------- */
@@ -668,9 +668,9 @@ static void write_simple_report(const struct conf *c, const struct feed *f, long
 	struct report r;
 	struct report_summary sum = { id, f->name, state, 0, 0, 0, 0 };
 	struct buf err = BUF_INIT(4096);
-	char *dir = reports_dir(c, partner), *rname = report_name(c, f, name);
+	char *dir = reports_dir(c, f, partner);
 
-	if (mkdirs(dir, 0755, &err) == 0 && report_open(&r, dir, rname, &err) == 0) {
+	if (mkdirs(dir, 0755, &err) == 0 && report_open(&r, dir, name, &err) == 0) {
 		report_message(&r, message);
 		if (report_finish(&r, &sum, &err) < 0)
 			log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
@@ -679,7 +679,6 @@ static void write_simple_report(const struct conf *c, const struct feed *f, long
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
 	}
 	free(dir);
-	free(rname);
 	buf_release(&err);
 }
 
@@ -815,18 +814,22 @@ static void finish(struct file_job *j, const char *state, const char *message)
 		char *dir = xasprintf("%s/failed/%s/%s", c->state, j->lf.partner, j->lf.feed);
 		dest = xasprintf("%s/%s", dir, j->lf.name);
 		if (access(dest, F_OK) == 0) {
+			char *base = report_base(j->lf.name, 21); /* room for ".<id>" */
 			free(dest);
-			dest = xasprintf("%s/%s.%lld", dir, j->lf.name, j->lf.id);
+			dest = xasprintf("%s/%s.%lld", dir, base, j->lf.id);
+			free(base);
 		}
 		/* a second name first: until the state is written, the work copy stays */
 		if (mkdirs(dir, 0750, &err) < 0 || spool_link_or_copy(j->file, dest, &err) < 0)
 			log_simple(LOG_ERROR, "park_failed", "%s", buf_cstr(&err));
 		else {
 			/* the reports beside the original, for the operator */
-			char *rdir = reports_dir(c, j->lf.partner), *rname = report_name(c, j->f, j->lf.name);
+			char *rdir = reports_dir(c, j->f, j->lf.partner);
 			for (int k = 0; k < 2; k++) {
-				char *from = xasprintf("%s/%s.%s", rdir, rname, k ? "errors.csv" : "result.json");
-				char *to = xasprintf("%s.%s", dest, k ? "errors.csv" : "result.json");
+				char *from = k ? report_errors_path(rdir, j->lf.name)
+					       : report_result_path(rdir, j->lf.name);
+				char *to = k ? report_errors_path(dir, strrchr(dest, '/') + 1)
+					     : report_result_path(dir, strrchr(dest, '/') + 1);
 				struct buf e2 = BUF_INIT(4096);
 				if (access(from, F_OK) == 0)
 					spool_link_or_copy(from, to, &e2);
@@ -835,13 +838,14 @@ static void finish(struct file_job *j, const char *state, const char *message)
 				buf_release(&e2);
 			}
 			free(rdir);
-			free(rname);
 		}
 		free(dir);
 	} else {
 		char *dir = xasprintf("%s/archive/%s/%s", c->state, j->lf.partner, j->lf.feed);
 		int packed = unpack_like(j->lf.name);
-		dest = xasprintf("%s/%lld-%s%s", dir, j->lf.id, j->lf.name, packed ? "" : ".gz");
+		char *base = report_base(j->lf.name, 21 + 3); /* room for "<id>-" and ".gz" */
+		dest = xasprintf("%s/%lld-%s%s", dir, j->lf.id, base, packed ? "" : ".gz");
+		free(base);
 		if (mkdirs(dir, 0750, &err) < 0 ||
 		    (packed ? spool_link_or_copy(j->file, dest, &err) : spool_gzip(j->file, dest, &err)) < 0)
 			log_simple(LOG_ERROR, "archive_failed", "%s", buf_cstr(&err));
@@ -927,7 +931,7 @@ static void final_report(struct file_job *j, struct filecheck *fc, struct submit
 
 static void load_members(struct filecheck *fc)
 {
-	char *path = xasprintf("%s/.%s.members", fc->outdir, fc->name);
+	char *path = filecheck_members_path(fc);
 	FILE *fp = fopen(path, "re");
 	char *line = NULL;
 	size_t cap = 0;
@@ -964,7 +968,7 @@ static void submit_all(struct file_job *j, json_t *worker)
 	struct submit_state s;
 	struct submit_hooks hooks = hooks_proto;
 	struct buf err = BUF_INIT(4096);
-	char *rdir = reports_dir(j->c, j->lf.partner), *rname = report_name(j->c, j->f, j->lf.name);
+	char *rdir = reports_dir(j->c, j->f, j->lf.partner);
 	const char *wstate = json_string_value(json_object_get(worker, "state"));
 	unsigned long allowed = j->f->allowed_errors;
 	long rejected;
@@ -978,13 +982,13 @@ static void submit_all(struct file_job *j, json_t *worker)
 	fc.res.batches = (unsigned long)json_integer_value(json_object_get(worker, "batches"));
 	fc.res.rows = (unsigned long)json_integer_value(json_object_get(worker, "rows"));
 	load_members(&fc);
-	if (mkdirs(rdir, 0755, &err) < 0 || report_open(&fc.report, rdir, rname, &err) < 0) {
+	if (mkdirs(rdir, 0755, &err) < 0 || report_open(&fc.report, rdir, j->lf.name, &err) < 0) {
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
 		defer_file(j, "the report cannot be written");
 		goto out;
 	}
 	{
-		char *errors = xasprintf("%s/%s.errors.csv", j->outdir, j->lf.name);
+		char *errors = report_errors_path(j->outdir, j->lf.name);
 		report_take_errors(&fc.report, errors);
 		free(errors);
 	}
@@ -1030,13 +1034,12 @@ static void submit_all(struct file_job *j, json_t *worker)
 out:
 	filecheck_release(&fc);
 	free(rdir);
-	free(rname);
 	buf_release(&err);
 }
 
 static json_t *read_worker_result(const struct file_job *j)
 {
-	char *path = xasprintf("%s/%s.result.json", j->outdir, j->lf.name);
+	char *path = report_result_path(j->outdir, j->lf.name);
 	json_t *r = json_load_file(path, 0, NULL);
 
 	free(path);
@@ -1066,7 +1069,7 @@ static void process_file(struct daemon *d, long long id)
 		log_end(&l);
 	}
 	j.wd = work_dir(j.c, id);
-	j.outdir = xasprintf("%s/out", j.wd);
+	j.outdir = xasprintf("%s/.out", j.wd); /* a dot-name: never a claimed file's */
 	j.file = xasprintf("%s/%s", j.wd, j.lf.name);
 	if (j.f == NULL) {
 		ledger_set_state(d->ledger, id, ST_FAILED, "the feed is no longer configured");
@@ -1360,7 +1363,7 @@ static void clean_work(struct daemon *d)
 		if (ledger_get(d->ledger, id, &f) < 0 || !strcmp(f.state, ST_DONE) ||
 		    !strcmp(f.state, ST_PARTIAL) || !strcmp(f.state, ST_FAILED) ||
 		    !strcmp(f.state, ST_DUPLICATE) || !strcmp(f.state, ST_STALE)) {
-			char *wd = xasprintf("%s/%s", root, e->d_name), *out = xasprintf("%s/out", wd);
+			char *wd = xasprintf("%s/%s", root, e->d_name), *out = xasprintf("%s/.out", wd);
 			if (ledger_get(d->ledger, id, &f) == 0) { /* unknown ids stay for a person */
 				remove_tree(out);
 				remove_tree(wd);

@@ -426,6 +426,46 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(a.run(["show", "99"], check=False).returncode, 2)
 
 
+    def test_reports_of_feeds_sharing_a_directory_never_meet(self):
+        a = self.app
+        a.write_config("\n[feed shared_a]\ndir = inbound/shared\nentity = stock_sources\n"
+                       "\n[feed shared_b]\ndir = inbound/shared\nentity = stock_sources\n")
+        os.makedirs(a.inbox("shared"), exist_ok=True)
+        a.start()
+        a.drop("p.csv", b"sku,source_code,quantity,status\nAB-1,default,1,1\n", "shared")
+        # a name that F.<feed> would have made of p.csv
+        a.drop("p.csv.shared_a", b"sku,source_code,quantity,status\nAB-2,default,2,1\n", "commerce")
+        wait_for(lambda: a.finished(3), 30, "three files")
+        reports = os.path.join(a.root, "spool/acme/outbound/reports")
+        got = {}
+        for path in glob.glob(reports + "/**/*.result.json", recursive=True):
+            with open(path) as f:
+                r = json.load(f)
+            got[os.path.relpath(path, reports)] = (r["file"], r["feed"], r["state"])
+        self.assertEqual(got, {"shared_a/p.csv.result.json": ("p.csv", "shared_a", "done"),
+                               "shared_b/p.csv.result.json": ("p.csv", "shared_b", "done"),
+                               "p.csv.shared_a.result.json": ("p.csv.shared_a", "commerce", "done")})
+
+    def test_a_file_named_out_and_a_255_byte_name_are_processed_and_reported(self):
+        a = self.app
+        a.start()
+        long_name = "x" * 251 + ".csv"
+        a.drop("out", b"sku,source_code,quantity,status\nAB-1,default,1,1\n", "commerce")
+        tmp = os.path.join(a.inbox("commerce"), ".long.part")
+        with open(tmp, "wb") as f:
+            f.write(b"sku,source_code,quantity,status\nAB-2,default,2,1\nAB-3,default,x,1\n")
+        os.rename(tmp, os.path.join(a.inbox("commerce"), long_name))
+        wait_for(lambda: a.finished(2), 30, "both files")
+        self.assertEqual(sorted((f[1], f[2]) for f in a.files()), [("out", "done"), (long_name, "partial")])
+        self.assertEqual(a.report("out")["state"], "done")
+        reports = glob.glob(os.path.join(a.root, "spool/acme/outbound/reports/x*.result.json"))
+        self.assertEqual(len(reports), 1)
+        with open(reports[0]) as f:
+            r = json.load(f)
+        self.assertEqual((r["file"], r["state"], r["rows_rejected"]), (long_name, "partial", 1))
+        self.assertTrue(glob.glob(os.path.join(a.root, "spool/acme/outbound/reports/x*.errors.csv")))
+        self.assertEqual(len(glob.glob(os.path.join(a.state, "archive/acme/commerce/*"))), 2)
+
     def lock_ledger(self):
         """Another process holding the ledger's write lock, as an operator's sqlite3 shell can."""
         db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10, isolation_level=None)
