@@ -44,14 +44,19 @@ char *filecheck_members_path(const struct filecheck *fc)
 	return path;
 }
 
-/* write_file: path appears whole with the bytes (tmp, rename); no fsync: see README. */
-static int write_file(const char *path, const void *p, size_t n)
+/*
+ * write_file: path appears whole with the bytes (tmp, rename). durable: the
+ * bytes are fsync'd before the rename (the daemon resumes from them after a
+ * power loss; the report's directory fsync makes the renames durable before
+ * the worker exits). check alone does without.
+ */
+static int write_file(const char *path, const void *p, size_t n, int durable)
 {
 	char *tmp = xasprintf("%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	int rc = -1;
 
-	if (fd >= 0 && write_all(fd, p, n) == 0 && close(fd) == 0) {
+	if (fd >= 0 && write_all(fd, p, n) == 0 && (!durable || fsync(fd) == 0) && close(fd) == 0) {
 		fd = -1;
 		rc = rename(tmp, path);
 	}
@@ -73,12 +78,12 @@ static int on_batch(void *ctx, const struct batch *b)
 {
 	struct filecheck *fc = ctx;
 	char *path = filecheck_batch_path(fc, b->seq, 0);
-	int rc = write_file(path, b->csv, b->len);
+	int rc = write_file(path, b->csv, b->len, fc->keep_origins);
 
 	free(path);
 	if (rc == 0 && fc->keep_origins) {
 		path = filecheck_batch_path(fc, b->seq, 1);
-		rc = write_file(path, b->origin, b->rows * sizeof(*b->origin));
+		rc = write_file(path, b->origin, b->rows * sizeof(*b->origin), 1);
 		free(path);
 	}
 	if (rc < 0)
@@ -306,7 +311,7 @@ static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_k
 		char *path = filecheck_members_path(fc);
 		for (size_t i = 0; i < fc->members.n; i++)
 			buf_printf(&names, "%s\n", fc->members.v[i]);
-		if (write_file(path, names.data, names.len) < 0)
+		if (write_file(path, names.data, names.len, 1) < 0)
 			fc->io_failed = 1;
 		free(path);
 		buf_release(&names);

@@ -7,7 +7,9 @@
  *
  * With keep_origins, each batch also gets .F.batch-NNNN.lines: its rows'
  * partner lines (struct batch_origin), so that Commerce's "Row N" can be
- * told as the partner's line after the file was read.
+ * told as the partner's line after the file was read; and every file is
+ * fsync'd before its rename, the directory by the report at the end: the
+ * daemon resumes a file from them after a power loss.
  */
 #ifndef DG_FILECHECK_H
 #define DG_FILECHECK_H

@@ -466,6 +466,30 @@ class DaemonTest(unittest.TestCase):
         self.assertTrue(glob.glob(os.path.join(a.root, "spool/acme/outbound/reports/x*.errors.csv")))
         self.assertEqual(len(glob.glob(os.path.join(a.state, "archive/acme/commerce/*"))), 2)
 
+    def test_a_damaged_line_index_fails_the_batch_not_the_daemon(self):
+        # what a power loss left before batch files were fsync'd: an empty .lines sidecar
+        a = self.app
+        a.batch_rows = 20
+        a.write_config()
+        a.emu_call("config", {"delay": 1.0})
+        a.start()
+        a.drop("cut.csv", stock_file(200))
+        wait_for(lambda: len(a.imports()) >= 1, 30)
+        a.stop(signal.SIGTERM)
+        db = sqlite3.connect(os.path.join(a.state, "ledger.db"))
+        done = db.execute("SELECT count(*) FROM batches WHERE state = 'done'").fetchone()[0]
+        db.close()
+        lines = glob.glob(os.path.join(a.state, "work/1/.out/.cut.csv.batch-%04d.lines" % (done + 1)))
+        self.assertEqual(len(lines), 1)
+        open(lines[0], "w").close()
+        a.emu_call("config", {"delay": 0})
+        a.emu_call("faults", [{"match": "/V1/import/csv", "status": 400, "times": 100}])
+        a.start()
+        wait_for(lambda: a.finished(1) or a.daemon.poll() is not None, 30, "the file")
+        self.assertIsNone(a.daemon.poll(), "the daemon died:\n" + slurp(a.log)[-2000:])
+        self.assertEqual(a.files()[0][2], "failed")
+        self.assertIn("batch %d not sent" % (done + 1), " ".join(a.report("cut.csv")["messages"]))
+
     def lock_ledger(self):
         """Another process holding the ledger's write lock, as an operator's sqlite3 shell can."""
         db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10, isolation_level=None)
@@ -701,6 +725,43 @@ class SftpTest(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         p = self.sftp("ls /etc\n")
         self.assertNotEqual(p.returncode, 0)
+
+
+@unittest.skipUnless(shutil.which("strace"), "no strace")
+class DurabilityTest(unittest.TestCase):
+    def test_the_workers_batches_are_fsynced_before_their_rename_and_the_dir_after(self):
+        """What the daemon resumes from after a power loss is on disk before the worker ends."""
+        with tempfile.TemporaryDirectory() as d:
+            conf = os.path.join(d, "dropgate.conf")
+            with open(conf, "w") as f:
+                f.write("[dropgate]\nspool = %s/spool\nstate = %s/state\n[commerce]\n"
+                        "url = http://127.0.0.1:9\ntoken_file = %s\nbatch_rows = 20\n"
+                        "[feed stock]\ndir = inbound/stock\ndelimiter = \";\"\nencoding = windows-1252\n"
+                        "entity = stock_sources\nmap.source_code = \"default\"\nmap.sku = ItemNo\n"
+                        "map.quantity = QtyOnHand | number(\",\", \".\")\n" % (d, d, TOKEN))
+            src = os.path.join(d, "f.csv")
+            with open(src, "wb") as f:
+                f.write(stock_file(50))
+            out = os.path.join(d, "out")
+            os.mkdir(out)
+            trace = os.path.join(d, "trace")
+            p = subprocess.run(["strace", "-f", "-y", "-o", trace, "-e", "trace=fsync,fdatasync,rename",
+                                DROPGATE, "-c", conf, "check", "--feed", "stock", "--out", out, "--origins", src],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            calls = [l.split(None, 1)[1] for l in slurp(trace).splitlines() if "(" in l]
+            synced, renamed = set(), []
+            for c in calls:
+                if c.startswith(("fsync(", "fdatasync(")):
+                    synced.add(c[c.index("<") + 1:c.index(">")])
+                elif c.startswith("rename(") and ".batch-" in c:
+                    tmp = c.split('"')[1]
+                    self.assertIn(os.path.realpath(tmp), synced, "renamed before fsync: " + c)
+                    renamed.append(c)
+            self.assertEqual(len(renamed), 6, "three batches, each with its line index")
+            last = max(i for i, c in enumerate(calls) if c.startswith("rename(") and ".batch-" in c)
+            self.assertTrue(any(c.startswith("fsync(") and "<%s>" % os.path.realpath(out) in c
+                                for c in calls[last:]), "the directory is not fsync'd after the batches")
 
 
 class UnitFileTest(unittest.TestCase):
