@@ -57,6 +57,7 @@ struct seen {
 	off_t size;
 	time_t mtime;
 	time_t since; /* unchanged since */
+	unsigned long scan; /* the last scan that saw it */
 };
 
 struct daemon {
@@ -73,6 +74,8 @@ struct daemon {
 	time_t next_rescan;
 	time_t next_prune;
 	struct strlist closed;  /* spool paths whose writer closed them */
+	struct strlist closed_before; /* events no directory took in the scan under way: dropped */
+	unsigned long scan;     /* scans so far */
 	struct seen *seen;
 	size_t nseen;
 	struct strlist unmatched; /* names logged once */
@@ -255,7 +258,8 @@ static void read_events(struct daemon *d)
 				d->need_rescan = 1;
 			} else if (e->mask & IN_ISDIR) {
 				d->need_rescan = 1; /* a new partner or feed directory */
-			} else if (e->len && (e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))) {
+			} else if (e->len && (e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) &&
+				   !spool_ignored_name(e->name)) {
 				const char *dir = watched_path(d, e->wd);
 				if (dir) {
 					char *path = xasprintf("%s/%s", dir, e->name);
@@ -288,6 +292,7 @@ static time_t quiet_for(struct daemon *d, const char *path, const struct stat *s
 		struct seen *s = &d->seen[i];
 		if (strcmp(s->path, path) != 0)
 			continue;
+		s->scan = d->scan;
 		if (s->size != st->st_size || s->mtime != st->st_mtime) {
 			s->size = st->st_size;
 			s->mtime = st->st_mtime;
@@ -300,19 +305,41 @@ static time_t quiet_for(struct daemon *d, const char *path, const struct stat *s
 	d->seen[d->nseen].size = st->st_size;
 	d->seen[d->nseen].mtime = st->st_mtime;
 	d->seen[d->nseen].since = now;
+	d->seen[d->nseen].scan = d->scan;
 	d->nseen++;
 	return 0;
 }
 
 static int take_closed(struct daemon *d, const char *path)
 {
-	for (size_t i = 0; i < d->closed.n; i++)
-		if (strcmp(d->closed.v[i], path) == 0) {
-			free(d->closed.v[i]);
-			d->closed.v[i] = d->closed.v[--d->closed.n];
-			return 1;
+	return strlist_remove(&d->closed, path) | strlist_remove(&d->closed_before, path);
+}
+
+/*
+ * forget_what_scan_left: after a full scan, what it did not take goes: close
+ * events of names no feed reads (or gone), files no longer waiting to settle,
+ * unmatched names no longer there. Memory stays the size of the spool, and a
+ * leftover does not make every tick a rescan.
+ */
+static void forget_what_scan_left(struct daemon *d)
+{
+	struct stat st;
+
+	strlist_clear(&d->closed_before);
+	for (size_t i = 0; i < d->nseen;)
+		if (d->seen[i].scan != d->scan) {
+			free(d->seen[i].path);
+			d->seen[i] = d->seen[--d->nseen];
+		} else {
+			i++;
 		}
-	return 0;
+	for (size_t i = 0; i < d->unmatched.n;)
+		if (lstat(d->unmatched.v[i], &st) < 0) {
+			free(d->unmatched.v[i]);
+			d->unmatched.v[i] = d->unmatched.v[--d->unmatched.n];
+		} else {
+			i++;
+		}
 }
 
 /* ready: has the upload of dir/name ended, by the feed's arrival rule? */
@@ -576,6 +603,10 @@ static void scan_all(struct daemon *d)
 	DIR *dh;
 	struct dirent *e;
 
+	strlist_clear(&d->closed_before);
+	d->closed_before = d->closed;
+	d->closed = (struct strlist)STRLIST_INIT;
+	d->scan++;
 	check_disk(d, c);
 	watch_dir(d, c->spool, TREE_EVENTS);
 	dh = opendir(c->spool);
@@ -607,6 +638,7 @@ static void scan_all(struct daemon *d)
 	}
 	if (dh)
 		closedir(dh);
+	forget_what_scan_left(d);
 }
 
 /* --- dispatching ------------------------------------------------------------------ */
@@ -652,8 +684,10 @@ static void dispatch(struct daemon *d)
 		return;
 	pthread_mutex_lock(&d->lock);
 	d->nqueue = 0;
-	ledger_each(d->ledger, "state IN ('received','processing','submitting','deferred')", 1,
-		    MAX_QUEUE, consider, &p);
+	/* only what can start: the oldest file in flight of each partner and feed */
+	ledger_each(d->ledger, "id IN (SELECT min(id) FROM files WHERE state IN ('received',"
+			       "'processing','submitting','deferred') GROUP BY partner, feed)",
+		    1, MAX_QUEUE, consider, &p);
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	strlist_clear(&p.chosen);
@@ -1558,6 +1592,7 @@ int daemon_run(const char *confpath)
 	free(d.confpath);
 	strlist_clear(&d.watched);
 	strlist_clear(&d.closed);
+	strlist_clear(&d.closed_before);
 	strlist_clear(&d.unmatched);
 	strlist_clear(&d.busy);
 	for (size_t i = 0; i < d.nseen; i++)

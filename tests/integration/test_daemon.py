@@ -490,6 +490,70 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(a.files()[0][2], "failed")
         self.assertIn("batch %d not sent" % (done + 1), " ".join(a.report("cut.csv")["messages"]))
 
+    def scans_in(self, seconds):
+        """How many times the daemon opens a feed directory in that long (strace)."""
+        trace = os.path.join(self.app.root, "scans.trace")
+        p = subprocess.Popen(["strace", "-f", "-p", str(self.app.daemon.pid), "-e", "trace=openat",
+                              "-o", trace], stderr=subprocess.DEVNULL)
+        time.sleep(seconds)
+        p.send_signal(signal.SIGINT)
+        p.wait()
+        return sum(1 for l in slurp(trace).splitlines() if "/inbound/" in l and "O_DIRECTORY" in l)
+
+    @unittest.skipUnless(shutil.which("strace"), "no strace")
+    def test_leftover_events_and_settling_files_do_not_keep_it_rescanning(self):
+        a = self.app
+        a.write_config("\n[feed quiet]\ndir = inbound/quiet\ncomplete = quiet:60\nentity = stock_sources\n")
+        text = slurp(a.conf).replace("rescan = 2s", "rescan = 1h")  # only leftovers would scan
+        with open(a.conf, "w") as f:
+            f.write(text)
+        os.makedirs(a.inbox("quiet"), exist_ok=True)
+        a.start()
+        # an SFTP client's upload: NAME.filepart written and closed, then renamed
+        part = os.path.join(a.inbox(), "up.csv.filepart")
+        with open(part, "wb") as f:
+            f.write(stock_file(3))
+        os.rename(part, os.path.join(a.inbox(), "up.csv"))
+        # a file waiting to be quiet, then taken back by the partner
+        with open(os.path.join(a.inbox("quiet"), "gone.csv"), "wb") as f:
+            f.write(stock_file(3))
+        # a name no feed takes, closed, then removed
+        with open(os.path.join(a.inbox(), "notes.txt"), "w") as f:
+            f.write("x")
+        wait_for(lambda: a.finished(1), 20, "the upload")
+        wait_for(lambda: "notes.txt matches no feed" in slurp(a.log), 10, "the unmatched name")
+        time.sleep(1)
+        os.unlink(os.path.join(a.inbox("quiet"), "gone.csv"))
+        os.unlink(os.path.join(a.inbox(), "notes.txt"))
+        time.sleep(1.5)  # a scan sees them gone
+        n = self.scans_in(3)
+        self.assertLessEqual(n, 1, "%d feed directory scans in 3 s of quiet" % n)
+        # a name dropped again is looked at again (and logged again): nothing is kept of the old one
+        with open(os.path.join(a.inbox(), "notes.txt"), "w") as f:
+            f.write("y")
+        wait_for(lambda: slurp(a.log).count("notes.txt matches no feed") == 2, 10, "the name logged again")
+
+    def test_dispatch_loads_only_what_it_can_start(self):
+        a = self.app
+        a.start()
+        a.stop()
+        # 20,000 deferred files of one partner and feed, the oldest not due for years
+        db = sqlite3.connect(os.path.join(a.state, "ledger.db"))
+        db.executemany("INSERT INTO files (partner, feed, name, state, path, received, next_try) "
+                       "VALUES ('acme', 'stock', ?, 'deferred', ?, 0, 4102444800)",
+                       [("f%05d.csv" % i, "/nonexistent/f%05d.csv" % i) for i in range(20000)])
+        db.commit()
+        db.close()
+        a.start()
+        time.sleep(1)
+        with open("/proc/%d/stat" % a.daemon.pid) as f:
+            t0 = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        time.sleep(3)
+        with open("/proc/%d/stat" % a.daemon.pid) as f:
+            t1 = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        cpu = (t1 - t0) / os.sysconf("SC_CLK_TCK")
+        self.assertLess(cpu, 0.5, "%.2f s of CPU in 3 s with nothing to start" % cpu)
+
     def lock_ledger(self):
         """Another process holding the ledger's write lock, as an operator's sqlite3 shell can."""
         db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10, isolation_level=None)
