@@ -309,8 +309,8 @@ static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_k
 		/* the daemon tells Commerce's answers later: keep the member names too */
 		struct buf names = BUF_INIT(BUF_NOCAP);
 		char *path = filecheck_members_path(fc);
-		for (size_t i = 0; i < fc->members.n; i++)
-			buf_printf(&names, "%s\n", fc->members.v[i]);
+		for (size_t i = 0; i < fc->members.n; i++) /* NUL-ended: a name may hold a newline */
+			buf_add(&names, fc->members.v[i], strlen(fc->members.v[i]) + 1);
 		if (write_file(path, names.data, names.len, 1) < 0)
 			fc->io_failed = 1;
 		free(path);

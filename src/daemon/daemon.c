@@ -963,6 +963,7 @@ static void final_report(struct file_job *j, struct filecheck *fc, struct submit
 	buf_release(&err);
 }
 
+/* load_members: the names the worker read, each ended by a NUL (a name may hold a newline). */
 static void load_members(struct filecheck *fc)
 {
 	char *path = filecheck_members_path(fc);
@@ -971,10 +972,8 @@ static void load_members(struct filecheck *fc)
 	size_t cap = 0;
 	ssize_t n;
 
-	while (fp && (n = getline(&line, &cap, fp)) > 0) {
-		line[strcspn(line, "\n")] = '\0';
+	while (fp && (n = getdelim(&line, &cap, '\0', fp)) > 0)
 		strlist_push(&fc->members, line);
-	}
 	if (fp)
 		fclose(fp);
 	free(line);
@@ -1165,6 +1164,13 @@ static void process_file(struct daemon *d, long long id)
 		status = run_worker(d, j.c, j.f, j.file, j.outdir, &stopped);
 		if (stopped)
 			goto out;
+		if (status < 0) { /* no process (fork failed): nothing is wrong with the file */
+			char why[256];
+			snprintf(why, sizeof(why), "the parser process could not be started: %s",
+				 strerror(errno));
+			defer_file(&j, why);
+			goto out;
+		}
 		if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) == EXIT_USAGE ||
 		    (worker = read_worker_result(&j)) == NULL) {
 			char msg[256];
@@ -1335,7 +1341,7 @@ static void *exporter_main(void *arg)
 	return NULL;
 }
 
-/* prune: archived originals older than keep_days go. */
+/* prune: archived originals older than keep_days (since archived) go. */
 static void prune(const struct conf *c)
 {
 	char *root = xasprintf("%s/archive", c->state);
@@ -1360,8 +1366,10 @@ static void prune(const struct conf *c)
 			while (x && (e3 = readdir(x)) != NULL) {
 				char *path = xasprintf("%s/%s", fd_, e3->d_name);
 				struct stat st;
+				/* ctime, the archive's own stamp (its link or rename set it): a
+				   hard-linked archive keeps the partner's mtime, maybe years old */
 				if (e3->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-				    st.st_mtime < limit) {
+				    st.st_ctime < limit) {
 					unlink(path);
 					log_simple(LOG_INFO, "archive_pruned", "%s", path);
 				}

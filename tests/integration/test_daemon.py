@@ -5,7 +5,9 @@ Commerce emulator over HTTP, inotify, SIGTERM, SIGHUP and kill -9.
 Needs root (sshd, a partner's Unix user, sysctl, a tmpfs); the suite runs as
 root in CI. Usage: test_daemon.py BUILD SRC
 """
+import csv
 import glob
+import io
 import json
 import os
 import shutil
@@ -18,6 +20,7 @@ import tempfile
 import time
 import unittest
 import urllib.request
+import zipfile
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 2 else os.path.abspath(".")
 SRC = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.path.abspath(".")
@@ -554,6 +557,56 @@ class DaemonTest(unittest.TestCase):
         cpu = (t1 - t0) / os.sysconf("SC_CLK_TCK")
         self.assertLess(cpu, 0.5, "%.2f s of CPU in 3 s with nothing to start" % cpu)
 
+    def test_an_archive_linked_from_an_old_upload_is_not_pruned_at_once(self):
+        a = self.app
+        a.start()
+        data = __import__("gzip").compress(stock_file(3))
+        path = os.path.join(a.inbox(), ".old.part")
+        with open(path, "wb") as f:
+            f.write(data)
+        old = time.time() - 100 * 86400  # the partner's clock, or a file kept a while
+        os.utime(path, (old, old))
+        os.rename(path, os.path.join(a.inbox(), "old_20261127.csv.gz"))
+        wait_for(lambda: a.finished(1), 20, "the file")
+        archived = glob.glob(os.path.join(a.state, "archive/acme/stock/*old_20261127.csv.gz"))
+        self.assertEqual(len(archived), 1)
+        a.stop()
+        a.start()  # prune runs at start
+        time.sleep(1.5)
+        self.assertNotIn("event=archive_pruned", slurp(a.log))
+        self.assertTrue(os.path.exists(archived[0]), "archived a minute ago, pruned as 100 days old")
+
+    def test_status_and_show_escape_control_characters_of_names(self):
+        a = self.app
+        a.start()
+        name = "evil\x1b]2;owned\x07\x1b[2J.csv"
+        a.drop(name, b"sku,source_code,quantity,status\nAB-1,default,1,1\n", "commerce")
+        wait_for(lambda: a.finished(1), 20, "the file")
+        for out in (a.run(["status"]).stdout, a.run(["show", "1"]).stdout):
+            self.assertNotIn("\x1b", out)
+            self.assertNotIn("\x07", out)
+            self.assertIn("evil\\x1b]2;owned\\x07\\x1b[2J.csv", out)
+
+    def test_a_member_name_with_a_newline_keeps_commerce_answers_on_their_member(self):
+        a = self.app
+        a.write_config("\n[feed prices]\ndir = inbound/prices\nmatch = *.zip\nmembers = *.csv\n"
+                       "entity = advanced_pricing\nvalidation = skip-errors\nallowed_errors = 10\n")
+        os.makedirs(a.inbox("prices"), exist_ok=True)
+        a.emu_call("products", [{"id": 1, "sku": "AB-1"}, {"id": 2, "sku": "AB-2"}])
+        head = "sku,tier_price_website,tier_price_customer_group,tier_price_qty,tier_price,tier_price_value_type\n"
+        z = io.BytesIO()
+        with zipfile.ZipFile(z, "w") as zf:
+            zf.writestr("a\nb.csv", head + "AB-1,All Websites [USD],ALL GROUPS,1,9.5,Fixed\n")
+            zf.writestr("c.csv", head + "AB-2,All Websites [USD],ALL GROUPS,1,9.5,Fixed\n"
+                        "NOPE-3,All Websites [USD],ALL GROUPS,1,9.5,Fixed\n")
+        a.start()
+        a.drop("p.zip", z.getvalue(), "prices")
+        wait_for(lambda: a.finished(1), 20, "the file")
+        self.assertEqual(a.files()[0][2], "partial")
+        with open(os.path.join(a.root, "spool/acme/outbound/reports/p.zip.errors.csv"), encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+        self.assertEqual([r[0] for r in rows[1:]], ["c.csv:3"])
+
     def lock_ledger(self):
         """Another process holding the ledger's write lock, as an operator's sqlite3 shell can."""
         db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10, isolation_level=None)
@@ -789,6 +842,38 @@ class SftpTest(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         p = self.sftp("ls /etc\n")
         self.assertNotEqual(p.returncode, 0)
+
+
+PIDS_CGROUP = "/sys/fs/cgroup/pids"
+
+
+@unittest.skipUnless(os.geteuid() == 0 and os.access(PIDS_CGROUP, os.W_OK), "needs root and a pids cgroup")
+class ForkFailureTest(unittest.TestCase):
+    def test_a_parser_that_cannot_be_forked_defers_the_file(self):
+        a = Appliance()
+        group = os.path.join(PIDS_CGROUP, "dropgate-test-%d" % os.getpid())
+        os.mkdir(group)
+        try:
+            a.start()
+            with open(os.path.join(group, "cgroup.procs"), "w") as f:
+                f.write(str(a.daemon.pid))
+            # no room for one more process: the parser's fork fails with EAGAIN
+            with open(os.path.join(group, "pids.max"), "w") as f:
+                f.write(str(len(os.listdir("/proc/%d/task" % a.daemon.pid))))
+            a.drop("nofork.csv", stock_file(4))
+            wait_for(lambda: a.files("state = 'deferred'") or a.finished(1), 20, "the file")
+            self.assertEqual(a.files()[0][2], "deferred", slurp(a.log)[-1500:])
+            self.assertIn("could not be started", a.files()[0][3])
+            with open(os.path.join(group, "pids.max"), "w") as f:
+                f.write("max")
+            wait_for(lambda: a.finished(1), 30, "the file once processes can start")
+            self.assertEqual(a.files()[0][2], "done")
+        finally:
+            if a.daemon:
+                with open(os.path.join(PIDS_CGROUP, "cgroup.procs"), "w") as f:
+                    f.write(str(a.daemon.pid))
+            a.close()
+            os.rmdir(group)
 
 
 @unittest.skipUnless(shutil.which("strace"), "no strace")
