@@ -1522,6 +1522,7 @@ int daemon_run(const char *confpath)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	commerce_global_init();
+	commerce_set_default_stop(stopping, NULL); /* an export on a silent Commerce stops too */
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_cond_init(&d.cond, NULL);
 	{
@@ -1589,7 +1590,8 @@ int daemon_run(const char *confpath)
 	pthread_cond_broadcast(&d.cond);
 	pthread_mutex_unlock(&d.lock);
 	join_or_exit(&d, exporter, rc);
-	ledger_note_set(d.ledger, "daemon.pid", "");
+	if (!ledger_failed(d.ledger)) /* else it would wait on the lock that failed it */
+		ledger_note_set(d.ledger, "daemon.pid", "");
 	ledger_close(d.ledger);
 	close(d.inotify_fd);
 	log_simple(rc ? LOG_ERROR : LOG_INFO, "stopped", rc ? "stopped after a failure" : "clean stop");

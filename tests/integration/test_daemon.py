@@ -644,6 +644,21 @@ class DaemonTest(unittest.TestCase):
         wait_for(lambda: a.finished(1), 30, "the file after the restart")
         self.assertEqual([(f[1], f[2]) for f in a.files()], [("locked.csv", "done")])
 
+    def test_sigterm_during_an_export_on_a_silent_commerce_stops_cleanly(self):
+        a = self.app
+        a.write_config("\n[commerce slow]\nurl = http://127.0.0.1:%d\ntoken_file = %s\ntimeout = 300\n"
+                       "retries = 0\n[export orders]\nkind = orders\npartners = acme\n"
+                       "dir = outbound/orders\nevery = 1h\ntarget = slow\n" % (a.port, TOKEN))
+        a.emu_call("faults", [{"match": "/V1/orders", "delay": 120}])
+        a.start()
+        time.sleep(1.5)  # the export is under way
+        t = time.time()
+        a.daemon.send_signal(signal.SIGTERM)
+        a.daemon.wait(timeout=30)
+        self.assertLess(time.time() - t, 5, slurp(a.log)[-1500:])
+        self.assertEqual(a.daemon.returncode, 0)
+        self.assertIn("event=stopped", slurp(a.log))
+
     def test_end_state_not_written_keeps_the_work_copy(self):
         a = self.app
         a.emu_call("config", {"delay": 3})
