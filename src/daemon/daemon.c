@@ -551,8 +551,8 @@ static void scan_dir(struct daemon *d, const struct conf *c, const char *partner
 		}
 		closed = take_closed(d, path);
 		if (!ready(d, c, feeds[0], dir, e->d_name, &cd.st, now, closed)) {
-			if (closed) /* keep the close event for the next look */
-				strlist_push(&d->closed, path);
+			/* the close event is spent: an ok-file waits for its marker (an event
+			   of its own), quiet:N for the quiet its seen entry counts */
 			free(path);
 			continue;
 		}

@@ -523,6 +523,9 @@ class DaemonTest(unittest.TestCase):
         # a name no feed takes, closed, then removed
         with open(os.path.join(a.inbox(), "notes.txt"), "w") as f:
             f.write("x")
+        # an ok-file upload whose marker has not come yet
+        with open(os.path.join(a.inbox("okfile"), "later.csv"), "wb") as f:
+            f.write(b"sku,source_code,quantity,status\nAB-1,default,1,1\n")
         wait_for(lambda: a.finished(1), 20, "the upload")
         wait_for(lambda: "notes.txt matches no feed" in slurp(a.log), 10, "the unmatched name")
         time.sleep(1)
