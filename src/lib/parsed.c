@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/batch.h"
 #include "lib/parsed.h"
 #include "util/xalloc.h"
 
@@ -107,14 +106,14 @@ struct json_t *parsed_result_load(const char *path, struct buf *err)
 void parsed_members(const char *text, size_t len, struct strlist *out)
 {
 	while (len > 0) {
-		const char *nl = memchr(text, '\n', len);
-		size_t n = nl ? (size_t)(nl - text) : len;
+		const char *end = memchr(text, '\0', len);
+		size_t n = end ? (size_t)(end - text) : len;
 		char *name = xstrndup(text, n);
 
 		strlist_push(out, name);
 		free(name);
-		text += nl ? n + 1 : n;
-		len -= nl ? n + 1 : n;
+		text += end ? n + 1 : n;
+		len -= end ? n + 1 : n;
 	}
 }
 
@@ -126,14 +125,4 @@ void parsed_members_load(const char *path, struct strlist *out)
 		parsed_members(text.data, text.len, out);
 	buf_release(&text);
 	buf_release(&err);
-}
-
-int parsed_origins(size_t len, size_t *rows, struct buf *err)
-{
-	*rows = len / sizeof(struct batch_origin);
-	if (len % sizeof(struct batch_origin) == 0)
-		return 0;
-	buf_printf(err, "%zu bytes are not a whole number of rows of %zu bytes", len,
-		   sizeof(struct batch_origin));
-	return -1;
 }

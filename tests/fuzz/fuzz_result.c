@@ -1,11 +1,11 @@
 /*
  * fuzz_result - what the daemon reads back from the parser child, which read
- * partner bytes and is not trusted: F.result.json, .F.members, the size of a
- * .F.batch-NNNN.lines file. A result parsed_result accepts must hold what the
- * daemon then reads from it without a second look.
+ * partner bytes and is not trusted: F.result.json and .F.members. A result
+ * parsed_result accepts must hold what the daemon then reads from it without a
+ * second look; the members are the NUL-ended names, all of them.
  *
- * Input: byte 0 = which file (bits 0-1: result, members, lines, result from a
- * file); the rest is its content.
+ * Input: byte 0 = which file (bits 0-1: result, members, result from a file,
+ * members from a file); the rest is its content.
  */
 #include "config.h"
 
@@ -21,7 +21,7 @@
 static volatile size_t sink_bytes;
 static char dir[] = "/tmp/dropgate-fuzz-result-XXXXXX";
 static char path[sizeof(dir) + 32];
-static int result_fd = -1;
+static int file_fd = -1;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -29,9 +29,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_quiet();
 	if (mkdtemp(dir) == NULL)
 		abort();
-	snprintf(path, sizeof(path), "%s/f.result.json", dir);
-	result_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (result_fd < 0)
+	snprintf(path, sizeof(path), "%s/f.out", dir);
+	file_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (file_fd < 0)
 		abort();
 	return 0;
 }
@@ -62,31 +62,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf err = BUF_INIT(BUF_NOCAP);
 	struct strlist members = STRLIST_INIT;
 	json_t *r = NULL;
-	size_t rows;
+	size_t nuls = 0;
 
+	if (ftruncate(file_fd, 0) < 0 || pwrite(file_fd, in.p, in.n, 0) != (ssize_t)in.n)
+		abort();
 	switch (which) {
 	case 0:
 		r = parsed_result((const char *)in.p, in.n, &err);
 		break;
-	case 1:
-		parsed_members((const char *)in.p, in.n, &members);
-		for (size_t i = 0; i < members.n; i++)
-			if (strchr(members.v[i], '\n'))
-				abort();
-		break;
 	case 2:
-		if (parsed_origins(in.n, &rows, &err) == 0 && rows * 8 != in.n)
-			abort();
+		r = parsed_result_load(path, &err);
 		break;
 	default:
-		if (ftruncate(result_fd, 0) < 0 || pwrite(result_fd, in.p, in.n, 0) != (ssize_t)in.n)
-			abort();
-		r = parsed_result_load(path, &err);
+		if (which == 1)
+			parsed_members((const char *)in.p, in.n, &members);
+		else
+			parsed_members_load(path, &members);
+		for (size_t i = 0; i < in.n; i++)
+			nuls += in.p[i] == '\0';
+		if (members.n != nuls + (in.n > 0 && in.p[in.n - 1] != '\0'))
+			abort(); /* a name lost or made up */
 	}
 	if (r) {
 		check_accepted(r);
 		json_decref(r);
-	} else if (which != 1 && which != 2 && err.len == 0) {
+	} else if ((which == 0 || which == 2) && err.len == 0) {
 		abort(); /* refused without saying why */
 	}
 	strlist_clear(&members);
