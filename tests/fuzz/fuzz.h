@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <csv.h>
+#include <ftw.h>
 
 #include "lib/batch.h"
 #include "util/io.h"
@@ -50,6 +51,28 @@ static inline void fuzz_quiet(void)
 		abort();
 	log_set_fd(fd);
 	log_set_level(LOG_DEBUG);
+}
+
+static const char *fuzz_dir_made;
+
+static inline int fuzz_remove(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)flag, (void)f;
+	return remove(path);
+}
+
+static inline void fuzz_dir_remove(void)
+{
+	nftw(fuzz_dir_made, fuzz_remove, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* fuzz_dir: mkdtemp(templ), removed with what it holds when the fuzzer exits. */
+static inline void fuzz_dir(char *templ)
+{
+	if (mkdtemp(templ) == NULL)
+		abort();
+	fuzz_dir_made = templ;
+	atexit(fuzz_dir_remove);
 }
 
 /* fuzz_file: n bytes as a file; path gets /proc/self/fd/N. The fd, to close. */

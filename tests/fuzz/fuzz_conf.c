@@ -27,8 +27,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc, (void)argv;
 	fuzz_quiet();
-	if (mkdtemp(dir) == NULL)
-		abort();
+	fuzz_dir(dir);
 	snprintf(lookup, sizeof(lookup), "%s/countries.csv", dir);
 	fp = fopen(lookup, "w");
 	if (fp == NULL || fwrite(table, 1, sizeof(table) - 1, fp) != sizeof(table) - 1 || fclose(fp))

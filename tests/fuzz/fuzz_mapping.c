@@ -31,8 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc, (void)argv;
 	fuzz_quiet();
-	if (mkdtemp(basedir) == NULL)
-		abort();
+	fuzz_dir(basedir);
 	snprintf(path, sizeof(path), "%s/countries.csv", basedir);
 	fp = fopen(path, "w");
 	if (fp == NULL || fwrite(table, 1, sizeof(table) - 1, fp) != sizeof(table) - 1 || fclose(fp))

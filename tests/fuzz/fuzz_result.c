@@ -27,8 +27,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
 	fuzz_quiet();
-	if (mkdtemp(dir) == NULL)
-		abort();
+	fuzz_dir(dir);
 	snprintf(path, sizeof(path), "%s/f.out", dir);
 	file_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (file_fd < 0)

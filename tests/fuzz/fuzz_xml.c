@@ -74,8 +74,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc, (void)argv;
 	fuzz_quiet();
-	if (mkdtemp(dir) == NULL)
-		abort();
+	fuzz_dir(dir);
 	write_in_dir("products.xsd", xsd);
 	write_in_dir("dropgate.conf", conf_text);
 	snprintf(path, sizeof(path), "%s/dropgate.conf", dir);
