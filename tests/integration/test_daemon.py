@@ -5,7 +5,9 @@ Commerce emulator over HTTP, inotify, SIGTERM, SIGHUP and kill -9.
 Needs root (sshd, a partner's Unix user, sysctl, a tmpfs); the suite runs as
 root in CI. Usage: test_daemon.py BUILD SRC
 """
+import csv
 import glob
+import io
 import json
 import os
 import re
@@ -19,6 +21,7 @@ import tempfile
 import time
 import unittest
 import urllib.request
+import zipfile
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 2 else os.path.abspath(".")
 SRC = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.path.abspath(".")
@@ -482,6 +485,272 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(a.run(["show", "99"], check=False).returncode, 2)
 
 
+    def test_reports_of_feeds_sharing_a_directory_never_meet(self):
+        a = self.app
+        a.write_config("\n[feed shared_a]\ndir = inbound/shared\nentity = stock_sources\n"
+                       "\n[feed shared_b]\ndir = inbound/shared\nentity = stock_sources\n")
+        os.makedirs(a.inbox("shared"), exist_ok=True)
+        a.start()
+        a.drop("p.csv", b"sku,source_code,quantity,status\nAB-1,default,1,1\n", "shared")
+        # a name that F.<feed> would have made of p.csv
+        a.drop("p.csv.shared_a", b"sku,source_code,quantity,status\nAB-2,default,2,1\n", "commerce")
+        wait_for(lambda: a.finished(3), 30, "three files")
+        reports = os.path.join(a.root, "spool/acme/outbound/reports")
+        got = {}
+        for path in glob.glob(reports + "/**/*.result.json", recursive=True):
+            with open(path) as f:
+                r = json.load(f)
+            got[os.path.relpath(path, reports)] = (r["file"], r["feed"], r["state"])
+        self.assertEqual(got, {"shared_a/p.csv.result.json": ("p.csv", "shared_a", "done"),
+                               "shared_b/p.csv.result.json": ("p.csv", "shared_b", "done"),
+                               "p.csv.shared_a.result.json": ("p.csv.shared_a", "commerce", "done")})
+
+    def test_a_file_named_out_and_a_255_byte_name_are_processed_and_reported(self):
+        a = self.app
+        a.start()
+        long_name = "x" * 251 + ".csv"
+        a.drop("out", b"sku,source_code,quantity,status\nAB-1,default,1,1\n", "commerce")
+        tmp = os.path.join(a.inbox("commerce"), ".long.part")
+        with open(tmp, "wb") as f:
+            f.write(b"sku,source_code,quantity,status\nAB-2,default,2,1\nAB-3,default,x,1\n")
+        os.rename(tmp, os.path.join(a.inbox("commerce"), long_name))
+        wait_for(lambda: a.finished(2), 30, "both files")
+        self.assertEqual(sorted((f[1], f[2]) for f in a.files()), [("out", "done"), (long_name, "partial")])
+        self.assertEqual(a.report("out")["state"], "done")
+        reports = glob.glob(os.path.join(a.root, "spool/acme/outbound/reports/x*.result.json"))
+        self.assertEqual(len(reports), 1)
+        with open(reports[0]) as f:
+            r = json.load(f)
+        self.assertEqual((r["file"], r["state"], r["rows_rejected"]), (long_name, "partial", 1))
+        self.assertTrue(glob.glob(os.path.join(a.root, "spool/acme/outbound/reports/x*.errors.csv")))
+        self.assertEqual(len(glob.glob(os.path.join(a.state, "archive/acme/commerce/*"))), 2)
+
+    def test_a_damaged_line_index_fails_the_batch_not_the_daemon(self):
+        # what a power loss left before batch files were fsync'd: an empty .lines sidecar
+        a = self.app
+        a.batch_rows = 20
+        a.write_config()
+        a.emu_call("config", {"delay": 1.0})
+        a.start()
+        a.drop("cut.csv", stock_file(200))
+        wait_for(lambda: len(a.imports()) >= 1, 30)
+        a.stop(signal.SIGTERM)
+        db = sqlite3.connect(os.path.join(a.state, "ledger.db"))
+        done = db.execute("SELECT count(*) FROM batches WHERE state = 'done'").fetchone()[0]
+        db.close()
+        lines = glob.glob(os.path.join(a.state, "work/1/.out/.cut.csv.batch-%04d.lines" % (done + 1)))
+        self.assertEqual(len(lines), 1)
+        open(lines[0], "w").close()
+        a.emu_call("config", {"delay": 0})
+        a.emu_call("faults", [{"match": "/V1/import/csv", "status": 400, "times": 100}])
+        a.start()
+        wait_for(lambda: a.finished(1) or a.daemon.poll() is not None, 30, "the file")
+        self.assertIsNone(a.daemon.poll(), "the daemon died:\n" + slurp(a.log)[-2000:])
+        self.assertEqual(a.files()[0][2], "failed")
+        self.assertIn("batch %d not sent" % (done + 1), " ".join(a.report("cut.csv")["messages"]))
+
+    def scans_in(self, seconds):
+        """How many times the daemon opens a feed directory in that long (strace)."""
+        trace = os.path.join(self.app.root, "scans.trace")
+        p = subprocess.Popen(["strace", "-f", "-p", str(self.app.daemon.pid), "-e", "trace=openat",
+                              "-o", trace], stderr=subprocess.DEVNULL)
+        time.sleep(seconds)
+        p.send_signal(signal.SIGINT)
+        p.wait()
+        return sum(1 for l in slurp(trace).splitlines() if "/inbound/" in l and "O_DIRECTORY" in l)
+
+    @unittest.skipUnless(shutil.which("strace"), "no strace")
+    def test_leftover_events_and_settling_files_do_not_keep_it_rescanning(self):
+        a = self.app
+        a.write_config("\n[feed quiet]\ndir = inbound/quiet\ncomplete = quiet:60\nentity = stock_sources\n")
+        text = slurp(a.conf).replace("rescan = 2s", "rescan = 1h")  # only leftovers would scan
+        with open(a.conf, "w") as f:
+            f.write(text)
+        os.makedirs(a.inbox("quiet"), exist_ok=True)
+        a.start()
+        # an SFTP client's upload: NAME.filepart written and closed, then renamed
+        part = os.path.join(a.inbox(), "up.csv.filepart")
+        with open(part, "wb") as f:
+            f.write(stock_file(3))
+        os.rename(part, os.path.join(a.inbox(), "up.csv"))
+        # a file waiting to be quiet, then taken back by the partner
+        with open(os.path.join(a.inbox("quiet"), "gone.csv"), "wb") as f:
+            f.write(stock_file(3))
+        # a name no feed takes, closed, then removed
+        with open(os.path.join(a.inbox(), "notes.txt"), "w") as f:
+            f.write("x")
+        # an ok-file upload whose marker has not come yet
+        with open(os.path.join(a.inbox("okfile"), "later.csv"), "wb") as f:
+            f.write(b"sku,source_code,quantity,status\nAB-1,default,1,1\n")
+        wait_for(lambda: a.finished(1), 20, "the upload")
+        wait_for(lambda: "notes.txt matches no feed" in slurp(a.log), 10, "the unmatched name")
+        time.sleep(1)
+        os.unlink(os.path.join(a.inbox("quiet"), "gone.csv"))
+        os.unlink(os.path.join(a.inbox(), "notes.txt"))
+        time.sleep(1.5)  # a scan sees them gone
+        n = self.scans_in(3)
+        self.assertLessEqual(n, 1, "%d feed directory scans in 3 s of quiet" % n)
+        # a name dropped again is looked at again (and logged again): nothing is kept of the old one
+        with open(os.path.join(a.inbox(), "notes.txt"), "w") as f:
+            f.write("y")
+        wait_for(lambda: slurp(a.log).count("notes.txt matches no feed") == 2, 10, "the name logged again")
+
+    def test_dispatch_loads_only_what_it_can_start(self):
+        a = self.app
+        a.start()
+        a.stop()
+        # 20,000 deferred files of one partner and feed, the oldest not due for years
+        db = sqlite3.connect(os.path.join(a.state, "ledger.db"))
+        db.executemany("INSERT INTO files (partner, feed, name, state, path, received, next_try) "
+                       "VALUES ('acme', 'stock', ?, 'deferred', ?, 0, 4102444800)",
+                       [("f%05d.csv" % i, "/nonexistent/f%05d.csv" % i) for i in range(20000)])
+        db.commit()
+        db.close()
+        a.start()
+        time.sleep(1)
+        with open("/proc/%d/stat" % a.daemon.pid) as f:
+            t0 = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        time.sleep(3)
+        with open("/proc/%d/stat" % a.daemon.pid) as f:
+            t1 = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        cpu = (t1 - t0) / os.sysconf("SC_CLK_TCK")
+        self.assertLess(cpu, 0.5, "%.2f s of CPU in 3 s with nothing to start" % cpu)
+
+    def test_an_archive_linked_from_an_old_upload_is_not_pruned_at_once(self):
+        a = self.app
+        a.start()
+        data = __import__("gzip").compress(stock_file(3))
+        path = os.path.join(a.inbox(), ".old.part")
+        with open(path, "wb") as f:
+            f.write(data)
+        old = time.time() - 100 * 86400  # the partner's clock, or a file kept a while
+        os.utime(path, (old, old))
+        os.rename(path, os.path.join(a.inbox(), "old_20261127.csv.gz"))
+        wait_for(lambda: a.finished(1), 20, "the file")
+        archived = glob.glob(os.path.join(a.state, "archive/acme/stock/*old_20261127.csv.gz"))
+        self.assertEqual(len(archived), 1)
+        a.stop()
+        a.start()  # prune runs at start
+        time.sleep(1.5)
+        self.assertNotIn("event=archive_pruned", slurp(a.log))
+        self.assertTrue(os.path.exists(archived[0]), "archived a minute ago, pruned as 100 days old")
+
+    def test_status_and_show_escape_control_characters_of_names(self):
+        a = self.app
+        a.start()
+        name = "evil\x1b]2;owned\x07\x1b[2J.csv"
+        a.drop(name, b"sku,source_code,quantity,status\nAB-1,default,1,1\n", "commerce")
+        wait_for(lambda: a.finished(1), 20, "the file")
+        for out in (a.run(["status"]).stdout, a.run(["show", "1"]).stdout):
+            self.assertNotIn("\x1b", out)
+            self.assertNotIn("\x07", out)
+            self.assertIn("evil\\x1b]2;owned\\x07\\x1b[2J.csv", out)
+
+    def test_a_member_name_with_a_newline_keeps_commerce_answers_on_their_member(self):
+        a = self.app
+        a.write_config("\n[feed prices]\ndir = inbound/prices\nmatch = *.zip\nmembers = *.csv\n"
+                       "entity = advanced_pricing\nvalidation = skip-errors\nallowed_errors = 10\n")
+        os.makedirs(a.inbox("prices"), exist_ok=True)
+        a.emu_call("products", [{"id": 1, "sku": "AB-1"}, {"id": 2, "sku": "AB-2"}])
+        head = "sku,tier_price_website,tier_price_customer_group,tier_price_qty,tier_price,tier_price_value_type\n"
+        z = io.BytesIO()
+        with zipfile.ZipFile(z, "w") as zf:
+            zf.writestr("a\nb.csv", head + "AB-1,All Websites [USD],ALL GROUPS,1,9.5,Fixed\n")
+            zf.writestr("c.csv", head + "AB-2,All Websites [USD],ALL GROUPS,1,9.5,Fixed\n"
+                        "NOPE-3,All Websites [USD],ALL GROUPS,1,9.5,Fixed\n")
+        a.start()
+        a.drop("p.zip", z.getvalue(), "prices")
+        wait_for(lambda: a.finished(1), 20, "the file")
+        self.assertEqual(a.files()[0][2], "partial")
+        with open(os.path.join(a.root, "spool/acme/outbound/reports/p.zip.errors.csv"), encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+        self.assertEqual([r[0] for r in rows[1:]], ["c.csv:3"])
+
+    def lock_ledger(self):
+        """Another process holding the ledger's write lock, as an operator's sqlite3 shell can."""
+        db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        return db
+
+    def test_stop_after_a_ledger_failure_finishes_and_sigterm_is_heard(self):
+        a = self.app
+        # an export stuck on a silent Commerce keeps a thread busy through the stop
+        a.write_config("\n[commerce slow]\nurl = http://127.0.0.1:%d\ntoken_file = %s\ntimeout = 300\n"
+                       "retries = 0\n[export orders]\nkind = orders\npartners = acme\n"
+                       "dir = outbound/orders\nevery = 1h\ntarget = slow\n" % (a.port, TOKEN))
+        a.emu_call("faults", [{"match": "/V1/orders", "delay": 120}])
+        a.start()
+        time.sleep(1.5)  # the export is under way
+        db = self.lock_ledger()
+        try:
+            a.drop("locked.csv", stock_file(5))
+            wait_for(lambda: "event=stopping" in slurp(a.log), 30, "the daemon to give up on the ledger")
+            t = time.time()
+            a.daemon.send_signal(signal.SIGTERM)
+            try:
+                a.daemon.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.fail("the daemon ignored SIGTERM while stopping:\n" + slurp(a.log)[-2000:])
+            self.assertLess(time.time() - t, 5)
+            self.assertNotEqual(a.daemon.returncode, 0)
+            self.assertIn("event=stop_forced", slurp(a.log))
+        finally:
+            db.execute("COMMIT")
+            db.close()
+        a.stop()
+        a.emu_call("faults", [])
+        a.start()
+        wait_for(lambda: a.finished(1), 30, "the file after the restart")
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("locked.csv", "done")])
+
+    def test_sigterm_during_an_export_on_a_silent_commerce_stops_cleanly(self):
+        a = self.app
+        a.write_config("\n[commerce slow]\nurl = http://127.0.0.1:%d\ntoken_file = %s\ntimeout = 300\n"
+                       "retries = 0\n[export orders]\nkind = orders\npartners = acme\n"
+                       "dir = outbound/orders\nevery = 1h\ntarget = slow\n" % (a.port, TOKEN))
+        a.emu_call("faults", [{"match": "/V1/orders", "delay": 120}])
+        a.start()
+        time.sleep(1.5)  # the export is under way
+        t = time.time()
+        a.daemon.send_signal(signal.SIGTERM)
+        a.daemon.wait(timeout=30)
+        self.assertLess(time.time() - t, 5, slurp(a.log)[-1500:])
+        self.assertEqual(a.daemon.returncode, 0)
+        self.assertIn("event=stopped", slurp(a.log))
+
+    def test_end_state_not_written_keeps_the_work_copy(self):
+        a = self.app
+        a.emu_call("config", {"delay": 3})
+        a.start()
+        a.drop("kept.csv", stock_file(7))
+        wait_for(lambda: self.sent(), 20, "the batch to be in flight")
+        db = self.lock_ledger()
+        try:
+            try:
+                a.daemon.wait(timeout=90)  # the ledger fails: the daemon stops by itself
+            except subprocess.TimeoutExpired:
+                self.fail("the daemon did not stop:\n" + slurp(a.log)[-2000:])
+            work = glob.glob(os.path.join(a.state, "work", "*", "kept.csv"))
+            self.assertEqual(len(work), 1, "the work copy went before its end state was written:\n"
+                             + slurp(a.log)[-2000:])
+        finally:
+            db.execute("COMMIT")
+            db.close()
+        a.stop()
+        a.emu_call("config", {"delay": 0})
+        a.start()
+        wait_for(lambda: a.finished(1), 30, "the file after the restart")
+        self.assertEqual(a.files()[0][2], "done")
+        digests = [j["digest"] for j in a.imports()]
+        self.assertEqual((len(set(digests)), len(digests) <= 2), (1, True), "only the batch in flight twice")
+
+    def sent(self):
+        db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10)
+        try:
+            return db.execute("SELECT count(*) FROM batches WHERE state = 'sent'").fetchone()[0]
+        finally:
+            db.close()
+
 @unittest.skipUnless(os.geteuid() == 0, "needs root")
 class BurstTest(unittest.TestCase):
     def test_200_files_at_start_each_taken_once_in_order(self):
@@ -902,6 +1171,76 @@ class SftpTest(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         p = self.sftp("ls /etc\n")
         self.assertNotEqual(p.returncode, 0)
+
+
+PIDS_CGROUP = "/sys/fs/cgroup/pids"
+
+
+@unittest.skipUnless(os.geteuid() == 0 and os.access(PIDS_CGROUP, os.W_OK), "needs root and a pids cgroup")
+class ForkFailureTest(unittest.TestCase):
+    def test_a_parser_that_cannot_be_forked_defers_the_file(self):
+        a = Appliance()
+        group = os.path.join(PIDS_CGROUP, "dropgate-test-%d" % os.getpid())
+        os.mkdir(group)
+        try:
+            a.start()
+            with open(os.path.join(group, "cgroup.procs"), "w") as f:
+                f.write(str(a.daemon.pid))
+            # no room for one more process: the parser's fork fails with EAGAIN
+            with open(os.path.join(group, "pids.max"), "w") as f:
+                f.write(str(len(os.listdir("/proc/%d/task" % a.daemon.pid))))
+            a.drop("nofork.csv", stock_file(4))
+            wait_for(lambda: a.files("state = 'deferred'") or a.finished(1), 20, "the file")
+            self.assertEqual(a.files()[0][2], "deferred", slurp(a.log)[-1500:])
+            self.assertIn("could not be started", a.files()[0][3])
+            with open(os.path.join(group, "pids.max"), "w") as f:
+                f.write("max")
+            wait_for(lambda: a.finished(1), 30, "the file once processes can start")
+            self.assertEqual(a.files()[0][2], "done")
+        finally:
+            if a.daemon:
+                with open(os.path.join(PIDS_CGROUP, "cgroup.procs"), "w") as f:
+                    f.write(str(a.daemon.pid))
+            a.close()
+            os.rmdir(group)
+
+
+@unittest.skipUnless(shutil.which("strace"), "no strace")
+class DurabilityTest(unittest.TestCase):
+    def test_the_workers_batches_are_fsynced_before_their_rename_and_the_dir_after(self):
+        """What the daemon resumes from after a power loss is on disk before the worker ends."""
+        with tempfile.TemporaryDirectory() as d:
+            conf = os.path.join(d, "dropgate.conf")
+            with open(conf, "w") as f:
+                f.write("[dropgate]\nspool = %s/spool\nstate = %s/state\n[commerce]\n"
+                        "url = http://127.0.0.1:9\ntoken_file = %s\nbatch_rows = 20\n"
+                        "[feed stock]\ndir = inbound/stock\ndelimiter = \";\"\nencoding = windows-1252\n"
+                        "entity = stock_sources\nmap.source_code = \"default\"\nmap.sku = ItemNo\n"
+                        "map.quantity = QtyOnHand | number(\",\", \".\")\n" % (d, d, TOKEN))
+            src = os.path.join(d, "f.csv")
+            with open(src, "wb") as f:
+                f.write(stock_file(50))
+            out = os.path.join(d, "out")
+            os.mkdir(out)
+            trace = os.path.join(d, "trace")
+            env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")  # LeakSanitizer cannot run under ptrace
+            p = subprocess.run(["strace", "-f", "-y", "-o", trace, "-e", "trace=fsync,fdatasync,rename",
+                                DROPGATE, "-c", conf, "check", "--feed", "stock", "--out", out, "--origins", src],
+                               capture_output=True, text=True, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            calls = [l.split(None, 1)[1] for l in slurp(trace).splitlines() if "(" in l]
+            synced, renamed = set(), []
+            for c in calls:
+                if c.startswith(("fsync(", "fdatasync(")):
+                    synced.add(c[c.index("<") + 1:c.index(">")])
+                elif c.startswith("rename(") and ".batch-" in c:
+                    tmp = c.split('"')[1]
+                    self.assertIn(os.path.realpath(tmp), synced, "renamed before fsync: " + c)
+                    renamed.append(c)
+            self.assertEqual(len(renamed), 6, "three batches, each with its line index")
+            last = max(i for i, c in enumerate(calls) if c.startswith("rename(") and ".batch-" in c)
+            self.assertTrue(any(c.startswith("fsync(") and "<%s>" % os.path.realpath(out) in c
+                                for c in calls[last:]), "the directory is not fsync'd after the batches")
 
 
 class UnitFileTest(unittest.TestCase):
