@@ -383,7 +383,8 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(a.files()[0][2], "refused")
         a.report_written("passwd.csv")
         self.assertIn("symbolic link", a.report("passwd.csv")["messages"][0])
-        self.assertTrue(os.path.islink(os.path.join(a.state, "failed/acme/stock/passwd.csv")))
+        wait_for(lambda: os.path.islink(os.path.join(a.state, "failed/acme/stock/passwd.csv")), 10,
+                 "the link moved aside (after its report)")
         self.assertEqual(a.imports(), [])
 
     def test_okfile_half_upload_never_imported_then_whole_once(self):
@@ -958,7 +959,8 @@ class ClaimTest(unittest.TestCase):
         os.symlink("/etc/passwd", os.path.join(a.inbox(), "passwd.csv"))
         wait_for(lambda: a.finished(1))
         self.assertEqual(a.files()[0][2], "refused")
-        self.assertTrue(os.path.islink(os.path.join(a.state, "failed/acme/stock/passwd.csv")))
+        wait_for(lambda: os.path.islink(os.path.join(a.state, "failed/acme/stock/passwd.csv")), 10,
+                 "the link moved aside (after its report)")
         self.assertEqual(os.readlink(os.path.join(a.state, "failed/acme/stock/passwd.csv")), "/etc/passwd")
 
     def test_huge_refused_file_is_not_copied_past_min_free(self):
