@@ -680,6 +680,18 @@ static void write_simple_report(const struct conf *c, const struct feed *f, long
 	buf_release(&err);
 }
 
+/* parser_hit_by_stop: a parser killed by SIGTERM or SIGINT was most likely hit by the stop sent
+ * to the whole process group (systemctl stop, Ctrl-C): that parks the file, it does not fail it.
+ * Our own copy of the signal may be a moment behind the child's death: wait for it briefly. */
+static int parser_hit_by_stop(int status)
+{
+	if (!WIFSIGNALED(status) || (WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGINT))
+		return 0;
+	for (int i = 0; i < 50 && !stop_flag; i++)
+		usleep(20000);
+	return stop_flag != 0;
+}
+
 /* run_worker: the file parsed by `dropgate check` in a child with no secrets. */
 static int run_worker(struct daemon *d, const struct conf *c, const struct feed *f,
 		      const char *file, const char *outdir, int *stopped)
@@ -731,6 +743,8 @@ static int run_worker(struct daemon *d, const struct conf *c, const struct feed 
 		}
 		usleep(20000);
 	}
+	if (!*stopped)
+		*stopped = parser_hit_by_stop(status);
 	return status;
 }
 

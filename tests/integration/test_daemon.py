@@ -2,12 +2,20 @@
 """dropgate run with real processes: OpenSSH sftp uploads into a chroot, the
 Commerce emulator over HTTP, inotify, SIGTERM, SIGHUP and kill -9.
 
-Needs root (sshd, a partner's Unix user, sysctl, a tmpfs); the suite runs as
-root in CI. Usage: test_daemon.py BUILD SRC
+Installed as the README says: the state directory belongs to the daemon's user
+(DAEMON_USER, created here when missing), the spool is made by `partner add`
+run as root, and the daemon runs as that user with the unit's UMask=0027 in a
+process group of its own, stopped as systemd does (SIGTERM to the group, then
+SIGKILL), by SIGTERM to its pid, or by kill -9.
+
+Needs root (sshd, Unix users, sysctl, a tmpfs); the suite runs as root in CI.
+Usage: test_daemon.py BUILD SRC
 """
 import glob
+import grp
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -26,6 +34,9 @@ SAMPLES = os.path.join(SRC, "tests", "samples")
 EMULATOR = os.path.join(SRC, "tests", "emulator", "commerce_emulator.py")
 TOKEN = os.path.join(SRC, "data", "demo-token")
 USER = "dgpartner"
+DAEMON_USER = "dropgate"  # User= and Group= in data/dropgate.service
+UMASK = 0o027             # UMask= in data/dropgate.service
+STOP_TIMEOUT = 20         # seconds before SIGKILL (TimeoutStopSec= is 30)
 
 CONFIG = """
 [dropgate]
@@ -109,6 +120,26 @@ def wait_for(cond, timeout=20.0, what="the condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
+def daemon_user():
+    """The daemon's user and group, made as a system user the first time (never removed: other
+    runs of the suite may be using it)."""
+    try:
+        pw = pwd.getpwnam(DAEMON_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "-U", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin",
+                        DAEMON_USER], capture_output=True)
+        pw = pwd.getpwnam(DAEMON_USER)  # made by us or by a run beside us
+    return pw.pw_uid, pw.pw_gid
+
+
+def install_state_dir(path):
+    """As the README's install steps: install -d -o dropgate -g dropgate -m 0750 STATE."""
+    uid, gid = daemon_user()
+    os.makedirs(path, exist_ok=True)
+    os.chown(path, uid, gid)
+    os.chmod(path, 0o750)
+
+
 class Appliance:
     """A spool, a state dir, the emulator and the daemon, under a root-owned path."""
 
@@ -117,6 +148,7 @@ class Appliance:
         self.root = tempfile.mkdtemp(prefix="dropgate-test-", dir="/srv")
         os.chmod(self.root, 0o755)
         self.state = state_dir or os.path.join(self.root, "state")
+        install_state_dir(self.state)
         self.port = None
         self.emu = None
         self.daemon = None
@@ -165,21 +197,65 @@ class Appliance:
             raise AssertionError("dropgate %s: %s%s" % (" ".join(args), p.stdout, p.stderr))
         return p
 
-    def start(self):
+    def start(self, env=None):
+        """The daemon as the unit runs it: its user and group, UMask=0027, a process group
+        of its own (systemd's cgroup)."""
+        uid, gid = daemon_user()
         self.logf = open(self.log, "a")
-        self.daemon = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=self.logf)
-        wait_for(lambda: "event=started" in slurp(self.log), 10, "the daemon to start")
+        started = slurp(self.log).count("event=started")
+        self.daemon = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=self.logf, user=uid,
+                                       group=gid, extra_groups=[], umask=UMASK, process_group=0,
+                                       env=env)
+        wait_for(lambda: slurp(self.log).count("event=started") > started or self.daemon.poll() is not None,
+                 10, "the daemon to start")
+        if self.daemon.poll() is not None:
+            raise AssertionError("the daemon did not start: " + slurp(self.log)[-2000:])
 
-    def stop(self, sig=signal.SIGTERM):
+    def stop(self, sig=signal.SIGTERM, group=False):
+        """sig to the daemon's pid, or with group=True as systemctl stop does: sig to every
+        process of the group, SIGKILL to what is left after STOP_TIMEOUT."""
         if self.daemon and self.daemon.poll() is None:
-            self.daemon.send_signal(sig)
-            self.daemon.wait(timeout=20)
+            if group:
+                os.killpg(self.daemon.pid, sig)
+                try:
+                    self.daemon.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.daemon.pid, signal.SIGKILL)
+                    self.daemon.wait()
+                    raise AssertionError("the daemon ignored %s for %d s" % (sig.name, STOP_TIMEOUT))
+            else:
+                self.daemon.send_signal(sig)
+                self.daemon.wait(timeout=STOP_TIMEOUT)
         if self.daemon:
+            left = self.group_left()
+            if left:  # what systemd does to the rest of the cgroup
+                os.killpg(self.daemon.pid, signal.SIGKILL)
             self.logf.close()
+            if left and sig != signal.SIGKILL:
+                raise AssertionError("processes %s outlived the daemon stopped by %s" % (left, sig.name))
         self.daemon = None
 
+    def group_left(self):
+        """The live processes of the daemon's group: after a clean stop, none may be left."""
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = slurp("/proc/%s/stat" % pid)
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) == self.daemon.pid and fields[0] != "Z":
+                left.append(int(pid))
+        return left
+
+    def group_stop(self):
+        self.stop(signal.SIGTERM, group=True)
+
     def close(self):
-        self.stop(signal.SIGKILL)
+        try:
+            self.stop(signal.SIGKILL, group=True)
+        except AssertionError:
+            pass
         if self.emu:
             self.emu.kill()
             self.emu.wait()
@@ -393,6 +469,36 @@ class DaemonTest(unittest.TestCase):
         wait_for(lambda: a.finished(1), 60)
         self.assertEqual(len(set(j["digest"] for j in a.imports())), 10)
 
+    def parser_running(self):
+        """The daemon's parser child (`dropgate ... check`), once it runs."""
+        for pid in self.app.group_left():
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if pid != self.app.daemon.pid and b"check" in f.read():
+                        return pid
+            except OSError:
+                pass
+        return None
+
+    def test_group_stop_or_ctrl_c_while_parsing_parks_the_file(self):
+        """systemctl stop and Ctrl-C signal the whole group: the parser child dies of the same
+        signal as the daemon, which must park the file, not fail it."""
+        a = self.app
+        a.drop("huge.csv", ("sku,source_code,quantity,status\n" +
+                            "".join("AB-%d,default,%d,1\n" % (i, i % 90) for i in range(1500000))).encode(),
+               "commerce")
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            a.start()
+            wait_for(self.parser_running, 30, "the parser to run")
+            a.stop(sig, group=True)
+            self.assertNotIn("the parser process died", slurp(a.log))
+            self.assertEqual([f[2] for f in a.files()], ["processing"], sig.name)
+            self.assertFalse(os.path.exists(os.path.join(a.state, "failed/acme/commerce/huge.csv")))
+        a.start()
+        wait_for(lambda: a.finished(1), 120, "the parked file")
+        self.assertEqual(a.files()[0][2], "done")
+        self.assertEqual(sum(j["rows"] for j in a.imports()), 1500000)
+
     def test_sighup_reloads_and_a_bad_config_keeps_the_old(self):
         a = self.app
         a.start()
@@ -585,6 +691,29 @@ class SftpTest(unittest.TestCase):
         wait_for(lambda: a.finished(1), 30, "the whole upload")
         self.assertEqual([(f[1], f[2]) for f in a.files()], [("big.csv", "done")])
         self.assertEqual(sum(j["rows"] for j in a.imports()), 20000)
+
+    def test_partner_reads_its_reports_and_cannot_write_them(self):
+        """As installed by the README: partner add under sudo, the daemon its own user with
+        UMask=0027; the partner fetches its reports over sftp, and no one else reads them."""
+        a = self.app
+        a.start()
+        p = self.sftp("put %s inbound/commerce/rows.csv\n" % os.path.join(SAMPLES, "bad", "row_errors.csv"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        wait_for(lambda: a.finished(1), 30, "the upload")
+        self.assertEqual(a.files()[0][2], "partial", slurp(a.log)[-2000:])
+        got = os.path.join(a.root, "got")
+        os.mkdir(got)
+        os.chmod(got, 0o777)
+        p = self.sftp("get outbound/reports/rows.csv.result.json %s/\nget outbound/reports/rows.csv.errors.csv %s/\n"
+                      % (got, got))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(got, "rows.csv.result.json")) as f:
+            self.assertEqual(json.load(f)["state"], "partial")
+        self.assertTrue(slurp(os.path.join(got, "rows.csv.errors.csv")).startswith("\ufeffline,column"))
+        p = self.sftp("put %s outbound/reports/rows.csv.result.json\n" % os.path.join(SAMPLES, "bad", "empty.csv"))
+        self.assertNotEqual(p.returncode, 0, "the partner overwrote its report")
+        report = os.path.join(a.root, "spool/acme/outbound/reports/rows.csv.result.json")
+        self.assertEqual(os.stat(report).st_mode & 0o007, 0, "others can read the report")
 
     def test_partner_cannot_make_links_or_leave_the_chroot(self):
         p = self.sftp("symlink /etc/passwd inbound/stock/passwd.csv\n")
