@@ -7,7 +7,10 @@
  * renameat, link, linkat, and open/openat with O_CREAT. The DG_FAULT_AT-th
  * counted call fails with DG_FAULT_ERRNO (EIO, the default, or ENOSPC)
  * without doing anything; with DG_FAULT_STICKY=1 every later one fails too.
- * DG_FAULT_AT=0 fails nothing and only counts. DG_FAULT_COUNT names a file
+ * DG_FAULT_AT=0 fails nothing and only counts. DG_FAULT_PATH=TEXT counts only
+ * calls on paths containing TEXT (ledger.db, say); DG_FAULT_ARM=FILE counts
+ * only while FILE exists (a test arms the fault at the moment it wants).
+ * DG_FAULT_COUNT names a file
  * that holds the count so far (a decimal number, kept up to date through a
  * shared mapping, so it is right even after kill -9).
  *
@@ -30,6 +33,7 @@
 static unsigned long fault_at, calls;
 static int fault_errno = EIO, sticky, ready;
 static char *count_map;
+static const char *only_path, *arm_file;
 
 #define COUNT_WIDTH 24
 
@@ -50,6 +54,8 @@ __attribute__((constructor)) static void shim_init(void)
 	fault_at = at ? strtoul(at, NULL, 10) : 0;
 	fault_errno = err && strcmp(err, "ENOSPC") == 0 ? ENOSPC : EIO;
 	sticky = st && strcmp(st, "1") == 0;
+	only_path = getenv("DG_FAULT_PATH");
+	arm_file = getenv("DG_FAULT_ARM");
 	if (count) {
 		int (*open_real)(const char *, int, ...) = (int (*)(const char *, int, ...))real("open");
 		int fd = open_real(count, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -64,14 +70,33 @@ __attribute__((constructor)) static void shim_init(void)
 	ready = 1;
 }
 
+/* concerned: the call is on a path containing DG_FAULT_PATH (fd >= 0: the fd's path). */
+static int concerned(int fd, const char *path, const char *other)
+{
+	char link[64], target[4096];
+	ssize_t n;
+
+	if (only_path == NULL)
+		return 1;
+	if (fd >= 0) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n < 0)
+			return 0;
+		target[n] = '\0';
+		path = target;
+	}
+	return (path && strstr(path, only_path)) || (other && strstr(other, only_path));
+}
+
 /* fail_now: count one call of fn; 1 when it is the one to fail (errno is set). */
-static int fail_now(const char *fn)
+static int fail_now(const char *fn, int fd, const char *path, const char *other)
 {
 	unsigned long n;
 	char line[96];
 	int len;
 
-	if (!ready)
+	if (!ready || !concerned(fd, path, other) || (arm_file && access(arm_file, F_OK) != 0))
 		return 0;
 	n = __atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST);
 	if (count_map) {
@@ -107,7 +132,7 @@ ssize_t write(int fd, const void *buf, size_t n)
 
 	if (!fn)
 		fn = real("write");
-	if (regular(fd) && fail_now("write"))
+	if (regular(fd) && fail_now("write", fd, NULL, NULL))
 		return -1;
 	return fn(fd, buf, n);
 }
@@ -118,7 +143,7 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 
 	if (!fn)
 		fn = real("pwrite");
-	if (regular(fd) && fail_now("pwrite"))
+	if (regular(fd) && fail_now("pwrite", fd, NULL, NULL))
 		return -1;
 	return fn(fd, buf, n, off);
 }
@@ -129,7 +154,7 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
 
 	if (!fn)
 		fn = real("pwrite64");
-	if (regular(fd) && fail_now("pwrite64"))
+	if (regular(fd) && fail_now("pwrite64", fd, NULL, NULL))
 		return -1;
 	return fn(fd, buf, n, off);
 }
@@ -140,7 +165,7 @@ int fsync(int fd)
 
 	if (!fn)
 		fn = real("fsync");
-	return fail_now("fsync") ? -1 : fn(fd);
+	return fail_now("fsync", fd, NULL, NULL) ? -1 : fn(fd);
 }
 
 int fdatasync(int fd)
@@ -149,7 +174,7 @@ int fdatasync(int fd)
 
 	if (!fn)
 		fn = real("fdatasync");
-	return fail_now("fdatasync") ? -1 : fn(fd);
+	return fail_now("fdatasync", fd, NULL, NULL) ? -1 : fn(fd);
 }
 
 int rename(const char *from, const char *to)
@@ -158,7 +183,7 @@ int rename(const char *from, const char *to)
 
 	if (!fn)
 		fn = real("rename");
-	return fail_now("rename") ? -1 : fn(from, to);
+	return fail_now("rename", -1, from, to) ? -1 : fn(from, to);
 }
 
 int renameat(int fromdir, const char *from, int todir, const char *to)
@@ -167,7 +192,7 @@ int renameat(int fromdir, const char *from, int todir, const char *to)
 
 	if (!fn)
 		fn = real("renameat");
-	return fail_now("renameat") ? -1 : fn(fromdir, from, todir, to);
+	return fail_now("renameat", -1, from, to) ? -1 : fn(fromdir, from, todir, to);
 }
 
 int link(const char *from, const char *to)
@@ -176,7 +201,7 @@ int link(const char *from, const char *to)
 
 	if (!fn)
 		fn = real("link");
-	return fail_now("link") ? -1 : fn(from, to);
+	return fail_now("link", -1, from, to) ? -1 : fn(from, to);
 }
 
 int linkat(int fromdir, const char *from, int todir, const char *to, int flags)
@@ -185,7 +210,7 @@ int linkat(int fromdir, const char *from, int todir, const char *to, int flags)
 
 	if (!fn)
 		fn = real("linkat");
-	return fail_now("linkat") ? -1 : fn(fromdir, from, todir, to, flags);
+	return fail_now("linkat", -1, from, to) ? -1 : fn(fromdir, from, todir, to, flags);
 }
 
 /* the open family: only creating opens count */
@@ -215,7 +240,7 @@ int open(const char *path, int flags, ...)
 	if (!fn)
 		fn = (open_fn)real("open");
 	OPEN_MODE(flags, mode);
-	return creating(flags) && fail_now("open") ? -1 : fn(path, flags, mode);
+	return creating(flags) && fail_now("open", -1, path, NULL) ? -1 : fn(path, flags, mode);
 }
 
 int open64(const char *path, int flags, ...)
@@ -226,7 +251,7 @@ int open64(const char *path, int flags, ...)
 	if (!fn)
 		fn = (open_fn)real("open64");
 	OPEN_MODE(flags, mode);
-	return creating(flags) && fail_now("open64") ? -1 : fn(path, flags, mode);
+	return creating(flags) && fail_now("open64", -1, path, NULL) ? -1 : fn(path, flags, mode);
 }
 
 int openat(int dir, const char *path, int flags, ...)
@@ -237,7 +262,7 @@ int openat(int dir, const char *path, int flags, ...)
 	if (!fn)
 		fn = (openat_fn)real("openat");
 	OPEN_MODE(flags, mode);
-	return creating(flags) && fail_now("openat") ? -1 : fn(dir, path, flags, mode);
+	return creating(flags) && fail_now("openat", -1, path, NULL) ? -1 : fn(dir, path, flags, mode);
 }
 
 int openat64(int dir, const char *path, int flags, ...)
@@ -248,5 +273,5 @@ int openat64(int dir, const char *path, int flags, ...)
 	if (!fn)
 		fn = (openat_fn)real("openat64");
 	OPEN_MODE(flags, mode);
-	return creating(flags) && fail_now("openat64") ? -1 : fn(dir, path, flags, mode);
+	return creating(flags) && fail_now("openat64", -1, path, NULL) ? -1 : fn(dir, path, flags, mode);
 }

@@ -105,12 +105,6 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
-static int stopping(void *ctx)
-{
-	(void)ctx;
-	return stop_flag != 0;
-}
-
 static char *key_of(const char *partner, const char *feed)
 {
 	return xasprintf("%s/%s", partner, feed);
@@ -787,7 +781,16 @@ static void hook_answered(void *ctx, const struct target *t, unsigned seq, const
 	free(json);
 }
 
-static const struct submit_hooks hooks_proto = { hook_skip, hook_before, hook_answered, stopping,
+/* hook_stop: a stop, or a ledger or fsync that failed (the daemon stops at its next tick):
+ * send nothing more, park the file. */
+static int hook_stop(void *ctx)
+{
+	struct file_job *j = ctx;
+
+	return stop_flag || ledger_failed(j->d->ledger) || spool_fsync_failed();
+}
+
+static const struct submit_hooks hooks_proto = { hook_skip, hook_before, hook_answered, hook_stop,
 						 NULL };
 
 struct tell_ctx {
@@ -1014,7 +1017,7 @@ static void submit_all(struct file_job *j, json_t *worker)
 	ledger_set_state(j->d->ledger, j->lf.id, ST_SUBMITTING, NULL);
 	for (size_t i = 0; i < j->f->targets.n && fc.res.batches > 0 && !s.stopped; i++)
 		submit_target(&s, conf_target(j->c, j->f->targets.v[i]));
-	if (s.stopped) {
+	if (s.stopped || hook_stop(j)) {
 		report_release(&fc.report); /* resumed after the restart */
 		keyset_release(&s.rejected_lines);
 		goto out;

@@ -308,6 +308,35 @@ class Invariants:
                     self.bad("%s/inbound/%s still holds %s", p, d, left)
 
 
+class Consistency:
+    """Right after a fault, before any restart: the ledger says no more than the disk holds.
+    A file final in the ledger has its report; a done one its archive; a failed one its copy
+    in failed/."""
+
+    def __init__(self, app):
+        self.app, self.problems = app, []
+
+    def check(self):
+        db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10)
+        try:
+            rows = db.execute("SELECT id, partner, feed, name, state FROM files").fetchall()
+        finally:
+            db.close()
+        for fid, p, feed, name, state in rows:
+            if state not in FINAL:
+                continue
+            reports = os.path.join(self.app.root, "spool", p, "outbound", "reports")
+            if not any(os.path.exists(os.path.join(reports, r + ".result.json"))
+                       for r in (name, name + "." + feed)):
+                self.problems.append("%s/%s/%s (file %d) is %s without a report" % (p, feed, name, fid, state))
+            if state == "done" and not glob.glob(os.path.join(self.app.state, "archive", p, feed, "*" + name + "*")):
+                self.problems.append("%s/%s/%s (file %d) is done without its archive" % (p, feed, name, fid))
+            if state == "failed" and not glob.glob(os.path.join(self.app.state, "failed", p, feed, name + "*")):
+                self.problems.append("%s/%s/%s (file %d) is failed without its copy in failed/"
+                                     % (p, feed, name, fid))
+        return self.problems
+
+
 @unittest.skipUnless(os.geteuid() == 0, "needs root: a Unix user for the daemon")
 class CrashLoopTest(unittest.TestCase):
     def test_kill9_at_random_moments_loses_nothing_doubles_nothing(self):
@@ -349,6 +378,135 @@ class CrashLoopTest(unittest.TestCase):
             problems += Invariants(a, want).check()
             self.assertEqual(problems, [], "seed %d, %d kills:\n%s\nlog tail:\n%s"
                              % (seed, kills, "\n".join(problems), td.slurp(a.log)[-4000:]))
+        finally:
+            a.close()
+
+
+def fault_ns(total, rng):
+    """Which calls to fail: DROPGATE_FAULT_NS ("all", or N,N,...), else 6 spread over the run."""
+    spec = os.environ.get("DROPGATE_FAULT_NS", "")
+    if spec == "all":
+        return list(range(1, total + 1))
+    if spec:
+        return [int(n) for n in spec.split(",")]
+    step = total / 6.0
+    return sorted({max(1, int(step * k + rng.uniform(0, step))) for k in range(6)})
+
+
+def shim_env(at, count=None, errno_name="EIO"):
+    env = dict(os.environ, LD_PRELOAD=SHIM, DG_FAULT_AT=str(at), DG_FAULT_ERRNO=errno_name)
+    # under AddressSanitizer the shim goes in front of its runtime
+    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0").lstrip(":")
+    if count:
+        env["DG_FAULT_COUNT"] = count
+    return env
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: a Unix user for the daemon")
+@unittest.skipUnless(os.path.exists(SHIM), "no tests/faultshim.so (make check builds it)")
+class DiskFaultTest(unittest.TestCase):
+    """One disk call fails: the daemon stops or defers, the ledger never says more than the disk
+    holds, and a restart without the fault finishes every file with nothing lost."""
+
+    FILES = 12  # of the workload, for time
+
+    def run_once(self, w, want, at, errno_name):
+        """The workload with call `at` failing; then without; the problems found."""
+        a = FaultAppliance()
+        try:
+            count = os.path.join(a.root, "calls")
+            open(count, "w").close()
+            os.chown(count, *td.daemon_user())
+            for item in w.files:
+                w.drop(a, item)
+            a.start(env=shim_env(at, count, errno_name))
+            try:
+                td.wait_for(lambda: a.daemon.poll() is not None or a.settled(want), 60, "the faulty run")
+            except AssertionError:
+                pass  # deferred, say: stopped below, finished after the restart
+            a.kills.append(time.time())
+            exited = a.daemon.poll()
+            a.group_stop()
+            calls = int(td.slurp(count).strip() or 0)
+            problems = ["after the fault: " + p for p in Consistency(a).check()]
+            a.start()
+            try:
+                td.wait_for(lambda: a.settled(want), 120, "every file after the restart")
+            except AssertionError as e:
+                problems.append(str(e))
+            a.group_stop()
+            problems += Invariants(a, want).check()
+            if problems:
+                fault = [l for l in td.slurp(a.log).splitlines() if "faultshim" in l]
+                problems.append("fault: %s; the daemon %s" % (fault, "exited %s" % exited if exited is not None
+                                                                  else "kept running"))
+            return calls, problems
+        finally:
+            a.close()
+
+    def test_a_failed_disk_call_never_loses_or_overstates(self):
+        seed = seed_of()
+        rng = random.Random(seed)
+        w = Workload(rng)
+        w.files = w.files[: self.FILES]
+        a = FaultAppliance()
+        try:
+            want = {k: v for k, v in w.expected(a).items()}
+        finally:
+            a.close()
+        want = {k: v for k, v in want.items() if any(k[0] == p and k[2] == n and k[1] in DIRS[d]
+                                                     for p, d, n, _ in w.files)}
+        total, problems = self.run_once(w, want, 0, "EIO")
+        self.assertEqual(problems, [], "seed %d, no fault:\n%s" % (seed, "\n".join(problems)))
+        failures = []
+        for n in fault_ns(total, rng):
+            errno_name = rng.choice(["EIO", "ENOSPC"])
+            _, problems = self.run_once(w, want, n, errno_name)
+            if problems:
+                failures.append("call %d of %d failing with %s (DROPGATE_SEED=%d DROPGATE_FAULT_NS=%d):\n  %s"
+                                % (n, total, errno_name, seed, n, "\n  ".join(problems)))
+        self.assertEqual(failures, [], "\n".join(failures))
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: a Unix user for the daemon")
+@unittest.skipUnless(os.path.exists(SHIM), "no tests/faultshim.so (make check builds it)")
+class LedgerFaultTest(unittest.TestCase):
+    def test_ledger_failing_mid_submission_parks_the_file_not_fails_it(self):
+        """The ledger cannot record the next batch as sent: the file is parked and the daemon
+        stops; it is not failed as though Commerce had refused it (and moved to failed/)."""
+        a = td.Appliance(batch_rows=10)
+        try:
+            arm = os.path.join(a.root, "arm")
+            env = shim_env(1)
+            env.update(DG_FAULT_PATH="ledger.db", DG_FAULT_ARM=arm, DG_FAULT_STICKY="1")
+            a.emu_call("config", {"delay": 1.0})
+            a.start(env=env)
+            a.drop("sixty.csv", csv_bytes("sku,source_code,quantity,status",
+                                          ["AB-%d,default,%d,1" % (i, i) for i in range(60)]), "commerce")
+            db = os.path.join(a.state, "ledger.db")
+
+            def sent():
+                c = sqlite3.connect(db, timeout=10)
+                try:
+                    return c.execute("SELECT count(*) FROM batches WHERE state = 'sent'").fetchone()[0]
+                finally:
+                    c.close()
+            td.wait_for(sent, 30, "the first batch in flight")
+            open(arm, "w").close()  # from now on every write to the ledger fails
+            td.wait_for(lambda: a.daemon.poll() is not None, 30, "the daemon to stop")
+            self.assertEqual(a.daemon.returncode, 1)
+            self.assertIn("the ledger cannot be written", td.slurp(a.log))
+            a.stop()
+            os.unlink(arm)
+            self.assertEqual(glob.glob(os.path.join(a.state, "failed", "*", "*", "*")), [])
+            self.assertNotIn(a.files()[0][2], FINAL, td.slurp(a.log)[-3000:])
+            a.emu_call("config", {"delay": 0})
+            a.start()
+            td.wait_for(lambda: a.finished(1), 30, "the parked file")
+            self.assertEqual(a.files()[0][2], "done")
+            digests = [j["digest"] for j in a.imports()]
+            self.assertEqual(len(set(digests)), 6)
+            self.assertLessEqual(len(digests), 7, "only the batch in flight sent twice")
         finally:
             a.close()
 
