@@ -455,18 +455,21 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(a.files()[0][2], "done")
 
     def test_sigterm_stops_within_seconds_and_parks_the_file(self):
+        """SIGTERM to the daemon's pid, then (systemctl stop) to its whole group."""
         a = self.app
         a.batch_rows = 20
         a.write_config()
         a.emu_call("config", {"delay": 1.0})
-        a.start()
         a.drop("slow.csv", stock_file(200))
-        wait_for(lambda: len(a.imports()) >= 1, 30)
-        t = time.time()
-        a.stop(signal.SIGTERM)
-        self.assertLess(time.time() - t, 5)
-        self.assertIn("event=stopped", slurp(a.log))
-        self.assertIn(a.files()[0][2], ("submitting", "processing"))
+        for group in (False, True):
+            a.start()
+            seen = len(a.imports())
+            wait_for(lambda: len(a.imports()) > seen, 30)
+            t = time.time()
+            a.stop(signal.SIGTERM, group=group)
+            self.assertLess(time.time() - t, 5)
+            self.assertEqual(slurp(a.log).count("event=stopped"), 1 + group)
+            self.assertIn(a.files()[0][2], ("submitting", "processing"))
         a.emu_call("config", {"delay": 0})
         a.start()
         wait_for(lambda: a.finished(1), 60)
