@@ -721,6 +721,25 @@ class SftpTest(unittest.TestCase):
         report = os.path.join(a.root, "spool/acme/outbound/reports/rows.csv.result.json")
         self.assertEqual(os.stat(report).st_mode & 0o007, 0, "others can read the report")
 
+    def test_partner_reads_an_export_run_by_root(self):
+        """sudo dropgate export: the files are the daemon's user's, the partner's to read."""
+        a = self.app
+        a.write_config("[export orders]\nkind = orders\npartners = acme\ndir = outbound/orders\nevery = 2m\n")
+        a.run(["partner", "add", "acme", "--user", USER])
+        a.emu_call("orders", [{"entity_id": 1, "increment_id": "100000001", "status": "pending",
+                               "created_at": "2026-11-26 09:00:00", "updated_at": "2026-11-26 10:00:00",
+                               "customer_email": "c@example.com", "grand_total": 10.5,
+                               "items": [{"item_id": 10, "sku": "AB-1", "name": "Item 1", "qty_ordered": 1,
+                                          "price": 10.5, "row_total": 10.5, "parent_item_id": None}]}])
+        a.run(["export", "orders"])
+        [made] = glob.glob(os.path.join(a.root, "spool/acme/outbound/orders/orders-*.csv"))
+        self.assertEqual(os.stat(made).st_uid, daemon_user()[0])
+        got = os.path.join(a.root, "got")
+        os.mkdir(got)
+        p = self.sftp("get outbound/orders/%s %s/\n" % (os.path.basename(made), got))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("100000001", slurp(os.path.join(got, os.path.basename(made))))
+
     def test_partner_cannot_make_links_or_leave_the_chroot(self):
         p = self.sftp("symlink /etc/passwd inbound/stock/passwd.csv\n")
         self.assertNotEqual(p.returncode, 0)
