@@ -251,6 +251,8 @@ class Invariants:
             got = seen.pop(key, [])
             if [s for _, s, _ in got] != ["done"]:
                 self.bad("%s/%s/%s: ledger rows %s, want one, done", *key, got)
+            elif not glob.glob(os.path.join(self.app.state, "archive", key[0], key[1], "%d-%s*" % (got[0][0], key[2]))):
+                self.bad("%s/%s/%s: done, and its original is not in the archive", *key)
         for key, got in seen.items():
             self.bad("%s/%s/%s: not dropped, yet in the ledger: %s", *key, got)
 
