@@ -859,6 +859,7 @@ static void finish(struct file_job *j, const char *state, const char *message)
 		if (mkdirs(dir, 0750, &err) < 0 ||
 		    (packed ? spool_link_or_copy(j->file, dest, &err) : spool_gzip(j->file, dest, &err)) < 0)
 			log_simple(LOG_ERROR, "archive_failed", "%s", buf_cstr(&err));
+		free(dir);
 	}
 	if (err.len == 0)
 		ledger_set_path(j->d->ledger, j->lf.id, dest, NULL);
