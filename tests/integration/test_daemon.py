@@ -287,7 +287,11 @@ class Appliance:
         return len(self.files("state IN ('done','partial','failed','duplicate','stale','refused')")) >= n
 
     def report(self, name):
-        with open(os.path.join(self.root, "spool", "acme", "outbound", "reports", name + ".result.json")) as f:
+        # the ledger's state can come a moment before the report (claim_refused writes them in
+        # that order); the crash loop in test_faults.py checks every report after a stop
+        path = os.path.join(self.root, "spool", "acme", "outbound", "reports", name + ".result.json")
+        wait_for(lambda: os.path.exists(path), 5, "the report " + path)
+        with open(path) as f:
             return json.load(f)
 
 
