@@ -112,6 +112,12 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
+static int stopping(void *ctx)
+{
+	(void)ctx;
+	return stop_flag != 0;
+}
+
 static char *key_of(const char *partner, const char *feed)
 {
 	return xasprintf("%s/%s", partner, feed);

@@ -259,7 +259,9 @@ class Invariants:
     def reports(self):
         for p in Workload.PARTNERS:
             found = {}
-            for r in glob.glob(os.path.join(self.app.root, "spool", p, "outbound", "reports", "*.result.json")):
+            reports = os.path.join(self.app.root, "spool", p, "outbound", "reports")
+            # feeds sharing a directory report in reports/FEED/
+            for r in glob.glob(os.path.join(reports, "*.result.json")) + glob.glob(os.path.join(reports, "*", "*.result.json")):
                 with open(r) as f:
                     j = json.load(f)
                 name = j.get("file", "")
@@ -352,7 +354,7 @@ class Consistency:
                 continue
             reports = os.path.join(self.app.root, "spool", p, "outbound", "reports")
             if not any(os.path.exists(os.path.join(reports, r + ".result.json"))
-                       for r in (name, name + "." + feed)):
+                       for r in (name, name + "." + feed, os.path.join(feed, name))):
                 self.problems.append("%s/%s/%s (file %d) is %s without a report" % (p, feed, name, fid, state))
             if state == "done" and not glob.glob(os.path.join(self.app.state, "archive", p, feed, "*" + name + "*")):
                 self.problems.append("%s/%s/%s (file %d) is done without its archive" % (p, feed, name, fid))
