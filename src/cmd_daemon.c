@@ -509,7 +509,8 @@ int cmd_redrop(int argc, char **argv)
 		char msg[128];
 		const char *feed = f.feed;
 		snprintf(msg, sizeof(msg), "queued again from file %lld%s", id, force ? " (forced)" : "");
-		if (ledger_add_group(l, f.partner, &feed, 1, f.name, to, f.size, 1, msg, &nid) < 0) {
+		if (ledger_add_group(l, f.partner, &feed, 1, f.name, to, f.size, 1, ST_RECEIVED, msg,
+				     &nid) < 0) {
 			fprintf(stderr, "dropgate redrop: the ledger cannot be written\n");
 			remove_tree(wd);
 			status = EXIT_USAGE;

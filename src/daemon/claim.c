@@ -187,9 +187,10 @@ int claim_finish(struct ledger *l, const struct conf *c, const char *path)
 	return rc;
 }
 
-/* add_rows: the rows of one claim of from, one per feed, all or none. */
+/* add_rows: the rows of one claim (or refusal) of from, one per feed, all or none. */
 static int add_rows(struct ledger *l, const struct feed *const *feeds, size_t nfeeds,
-		    const char *partner, const char *from, const struct stat *st, long long *ids)
+		    const char *partner, const char *from, const struct stat *st, const char *state,
+		    const char *message, long long *ids)
 {
 	const char **names = xcalloc(nfeeds, sizeof(*names));
 	int rc;
@@ -197,7 +198,7 @@ static int add_rows(struct ledger *l, const struct feed *const *feeds, size_t nf
 	for (size_t i = 0; i < nfeeds; i++)
 		names[i] = feeds[i]->name;
 	rc = ledger_add_group(l, partner, names, nfeeds, strrchr(from, '/') + 1, from,
-			      (long long)st->st_size, 0, from, ids);
+			      (long long)st->st_size, 0, state, message, ids);
 	free(names);
 	return rc;
 }
@@ -211,7 +212,7 @@ long long claim_file(struct ledger *l, const struct conf *c, const struct feed *
 
 	if (lstat(from, &now_st) < 0 || now_st.st_ino != st->st_ino)
 		goto out; /* gone, or replaced, since the scan: the next scan decides */
-	if (add_rows(l, feeds, nfeeds, partner, from, st, ids) < 0) {
+	if (add_rows(l, feeds, nfeeds, partner, from, st, ST_RECEIVED, from, ids) < 0) {
 		first = -1;
 		goto out;
 	}
@@ -280,41 +281,38 @@ static int move_aside(const struct conf *c, const char *from, const char *to, co
 	return rc;
 }
 
-int claim_refuse(struct ledger *l, const struct conf *c, const struct feed *const *feeds,
-		 size_t nfeeds, const char *partner, const char *from, const struct stat *st,
-		 const char *why, long long *ids)
+int claim_refuse(struct ledger *l, const struct feed *const *feeds, size_t nfeeds,
+		 const char *partner, const char *from, const struct stat *st, const char *why,
+		 long long *ids)
+{
+	/* refused already, and left where it is: once is enough */
+	if (ledger_count_at(l, from, ST_REFUSED, (long long)st->st_size) > 0)
+		return 0;
+	/* refused from the first row on: never a received row a claim would take */
+	return add_rows(l, feeds, nfeeds, partner, from, st, ST_REFUSED, why, ids) < 0 ? -1 : 1;
+}
+
+void claim_move_aside(struct ledger *l, const struct conf *c, const struct feed *feed,
+		      const char *partner, const char *from, const struct stat *st,
+		      const long long *ids, size_t nids)
 {
 	const char *name = strrchr(from, '/') + 1;
-	char *faildir = xasprintf("%s/failed/%s/%s", c->state, partner, feeds[0]->name);
+	char *faildir = xasprintf("%s/failed/%s/%s", c->state, partner, feed->name);
 	char *to = xasprintf("%s/%s", faildir, name);
 	struct buf err = BUF_INIT(4096);
-	int rc = 1;
 
-	/* refused already, and left where it is: once is enough */
-	if (ledger_count_at(l, from, ST_REFUSED, (long long)st->st_size) > 0) {
-		rc = 0;
-		goto out;
-	}
-	if (add_rows(l, feeds, nfeeds, partner, from, st, ids) < 0) {
-		rc = -1;
-		goto out;
-	}
-	for (size_t i = 0; i < nfeeds; i++)
-		ledger_set_state(l, ids[i], ST_REFUSED, why);
 	if (mkdirs(faildir, 0750, &err) == 0 && access(to, F_OK) == 0) {
 		free(to);
 		to = xasprintf("%s/%s.%lld", faildir, name, ids[0]);
 	}
 	if (err.len == 0 && move_aside(c, from, to, st, &err) == 0)
-		for (size_t i = 0; i < nfeeds; i++)
+		for (size_t i = 0; i < nids; i++)
 			ledger_set_path(l, ids[i], to, NULL);
 	else
 		log_simple(LOG_WARN, "refused_in_place", "%s", buf_cstr(&err));
-out:
 	free(faildir);
 	free(to);
 	buf_release(&err);
-	return rc;
 }
 
 int claim_marker_fresh(const char *path, const struct stat *st)

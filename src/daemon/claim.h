@@ -45,13 +45,17 @@ long long claim_file(struct ledger *l, const struct conf *c, const struct feed *
  */
 int claim_finish(struct ledger *l, const struct conf *c, const char *path);
 /*
- * claim_refuse: from refused for each feed, with why: rows in state refused,
- * the entry moved aside. 1 with the new rows' ids in ids (the caller reports),
+ * claim_refuse: from refused for each feed, with why: rows in state refused.
+ * 1 with the new rows' ids in ids (the caller reports, then moves it aside),
  * 0 when this entry was refused already, -1 when the ledger failed.
  */
-int claim_refuse(struct ledger *l, const struct conf *c, const struct feed *const *feeds,
-		 size_t nfeeds, const char *partner, const char *from, const struct stat *st,
-		 const char *why, long long *ids);
+int claim_refuse(struct ledger *l, const struct feed *const *feeds, size_t nfeeds,
+		 const char *partner, const char *from, const struct stat *st, const char *why,
+		 long long *ids);
+/* claim_move_aside: a refused entry into failed/ (see above); the rows get its new path. */
+void claim_move_aside(struct ledger *l, const struct conf *c, const struct feed *feed,
+		      const char *partner, const char *from, const struct stat *st,
+		      const long long *ids, size_t nids);
 /* claim_marker_fresh: path.ok exists and is not older than path (st). */
 int claim_marker_fresh(const char *path, const struct stat *st);
 /* claim_marker_remove: path.ok removed, durably (the directory fsync'd). */

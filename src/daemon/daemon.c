@@ -383,9 +383,10 @@ static void claim_refused(struct daemon *d, const struct conf *c, const struct f
 	long long *ids = xcalloc(nfeeds, sizeof(*ids));
 	struct logline l;
 
-	if (claim_refuse(d->ledger, c, feeds, nfeeds, partner, from, st, why, ids) > 0) {
+	if (claim_refuse(d->ledger, feeds, nfeeds, partner, from, st, why, ids) > 0) {
 		for (size_t i = 0; i < nfeeds; i++)
 			write_simple_report(c, feeds[i], ids[i], partner, name, ST_REFUSED, why);
+		claim_move_aside(d->ledger, c, feeds[0], partner, from, st, ids, nfeeds);
 		log_begin(&l, LOG_WARN, "file_refused");
 		log_kv(&l, "partner", partner);
 		log_kv(&l, "file", name);

@@ -123,22 +123,28 @@ long long ledger_add(struct ledger *l, const char *partner, const char *feed, co
 {
 	long long id;
 
-	if (ledger_add_group(l, partner, &feed, 1, name, path, size, force, path, &id) < 0)
+	if (ledger_add_group(l, partner, &feed, 1, name, path, size, force, ST_RECEIVED, path, &id) <
+	    0)
 		return -1;
 	return id;
 }
 
-/* insert_received: one row and its received event; the caller holds the lock. */
-static long long insert_received(struct ledger *l, const char *partner, const char *feed,
-				 const char *name, const char *path, long long size, int force,
-				 const char *message)
+/*
+ * insert_row: one row in state (received, or an end state with message and
+ * its finish time) and its first event; the caller holds the lock.
+ */
+static long long insert_row(struct ledger *l, const char *partner, const char *feed,
+			    const char *name, const char *path, long long size, int force,
+			    const char *state, const char *message)
 {
+	int received = strcmp(state, ST_RECEIVED) == 0;
 	sqlite3_stmt *st;
 	long long id = -1;
 
-	if (sqlite3_prepare_v2(l->db, "INSERT INTO files (partner, feed, name, state, path, size, "
-				      "received, force) VALUES (?, ?, ?, 'received', ?, ?, "
-				      "strftime('%s','now'), ?) RETURNING id",
+	if (sqlite3_prepare_v2(l->db, "INSERT INTO files (partner, feed, name, path, size, force, "
+				      "state, message, received, finished) VALUES (?, ?, ?, ?, ?, ?, "
+				      "?, ?, strftime('%s','now'), CASE WHEN ? THEN 0 ELSE "
+				      "strftime('%s','now') END) RETURNING id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
@@ -147,17 +153,21 @@ static long long insert_received(struct ledger *l, const char *partner, const ch
 	sqlite3_bind_text(st, 4, path, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, size);
 	sqlite3_bind_int(st, 6, force);
+	sqlite3_bind_text(st, 7, state, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 8, received ? "" : message, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 9, received);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		id = -1;
 	sqlite3_finalize(st);
 	if (id < 0 || sqlite3_prepare_v2(l->db, "INSERT INTO events VALUES (?, strftime('%s','now'), "
-						"'received', ?)",
+						"?, ?)",
 					 -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, message, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, message, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		id = -1;
 	sqlite3_finalize(st);
@@ -166,15 +176,15 @@ static long long insert_received(struct ledger *l, const char *partner, const ch
 
 int ledger_add_group(struct ledger *l, const char *partner, const char *const *feeds, size_t n,
 		     const char *name, const char *path, long long size, int force,
-		     const char *message, long long *ids)
+		     const char *state, const char *message, long long *ids)
 {
 	int ok;
 
 	pthread_mutex_lock(&l->lock);
 	ok = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
 	for (size_t i = 0; ok && i < n; i++)
-		ok = (ids[i] = insert_received(l, partner, feeds[i], name, path, size, force,
-					       message)) > 0;
+		ok = (ids[i] = insert_row(l, partner, feeds[i], name, path, size, force, state,
+					  message)) > 0;
 	if (ok)
 		ok = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
 	if (!ok) {

@@ -54,13 +54,14 @@ int ledger_failed(const struct ledger *l);
 long long ledger_add(struct ledger *l, const char *partner, const char *feed, const char *name,
 		     const char *path, long long size, int force);
 /*
- * ledger_add_group: one row per feed for one file, state received, all or
- * none (one transaction): a claim cut short is finished from these rows.
- * ids gets the n ids; message goes to each row's received event. 0 or -1.
+ * ledger_add_group: one row per feed for one file, all or none (one
+ * transaction): a claim cut short is finished from these rows. state is
+ * received (message goes to the event) or refused (message is the reason).
+ * ids gets the n ids. 0 or -1.
  */
 int ledger_add_group(struct ledger *l, const char *partner, const char *const *feeds, size_t n,
 		     const char *name, const char *path, long long size, int force,
-		     const char *message, long long *ids);
+		     const char *state, const char *message, long long *ids);
 /* ledger_claim_retry: a received file whose claim failed waits until next_try. */
 int ledger_claim_retry(struct ledger *l, long long id, time_t next_try, const char *message);
 /* ledger_each_at: the files in state whose path is path, oldest first, to fn. */

@@ -308,6 +308,11 @@ class Appliance:
     def finished(self, n):
         return len(self.files("state IN ('done','partial','failed','duplicate','stale','refused')")) >= n
 
+    def report_written(self, name):
+        """A refusal's state is written before its report: wait for what the partner reads."""
+        path = os.path.join(self.root, "spool", "acme", "outbound", "reports", name + ".result.json")
+        return wait_for(lambda: os.path.exists(path), 10, "the report of " + name)
+
     def report(self, name):
         # the ledger's state can come a moment before the report (claim_refused writes them in
         # that order); the crash loop in test_faults.py checks every report after a stop
@@ -461,8 +466,10 @@ class DaemonTest(unittest.TestCase):
         os.symlink("/etc/passwd", os.path.join(a.inbox(), "passwd.csv"))
         wait_for(lambda: a.finished(1))
         self.assertEqual(a.files()[0][2], "refused")
+        a.report_written("passwd.csv")
         self.assertIn("symbolic link", a.report("passwd.csv")["messages"][0])
-        self.assertTrue(os.path.islink(os.path.join(a.state, "failed/acme/stock/passwd.csv")))
+        wait_for(lambda: os.path.islink(os.path.join(a.state, "failed/acme/stock/passwd.csv")), 10,
+                 "the link moved aside (after its report)")
         self.assertEqual(a.imports(), [])
 
     def test_okfile_half_upload_never_imported_then_whole_once(self):
@@ -882,7 +889,7 @@ class BurstTest(unittest.TestCase):
                                              % (i, i)).encode(), "commerce", partner=p)
             time.sleep(1.2)  # older than settle
             a.start()
-            wait_for(lambda: a.finished(200), 240, "200 files")
+            wait_for(lambda: a.finished(200), 480, "200 files")  # sanitizer builds are slow
             time.sleep(1)
             bad = [f for f in a.files() if f[2] != "done"]
             self.assertEqual(bad, [])
@@ -1070,7 +1077,8 @@ class ClaimTest(unittest.TestCase):
         os.symlink("/etc/passwd", os.path.join(a.inbox(), "passwd.csv"))
         wait_for(lambda: a.finished(1))
         self.assertEqual(a.files()[0][2], "refused")
-        self.assertTrue(os.path.islink(os.path.join(a.state, "failed/acme/stock/passwd.csv")))
+        wait_for(lambda: os.path.islink(os.path.join(a.state, "failed/acme/stock/passwd.csv")), 10,
+                 "the link moved aside (after its report)")
         self.assertEqual(os.readlink(os.path.join(a.state, "failed/acme/stock/passwd.csv")), "/etc/passwd")
 
     def test_huge_refused_file_is_not_copied_past_min_free(self):
@@ -1082,6 +1090,7 @@ class ClaimTest(unittest.TestCase):
         a.drop("huge.csv", big, "commerce")
         wait_for(lambda: a.finished(1), 20, "the refusal")
         time.sleep(2.5)  # more scans: refused once
+        a.report_written("huge.csv")
         self.assertEqual([(f[1], f[2]) for f in a.files()], [("huge.csv", "refused")])
         self.assertEqual(os.path.getsize(os.path.join(a.inbox("commerce"), "huge.csv")), len(big))
         self.assertFalse(os.path.exists(os.path.join(a.state, "failed/acme/commerce/huge.csv")))

@@ -111,7 +111,9 @@ static void test_first_in_flight_and_groups(void **state)
 	assert_int_equal(ledger_first_in_flight(l, "acme", "stock"), a); /* deferred holds its place */
 	ledger_set_state(l, a, ST_DONE, "");
 	assert_int_equal(ledger_first_in_flight(l, "acme", "stock"), b);
-	assert_int_equal(ledger_add_group(l, "acme", feeds, 2, "p.csv", "/p", 3, 0, "/p", ids), 0);
+	assert_int_equal(ledger_add_group(l, "acme", feeds, 2, "p.csv", "/p", 3, 0, ST_RECEIVED, "/p",
+					  ids),
+			 0);
 	assert_true(ids[1] == ids[0] + 1);
 	assert_int_equal(ledger_count_at(l, "/p", "received", -1), 2);
 	assert_int_equal(ledger_count_at(l, "/p", "received", 4), 0);
