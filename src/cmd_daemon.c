@@ -430,6 +430,22 @@ static int gunzip_to(const char *from, const char *to, struct buf *err)
 	return rc;
 }
 
+/* as_state_owner: a command that writes the state or the spool, run by root (sudo), becomes
+ * the state directory's owner first: the daemon (User= in the unit) must own what it finds. */
+static int as_state_owner(const struct conf *c, const char *cmd)
+{
+	struct stat st;
+
+	if (geteuid() != 0 || stat(c->state, &st) < 0 || st.st_uid == 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setgid(st.st_gid) < 0 || setuid(st.st_uid) < 0) {
+		fprintf(stderr, "dropgate %s: cannot become %s's owner (uid %u): %s\n", cmd, c->state,
+			(unsigned)st.st_uid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int redrop_opt(int opt, void *ctx)
 {
 	if (opt != 'f')
@@ -455,6 +471,10 @@ int cmd_redrop(int argc, char **argv)
 
 	if (c == NULL)
 		return status;
+	if (as_state_owner(c, "redrop") < 0) {
+		conf_free(c);
+		return EXIT_USAGE;
+	}
 	l = open_file(c, argc, argv, usage, "redrop", &id, &f);
 	if (l == NULL) {
 		conf_free(c);
@@ -535,6 +555,36 @@ static int make_dir(const char *path, uid_t uid, gid_t gid, mode_t mode)
 	return 0;
 }
 
+/* make_outbound: what the daemon writes for the partner (reports, exports) lives in directories
+ * the daemon owns, in the partner's group with set-group-ID: what the daemon creates there, even
+ * under UMask=0027, is the partner's to read and no one else's. */
+static int make_outbound(const struct conf *c, const char *name, const char *root, uid_t daemon,
+			 gid_t partner)
+{
+	const mode_t mode = 02750;
+	char *out = xasprintf("%s/outbound", root), *rep = xasprintf("%s/outbound/reports", root);
+	int status = make_dir(out, daemon, partner, mode) < 0 || make_dir(rep, daemon, partner, mode) < 0;
+
+	for (size_t i = 0; !status && i < c->nexports; i++) {
+		const struct export *e = &c->exports[i];
+		char *path = xasprintf("%s/%s", root, e->dir), *s;
+		int matched = 0;
+		for (size_t k = 0; k < e->partners.n; k++)
+			matched |= fnmatch_ok(e->partners.v[k], name);
+		for (s = path + strlen(root) + 1; matched && !status && (s = strchr(s, '/')) != NULL; s++) {
+			*s = '\0';
+			status = make_dir(path, daemon, partner, mode) < 0;
+			*s = '/';
+		}
+		if (matched && !status)
+			status = make_dir(path, daemon, partner, mode) < 0;
+		free(path);
+	}
+	free(out);
+	free(rep);
+	return status;
+}
+
 int cmd_partner(int argc, char **argv)
 {
 	static const struct option extra[] = { { "user", required_argument, NULL, 'u' },
@@ -571,8 +621,12 @@ int cmd_partner(int argc, char **argv)
 		conf_free(c);
 		return EXIT_USAGE;
 	}
-	/* the daemon's group: the one that owns the state directory */
-	daemon_gid = stat(c->state, &st) == 0 ? st.st_gid : getgid();
+	/* the daemon's user and group: the ones that own the state directory */
+	if (stat(c->state, &st) < 0) {
+		st.st_uid = getuid();
+		st.st_gid = getgid();
+	}
+	daemon_gid = st.st_gid;
 	root = xasprintf("%s/%s", c->spool, name);
 	status = make_dir(c->spool, 0, 0, 0755) < 0 || make_dir(root, 0, 0, 0755) < 0;
 	for (size_t i = 0; !status && i < c->nfeeds; i++) {
@@ -593,13 +647,8 @@ int cmd_partner(int argc, char **argv)
 		}
 		free(path);
 	}
-	if (!status) {
-		char *out = xasprintf("%s/outbound", root), *rep = xasprintf("%s/outbound/reports", root);
-		gid_t ug = pw ? pw->pw_gid : 0;
-		status = make_dir(out, 0, ug, 0750) < 0 || make_dir(rep, getuid(), ug, 0750) < 0;
-		free(out);
-		free(rep);
-	}
+	if (!status)
+		status = make_outbound(c, name, root, st.st_uid, pw ? pw->pw_gid : daemon_gid);
 	if (!status)
 		printf("partner %s: %s ready%s%s\n", name, root, user ? " for user " : "", user ? user : "");
 	free(root);
@@ -645,7 +694,8 @@ int cmd_export(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	path = xasprintf("%s/ledger.db", c->state);
-	if (mkdirs(c->state, 0750, &err) < 0 || (l = ledger_open(path, &err)) == NULL) {
+	if (as_state_owner(c, "export") < 0 || mkdirs(c->state, 0750, &err) < 0 ||
+	    (l = ledger_open(path, &err)) == NULL) {
 		fprintf(stderr, "dropgate export: %s\n", buf_cstr(&err));
 		free(path);
 		conf_free(c);

@@ -397,7 +397,7 @@ void submit_target(struct submit_state *s, const struct target *t)
 		}
 		if (s->hooks && s->hooks->before_send &&
 		    s->hooks->before_send(s->hooks->ctx, t, seq) < 0) {
-			s->status = EXIT_COMMERCE;
+			s->stopped = 1; /* not recorded as sent, so not sent: parked, not refused */
 			taken(&q);
 			break;
 		}

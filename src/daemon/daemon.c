@@ -665,6 +665,18 @@ static void write_simple_report(const struct conf *c, const struct feed *f, long
 	buf_release(&err);
 }
 
+/* parser_hit_by_stop: a parser killed by SIGTERM or SIGINT was most likely hit by the stop sent
+ * to the whole process group (systemctl stop, Ctrl-C): that parks the file, it does not fail it.
+ * Our own copy of the signal may be a moment behind the child's death: wait for it briefly. */
+static int parser_hit_by_stop(int status)
+{
+	if (!WIFSIGNALED(status) || (WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGINT))
+		return 0;
+	for (int i = 0; i < 50 && !stop_flag; i++)
+		usleep(20000);
+	return stop_flag != 0;
+}
+
 /* run_worker: the file parsed by `dropgate check` in a child with no secrets. */
 static int run_worker(struct daemon *d, const struct conf *c, const struct feed *f,
 		      const char *file, const char *outdir, int *stopped)
@@ -716,6 +728,8 @@ static int run_worker(struct daemon *d, const struct conf *c, const struct feed 
 		}
 		usleep(20000);
 	}
+	if (!*stopped)
+		*stopped = parser_hit_by_stop(status);
 	return status;
 }
 
@@ -758,7 +772,16 @@ static void hook_answered(void *ctx, const struct target *t, unsigned seq, const
 	free(json);
 }
 
-static const struct submit_hooks hooks_proto = { hook_skip, hook_before, hook_answered, stopping,
+/* hook_stop: a stop, or a ledger or fsync that failed (the daemon stops at its next tick):
+ * send nothing more, park the file. */
+static int hook_stop(void *ctx)
+{
+	struct file_job *j = ctx;
+
+	return stop_flag || ledger_failed(j->d->ledger) || spool_fsync_failed();
+}
+
+static const struct submit_hooks hooks_proto = { hook_skip, hook_before, hook_answered, hook_stop,
 						 NULL };
 
 struct tell_ctx {
@@ -832,6 +855,7 @@ static void finish(struct file_job *j, const char *state, const char *message)
 		if (mkdirs(dir, 0750, &err) < 0 ||
 		    (packed ? spool_link_or_copy(j->file, dest, &err) : spool_gzip(j->file, dest, &err)) < 0)
 			log_simple(LOG_ERROR, "archive_failed", "%s", buf_cstr(&err));
+		free(dir);
 	}
 	if (err.len == 0 && ledger_set_path(j->d->ledger, j->lf.id, dest, NULL) < 0)
 		buf_printf(&err, "the ledger did not take the new path");
@@ -981,7 +1005,7 @@ static void submit_all(struct file_job *j, json_t *worker)
 	ledger_set_state(j->d->ledger, j->lf.id, ST_SUBMITTING, NULL);
 	for (size_t i = 0; i < j->f->targets.n && fc.res.batches > 0 && !s.stopped; i++)
 		submit_target(&s, conf_target(j->c, j->f->targets.v[i]));
-	if (s.stopped) {
+	if (s.stopped || hook_stop(j)) {
 		report_release(&fc.report); /* resumed after the restart */
 		keyset_release(&s.rejected_lines);
 		goto out;

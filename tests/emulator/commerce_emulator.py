@@ -7,7 +7,9 @@ strategies and Commerce's answer strings, and searches over orders, customers
 and products with searchCriteria. It is test equipment, not product.
 
 Control endpoints for tests (no authentication), under /__emulator/:
-  GET  journal           every request: method, path, status, entity, rows, digest, answer
+  GET  journal           every request: method, path, status, entity, rows, digest, answer,
+                         time (answered), arrived, and "dropped": true when the answer
+                         was lost (drop: after)
   GET  store             the imported rows per entity, in order
   POST faults            [{"match": "/V1/import/csv", "status": 503, "retry_after": "2",
                            "delay": 1.5, "drop": "after", "expire": true, "times": 3}, ...]
@@ -164,11 +166,13 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def record(self, status, entity=None, rows=None, digest=None, answer=None):
+        entry = {"n": 0, "method": self.command, "path": self.path.split("?")[0], "status": status,
+                 "entity": entity, "rows": rows, "digest": digest, "answer": answer, "time": time.time(),
+                 "arrived": getattr(self, "arrived", None)}
         with self.st.lock:
-            self.st.journal.append({"n": len(self.st.journal) + 1, "method": self.command,
-                                    "path": self.path.split("?")[0], "status": status,
-                                    "entity": entity, "rows": rows, "digest": digest,
-                                    "answer": answer, "time": time.time()})
+            entry["n"] = len(self.st.journal) + 1
+            self.st.journal.append(entry)
+        return entry
 
     def authorized(self):
         auth = self.headers.get("Authorization", "")
@@ -332,9 +336,10 @@ class Handler(BaseHTTPRequestHandler):
             with self.st.lock:
                 self.st.store.setdefault(entity, []).extend(good)
             answer = errors + ["Entities Processed: %d" % len(good)]
-        self.record(200, entity, len(rows), digest, answer)
+        entry = self.record(200, entity, len(rows), digest, answer)
         if fault and fault.get("drop") == "after":
-            # applied, then the connection dies before the answer
+            # applied, then the connection dies before the answer (the journal says so)
+            entry["dropped"] = True
             self.close_connection = True
             self.connection.shutdown(2)
             return None

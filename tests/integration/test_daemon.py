@@ -2,14 +2,22 @@
 """dropgate run with real processes: OpenSSH sftp uploads into a chroot, the
 Commerce emulator over HTTP, inotify, SIGTERM, SIGHUP and kill -9.
 
-Needs root (sshd, a partner's Unix user, sysctl, a tmpfs); the suite runs as
-root in CI. Usage: test_daemon.py BUILD SRC
+Installed as the README says: the state directory belongs to the daemon's user
+(DAEMON_USER, created here when missing), the spool is made by `partner add`
+run as root, and the daemon runs as that user with the unit's UMask=0027 in a
+process group of its own, stopped as systemd does (SIGTERM to the group, then
+SIGKILL), by SIGTERM to its pid, or by kill -9.
+
+Needs root (sshd, Unix users, sysctl, a tmpfs); the suite runs as root in CI.
+Usage: test_daemon.py BUILD SRC
 """
 import csv
 import glob
+import grp
 import io
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -30,6 +38,9 @@ SAMPLES = os.path.join(SRC, "tests", "samples")
 EMULATOR = os.path.join(SRC, "tests", "emulator", "commerce_emulator.py")
 TOKEN = os.path.join(SRC, "data", "demo-token")
 USER = "dgpartner"
+DAEMON_USER = "dropgate"  # User= and Group= in data/dropgate.service
+UMASK = 0o027             # UMask= in data/dropgate.service
+STOP_TIMEOUT = 20         # seconds before SIGKILL (TimeoutStopSec= is 30)
 
 CONFIG = """
 [dropgate]
@@ -113,6 +124,26 @@ def wait_for(cond, timeout=20.0, what="the condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
+def daemon_user():
+    """The daemon's user and group, made as a system user the first time (never removed: other
+    runs of the suite may be using it)."""
+    try:
+        pw = pwd.getpwnam(DAEMON_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "-U", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin",
+                        DAEMON_USER], capture_output=True)
+        pw = pwd.getpwnam(DAEMON_USER)  # made by us or by a run beside us
+    return pw.pw_uid, pw.pw_gid
+
+
+def install_state_dir(path):
+    """As the README's install steps: install -d -o dropgate -g dropgate -m 0750 STATE."""
+    uid, gid = daemon_user()
+    os.makedirs(path, exist_ok=True)
+    os.chown(path, uid, gid)
+    os.chmod(path, 0o750)
+
+
 class Appliance:
     """A spool, a state dir, the emulator and the daemon, under a root-owned path."""
 
@@ -121,6 +152,7 @@ class Appliance:
         self.root = tempfile.mkdtemp(prefix="dropgate-test-", dir="/srv")
         os.chmod(self.root, 0o755)
         self.state = state_dir or os.path.join(self.root, "state")
+        install_state_dir(self.state)
         self.port = None
         self.emu = None
         self.daemon = None
@@ -172,38 +204,87 @@ class Appliance:
             raise AssertionError("dropgate %s: %s%s" % (" ".join(args), p.stdout, p.stderr))
         return p
 
-    def start(self, crash_at=None):
-        """crash_at: a DROPGATE_CRASH_AT point (see src/util/crashpoint.h): the daemon _exits(137) there."""
+    def start(self, env=None, crash_at=None):
+        """The daemon as the unit runs it: its user and group, UMask=0027, a process group
+        of its own (systemd's cgroup). crash_at: a DROPGATE_CRASH_AT point (see
+        src/util/crashpoint.h): the daemon _exits(137) there."""
+        uid, gid = daemon_user()
         self.logf = open(self.log, "a")
-        env = dict(os.environ)
+        env = dict(env or os.environ)
         env.pop("DROPGATE_CRASH_AT", None)
         if crash_at:
             env["DROPGATE_CRASH_AT"] = crash_at
-        starts = slurp(self.log).count("event=started")
-        self.daemon = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=self.logf, env=env)
-        wait_for(lambda: slurp(self.log).count("event=started") > starts, 10, "the daemon to start")
+        started = slurp(self.log).count("event=started")
+        self.daemon = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=self.logf, user=uid,
+                                       group=gid, extra_groups=[], umask=UMASK, process_group=0,
+                                       env=env)
+        wait_for(lambda: slurp(self.log).count("event=started") > started or self.daemon.poll() is not None,
+                 10, "the daemon to start")
+        if self.daemon.poll() is not None and not crash_at:
+            raise AssertionError("the daemon did not start: " + slurp(self.log)[-2000:])
 
     def crashed(self, timeout=30):
-        """The daemon ended at its crash point (exit 137, as after kill -9)."""
+        """The daemon ended at its crash point (exit 137, as after kill -9); what is left of its
+        group goes as systemd would kill it."""
         rc = self.daemon.wait(timeout=timeout)
+        if self.group_left():
+            os.killpg(self.daemon.pid, signal.SIGKILL)
         self.logf.close()
         self.daemon = None
         return rc
 
-    def stop(self, sig=signal.SIGTERM):
+    def stop(self, sig=signal.SIGTERM, group=False):
+        """sig to the daemon's pid, or with group=True as systemctl stop does: sig to every
+        process of the group, SIGKILL to what is left after STOP_TIMEOUT."""
         if self.daemon and self.daemon.poll() is None:
-            self.daemon.send_signal(sig)
-            self.daemon.wait(timeout=20)
+            if group:
+                os.killpg(self.daemon.pid, sig)
+                try:
+                    self.daemon.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.daemon.pid, signal.SIGKILL)
+                    self.daemon.wait()
+                    raise AssertionError("the daemon ignored %s for %d s" % (sig.name, STOP_TIMEOUT))
+            else:
+                self.daemon.send_signal(sig)
+                self.daemon.wait(timeout=STOP_TIMEOUT)
         if self.daemon:
+            left = self.group_left()
+            if left:  # what systemd does to the rest of the cgroup
+                os.killpg(self.daemon.pid, signal.SIGKILL)
             self.logf.close()
+            if left and sig != signal.SIGKILL:
+                raise AssertionError("processes %s outlived the daemon stopped by %s" % (left, sig.name))
         self.daemon = None
 
+    def group_left(self):
+        """The live processes of the daemon's group: after a clean stop, none may be left."""
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = slurp("/proc/%s/stat" % pid)
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) == self.daemon.pid and fields[0] != "Z":
+                left.append(int(pid))
+        return left
+
+    def group_stop(self):
+        self.stop(signal.SIGTERM, group=True)
+
     def close(self):
-        self.stop(signal.SIGKILL)
+        try:
+            self.stop(signal.SIGKILL, group=True)
+        except AssertionError:
+            pass
         if self.emu:
             self.emu.kill()
             self.emu.wait()
         subprocess.run(["umount", self.state], capture_output=True)
+        if os.environ.get("DROPGATE_KEEP"):  # to look at a failure
+            print("kept " + self.root, file=sys.stderr)
+            return
         shutil.rmtree(self.root, ignore_errors=True)
 
     def inbox(self, feed="stock", partner="acme"):
@@ -233,7 +314,11 @@ class Appliance:
         return wait_for(lambda: os.path.exists(path), 10, "the report of " + name)
 
     def report(self, name):
-        with open(os.path.join(self.root, "spool", "acme", "outbound", "reports", name + ".result.json")) as f:
+        # the ledger's state can come a moment before the report (claim_refused writes them in
+        # that order); the crash loop in test_faults.py checks every report after a stop
+        path = os.path.join(self.root, "spool", "acme", "outbound", "reports", name + ".result.json")
+        wait_for(lambda: os.path.exists(path), 5, "the report " + path)
+        with open(path) as f:
             return json.load(f)
 
 
@@ -436,22 +521,55 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(a.files()[0][2], "done")
 
     def test_sigterm_stops_within_seconds_and_parks_the_file(self):
+        """SIGTERM to the daemon's pid, then (systemctl stop) to its whole group."""
         a = self.app
         a.batch_rows = 20
         a.write_config()
         a.emu_call("config", {"delay": 1.0})
-        a.start()
         a.drop("slow.csv", stock_file(200))
-        wait_for(lambda: len(a.imports()) >= 1, 30)
-        t = time.time()
-        a.stop(signal.SIGTERM)
-        self.assertLess(time.time() - t, 5)
-        self.assertIn("event=stopped", slurp(a.log))
-        self.assertIn(a.files()[0][2], ("submitting", "processing"))
+        for group in (False, True):
+            a.start()
+            seen = len(a.imports())
+            wait_for(lambda: len(a.imports()) > seen, 30)
+            t = time.time()
+            a.stop(signal.SIGTERM, group=group)
+            self.assertLess(time.time() - t, 5)
+            self.assertEqual(slurp(a.log).count("event=stopped"), 1 + group)
+            self.assertIn(a.files()[0][2], ("submitting", "processing"))
         a.emu_call("config", {"delay": 0})
         a.start()
         wait_for(lambda: a.finished(1), 60)
         self.assertEqual(len(set(j["digest"] for j in a.imports())), 10)
+
+    def parser_running(self):
+        """The daemon's parser child (`dropgate ... check`), once it runs."""
+        for pid in self.app.group_left():
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if pid != self.app.daemon.pid and b"check" in f.read():
+                        return pid
+            except OSError:
+                pass
+        return None
+
+    def test_group_stop_or_ctrl_c_while_parsing_parks_the_file(self):
+        """systemctl stop and Ctrl-C signal the whole group: the parser child dies of the same
+        signal as the daemon, which must park the file, not fail it."""
+        a = self.app
+        a.drop("huge.csv", ("sku,source_code,quantity,status\n" +
+                            "".join("AB-%d,default,%d,1\n" % (i, i % 90) for i in range(1500000))).encode(),
+               "commerce")
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            a.start()
+            wait_for(self.parser_running, 30, "the parser to run")
+            a.stop(sig, group=True)
+            self.assertNotIn("the parser process died", slurp(a.log))
+            self.assertEqual([f[2] for f in a.files()], ["processing"], sig.name)
+            self.assertFalse(os.path.exists(os.path.join(a.state, "failed/acme/commerce/huge.csv")))
+        a.start()
+        wait_for(lambda: a.finished(1), 120, "the parked file")
+        self.assertEqual(a.files()[0][2], "done")
+        self.assertEqual(sum(j["rows"] for j in a.imports()), 1500000)
 
     def test_sighup_reloads_and_a_bad_config_keeps_the_old(self):
         a = self.app
@@ -490,7 +608,7 @@ class DaemonTest(unittest.TestCase):
         a = self.app
         a.write_config("\n[feed shared_a]\ndir = inbound/shared\nentity = stock_sources\n"
                        "\n[feed shared_b]\ndir = inbound/shared\nentity = stock_sources\n")
-        os.makedirs(a.inbox("shared"), exist_ok=True)
+        a.run(["partner", "add", "acme"])  # the new feed's inbound directory, as the README says
         a.start()
         a.drop("p.csv", b"sku,source_code,quantity,status\nAB-1,default,1,1\n", "shared")
         # a name that F.<feed> would have made of p.csv
@@ -567,7 +685,7 @@ class DaemonTest(unittest.TestCase):
         text = slurp(a.conf).replace("rescan = 2s", "rescan = 1h")  # only leftovers would scan
         with open(a.conf, "w") as f:
             f.write(text)
-        os.makedirs(a.inbox("quiet"), exist_ok=True)
+        a.run(["partner", "add", "acme"])  # the new feed's inbound directory, as the README says
         a.start()
         # an SFTP client's upload: NAME.filepart written and closed, then renamed
         part = os.path.join(a.inbox(), "up.csv.filepart")
@@ -651,7 +769,7 @@ class DaemonTest(unittest.TestCase):
         a = self.app
         a.write_config("\n[feed prices]\ndir = inbound/prices\nmatch = *.zip\nmembers = *.csv\n"
                        "entity = advanced_pricing\nvalidation = skip-errors\nallowed_errors = 10\n")
-        os.makedirs(a.inbox("prices"), exist_ok=True)
+        a.run(["partner", "add", "acme"])  # the new feed's inbound directory, as the README says
         a.emu_call("products", [{"id": 1, "sku": "AB-1"}, {"id": 2, "sku": "AB-2"}])
         head = "sku,tier_price_website,tier_price_customer_group,tier_price_qty,tier_price,tier_price_value_type\n"
         z = io.BytesIO()
@@ -1167,6 +1285,48 @@ class SftpTest(unittest.TestCase):
         wait_for(lambda: a.finished(1), 30, "the whole upload")
         self.assertEqual([(f[1], f[2]) for f in a.files()], [("big.csv", "done")])
         self.assertEqual(sum(j["rows"] for j in a.imports()), 20000)
+
+    def test_partner_reads_its_reports_and_cannot_write_them(self):
+        """As installed by the README: partner add under sudo, the daemon its own user with
+        UMask=0027; the partner fetches its reports over sftp, and no one else reads them."""
+        a = self.app
+        a.start()
+        p = self.sftp("put %s inbound/commerce/rows.csv\n" % os.path.join(SAMPLES, "bad", "row_errors.csv"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        wait_for(lambda: a.finished(1), 30, "the upload")
+        self.assertEqual(a.files()[0][2], "partial", slurp(a.log)[-2000:])
+        got = os.path.join(a.root, "got")
+        os.mkdir(got)
+        os.chmod(got, 0o777)
+        p = self.sftp("get outbound/reports/rows.csv.result.json %s/\nget outbound/reports/rows.csv.errors.csv %s/\n"
+                      % (got, got))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(got, "rows.csv.result.json")) as f:
+            self.assertEqual(json.load(f)["state"], "partial")
+        self.assertTrue(slurp(os.path.join(got, "rows.csv.errors.csv")).startswith("\ufeffline,column"))
+        p = self.sftp("put %s outbound/reports/rows.csv.result.json\n" % os.path.join(SAMPLES, "bad", "empty.csv"))
+        self.assertNotEqual(p.returncode, 0, "the partner overwrote its report")
+        reports = os.path.join(a.root, "spool/acme/outbound/reports")
+        self.assertEqual(os.stat(reports).st_mode & 0o007, 0, "others can reach the reports")
+
+    def test_partner_reads_an_export_run_by_root(self):
+        """sudo dropgate export: the files are the daemon's user's, the partner's to read."""
+        a = self.app
+        a.write_config("[export orders]\nkind = orders\npartners = acme\ndir = outbound/orders\nevery = 2m\n")
+        a.run(["partner", "add", "acme", "--user", USER])
+        a.emu_call("orders", [{"entity_id": 1, "increment_id": "100000001", "status": "pending",
+                               "created_at": "2026-11-26 09:00:00", "updated_at": "2026-11-26 10:00:00",
+                               "customer_email": "c@example.com", "grand_total": 10.5,
+                               "items": [{"item_id": 10, "sku": "AB-1", "name": "Item 1", "qty_ordered": 1,
+                                          "price": 10.5, "row_total": 10.5, "parent_item_id": None}]}])
+        a.run(["export", "orders"])
+        [made] = glob.glob(os.path.join(a.root, "spool/acme/outbound/orders/orders-*.csv"))
+        self.assertEqual(os.stat(made).st_uid, daemon_user()[0])
+        got = os.path.join(a.root, "got")
+        os.mkdir(got)
+        p = self.sftp("get outbound/orders/%s %s/\n" % (os.path.basename(made), got))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("100000001", slurp(os.path.join(got, os.path.basename(made))))
 
     def test_partner_cannot_make_links_or_leave_the_chroot(self):
         p = self.sftp("symlink /etc/passwd inbound/stock/passwd.csv\n")
