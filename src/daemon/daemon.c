@@ -432,12 +432,36 @@ static int by_mtime(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+static int (*order_cmp(const struct feed *f))(const void *, const void *)
+{
+	return f->order == ORDER_MTIME ? by_mtime : by_name;
+}
+
+/*
+ * note_waiting: keep the first (in the feed's order) file still arriving by
+ * close or quiet:N. A file settling since the daemon started, or an upload
+ * still open, goes before a later name whose close event came first: order per
+ * partner and feed holds across a restart. An ok-file without its marker has
+ * not arrived and holds nothing up.
+ */
+static void note_waiting(struct candidate *w, const struct feed *f, const char *name,
+			 const struct stat *st)
+{
+	struct candidate cd = {(char *)name, *st};
+
+	if (f->complete == COMPLETE_OKFILE || (w->name && order_cmp(f)(&cd, w) >= 0))
+		return;
+	free(w->name);
+	w->name = xstrdup(name);
+	w->st = *st;
+}
+
 /* scan_dir: claim every ready file of one partner's feed directory, in order. */
 static void scan_dir(struct daemon *d, const struct conf *c, const char *partner, const char *dir)
 {
 	const struct feed **feeds = xcalloc(c->nfeeds, sizeof(*feeds));
 	size_t nfeeds = 0;
-	struct candidate *cand = NULL;
+	struct candidate *cand = NULL, waiting = {NULL, {0}};
 	size_t ncand = 0;
 	time_t now = time(NULL);
 	DIR *dh;
@@ -496,6 +520,7 @@ static void scan_dir(struct daemon *d, const struct conf *c, const char *partner
 		if (!ready(d, c, feeds[0], dir, e->d_name, &cd.st, now, closed)) {
 			/* the close event is spent: an ok-file waits for its marker (an event
 			   of its own), quiet:N for the quiet its seen entry counts */
+			note_waiting(&waiting, feeds[0], e->d_name, &cd.st);
 			free(path);
 			continue;
 		}
@@ -507,16 +532,19 @@ static void scan_dir(struct daemon *d, const struct conf *c, const char *partner
 	if (dh)
 		closedir(dh);
 	if (ncand)
-		qsort(cand, ncand, sizeof(*cand), feeds[0]->order == ORDER_MTIME ? by_mtime : by_name);
+		qsort(cand, ncand, sizeof(*cand), order_cmp(feeds[0]));
 	for (size_t i = 0; i < ncand; i++) {
 		/* readdir may show a name twice while the directory changes under it */
 		int again = i > 0 && strcmp(cand[i].name, cand[i - 1].name) == 0;
+		if (waiting.name && order_cmp(feeds[0])(&cand[i], &waiting) > 0)
+			break; /* an earlier file is still arriving: the order waits for it */
 		if (!again && !d->paused[0] && !stop_flag)
 			claim(d, c, feeds, nfeeds, partner, dir, cand[i].name, &cand[i].st);
 	}
 	for (size_t i = 0; i < ncand; i++)
 		free(cand[i].name);
 	free(cand);
+	free(waiting.name);
 	free(feeds);
 }
 
