@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/conf.h"
 #include "lib/decode.h"
@@ -934,7 +936,58 @@ static void check_whole(struct loader *ld)
 	}
 }
 
+/* read_whole: fp's bytes, NUL-terminated; NULL with the reason in err. fp is closed. */
+static char *read_whole(FILE *fp, const char *path, size_t *len, struct buf *err)
+{
+	char *text;
+	size_t n;
+	int failed;
+
+	text = xmalloc(CONF_MAX_TEXT + 1);
+	n = fread(text, 1, CONF_MAX_TEXT + 1, fp);
+	failed = ferror(fp) || n > CONF_MAX_TEXT;
+	if (ferror(fp))
+		buf_printf(err, "%s: cannot read the configuration: %s\n", path, strerror(errno));
+	else if (n > CONF_MAX_TEXT)
+		buf_printf(err, "%s: the configuration is longer than %d bytes\n", path,
+			   CONF_MAX_TEXT);
+	fclose(fp);
+	if (failed) {
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	*len = n;
+	return text;
+}
+
 struct conf *conf_load(const char *path, struct buf *err)
+{
+	return conf_load_fd(path, open(path, O_RDONLY | O_CLOEXEC), err);
+}
+
+struct conf *conf_load_fd(const char *path, int fd, struct buf *err)
+{
+	size_t len = 0;
+	FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
+	char *text;
+	struct conf *c;
+
+	if (fp == NULL) {
+		buf_printf(err, "%s: cannot read the configuration: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	text = read_whole(fp, path, &len, err);
+	if (text == NULL)
+		return NULL;
+	c = conf_load_text(path, text, len, err);
+	free(text);
+	return c;
+}
+
+struct conf *conf_load_text(const char *path, const char *text, size_t len, struct buf *err)
 {
 	struct loader ld;
 	struct conf *c = xcalloc(1, sizeof(*c));
@@ -946,6 +999,10 @@ struct conf *conf_load(const char *path, struct buf *err)
 	ld.err = err;
 	ld.c = c;
 	c->path = xstrdup(path);
+	c->text = xmalloc(len + 1);
+	memcpy(c->text, text, len);
+	c->text[len] = '\0';
+	c->textlen = len;
 	c->workers = 2;
 	c->log_level = LOG_INFO;
 	c->keep_days = 30;
@@ -959,7 +1016,8 @@ struct conf *conf_load(const char *path, struct buf *err)
 	c->max_file_size = 4ULL * 1024 * 1024 * 1024;
 	slash = strrchr(path, '/');
 	ld.basedir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
-	ld.fp = fopen(path, "r");
+	/* an empty text: fmemopen refuses a zero size, and an empty file is an empty stream */
+	ld.fp = len ? fmemopen(c->text, len, "r") : fopen("/dev/null", "re");
 	if (ld.fp == NULL) {
 		buf_printf(err, "%s: cannot read the configuration: %s\n", path, strerror(errno));
 		free(ld.basedir);
@@ -1022,6 +1080,7 @@ void conf_free(struct conf *c)
 	free(c->targets);
 	free(c->feeds);
 	free(c->path);
+	free(c->text);
 	free(c->spool);
 	free(c->state);
 	free(c);

@@ -104,6 +104,8 @@ struct export {
 
 struct conf {
 	char *path;
+	char *text;    /* the bytes parsed, NUL-terminated: what the parser child is handed */
+	size_t textlen;
 	char *spool;
 	char *state;
 	unsigned long workers;
@@ -125,8 +127,18 @@ struct conf {
 	size_t nexports;
 };
 
+#define CONF_MAX_TEXT (1024 * 1024) /* a longer configuration file is refused */
+
 /* conf_load: parse path; NULL with every error (one per line) in err. */
 struct conf *conf_load(const char *path, struct buf *err);
+/*
+ * conf_load_text: parse text as if it were read from path (path names it in
+ * errors, and relative paths in it are taken from path's directory). Only the
+ * files it names (lookup tables) are read; path itself is not opened.
+ */
+/* conf_load_fd: the same, from what fd holds (read to its end, then closed). */
+struct conf *conf_load_fd(const char *path, int fd, struct buf *err);
+struct conf *conf_load_text(const char *path, const char *text, size_t len, struct buf *err);
 void conf_free(struct conf *c);
 const struct feed *conf_feed(const struct conf *c, const char *name);
 const struct target *conf_target(const struct conf *c, const char *name);

@@ -185,6 +185,30 @@ static void test_every_error_is_reported_not_only_the_first(void **state)
 	buf_release(&err);
 }
 
+/* the parser child is handed the text the daemon runs, never the file on disk */
+static void test_text_is_kept_and_parsed_without_the_file(void **state)
+{
+	static const char ini[] = COMMERCE "[feed f]\ndir = in\nentity = stock_sources\n";
+	struct buf err = BUF_INIT(4096);
+	struct conf *c = load(ini, &err), *again;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->textlen, strlen(ini));
+	assert_string_equal(c->text, ini);
+	/* the path names it and places relative paths; it is not opened (it does not exist) */
+	again = conf_load_text("/nonexistent/dir/dropgate.conf", c->text, c->textlen, &err);
+	assert_non_null(again);
+	assert_non_null(conf_feed(again, "f"));
+	assert_string_equal(again->path, "/nonexistent/dir/dropgate.conf");
+	conf_free(again);
+	again = conf_load_text("/nonexistent/dir/dropgate.conf", "[feed f]\nbogus = 1\n", 19, &err);
+	assert_null(again);
+	assert_non_null(strstr(buf_cstr(&err), "/nonexistent/dir/dropgate.conf:2:"));
+	conf_free(c);
+	buf_release(&err);
+}
+
 static void test_value_syntax(void **state)
 {
 	unsigned long long sz;
@@ -238,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_indented_keys_are_keys),
 		cmocka_unit_test(test_every_error_is_reported_not_only_the_first),
 		cmocka_unit_test(test_value_syntax),
+		cmocka_unit_test(test_text_is_kept_and_parsed_without_the_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
