@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "commands.h"
@@ -110,8 +111,12 @@ int command_setup(struct command_setup *cs, int argc, char **argv, const char *n
 		return 1;
 	}
 	cs->first_file = optind;
-	cs->conf = cs->conf_fd >= 0 ? conf_load_fd(config_path(confpath), cs->conf_fd, &err)
-				    : conf_load(config_path(confpath), &err);
+	if (cs->conf_fd >= 0) {
+		cs->conf = conf_load_snapshot(cs->conf_fd, &err);
+		close(cs->conf_fd);
+	} else {
+		cs->conf = conf_load(config_path(confpath), &err);
+	}
 	if (cs->conf == NULL) {
 		fputs(buf_cstr(&err), stderr);
 		buf_release(&err);

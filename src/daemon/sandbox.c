@@ -32,7 +32,6 @@
 #include "daemon/sandbox.h"
 #include "lib/conf.h"
 #include "lib/xmlin.h"
-#include "util/io.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -178,7 +177,7 @@ int parser_child_prepare(struct parser_child *pc, const char *self, const struct
 
 	memset(pc, 0, sizeof(*pc));
 	pc->conf_fd = memfd_create("dropgate.conf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (pc->conf_fd < 0 || write_all(pc->conf_fd, c->text, c->textlen) < 0 ||
+	if (pc->conf_fd < 0 || conf_snapshot_write(c, pc->conf_fd) < 0 ||
 	    lseek(pc->conf_fd, 0, SEEK_SET) < 0 ||
 	    fcntl(pc->conf_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
 		buf_printf(err, "cannot hand the configuration to the parser: %s", strerror(errno));

@@ -16,6 +16,7 @@
 #include "lib/entity.h"
 #include "lib/mapping.h"
 #include "lib/xmlin.h"
+#include "util/filesnap.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -696,7 +697,7 @@ static void finish_feed(struct loader *ld, struct feed *f)
 			 entity_column(f->entity, pm->column) == NULL)
 			conf_error(ld, pm->line, "[%s] map.%s: %s has no column '%s'", sec,
 				   pm->column, f->entity->name, pm->column);
-		else if (mapping_add(f->map, pm->column, pm->expr, ld->basedir, &e) < 0)
+		else if (mapping_add(f->map, pm->column, pm->expr, ld->basedir, &ld->c->files, &e) < 0)
 			conf_error(ld, pm->line, "[%s] map.%s: %s", sec, pm->column, buf_cstr(&e));
 		buf_release(&e);
 	}
@@ -961,15 +962,14 @@ static char *read_whole(FILE *fp, const char *path, size_t *len, struct buf *err
 	return text;
 }
 
+static struct conf *load(const char *path, const char *text, size_t len,
+			 const struct filesnap *given, struct buf *err);
+
 struct conf *conf_load(const char *path, struct buf *err)
 {
-	return conf_load_fd(path, open(path, O_RDONLY | O_CLOEXEC), err);
-}
-
-struct conf *conf_load_fd(const char *path, int fd, struct buf *err)
-{
-	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
+	size_t len = 0;
 	char *text;
 	struct conf *c;
 
@@ -982,12 +982,47 @@ struct conf *conf_load_fd(const char *path, int fd, struct buf *err)
 	text = read_whole(fp, path, &len, err);
 	if (text == NULL)
 		return NULL;
-	c = conf_load_text(path, text, len, err);
+	c = load(path, text, len, NULL, err);
 	free(text);
 	return c;
 }
 
 struct conf *conf_load_text(const char *path, const char *text, size_t len, struct buf *err)
+{
+	return load(path, text, len, NULL, err);
+}
+
+int conf_snapshot_write(const struct conf *c, int fd)
+{
+	struct filesnap self = FILESNAP_INIT;
+	int rc;
+
+	filesnap_add(&self, c->path, c->text, c->textlen);
+	rc = filesnap_write(&self, fd) < 0 || filesnap_write(&c->files, fd) < 0 ? -1 : 0;
+	filesnap_clear(&self);
+	return rc;
+}
+
+struct conf *conf_load_snapshot(int fd, struct buf *err)
+{
+	struct filesnap s = FILESNAP_INIT;
+	struct conf *c = NULL;
+
+	if (filesnap_read(&s, fd, CONF_MAX_SNAPSHOT, err) < 0) {
+		buf_addstr(err, "\n");
+		return NULL;
+	}
+	if (s.n == 0)
+		buf_printf(err, "the configuration handed over is empty\n");
+	else
+		c = load(s.v[0].name, s.v[0].data, s.v[0].len, &s, err);
+	filesnap_clear(&s);
+	return c;
+}
+
+/* load: parse text as path's; lookup tables from given (all but its first file) or disk. */
+static struct conf *load(const char *path, const char *text, size_t len,
+			 const struct filesnap *given, struct buf *err)
 {
 	struct loader ld;
 	struct conf *c = xcalloc(1, sizeof(*c));
@@ -1003,6 +1038,8 @@ struct conf *conf_load_text(const char *path, const char *text, size_t len, stru
 	memcpy(c->text, text, len);
 	c->text[len] = '\0';
 	c->textlen = len;
+	for (size_t i = 1; given && i < given->n; i++)
+		filesnap_add(&c->files, given->v[i].name, given->v[i].data, given->v[i].len);
 	c->workers = 2;
 	c->log_level = LOG_INFO;
 	c->keep_days = 30;
@@ -1081,6 +1118,7 @@ void conf_free(struct conf *c)
 	free(c->feeds);
 	free(c->path);
 	free(c->text);
+	filesnap_clear(&c->files);
 	free(c->spool);
 	free(c->state);
 	free(c);

@@ -335,16 +335,21 @@ class SandboxTest(unittest.TestCase):
         edited = good.replace("map.sku = ItemNo | trim | upper", "map.sku = ItemNo | trim")
         self.assertNotEqual(good, edited)
         b.write_config(edited)
+        with open(os.path.join(b.root, "sources.csv"), "w") as f:
+            f.write("LAGER-01,west\n")  # the lookup table too
         b.drop("after-edit.csv", stock_file(2))
         wait_for(lambda: b.finished(1), what="the file")
-        self.assertEqual(b.states()["after-edit.csv"][0], "done")
-        self.assertEqual(sorted(r["sku"] for r in b.emu_call("store")["stock_sources"]),
-                         ["AB-0000000", "AB-0000001"])  # the running `upper`, not the edit
+        state, message = b.states()["after-edit.csv"]
+        self.assertEqual(state, "done", message)
+        # the running `upper` and table, not the edits
+        self.assertEqual(sorted((r["sku"], r["source_code"]) for r in b.emu_call("store")["stock_sources"]),
+                         [("AB-0000000", "default"), ("AB-0000001", "default")])
         b.daemon.send_signal(signal.SIGHUP)
         wait_for(lambda: "event=reloaded" in slurp(b.log), 10, "the reload")
         b.drop("after-reload.csv", stock_file(1, 7))
         wait_for(lambda: b.finished(2), what="the second file")
-        self.assertIn("ab-0000007", [r["sku"] for r in b.emu_call("store")["stock_sources"]])
+        self.assertIn(("ab-0000007", "west"),
+                      [(r["sku"], r["source_code"]) for r in b.emu_call("store")["stock_sources"]])
 
 
 class UnitFileTest(unittest.TestCase):
