@@ -4,11 +4,11 @@
  *
  * The daemon never parses a partner's file itself. parser_child_prepare and
  * parser_child_exec run `dropgate check --sandbox=LAYERS` with no fd but
- * stdin/stdout (/dev/null), stderr (the log) and the running configuration's
- * text (fd 3): the child never opens the configuration file, so it parses with
- * what the daemon runs, not with what is on disk. The child loads what the
- * feed needs from disk first (lookup tables, the XSD schema, the time zone),
- * then sandbox_enter, then the file. Inside, whatever an exploit of libxml2,
+ * stdin/stdout (/dev/null), stderr (the log) and a snapshot of the running
+ * configuration on fd 3 (its text and the bytes of its lookup tables): the
+ * child opens neither, so it parses with what the daemon runs, not with what
+ * is on disk. The child loads what else the feed needs from disk (the XSD and
+ * what it includes, the time zone), then sandbox_enter, then the file. Inside, whatever an exploit of libxml2,
  * libarchive or iconv could do:
  *
  *  - no_new_privs: nothing gains privileges through exec or a setuid bit;
@@ -48,7 +48,7 @@ enum sandbox_layer {
 	SANDBOX_SECCOMP = 1 << 3,
 };
 
-#define SANDBOX_CONF_FD 3 /* where the parser child finds the configuration's text */
+#define SANDBOX_CONF_FD 3 /* where the parser child finds the configuration snapshot */
 
 /* sandbox_available: the layers this process could enter (probed once; forks once). */
 unsigned sandbox_available(void);
