@@ -79,7 +79,7 @@ int command_setup(struct command_setup *cs, int argc, char **argv, const char *n
 		{ "config", required_argument, NULL, 'c' }, { "feed", required_argument, NULL, 'f' },
 		{ "out", required_argument, NULL, 'o' },    { "help", no_argument, NULL, 'h' },
 		{ "origins", no_argument, NULL, 'O' },
-		/* the daemon's parser child: the configuration's text on an fd, and its sandbox */
+		/* the daemon's parser child: the configuration snapshot on an fd, and its sandbox */
 		{ "conf-fd", required_argument, NULL, 'F' },  { "sandbox", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};

@@ -60,7 +60,7 @@ struct parser_child {
 	char *argv[16];
 	char layers[32]; /* --sandbox=N */
 	char conffd[32]; /* --conf-fd=3 */
-	int conf_fd;	 /* a memfd holding the configuration's text, -1 when none */
+	int conf_fd;	 /* a memfd holding the configuration snapshot, -1 when none */
 };
 
 /* parser_child_prepare: 0, or -1 with the reason in err (nothing to release then). */
