@@ -557,7 +557,10 @@ static void probe_exec(void)
 
 void sandbox_probe(const struct conf *c, const char *input, const char *outdir, const char *port)
 {
-	char *beside = xasprintf("%s/../sandbox-probe-escape", outdir);
+	char *outside[] = {xasprintf("%s/../sandbox-probe-escape", outdir),
+			   xasprintf("%s/sandbox-probe-escape", c->state),
+			   xasprintf("%s/sandbox-probe-escape", c->spool)};
+	char *ledger = xasprintf("%s/ledger.db", c->state);
 	char *inside = xasprintf("%s/.sandbox-probe", outdir);
 	int s;
 
@@ -568,16 +571,20 @@ void sandbox_probe(const struct conf *c, const char *input, const char *outdir, 
 			probe_open("read_secret", c->targets[i].password_file, O_RDONLY);
 	}
 	probe_open("read_config", c->path, O_RDONLY);
+	probe_open("read_ledger", ledger, O_RDONLY);
 	probe_connect(port);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	probe_result("socket_unix", "AF_UNIX", s, errno);
 	if (s >= 0)
 		close(s);
-	probe_open("write_outside", beside, O_WRONLY | O_CREAT | O_EXCL);
+	for (size_t i = 0; i < sizeof(outside) / sizeof(*outside); i++)
+		probe_open("write_outside", outside[i], O_WRONLY | O_CREAT | O_EXCL);
 	probe_exec();
 	/* the controls: what the parser must still do */
 	probe_open("read_input", input, O_RDONLY);
 	probe_open("write_out", inside, O_WRONLY | O_CREAT | O_EXCL);
-	free(beside);
+	for (size_t i = 0; i < sizeof(outside) / sizeof(*outside); i++)
+		free(outside[i]);
+	free(ledger);
 	free(inside);
 }

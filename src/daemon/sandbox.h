@@ -83,9 +83,10 @@ int sandbox_enter(unsigned layers, const struct feed *f, char *const *inputs, si
 /*
  * sandbox_probe: for the tests only (the child runs it when
  * DROPGATE_SANDBOX_PROBE=PORT is set): from inside the sandbox, try to read
- * every token_file and password_file of c, connect to 127.0.0.1:PORT, create a
- * file beside outdir and exec /bin/true; and, as controls, read input and
- * write in outdir. One log line each, event=sandbox_probe, result=allowed|denied.
+ * every token_file and password_file of c, the configuration and the ledger,
+ * open a socket, connect to 127.0.0.1:PORT, create a file beside outdir, in
+ * the state dir and in the spool, and exec /bin/true; and, as controls, read
+ * input and write in outdir. One log line each, event=sandbox_probe, result=allowed|denied.
  */
 void sandbox_probe(const struct conf *c, const char *input, const char *outdir, const char *port);
 

@@ -272,7 +272,8 @@ class SandboxTest(unittest.TestCase):
         b.drop("stock.csv", stock_file(5))
         wait_for(lambda: b.finished(1), what="the file")
         seen = self.probes()
-        for attempt in ("read_secret", "read_config", "connect", "socket_unix", "write_outside", "exec"):
+        for attempt in ("read_secret", "read_config", "read_ledger", "connect", "socket_unix", "write_outside",
+                        "exec"):
             self.assertIn(attempt, seen, "the probe did not try %s" % attempt)
             for target, result, error in seen[attempt]:
                 self.assertEqual(result, "denied", "%s %s was allowed" % (attempt, target))
@@ -280,7 +281,9 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual(seen["connect"][0][0], "127.0.0.1:%d" % b.port)
         # the controls: the probe ran inside a parser that still works
         self.assertEqual([r for _, r, _ in seen["read_input"] + seen["write_out"]], ["allowed", "allowed"])
-        self.assertFalse(os.path.exists(os.path.join(b.root, "state", "work", "1", "sandbox-probe-escape")))
+        self.assertEqual(len(seen["write_outside"]), 3)  # beside its out dir, in the state, in the spool
+        for where in ("state/work/1", "state", "spool"):
+            self.assertFalse(os.path.exists(os.path.join(b.root, where, "sandbox-probe-escape")))
         self.assertEqual(b.states()["stock.csv"][0], "done")
         self.assertEqual(len(b.emu_call("store")["stock_sources"]), 5)
         # which layers held it, said once at the start
