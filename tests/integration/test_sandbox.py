@@ -187,11 +187,11 @@ class Box:
         with urllib.request.urlopen("http://127.0.0.1:%d/__emulator/%s" % (self.port, what)) as r:
             return json.load(r)
 
-    def start(self, env=None):
+    def start(self, env=None, wrap=()):
         self.logf = open(self.log, "a")
         self.daemon = subprocess.Popen(
-            ["setpriv", "--reuid=%d" % self.uid, "--regid=%d" % self.gid, "--clear-groups", "--",
-             DROPGATE, "-c", self.conf, "run"],
+            ["setpriv", "--reuid=%d" % self.uid, "--regid=%d" % self.gid, "--clear-groups", "--"] +
+            list(wrap) + [DROPGATE, "-c", self.conf, "run"],
             stderr=self.logf, cwd="/", env=dict(os.environ, **(env or {})))
         wait_for(lambda: "event=started" in slurp(self.log), 10, "the daemon to start")
         with open("/proc/%d/status" % self.daemon.pid) as f:
@@ -291,6 +291,22 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual(len(layers), 1, layers)
         self.assertIn("landlock", layers[0])
         self.assertIn("seccomp", layers[0])
+
+    def test_a_layer_the_system_refuses_is_named_once_and_the_others_still_hold(self):
+        b = self.box
+        # in a user namespace with no uid map, the kernel refuses a nested one: no netns layer
+        b.start({"DROPGATE_SANDBOX_PROBE": str(b.port)}, wrap=["unshare", "--user", "--"])
+        b.drop("stock.csv", stock_file(3))
+        wait_for(lambda: b.finished(1), what="the file")
+        layers = [l for l in slurp(b.log).splitlines() if "event=parser_sandbox" in l]
+        self.assertEqual(len(layers), 1, layers)
+        self.assertIn("level=warn", layers[0])
+        self.assertIn('layers="no_new_privs landlock seccomp"', layers[0])
+        self.assertIn('missing="netns (', layers[0])
+        seen = self.probes()
+        for attempt in ("read_secret", "connect", "write_outside", "exec"):
+            self.assertEqual({r for _, r, _ in seen[attempt]}, {"denied"}, attempt)
+        self.assertEqual(b.states()["stock.csv"][0], "done")
 
     def test_every_kind_of_feed_is_parsed_inside_the_sandbox(self):
         b = self.box
