@@ -219,9 +219,10 @@ static void map_warehouse(const struct conf *c, char *out, size_t size)
 	struct strview header[1] = { { "Warehouse", 9 } }, fields[1] = { { "LAGER-01", 8 } };
 	struct buf err = BUF_INIT(4096);
 	struct map_row row;
-	int srcidx[1];
+	int srcidx[2]; /* source_code, sku */
 
 	assert_non_null(f);
+	assert_int_equal(mapping_count(f->map), 2);
 	assert_int_equal(mapping_bind(f->map, header, 1, 0, srcidx, &err), 0);
 	map_row_init(&row, 4096);
 	assert_int_equal(mapping_apply(f->map, srcidx, fields, 1, &row, NULL, NULL), 0);
