@@ -1398,7 +1398,7 @@ int daemon_run(const char *confpath)
 		fprintf(stderr, "dropgate run: cannot find its own program: %s\n", strerror(errno));
 		return EXIT_USAGE;
 	}
-	sandbox_log_layers(); /* before the threads: it forks to try a namespace */
+	sandbox_daemon_start(); /* before the threads: it forks to try a namespace */
 	for (int k = 0; k < 3; k++) {
 		char *dir = xasprintf("%s/%s", d.conf->state, k == 0 ? "work" : k == 1 ? "archive" : "failed");
 		if (mkdirs(dir, 0750, &err) < 0) {

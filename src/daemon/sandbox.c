@@ -151,11 +151,15 @@ static void describe(unsigned layers, char *out, size_t size)
 		out[strlen(out) - 1] = '\0';
 }
 
-void sandbox_log_layers(void)
+void sandbox_daemon_start(void)
 {
 	unsigned on = sandbox_available();
 	struct logline l;
 	char names[128];
+
+	/* a child of our uid could otherwise read our memory, and the token in it, through
+	 * /proc/PID/mem where Landlock is missing; OpenSSH's sshd does the same */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	describe(on, names, sizeof(names));
 	log_begin(&l, layers_missing[0] ? LOG_WARN : LOG_INFO, "parser_sandbox");
@@ -561,6 +565,7 @@ void sandbox_probe(const struct conf *c, const char *input, const char *outdir, 
 			   xasprintf("%s/sandbox-probe-escape", c->state),
 			   xasprintf("%s/sandbox-probe-escape", c->spool)};
 	char *ledger = xasprintf("%s/ledger.db", c->state);
+	char *daemon_mem = xasprintf("/proc/%d/mem", (int)getppid());
 	char *inside = xasprintf("%s/.sandbox-probe", outdir);
 	int s;
 
@@ -572,6 +577,7 @@ void sandbox_probe(const struct conf *c, const char *input, const char *outdir, 
 	}
 	probe_open("read_config", c->path, O_RDONLY);
 	probe_open("read_ledger", ledger, O_RDONLY);
+	probe_open("read_daemon_memory", daemon_mem, O_RDONLY);
 	probe_connect(port);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	probe_result("socket_unix", "AF_UNIX", s, errno);
@@ -586,5 +592,6 @@ void sandbox_probe(const struct conf *c, const char *input, const char *outdir, 
 	for (size_t i = 0; i < sizeof(outside) / sizeof(*outside); i++)
 		free(outside[i]);
 	free(ledger);
+	free(daemon_mem);
 	free(inside);
 }

@@ -25,7 +25,7 @@
  *    keyrings, the tty's TIOCSTI and the like fail with EPERM (a sanitizer
  *    build keeps ptrace and /proc for LeakSanitizer).
  *
- * A layer this kernel or service does not offer is skipped: sandbox_log_layers
+ * A layer this kernel or service does not offer is skipped: sandbox_daemon_start
  * says once, at the daemon's start, which are on and which are missing and
  * why. A layer the daemon found available and the child cannot enter is an
  * error: the child exits 2 without reading the file. sandbox_enter never
@@ -52,8 +52,13 @@ enum sandbox_layer {
 
 /* sandbox_available: the layers this process could enter (probed once; forks once). */
 unsigned sandbox_available(void);
-/* sandbox_log_layers: one log line, at the daemon's start: the layers on, and the missing. */
-void sandbox_log_layers(void);
+/*
+ * sandbox_daemon_start: at the daemon's start, before its threads: one log
+ * line with the layers on and the missing; and the daemon made non-dumpable,
+ * so that no process of its uid (a child where Landlock is missing) can read
+ * its memory through /proc or ptrace.
+ */
+void sandbox_daemon_start(void);
 
 /* What the parser child is started with, all made before fork (the child only execs). */
 struct parser_child {
@@ -83,7 +88,8 @@ int sandbox_enter(unsigned layers, const struct feed *f, char *const *inputs, si
 /*
  * sandbox_probe: for the tests only (the child runs it when
  * DROPGATE_SANDBOX_PROBE=PORT is set): from inside the sandbox, try to read
- * every token_file and password_file of c, the configuration and the ledger,
+ * every token_file and password_file of c, the configuration, the ledger and
+ * the daemon's memory,
  * open a socket, connect to 127.0.0.1:PORT, create a file beside outdir, in
  * the state dir and in the spool, and exec /bin/true; and, as controls, read
  * input and write in outdir. One log line each, event=sandbox_probe, result=allowed|denied.

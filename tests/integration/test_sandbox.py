@@ -272,8 +272,8 @@ class SandboxTest(unittest.TestCase):
         b.drop("stock.csv", stock_file(5))
         wait_for(lambda: b.finished(1), what="the file")
         seen = self.probes()
-        for attempt in ("read_secret", "read_config", "read_ledger", "connect", "socket_unix", "write_outside",
-                        "exec"):
+        for attempt in ("read_secret", "read_config", "read_ledger", "read_daemon_memory", "connect",
+                        "socket_unix", "write_outside", "exec"):
             self.assertIn(attempt, seen, "the probe did not try %s" % attempt)
             for target, result, error in seen[attempt]:
                 self.assertEqual(result, "denied", "%s %s was allowed" % (attempt, target))
@@ -304,7 +304,7 @@ class SandboxTest(unittest.TestCase):
         self.assertIn('layers="no_new_privs landlock seccomp"', layers[0])
         self.assertIn('missing="netns (', layers[0])
         seen = self.probes()
-        for attempt in ("read_secret", "connect", "write_outside", "exec"):
+        for attempt in ("read_secret", "read_daemon_memory", "connect", "write_outside", "exec"):
             self.assertEqual({r for _, r, _ in seen[attempt]}, {"denied"}, attempt)
         self.assertEqual(b.states()["stock.csv"][0], "done")
 
