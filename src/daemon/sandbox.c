@@ -157,8 +157,9 @@ void sandbox_daemon_start(void)
 	struct logline l;
 	char names[128];
 
-	/* a child of our uid could otherwise read our memory, and the token in it, through
-	 * /proc/PID/mem where Landlock is missing; OpenSSH's sshd does the same */
+	/* where neither Landlock nor a user namespace holds it off, a child of our uid
+	 * could otherwise read our memory, tokens and all, through /proc/PID/mem (sshd
+	 * does the same) */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	describe(on, names, sizeof(names));
