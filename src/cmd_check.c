@@ -10,9 +10,11 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "daemon/sandbox.h"
 #include "filecheck.h"
 #include "lib/conf.h"
 
@@ -42,6 +44,22 @@ static int check_one(const struct conf *c, const struct feed *f, const char *pat
 	return state_status[s];
 }
 
+/* enter_sandbox: the daemon's parser child, before the first partner byte. */
+static int enter_sandbox(const struct command_setup *cs, char **files, int nfiles)
+{
+	struct buf err = BUF_INIT(4096);
+	const char *probe = getenv("DROPGATE_SANDBOX_PROBE");
+	int rc = sandbox_enter((unsigned)cs->sandbox, cs->feed, files, (size_t)nfiles, cs->outdir,
+			       &err);
+
+	if (rc < 0)
+		fprintf(stderr, "dropgate check: %s\n", buf_cstr(&err));
+	else if (probe && *probe)
+		sandbox_probe(cs->conf, files[0], cs->outdir, probe);
+	buf_release(&err);
+	return rc;
+}
+
 int cmd_check(int argc, char **argv)
 {
 	struct command_setup cs;
@@ -54,6 +72,10 @@ int cmd_check(int argc, char **argv)
 			  "Exit: 0 all rows valid, 1 some rows rejected, 3 file rejected, 2 error.\n",
 			  0) != 0)
 		return cs.status;
+	if (cs.sandbox >= 0 && enter_sandbox(&cs, argv + cs.first_file, argc - cs.first_file) < 0) {
+		command_teardown(&cs);
+		return EXIT_USAGE;
+	}
 	for (int i = cs.first_file; i < argc; i++) {
 		int s = check_one(cs.conf, cs.feed, argv[i], cs.outdir, cs.origins);
 		if (s > worst)

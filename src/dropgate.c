@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "commands.h"
@@ -77,7 +78,10 @@ int command_setup(struct command_setup *cs, int argc, char **argv, const char *n
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "feed", required_argument, NULL, 'f' },
 		{ "out", required_argument, NULL, 'o' },    { "help", no_argument, NULL, 'h' },
-		{ "origins", no_argument, NULL, 'O' },      { NULL, 0, NULL, 0 },
+		{ "origins", no_argument, NULL, 'O' },
+		/* the daemon's parser child: the configuration snapshot on an fd, and its sandbox */
+		{ "conf-fd", required_argument, NULL, 'F' },  { "sandbox", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *confpath = NULL, *feedname = NULL;
 	struct buf err = BUF_INIT(64 * 1024);
@@ -86,6 +90,8 @@ int command_setup(struct command_setup *cs, int argc, char **argv, const char *n
 
 	memset(cs, 0, sizeof(*cs));
 	cs->outdir = ".";
+	cs->conf_fd = -1;
+	cs->sandbox = -1;
 	cs->status = EXIT_USAGE;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:f:o:h", opts, NULL)) != -1) {
@@ -94,6 +100,8 @@ int command_setup(struct command_setup *cs, int argc, char **argv, const char *n
 		case 'f': feedname = optarg; break;
 		case 'o': cs->outdir = optarg; break;
 		case 'O': cs->origins = 1; break;
+		case 'F': cs->conf_fd = atoi(optarg); break;
+		case 'S': cs->sandbox = atoi(optarg); break;
 		case 'h': fputs(usage, stdout); cs->status = 0; return 1;
 		default: fputs(usage, stderr); return 1;
 		}
@@ -103,7 +111,12 @@ int command_setup(struct command_setup *cs, int argc, char **argv, const char *n
 		return 1;
 	}
 	cs->first_file = optind;
-	cs->conf = conf_load(config_path(confpath), &err);
+	if (cs->conf_fd >= 0) {
+		cs->conf = conf_load_snapshot(cs->conf_fd, &err);
+		close(cs->conf_fd);
+	} else {
+		cs->conf = conf_load(config_path(confpath), &err);
+	}
 	if (cs->conf == NULL) {
 		fputs(buf_cstr(&err), stderr);
 		buf_release(&err);

@@ -37,6 +37,7 @@
 #include "daemon/claim.h"
 #include "daemon/daemon.h"
 #include "daemon/ledger.h"
+#include "daemon/sandbox.h"
 #include "daemon/spool.h"
 #include "export/bi.h"
 #include "export/orders.h"
@@ -705,12 +706,12 @@ static int parser_hit_by_stop(int status)
 	return stop_flag != 0;
 }
 
-/* run_worker: the file parsed by `dropgate check` in a child with no secrets. */
+/* run_worker: the file parsed by `dropgate check` in a sandboxed child with no secrets. */
 static int run_worker(struct daemon *d, const struct conf *c, const struct feed *f,
 		      const char *file, const char *outdir, int *stopped)
 {
-	char *argv[] = { "dropgate", "-c", d->confpath, "check", "--feed", (char *)f->name,
-			 "--out", (char *)outdir, "--origins", (char *)file, NULL };
+	struct parser_child pc;
+	struct buf err = BUF_INIT(1024);
 	struct rlimit cpu = { c->worker_cpu, c->worker_cpu + 5 };
 	struct rlimit fsize = { c->max_file_size * 4, c->max_file_size * 4 };
 	struct rlimit as = { c->worker_memory, c->worker_memory };
@@ -718,9 +719,17 @@ static int run_worker(struct daemon *d, const struct conf *c, const struct feed 
 	pid_t pid;
 
 	*stopped = 0;
-	pid = fork();
-	if (pid < 0)
+	if (parser_child_prepare(&pc, d->self, c, f, file, outdir, &err) < 0) {
+		log_simple(LOG_ERROR, "parser_failed", "%s", buf_cstr(&err));
+		buf_release(&err);
 		return -1;
+	}
+	buf_release(&err);
+	pid = fork();
+	if (pid < 0) {
+		parser_child_release(&pc);
+		return -1;
+	}
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 		setrlimit(RLIMIT_CPU, &cpu);
@@ -731,19 +740,9 @@ static int run_worker(struct daemon *d, const struct conf *c, const struct feed 
 #else
 		(void)as;
 #endif
-		/* no network for partner bytes, where the kernel lets us (root, or user namespaces) */
-		if (unshare(CLONE_NEWNET) < 0) {
-			/* best effort: the child holds no token either way */
-		}
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-		}
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-		execv(d->self, argv);
-		_exit(127);
+		parser_child_exec(&pc, null);
 	}
+	parser_child_release(&pc);
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		if (w == pid)
@@ -1516,6 +1515,7 @@ int daemon_run(const char *confpath)
 		fprintf(stderr, "dropgate run: cannot find its own program: %s\n", strerror(errno));
 		return EXIT_USAGE;
 	}
+	sandbox_daemon_start(); /* before the threads: it forks to try a namespace */
 	for (int k = 0; k < 3; k++) {
 		char *dir = xasprintf("%s/%s", d.conf->state, k == 0 ? "work" : k == 1 ? "archive" : "failed");
 		if (mkdirs(dir, 0750, &err) < 0) {

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -8,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/conf.h"
 #include "lib/decode.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"
 #include "lib/xmlin.h"
+#include "util/filesnap.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -694,7 +697,7 @@ static void finish_feed(struct loader *ld, struct feed *f)
 			 entity_column(f->entity, pm->column) == NULL)
 			conf_error(ld, pm->line, "[%s] map.%s: %s has no column '%s'", sec,
 				   pm->column, f->entity->name, pm->column);
-		else if (mapping_add(f->map, pm->column, pm->expr, ld->basedir, &e) < 0)
+		else if (mapping_add(f->map, pm->column, pm->expr, ld->basedir, &ld->c->files, &e) < 0)
 			conf_error(ld, pm->line, "[%s] map.%s: %s", sec, pm->column, buf_cstr(&e));
 		buf_release(&e);
 	}
@@ -934,7 +937,92 @@ static void check_whole(struct loader *ld)
 	}
 }
 
+/* read_whole: fp's bytes, NUL-terminated; NULL with the reason in err. fp is closed. */
+static char *read_whole(FILE *fp, const char *path, size_t *len, struct buf *err)
+{
+	char *text;
+	size_t n;
+	int failed;
+
+	text = xmalloc(CONF_MAX_TEXT + 1);
+	n = fread(text, 1, CONF_MAX_TEXT + 1, fp);
+	failed = ferror(fp) || n > CONF_MAX_TEXT;
+	if (ferror(fp))
+		buf_printf(err, "%s: cannot read the configuration: %s\n", path, strerror(errno));
+	else if (n > CONF_MAX_TEXT)
+		buf_printf(err, "%s: the configuration is longer than %d bytes\n", path,
+			   CONF_MAX_TEXT);
+	fclose(fp);
+	if (failed) {
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	*len = n;
+	return text;
+}
+
+static struct conf *load(const char *path, const char *text, size_t len,
+			 const struct filesnap *given, struct buf *err);
+
 struct conf *conf_load(const char *path, struct buf *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
+	size_t len = 0;
+	char *text;
+	struct conf *c;
+
+	if (fp == NULL) {
+		buf_printf(err, "%s: cannot read the configuration: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	text = read_whole(fp, path, &len, err);
+	if (text == NULL)
+		return NULL;
+	c = load(path, text, len, NULL, err);
+	free(text);
+	return c;
+}
+
+struct conf *conf_load_text(const char *path, const char *text, size_t len, struct buf *err)
+{
+	return load(path, text, len, NULL, err);
+}
+
+int conf_snapshot_write(const struct conf *c, int fd)
+{
+	struct filesnap self = FILESNAP_INIT;
+	int rc;
+
+	filesnap_add(&self, c->path, c->text, c->textlen);
+	rc = filesnap_write(&self, fd) < 0 || filesnap_write(&c->files, fd) < 0 ? -1 : 0;
+	filesnap_clear(&self);
+	return rc;
+}
+
+struct conf *conf_load_snapshot(int fd, struct buf *err)
+{
+	struct filesnap s = FILESNAP_INIT;
+	struct conf *c = NULL;
+
+	if (filesnap_read(&s, fd, CONF_MAX_SNAPSHOT, err) < 0) {
+		buf_addstr(err, "\n");
+		return NULL;
+	}
+	if (s.n == 0)
+		buf_printf(err, "the configuration handed over is empty\n");
+	else
+		c = load(s.v[0].name, s.v[0].data, s.v[0].len, &s, err);
+	filesnap_clear(&s);
+	return c;
+}
+
+/* load: parse text as path's; lookup tables from given (all but its first file) or disk. */
+static struct conf *load(const char *path, const char *text, size_t len,
+			 const struct filesnap *given, struct buf *err)
 {
 	struct loader ld;
 	struct conf *c = xcalloc(1, sizeof(*c));
@@ -946,6 +1034,12 @@ struct conf *conf_load(const char *path, struct buf *err)
 	ld.err = err;
 	ld.c = c;
 	c->path = xstrdup(path);
+	c->text = xmalloc(len + 1);
+	memcpy(c->text, text, len);
+	c->text[len] = '\0';
+	c->textlen = len;
+	for (size_t i = 1; given && i < given->n; i++)
+		filesnap_add(&c->files, given->v[i].name, given->v[i].data, given->v[i].len);
 	c->workers = 2;
 	c->log_level = LOG_INFO;
 	c->keep_days = 30;
@@ -959,7 +1053,8 @@ struct conf *conf_load(const char *path, struct buf *err)
 	c->max_file_size = 4ULL * 1024 * 1024 * 1024;
 	slash = strrchr(path, '/');
 	ld.basedir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
-	ld.fp = fopen(path, "r");
+	/* an empty text: fmemopen refuses a zero size, and an empty file is an empty stream */
+	ld.fp = len ? fmemopen(c->text, len, "r") : fopen("/dev/null", "re");
 	if (ld.fp == NULL) {
 		buf_printf(err, "%s: cannot read the configuration: %s\n", path, strerror(errno));
 		free(ld.basedir);
@@ -1022,6 +1117,8 @@ void conf_free(struct conf *c)
 	free(c->targets);
 	free(c->feeds);
 	free(c->path);
+	free(c->text);
+	filesnap_clear(&c->files);
 	free(c->spool);
 	free(c->state);
 	free(c);

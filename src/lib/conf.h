@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "util/buf.h"
+#include "util/filesnap.h"
 #include "util/strlist.h"
 
 struct entity;
@@ -104,6 +105,9 @@ struct export {
 
 struct conf {
 	char *path;
+	char *text;    /* the bytes parsed, NUL-terminated: what the parser child is handed */
+	size_t textlen;
+	struct filesnap files; /* the lookup tables' bytes, as they were read */
 	char *spool;
 	char *state;
 	unsigned long workers;
@@ -125,8 +129,25 @@ struct conf {
 	size_t nexports;
 };
 
+#define CONF_MAX_TEXT (1024 * 1024) /* a longer configuration file is refused */
+#define CONF_MAX_SNAPSHOT ((size_t)1 << 30) /* the configuration and its lookup tables */
+
 /* conf_load: parse path; NULL with every error (one per line) in err. */
 struct conf *conf_load(const char *path, struct buf *err);
+/*
+ * conf_load_text: parse text as if it were read from path (path names it in
+ * errors, and relative paths in it are taken from path's directory). Only the
+ * files it names (lookup tables) are read; path itself is not opened.
+ */
+struct conf *conf_load_text(const char *path, const char *text, size_t len, struct buf *err);
+/*
+ * conf_snapshot_write: c as it runs, onto fd: its path and text, and the bytes
+ * of every lookup table it read. conf_load_snapshot builds the same
+ * configuration from what fd holds (read to its end) without opening a file:
+ * what the daemon hands its parser child. 0 or -1 (errno); NULL with err set.
+ */
+int conf_snapshot_write(const struct conf *c, int fd);
+struct conf *conf_load_snapshot(int fd, struct buf *err);
 void conf_free(struct conf *c);
 const struct feed *conf_feed(const struct conf *c, const char *name);
 const struct target *conf_target(const struct conf *c, const char *name);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/mapping.h"
+#include "util/filesnap.h"
 #include "util/keyset.h"
 #include "util/xalloc.h"
 
@@ -16,6 +17,8 @@
 /* map_row.offsets: where a value lives when it is not in the arena */
 #define IN_PLACE ((size_t)-2)
 #define FAILED ((size_t)-1)
+
+#define LOOKUP_MAX_BYTES (64 * 1024 * 1024)
 
 /* A lookup(FILE) table: two-column CSV, key to value. */
 struct lookup_slot {
@@ -37,8 +40,13 @@ struct lookup {
 };
 
 struct filter;
-typedef int (*filter_compile_fn)(struct filter *f, char **args, int nargs, const char *basedir,
-				 struct buf *err);
+/* What a filter compiles against: the configuration's directory and the files it was read with. */
+struct compile_env {
+	const char *basedir;
+	struct filesnap *files; /* NULL: read from disk, keep nothing */
+};
+typedef int (*filter_compile_fn)(struct filter *f, char **args, int nargs,
+				 const struct compile_env *env, struct buf *err);
 typedef int (*filter_apply_fn)(const struct filter *f, struct strview *v, struct buf *out,
 			       struct buf *msg);
 
@@ -360,10 +368,10 @@ static int apply_lookup(const struct filter *f, struct strview *v, struct buf *o
 	return 0;
 }
 
-static int compile_number(struct filter *f, char **args, int nargs, const char *basedir,
-			  struct buf *err)
+static int compile_number(struct filter *f, char **args, int nargs,
+			  const struct compile_env *env, struct buf *err)
 {
-	(void)basedir;
+	(void)env;
 	if (strlen(args[0]) != 1 || (nargs == 2 && strlen(args[1]) > 1)) {
 		buf_addstr(err, "number() takes one-character separators, e.g. number(\",\", \".\")");
 		return -1;
@@ -377,20 +385,20 @@ static int compile_number(struct filter *f, char **args, int nargs, const char *
 	return 0;
 }
 
-static int compile_text(struct filter *f, char **args, int nargs, const char *basedir,
+static int compile_text(struct filter *f, char **args, int nargs, const struct compile_env *env,
 			struct buf *err)
 {
-	(void)nargs, (void)basedir, (void)err;
+	(void)nargs, (void)env, (void)err;
 	f->text = xstrdup(args[0]);
 	return 0;
 }
 
-static int compile_date(struct filter *f, char **args, int nargs, const char *basedir,
+static int compile_date(struct filter *f, char **args, int nargs, const struct compile_env *env,
 			struct buf *err)
 {
 	static const char *const time_convs[] = { "%H", "%I", "%M", "%S", "%T", "%R", "%r", "%c" };
 
-	if (compile_text(f, args, nargs, basedir, err) < 0)
+	if (compile_text(f, args, nargs, env, err) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(time_convs) / sizeof(time_convs[0]); i++)
 		if (strstr(f->text, time_convs[i]))
@@ -464,34 +472,59 @@ static void lookup_free(struct lookup *lk)
 	free(lk);
 }
 
-static int compile_lookup(struct filter *f, char **args, int nargs, const char *basedir,
-			  struct buf *err)
+/* lookup_bytes: the table's bytes from files, else read from disk into files. */
+static const struct filesnap_file *lookup_bytes(const struct lookup *lk, const char *arg,
+						struct filesnap *files, struct buf *err)
 {
-	struct lookup *lk = xcalloc(1, sizeof(*lk));
-	struct csv_parser p;
+	const struct filesnap_file *have = filesnap_find(files, lk->path);
+	struct buf bytes = BUF_INIT(LOOKUP_MAX_BYTES);
 	char block[8192];
 	size_t n;
 	FILE *fp;
+	int toobig = 0;
+
+	if (have)
+		return have;
+	fp = fopen(lk->path, "re");
+	if (fp == NULL) {
+		buf_printf(err, "lookup(%s): cannot read %s: %s", arg, lk->path, strerror(errno));
+		return NULL;
+	}
+	while (!toobig && (n = fread(block, 1, sizeof(block), fp)) > 0)
+		toobig = buf_add(&bytes, block, n) < 0;
+	if (ferror(fp) || toobig)
+		buf_printf(err, "lookup(%s): cannot read %s: %s", arg, lk->path,
+			   toobig ? "larger than 64 MiB" : strerror(errno));
+	else
+		filesnap_add(files, lk->path, buf_cstr(&bytes), bytes.len);
+	fclose(fp);
+	buf_release(&bytes);
+	return filesnap_find(files, lk->path);
+}
+
+static int compile_lookup(struct filter *f, char **args, int nargs, const struct compile_env *env,
+			  struct buf *err)
+{
+	struct lookup *lk = xcalloc(1, sizeof(*lk));
+	struct filesnap own = FILESNAP_INIT;
+	const struct filesnap_file *bytes;
+	struct csv_parser p;
 	int rc = -1;
 
 	(void)nargs;
-	lk->path = args[0][0] == '/' || basedir == NULL ? xstrdup(args[0])
-							: xasprintf("%s/%s", basedir, args[0]);
+	lk->path = args[0][0] == '/' || env->basedir == NULL
+			   ? xstrdup(args[0])
+			   : xasprintf("%s/%s", env->basedir, args[0]);
 	lk->name = xstrdup(args[0]);
-	buf_init(&lk->text, 64 * 1024 * 1024);
-	fp = fopen(lk->path, "r");
-	if (fp == NULL) {
-		buf_printf(err, "lookup(%s): cannot read %s: %s", args[0], lk->path,
-			   strerror(errno));
+	buf_init(&lk->text, LOOKUP_MAX_BYTES);
+	/* with no files to keep them in, the bytes are only borrowed */
+	bytes = lookup_bytes(lk, args[0], env->files ? env->files : &own, err);
+	if (bytes == NULL)
 		goto out;
-	}
 	csv_init(&p, CSV_STRICT | CSV_STRICT_FINI);
-	while ((n = fread(block, 1, sizeof(block), fp)) > 0)
-		if (csv_parse(&p, block, n, lookup_cell, lookup_row, lk) != n)
-			break;
-	if (csv_error(&p) == CSV_SUCCESS)
+	if (csv_parse(&p, bytes->data, bytes->len, lookup_cell, lookup_row, lk) == bytes->len)
 		csv_fini(&p, lookup_cell, lookup_row, lk);
-	if (csv_error(&p) != CSV_SUCCESS || ferror(fp))
+	if (csv_error(&p) != CSV_SUCCESS)
 		buf_printf(err, "lookup(%s): %s is not a readable CSV file (%s)", args[0], lk->path,
 			   csv_strerror(csv_error(&p)));
 	else if (lk->bad_rows)
@@ -502,8 +535,8 @@ static int compile_lookup(struct filter *f, char **args, int nargs, const char *
 	else
 		rc = 0;
 	csv_free(&p);
-	fclose(fp);
 out:
+	filesnap_clear(&own);
 	if (rc < 0)
 		lookup_free(lk);
 	else
@@ -558,7 +591,8 @@ static char *strip(const char *s, size_t n)
 	return xstrndup(s, n);
 }
 
-static int parse_filter(struct filter *f, const char *text, const char *basedir, struct buf *err)
+static int parse_filter(struct filter *f, const char *text, const struct compile_env *env,
+			struct buf *err)
 {
 	const char *paren = strchr(text, '(');
 	char *name = strip(text, paren ? (size_t)(paren - text) : strlen(text));
@@ -629,7 +663,7 @@ static int parse_filter(struct filter *f, const char *text, const char *basedir,
 		goto out;
 	}
 	f->def = d;
-	rc = d->compile ? d->compile(f, args, nargs, basedir, err) : 0;
+	rc = d->compile ? d->compile(f, args, nargs, env, err) : 0;
 out:
 	free(name);
 	for (int i = 0; i < nargs; i++)
@@ -713,8 +747,9 @@ static long find_base(const struct mapping *m, const struct map_expr *e, const c
 }
 
 int mapping_add(struct mapping *m, const char *column, const char *expr, const char *basedir,
-		struct buf *err)
+		struct filesnap *files, struct buf *err)
 {
+	const struct compile_env env = { basedir, files };
 	struct map_expr e;
 	struct buf parts = BUF_INIT(64 * 1024);
 	size_t starts[32], n;
@@ -749,7 +784,7 @@ int mapping_add(struct mapping *m, const char *column, const char *expr, const c
 	e.filter_text = xcalloc(n, sizeof(*e.filter_text));
 	for (size_t i = 1; i < n; i++) {
 		const char *t = parts.data + starts[i];
-		if (parse_filter(&e.filters[e.nfilters], t, basedir, err) < 0)
+		if (parse_filter(&e.filters[e.nfilters], t, &env, err) < 0)
 			goto out;
 		e.filter_text[e.nfilters] = strip(t, strlen(t));
 		e.nfilters++;

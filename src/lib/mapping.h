@@ -24,6 +24,7 @@
 #include "util/buf.h"
 #include "util/strview.h"
 
+struct filesnap;
 struct mapping;
 
 /* The result of one row: values[i] for the mapping's column i. */
@@ -40,9 +41,14 @@ typedef void (*map_problem_fn)(void *ctx, size_t column, const char *source, str
 
 struct mapping *mapping_new(void);
 void mapping_free(struct mapping *m);
-/* mapping_add: compile `map.column = expr`; basedir resolves lookup files. */
+/*
+ * mapping_add: compile `map.column = expr`; basedir resolves lookup files.
+ * files, when not NULL: a lookup file found there is taken from it, not from
+ * disk, and one read from disk is added to it (what the daemon hands its
+ * parser child, so that both use the same tables).
+ */
 int mapping_add(struct mapping *m, const char *column, const char *expr, const char *basedir,
-		struct buf *err);
+		struct filesnap *files, struct buf *err);
 size_t mapping_count(const struct mapping *m);
 const char *mapping_column(const struct mapping *m, size_t i);
 /* mapping_source: the partner column behind column i, NULL for a literal. */

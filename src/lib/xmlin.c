@@ -261,6 +261,26 @@ static void refuse_entities(struct pipeline *p)
 			   "(they can read local files or explode in size)");
 }
 
+/* The schema xmlin_preload_schema compiled, kept for the life of the process. */
+static char *preloaded_path;
+static xmlSchemaPtr preloaded_schema;
+
+int xmlin_preload_schema(const struct feed *f)
+{
+	xmlSchemaParserCtxtPtr sp;
+
+	if (f->format != FORMAT_XML || f->schema == NULL || preloaded_path)
+		return 0;
+	sp = xmlSchemaNewParserCtxt(f->schema);
+	preloaded_schema = sp ? xmlSchemaParse(sp) : NULL;
+	if (sp)
+		xmlSchemaFreeParserCtxt(sp);
+	if (preloaded_schema == NULL)
+		return -1;
+	preloaded_path = xstrdup(f->schema);
+	return 0;
+}
+
 void xmlin_run(struct pipeline *p, const struct feed *f, xmlin_read_fn read, void *rctx,
 	       const char *name)
 {
@@ -307,9 +327,11 @@ void xmlin_run(struct pipeline *p, const struct feed *f, xmlin_read_fn read, voi
 	}
 	xmlTextReaderSetStructuredErrorHandler(r, on_error, &x);
 	if (f->schema) {
-		sp = xmlSchemaNewParserCtxt(f->schema);
-		schema = sp ? xmlSchemaParse(sp) : NULL;
-		if (schema == NULL || xmlTextReaderSetSchema(r, schema) != 0) {
+		int preloaded = preloaded_path && strcmp(preloaded_path, f->schema) == 0;
+		sp = preloaded ? NULL : xmlSchemaNewParserCtxt(f->schema);
+		schema = preloaded ? NULL : sp ? xmlSchemaParse(sp) : NULL;
+		if ((preloaded ? preloaded_schema : schema) == NULL ||
+		    xmlTextReaderSetSchema(r, preloaded ? preloaded_schema : schema) != 0) {
 			pipeline_reject(p, "the schema %s cannot be used", f->schema);
 			goto out;
 		}

@@ -27,6 +27,13 @@ typedef int (*xmlin_read_fn)(void *ctx, char *buf, int len);
 
 /* xmlin_check_feed: the record path and the mapping's XPaths compile. */
 int xmlin_check_feed(const struct feed *f, struct buf *err);
+/*
+ * xmlin_preload_schema: compile the feed's schema (and what it includes) now,
+ * for every later xmlin_run of that feed in this process: a sandboxed parser
+ * reads no schema file. 0 (also when the feed has none), -1 when it does not
+ * compile; xmlin_run then tries again and rejects the file with the reason.
+ */
+int xmlin_preload_schema(const struct feed *f);
 /* xmlin_run: every record of the document into the pipeline. */
 void xmlin_run(struct pipeline *p, const struct feed *f, xmlin_read_fn read, void *ctx,
 	       const char *name);

@@ -1,9 +1,12 @@
 #include "config.h"
 
+#include <fcntl.h>
+
 #include "lib/conf.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"
 #include "testutil.h"
+#include "util/xalloc.h"
 
 /* load: parse ini text; returns the conf or NULL with the errors in err. */
 static struct conf *load(const char *ini, struct buf *err)
@@ -185,6 +188,99 @@ static void test_every_error_is_reported_not_only_the_first(void **state)
 	buf_release(&err);
 }
 
+/* the parser child is handed the text the daemon runs, never the file on disk */
+static void test_text_is_kept_and_parsed_without_the_file(void **state)
+{
+	static const char ini[] = COMMERCE "[feed f]\ndir = in\nentity = stock_sources\n";
+	struct buf err = BUF_INIT(4096);
+	struct conf *c = load(ini, &err), *again;
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->textlen, strlen(ini));
+	assert_string_equal(c->text, ini);
+	/* the path names it and places relative paths; it is not opened (it does not exist) */
+	again = conf_load_text("/nonexistent/dir/dropgate.conf", c->text, c->textlen, &err);
+	assert_non_null(again);
+	assert_non_null(conf_feed(again, "f"));
+	assert_string_equal(again->path, "/nonexistent/dir/dropgate.conf");
+	conf_free(again);
+	again = conf_load_text("/nonexistent/dir/dropgate.conf", "[feed f]\nbogus = 1\n", 19, &err);
+	assert_null(again);
+	assert_non_null(strstr(buf_cstr(&err), "/nonexistent/dir/dropgate.conf:2:"));
+	conf_free(c);
+	buf_release(&err);
+}
+
+/* map_warehouse: the feed's source_code for warehouse "LAGER-01", through its lookup table */
+static void map_warehouse(const struct conf *c, char *out, size_t size)
+{
+	const struct feed *f = conf_feed(c, "f");
+	struct strview header[1] = { { "Warehouse", 9 } }, fields[1] = { { "LAGER-01", 8 } };
+	struct buf err = BUF_INIT(4096);
+	struct map_row row;
+	int srcidx[2]; /* source_code, sku */
+
+	assert_non_null(f);
+	assert_int_equal(mapping_count(f->map), 2);
+	assert_int_equal(mapping_bind(f->map, header, 1, 0, srcidx, &err), 0);
+	map_row_init(&row, 4096);
+	assert_int_equal(mapping_apply(f->map, srcidx, fields, 1, &row, NULL, NULL), 0);
+	snprintf(out, size, "%.*s", (int)row.values[0].len, row.values[0].p);
+	map_row_release(&row);
+	buf_release(&err);
+}
+
+/* the parser child gets the lookup tables the daemon read, not what is on disk later */
+static void test_snapshot_carries_the_lookup_tables_as_read(void **state)
+{
+	char *table = TMPFILE("LAGER-01,default\n"), *ini, *path, *snap = TMPFILE("");
+	struct buf err = BUF_INIT(4096);
+	struct conf *c, *again;
+	char value[64];
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	ini = xasprintf(COMMERCE "[feed f]\ndir = in\nentity = stock_sources\n"
+				 "map.source_code = Warehouse | lookup(%s)\nmap.sku = \"x\"\n",
+			table);
+	path = TMPFILE(ini);
+	c = conf_load(path, &err);
+	assert_non_null(c);
+	assert_int_equal(c->files.n, 1);
+	assert_string_equal(c->files.v[0].data, "LAGER-01,default\n");
+	fd = open(snap, O_RDWR | O_TRUNC);
+	assert_int_equal(conf_snapshot_write(c, fd), 0);
+	/* on disk now: another table, and no configuration at all */
+	fp = fopen(table, "w");
+	fputs("LAGER-01,east\n", fp);
+	fclose(fp);
+	unlink(path);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	again = conf_load_snapshot(fd, &err);
+	assert_non_null(again);
+	assert_string_equal(again->path, path);
+	map_warehouse(again, value, sizeof(value));
+	assert_string_equal(value, "default");
+	conf_free(again);
+	/* a snapshot cut short is refused whole */
+	assert_int_equal(ftruncate(fd, lseek(fd, 0, SEEK_END) - 3), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	buf_reset(&err);
+	assert_null(conf_load_snapshot(fd, &err));
+	assert_non_null(strstr(buf_cstr(&err), "cut or malformed"));
+	close(fd);
+	conf_free(c);
+	unlink(table);
+	unlink(snap);
+	free(table);
+	free(snap);
+	free(path);
+	free(ini);
+	buf_release(&err);
+}
+
 static void test_value_syntax(void **state)
 {
 	unsigned long long sz;
@@ -238,6 +334,8 @@ int main(void)
 		cmocka_unit_test(test_indented_keys_are_keys),
 		cmocka_unit_test(test_every_error_is_reported_not_only_the_first),
 		cmocka_unit_test(test_value_syntax),
+		cmocka_unit_test(test_text_is_kept_and_parsed_without_the_file),
+		cmocka_unit_test(test_snapshot_carries_the_lookup_tables_as_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

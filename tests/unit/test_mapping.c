@@ -28,7 +28,7 @@ static int map_one(const char *expr, const char *value, struct buf *result, stru
 	int srcidx[1];
 	int n;
 
-	assert_int_equal(mapping_add(m, "c", expr, NULL, &err), 0);
+	assert_int_equal(mapping_add(m, "c", expr, NULL, NULL, &err), 0);
 	assert_int_equal(mapping_bind(m, header, 2, 0, srcidx, &err), 0);
 	map_row_init(&row, 4096);
 	n = mapping_apply(m, srcidx, fields, 2, &row, on_problem, &pr);
@@ -153,7 +153,7 @@ static void test_compile_errors(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct mapping *m = mapping_new();
 		buf_reset(&err);
-		if (mapping_add(m, "c", cases[i].expr, NULL, &err) != -1 ||
+		if (mapping_add(m, "c", cases[i].expr, NULL, NULL, &err) != -1 ||
 		    strstr(buf_cstr(&err), cases[i].err) == NULL)
 			fail_msg("'%s': got '%s', want '%s'", cases[i].expr, buf_cstr(&err),
 				 cases[i].err);
@@ -170,18 +170,18 @@ static void test_bind_names_every_missing_column(void **state)
 	int srcidx[3];
 
 	(void)state;
-	mapping_add(m, "sku", "ItemNo | trim", NULL, &err);
-	mapping_add(m, "quantity", "QtyOnHand", NULL, &err);
-	mapping_add(m, "status", "Status", NULL, &err);
+	mapping_add(m, "sku", "ItemNo | trim", NULL, NULL, &err);
+	mapping_add(m, "quantity", "QtyOnHand", NULL, NULL, &err);
+	mapping_add(m, "status", "Status", NULL, NULL, &err);
 	assert_int_equal(mapping_bind(m, header, 1, 0, srcidx, &err), -1);
 	assert_string_equal(buf_cstr(&err),
 			    "required columns 'QtyOnHand', 'Status' are missing from the header");
-	assert_int_equal(mapping_add(m, "sku", "x", NULL, &err), -1);
+	assert_int_equal(mapping_add(m, "sku", "x", NULL, NULL, &err), -1);
 	mapping_free(m);
 	/* header = no: columns by position */
 	m = mapping_new();
 	buf_reset(&err);
-	mapping_add(m, "sku", "2", NULL, &err);
+	mapping_add(m, "sku", "2", NULL, NULL, &err);
 	assert_int_equal(mapping_bind(m, header, 3, 1, srcidx, &err), 0);
 	assert_int_equal(srcidx[0], 1);
 	mapping_free(m);
