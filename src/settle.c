@@ -45,7 +45,7 @@ static void push(struct settle *st, unsigned *rows, size_t n, int known_bad, int
 		st->cap = st->cap ? 2 * st->cap : 16;
 		st->stack = xreallocarray(st->stack, st->cap, sizeof(*st->stack));
 	}
-	st->stack[st->depth++] = (struct part){ rows, n, known_bad, left };
+	st->stack[st->depth++] = (struct part){rows, n, known_bad, left};
 }
 
 /* rows_text: a part's rows as 1-based ranges, "1-40,42". */
@@ -94,7 +94,8 @@ static const struct buf *part_body(struct settle *st, const struct part *pt, str
 	if (pt->n == p->rows)
 		return &p->body;
 	if (st->rec == NULL && (st->rec = record_starts(&p->csv, p->rows + 1)) == NULL) {
-		buf_printf(err, "batch %u does not hold the %zu rows its lines file says", p->seq, p->rows);
+		buf_printf(err, "batch %u does not hold the %zu rows its lines file says", p->seq,
+			   p->rows);
 		return NULL;
 	}
 	buf_reset(&st->csv);
@@ -105,8 +106,8 @@ static const struct buf *part_body(struct settle *st, const struct part *pt, str
 	if (st->csv.len && st->csv.data[st->csv.len - 1] != '\n')
 		buf_addch(&st->csv, '\n');
 	buf_reset(&st->body);
-	if ((st->t->api == API_JSON ? payload_json : payload_csv)(&st->params, st->csv.data, st->csv.len,
-								     &st->body, err) < 0)
+	if ((st->t->api == API_JSON ? payload_json : payload_csv)(&st->params, st->csv.data,
+								  st->csv.len, &st->body, err) < 0)
 		return NULL;
 	return &st->body;
 }
@@ -141,7 +142,8 @@ static int request(struct settle *st, const struct part *pt)
 	unsigned seq = st->p->seq;
 
 	rows_text(pt, &st->rows);
-	if (h && h->recorded && h->recorded(h->ctx, st->t, seq, st->sub, buf_cstr(&st->rows), &st->a)) {
+	if (h && h->recorded &&
+	    h->recorded(h->ctx, st->t, seq, st->sub, buf_cstr(&st->rows), &st->a)) {
 		st->sub++;
 		return 0;
 	}
@@ -150,9 +152,11 @@ static int request(struct settle *st, const struct part *pt)
 		return -1;
 	}
 	if ((body = part_body(st, pt, &err)) == NULL ||
-	    (h && h->before_send && h->before_send(h->ctx, st->t, seq, st->sub, buf_cstr(&st->rows)) < 0)) {
+	    (h && h->before_send &&
+	     h->before_send(h->ctx, st->t, seq, st->sub, buf_cstr(&st->rows)) < 0)) {
 		buf_reset(&st->msg);
-		buf_printf(&st->msg, "batch %u not sent: %s", seq, err.len ? buf_cstr(&err) : "the ledger failed");
+		buf_printf(&st->msg, "batch %u not sent: %s", seq,
+			   err.len ? buf_cstr(&err) : "the ledger failed");
 		filecheck_message(st->s->fc, buf_cstr(&st->msg));
 		st->s->status = EXIT_COMMERCE;
 		buf_release(&err);
@@ -161,7 +165,8 @@ static int request(struct settle *st, const struct part *pt)
 	buf_release(&err);
 	commerce_import(st->client, body->data, body->len, &st->a);
 	if (h && h->stop && h->stop(h->ctx) && st->a.cls == ANSWER_TRANSIENT) {
-		st->s->stopped = 1; /* cut short by the stop: still "sent", sent again after the restart */
+		/* cut short by the stop: still "sent", sent again after the restart */
+		st->s->stopped = 1;
 		return -1;
 	}
 	if (h && h->answered)
@@ -193,17 +198,19 @@ static enum settle_outcome stop_over(struct settle *st, const struct part *pt, i
 	if (s->fc->feed->validation == VALIDATION_STOP)
 		snprintf(allows, sizeof(allows), "validation = stop-on-errors");
 	else
-		snprintf(allows, sizeof(allows), "allowed_errors = %lu", s->fc->feed->allowed_errors);
+		snprintf(allows, sizeof(allows), "allowed_errors = %lu",
+			 s->fc->feed->allowed_errors);
 	buf_reset(&st->msg);
 	buf_printf(&st->msg,
-		   "batch %u (lines %u to %u): Commerce (%s) refused rows%s; %s%lu rows rejected in all are "
+		   "batch %u (lines %u to %u): Commerce (%s) refused rows%s; %s%lu rows rejected "
+		   "in all are "
 		   "more than %s allows, so nothing more is sent; ",
-		   st->p->seq, line_of(st, pt->rows[0]), line_of(st, pt->rows[pt->n - 1]), st->t->name,
-		   unnamed ? " without naming them" : "", unnamed ? "at least " : "",
+		   st->p->seq, line_of(st, pt->rows[0]), line_of(st, pt->rows[pt->n - 1]),
+		   st->t->name, unnamed ? " without naming them" : "", unnamed ? "at least " : "",
 		   s->local_rejected + s->commerce_rejected + (unnamed ? 1 : 0), allows);
 	if (s->imported)
-		buf_printf(&st->msg, "%lu rows of this file sent before are imported in %s", s->imported,
-			   st->t->name);
+		buf_printf(&st->msg, "%lu rows of this file sent before are imported in %s",
+			   s->imported, st->t->name);
 	else
 		buf_printf(&st->msg, "nothing of this file is imported in %s", st->t->name);
 	filecheck_message(s->fc, buf_cstr(&st->msg));
@@ -363,7 +370,8 @@ enum settle_outcome settle_batch(struct submit_state *s, const struct target *t,
 	if (out == SETTLE_DONE)
 		st.through = 1;
 	if (st.through && s->hooks && s->hooks->settled)
-		s->hooks->settled(s->hooks->ctx, t, p->seq, out == SETTLE_DONE ? "done" : "refused");
+		s->hooks->settled(s->hooks->ctx, t, p->seq,
+				  out == SETTLE_DONE ? "done" : "refused");
 	free(st.stack);
 	free(st.rec);
 	answer_release(&st.a);

@@ -287,7 +287,9 @@ void submit_tell_rows(struct submit_state *s, const struct target *t, const stru
 
 		if (ra->row == 0 || ra->row > nmap || map[ra->row - 1] >= p->rows) {
 			buf_reset(&msg);
-			buf_printf(&msg, "Commerce (%s) named row %lu of a request of batch %u, which carried %zu rows: %s",
+			buf_printf(&msg,
+				   "Commerce (%s) named row %lu of a request of batch %u, which "
+				   "carried %zu rows: %s",
 				   t->name, ra->row, p->seq, nmap, ra->message);
 			filecheck_message(s->fc, buf_cstr(&msg));
 			continue;
