@@ -35,6 +35,7 @@ struct settle {
 	size_t depth, cap;
 	unsigned sub; /* the next request's number */
 	int through;  /* the batch is through: settled, or refused for good */
+	int told;     /* the answer that settled it said so to the hooks */
 	struct answer a;
 	struct buf rows, csv, body, msg;
 };
@@ -169,8 +170,13 @@ static int request(struct settle *st, const struct part *pt)
 		st->s->stopped = 1;
 		return -1;
 	}
-	if (h && h->answered)
-		h->answered(h->ctx, st->t, seq, st->sub, buf_cstr(&st->rows), &st->a);
+	if (h && h->answered) {
+		/* accepted with nothing left to send: the batch is settled with this answer */
+		const char *settles = st->a.cls == ANSWER_DONE && st->depth == 0 ? "done" : NULL;
+
+		h->answered(h->ctx, st->t, seq, st->sub, buf_cstr(&st->rows), &st->a, settles);
+		st->told = settles != NULL;
+	}
 	log_answer(st, pt);
 	st->sub++;
 	return 0;
@@ -369,7 +375,7 @@ enum settle_outcome settle_batch(struct submit_state *s, const struct target *t,
 		free(st.stack[--st.depth].rows);
 	if (out == SETTLE_DONE)
 		st.through = 1;
-	if (st.through && s->hooks && s->hooks->settled)
+	if (st.through && !st.told && s->hooks && s->hooks->settled)
 		s->hooks->settled(s->hooks->ctx, t, p->seq,
 				  out == SETTLE_DONE ? "done" : "refused");
 	free(st.stack);

@@ -23,9 +23,10 @@ struct submit_hooks {
 	/* before_send: record the request as in flight; -1 stops the sending */
 	int (*before_send)(void *ctx, const struct target *t, unsigned seq, unsigned sub,
 			   const char *rows);
-	/* answered: what Commerce said, before the next request goes */
+	/* answered: what Commerce said, before the next request goes; settles is
+	   "done" when this answer settles the batch (then settled is not called) */
 	void (*answered)(void *ctx, const struct target *t, unsigned seq, unsigned sub,
-			 const char *rows, const struct answer *a);
+			 const char *rows, const struct answer *a, const char *settles);
 	/* settled: the batch is through, "done" or "refused" */
 	void (*settled)(void *ctx, const struct target *t, unsigned seq, const char *state);
 	/* stop: 1 when the sending must end now (the daemon is stopping) */

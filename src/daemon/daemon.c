@@ -765,13 +765,11 @@ static int hook_before(void *ctx, const struct target *t, unsigned seq, unsigned
 {
 	struct file_job *j = ctx;
 
-	if (sub == 0 && ledger_batch_set(j->d->ledger, j->lf.id, t->name, seq, "sent", NULL) < 0)
-		return -1;
-	return ledger_request_set(j->d->ledger, j->lf.id, t->name, seq, sub, rows, "sent", NULL);
+	return ledger_request_set(j->d->ledger, j->lf.id, t->name, seq, sub, rows, "sent", NULL, NULL);
 }
 
 static void hook_answered(void *ctx, const struct target *t, unsigned seq, unsigned sub,
-			  const char *rows, const struct answer *a)
+			  const char *rows, const struct answer *a, const char *settles)
 {
 	struct file_job *j = ctx;
 	char *json;
@@ -780,7 +778,7 @@ static void hook_answered(void *ctx, const struct target *t, unsigned seq, unsig
 		return; /* not an answer: the request stays "sent", to be sent again */
 	json = answer_to_json(a);
 	ledger_request_set(j->d->ledger, j->lf.id, t->name, seq, sub, rows,
-			   a->cls == ANSWER_DONE ? "done" : "refused", json);
+			   a->cls == ANSWER_DONE ? "done" : "refused", json, settles);
 	free(json);
 }
 

@@ -436,14 +436,91 @@ long ledger_batches_done(struct ledger *l, long long id)
 				"i", id);
 }
 
-int ledger_request_set(struct ledger *l, long long id, const char *target, unsigned seq,
+/* step_request: the request's row upsert, under the lock. */
+static int step_request(struct ledger *l, long long id, const char *target, unsigned seq,
+			unsigned sub, const char *rows, const char *state, const char *answer_json)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(l->db,
+				    "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now')) "
+				    "ON CONFLICT (file_id, target, seq, sub) DO UPDATE SET rows = excluded.rows, "
+				    "state = excluded.state, answer = excluded.answer, changed = excluded.changed",
+				    -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, (int)seq);
+	sqlite3_bind_int(st, 4, (int)sub);
+	sqlite3_bind_text(st, 5, rows, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, state, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 7, answer_json ? answer_json : "", -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* batch_upsert: a batch's state, under the lock, inside the caller's transaction. */
+static int batch_upsert(struct ledger *l, long long id, const char *target, unsigned seq,
+			const char *state)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(l->db,
+				    "INSERT INTO batches VALUES (?, ?, ?, ?, '', strftime('%s','now')) "
+				    "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
+				    "changed = excluded.changed",
+				    -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, (int)seq);
+	sqlite3_bind_text(st, 4, state, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int run_request(struct ledger *l, long long id, const char *target, unsigned seq,
 		       unsigned sub, const char *rows, const char *state, const char *answer_json)
 {
-	return run(l, "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now')) "
-		      "ON CONFLICT (file_id, target, seq, sub) DO UPDATE SET rows = excluded.rows, "
-		      "state = excluded.state, answer = excluded.answer, changed = excluded.changed",
-		   "isiisss", id, target, (long long)seq, (long long)sub, rows, state,
-		   answer_json ? answer_json : "");
+	int rc;
+
+	pthread_mutex_lock(&l->lock);
+	rc = step_request(l, id, target, seq, sub, rows, state, answer_json);
+	if (rc != SQLITE_DONE) {
+		l->failed = 1;
+		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ledger_request_set(struct ledger *l, long long id, const char *target, unsigned seq,
+		       unsigned sub, const char *rows, const char *state, const char *answer_json,
+		       const char *batch_state)
+{
+	int rc;
+
+	if (batch_state == NULL)
+		return run_request(l, id, target, seq, sub, rows, state, answer_json);
+	/* the request's answer and the batch it settles: one commit, one fsync */
+	pthread_mutex_lock(&l->lock);
+	rc = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK && step_request(l, id, target, seq, sub, rows, state, answer_json) == SQLITE_DONE)
+		rc = batch_upsert(l, id, target, seq, batch_state);
+	else if (rc == SQLITE_OK)
+		rc = SQLITE_ERROR;
+	rc = rc == SQLITE_DONE ? sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) : rc;
+	if (rc != SQLITE_OK) {
+		l->failed = 1;
+		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
+		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc == SQLITE_OK ? 0 : -1;
 }
 
 int ledger_request_get(struct ledger *l, long long id, const char *target, unsigned seq,

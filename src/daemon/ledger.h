@@ -92,8 +92,10 @@ struct ledger_request {
 	char state[16];
 	char *answer;
 };
+/* ledger_request_set: with batch_state, the batch takes that state in the same commit. */
 int ledger_request_set(struct ledger *l, long long id, const char *target, unsigned seq,
-		       unsigned sub, const char *rows, const char *state, const char *answer_json);
+		       unsigned sub, const char *rows, const char *state, const char *answer_json,
+		       const char *batch_state);
 /* ledger_request_get: 0 with *r filled (release it), -1 when not recorded. */
 int ledger_request_get(struct ledger *l, long long id, const char *target, unsigned seq,
 		       unsigned sub, struct ledger_request *r);

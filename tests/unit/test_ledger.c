@@ -112,9 +112,12 @@ static void test_requests_of_a_batch_survive_a_reopen(void **state)
 	(void)state;
 	id = ledger_add(l, "acme", "stock", "s.csv", "/x", 10, 0);
 	assert_int_equal(ledger_request_get(l, id, "default", 1, 0, &r), -1);
-	assert_int_equal(ledger_request_set(l, id, "default", 1, 0, "1-10", "sent", NULL), 0);
-	assert_int_equal(ledger_request_set(l, id, "default", 1, 0, "1-10", "refused", "{\"class\":4}"), 0);
-	assert_int_equal(ledger_request_set(l, id, "default", 1, 1, "1-6,8-10", "sent", NULL), 0);
+	assert_int_equal(ledger_request_set(l, id, "default", 1, 0, "1-10", "sent", NULL, NULL), 0);
+	assert_int_equal(ledger_request_set(l, id, "default", 1, 0, "1-10", "refused", "{\"class\":4}", NULL), 0);
+	assert_int_equal(ledger_request_set(l, id, "default", 1, 1, "1-6,8-10", "sent", NULL, NULL), 0);
+	assert_int_equal(ledger_batches_done(l, id), 0);
+	assert_int_equal(ledger_request_set(l, id, "default", 2, 0, "1-5", "done", "{}", "done"), 0);
+	assert_int_equal(ledger_batches_done(l, id), 1); /* the answer settled batch 2 */
 	ledger_close(l);
 	l = open_here();
 	assert_int_equal(ledger_request_get(l, id, "default", 1, 0, &r), 0);
@@ -123,7 +126,8 @@ static void test_requests_of_a_batch_survive_a_reopen(void **state)
 	assert_string_equal(r.answer, "{\"class\":4}");
 	ledger_request_release(&r);
 	ledger_requests(l, id, collect_request, &all);
-	assert_string_equal(buf_cstr(&all), "default/1/0 1-10 refused {\"class\":4};default/1/1 1-6,8-10 sent ;");
+	assert_string_equal(buf_cstr(&all), "default/1/0 1-10 refused {\"class\":4};default/1/1 1-6,8-10 sent ;"
+					       "default/2/0 1-5 done {};");
 	buf_release(&all);
 	ledger_close(l);
 }
