@@ -23,6 +23,7 @@
 
 #include "commands.h"
 #include "commerce/answer.h"
+#include "daemon/claim.h"
 #include "daemon/daemon.h"
 #include "daemon/ledger.h"
 #include "daemon/spool.h"
@@ -32,6 +33,7 @@
 #include "lib/conf.h"
 #include "lib/report.h"
 #include "util/buf.h"
+#include "util/crashpoint.h"
 #include "util/xalloc.h"
 
 /* common: -c FILE and --help; the configuration loaded, or NULL (usage told). */
@@ -155,31 +157,60 @@ static void collect(void *ctx, const struct ledger_file *f)
 	json_array_append_new(s->list, file_json(s->l, f));
 }
 
+/*
+ * out: printf for the operator's terminal. Names, messages and answers come
+ * from partners and Commerce: their control characters (C0, DEL, C1) are
+ * shown as \xNN / \u00NN, never sent to the terminal to run.
+ */
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+	struct buf b = BUF_INIT(BUF_NOCAP), shown = BUF_INIT(BUF_NOCAP);
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < b.len; i++) {
+		unsigned char ch = (unsigned char)b.data[i];
+		if ((ch < 0x20 && ch != '\n') || ch == 0x7f)
+			buf_printf(&shown, "\\x%02x", ch);
+		else if (ch == 0xc2 && i + 1 < b.len && (unsigned char)b.data[i + 1] >= 0x80 &&
+			 (unsigned char)b.data[i + 1] <= 0x9f)
+			buf_printf(&shown, "\\u00%02x", (unsigned char)b.data[++i]);
+		else
+			buf_addch(&shown, (char)ch);
+	}
+	fwrite(shown.data, 1, shown.len, stdout);
+	buf_release(&b);
+	buf_release(&shown);
+}
+
 static void print_files(const char *title, json_t *list, int kind)
 {
 	size_t i;
 	json_t *f;
 
-	printf("%s (%zu)\n", title, json_array_size(list));
+	out("%s (%zu)\n", title, json_array_size(list));
 	json_array_foreach(list, i, f) {
 		const char *name = json_string_value(json_object_get(f, "file"));
-		printf("  %-6lld %-10s %-12s %-12s %-34s", (long long)json_integer_value(json_object_get(f, "id")),
+		out("  %-6lld %-10s %-12s %-12s %-34s", (long long)json_integer_value(json_object_get(f, "id")),
 		       json_string_value(json_object_get(f, "state")),
 		       json_string_value(json_object_get(f, "partner")),
 		       json_string_value(json_object_get(f, "feed")), name);
 		if (kind == 0)
-			printf(" batches %lld/%lld", (long long)json_integer_value(json_object_get(f, "batches_done")),
+			out(" batches %lld/%lld", (long long)json_integer_value(json_object_get(f, "batches_done")),
 			       (long long)json_integer_value(json_object_get(f, "batches")));
 		else if (kind == 1)
-			printf(" rows %lld ok %lld rejected %lld",
+			out(" rows %lld ok %lld rejected %lld",
 			       (long long)json_integer_value(json_object_get(f, "rows")),
 			       (long long)json_integer_value(json_object_get(f, "rows_ok")),
 			       (long long)json_integer_value(json_object_get(f, "rows_rejected")));
 		else
-			printf(" next try %s", json_string_value(json_object_get(f, "next_try")));
-		printf("\n");
+			out(" next try %s", json_string_value(json_object_get(f, "next_try")));
+		out("\n");
 		if (kind != 0 && *json_string_value(json_object_get(f, "message")))
-			printf("         %s\n", json_string_value(json_object_get(f, "message")));
+			out("         %s\n", json_string_value(json_object_get(f, "message")));
 	}
 }
 
@@ -255,16 +286,16 @@ int cmd_status(int argc, char **argv)
 		} else {
 			if (flags[1])
 				printf("\033[H\033[2J");
-			printf("dropgate: %s%s\n", pid[0] ? "running as pid " : "not running", pid);
+			out("dropgate: %s%s\n", pid[0] ? "running as pid " : "not running", pid);
 			if (paused[0])
-				printf("claiming paused: %s\n", paused);
+				out("claiming paused: %s\n", paused);
 			print_files("in flight", in.list, 0);
 			print_files("deferred", deferred.list, 2);
 			print_files("recent results", recent.list, 1);
-			printf("exports (%zu)\n", json_array_size(exports));
+			out("exports (%zu)\n", json_array_size(exports));
 			for (size_t i = 0; i < json_array_size(exports); i++) {
 				json_t *x = json_array_get(exports, i);
-				printf("  %-12s last %s (%s), next %s, watermark %s\n",
+				out("  %-12s last %s (%s), next %s, watermark %s\n",
 				       json_string_value(json_object_get(x, "name")),
 				       json_string_value(json_object_get(x, "last_run")),
 				       json_string_value(json_object_get(x, "outcome")),
@@ -293,7 +324,7 @@ static void print_event(void *ctx, time_t ts, const char *state, const char *mes
 
 	(void)ctx;
 	iso_time(ts, t);
-	printf("  %s  %-10s %s\n", t, state, message);
+	out("  %s  %-10s %s\n", t, state, message);
 }
 
 /* print_request: one request of a batch; a batch Commerce refused row by row has several */
@@ -305,15 +336,15 @@ static void print_request(void *ctx, const struct ledger_request *r)
 	(void)ctx;
 	if (r->sub > 0)
 		snprintf(which, sizeof(which), ", request %u", r->sub + 1);
-	printf("  batch %u to %s%s (rows %s): ", r->seq, r->target, which, r->rows);
+	out("  batch %u to %s%s (rows %s): ", r->seq, r->target, which, r->rows);
 	answer_init(&a);
 	if (strcmp(r->state, "sent") == 0)
-		printf("sent, no answer yet\n");
+		out("sent, no answer yet\n");
 	else if (answer_from_json(&a, r->answer) == 0) {
-		printf("HTTP %ld, %lu rows processed, %zu rows rejected%s%s\n", a.http_status, a.processed,
-		       a.nrows, a.message.len ? ": " : "", buf_cstr(&a.message));
+		out("HTTP %ld, %lu rows processed, %zu rows rejected%s%s\n", a.http_status, a.processed,
+		    a.nrows, a.message.len ? ": " : "", buf_cstr(&a.message));
 		for (size_t i = 0; i < a.nrows; i++)
-			printf("    row %lu: %s\n", a.rows[i].row, a.rows[i].message);
+			out("    row %lu: %s\n", a.rows[i].row, a.rows[i].message);
 	}
 	answer_release(&a);
 }
@@ -357,13 +388,19 @@ int cmd_show(int argc, char **argv)
 	}
 	iso(f.received, r);
 	iso(f.finished, fin);
-	printf("file %lld: %s (partner %s, feed %s)\n  state %s%s%s\n  rows %ld, ok %ld, rejected %ld, "
+	out("file %lld: %s (partner %s, feed %s)\n  state %s%s%s\n  rows %ld, ok %ld, rejected %ld, "
 	       "batches %ld (%ld confirmed)\n  sha256 %s, %lld bytes\n  received %s, finished %s\n"
 	       "  now at %s\n",
 	       f.id, f.name, f.partner, f.feed, f.state, f.message[0] ? ": " : "", f.message, f.rows,
 	       f.rows_ok, f.rows_rejected, f.batches, ledger_batches_done(l, id), f.sha256, f.size, r,
 	       fin, f.path);
-	printf("  report %s/%s/outbound/reports/%s.result.json\nhistory:\n", c->spool, f.partner, f.name);
+	{
+		char *rdir = reports_dir(c, conf_feed(c, f.feed), f.partner);
+		char *report = report_result_path(rdir, f.name);
+		out("  report %s\nhistory:\n", report);
+		free(report);
+		free(rdir);
+	}
 	ledger_events(l, id, print_event, NULL);
 	printf("Commerce's answers:\n");
 	ledger_requests(l, id, print_request, NULL);
@@ -382,9 +419,11 @@ static int gunzip_to(const char *from, const char *to, struct buf *err)
 	int n, rc = -1;
 
 	if (in && out >= 0) {
-		while ((n = gzread(in, block, sizeof(block))) > 0)
+		while ((n = gzread(in, block, sizeof(block))) > 0) {
 			if (write(out, block, (size_t)n) != n)
 				break;
+			crash_point("redrop-mid-copy");
+		}
 		if (n == 0 && fsync(out) == 0)
 			rc = 0;
 	}
@@ -437,25 +476,33 @@ int cmd_redrop(int argc, char **argv)
 		conf_free(c);
 		return EXIT_USAGE;
 	}
-	nid = ledger_add(l, f.partner, f.feed, f.name, f.path, f.size, 1);
-	wd = xasprintf("%s/work/%lld", c->state, nid);
-	to = xasprintf("%s/%s", wd, f.name);
+	/* the copy first, in a staging directory no row names yet; then one row that
+	   names the whole copy: the daemon finishes that claim like any other */
 	n = strlen(f.path);
-	if (mkdirs(wd, 0750, &err) < 0 ||
+	wd = claim_stage_dir(c, &err);
+	to = wd ? xasprintf("%s/%s", wd, f.name) : NULL;
+	if (wd == NULL ||
 	    (n > 3 && strcmp(f.path + n - 3, ".gz") == 0 && strstr(f.path, "/archive/") &&
 			     !(strlen(f.name) > 3 && !strcmp(f.name + strlen(f.name) - 3, ".gz"))
 		     ? gunzip_to(f.path, to, &err)
-		     : spool_link_or_copy(f.path, to, &err)) < 0) {
+		     : spool_link_or_copy(f.path, to, &err)) < 0 ||
+	    fsync_dir(wd) < 0) {
 		fprintf(stderr, "dropgate redrop: %s\n", buf_cstr(&err));
-		ledger_set_state(l, nid, ST_FAILED, buf_cstr(&err));
+		if (wd)
+			remove_tree(wd);
 		status = EXIT_USAGE;
 	} else {
 		char msg[128];
+		const char *feed = f.feed;
 		snprintf(msg, sizeof(msg), "queued again from file %lld%s", id, force ? " (forced)" : "");
-		ledger_set_path(l, nid, to, NULL);
-		ledger_set_state(l, nid, ST_PROCESSING, msg);
-		printf("file %lld queued again as file %lld\n", id, nid);
-		status = 0;
+		if (ledger_add_group(l, f.partner, &feed, 1, f.name, to, f.size, 1, msg, &nid) < 0) {
+			fprintf(stderr, "dropgate redrop: the ledger cannot be written\n");
+			remove_tree(wd);
+			status = EXIT_USAGE;
+		} else {
+			printf("file %lld queued again as file %lld\n", id, nid);
+			status = 0;
+		}
 	}
 	free(wd);
 	free(to);

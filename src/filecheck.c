@@ -1,8 +1,8 @@
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,21 +20,43 @@
 #define READ_BLOCK (256 * 1024)
 #define LOGGED_PROBLEMS 20
 
+/* SUFFIX_ROOM: what follows F in DIR, at most: ".F.batch-NNNNNNNNNN.lines.tmp" */
+#define SUFFIX_ROOM 32
+
 char *filecheck_batch_path(const struct filecheck *fc, unsigned seq, int lines)
 {
+	char *base = report_base(fc->name, SUFFIX_ROOM), *path;
+
 	if (lines)
-		return xasprintf("%s/.%s.batch-%04u.lines", fc->outdir, fc->name, seq);
-	return xasprintf("%s/%s.batch-%04u.csv", fc->outdir, fc->name, seq);
+		path = xasprintf("%s/.%s.batch-%04u.lines", fc->outdir, base, seq);
+	else
+		path = xasprintf("%s/%s.batch-%04u.csv", fc->outdir, base, seq);
+	free(base);
+	return path;
 }
 
-/* write_file: path appears whole with the bytes (tmp, rename); no fsync: see README. */
-static int write_file(const char *path, const void *p, size_t n)
+char *filecheck_members_path(const struct filecheck *fc)
+{
+	char *base = report_base(fc->name, SUFFIX_ROOM);
+	char *path = xasprintf("%s/.%s.members", fc->outdir, base);
+
+	free(base);
+	return path;
+}
+
+/*
+ * write_file: path appears whole with the bytes (tmp, rename). durable: the
+ * bytes are fsync'd before the rename (the daemon resumes from them after a
+ * power loss; the report's directory fsync makes the renames durable before
+ * the worker exits). check alone does without.
+ */
+static int write_file(const char *path, const void *p, size_t n, int durable)
 {
 	char *tmp = xasprintf("%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	int rc = -1;
 
-	if (fd >= 0 && write_all(fd, p, n) == 0 && close(fd) == 0) {
+	if (fd >= 0 && write_all(fd, p, n) == 0 && (!durable || fsync(fd) == 0) && close(fd) == 0) {
 		fd = -1;
 		rc = rename(tmp, path);
 	}
@@ -56,12 +78,12 @@ static int on_batch(void *ctx, const struct batch *b)
 {
 	struct filecheck *fc = ctx;
 	char *path = filecheck_batch_path(fc, b->seq, 0);
-	int rc = write_file(path, b->csv, b->len);
+	int rc = write_file(path, b->csv, b->len, fc->keep_origins);
 
 	free(path);
 	if (rc == 0 && fc->keep_origins) {
 		path = filecheck_batch_path(fc, b->seq, 1);
-		rc = write_file(path, b->origin, b->rows * sizeof(*b->origin));
+		rc = write_file(path, b->origin, b->rows * sizeof(*b->origin), 1);
 		free(path);
 	}
 	if (rc < 0)
@@ -136,22 +158,30 @@ static void on_message(void *ctx, const char *msg)
  */
 static void remove_batches(const struct filecheck *fc, unsigned long keep)
 {
-	for (int lines = 0; lines < 2; lines++) {
-		char *pat = lines ? xasprintf("%s/.%s.batch-[0-9][0-9][0-9][0-9]*.lines", fc->outdir,
-					      fc->name)
-				  : xasprintf("%s/%s.batch-[0-9][0-9][0-9][0-9]*.csv", fc->outdir,
-					      fc->name);
-		size_t prefix = strlen(fc->outdir) + 1 + lines + strlen(fc->name) + strlen(".batch-");
-		glob_t g;
+	char *base = report_base(fc->name, SUFFIX_ROOM);
+	DIR *dh = opendir(fc->outdir);
+	struct dirent *e;
 
-		if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
-			for (size_t i = 0; i < g.gl_pathc; i++)
-				if (strtoul(g.gl_pathv[i] + prefix, NULL, 10) > keep)
-					unlink(g.gl_pathv[i]);
-			globfree(&g);
+	/* by prefix, not glob(3): a partner's name may hold * or [ */
+	while (dh && (e = readdir(dh)) != NULL) {
+		int lines = e->d_name[0] == '.';
+		const char *p = e->d_name + lines;
+		size_t n = strlen(base);
+		char *end;
+		unsigned long seq;
+
+		if (strncmp(p, base, n) != 0 || strncmp(p + n, ".batch-", 7) != 0)
+			continue;
+		seq = strtoul(p + n + 7, &end, 10);
+		if (end - (p + n + 7) >= 4 && strcmp(end, lines ? ".lines" : ".csv") == 0 && seq > keep) {
+			char *path = xasprintf("%s/%s", fc->outdir, e->d_name);
+			unlink(path);
+			free(path);
 		}
-		free(pat);
 	}
+	if (dh)
+		closedir(dh);
+	free(base);
 }
 
 void filecheck_limits(const struct conf *c, const struct feed *f, struct pipeline_limits *lim)
@@ -278,10 +308,10 @@ static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_k
 	if (fc->keep_origins && fc->members.n) {
 		/* the daemon tells Commerce's answers later: keep the member names too */
 		struct buf names = BUF_INIT(BUF_NOCAP);
-		char *path = xasprintf("%s/.%s.members", fc->outdir, fc->name);
-		for (size_t i = 0; i < fc->members.n; i++)
-			buf_printf(&names, "%s\n", fc->members.v[i]);
-		if (write_file(path, names.data, names.len) < 0)
+		char *path = filecheck_members_path(fc);
+		for (size_t i = 0; i < fc->members.n; i++) /* NUL-ended: a name may hold a newline */
+			buf_add(&names, fc->members.v[i], strlen(fc->members.v[i]) + 1);
+		if (write_file(path, names.data, names.len, 1) < 0)
 			fc->io_failed = 1;
 		free(path);
 		buf_release(&names);

@@ -7,7 +7,9 @@
  *
  * With keep_origins, each batch also gets .F.batch-NNNN.lines: its rows'
  * partner lines (struct batch_origin), so that Commerce's "Row N" can be
- * told as the partner's line after the file was read.
+ * told as the partner's line after the file was read; and every file is
+ * fsync'd before its rename, the directory by the report at the end: the
+ * daemon resumes a file from them after a power loss.
  */
 #ifndef DG_FILECHECK_H
 #define DG_FILECHECK_H
@@ -48,6 +50,8 @@ void filecheck_line(const struct filecheck *fc, uint32_t member, unsigned long l
 void filecheck_release(struct filecheck *fc);
 /* filecheck_batch_path: DIR/F.batch-NNNN.csv (or the .lines sidecar), fresh memory. */
 char *filecheck_batch_path(const struct filecheck *fc, unsigned seq, int lines);
+/* filecheck_members_path: DIR/.F.members, the archive members' names, fresh memory. */
+char *filecheck_members_path(const struct filecheck *fc);
 /*
  * filecheck_finish: write the report with state and the counts given (id < 0:
  * null), remove batches a rejected run must not leave, log the outcome.

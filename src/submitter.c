@@ -82,6 +82,11 @@ static void prepare(struct queue *q, struct prepared *p, unsigned seq)
 		goto out;
 	}
 	p->rows = lines.len / sizeof(struct batch_origin);
+	if (p->rows == 0 || lines.len % sizeof(struct batch_origin) != 0) {
+		/* every batch has rows: an empty or cut index is damage (a power loss) */
+		buf_printf(&p->err, "the line index %s is damaged (%zu bytes)", path, lines.len);
+		goto out;
+	}
 	free(p->origin);
 	p->origin = (struct batch_origin *)buf_detach(&lines);
 	if ((q->target->api == API_JSON ? payload_json : payload_csv)(

@@ -31,6 +31,15 @@ struct commerce_client {
 	void *stop_ctx;
 };
 
+static int (*default_stop)(void *ctx);
+static void *default_stop_ctx;
+
+void commerce_set_default_stop(int (*stop)(void *ctx), void *ctx)
+{
+	default_stop = stop;
+	default_stop_ctx = ctx;
+}
+
 void commerce_client_set_stop(struct commerce_client *c, int (*stop)(void *ctx), void *ctx)
 {
 	c->stop = stop;
@@ -224,6 +233,8 @@ struct commerce_client *commerce_client_new(const struct target *t, struct buf *
 	while (n && t->url[n - 1] == '/')
 		n--;
 	c->t = t;
+	c->stop = default_stop;
+	c->stop_ctx = default_stop_ctx;
 	c->import_url = xasprintf("%.*s/rest/%s/V1/import/%s", (int)n, t->url, t->store, api);
 	c->token_url = xasprintf("%.*s/rest/V1/integration/admin/token", (int)n, t->url);
 	buf_init(&c->token, SECRET_MAX);

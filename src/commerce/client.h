@@ -36,6 +36,9 @@ enum answer_class commerce_import(struct commerce_client *c, const char *body, s
  */
 enum answer_class commerce_get(struct commerce_client *c, const char *route, struct answer *a,
 			       struct buf *response);
+/* commerce_set_default_stop: the stop every new client starts with (the daemon's: its
+   exports stop with it); once, before any client. */
+void commerce_set_default_stop(int (*stop)(void *ctx), void *ctx);
 /* commerce_client_set_stop: stop() is asked during transfers and waits; 1 aborts them. */
 void commerce_client_set_stop(struct commerce_client *c, int (*stop)(void *ctx), void *ctx);
 /* commerce_wire_bytes: request bytes sent so far (bodies, all attempts). */

@@ -34,6 +34,7 @@
 
 #include "commands.h"
 #include "commerce/client.h"
+#include "daemon/claim.h"
 #include "daemon/daemon.h"
 #include "daemon/ledger.h"
 #include "daemon/spool.h"
@@ -49,6 +50,7 @@
 
 #define TICK_MS 500
 #define MAX_QUEUE 100000
+#define STOP_GRACE_S 15 /* a stop waits this long for the threads, then exits anyway */
 
 /* A file seen in a feed directory and not yet ready (quiet:N, settle). */
 struct seen {
@@ -56,6 +58,7 @@ struct seen {
 	off_t size;
 	time_t mtime;
 	time_t since; /* unchanged since */
+	unsigned long scan; /* the last scan that saw it */
 };
 
 struct daemon {
@@ -72,6 +75,8 @@ struct daemon {
 	time_t next_rescan;
 	time_t next_prune;
 	struct strlist closed;  /* spool paths whose writer closed them */
+	struct strlist closed_before; /* events no directory took in the scan under way: dropped */
+	unsigned long scan;     /* scans so far */
 	struct seen *seen;
 	size_t nseen;
 	struct strlist unmatched; /* names logged once */
@@ -88,17 +93,19 @@ struct daemon {
 	size_t nthreads;
 };
 
-static volatile sig_atomic_t stop_flag, reload_flag;
+static volatile sig_atomic_t stop_flag, reload_flag, stop_signals;
 static int sig_pipe[2] = { -1, -1 };
 
 static void on_signal(int sig)
 {
 	int saved = errno;
 
-	if (sig == SIGHUP)
+	if (sig == SIGHUP) {
 		reload_flag = 1;
-	else
+	} else {
 		stop_flag = 1;
+		stop_signals++;
+	}
 	if (sig_pipe[1] >= 0 && write(sig_pipe[1], "x", 1) < 0) {
 		/* the pipe is full: the loop wakes anyway */
 	}
@@ -154,21 +161,22 @@ static void reload(struct daemon *d)
 	buf_release(&err);
 }
 
-static int feeds_sharing_dir(const struct conf *c, const struct feed *f)
-{
-	int n = 0;
-
-	for (size_t i = 0; i < c->nfeeds; i++)
-		n += strcmp(c->feeds[i].dir, f->dir) == 0;
-	return n;
-}
-
 static int partner_matches(const struct feed *f, const char *partner)
 {
 	for (size_t i = 0; i < f->partners.n; i++)
 		if (fnmatch(f->partners.v[i], partner, 0) == 0)
 			return 1;
 	return 0;
+}
+
+/* feeds_sharing_dir: how many of the partner's feeds read f's directory. */
+static int feeds_sharing_dir(const struct conf *c, const struct feed *f, const char *partner)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < c->nfeeds; i++)
+		n += strcmp(c->feeds[i].dir, f->dir) == 0 && partner_matches(&c->feeds[i], partner);
+	return n;
 }
 
 /* --- paths ------------------------------------------------------------------ */
@@ -178,17 +186,16 @@ static char *work_dir(const struct conf *c, long long id)
 	return xasprintf("%s/work/%lld", c->state, id);
 }
 
-static char *reports_dir(const struct conf *c, const char *partner)
+/*
+ * reports_dir: outbound/reports, or outbound/reports/<feed> when several of the
+ * partner's feeds read f's directory: each keeps F.result.json, and no name
+ * can meet another feed's (a feed name is no report name).
+ */
+char *reports_dir(const struct conf *c, const struct feed *f, const char *partner)
 {
+	if (f && feeds_sharing_dir(c, f, partner) > 1)
+		return xasprintf("%s/%s/outbound/reports/%s", c->spool, partner, f->name);
 	return xasprintf("%s/%s/outbound/reports", c->spool, partner);
-}
-
-/* report_name: F, or F.<feed> when several feeds read the directory. */
-static char *report_name(const struct conf *c, const struct feed *f, const char *name)
-{
-	if (f && feeds_sharing_dir(c, f) > 1)
-		return xasprintf("%s.%s", name, f->name);
-	return xstrdup(name);
 }
 
 /* --- watching ----------------------------------------------------------------- */
@@ -252,7 +259,8 @@ static void read_events(struct daemon *d)
 				d->need_rescan = 1;
 			} else if (e->mask & IN_ISDIR) {
 				d->need_rescan = 1; /* a new partner or feed directory */
-			} else if (e->len && (e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))) {
+			} else if (e->len && (e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) &&
+				   !spool_ignored_name(e->name)) {
 				const char *dir = watched_path(d, e->wd);
 				if (dir) {
 					char *path = xasprintf("%s/%s", dir, e->name);
@@ -285,6 +293,7 @@ static time_t quiet_for(struct daemon *d, const char *path, const struct stat *s
 		struct seen *s = &d->seen[i];
 		if (strcmp(s->path, path) != 0)
 			continue;
+		s->scan = d->scan;
 		if (s->size != st->st_size || s->mtime != st->st_mtime) {
 			s->size = st->st_size;
 			s->mtime = st->st_mtime;
@@ -297,19 +306,41 @@ static time_t quiet_for(struct daemon *d, const char *path, const struct stat *s
 	d->seen[d->nseen].size = st->st_size;
 	d->seen[d->nseen].mtime = st->st_mtime;
 	d->seen[d->nseen].since = now;
+	d->seen[d->nseen].scan = d->scan;
 	d->nseen++;
 	return 0;
 }
 
 static int take_closed(struct daemon *d, const char *path)
 {
-	for (size_t i = 0; i < d->closed.n; i++)
-		if (strcmp(d->closed.v[i], path) == 0) {
-			free(d->closed.v[i]);
-			d->closed.v[i] = d->closed.v[--d->closed.n];
-			return 1;
+	return strlist_remove(&d->closed, path) | strlist_remove(&d->closed_before, path);
+}
+
+/*
+ * forget_what_scan_left: after a full scan, what it did not take goes: close
+ * events of names no feed reads (or gone), files no longer waiting to settle,
+ * unmatched names no longer there. Memory stays the size of the spool, and a
+ * leftover does not make every tick a rescan.
+ */
+static void forget_what_scan_left(struct daemon *d)
+{
+	struct stat st;
+
+	strlist_clear(&d->closed_before);
+	for (size_t i = 0; i < d->nseen;)
+		if (d->seen[i].scan != d->scan) {
+			free(d->seen[i].path);
+			d->seen[i] = d->seen[--d->nseen];
+		} else {
+			i++;
 		}
-	return 0;
+	for (size_t i = 0; i < d->unmatched.n;)
+		if (lstat(d->unmatched.v[i], &st) < 0) {
+			free(d->unmatched.v[i]);
+			d->unmatched.v[i] = d->unmatched.v[--d->unmatched.n];
+		} else {
+			i++;
+		}
 }
 
 /* ready: has the upload of dir/name ended, by the feed's arrival rule? */
@@ -320,20 +351,20 @@ static int ready(struct daemon *d, const struct conf *c, const struct feed *f, c
 	int r = 0;
 
 	switch (f->complete) {
-	case COMPLETE_OKFILE: {
-		char *ok = xasprintf("%s.ok", path);
-		r = access(ok, F_OK) == 0;
-		free(ok);
+	case COMPLETE_OKFILE:
+		r = claim_marker_fresh(path, st); /* a marker older than the file is left over */
 		break;
-	}
 	case COMPLETE_QUIET:
 		r = quiet_for(d, path, st, now) >= (time_t)f->quiet_seconds;
 		break;
-	case COMPLETE_CLOSE:
-		/* the close event says so; the safety net waits for quiet */
+	case COMPLETE_CLOSE: {
+		/* the close event says so; the safety net waits for quiet, and a file too
+		   young for it is looked at again each tick (seen), not at the next rescan */
+		time_t quiet = quiet_for(d, path, st, now);
 		r = closed || (now - st->st_mtime >= (time_t)c->settle &&
-			       quiet_for(d, path, st, now) >= (time_t)(c->settle < 2 ? c->settle : 2));
+			       quiet >= (time_t)(c->settle < 2 ? c->settle : 2));
 		break;
+	}
 	}
 	free(path);
 	return r;
@@ -346,102 +377,36 @@ static void write_simple_report(const struct conf *c, const struct feed *f, long
 
 static void claim_refused(struct daemon *d, const struct conf *c, const struct feed **feeds,
 			  size_t nfeeds, const char *partner, const char *dir, const char *name,
-			  const char *why)
+			  const struct stat *st, const char *why)
 {
 	char *from = xasprintf("%s/%s", dir, name);
-	struct buf err = BUF_INIT(4096);
-	char *faildir = xasprintf("%s/failed/%s/%s", c->state, partner, feeds[0]->name);
-	char *to = xasprintf("%s/%s", faildir, name);
+	long long *ids = xcalloc(nfeeds, sizeof(*ids));
 	struct logline l;
 
-	for (size_t i = 0; i < nfeeds; i++) {
-		long long id = ledger_add(d->ledger, partner, feeds[i]->name, name, from, 0, 0);
-		if (id < 0)
-			continue;
-		ledger_set_state(d->ledger, id, ST_REFUSED, why);
-		write_simple_report(c, feeds[i], id, partner, name, ST_REFUSED, why);
+	if (claim_refuse(d->ledger, c, feeds, nfeeds, partner, from, st, why, ids) > 0) {
+		for (size_t i = 0; i < nfeeds; i++)
+			write_simple_report(c, feeds[i], ids[i], partner, name, ST_REFUSED, why);
+		log_begin(&l, LOG_WARN, "file_refused");
+		log_kv(&l, "partner", partner);
+		log_kv(&l, "file", name);
+		log_kv(&l, "msg", why);
+		log_end(&l);
 	}
-	/* rename moves the entry itself (a link stays a link), never its target */
-	if (mkdirs(faildir, 0750, &err) == 0 && access(to, F_OK) == 0) {
-		free(to);
-		to = xasprintf("%s/%s.%ld", faildir, name, (long)time(NULL));
-	}
-	if (err.len || spool_move(from, to, &err) < 0)
-		unlink(from);
-	log_begin(&l, LOG_WARN, "file_refused");
-	log_kv(&l, "partner", partner);
-	log_kv(&l, "file", name);
-	log_kv(&l, "msg", why);
-	log_end(&l);
 	free(from);
-	free(to);
-	free(faildir);
-	buf_release(&err);
+	free(ids);
 }
 
-/*
- * claim: dir/name becomes one ledger entry per feed reading dir, and moves into
- * each entry's work directory: entries first (state received, spool path),
- * then the move, then the new path and state processing. A crash in between
- * is mended at start (recover): the ledger knows where the file was going.
- */
+/* claim: dir/name into the ledger and work/ for each feed reading dir (claim.c). */
 static void claim(struct daemon *d, const struct conf *c, const struct feed **feeds, size_t nfeeds,
 		  const char *partner, const char *dir, const char *name, const struct stat *st)
 {
 	char *from = xasprintf("%s/%s", dir, name);
-	long long *ids = xcalloc(nfeeds, sizeof(*ids));
-	struct buf err = BUF_INIT(4096);
-	char *first = NULL;
-	struct stat now_st;
 
-	if (lstat(from, &now_st) < 0 || now_st.st_ino != st->st_ino)
-		goto out; /* gone, or replaced, since the scan: the next scan decides */
-	for (size_t i = 0; i < nfeeds; i++) {
-		ids[i] = ledger_add(d->ledger, partner, feeds[i]->name, name, from,
-				    (long long)st->st_size, 0);
-		if (ids[i] < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < nfeeds; i++) {
-		char *wd = work_dir(c, ids[i]);
-		char *to = xasprintf("%s/%s", wd, name);
-		int rc = mkdirs(wd, 0750, &err);
-
-		if (rc == 0)
-			rc = first ? spool_link_or_copy(first, to, &err) : spool_move(from, to, &err);
-		if (rc < 0) {
-			log_simple(LOG_ERROR, "claim_failed", "%s", buf_cstr(&err));
-			free(wd);
-			free(to);
-			goto out; /* recover() finishes what the ledger started */
-		}
-		if (first == NULL)
-			first = xstrdup(to);
-		ledger_set_path(d->ledger, ids[i], to, NULL);
-		ledger_set_state(d->ledger, ids[i], ST_PROCESSING, "claimed");
-		free(wd);
-		free(to);
-	}
-	if (feeds[0]->complete == COMPLETE_OKFILE) {
-		char *ok = xasprintf("%s.ok", from);
-		unlink(ok);
-		free(ok);
-	}
-	{
-		struct logline l;
-		log_begin(&l, LOG_INFO, "file_claimed");
-		log_kv(&l, "partner", partner);
-		log_kv(&l, "file", name);
-		log_kvf(&l, "file_id", "%lld", ids[0]);
-		log_kvf(&l, "feeds", "%zu", nfeeds);
-		log_end(&l);
-	}
-out:
+	if (claim_file(d->ledger, c, feeds, nfeeds, partner, from, st) > 0 &&
+	    feeds[0]->complete == COMPLETE_OKFILE)
+		claim_marker_remove(from);
 	seen_forget(d, from);
-	free(first);
 	free(from);
-	free(ids);
-	buf_release(&err);
 }
 
 /* --- scanning ---------------------------------------------------------------------- */
@@ -515,14 +480,20 @@ static void scan_dir(struct daemon *d, const struct conf *c, const char *partner
 					  : cd.st.st_nlink != 1 ? "a file with several hard links: refused, not read"
 								: "larger than max_file_size: refused";
 			if (!ledger_in_flight_path(d->ledger, path))
-				claim_refused(d, c, feeds, nfeeds, partner, dir, e->d_name, why);
+				claim_refused(d, c, feeds, nfeeds, partner, dir, e->d_name, &cd.st, why);
 			free(path);
 			continue;
 		}
 		closed = take_closed(d, path);
+		if (ledger_in_flight_path(d->ledger, path)) {
+			/* claimed already, its claim waiting for a retry: never a second row */
+			seen_forget(d, path);
+			free(path);
+			continue;
+		}
 		if (!ready(d, c, feeds[0], dir, e->d_name, &cd.st, now, closed)) {
-			if (closed) /* keep the close event for the next look */
-				strlist_push(&d->closed, path);
+			/* the close event is spent: an ok-file waits for its marker (an event
+			   of its own), quiet:N for the quiet its seen entry counts */
 			free(path);
 			continue;
 		}
@@ -573,6 +544,10 @@ static void scan_all(struct daemon *d)
 	DIR *dh;
 	struct dirent *e;
 
+	strlist_clear(&d->closed_before);
+	d->closed_before = d->closed;
+	d->closed = (struct strlist)STRLIST_INIT;
+	d->scan++;
 	check_disk(d, c);
 	watch_dir(d, c->spool, TREE_EVENTS);
 	dh = opendir(c->spool);
@@ -604,6 +579,7 @@ static void scan_all(struct daemon *d)
 	}
 	if (dh)
 		closedir(dh);
+	forget_what_scan_left(d);
 }
 
 /* --- dispatching ------------------------------------------------------------------ */
@@ -629,10 +605,16 @@ static void consider(void *ctx, const struct ledger_file *f)
 	struct daemon *d = p->d;
 	char *key = key_of(f->partner, f->feed);
 
-	if (!strlist_has(&p->chosen, key) && !strlist_has(&d->busy, key) && !is_running(d, f->id)) {
+	if (is_running(d, f->id)) {
+		/* taken by a worker, perhaps not yet marked busy: it holds its key */
+		if (!strlist_has(&p->chosen, key))
+			strlist_push(&p->chosen, key);
+	} else if (!strlist_has(&p->chosen, key) && !strlist_has(&d->busy, key)) {
 		strlist_push(&p->chosen, key);
-		/* a deferred file not yet due holds its key: order is kept */
-		if (strcmp(f->state, ST_DEFERRED) != 0 || f->next_try <= p->now) {
+		/* a deferred file, or a claim waiting for its retry, not yet due holds its
+		   key: order is kept */
+		if ((strcmp(f->state, ST_DEFERRED) != 0 && strcmp(f->state, ST_RECEIVED) != 0) ||
+		    f->next_try <= p->now) {
 			d->queue = xreallocarray(d->queue, d->nqueue + 1, sizeof(*d->queue));
 			d->queue[d->nqueue++] = f->id;
 		}
@@ -649,8 +631,10 @@ static void dispatch(struct daemon *d)
 		return;
 	pthread_mutex_lock(&d->lock);
 	d->nqueue = 0;
-	ledger_each(d->ledger, "state IN ('received','processing','submitting','deferred')", 1,
-		    MAX_QUEUE, consider, &p);
+	/* only what can start: the oldest file in flight of each partner and feed */
+	ledger_each(d->ledger, "id IN (SELECT min(id) FROM files WHERE state IN ('received',"
+			       "'processing','submitting','deferred') GROUP BY partner, feed)",
+		    1, MAX_QUEUE, consider, &p);
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	strlist_clear(&p.chosen);
@@ -665,9 +649,9 @@ static void write_simple_report(const struct conf *c, const struct feed *f, long
 	struct report r;
 	struct report_summary sum = { id, f->name, state, 0, 0, 0, 0 };
 	struct buf err = BUF_INIT(4096);
-	char *dir = reports_dir(c, partner), *rname = report_name(c, f, name);
+	char *dir = reports_dir(c, f, partner);
 
-	if (mkdirs(dir, 0755, &err) == 0 && report_open(&r, dir, rname, &err) == 0) {
+	if (mkdirs(dir, 0755, &err) == 0 && report_open(&r, dir, name, &err) == 0) {
 		report_message(&r, message);
 		if (report_finish(&r, &sum, &err) < 0)
 			log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
@@ -676,7 +660,6 @@ static void write_simple_report(const struct conf *c, const struct feed *f, long
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
 	}
 	free(dir);
-	free(rname);
 	buf_release(&err);
 }
 
@@ -813,18 +796,22 @@ static void finish(struct file_job *j, const char *state, const char *message)
 		char *dir = xasprintf("%s/failed/%s/%s", c->state, j->lf.partner, j->lf.feed);
 		dest = xasprintf("%s/%s", dir, j->lf.name);
 		if (access(dest, F_OK) == 0) {
+			char *base = report_base(j->lf.name, 21); /* room for ".<id>" */
 			free(dest);
-			dest = xasprintf("%s/%s.%lld", dir, j->lf.name, j->lf.id);
+			dest = xasprintf("%s/%s.%lld", dir, base, j->lf.id);
+			free(base);
 		}
 		/* a second name first: until the state is written, the work copy stays */
 		if (mkdirs(dir, 0750, &err) < 0 || spool_link_or_copy(j->file, dest, &err) < 0)
 			log_simple(LOG_ERROR, "park_failed", "%s", buf_cstr(&err));
 		else {
 			/* the reports beside the original, for the operator */
-			char *rdir = reports_dir(c, j->lf.partner), *rname = report_name(c, j->f, j->lf.name);
+			char *rdir = reports_dir(c, j->f, j->lf.partner);
 			for (int k = 0; k < 2; k++) {
-				char *from = xasprintf("%s/%s.%s", rdir, rname, k ? "errors.csv" : "result.json");
-				char *to = xasprintf("%s.%s", dest, k ? "errors.csv" : "result.json");
+				char *from = k ? report_errors_path(rdir, j->lf.name)
+					       : report_result_path(rdir, j->lf.name);
+				char *to = k ? report_errors_path(dir, strrchr(dest, '/') + 1)
+					     : report_result_path(dir, strrchr(dest, '/') + 1);
 				struct buf e2 = BUF_INIT(4096);
 				if (access(from, F_OK) == 0)
 					spool_link_or_copy(from, to, &e2);
@@ -833,21 +820,22 @@ static void finish(struct file_job *j, const char *state, const char *message)
 				buf_release(&e2);
 			}
 			free(rdir);
-			free(rname);
 		}
 		free(dir);
 	} else {
 		char *dir = xasprintf("%s/archive/%s/%s", c->state, j->lf.partner, j->lf.feed);
 		int packed = unpack_like(j->lf.name);
-		dest = xasprintf("%s/%lld-%s%s", dir, j->lf.id, j->lf.name, packed ? "" : ".gz");
+		char *base = report_base(j->lf.name, 21 + 3); /* room for "<id>-" and ".gz" */
+		dest = xasprintf("%s/%lld-%s%s", dir, j->lf.id, base, packed ? "" : ".gz");
+		free(base);
 		if (mkdirs(dir, 0750, &err) < 0 ||
 		    (packed ? spool_link_or_copy(j->file, dest, &err) : spool_gzip(j->file, dest, &err)) < 0)
 			log_simple(LOG_ERROR, "archive_failed", "%s", buf_cstr(&err));
 	}
-	if (err.len == 0)
-		ledger_set_path(j->d->ledger, j->lf.id, dest, NULL);
-	ledger_set_state(j->d->ledger, j->lf.id, state, message);
-	if (err.len == 0) { /* the state is on disk: the work copy can go */
+	if (err.len == 0 && ledger_set_path(j->d->ledger, j->lf.id, dest, NULL) < 0)
+		buf_printf(&err, "the ledger did not take the new path");
+	if (ledger_set_state(j->d->ledger, j->lf.id, state, message) == 0 && err.len == 0) {
+		/* the state is on disk: the work copy can go; else it stays for the restart */
 		remove_tree(j->outdir);
 		remove_tree(j->wd);
 	}
@@ -911,18 +899,17 @@ static void final_report(struct file_job *j, struct filecheck *fc, struct submit
 	buf_release(&err);
 }
 
+/* load_members: the names the worker read, each ended by a NUL (a name may hold a newline). */
 static void load_members(struct filecheck *fc)
 {
-	char *path = xasprintf("%s/.%s.members", fc->outdir, fc->name);
+	char *path = filecheck_members_path(fc);
 	FILE *fp = fopen(path, "re");
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 
-	while (fp && (n = getline(&line, &cap, fp)) > 0) {
-		line[strcspn(line, "\n")] = '\0';
+	while (fp && (n = getdelim(&line, &cap, '\0', fp)) > 0)
 		strlist_push(&fc->members, line);
-	}
 	if (fp)
 		fclose(fp);
 	free(line);
@@ -950,7 +937,7 @@ static void submit_all(struct file_job *j, json_t *worker)
 	struct submit_state s;
 	struct submit_hooks hooks = hooks_proto;
 	struct buf err = BUF_INIT(4096);
-	char *rdir = reports_dir(j->c, j->lf.partner), *rname = report_name(j->c, j->f, j->lf.name);
+	char *rdir = reports_dir(j->c, j->f, j->lf.partner);
 	const char *wstate = json_string_value(json_object_get(worker, "state"));
 	unsigned long allowed = j->f->allowed_errors;
 	long rejected;
@@ -964,13 +951,13 @@ static void submit_all(struct file_job *j, json_t *worker)
 	fc.res.batches = (unsigned long)json_integer_value(json_object_get(worker, "batches"));
 	fc.res.rows = (unsigned long)json_integer_value(json_object_get(worker, "rows"));
 	load_members(&fc);
-	if (mkdirs(rdir, 0755, &err) < 0 || report_open(&fc.report, rdir, rname, &err) < 0) {
+	if (mkdirs(rdir, 0755, &err) < 0 || report_open(&fc.report, rdir, j->lf.name, &err) < 0) {
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
 		defer_file(j, "the report cannot be written");
 		goto out;
 	}
 	{
-		char *errors = xasprintf("%s/%s.errors.csv", j->outdir, j->lf.name);
+		char *errors = report_errors_path(j->outdir, j->lf.name);
 		report_take_errors(&fc.report, errors);
 		free(errors);
 	}
@@ -1017,17 +1004,28 @@ static void submit_all(struct file_job *j, json_t *worker)
 out:
 	filecheck_release(&fc);
 	free(rdir);
-	free(rname);
 	buf_release(&err);
 }
 
 static json_t *read_worker_result(const struct file_job *j)
 {
-	char *path = xasprintf("%s/%s.result.json", j->outdir, j->lf.name);
+	char *path = report_result_path(j->outdir, j->lf.name);
 	json_t *r = json_load_file(path, 0, NULL);
 
 	free(path);
 	return r;
+}
+
+/* park_unknown_feed: the feed was renamed or removed: the file waits, untouched. */
+static void park_unknown_feed(struct file_job *j)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "the feed '%s' is no longer configured: the file waits in %s "
+				   "until a feed of that name is",
+		 j->lf.feed, j->wd);
+	ledger_defer(j->d->ledger, j->lf.id, time(NULL) + (time_t)j->c->retry_deferred_max, msg);
+	log_simple(LOG_WARN, "file_parked", "file_id %lld: %s", j->lf.id, msg);
 }
 
 static void process_file(struct daemon *d, long long id)
@@ -1053,23 +1051,21 @@ static void process_file(struct daemon *d, long long id)
 		log_end(&l);
 	}
 	j.wd = work_dir(j.c, id);
-	j.outdir = xasprintf("%s/out", j.wd);
+	j.outdir = xasprintf("%s/.out", j.wd); /* a dot-name: never a claimed file's */
 	j.file = xasprintf("%s/%s", j.wd, j.lf.name);
-	if (j.f == NULL) {
-		ledger_set_state(d->ledger, id, ST_FAILED, "the feed is no longer configured");
-		goto out;
-	}
 	if (strcmp(j.lf.state, ST_RECEIVED) == 0) {
-		/* the claim was cut short: finish it from where the ledger says the file is */
-		if (access(j.file, F_OK) != 0) {
-			if (mkdirs(j.wd, 0750, &err) < 0 || spool_move(j.lf.path, j.file, &err) < 0) {
-				ledger_set_state(d->ledger, id, ST_FAILED, buf_cstr(&err));
-				goto out;
-			}
-		}
-		ledger_set_path(d->ledger, id, j.file, NULL);
-		ledger_set_state(d->ledger, id, ST_PROCESSING, "claim finished after a restart");
-		snprintf(j.lf.state, sizeof(j.lf.state), "%s", ST_PROCESSING);
+		/* a claim cut short, waiting for a retry, or queued by redrop: finish it
+		   from where the ledger says the file is, or leave it to its next try */
+		char *from = xstrdup(j.lf.path);
+		if (claim_finish(d->ledger, j.c, from) == 0 && j.f && j.f->complete == COMPLETE_OKFILE)
+			claim_marker_remove(from);
+		free(from);
+		if (ledger_get(d->ledger, id, &j.lf) < 0 || strcmp(j.lf.state, ST_PROCESSING) != 0)
+			goto out;
+	}
+	if (j.f == NULL) {
+		park_unknown_feed(&j);
+		goto out;
 	}
 	if (j.lf.sha256[0] == '\0') {
 		if (sha256_file(j.file, j.lf.sha256, &err) < 0) {
@@ -1115,6 +1111,13 @@ static void process_file(struct daemon *d, long long id)
 		status = run_worker(d, j.c, j.f, j.file, j.outdir, &stopped);
 		if (stopped)
 			goto out;
+		if (status < 0) { /* no process (fork failed): nothing is wrong with the file */
+			char why[256];
+			snprintf(why, sizeof(why), "the parser process could not be started: %s",
+				 strerror(errno));
+			defer_file(&j, why);
+			goto out;
+		}
 		if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) == EXIT_USAGE ||
 		    (worker = read_worker_result(&j)) == NULL) {
 			char msg[256];
@@ -1144,6 +1147,19 @@ out:
 	buf_release(&err);
 }
 
+/*
+ * file_is_next: the ledger row is still in flight and the oldest in flight of
+ * its partner and feed. Whatever the queue held, a file ended is never taken
+ * again, and no file starts before the one ahead of it has ended.
+ */
+static int file_is_next(struct daemon *d, const struct ledger_file *f)
+{
+	if (strcmp(f->state, ST_RECEIVED) && strcmp(f->state, ST_PROCESSING) &&
+	    strcmp(f->state, ST_SUBMITTING) && strcmp(f->state, ST_DEFERRED))
+		return 0;
+	return ledger_first_in_flight(d->ledger, f->partner, f->feed) == f->id;
+}
+
 static void *worker_main(void *arg)
 {
 	struct daemon *d = arg;
@@ -1161,26 +1177,30 @@ static void *worker_main(void *arg)
 		id = d->queue[0];
 		memmove(d->queue, d->queue + 1, (d->nqueue - 1) * sizeof(*d->queue));
 		d->nqueue--;
-		pthread_mutex_unlock(&d->lock);
-		if (ledger_get(d->ledger, id, &f) < 0) {
-			pthread_mutex_lock(&d->lock);
+		if (is_running(d, id))
 			continue;
-		}
-		key = key_of(f.partner, f.feed);
-		pthread_mutex_lock(&d->lock);
-		if (strlist_has(&d->busy, key) || is_running(d, id)) {
-			free(key);
-			continue;
-		}
-		strlist_push(&d->busy, key);
+		/* running from the pop on: a dispatch before the key is marked busy must
+		   not queue this file again, nor the next file of its key */
 		d->running = xreallocarray(d->running, d->nrunning + 1, sizeof(*d->running));
 		d->running[d->nrunning++] = id;
 		pthread_mutex_unlock(&d->lock);
-
-		process_file(d, id);
+		key = NULL;
+		if (ledger_get(d->ledger, id, &f) == 0 && file_is_next(d, &f)) {
+			key = key_of(f.partner, f.feed);
+			pthread_mutex_lock(&d->lock);
+			if (strlist_has(&d->busy, key)) {
+				free(key);
+				key = NULL;
+			} else {
+				strlist_push(&d->busy, key);
+			}
+			pthread_mutex_unlock(&d->lock);
+		}
+		if (key)
+			process_file(d, id);
 
 		pthread_mutex_lock(&d->lock);
-		for (size_t i = 0; i < d->busy.n; i++)
+		for (size_t i = 0; key && i < d->busy.n; i++)
 			if (strcmp(d->busy.v[i], key) == 0) {
 				free(d->busy.v[i]);
 				d->busy.v[i] = d->busy.v[--d->busy.n];
@@ -1191,6 +1211,8 @@ static void *worker_main(void *arg)
 				d->running[i] = d->running[--d->nrunning];
 				break;
 			}
+		if (key == NULL)
+			continue;
 		free(key);
 		if (write(sig_pipe[1], "w", 1) < 0) {
 			/* the main loop wakes on its tick anyway */
@@ -1285,7 +1307,7 @@ static void *exporter_main(void *arg)
 	return NULL;
 }
 
-/* prune: archived originals older than keep_days go. */
+/* prune: archived originals older than keep_days (since archived) go. */
 static void prune(const struct conf *c)
 {
 	char *root = xasprintf("%s/archive", c->state);
@@ -1310,8 +1332,10 @@ static void prune(const struct conf *c)
 			while (x && (e3 = readdir(x)) != NULL) {
 				char *path = xasprintf("%s/%s", fd_, e3->d_name);
 				struct stat st;
+				/* ctime, the archive's own stamp (its link or rename set it): a
+				   hard-linked archive keeps the partner's mtime, maybe years old */
 				if (e3->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-				    st.st_mtime < limit) {
+				    st.st_ctime < limit) {
 					unlink(path);
 					log_simple(LOG_INFO, "archive_pruned", "%s", path);
 				}
@@ -1347,7 +1371,7 @@ static void clean_work(struct daemon *d)
 		if (ledger_get(d->ledger, id, &f) < 0 || !strcmp(f.state, ST_DONE) ||
 		    !strcmp(f.state, ST_PARTIAL) || !strcmp(f.state, ST_FAILED) ||
 		    !strcmp(f.state, ST_DUPLICATE) || !strcmp(f.state, ST_STALE)) {
-			char *wd = xasprintf("%s/%s", root, e->d_name), *out = xasprintf("%s/out", wd);
+			char *wd = xasprintf("%s/%s", root, e->d_name), *out = xasprintf("%s/.out", wd);
 			if (ledger_get(d->ledger, id, &f) == 0) { /* unknown ids stay for a person */
 				remove_tree(out);
 				remove_tree(wd);
@@ -1359,6 +1383,48 @@ static void clean_work(struct daemon *d)
 	if (dh)
 		closedir(dh);
 	free(root);
+}
+
+/* joined: has thread t ended by deadline? */
+static int joined(pthread_t t, const struct timespec *deadline)
+{
+	return pthread_timedjoin_np(t, NULL, deadline) == 0;
+}
+
+/*
+ * join_or_exit: the threads end, or the process does. A stop must finish
+ * whatever failed: a thread stuck on a locked ledger or a silent Commerce
+ * holds it STOP_GRACE_S at most, and another SIGTERM or SIGINT not at all.
+ * Exiting then is as safe as kill -9, which the ledger and spool survive.
+ */
+static void join_or_exit(struct daemon *d, pthread_t exporter, int rc)
+{
+	sig_atomic_t asked = stop_signals;
+	time_t end = time(NULL) + STOP_GRACE_S;
+	size_t done = 0;
+
+	while (done <= d->nthreads) {
+		struct timespec step;
+		pthread_t t = done < d->nthreads ? d->threads[done] : exporter;
+
+		clock_gettime(CLOCK_REALTIME, &step);
+		step.tv_nsec += 100 * 1000000L;
+		if (step.tv_nsec >= 1000000000L) {
+			step.tv_sec++;
+			step.tv_nsec -= 1000000000L;
+		}
+		if (joined(t, &step)) {
+			done++;
+			continue;
+		}
+		if (stop_signals != asked || time(NULL) >= end) {
+			log_simple(LOG_ERROR, "stop_forced",
+				   "%s: exiting with threads still busy; files in hand resume at the "
+				   "next start",
+				   stop_signals != asked ? "asked again to stop" : "the stop took too long");
+			_exit(rc ? rc : 1);
+		}
+	}
 }
 
 int daemon_run(const char *confpath)
@@ -1422,6 +1488,7 @@ int daemon_run(const char *confpath)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	commerce_global_init();
+	commerce_set_default_stop(stopping, NULL); /* an export on a silent Commerce stops too */
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_cond_init(&d.cond, NULL);
 	{
@@ -1430,6 +1497,7 @@ int daemon_run(const char *confpath)
 		ledger_note_set(d.ledger, "daemon.pid", pid);
 	}
 	clean_work(&d);
+	claim_clean_stages(d.ledger, d.conf);
 	d.nthreads = d.conf->workers;
 	d.threads = xcalloc(d.nthreads, sizeof(*d.threads));
 	for (size_t i = 0; i < d.nthreads; i++)
@@ -1488,13 +1556,12 @@ int daemon_run(const char *confpath)
 	pthread_mutex_lock(&d.lock);
 	pthread_cond_broadcast(&d.cond);
 	pthread_mutex_unlock(&d.lock);
-	for (size_t i = 0; i < d.nthreads; i++)
-		pthread_join(d.threads[i], NULL);
-	pthread_join(exporter, NULL);
-	ledger_note_set(d.ledger, "daemon.pid", "");
+	join_or_exit(&d, exporter, rc);
+	if (!ledger_failed(d.ledger)) /* else it would wait on the lock that failed it */
+		ledger_note_set(d.ledger, "daemon.pid", "");
 	ledger_close(d.ledger);
 	close(d.inotify_fd);
-	log_simple(LOG_INFO, "stopped", "clean stop");
+	log_simple(rc ? LOG_ERROR : LOG_INFO, "stopped", rc ? "stopped after a failure" : "clean stop");
 	for (size_t i = 0; i < d.nretired; i++)
 		conf_free(d.retired[i]);
 	free(d.retired);
@@ -1502,6 +1569,7 @@ int daemon_run(const char *confpath)
 	free(d.confpath);
 	strlist_clear(&d.watched);
 	strlist_clear(&d.closed);
+	strlist_clear(&d.closed_before);
 	strlist_clear(&d.unmatched);
 	strlist_clear(&d.busy);
 	for (size_t i = 0; i < d.nseen; i++)

@@ -125,35 +125,69 @@ static int event(struct ledger *l, long long id, const char *state, const char *
 long long ledger_add(struct ledger *l, const char *partner, const char *feed, const char *name,
 		     const char *path, long long size, int force)
 {
+	long long id;
+
+	if (ledger_add_group(l, partner, &feed, 1, name, path, size, force, path, &id) < 0)
+		return -1;
+	return id;
+}
+
+/* insert_received: one row and its received event; the caller holds the lock. */
+static long long insert_received(struct ledger *l, const char *partner, const char *feed,
+				 const char *name, const char *path, long long size, int force,
+				 const char *message)
+{
 	sqlite3_stmt *st;
 	long long id = -1;
 
-	/* the insert and its id under one hold of the lock: other threads insert too */
-	pthread_mutex_lock(&l->lock);
 	if (sqlite3_prepare_v2(l->db, "INSERT INTO files (partner, feed, name, state, path, size, "
 				      "received, force) VALUES (?, ?, ?, 'received', ?, ?, "
 				      "strftime('%s','now'), ?) RETURNING id",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, feed, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 4, path, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 5, size);
-		sqlite3_bind_int(st, 6, force);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			id = sqlite3_column_int64(st, 0);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			id = -1;
-		sqlite3_finalize(st);
-	}
-	if (id < 0) {
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, feed, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, path, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, size);
+	sqlite3_bind_int(st, 6, force);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		id = -1;
+	sqlite3_finalize(st);
+	if (id < 0 || sqlite3_prepare_v2(l->db, "INSERT INTO events VALUES (?, strftime('%s','now'), "
+						"'received', ?)",
+					 -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, message, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		id = -1;
+	sqlite3_finalize(st);
+	return id;
+}
+
+int ledger_add_group(struct ledger *l, const char *partner, const char *const *feeds, size_t n,
+		     const char *name, const char *path, long long size, int force,
+		     const char *message, long long *ids)
+{
+	int ok;
+
+	pthread_mutex_lock(&l->lock);
+	ok = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (ids[i] = insert_received(l, partner, feeds[i], name, path, size, force,
+					       message)) > 0;
+	if (ok)
+		ok = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+	if (!ok) {
 		l->failed = 1;
 		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
+		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	}
 	pthread_mutex_unlock(&l->lock);
-	if (id > 0)
-		event(l, id, ST_RECEIVED, path);
-	return id;
+	return ok ? 0 : -1;
 }
 
 static void copy_text(char *dst, size_t size, const unsigned char *src)
@@ -294,6 +328,30 @@ int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, 
 	return 0;
 }
 
+long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *feed)
+{
+	return single_int(l, "SELECT ifnull(min(id), 0) FROM files WHERE partner = ? AND feed = ? "
+			     "AND state IN ('received','processing','submitting','deferred')",
+			  "ss", partner, feed);
+}
+
+long long ledger_count_at(struct ledger *l, const char *path, const char *states_csv,
+			  long long size)
+{
+	return single_int(l, "SELECT count(*) FROM files WHERE path = ? AND (? < 0 OR size = ?) "
+			     "AND instr(',' || ? || ',', ',' || state || ',') > 0",
+			  "siis", path, size, size, states_csv);
+}
+
+int ledger_claim_retry(struct ledger *l, long long id, time_t next_try, const char *message)
+{
+	if (run(l, "UPDATE files SET next_try = ?, attempts = attempts + 1, message = ? "
+		   "WHERE id = ? AND state = 'received'",
+		"isi", (long long)next_try, message, id) < 0)
+		return -1;
+	return event(l, id, ST_RECEIVED, message);
+}
+
 int ledger_in_flight_path(struct ledger *l, const char *path)
 {
 	return single_int(l, "SELECT count(*) FROM files WHERE path = ? AND state IN "
@@ -381,6 +439,17 @@ int ledger_each(struct ledger *l, const char *where, int asc, int limit,
 	free(rows);
 	free(sql);
 	return 0;
+}
+
+int ledger_each_at(struct ledger *l, const char *path, const char *state,
+		   void (*fn)(void *ctx, const struct ledger_file *f), void *ctx)
+{
+	/* %Q quotes the values as SQL literals */
+	char *where = sqlite3_mprintf("path = %Q AND state = %Q", path, state);
+	int rc = ledger_each(l, where, 1, 1000, fn, ctx);
+
+	sqlite3_free(where);
+	return rc;
 }
 
 int ledger_events(struct ledger *l, long long id,

@@ -53,6 +53,22 @@ int ledger_failed(const struct ledger *l);
 /* ledger_add: a new file in state received; its id. -1 on failure. */
 long long ledger_add(struct ledger *l, const char *partner, const char *feed, const char *name,
 		     const char *path, long long size, int force);
+/*
+ * ledger_add_group: one row per feed for one file, state received, all or
+ * none (one transaction): a claim cut short is finished from these rows.
+ * ids gets the n ids; message goes to each row's received event. 0 or -1.
+ */
+int ledger_add_group(struct ledger *l, const char *partner, const char *const *feeds, size_t n,
+		     const char *name, const char *path, long long size, int force,
+		     const char *message, long long *ids);
+/* ledger_claim_retry: a received file whose claim failed waits until next_try. */
+int ledger_claim_retry(struct ledger *l, long long id, time_t next_try, const char *message);
+/* ledger_each_at: the files in state whose path is path, oldest first, to fn. */
+int ledger_each_at(struct ledger *l, const char *path, const char *state,
+		   void (*fn)(void *ctx, const struct ledger_file *f), void *ctx);
+/* ledger_count_at: files at path in one of states_csv, of this size (-1: any). */
+long long ledger_count_at(struct ledger *l, const char *path, const char *states_csv,
+			  long long size);
 int ledger_get(struct ledger *l, long long id, struct ledger_file *f);
 int ledger_set_state(struct ledger *l, long long id, const char *state, const char *message);
 int ledger_set_path(struct ledger *l, long long id, const char *path, const char *sha256);
@@ -65,6 +81,8 @@ long long ledger_find_same(struct ledger *l, long long id, const char *partner, 
 /* ledger_newest_full: the name of the newest applied mode=full file of partner+feed, or "" */
 int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, char *name,
 		       size_t size);
+/* ledger_first_in_flight: the id of the oldest file of partner+feed in flight, or 0. */
+long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *feed);
 /* ledger_known_path: is a file at this spool path already claimed and in flight? */
 int ledger_in_flight_path(struct ledger *l, const char *path);
 

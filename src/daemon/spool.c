@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "daemon/spool.h"
+#include "util/crashpoint.h"
 #include "util/xalloc.h"
 
 static int ends_with(const char *s, const char *suffix)
@@ -93,6 +94,7 @@ static int copy_fd(int in, int out)
 {
 	char block[65536];
 	ssize_t n;
+	int first = 1;
 
 	while ((n = read(in, block, sizeof(block))) != 0) {
 		char *p = block;
@@ -111,17 +113,38 @@ static int copy_fd(int in, int out)
 			p += w;
 			n -= w;
 		}
+		if (first)
+			crash_point("copy-mid-write");
+		first = 0;
 	}
 	return 0;
 }
 
-/* copy_file: to (new, O_EXCL) holds from's bytes, fsync'd. */
+char *spool_temp_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xasprintf(".%s.copying", path);
+	return xasprintf("%.*s/.%s.copying", (int)(slash - path), path, slash + 1);
+}
+
+/*
+ * copy_file: to (new) holds from's bytes, fsync'd. Written under a temporary
+ * name and renamed: a name that exists is a whole copy, whenever the process
+ * was killed.
+ */
 static int copy_file(const char *from, const char *to, struct buf *err)
 {
+	char *tmp = spool_temp_name(to);
 	int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	int out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	int out = -1;
 	int rc = -1;
 
+	if (in >= 0 && access(to, F_OK) == 0)
+		errno = EEXIST;
+	else if (in >= 0 && (unlink(tmp) == 0 || errno == ENOENT))
+		out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (in >= 0 && out >= 0 && copy_fd(in, out) == 0 && checked_fsync(out) == 0)
 		rc = 0;
 	else
@@ -132,8 +155,13 @@ static int copy_file(const char *from, const char *to, struct buf *err)
 		buf_printf(err, "cannot write %s: %s", to, strerror(errno));
 		rc = -1;
 	}
+	if (rc == 0 && rename(tmp, to) < 0) {
+		buf_printf(err, "cannot rename %s to %s: %s", tmp, to, strerror(errno));
+		rc = -1;
+	}
 	if (rc < 0 && out >= 0)
-		unlink(to);
+		unlink(tmp);
+	free(tmp);
 	return rc;
 }
 
@@ -145,7 +173,10 @@ int spool_move(const char *from, const char *to, struct buf *err)
 	if (rename(from, to) == 0) {
 		rc = 0;
 	} else if (errno == EXDEV && copy_file(from, to, err) == 0) {
-		if (fsync_dir(td) == 0 && unlink(from) == 0)
+		int synced = fsync_dir(td) == 0;
+		if (synced)
+			crash_point("move-before-unlink");
+		if (synced && unlink(from) == 0)
 			rc = 0;
 		else
 			buf_printf(err, "cannot finish moving %s: %s", from, strerror(errno));

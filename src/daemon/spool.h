@@ -25,8 +25,12 @@ int mkdirs(const char *dir, mode_t mode, struct buf *err);
 /*
  * spool_move: rename from to to (a new name), or copy, fsync and unlink when
  * they are on different filesystems; both directories fsync'd. 0 or -1.
+ * A copy is written as spool_temp_name(to) and renamed to to once whole and
+ * fsync'd: to exists only complete; a cut copy leaves only the temporary.
  */
 int spool_move(const char *from, const char *to, struct buf *err);
+/* spool_temp_name: where a copy to path is written before its rename (.NAME.copying). */
+char *spool_temp_name(const char *path);
 /* spool_link_or_copy: a second name for a claimed file (several feeds, one dir). */
 int spool_link_or_copy(const char *from, const char *to, struct buf *err);
 /* spool_gzip: to = gzip of from, durable; from untouched. 0 or -1. */

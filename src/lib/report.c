@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +44,60 @@ static void write_cell(struct buf *b, const char *v, size_t len)
 	}
 }
 
+char *report_base(const char *name, size_t room)
+{
+	size_t n = strlen(name), keep;
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a: tells apart names cut alike */
+
+	if (n + room <= NAME_MAX)
+		return xstrdup(name);
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
+	keep = NAME_MAX - room - 17;
+	while (keep > 0 && ((unsigned char)name[keep] & 0xc0) == 0x80)
+		keep--; /* never half a UTF-8 character */
+	return xasprintf("%.*s~%016llx", (int)keep, name, (unsigned long long)h);
+}
+
+/* report_path: dir/F.what, F shortened to fit as report_base says. */
+static char *report_path(const char *dir, const char *name, const char *what)
+{
+	char *base = report_base(name, strlen(what) + 1);
+	char *path = xasprintf("%s/%s.%s", dir, base, what);
+
+	free(base);
+	return path;
+}
+
+char *report_result_path(const char *dir, const char *name)
+{
+	return report_path(dir, name, "result.json");
+}
+
+char *report_errors_path(const char *dir, const char *name)
+{
+	return report_path(dir, name, "errors.csv");
+}
+
+/*
+ * create_temp: a fresh file under a name nobody could plant (O_EXCL, so never
+ * through a link), readable by the partner: the directory may be theirs to
+ * write in.
+ */
+static int create_temp(const char *dir, char **path)
+{
+	int fd;
+
+	*path = xasprintf("%s/.report-XXXXXX", dir);
+	fd = mkostemp(*path, O_CLOEXEC);
+	if (fd >= 0 && fchmod(fd, 0644) < 0) {
+		close(fd);
+		unlink(*path);
+		fd = -1;
+	}
+	return fd;
+}
+
 int report_open(struct report *r, const char *dir, const char *name, struct buf *err)
 {
 	static const char head[] = "\xef\xbb\xbfline,column,value,message\r\n";
@@ -51,10 +108,9 @@ int report_open(struct report *r, const char *dir, const char *name, struct buf 
 	r->name = xstrdup(name);
 	r->messages = json_array();
 	iso_time(time(NULL), r->received);
-	r->errors_tmp = xasprintf("%s/.%s.errors.csv.tmp", dir, name);
-	fd = open(r->errors_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = create_temp(dir, &r->errors_tmp);
 	if (fd < 0 || (r->errors = fdopen(fd, "w")) == NULL) {
-		buf_printf(err, "cannot write %s: %s", r->errors_tmp, strerror(errno));
+		buf_printf(err, "cannot write a report in %s: %s", dir, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		report_release(r);
@@ -128,12 +184,12 @@ static int sync_close(FILE *fp)
 int report_finish(struct report *r, const struct report_summary *s, struct buf *err)
 {
 	char finished[32];
-	char *final_errors = xasprintf("%s/%s.errors.csv", r->dir, r->name);
-	char *result_tmp = xasprintf("%s/.%s.result.json.tmp", r->dir, r->name);
-	char *result = xasprintf("%s/%s.result.json", r->dir, r->name);
+	char *final_errors = report_errors_path(r->dir, r->name);
+	char *result_tmp = NULL;
+	char *result = report_result_path(r->dir, r->name);
 	json_t *o;
 	FILE *fp = NULL;
-	int rc = -1;
+	int rc = -1, fd;
 
 	iso_time(time(NULL), finished);
 	if (sync_close(r->errors) < 0) {
@@ -163,14 +219,17 @@ int report_finish(struct report *r, const struct report_summary *s, struct buf *
 	json_object_set(o, "messages", r->messages);
 	json_object_set_new(o, "received", json_string(r->received));
 	json_object_set_new(o, "finished", json_string(finished));
-	fp = fopen(result_tmp, "we");
+	fd = create_temp(r->dir, &result_tmp);
+	if (fd >= 0 && (fp = fdopen(fd, "w")) == NULL)
+		close(fd);
 	if (fp == NULL || json_dumpf(o, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
 	    fputc('\n', fp) == EOF) {
 		buf_printf(err, "cannot write %s: %s", result_tmp, strerror(errno));
 		json_decref(o);
 		if (fp)
 			fclose(fp);
-		unlink(result_tmp);
+		if (fd >= 0)
+			unlink(result_tmp);
 		goto out;
 	}
 	json_decref(o);
@@ -182,10 +241,13 @@ int report_finish(struct report *r, const struct report_summary *s, struct buf *
 	{
 		/* the renames are durable once the directory is */
 		int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
+		if (dfd < 0 || fsync(dfd) < 0) {
+			buf_printf(err, "cannot sync %s: %s", r->dir, strerror(errno));
+			if (dfd >= 0)
+				close(dfd);
+			goto out;
 		}
+		close(dfd);
 	}
 	rc = 0;
 out:

@@ -38,7 +38,17 @@ struct report_summary {
 	unsigned long rows, rows_ok, rows_rejected, batches;
 };
 
-/* report_open: start the report of name (the file as dropped) in dir. */
+/*
+ * report_base: the name files about name go by when a suffix of room bytes
+ * follows: name itself, or, when that would pass NAME_MAX, its first bytes,
+ * '~' and a 64-bit hash of the whole name (the report's "file" keeps it all).
+ */
+char *report_base(const char *name, size_t room);
+/* report_result_path, report_errors_path: dir/F.result.json, dir/F.errors.csv */
+char *report_result_path(const char *dir, const char *name);
+char *report_errors_path(const char *dir, const char *name);
+/* report_open: start the report of name (the file as dropped) in dir. Temporary
+   files are created with O_EXCL under random names: dir may be the partner's. */
 int report_open(struct report *r, const char *dir, const char *name, struct buf *err);
 void report_problem(struct report *r, const char *line, const char *column, const char *value,
 		    size_t value_len, const char *message);

@@ -171,6 +171,34 @@ static int selected(const struct strlist *members, const char *name)
 	return 0;
 }
 
+/* over_caps: inflated bytes from packed ones past max_inflated or max_ratio (told in err)? */
+static int over_caps(const struct unpack_limits *lim, unsigned long long inflated,
+		     unsigned long long packed, struct buf *err)
+{
+	if (inflated > lim->max_inflated) {
+		buf_printf(err, "inflates past %llu bytes, the cap for one archive (max_inflated)",
+			   lim->max_inflated);
+		return 1;
+	}
+	if (inflated > RATIO_GRACE && inflated / (packed ? packed : 1) > lim->max_ratio) {
+		buf_printf(err, "inflates more than %lu times its compressed size (%llu bytes from "
+				"%llu; max_ratio): a zip bomb?",
+			   lim->max_ratio, inflated, packed);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * listing_over_caps: listing inflates too (the headers of a tar.gz lie behind
+ * every member's bytes, skipped or not): a is held to the caps as reads are.
+ */
+static int listing_over_caps(const struct unpack *u, struct archive *a, struct buf *err)
+{
+	return over_caps(&u->lim, (unsigned long long)archive_filter_bytes(a, 0),
+			 (unsigned long long)archive_filter_bytes(u->a, -1), err);
+}
+
 /* list_nested: the members of the archive in outer member outer (at index). */
 static int list_nested(struct unpack *u, const char *outer, size_t index,
 		       const struct strlist *members, struct buf *err)
@@ -196,6 +224,10 @@ static int list_nested(struct unpack *u, const char *outer, size_t index,
 		char *full, *gz = NULL;
 		const char *why;
 
+		if (listing_over_caps(u, in, err)) {
+			archive_read_free(in);
+			return -1;
+		}
 		if (kind == UNPACK_GZ) {
 			const char *base = strrchr(outer, '/') ? strrchr(outer, '/') + 1 : outer;
 			gz = xstrndup(base, strlen(base) - 3);
@@ -233,6 +265,10 @@ static int list_nested(struct unpack *u, const char *outer, size_t index,
 		}
 		free(gz);
 		k++;
+	}
+	if (r == ARCHIVE_EOF && listing_over_caps(u, in, err)) {
+		archive_read_free(in);
+		return -1;
 	}
 	if (r != ARCHIVE_EOF) {
 		buf_printf(err, "member '%s' is a damaged archive: %s", outer, archive_error_string(in));
@@ -272,6 +308,10 @@ struct unpack *unpack_open(const char *path, const char *name, enum unpack_kind 
 		}
 		if (mname == NULL)
 			mname = "";
+		if (listing_over_caps(u, u->a, err)) {
+			free(gzname);
+			goto fail;
+		}
 		why = kind == UNPACK_GZ ? NULL : check_entry(e, mname, lim->nested);
 		if (why) {
 			buf_printf(err, "member '%s' %s: the archive is refused", mname, why);
@@ -308,6 +348,8 @@ struct unpack *unpack_open(const char *path, const char *name, enum unpack_kind 
 		free(gzname);
 		index++;
 	}
+	if (r == ARCHIVE_EOF && listing_over_caps(u, u->a, err))
+		goto fail;
 	if (r != ARCHIVE_EOF) {
 		buf_printf(err, "the archive is damaged after %zu members: %s", index,
 			   archive_error_string(u->a));
@@ -416,16 +458,7 @@ ssize_t unpack_read(struct unpack *u, void *p, size_t n, struct buf *err)
 	}
 	u->inflated += (unsigned long long)got;
 	packed = (unsigned long long)archive_filter_bytes(u->a, -1);
-	if (u->inflated > u->lim.max_inflated) {
-		buf_printf(err, "inflates past %llu bytes, the cap for one archive (max_inflated)",
-			   u->lim.max_inflated);
+	if (over_caps(&u->lim, u->inflated, packed, err))
 		return -1;
-	}
-	if (u->inflated > RATIO_GRACE && u->inflated / (packed ? packed : 1) > u->lim.max_ratio) {
-		buf_printf(err, "inflates more than %lu times its compressed size (%llu bytes from "
-				"%llu; max_ratio): a zip bomb?",
-			   u->lim.max_ratio, u->inflated, packed);
-		return -1;
-	}
 	return (ssize_t)got;
 }

@@ -57,3 +57,14 @@ int strlist_match(const struct strlist *patterns, const char *name)
 			return 1;
 	return 0;
 }
+
+int strlist_remove(struct strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0) {
+			free(l->v[i]);
+			l->v[i] = l->v[--l->n];
+			return 1;
+		}
+	return 0;
+}

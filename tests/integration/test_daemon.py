@@ -5,9 +5,12 @@ Commerce emulator over HTTP, inotify, SIGTERM, SIGHUP and kill -9.
 Needs root (sshd, a partner's Unix user, sysctl, a tmpfs); the suite runs as
 root in CI. Usage: test_daemon.py BUILD SRC
 """
+import csv
 import glob
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +21,7 @@ import tempfile
 import time
 import unittest
 import urllib.request
+import zipfile
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 2 else os.path.abspath(".")
 SRC = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.path.abspath(".")
@@ -123,7 +127,7 @@ def wait_for(cond, timeout=20.0, what="the condition"):
 class Appliance:
     """A spool, a state dir, the emulator and the daemon, under a root-owned path."""
 
-    def __init__(self, batch_rows=5000, min_free="1M", state_dir=None):
+    def __init__(self, batch_rows=5000, min_free="1M", state_dir=None, workers=2, dropgate_keys=""):
         # a chroot needs root-owned components all the way: not under /tmp
         self.root = tempfile.mkdtemp(prefix="dropgate-test-", dir="/srv")
         os.chmod(self.root, 0o755)
@@ -134,6 +138,8 @@ class Appliance:
         self.log = os.path.join(self.root, "daemon.log")
         self.batch_rows = batch_rows
         self.min_free = min_free
+        self.workers = workers
+        self.dropgate_keys = dropgate_keys  # more lines for [dropgate]
         self.start_emulator()
         self.write_config()
         self.run(["partner", "add", "acme"])
@@ -143,6 +149,7 @@ class Appliance:
         text = CONFIG.format(root=self.root, port=self.port, token=TOKEN, batch_rows=self.batch_rows,
                              min_free=self.min_free)
         text = text.replace("state = %s/state" % self.root, "state = %s" % self.state)
+        text = text.replace("workers = 2\n", "workers = %d\n%s" % (self.workers, self.dropgate_keys))
         with open(self.conf, "w") as f:
             f.write(text + extra)
 
@@ -176,10 +183,23 @@ class Appliance:
             raise AssertionError("dropgate %s: %s%s" % (" ".join(args), p.stdout, p.stderr))
         return p
 
-    def start(self):
+    def start(self, crash_at=None):
+        """crash_at: a DROPGATE_CRASH_AT point (see src/util/crashpoint.h): the daemon _exits(137) there."""
         self.logf = open(self.log, "a")
-        self.daemon = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=self.logf)
-        wait_for(lambda: "event=started" in slurp(self.log), 10, "the daemon to start")
+        env = dict(os.environ)
+        env.pop("DROPGATE_CRASH_AT", None)
+        if crash_at:
+            env["DROPGATE_CRASH_AT"] = crash_at
+        starts = slurp(self.log).count("event=started")
+        self.daemon = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=self.logf, env=env)
+        wait_for(lambda: slurp(self.log).count("event=started") > starts, 10, "the daemon to start")
+
+    def crashed(self, timeout=30):
+        """The daemon ended at its crash point (exit 137, as after kill -9)."""
+        rc = self.daemon.wait(timeout=timeout)
+        self.logf.close()
+        self.daemon = None
+        return rc
 
     def stop(self, sig=signal.SIGTERM):
         if self.daemon and self.daemon.poll() is None:
@@ -197,15 +217,15 @@ class Appliance:
         subprocess.run(["umount", self.state], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def inbox(self, feed="stock"):
-        return os.path.join(self.root, "spool", "acme", "inbound", feed)
+    def inbox(self, feed="stock", partner="acme"):
+        return os.path.join(self.root, "spool", partner, "inbound", feed)
 
-    def drop(self, name, data, feed="stock"):
+    def drop(self, name, data, feed="stock", partner="acme"):
         """As an SFTP server writes: a temporary name, then a rename."""
-        tmp = os.path.join(self.inbox(feed), "." + name + ".part")
+        tmp = os.path.join(self.inbox(feed, partner), "." + name + ".part")
         with open(tmp, "wb") as f:
             f.write(data)
-        os.rename(tmp, os.path.join(self.inbox(feed), name))
+        os.rename(tmp, os.path.join(self.inbox(feed, partner), name))
 
     def files(self, where="1=1"):
         db = sqlite3.connect(os.path.join(self.state, "ledger.db"), timeout=10)
@@ -221,6 +241,39 @@ class Appliance:
     def report(self, name):
         with open(os.path.join(self.root, "spool", "acme", "outbound", "reports", name + ".result.json")) as f:
             return json.load(f)
+
+
+def log_events(path, event):
+    """The log lines of one event, as dicts (ts, file_id, ...)."""
+    out = []
+    for line in slurp(path).splitlines():
+        if " event=%s " % event not in line + " ":
+            continue
+        out.append({k: v.strip('"') for k, v in re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)', line)})
+    return out
+
+
+def check_each_once_in_order(test, log):
+    """Invariants: a file is taken by a worker once (no file_processing after its file_done), and
+    the files of one partner and feed run one at a time, in ledger order."""
+    starts, ends = {}, {}
+    for e in log_events(log, "file_processing"):
+        starts.setdefault(int(e["file_id"]), []).append((e["ts"], e))
+    for e in log_events(log, "file_done"):
+        ends.setdefault(int(e["file_id"]), []).append((e["ts"], e))
+    for fid, done in ends.items():
+        test.assertEqual(len(done), 1, "file %d ended twice: %s" % (fid, done))
+        test.assertFalse([s for s in starts.get(fid, []) if s[0] > done[0][0]],
+                         "file %d taken again after it ended" % fid)
+    keys = {}
+    for fid, s in starts.items():
+        keys.setdefault((s[0][1]["partner"], s[0][1]["feed"]), []).append(fid)
+    for key, ids in keys.items():
+        ids.sort()
+        for x, y in zip(ids, ids[1:]):
+            test.assertIn(x, ends, "file %d of %s never ended" % (x, key))
+            test.assertGreaterEqual(starts[y][0][0], ends[x][-1][0],
+                                    "%s: file %d started before file %d had finished" % (key, y, x))
 
 
 def sample(path):
@@ -482,8 +535,300 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(a.run(["show", "99"], check=False).returncode, 2)
 
 
+    def test_reports_of_feeds_sharing_a_directory_never_meet(self):
+        a = self.app
+        a.write_config("\n[feed shared_a]\ndir = inbound/shared\nentity = stock_sources\n"
+                       "\n[feed shared_b]\ndir = inbound/shared\nentity = stock_sources\n")
+        os.makedirs(a.inbox("shared"), exist_ok=True)
+        a.start()
+        a.drop("p.csv", b"sku,source_code,quantity,status\nAB-1,default,1,1\n", "shared")
+        # a name that F.<feed> would have made of p.csv
+        a.drop("p.csv.shared_a", b"sku,source_code,quantity,status\nAB-2,default,2,1\n", "commerce")
+        wait_for(lambda: a.finished(3), 30, "three files")
+        reports = os.path.join(a.root, "spool/acme/outbound/reports")
+        got = {}
+        for path in glob.glob(reports + "/**/*.result.json", recursive=True):
+            with open(path) as f:
+                r = json.load(f)
+            got[os.path.relpath(path, reports)] = (r["file"], r["feed"], r["state"])
+        self.assertEqual(got, {"shared_a/p.csv.result.json": ("p.csv", "shared_a", "done"),
+                               "shared_b/p.csv.result.json": ("p.csv", "shared_b", "done"),
+                               "p.csv.shared_a.result.json": ("p.csv.shared_a", "commerce", "done")})
+
+    def test_a_file_named_out_and_a_255_byte_name_are_processed_and_reported(self):
+        a = self.app
+        a.start()
+        long_name = "x" * 251 + ".csv"
+        a.drop("out", b"sku,source_code,quantity,status\nAB-1,default,1,1\n", "commerce")
+        tmp = os.path.join(a.inbox("commerce"), ".long.part")
+        with open(tmp, "wb") as f:
+            f.write(b"sku,source_code,quantity,status\nAB-2,default,2,1\nAB-3,default,x,1\n")
+        os.rename(tmp, os.path.join(a.inbox("commerce"), long_name))
+        wait_for(lambda: a.finished(2), 30, "both files")
+        self.assertEqual(sorted((f[1], f[2]) for f in a.files()), [("out", "done"), (long_name, "partial")])
+        self.assertEqual(a.report("out")["state"], "done")
+        reports = glob.glob(os.path.join(a.root, "spool/acme/outbound/reports/x*.result.json"))
+        self.assertEqual(len(reports), 1)
+        with open(reports[0]) as f:
+            r = json.load(f)
+        self.assertEqual((r["file"], r["state"], r["rows_rejected"]), (long_name, "partial", 1))
+        self.assertTrue(glob.glob(os.path.join(a.root, "spool/acme/outbound/reports/x*.errors.csv")))
+        self.assertEqual(len(glob.glob(os.path.join(a.state, "archive/acme/commerce/*"))), 2)
+
+    def test_a_damaged_line_index_fails_the_batch_not_the_daemon(self):
+        # what a power loss left before batch files were fsync'd: an empty .lines sidecar
+        a = self.app
+        a.batch_rows = 20
+        a.write_config()
+        a.emu_call("config", {"delay": 1.0})
+        a.start()
+        a.drop("cut.csv", stock_file(200))
+        wait_for(lambda: len(a.imports()) >= 1, 30)
+        a.stop(signal.SIGTERM)
+        db = sqlite3.connect(os.path.join(a.state, "ledger.db"))
+        done = db.execute("SELECT count(*) FROM batches WHERE state = 'done'").fetchone()[0]
+        db.close()
+        lines = glob.glob(os.path.join(a.state, "work/1/.out/.cut.csv.batch-%04d.lines" % (done + 1)))
+        self.assertEqual(len(lines), 1)
+        open(lines[0], "w").close()
+        a.emu_call("config", {"delay": 0})
+        a.emu_call("faults", [{"match": "/V1/import/csv", "status": 400, "times": 100}])
+        a.start()
+        wait_for(lambda: a.finished(1) or a.daemon.poll() is not None, 30, "the file")
+        self.assertIsNone(a.daemon.poll(), "the daemon died:\n" + slurp(a.log)[-2000:])
+        self.assertEqual(a.files()[0][2], "failed")
+        self.assertIn("batch %d not sent" % (done + 1), " ".join(a.report("cut.csv")["messages"]))
+
+    def scans_in(self, seconds):
+        """How many times the daemon opens a feed directory in that long (strace)."""
+        trace = os.path.join(self.app.root, "scans.trace")
+        p = subprocess.Popen(["strace", "-f", "-p", str(self.app.daemon.pid), "-e", "trace=openat",
+                              "-o", trace], stderr=subprocess.DEVNULL)
+        time.sleep(seconds)
+        p.send_signal(signal.SIGINT)
+        p.wait()
+        return sum(1 for l in slurp(trace).splitlines() if "/inbound/" in l and "O_DIRECTORY" in l)
+
+    @unittest.skipUnless(shutil.which("strace"), "no strace")
+    def test_leftover_events_and_settling_files_do_not_keep_it_rescanning(self):
+        a = self.app
+        a.write_config("\n[feed quiet]\ndir = inbound/quiet\ncomplete = quiet:60\nentity = stock_sources\n")
+        text = slurp(a.conf).replace("rescan = 2s", "rescan = 1h")  # only leftovers would scan
+        with open(a.conf, "w") as f:
+            f.write(text)
+        os.makedirs(a.inbox("quiet"), exist_ok=True)
+        a.start()
+        # an SFTP client's upload: NAME.filepart written and closed, then renamed
+        part = os.path.join(a.inbox(), "up.csv.filepart")
+        with open(part, "wb") as f:
+            f.write(stock_file(3))
+        os.rename(part, os.path.join(a.inbox(), "up.csv"))
+        # a file waiting to be quiet, then taken back by the partner
+        with open(os.path.join(a.inbox("quiet"), "gone.csv"), "wb") as f:
+            f.write(stock_file(3))
+        # a name no feed takes, closed, then removed
+        with open(os.path.join(a.inbox(), "notes.txt"), "w") as f:
+            f.write("x")
+        # an ok-file upload whose marker has not come yet
+        with open(os.path.join(a.inbox("okfile"), "later.csv"), "wb") as f:
+            f.write(b"sku,source_code,quantity,status\nAB-1,default,1,1\n")
+        wait_for(lambda: a.finished(1), 20, "the upload")
+        wait_for(lambda: "notes.txt matches no feed" in slurp(a.log), 10, "the unmatched name")
+        time.sleep(1)
+        os.unlink(os.path.join(a.inbox("quiet"), "gone.csv"))
+        os.unlink(os.path.join(a.inbox(), "notes.txt"))
+        time.sleep(1.5)  # a scan sees them gone
+        n = self.scans_in(3)
+        self.assertLessEqual(n, 1, "%d feed directory scans in 3 s of quiet" % n)
+        # a name dropped again is looked at again (and logged again): nothing is kept of the old one
+        with open(os.path.join(a.inbox(), "notes.txt"), "w") as f:
+            f.write("y")
+        wait_for(lambda: slurp(a.log).count("notes.txt matches no feed") == 2, 10, "the name logged again")
+
+    def test_dispatch_loads_only_what_it_can_start(self):
+        a = self.app
+        a.start()
+        a.stop()
+        # 20,000 deferred files of one partner and feed, the oldest not due for years
+        db = sqlite3.connect(os.path.join(a.state, "ledger.db"))
+        db.executemany("INSERT INTO files (partner, feed, name, state, path, received, next_try) "
+                       "VALUES ('acme', 'stock', ?, 'deferred', ?, 0, 4102444800)",
+                       [("f%05d.csv" % i, "/nonexistent/f%05d.csv" % i) for i in range(20000)])
+        db.commit()
+        db.close()
+        a.start()
+        time.sleep(1)
+        with open("/proc/%d/stat" % a.daemon.pid) as f:
+            t0 = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        time.sleep(3)
+        with open("/proc/%d/stat" % a.daemon.pid) as f:
+            t1 = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        cpu = (t1 - t0) / os.sysconf("SC_CLK_TCK")
+        self.assertLess(cpu, 0.5, "%.2f s of CPU in 3 s with nothing to start" % cpu)
+
+    def test_an_archive_linked_from_an_old_upload_is_not_pruned_at_once(self):
+        a = self.app
+        a.start()
+        data = __import__("gzip").compress(stock_file(3))
+        path = os.path.join(a.inbox(), ".old.part")
+        with open(path, "wb") as f:
+            f.write(data)
+        old = time.time() - 100 * 86400  # the partner's clock, or a file kept a while
+        os.utime(path, (old, old))
+        os.rename(path, os.path.join(a.inbox(), "old_20261127.csv.gz"))
+        wait_for(lambda: a.finished(1), 20, "the file")
+        archived = glob.glob(os.path.join(a.state, "archive/acme/stock/*old_20261127.csv.gz"))
+        self.assertEqual(len(archived), 1)
+        a.stop()
+        a.start()  # prune runs at start
+        time.sleep(1.5)
+        self.assertNotIn("event=archive_pruned", slurp(a.log))
+        self.assertTrue(os.path.exists(archived[0]), "archived a minute ago, pruned as 100 days old")
+
+    def test_status_and_show_escape_control_characters_of_names(self):
+        a = self.app
+        a.start()
+        name = "evil\x1b]2;owned\x07\x1b[2J.csv"
+        a.drop(name, b"sku,source_code,quantity,status\nAB-1,default,1,1\n", "commerce")
+        wait_for(lambda: a.finished(1), 20, "the file")
+        for out in (a.run(["status"]).stdout, a.run(["show", "1"]).stdout):
+            self.assertNotIn("\x1b", out)
+            self.assertNotIn("\x07", out)
+            self.assertIn("evil\\x1b]2;owned\\x07\\x1b[2J.csv", out)
+
+    def test_a_member_name_with_a_newline_keeps_commerce_answers_on_their_member(self):
+        a = self.app
+        a.write_config("\n[feed prices]\ndir = inbound/prices\nmatch = *.zip\nmembers = *.csv\n"
+                       "entity = advanced_pricing\nvalidation = skip-errors\nallowed_errors = 10\n")
+        os.makedirs(a.inbox("prices"), exist_ok=True)
+        a.emu_call("products", [{"id": 1, "sku": "AB-1"}, {"id": 2, "sku": "AB-2"}])
+        head = "sku,tier_price_website,tier_price_customer_group,tier_price_qty,tier_price,tier_price_value_type\n"
+        z = io.BytesIO()
+        with zipfile.ZipFile(z, "w") as zf:
+            zf.writestr("a\nb.csv", head + "AB-1,All Websites [USD],ALL GROUPS,1,9.5,Fixed\n")
+            zf.writestr("c.csv", head + "AB-2,All Websites [USD],ALL GROUPS,1,9.5,Fixed\n"
+                        "NOPE-3,All Websites [USD],ALL GROUPS,1,9.5,Fixed\n")
+        a.start()
+        a.drop("p.zip", z.getvalue(), "prices")
+        wait_for(lambda: a.finished(1), 20, "the file")
+        self.assertEqual(a.files()[0][2], "partial")
+        with open(os.path.join(a.root, "spool/acme/outbound/reports/p.zip.errors.csv"), encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+        self.assertEqual([r[0] for r in rows[1:]], ["c.csv:3"])
+
+    def lock_ledger(self):
+        """Another process holding the ledger's write lock, as an operator's sqlite3 shell can."""
+        db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        return db
+
+    def test_stop_after_a_ledger_failure_finishes_and_sigterm_is_heard(self):
+        a = self.app
+        # an export stuck on a silent Commerce keeps a thread busy through the stop
+        a.write_config("\n[commerce slow]\nurl = http://127.0.0.1:%d\ntoken_file = %s\ntimeout = 300\n"
+                       "retries = 0\n[export orders]\nkind = orders\npartners = acme\n"
+                       "dir = outbound/orders\nevery = 1h\ntarget = slow\n" % (a.port, TOKEN))
+        a.emu_call("faults", [{"match": "/V1/orders", "delay": 120}])
+        a.start()
+        time.sleep(1.5)  # the export is under way
+        db = self.lock_ledger()
+        try:
+            a.drop("locked.csv", stock_file(5))
+            wait_for(lambda: "event=stopping" in slurp(a.log), 30, "the daemon to give up on the ledger")
+            t = time.time()
+            a.daemon.send_signal(signal.SIGTERM)
+            try:
+                a.daemon.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.fail("the daemon ignored SIGTERM while stopping:\n" + slurp(a.log)[-2000:])
+            self.assertLess(time.time() - t, 5)
+            self.assertNotEqual(a.daemon.returncode, 0)
+            self.assertIn("event=stop_forced", slurp(a.log))
+        finally:
+            db.execute("COMMIT")
+            db.close()
+        a.stop()
+        a.emu_call("faults", [])
+        a.start()
+        wait_for(lambda: a.finished(1), 30, "the file after the restart")
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("locked.csv", "done")])
+
+    def test_sigterm_during_an_export_on_a_silent_commerce_stops_cleanly(self):
+        a = self.app
+        a.write_config("\n[commerce slow]\nurl = http://127.0.0.1:%d\ntoken_file = %s\ntimeout = 300\n"
+                       "retries = 0\n[export orders]\nkind = orders\npartners = acme\n"
+                       "dir = outbound/orders\nevery = 1h\ntarget = slow\n" % (a.port, TOKEN))
+        a.emu_call("faults", [{"match": "/V1/orders", "delay": 120}])
+        a.start()
+        time.sleep(1.5)  # the export is under way
+        t = time.time()
+        a.daemon.send_signal(signal.SIGTERM)
+        a.daemon.wait(timeout=30)
+        self.assertLess(time.time() - t, 5, slurp(a.log)[-1500:])
+        self.assertEqual(a.daemon.returncode, 0)
+        self.assertIn("event=stopped", slurp(a.log))
+
+    def test_end_state_not_written_keeps_the_work_copy(self):
+        a = self.app
+        a.emu_call("config", {"delay": 3})
+        a.start()
+        a.drop("kept.csv", stock_file(7))
+        wait_for(lambda: self.sent(), 20, "the batch to be in flight")
+        db = self.lock_ledger()
+        try:
+            try:
+                a.daemon.wait(timeout=90)  # the ledger fails: the daemon stops by itself
+            except subprocess.TimeoutExpired:
+                self.fail("the daemon did not stop:\n" + slurp(a.log)[-2000:])
+            work = glob.glob(os.path.join(a.state, "work", "*", "kept.csv"))
+            self.assertEqual(len(work), 1, "the work copy went before its end state was written:\n"
+                             + slurp(a.log)[-2000:])
+        finally:
+            db.execute("COMMIT")
+            db.close()
+        a.stop()
+        a.emu_call("config", {"delay": 0})
+        a.start()
+        wait_for(lambda: a.finished(1), 30, "the file after the restart")
+        self.assertEqual(a.files()[0][2], "done")
+        digests = [j["digest"] for j in a.imports()]
+        self.assertEqual((len(set(digests)), len(digests) <= 2), (1, True), "only the batch in flight twice")
+
+    def sent(self):
+        db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10)
+        try:
+            return db.execute("SELECT count(*) FROM batches WHERE state = 'sent'").fetchone()[0]
+        finally:
+            db.close()
+
 @unittest.skipUnless(os.geteuid() == 0, "needs root")
 class BurstTest(unittest.TestCase):
+    def test_200_files_at_start_each_taken_once_in_order(self):
+        """Issue 9 items 18-19: with files waiting at start, a worker took a stale queue entry
+        of a file already done (second pass: exit 2, report 'failed' though imported)."""
+        a = Appliance(workers=4)
+        try:
+            partners = ["acme", "p2", "p3", "p4"]
+            for p in partners[1:]:
+                a.run(["partner", "add", p])
+            for i in range(200):
+                p = partners[i % 4]
+                if i % 8 < 4:
+                    a.drop("f%03d.csv" % i, stock_file(3, i * 3), partner=p)
+                else:
+                    a.drop("f%03d.csv" % i, ("sku,source_code,quantity,status\nAB-%d,default,%d,1\n"
+                                             % (i, i)).encode(), "commerce", partner=p)
+            time.sleep(1.2)  # older than settle
+            a.start()
+            wait_for(lambda: a.finished(200), 240, "200 files")
+            time.sleep(1)
+            bad = [f for f in a.files() if f[2] != "done"]
+            self.assertEqual(bad, [])
+            check_each_once_in_order(self, a.log)
+            self.assertEqual(len(a.imports()), 200)
+        finally:
+            a.close()
+
     def test_500_files_with_a_tiny_inotify_queue(self):
         knob = "/proc/sys/fs/inotify/max_queued_events"
         old = slurp(knob).strip()
@@ -505,6 +850,234 @@ class BurstTest(unittest.TestCase):
             with open(knob, "w") as f:
                 f.write(old)
             a.close()
+
+
+def mount_tmpfs(test, size="64m"):
+    """A state disk of its own: claims cross filesystems (the spool is under /srv)."""
+    root = tempfile.mkdtemp(prefix="dropgate-state-", dir="/srv")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", root]).returncode != 0:
+        os.rmdir(root)
+        test.skipTest("no tmpfs here")
+    return root
+
+
+def umount_tmpfs(root):
+    subprocess.run(["umount", root], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+SHARED_DIR_FEED = """
+[feed mirror]
+dir = inbound/commerce
+entity = stock_sources
+validation = skip-errors
+allowed_errors = 100
+"""
+
+
+def commerce_file(rows, start=0):
+    return ("sku,source_code,quantity,status\n" +
+            "".join("AB-%d,default,%d,1\n" % (i, i % 90) for i in range(start, start + rows))).encode()
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: tmpfs, chattr")
+class ClaimTest(unittest.TestCase):
+    """Issue 9: a file is never lost and never taken twice, wherever a claim is cut.
+    Crash points: DROPGATE_CRASH_AT (src/util/crashpoint.h) makes the daemon _exit(137) at one
+    step of a claim, as kill -9 there would."""
+
+    def setUp(self):
+        self.app = None
+        self.tmpfs = None
+
+    def tearDown(self):
+        if self.app:
+            self.app.close()
+        if self.tmpfs:
+            umount_tmpfs(self.tmpfs)
+
+    def appliance(self, cross_fs=False, **kw):
+        if cross_fs:
+            self.tmpfs = mount_tmpfs(self, kw.pop("tmpfs_size", "64m"))
+            kw["state_dir"] = self.tmpfs
+        self.app = Appliance(**kw)
+        return self.app
+
+    def crash_then_restart(self, point, name, data, feed="stock"):
+        a = self.app
+        a.start(crash_at=point)
+        a.drop(name, data, feed)
+        self.assertEqual(a.crashed(), 137, "the daemon did not reach " + point)
+        a.start()
+
+    def test_feed_removed_leaves_the_file_deferred_untouched(self):
+        """Item 1: was set failed, and clean_work deleted its work copy at the next start."""
+        a = self.appliance()
+        a.stop_emulator()
+        a.start()
+        a.drop("kept.csv", commerce_file(20), "commerce")
+        wait_for(lambda: a.files("state = 'deferred'"), 20, "the file to be deferred")
+        a.stop()
+        good = slurp(a.conf)
+        with open(a.conf, "w") as f:
+            f.write(good.replace("[feed commerce]\ndir = inbound/commerce\n", "[feed renamed]\ndir = inbound/renamed\n"))
+        work = os.path.join(a.state, "work", "1", "kept.csv")
+        a.start()
+        wait_for(lambda: "no longer configured" in slurp(a.log), 15, "the unknown feed noticed")
+        self.assertEqual(a.files()[0][2], "deferred")
+        self.assertIn("the feed 'commerce' is no longer configured", a.files()[0][3])
+        a.stop()
+        a.start()  # clean_work runs at start
+        time.sleep(1)
+        self.assertTrue(os.path.exists(work), "the work copy was deleted")
+        a.stop()
+        with open(a.conf, "w") as f:
+            f.write(good)
+        a.start_emulator()
+        a.write_config()
+        a.start()
+        wait_for(lambda: a.finished(1), 30, "the file once its feed is back")
+        self.assertEqual(a.files()[0][2], "done")
+        self.assertEqual(len(a.emu_call("store")["stock_sources"]), 20)
+
+    def test_two_feeds_one_dir_claim_cut_after_first_move(self):
+        """Item 2: the second feed's row failed 'cannot move ...: No such file or directory'."""
+        a = self.appliance()
+        a.write_config(SHARED_DIR_FEED)
+        self.crash_then_restart("claim-after-move", "both.csv", commerce_file(10), "commerce")
+        wait_for(lambda: a.finished(2), 30, "both feeds' files")
+        self.assertEqual(sorted((f[4], f[2]) for f in a.files()), [("commerce", "done"), ("mirror", "done")])
+        self.assertEqual(len(a.imports()), 2)
+        self.assertEqual(os.listdir(a.inbox("commerce")), [])
+
+    def test_cross_fs_claim_killed_mid_copy_takes_the_whole_file_once(self):
+        """Item 3: the truncated copy was taken as claimed and the original claimed again."""
+        a = self.appliance(cross_fs=True)
+        data = commerce_file(5000)  # several 64 KiB blocks
+        self.crash_then_restart("copy-mid-write", "big.csv", data, "commerce")
+        wait_for(lambda: a.finished(1), 30, "the file")
+        time.sleep(2.5)  # a rescan: the original is not taken again
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("big.csv", "done")])
+        self.assertEqual(sum(j["rows"] for j in a.imports()), 5000)
+
+    def test_cross_fs_claim_killed_before_unlink_takes_the_file_once(self):
+        """Item 3: a whole copy renamed, the original not yet unlinked: the original came back as a new file."""
+        a = self.appliance(cross_fs=True)
+        self.crash_then_restart("move-before-unlink", "once.csv", commerce_file(30), "commerce")
+        wait_for(lambda: a.finished(1), 30, "the file")
+        time.sleep(2.5)
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("once.csv", "done")])
+        self.assertEqual(os.listdir(a.inbox("commerce")), [])
+        self.assertEqual(len(a.imports()), 1)
+
+    def test_claim_cut_after_the_ledger_rows_makes_no_second_row(self):
+        """Item 4: a second row for the same file (the first failed 'cannot move'). An ok-file
+        feed: its marker makes the file ready at the first scan after the restart."""
+        a = self.appliance()
+        a.start(crash_at="claim-after-add")
+        a.drop("one.csv", commerce_file(10), "okfile")
+        a.drop("one.csv.ok", b"", "okfile")
+        self.assertEqual(a.crashed(), 137)
+        a.start()
+        wait_for(lambda: a.finished(1), 30, "the file")
+        time.sleep(2.5)
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("one.csv", "done")])
+        self.assertEqual(os.listdir(a.inbox("okfile")), [])
+
+    def test_unmovable_file_has_one_row_retried_with_backoff(self):
+        """Item 4: a directory the daemon cannot take files out of gave a new failed row every scan."""
+        a = self.appliance()
+        inbox = a.inbox("commerce")
+        a.drop("stuck.csv", commerce_file(10), "commerce")
+        subprocess.run(["chattr", "+i", inbox], check=True)  # rename out fails, even for root
+        try:
+            a.start()
+            wait_for(lambda: slurp(a.log).count("event=claim_failed") >= 3, 30, "three tries")
+            rows = a.files()
+            self.assertEqual([(f[1], f[2]) for f in rows], [("stuck.csv", "received")], rows)
+            self.assertIn("next try in", rows[0][3])
+        finally:
+            subprocess.run(["chattr", "-i", inbox])
+        wait_for(lambda: a.finished(1), 30, "the file once the directory is writable")
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("stuck.csv", "done")])
+
+    def test_refused_symlink_across_filesystems_is_moved_not_deleted(self):
+        """Item 5: moving the link aside failed (EXDEV, then a copy refusing the link) and it was unlinked."""
+        a = self.appliance(cross_fs=True)
+        a.start()
+        os.symlink("/etc/passwd", os.path.join(a.inbox(), "passwd.csv"))
+        wait_for(lambda: a.finished(1))
+        self.assertEqual(a.files()[0][2], "refused")
+        self.assertTrue(os.path.islink(os.path.join(a.state, "failed/acme/stock/passwd.csv")))
+        self.assertEqual(os.readlink(os.path.join(a.state, "failed/acme/stock/passwd.csv")), "/etc/passwd")
+
+    def test_huge_refused_file_is_not_copied_past_min_free(self):
+        """Item 5: a refused file was copied to the state disk whatever min_free said, and
+        unlinked from the inbound directory when the copy failed."""
+        a = self.appliance(cross_fs=True, tmpfs_size="8m", min_free="2M", dropgate_keys="max_file_size = 1M\n")
+        a.start()
+        big = commerce_file(400000)[: 7 * 1024 * 1024]
+        a.drop("huge.csv", big, "commerce")
+        wait_for(lambda: a.finished(1), 20, "the refusal")
+        time.sleep(2.5)  # more scans: refused once
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("huge.csv", "refused")])
+        self.assertEqual(os.path.getsize(os.path.join(a.inbox("commerce"), "huge.csv")), len(big))
+        self.assertFalse(os.path.exists(os.path.join(a.state, "failed/acme/commerce/huge.csv")))
+        self.assertIn("larger than max_file_size", a.report("huge.csv")["messages"][0])
+
+    def test_stale_ok_marker_does_not_release_a_half_upload(self):
+        """Item 9: a NAME.ok older than NAME (left by a crash) let a half upload be claimed."""
+        a = self.appliance()
+        a.start()
+        ok = os.path.join(a.inbox("okfile"), "late.csv.ok")
+        with open(ok, "w"):
+            pass
+        os.utime(ok, (time.time() - 3600, time.time() - 3600))
+        data = commerce_file(50)
+        a.drop("late.csv", data[: len(data) // 2], "okfile")
+        time.sleep(3)
+        self.assertEqual(a.files(), [], "a half upload with a stale marker was taken")
+        a.drop("late.csv", data, "okfile")
+        a.drop("late.csv.ok", b"", "okfile")
+        wait_for(lambda: a.finished(1), 20, "the whole upload")
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("late.csv", "done")])
+        self.assertEqual(sum(j["rows"] for j in a.imports()), 50)
+        self.assertFalse(os.path.exists(ok))
+
+    def test_redrop_killed_mid_copy_leaves_no_row_and_the_archive(self):
+        """Item 10: redrop wrote a received row naming the archive before its copy existed."""
+        a = self.appliance()
+        a.start()
+        data = commerce_file(20000)
+        a.drop("again.csv", data, "commerce")
+        wait_for(lambda: a.finished(1), 30)
+        archive = glob.glob(os.path.join(a.state, "archive/acme/commerce/*-again.csv.gz"))
+        self.assertEqual(len(archive), 1)
+        env = dict(os.environ, DROPGATE_CRASH_AT="redrop-mid-copy")
+        p = subprocess.run([DROPGATE, "-c", a.conf, "redrop", "1", "--force"], env=env, capture_output=True)
+        self.assertEqual(p.returncode, 137)
+        time.sleep(3)  # the daemon looks at the ledger meanwhile
+        self.assertEqual([(f[0], f[2]) for f in a.files()], [(1, "done")])
+        self.assertTrue(os.path.exists(archive[0]))
+        a.run(["redrop", "1", "--force"])
+        wait_for(lambda: a.finished(2), 30)
+        self.assertEqual([f[2] for f in a.files()], ["done", "done"])
+        self.assertEqual(sum(j["rows"] for j in a.imports()), 40000)
+        self.assertTrue(os.path.exists(archive[0]))
+        a.stop()
+        a.start()  # a cut redrop's staging copy goes at start
+        wait_for(lambda: [d for d in os.listdir(os.path.join(a.state, "work")) if d.startswith("redrop.")] == [],
+                 10, "the staging copy removed")
+
+    def test_young_file_at_start_claimed_once_settled_not_at_rescan(self):
+        """Item 17: a file younger than settle at start waited for the full rescan (60 s here)."""
+        a = self.appliance()
+        text = slurp(a.conf).replace("rescan = 2s", "rescan = 60s")
+        with open(a.conf, "w") as f:
+            f.write(text)
+        a.drop("young.csv", commerce_file(5), "commerce")
+        a.start()
+        wait_for(lambda: a.finished(1), 10, "the file once settled")
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root to mount a tmpfs")
@@ -647,6 +1220,76 @@ class SftpTest(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         p = self.sftp("ls /etc\n")
         self.assertNotEqual(p.returncode, 0)
+
+
+PIDS_CGROUP = "/sys/fs/cgroup/pids"
+
+
+@unittest.skipUnless(os.geteuid() == 0 and os.access(PIDS_CGROUP, os.W_OK), "needs root and a pids cgroup")
+class ForkFailureTest(unittest.TestCase):
+    def test_a_parser_that_cannot_be_forked_defers_the_file(self):
+        a = Appliance()
+        group = os.path.join(PIDS_CGROUP, "dropgate-test-%d" % os.getpid())
+        os.mkdir(group)
+        try:
+            a.start()
+            with open(os.path.join(group, "cgroup.procs"), "w") as f:
+                f.write(str(a.daemon.pid))
+            # no room for one more process: the parser's fork fails with EAGAIN
+            with open(os.path.join(group, "pids.max"), "w") as f:
+                f.write(str(len(os.listdir("/proc/%d/task" % a.daemon.pid))))
+            a.drop("nofork.csv", stock_file(4))
+            wait_for(lambda: a.files("state = 'deferred'") or a.finished(1), 20, "the file")
+            self.assertEqual(a.files()[0][2], "deferred", slurp(a.log)[-1500:])
+            self.assertIn("could not be started", a.files()[0][3])
+            with open(os.path.join(group, "pids.max"), "w") as f:
+                f.write("max")
+            wait_for(lambda: a.finished(1), 30, "the file once processes can start")
+            self.assertEqual(a.files()[0][2], "done")
+        finally:
+            if a.daemon:
+                with open(os.path.join(PIDS_CGROUP, "cgroup.procs"), "w") as f:
+                    f.write(str(a.daemon.pid))
+            a.close()
+            os.rmdir(group)
+
+
+@unittest.skipUnless(shutil.which("strace"), "no strace")
+class DurabilityTest(unittest.TestCase):
+    def test_the_workers_batches_are_fsynced_before_their_rename_and_the_dir_after(self):
+        """What the daemon resumes from after a power loss is on disk before the worker ends."""
+        with tempfile.TemporaryDirectory() as d:
+            conf = os.path.join(d, "dropgate.conf")
+            with open(conf, "w") as f:
+                f.write("[dropgate]\nspool = %s/spool\nstate = %s/state\n[commerce]\n"
+                        "url = http://127.0.0.1:9\ntoken_file = %s\nbatch_rows = 20\n"
+                        "[feed stock]\ndir = inbound/stock\ndelimiter = \";\"\nencoding = windows-1252\n"
+                        "entity = stock_sources\nmap.source_code = \"default\"\nmap.sku = ItemNo\n"
+                        "map.quantity = QtyOnHand | number(\",\", \".\")\n" % (d, d, TOKEN))
+            src = os.path.join(d, "f.csv")
+            with open(src, "wb") as f:
+                f.write(stock_file(50))
+            out = os.path.join(d, "out")
+            os.mkdir(out)
+            trace = os.path.join(d, "trace")
+            env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")  # LeakSanitizer cannot run under ptrace
+            p = subprocess.run(["strace", "-f", "-y", "-o", trace, "-e", "trace=fsync,fdatasync,rename",
+                                DROPGATE, "-c", conf, "check", "--feed", "stock", "--out", out, "--origins", src],
+                               capture_output=True, text=True, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            calls = [l.split(None, 1)[1] for l in slurp(trace).splitlines() if "(" in l]
+            synced, renamed = set(), []
+            for c in calls:
+                if c.startswith(("fsync(", "fdatasync(")):
+                    synced.add(c[c.index("<") + 1:c.index(">")])
+                elif c.startswith("rename(") and ".batch-" in c:
+                    tmp = c.split('"')[1]
+                    self.assertIn(os.path.realpath(tmp), synced, "renamed before fsync: " + c)
+                    renamed.append(c)
+            self.assertEqual(len(renamed), 6, "three batches, each with its line index")
+            last = max(i for i, c in enumerate(calls) if c.startswith("rename(") and ".batch-" in c)
+            self.assertTrue(any(c.startswith("fsync(") and "<%s>" % os.path.realpath(out) in c
+                                for c in calls[last:]), "the directory is not fsync'd after the batches")
 
 
 class UnitFileTest(unittest.TestCase):

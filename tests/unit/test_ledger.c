@@ -132,6 +132,43 @@ static void test_requests_of_a_batch_survive_a_reopen(void **state)
 	ledger_close(l);
 }
 
+/* issue 9 items 18-19: a worker takes a file only while it is the first in flight of its key */
+static void test_first_in_flight_and_groups(void **state)
+{
+	struct ledger *l = open_here();
+	static const char *const feeds[] = { "stock", "price" };
+	long long ids[2], a, b;
+
+	(void)state;
+	assert_int_equal(ledger_first_in_flight(l, "acme", "stock"), 0);
+	a = ledger_add(l, "acme", "stock", "a.csv", "/a", 1, 0);
+	b = ledger_add(l, "acme", "stock", "b.csv", "/b", 1, 0);
+	assert_int_equal(ledger_first_in_flight(l, "acme", "stock"), a);
+	ledger_defer(l, a, 1, "later");
+	assert_int_equal(ledger_first_in_flight(l, "acme", "stock"), a); /* deferred holds its place */
+	ledger_set_state(l, a, ST_DONE, "");
+	assert_int_equal(ledger_first_in_flight(l, "acme", "stock"), b);
+	assert_int_equal(ledger_add_group(l, "acme", feeds, 2, "p.csv", "/p", 3, 0, "/p", ids), 0);
+	assert_true(ids[1] == ids[0] + 1);
+	assert_int_equal(ledger_count_at(l, "/p", "received", -1), 2);
+	assert_int_equal(ledger_count_at(l, "/p", "received", 4), 0);
+	assert_int_equal(ledger_count_at(l, "/p", "refused", -1), 0);
+	assert_int_equal(ledger_first_in_flight(l, "acme", "price"), ids[1]);
+	assert_int_equal(ledger_claim_retry(l, ids[0], 99, "wait"), 0);
+	ledger_set_state(l, b, ST_DONE, "");
+	assert_int_equal(ledger_claim_retry(l, b, 99, "wait"), 0); /* not received: unchanged */
+	{
+		struct ledger_file f;
+		ledger_get(l, ids[0], &f);
+		assert_int_equal(f.next_try, 99);
+		assert_int_equal(f.attempts, 1);
+		ledger_get(l, b, &f);
+		assert_string_equal(f.state, ST_DONE);
+		assert_int_equal(f.attempts, 0);
+	}
+	ledger_close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +176,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batches_and_notes, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_requests_of_a_batch_survive_a_reopen, tmpdir_setup,
 						tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_first_in_flight_and_groups, tmpdir_setup, tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,7 +90,73 @@ static void test_unwritable_directory_is_an_error(void **state)
 
 	(void)state;
 	assert_int_equal(report_open(&r, "/nonexistent/dir", "x.csv", &err), -1);
-	assert_non_null(strstr(buf_cstr(&err), "cannot write /nonexistent/dir/.x.csv.errors.csv.tmp"));
+	assert_non_null(strstr(buf_cstr(&err), "cannot write a report in /nonexistent/dir"));
+	buf_release(&err);
+}
+
+/* a partner who can write the reports directory plants links at the temporary names */
+static void test_planted_links_are_neither_followed_nor_blocking(void **state)
+{
+	struct report r;
+	struct buf err = BUF_INIT(BUF_NOCAP);
+	struct report_summary s = { 7, "stock", "done", 1, 1, 0, 1 };
+	char victim[256], link1[256], link2[256], path[256];
+	char *text;
+
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s/victim", test_dir);
+	fclose(fopen(victim, "w"));
+	snprintf(link1, sizeof(link1), "%s/.a.csv.errors.csv.tmp", test_dir);
+	snprintf(link2, sizeof(link2), "%s/.a.csv.result.json.tmp", test_dir);
+	assert_int_equal(symlink("/nonexistent/x", link1), 0);
+	assert_int_equal(symlink(victim, link2), 0);
+	assert_int_equal(report_open(&r, test_dir, "a.csv", &err), 0);
+	assert_int_equal(report_finish(&r, &s, &err), 0);
+	report_release(&r);
+	text = slurp(victim);
+	assert_string_equal(text, "");
+	free(text);
+	snprintf(path, sizeof(path), "%s/a.csv.result.json", test_dir);
+	assert_int_equal(access(path, F_OK), 0);
+	buf_release(&err);
+}
+
+/* report_result_path: the name the result goes by, for names of every length */
+static void test_long_names_and_their_reports_fit(void **state)
+{
+	struct report r;
+	struct buf err = BUF_INIT(BUF_NOCAP);
+	struct report_summary s = { 8, "stock", "partial", 2, 1, 1, 1 };
+	char name[256], other[256];
+	char *path, *path2, *slash;
+	json_t *j;
+
+	(void)state;
+	memset(name, 'x', 250);
+	strcpy(name + 250, ".csv");
+	memcpy(other, name, sizeof(name));
+	other[0] = 'y';
+	assert_int_equal(report_open(&r, test_dir, name, &err), 0);
+	report_problem(&r, "2", "sku", "", 0, "sku is empty");
+	assert_int_equal(report_finish(&r, &s, &err), 0);
+	report_release(&r);
+	path = report_result_path(test_dir, name);
+	slash = strrchr(path, '/');
+	assert_true(strlen(slash + 1) <= 255);
+	assert_non_null(strstr(slash + 1, ".result.json"));
+	j = json_load_file(path, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "file")), name);
+	json_decref(j);
+	/* two long names differing past the cut do not share a report */
+	path2 = report_result_path(test_dir, other);
+	assert_string_not_equal(path, path2);
+	free(path);
+	free(path2);
+	/* short names keep the contract's F.result.json */
+	path = report_result_path(test_dir, "stock.csv");
+	assert_non_null(strstr(path, "/stock.csv.result.json"));
+	free(path);
 	buf_release(&err);
 }
 
@@ -101,6 +167,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_result_json_and_no_errors_file_without_problems,
 						tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_unwritable_directory_is_an_error),
+		cmocka_unit_test_setup_teardown(test_planted_links_are_neither_followed_nor_blocking,
+						tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_long_names_and_their_reports_fit, tmpdir_setup,
+						tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

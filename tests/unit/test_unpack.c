@@ -118,6 +118,36 @@ static void test_bomb_stops_at_the_ratio_with_little_read(void **state)
 	buf_release(&err);
 }
 
+/* listing a tar.gz inflates every member, read or not: the caps hold there too */
+static void test_listing_is_held_to_the_caps(void **state)
+{
+	static const struct {
+		unsigned long long max_inflated;
+		unsigned long max_ratio;
+		const char *why;
+	} cases[] = {
+		{ 10 * 1024 * 1024, 100000, "inflates past 10485760 bytes" },
+		{ 4ULL * 1024 * 1024 * 1024, 100, "max_ratio" },
+	};
+	struct strlist m = csv_members();
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct unpack_limits lim;
+		struct buf err = BUF_INIT(BUF_NOCAP);
+
+		unpack_default_limits(&lim);
+		lim.max_inflated = cases[i].max_inflated;
+		lim.max_ratio = cases[i].max_ratio;
+		/* a.csv, then pad.bin: 30 MB of zeros that members = *.csv never reads */
+		assert_null(unpack_open(SAMPLES "/archives/padded.tar.gz", "padded.tar.gz", UNPACK_TGZ,
+					&m, &lim, &err));
+		assert_non_null(strstr(buf_cstr(&err), cases[i].why));
+		buf_release(&err);
+	}
+	strlist_clear(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_members_in_name_order_and_read_whole),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_bomb_stops_at_the_ratio_with_little_read),
+		cmocka_unit_test(test_listing_is_held_to_the_caps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
