@@ -327,16 +327,22 @@ static void print_event(void *ctx, time_t ts, const char *state, const char *mes
 	out("  %s  %-10s %s\n", t, state, message);
 }
 
-static void print_answer(void *ctx, const char *target, unsigned seq, const char *json)
+/* print_request: one request of a batch; a batch Commerce refused row by row has several */
+static void print_request(void *ctx, const struct ledger_request *r)
 {
 	struct answer a;
+	char which[160] = "";
 
 	(void)ctx;
+	if (r->sub > 0)
+		snprintf(which, sizeof(which), ", request %u", r->sub + 1);
+	out("  batch %u to %s%s (rows %s): ", r->seq, r->target, which, r->rows);
 	answer_init(&a);
-	if (answer_from_json(&a, json) == 0) {
-		out("  batch %u to %s: HTTP %ld, %lu rows processed, %zu rows rejected%s%s\n", seq,
-		       target, a.http_status, a.processed, a.nrows, a.message.len ? ": " : "",
-		       buf_cstr(&a.message));
+	if (strcmp(r->state, "sent") == 0)
+		out("sent, no answer yet\n");
+	else if (answer_from_json(&a, r->answer) == 0) {
+		out("HTTP %ld, %lu rows processed, %zu rows rejected%s%s\n", a.http_status, a.processed,
+		    a.nrows, a.message.len ? ": " : "", buf_cstr(&a.message));
 		for (size_t i = 0; i < a.nrows; i++)
 			out("    row %lu: %s\n", a.rows[i].row, a.rows[i].message);
 	}
@@ -397,7 +403,7 @@ int cmd_show(int argc, char **argv)
 	}
 	ledger_events(l, id, print_event, NULL);
 	printf("Commerce's answers:\n");
-	ledger_batch_answers(l, id, print_answer, NULL);
+	ledger_requests(l, id, print_request, NULL);
 	ledger_close(l);
 	conf_free(c);
 	return 0;

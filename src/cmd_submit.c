@@ -77,6 +77,7 @@ int cmd_submit(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	s.fc = &fc;
 	keyset_init(&s.rejected_lines);
+	s.local_rejected = fc.res.rows_rejected;
 	commerce_global_init();
 	for (size_t i = 0; i < f->targets.n && fc.res.batches > 0; i++)
 		submit_target(&s, conf_target(cs.conf, f->targets.v[i]));
@@ -84,7 +85,7 @@ int cmd_submit(int argc, char **argv)
 	if (s.status == EXIT_COMMERCE) {
 		state = "failed";
 		status = EXIT_COMMERCE;
-	} else if ((f->validation == VALIDATION_STOP && rejected) ||
+	} else if (s.exceeded || (f->validation == VALIDATION_STOP && rejected) ||
 		   (f->validation == VALIDATION_SKIP && rejected > f->allowed_errors)) {
 		state = "rejected";
 		status = 3;

@@ -1,10 +1,11 @@
 /*
  * submitter - a file's batches to one Commerce target, in order, with the
  * next batch read and compressed by a second thread while one is in flight.
- * Commerce's row answers are told as the partner's lines (file, member,
- * column, value) through the filecheck's report. Hooks let the daemon skip
- * batches already confirmed, record each batch before and after it is sent,
- * and stop between batches.
+ * Each batch is settled by settle_batch (rows Commerce refuses are told and
+ * left out); Commerce's row answers are told as the partner's lines (file,
+ * member, column, value) through the filecheck's report. Hooks let the daemon
+ * record each request before and after it is sent, replay the answers of
+ * requests made before a restart, and stop between requests.
  */
 #include "config.h"
 
@@ -21,6 +22,7 @@
 #include "commands.h"
 #include "commerce/client.h"
 #include "commerce/payload.h"
+#include "settle.h"
 #include "lib/conf.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"
@@ -30,16 +32,6 @@
 #include "util/xalloc.h"
 
 #define QUEUE 2
-
-struct prepared {
-	unsigned seq;
-	struct buf csv;
-	struct buf body;
-	struct batch_origin *origin;
-	size_t rows;
-	int ok;
-	struct buf err;
-};
 
 /* The preparer thread fills slots in order; the sender empties them. */
 struct queue {
@@ -52,7 +44,6 @@ struct queue {
 	struct filecheck *fc;
 	const struct target *target;
 	struct import_params params;
-	int skip_body; /* read the batch only, for telling its answers */
 };
 
 static int read_whole(const char *path, struct buf *out)
@@ -98,7 +89,7 @@ static void prepare(struct queue *q, struct prepared *p, unsigned seq)
 	}
 	free(p->origin);
 	p->origin = (struct batch_origin *)buf_detach(&lines);
-	if (q->skip_body || (q->target->api == API_JSON ? payload_json : payload_csv)(
+	if ((q->target->api == API_JSON ? payload_json : payload_csv)(
 				    &q->params, p->csv.data, p->csv.len, &p->body, &p->err) == 0)
 		p->ok = 1;
 out:
@@ -215,8 +206,10 @@ static void get_cell(void *s, size_t len, void *ctx)
 {
 	struct cell_get *g = ctx;
 
-	if (g->row == g->want_row && g->col == g->want_col) {
+	if (g->row == g->want_row && (g->col == g->want_col || g->want_col < 0)) {
 		buf_add(g->out, s, len);
+		if (g->want_col < 0)
+			buf_addch(g->out, '\0');
 		g->found = 1;
 	}
 	g->col++;
@@ -231,7 +224,7 @@ static void get_row(int c, void *ctx)
 	g->col = 0;
 }
 
-/* batch_cell: the value of column col in data row row of our own batch CSV. */
+/* batch_cell: the value of column col (-1: every cell, NUL-separated) in data row row. */
 static void batch_cell(const struct buf *csv, unsigned long row, long col, struct buf *out)
 {
 	struct cell_get g = { row, col, 0, 0, out, 0 };
@@ -241,6 +234,28 @@ static void batch_cell(const struct buf *csv, unsigned long row, long col, struc
 	csv_parse(&p, csv->data, csv->len, get_cell, get_row, &g);
 	csv_fini(&p, get_cell, get_row, &g);
 	csv_free(&p);
+}
+
+/*
+ * quoted_value_column: the column whose value the message quotes (Source code
+ * "warehouse_xx" does not exists); -1 when it quotes none of the row's values.
+ */
+static long quoted_value_column(const char *msg, const struct buf *cells, size_t ncols)
+{
+	for (const char *q = strchr(msg, '"'); q; q = strchr(q, '"')) {
+		const char *end = strchr(q + 1, '"'), *cell = cells->data;
+		size_t len;
+
+		if (end == NULL)
+			break;
+		len = (size_t)(end - q - 1);
+		for (size_t i = 0; i < ncols && cell && cell < cells->data + cells->len;
+		     i++, cell += strlen(cell) + 1)
+			if (len && strlen(cell) == len && strncmp(q + 1, cell, len) == 0)
+				return (long)i;
+		q = end + 1;
+	}
+	return -1;
 }
 
 /* partner_column: the partner's name for a Commerce column. */
@@ -254,10 +269,10 @@ static const char *partner_column(const struct feed *f, const char *commerce)
 	return commerce;
 }
 
-static void tell_rows(struct submit_state *s, const struct target *t, const struct prepared *p,
-		      const struct answer *a)
+void submit_tell_rows(struct submit_state *s, const struct target *t, const struct prepared *p,
+		      const struct answer *a, const unsigned *map, size_t nmap)
 {
-	struct buf header = BUF_INIT(BUF_NOCAP), value = BUF_INIT(BUF_NOCAP), msg = BUF_INIT(BUF_NOCAP);
+	struct buf header = BUF_INIT(BUF_NOCAP), cells = BUF_INIT(BUF_NOCAP), msg = BUF_INIT(BUF_NOCAP);
 	struct header_names rp = { &header, 0 };
 	struct csv_parser parser;
 	const char *nl = memchr(p->csv.data, '\n', p->csv.len);
@@ -272,63 +287,67 @@ static void tell_rows(struct submit_state *s, const struct target *t, const stru
 		const struct row_answer *ra = &a->rows[i];
 		char line[4200];
 		long col;
-		const char *colname = "";
+		const char *colname = "", *value = "";
+		unsigned long row; /* 1-based row of the batch */
 
-		if (ra->row == 0 || ra->row > p->rows) {
+		if (ra->row == 0 || ra->row > nmap || map[ra->row - 1] >= p->rows) {
 			buf_reset(&msg);
-			buf_printf(&msg, "Commerce (%s) named row %lu of batch %u, which has %zu rows: %s",
-				   t->name, ra->row, p->seq, p->rows, ra->message);
+			buf_printf(&msg,
+				   "Commerce (%s) named row %lu of a request of batch %u, which "
+				   "carried %zu rows: %s",
+				   t->name, ra->row, p->seq, nmap, ra->message);
 			filecheck_message(s->fc, buf_cstr(&msg));
 			continue;
 		}
-		filecheck_line(s->fc, p->origin[ra->row - 1].member, p->origin[ra->row - 1].line, line,
+		row = map[ra->row - 1] + 1UL;
+		filecheck_line(s->fc, p->origin[row - 1].member, p->origin[row - 1].line, line,
 			       sizeof(line));
+		buf_reset(&cells);
+		batch_cell(&p->csv, row, -1, &cells);
 		col = column_in_message(ra->message, &header, rp.n);
-		buf_reset(&value);
+		if (col < 0)
+			col = quoted_value_column(ra->message, &cells, rp.n);
 		if (col >= 0) {
 			const char *name = header.data;
 			for (long k = 0; k < col; k++)
 				name += strlen(name) + 1;
 			colname = partner_column(s->fc->feed, name);
-			batch_cell(&p->csv, ra->row, col, &value);
+			value = cells.data;
+			for (long k = 0; k < col && value < cells.data + cells.len; k++)
+				value += strlen(value) + 1;
+			if (value >= cells.data + cells.len)
+				value = "";
 		}
 		buf_reset(&msg);
 		buf_printf(&msg, "Commerce%s%s rejected the row: %s", s->fc->feed->targets.n > 1 ? " " : "",
 			   s->fc->feed->targets.n > 1 ? t->name : "", ra->message);
-		filecheck_problem(s->fc, line, colname, buf_cstr(&value), value.len, buf_cstr(&msg));
+		filecheck_problem(s->fc, line, colname, value, strlen(value), buf_cstr(&msg));
 		if (keyset_insert(&s->rejected_lines, line, strlen(line), 1) == 0)
 			s->commerce_rejected++;
 	}
 	buf_release(&header);
-	buf_release(&value);
+	buf_release(&cells);
 	buf_release(&msg);
 }
 
-void tell_batch_answer(struct submit_state *s, const struct target *t, unsigned seq,
-		       const struct answer *a)
+void submit_tell_unnamed(struct submit_state *s, const struct target *t, const struct prepared *p,
+			 unsigned row)
 {
-	struct queue q;
-	struct prepared p;
+	char line[4200], msg[512];
 
-	memset(&q, 0, sizeof(q));
-	memset(&p, 0, sizeof(p));
-	q.fc = s->fc;
-	q.target = t;
-	q.params.entity = s->fc->feed->entity->name;
-	q.params.behavior = s->fc->feed->behavior;
-	buf_init(&p.csv, BUF_NOCAP);
-	buf_init(&p.body, BUF_NOCAP);
-	buf_init(&p.err, 4096);
-	q.skip_body = 1;
-	prepare(&q, &p, seq);
-	if (p.ok)
-		tell_rows(s, t, &p, a);
-	else
-		filecheck_message(s->fc, buf_cstr(&p.err));
-	buf_release(&p.csv);
-	buf_release(&p.body);
-	buf_release(&p.err);
-	free(p.origin);
+	filecheck_line(s->fc, p->origin[row].member, p->origin[row].line, line, sizeof(line));
+	snprintf(msg, sizeof(msg),
+		 "Commerce%s%s refused this row without saying why (Commerce before the release that "
+		 "names rows)",
+		 s->fc->feed->targets.n > 1 ? " " : "", s->fc->feed->targets.n > 1 ? t->name : "");
+	filecheck_problem(s->fc, line, "", "", 0, msg);
+	if (keyset_insert(&s->rejected_lines, line, strlen(line), 1) == 0)
+		s->commerce_rejected++;
+}
+
+unsigned long submit_allowed(const struct submit_state *s)
+{
+	return s->fc->feed->validation == VALIDATION_STOP ? 0 : s->fc->feed->allowed_errors;
 }
 
 /* submit_target: every batch to one target. */
@@ -338,11 +357,17 @@ void submit_target(struct submit_state *s, const struct target *t)
 	struct queue q;
 	struct buf err = BUF_INIT(4096), msg = BUF_INIT(BUF_NOCAP);
 	struct commerce_client *client;
-	struct answer a;
 	pthread_t thread;
 	unsigned long batches = fc->res.batches;
 	unsigned seq;
 
+	if (s->exceeded) { /* an earlier target found more rejected rows than the feed allows */
+		buf_printf(&msg, "nothing sent to [commerce %s]: too many rows rejected", t->name);
+		filecheck_message(fc, buf_cstr(&msg));
+		buf_release(&err);
+		buf_release(&msg);
+		return;
+	}
 	client = commerce_client_new(t, &err);
 	if (client && s->hooks && s->hooks->stop)
 		commerce_client_set_stop(client, s->hooks->stop, s->hooks->ctx);
@@ -354,6 +379,7 @@ void submit_target(struct submit_state *s, const struct target *t)
 		buf_release(&msg);
 		return;
 	}
+	s->imported = 0;
 	memset(&q, 0, sizeof(q));
 	pthread_mutex_init(&q.lock, NULL);
 	pthread_cond_init(&q.cond, NULL);
@@ -364,29 +390,21 @@ void submit_target(struct submit_state *s, const struct target *t)
 	q.target = t;
 	q.params.entity = fc->feed->entity->name;
 	q.params.behavior = fc->feed->behavior;
-	q.params.skip_errors = fc->feed->validation == VALIDATION_SKIP;
-	q.params.allowed_errors = fc->feed->allowed_errors;
+	/* stop-on-errors whatever the feed says: under skip-errors Commerce drops bad
+	   rows without a word (StartImport::canSkipValidationErrors); the feed's
+	   `validation` is dropgate's own rule, applied by settle_batch */
+	q.params.skip_errors = 0;
+	q.params.allowed_errors = 0;
 	for (int i = 0; i < QUEUE; i++) {
 		buf_init(&q.slot[i].csv, BUF_NOCAP);
 		buf_init(&q.slot[i].body, BUF_NOCAP);
 		buf_init(&q.slot[i].err, 4096);
 	}
-	answer_init(&a);
 	pthread_create(&thread, NULL, preparer, &q);
-	for (seq = 1; seq <= batches; seq++) {
+	for (seq = 1; seq <= batches && !s->exceeded; seq++) {
 		struct prepared *p = take(&q, seq);
-		enum answer_class cls;
-		struct logline l;
+		enum settle_outcome out;
 
-		if (s->hooks && s->hooks->skip && s->hooks->skip(s->hooks->ctx, t, seq)) {
-			taken(&q); /* confirmed before a restart: not sent again */
-			continue;
-		}
-		if (s->hooks && s->hooks->stop && s->hooks->stop(s->hooks->ctx)) {
-			s->stopped = 1;
-			taken(&q);
-			break;
-		}
 		if (!p->ok) {
 			buf_reset(&msg);
 			buf_printf(&msg, "batch %u not sent: %s", seq, buf_cstr(&p->err));
@@ -395,63 +413,13 @@ void submit_target(struct submit_state *s, const struct target *t)
 			taken(&q);
 			break;
 		}
-		if (s->hooks && s->hooks->before_send &&
-		    s->hooks->before_send(s->hooks->ctx, t, seq) < 0) {
-			s->stopped = 1; /* not recorded as sent, so not sent: parked, not refused */
-			taken(&q);
-			break;
-		}
-		cls = commerce_import(client, p->body.data, p->body.len, &a);
-		if (s->hooks && s->hooks->stop && s->hooks->stop(s->hooks->ctx) &&
-		    cls == ANSWER_TRANSIENT) {
-			/* cut short by the stop: the batch stays "sent", resent after the restart */
-			s->stopped = 1;
-			taken(&q);
-			break;
-		}
-		if (s->hooks && s->hooks->answered)
-			s->hooks->answered(s->hooks->ctx, t, seq, &a);
-		if (cls == ANSWER_TRANSIENT)
-			s->transient = 1;
-		log_begin(&l, cls == ANSWER_DONE ? LOG_INFO : LOG_WARN, "batch_answered");
-		log_kv(&l, "file", fc->path);
-		log_kv(&l, "target", t->name);
-		log_kvf(&l, "batch", "%u", seq);
-		log_kvf(&l, "rows", "%zu", p->rows);
-		log_kvf(&l, "http", "%ld", a.http_status);
-		log_kvf(&l, "processed", "%lu", a.processed);
-		log_kvf(&l, "rows_rejected", "%zu", a.nrows);
-		if (a.message.len)
-			log_kv(&l, "msg", buf_cstr(&a.message));
-		log_end(&l);
-		if (!s->defer_telling)
-			tell_rows(s, t, p, &a);
-		if (cls == ANSWER_DONE) {
-			if (a.processed + a.nrows != p->rows) {
-				buf_reset(&msg);
-				buf_printf(&msg, "batch %u: Commerce (%s) processed %lu and rejected %zu of %zu rows sent",
-					   seq, t->name, a.processed, a.nrows, p->rows);
-				filecheck_message(fc, buf_cstr(&msg));
-			}
-			taken(&q);
-			continue;
-		}
-		buf_reset(&msg);
-		buf_printf(&msg, "batch %u (lines %u to %u) %s by Commerce (%s): %s", seq,
-			   p->origin[0].line, p->origin[p->rows - 1].line,
-			   cls == ANSWER_REFUSED ? "refused as a whole" : "not accepted", t->name,
-			   buf_cstr(&a.message));
-		filecheck_message(fc, buf_cstr(&msg));
-		s->status = EXIT_COMMERCE;
+		out = settle_batch(s, t, client, p);
 		taken(&q);
-		if (cls != ANSWER_REFUSED || a.http_status != 200) {
-			/* unreachable, not authorised, or refused for what the request is
-			   (a 4xx, TLS trust): the rest would fare no better. A 200 refusal
-			   is about this batch's rows: the next batch may pass. */
-			if (seq < batches) {
+		if (out == SETTLE_STOP) {
+			if (seq < batches && !s->stopped) {
 				buf_reset(&msg);
-				buf_printf(&msg, "batches %u to %lu were not sent to %s", seq + 1,
-					   batches, t->name);
+				buf_printf(&msg, "batches %u to %lu were not sent to %s", seq + 1, batches,
+					   t->name);
 				filecheck_message(fc, buf_cstr(&msg));
 			}
 			break;
@@ -479,7 +447,6 @@ void submit_target(struct submit_state *s, const struct target *t)
 	}
 	pthread_mutex_destroy(&q.lock);
 	pthread_cond_destroy(&q.cond);
-	answer_release(&a);
 	commerce_client_free(client);
 	buf_release(&err);
 	buf_release(&msg);

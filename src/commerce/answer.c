@@ -80,12 +80,31 @@ static void add_row(struct answer *a, unsigned long row, const char *msg)
 	a->nrows++;
 }
 
+/*
+ * Sentences with which a StartImport refuses a request for rows it does not
+ * name: processValidationResult() of earlier releases, and execute() after
+ * importSource() when stop-on-errors found more errors than allowedErrorCount
+ * (releases whose processValidationResult took $errors by value).
+ */
+static const char *const unnamed_rows[] = {
+	"Data validation failed.",
+	"Maximum error count has been reached",
+};
+
+static int says_rows_unnamed(const char *s)
+{
+	for (size_t i = 0; i < sizeof(unnamed_rows) / sizeof(unnamed_rows[0]); i++)
+		if (strncmp(s, unnamed_rows[i], strlen(unnamed_rows[i])) == 0)
+			return 1;
+	return 0;
+}
+
 /* parse_strings: the 200 answer, an array of strings. */
 static void parse_strings(struct answer *a, const json_t *arr)
 {
 	size_t i;
 	const json_t *v;
-	int refused = 0;
+	int refused = 0, unnamed = 0;
 
 	json_array_foreach(arr, i, v) {
 		const char *s = json_string_value(v);
@@ -110,14 +129,18 @@ static void parse_strings(struct answer *a, const json_t *arr)
 			}
 		}
 		/* anything else is a sentence about the whole batch */
+		unnamed |= says_rows_unnamed(s);
 		if (a->message.len)
 			buf_addstr(&a->message, " ");
 		buf_addstr(&a->message, s);
 		refused = 1;
 	}
 	/* applied when Commerce says how many rows it processed, even with a remark */
-	a->cls = a->has_processed ? ANSWER_DONE : ANSWER_REFUSED;
-	if (!a->has_processed && !refused)
+	a->cls = a->has_processed ? ANSWER_DONE
+		 : a->nrows      ? ANSWER_ROWS
+		 : unnamed       ? ANSWER_UNNAMED
+				 : ANSWER_REFUSED;
+	if (!a->has_processed && !refused && a->nrows == 0)
 		buf_addstr(&a->message, "Commerce answered without saying how many rows it processed");
 }
 

@@ -6,6 +6,11 @@
  * an error status and a body {"message": "... %name ...", "parameters": ...}.
  * answer_parse turns that into one class and the row problems, with row
  * numbers as Commerce counts them (1-based data rows of that request's CSV).
+ * A 200 refusal is ANSWER_ROWS when it names rows (current Commerce releases:
+ * StartImport::validate), ANSWER_UNNAMED when it says some row is bad without
+ * naming one (earlier releases: "Data validation failed. ..."; the first
+ * module releases: "Maximum error count has been reached ..."), and
+ * ANSWER_REFUSED for anything else (an empty file, a 4xx).
  * Nothing here does I/O; the client and the tests feed it.
  */
 #ifndef DG_ANSWER_H
@@ -20,6 +25,8 @@ enum answer_class {
 	ANSWER_REFUSED,   /* the batch was refused as a whole (4xx, a non-row answer) */
 	ANSWER_TRANSIENT, /* try again: 429, 5xx, timeouts, refused or reset connections */
 	ANSWER_AUTH,      /* 401: the token is not (or no longer) accepted */
+	ANSWER_ROWS,      /* refused whole for the rows it names ("Row 3: ...") */
+	ANSWER_UNNAMED,   /* refused whole for bad rows it does not name ("Data validation failed") */
 };
 
 struct row_answer {

@@ -770,32 +770,41 @@ struct file_job {
 	char *file;    /* work/<id>/<name> */
 };
 
-static int hook_skip(void *ctx, const struct target *t, unsigned seq)
+/* hook_recorded: an answer given before a restart is used again; only "sent" goes again */
+static int hook_recorded(void *ctx, const struct target *t, unsigned seq, unsigned sub,
+			 const char *rows, struct answer *a)
 {
 	struct file_job *j = ctx;
-	char state[16];
+	struct ledger_request r;
+	int found;
 
-	ledger_batch_state(j->d->ledger, j->lf.id, t->name, seq, state, sizeof(state));
-	return strcmp(state, "done") == 0;
+	if (ledger_request_get(j->d->ledger, j->lf.id, t->name, seq, sub, &r) < 0)
+		return 0;
+	found = strcmp(r.state, "sent") != 0 && strcmp(r.rows, rows) == 0 &&
+		answer_from_json(a, r.answer) == 0;
+	ledger_request_release(&r);
+	return found;
 }
 
-static int hook_before(void *ctx, const struct target *t, unsigned seq)
+static int hook_before(void *ctx, const struct target *t, unsigned seq, unsigned sub,
+		       const char *rows)
 {
 	struct file_job *j = ctx;
 
-	return ledger_batch_set(j->d->ledger, j->lf.id, t->name, seq, "sent", NULL);
+	return ledger_request_set(j->d->ledger, j->lf.id, t->name, seq, sub, rows, "sent", NULL, NULL);
 }
 
-static void hook_answered(void *ctx, const struct target *t, unsigned seq, const struct answer *a)
+static void hook_answered(void *ctx, const struct target *t, unsigned seq, unsigned sub,
+			  const char *rows, const struct answer *a, const char *settles)
 {
 	struct file_job *j = ctx;
 	char *json;
 
 	if (a->cls == ANSWER_TRANSIENT)
-		return; /* not an answer: the batch stays "sent", to be sent again */
+		return; /* not an answer: the request stays "sent", to be sent again */
 	json = answer_to_json(a);
-	ledger_batch_set(j->d->ledger, j->lf.id, t->name, seq,
-			 a->cls == ANSWER_DONE ? "done" : "refused", json);
+	ledger_request_set(j->d->ledger, j->lf.id, t->name, seq, sub, rows,
+			   a->cls == ANSWER_DONE ? "done" : "refused", json, settles);
 	free(json);
 }
 
@@ -808,23 +817,15 @@ static int hook_stop(void *ctx)
 	return stop_flag || ledger_failed(j->d->ledger) || spool_fsync_failed();
 }
 
-static const struct submit_hooks hooks_proto = { hook_skip, hook_before, hook_answered, hook_stop,
-						 NULL };
-
-struct tell_ctx {
-	struct submit_state *s;
-	const struct conf *c;
-	struct answer a;
-};
-
-static void tell_stored(void *ctx, const char *target, unsigned seq, const char *json)
+static void hook_settled(void *ctx, const struct target *t, unsigned seq, const char *state)
 {
-	struct tell_ctx *t = ctx;
-	const struct target *tg = conf_target(t->c, target);
+	struct file_job *j = ctx;
 
-	if (tg && answer_from_json(&t->a, json) == 0 && t->a.nrows)
-		tell_batch_answer(t->s, tg, seq, &t->a);
+	ledger_batch_set(j->d->ledger, j->lf.id, t->name, seq, state, NULL);
 }
+
+static const struct submit_hooks hooks_proto = { hook_recorded, hook_before, hook_answered,
+						 hook_settled, hook_stop, NULL };
 
 /* unpack_like: a name that says the bytes are compressed already. */
 static int unpack_like(const char *name)
@@ -914,29 +915,17 @@ static void finish(struct file_job *j, const char *state, const char *message)
 	buf_release(&err);
 }
 
-/* tell_answers: Commerce's row answers, from the ledger (this run's and earlier ones'). */
-static void tell_answers(struct file_job *j, struct submit_state *s)
-{
-	struct tell_ctx t = { s, j->c, { 0 } };
-
-	answer_init(&t.a);
-	ledger_batch_answers(j->d->ledger, j->lf.id, tell_stored, &t);
-	answer_release(&t.a);
-}
-
 /* final_report: worker's messages and the outcome (problems are in already). */
 static void final_report(struct file_job *j, struct filecheck *fc, struct submit_state *s,
 			 json_t *worker, const char *state)
 {
 	struct report_summary sum;
 	struct buf err = BUF_INIT(4096);
-	struct tell_ctx t = { s, j->c, { 0 } };
 	json_t *msgs = json_object_get(worker, "messages"), *m;
 	size_t i;
 	long rows = (long)json_integer_value(json_object_get(worker, "rows"));
 	long rejected = (long)json_integer_value(json_object_get(worker, "rows_rejected"));
 
-	(void)t;
 	json_array_foreach(msgs, i, m) {
 		const char *text = json_string_value(m);
 		if (text && strstr(text, " rows rejected: see ") == NULL)
@@ -1022,7 +1011,7 @@ static void submit_all(struct file_job *j, json_t *worker)
 	keyset_init(&s.rejected_lines);
 	hooks.ctx = j;
 	s.hooks = &hooks;
-	s.defer_telling = 1;
+	s.local_rejected = (unsigned long)json_integer_value(json_object_get(worker, "rows_rejected"));
 	if (wstate && strcmp(wstate, "rejected") == 0) {
 		final_report(j, &fc, &s, worker, ST_FAILED);
 		finish(j, ST_FAILED, "the file was rejected: see its report");
@@ -1043,10 +1032,9 @@ static void submit_all(struct file_job *j, json_t *worker)
 		keyset_release(&s.rejected_lines);
 		goto out;
 	}
-	tell_answers(j, &s);
 	rejected = (long)json_integer_value(json_object_get(worker, "rows_rejected"));
 	rejected += (long)s.commerce_rejected;
-	if (s.status == EXIT_COMMERCE)
+	if (s.status == EXIT_COMMERCE || s.exceeded)
 		state = ST_FAILED;
 	else if ((j->f->validation == VALIDATION_STOP && rejected) ||
 		 (j->f->validation == VALIDATION_SKIP && (unsigned long)rejected > allowed))
@@ -1054,7 +1042,9 @@ static void submit_all(struct file_job *j, json_t *worker)
 	else
 		state = rejected ? ST_PARTIAL : ST_DONE;
 	final_report(j, &fc, &s, worker, state);
-	finish(j, state, s.status == EXIT_COMMERCE ? "Commerce refused a batch: see the report" : "");
+	finish(j, state, s.status == EXIT_COMMERCE ? "Commerce refused a batch: see the report"
+			 : s.exceeded	     ? "more rows rejected than the feed allows: see the report"
+					     : "");
 	keyset_release(&s.rejected_lines);
 out:
 	filecheck_release(&fc);

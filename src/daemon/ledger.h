@@ -97,6 +97,32 @@ int ledger_batch_answers(struct ledger *l, long long id,
 			 void (*fn)(void *ctx, const char *target, unsigned seq, const char *json),
 			 void *ctx);
 
+/*
+ * requests: what was sent for one batch, each request (sub 0, 1, ...) with the
+ * batch rows it carried ("1-40,42"); states sent, done, refused. A batch that
+ * Commerce refuses row by row is settled in several requests; after a crash
+ * the recorded answers say where to go on, so only the request in flight
+ * (still "sent") goes again.
+ */
+struct ledger_request {
+	char *target;
+	unsigned seq, sub;
+	char *rows;
+	char state[16];
+	char *answer;
+};
+/* ledger_request_set: with batch_state, the batch takes that state in the same commit. */
+int ledger_request_set(struct ledger *l, long long id, const char *target, unsigned seq,
+		       unsigned sub, const char *rows, const char *state, const char *answer_json,
+		       const char *batch_state);
+/* ledger_request_get: 0 with *r filled (release it), -1 when not recorded. */
+int ledger_request_get(struct ledger *l, long long id, const char *target, unsigned seq,
+		       unsigned sub, struct ledger_request *r);
+void ledger_request_release(struct ledger_request *r);
+/* ledger_requests: a file's requests by target, batch and order sent, to fn. */
+int ledger_requests(struct ledger *l, long long id,
+		    void (*fn)(void *ctx, const struct ledger_request *r), void *ctx);
+
 /* ledger_each: the files where (an SQL condition), oldest first when asc. */
 int ledger_each(struct ledger *l, const char *where, int asc, int limit,
 		void (*fn)(void *ctx, const struct ledger_file *f), void *ctx);

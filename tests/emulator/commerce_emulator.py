@@ -20,7 +20,14 @@ Control endpoints for tests (no authentication), under /__emulator/:
   POST revoke            {"token": "..."}: an integration token answers 401 for good
   POST orders            [order, ...]: seed or replace orders (by entity_id)
   POST products          [product, ...]: seed the catalog ({"id", "sku", ...})
-  POST config            {"delay": seconds from an import's arrival to its answer}
+  POST config            {"delay": seconds from an import's arrival to its answer,
+                          "answers": "current" | "earlier", "sources": ["default", ...]}
+
+Imports answer as Magento's StartImport does (see start_import): --answers current
+(the default) names every bad row and refuses the request whole, except that
+validation-skip-errors drops bad rows silently when one row is valid; --answers
+earlier refuses with "Data validation failed..." and names no row. stock_sources
+rows must name a source Commerce has (--source, default "default").
 
 advanced_pricing rows for a SKU the catalog lacks are rejected ("Product with
 specified SKU not found") once the emulator knows any product, seeded or imported.
@@ -66,44 +73,109 @@ KEYS = {
     "customer_composite": ["email", "_website"],
 }
 DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+PHP_NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")  # PHP 8 is_numeric()
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.]+$")
 PRODUCT_TYPES = {"simple", "configurable", "virtual", "bundle", "grouped", "downloadable", "giftcard"}
 
 
-def check_row(entity, row):
-    """The first problem of one row, as Commerce words it, or None."""
+def check_row(entity, row, sources=None):
+    """The problems of one row, as Commerce words them (a list, empty when valid)."""
+    if entity == "stock_sources":
+        return check_source_item(row, sources or set())
     for col in REQUIRED.get(entity, []):
         if not row.get(col, ""):
             if col == "sku":
-                return "SKU is empty"
-            return 'Value for "%s" attribute is required' % col
+                return ["SKU is empty"]
+            return ['Value for "%s" attribute is required' % col]
     sku = row.get("sku")
     if sku is not None and len(sku) > 64:
-        return "SKU is too long, max length is 64"
+        return ["SKU is too long, max length is 64"]
     for col in ("quantity", "price", "tier_price", "tier_price_qty", "weight", "qty", "special_price"):
         v = row.get(col, "")
         if v and not DECIMAL.match(v):
-            return 'Value for "%s" attribute contains incorrect value' % col
+            return ['Value for "%s" attribute contains incorrect value' % col]
     for col in ("status", "product_online", "is_in_stock"):
         v = row.get(col, "")
         if v and v not in ("0", "1"):
-            return 'Value for "%s" attribute contains incorrect value' % col
+            return ['Value for "%s" attribute contains incorrect value' % col]
     v = row.get("product_type", "")
     if v and v not in PRODUCT_TYPES:
-        return "Product type is invalid or not supported"
+        return ["Product type is invalid or not supported"]
     v = row.get("tier_price_value_type", "")
     if v and v not in ("Fixed", "Discount"):
-        return "Value type is invalid"
+        return ["Value type is invalid"]
     for col in ("email", "_email"):
         v = row.get(col, "")
         if v and not EMAIL.match(v):
-            return "Please specify a valid email"
-    return None
+            return ["Please specify a valid email"]
+    return []
+
+
+def check_source_item(row, sources):
+    """stock_sources rows as magento/inventory's InventoryImportExport validates them: the
+    ValidatorChain of etc/di.xml runs sku, source, qty in that order and keeps every error
+    (Model/Import/Validator/SkuValidator.php, SourceValidator.php, QtyValidator.php ::validate)."""
+    problems = []
+    if row.get("sku") is None:
+        problems.append('Missing required column "sku"')
+    code = row.get("source_code")
+    if code is None:
+        problems.append('Missing required column "source_code"')
+    elif code not in sources:
+        problems.append('Source code "%s" does not exists' % code)  # sic, Commerce's words
+    qty = row.get("quantity")
+    if qty is None:
+        problems.append('Missing required column "quantity"')
+    elif not PHP_NUMERIC.match(qty):
+        problems.append('"quantity" contains incorrect value')
+    return problems
+
+
+def entities_processed(rows):
+    """What "Entities Processed: N" counts: every row validated, good or bad, and rows
+    with a sku column count once per distinct SKU (magento/magento2
+    ImportExport/Model/Import/Entity/AbstractEntity.php::_saveValidatedBunches:
+    `_processedEntitiesCount = count($skuSet) ?: _processedRowsCount`)."""
+    skus = {r["sku"] for r in rows if "sku" in r}
+    return len(skus) or len(rows)
+
+
+def start_import(answers, strategy, rows, problems):
+    """The answer of Magento's StartImport::execute for rows already read, and the rows it
+    imports. problems[i] lists row i's errors. Returns (answer, imported rows).
+
+    answers = "current": magento/magento2 ImportCsv/Model/StartImport.php::validate() (and
+    ImportJson/Model/StartImport.php::validate(), the same rules): any error refuses the
+    request whole and names every error as "Row N: ..." (getRowNumber() + 1, so N counts
+    that request's data rows from 1) -- unless canSkipValidationErrors(): the strategy is
+    validation-skip-errors and getValidatedIds() is not empty (one row is valid); then the
+    errors are dropped without a word and processImport() answers "Entities Processed: N".
+    allowedErrorCount plays no part in either: processImport() clears the error aggregator
+    before importSource(), so hasToBeTerminated() sees only errors of the import itself.
+
+    answers = "earlier": the StartImport whose processValidationResult(&$errors) adds
+    "Data validation failed. Please fix the following errors and upload the file again."
+    whenever Import::validateSource() found an error (it returns !getErrorsCount(), whatever
+    the strategy), then addMessageToSkipErrors() adds "Please fix errors and re-upload file"
+    because row errors are ERROR_LEVEL_CRITICAL (hasFatalExceptions()); no row is named.
+    """
+    bad = [(i, p) for i, ps in enumerate(problems, start=1) for p in ps]
+    good = [r for r, ps in zip(rows, problems) if not ps]
+    if not bad:
+        return ["Entities Processed: %d" % entities_processed(rows)], good
+    if answers == "earlier":
+        return ["Data validation failed. Please fix the following errors and upload the file again.",
+                "Please fix errors and re-upload file"], []
+    if strategy == "validation-skip-errors" and good:
+        return ["Entities Processed: %d" % entities_processed(rows)], good
+    return ["Row %d: %s" % (i, p) for i, p in bad], []
 
 
 class State:
-    def __init__(self, tokens, admins, admin_ttl, stores):
+    def __init__(self, tokens, admins, admin_ttl, stores, sources=("default",), answers="current"):
         self.lock = threading.Lock()
+        self.initial_sources = set(sources)
+        self.initial_answers = answers
         self.integration = set(tokens)
         self.revoked = set()
         self.admins = dict(admins)
@@ -120,6 +192,8 @@ class State:
         self.customers = {}
         self.products = {}
         self.delay = 0.0
+        self.sources = set(self.initial_sources)  # inventory source codes Commerce has
+        self.answers = self.initial_answers       # "current" or "earlier" StartImport
 
     def take_fault(self, path):
         with self.lock:
@@ -288,6 +362,7 @@ class Handler(BaseHTTPRequestHandler):
             self.record(400, entity)
             return self.send_json(400, {"message": "Invalid allowed error count: %1",
                                         "parameters": [norm["allowedErrorCount"]]})
+        # StartImport::execute(): any exception other than a LocalizedException while reading
         invalid = ["Sorry, but the data is invalid or the file is not uploaded."]
         if route == "import/csv":
             try:
@@ -312,30 +387,25 @@ class Handler(BaseHTTPRequestHandler):
             # the answer comes `delay` after the request arrived, whatever our own work took
             time.sleep(max(0.0, self.arrived + self.st.delay - time.time()))
         if not rows:
+            # StartImport::validate(): no row processed and no error (earlier releases:
+            # processValidationResult(), the same words)
             answer = ["This file is empty. Please try another one."]
             self.record(200, entity, 0, digest, answer)
             return self.send_json(200, answer)
-        errors = []
-        good = []
         with self.st.lock:
             catalog = {p.get("sku") for p in self.st.products.values()}
             catalog |= {r.get("sku") for r in self.st.store.get("catalog_product", [])}
-        for i, row in enumerate(rows, start=1):
-            problem = check_row(entity, row)
-            if not problem and entity == "advanced_pricing" and catalog and row.get("sku") not in catalog:
-                problem = "Product with specified SKU not found"
-            if problem:
-                errors.append("Row %d: %s" % (i, problem))
-            else:
-                good.append(row)
-        if errors and strategy == "validation-stop-on-errors":
-            answer = ["Data validation failed. Please fix the following errors and upload the file again."] + errors
-        elif len(errors) > allowed:
-            answer = ["Maximum error count has been reached or system error is occurred!"] + errors
-        else:
+            sources, answers = set(self.st.sources), self.st.answers
+        problems = []
+        for row in rows:
+            found = check_row(entity, row, sources)
+            if not found and entity == "advanced_pricing" and catalog and row.get("sku") not in catalog:
+                found = ["Product with specified SKU not found"]
+            problems.append(found)
+        answer, good = start_import(answers, strategy, rows, problems)
+        if good:
             with self.st.lock:
                 self.st.store.setdefault(entity, []).extend(good)
-            answer = errors + ["Entities Processed: %d" % len(good)]
         entry = self.record(200, entity, len(rows), digest, answer)
         if fault and fault.get("drop") == "after":
             # applied, then the connection dies before the answer (the journal says so)
@@ -409,6 +479,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, len(target))
             if method == "POST" and what == "config":
                 st.delay = float(req.get("delay", st.delay))
+                if req.get("answers") in ("current", "earlier"):
+                    st.answers = req["answers"]
+                if "sources" in req:
+                    st.sources = set(req["sources"])
                 return self.send_json(200, True)
             if method == "POST" and what == "reset":
                 st.reset()
@@ -465,6 +539,10 @@ def main():
     ap.add_argument("--admin", action="append", default=[], help="USER:PASSWORD of an admin")
     ap.add_argument("--admin-ttl", type=float, default=4 * 3600)
     ap.add_argument("--store", action="append", default=[], help="store view codes (default: default)")
+    ap.add_argument("--source", action="append", default=[],
+                    help="an inventory source code Commerce has (default: default)")
+    ap.add_argument("--answers", choices=("current", "earlier"), default="current",
+                    help="import answers of current Commerce releases (rows named) or earlier ones")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--verbose", action="store_true")
@@ -476,7 +554,8 @@ def main():
     admins = [x.split(":", 1) for x in a.admin]
     httpd = ThreadingHTTPServer((a.host, a.port), Handler)
     httpd.daemon_threads = True
-    httpd.state = State(tokens, admins, a.admin_ttl, a.store or ["default"])
+    httpd.state = State(tokens, admins, a.admin_ttl, a.store or ["default"],
+                          a.source or ["default"], a.answers)
     httpd.verbose = a.verbose
     if a.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

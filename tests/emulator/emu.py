@@ -59,6 +59,27 @@ def expect(cond, msg):
         fail(msg)
 
 
+def expect_refusals(report, errors, state, good, within=None):
+    """A file whose rows Commerce refused: the report's errors.csv holds exactly these
+    rows (line,column,value,message, any order), the report says state, Commerce holds
+    exactly the SKUs in good, and the import requests stay within the bound of
+    2*k*log2(n)+1 per batch of n rows with k refused ones (within: [(n, k), ...])."""
+    import math
+    lines = out(report + ".errors.csv").splitlines()
+    expect(lines[0] == "line,column,value,message", "errors.csv header %r" % lines[:1])
+    expect(sorted(lines[1:]) == sorted(errors), "errors.csv %s, want %s" % (lines[1:], errors))
+    r = result(report + ".result.json")
+    expect(r["state"] == state, "state %s, want %s: %s" % (r["state"], state, r["messages"]))
+    held = sorted(row["sku"] for row in store().get("stock_sources", []))
+    expect(held == sorted(good), "Commerce holds %d rows %s..., want %d" % (len(held), held[:5], len(good)))
+    if within is not None:
+        bound = sum(2 * k * math.log2(n) + 1 if k else 1 for n, k in within)
+        sent = len(imports())
+        expect(sent <= bound, "%d requests, more than %.1f" % (sent, bound))
+        print("requests %d, bound %.1f" % (sent, bound), file=sys.stderr)
+    return r
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
     arg = sys.argv[2] if len(sys.argv) > 2 else None

@@ -60,20 +60,55 @@ class EmulatorTest(unittest.TestCase):
             st, ans = self.csv_import("source_code,sku,quantity,status\ndefault,A,1,1\n", gz=gz)
             self.assertEqual((st, ans), (200, ["Entities Processed: 1"]))
 
-    def test_skip_errors_within_and_over_the_allowance(self):
-        csv = "source_code,sku,quantity,status\ndefault,A,1,1\ndefault,,2,1\ndefault,B,x,1\n"
-        st, ans = self.csv_import(csv, allowed="2")
-        self.assertEqual(ans, ["Row 2: SKU is empty", 'Row 3: Value for "quantity" attribute contains incorrect value',
-                               "Entities Processed: 1"])
-        st, ans = self.csv_import(csv, allowed="1")
-        self.assertEqual(ans[0], "Maximum error count has been reached or system error is occurred!")
-        self.assertEqual(len(self.httpd.state.store["stock_sources"]), 1)  # only the first call applied
+    BAD3 = ("source_code,sku,quantity,status\n"
+            "default,A,1,1\nwarehouse_xx,B,2,1\ndefault,C,x,1\ndefault,A,3,1\ndefault,D,,1\n")
+    NAMED = ['Row 2: Source code "warehouse_xx" does not exists', 'Row 3: "quantity" contains incorrect value',
+             'Row 5: "quantity" contains incorrect value']
 
-    def test_stop_on_errors_applies_nothing(self):
-        st, ans = self.csv_import("source_code,sku\ndefault,A\ndefault,\n", strategy="validation-stop-on-errors")
-        self.assertEqual(ans, ["Data validation failed. Please fix the following errors and upload the file again.",
-                               "Row 2: SKU is empty"])
+    def test_current_any_bad_row_refuses_whole_and_names_each(self):
+        # ImportCsv StartImport::validate(): "Row %1: %2" with getRowNumber() + 1, nothing imported;
+        # allowedErrorCount changes nothing
+        for allowed in ("0", "100"):
+            st, ans = self.csv_import(self.BAD3, strategy="validation-stop-on-errors", allowed=allowed)
+            self.assertEqual((st, ans), (200, self.NAMED))
         self.assertNotIn("stock_sources", self.httpd.state.store)
+
+    def test_current_skip_errors_drops_bad_rows_silently(self):
+        # canSkipValidationErrors(): skip-errors and one valid row; N counts the distinct SKUs
+        # of every row validated, bad ones included (AbstractEntity::_saveValidatedBunches)
+        for allowed in ("0", "100"):
+            st, ans = self.csv_import(self.BAD3, allowed=allowed)
+            self.assertEqual(ans, ["Entities Processed: 4"])
+        self.assertEqual([r["sku"] for r in self.httpd.state.store["stock_sources"]], ["A", "A"] * 2)
+
+    def test_current_skip_errors_without_a_valid_row_names_them(self):
+        st, ans = self.csv_import("source_code,sku,quantity\nnowhere,A,1\ndefault,B,?\n")
+        self.assertEqual(ans, ['Row 1: Source code "nowhere" does not exists', 'Row 2: "quantity" contains incorrect value'])
+        self.assertNotIn("stock_sources", self.httpd.state.store)
+
+    def test_every_error_of_a_row_is_named(self):
+        st, ans = self.csv_import("source_code,sku,quantity\nx,A,y\n", strategy="validation-stop-on-errors")
+        self.assertEqual(ans, ['Row 1: Source code "x" does not exists', 'Row 1: "quantity" contains incorrect value'])
+
+    def test_earlier_release_names_no_row_whatever_the_strategy(self):
+        self.req("POST", "/__emulator/config", {"answers": "earlier"}, token=None)
+        for strategy in ("validation-stop-on-errors", "validation-skip-errors"):
+            st, ans = self.csv_import(self.BAD3, strategy=strategy, allowed="100")
+            self.assertEqual(ans, ["Data validation failed. Please fix the following errors and upload the file again.",
+                                   "Please fix errors and re-upload file"])
+        self.assertNotIn("stock_sources", self.httpd.state.store)
+        st, ans = self.csv_import("source_code,sku,quantity\ndefault,A,1\n", strategy="validation-stop-on-errors")
+        self.assertEqual(ans, ["Entities Processed: 1"])
+
+    def test_json_endpoint_shares_the_answers(self):
+        items = [{"source_code": "default", "sku": "A", "quantity": 1}, {"source_code": "zz", "sku": "B", "quantity": 1}]
+        body = {"source": {"entity": "stock_sources", "behavior": "append",
+                           "validationStrategy": "validation-stop-on-errors", "allowedErrorCount": "0", "items": items}}
+        st, ans = self.req("POST", "/rest/default/V1/import/json", body)
+        self.assertEqual(ans, ['Row 2: Source code "zz" does not exists'])
+        self.req("POST", "/__emulator/config", {"answers": "earlier", "sources": ["default", "zz"]}, token=None)
+        st, ans = self.req("POST", "/rest/default/V1/import/json", body)
+        self.assertEqual(ans, ["Entities Processed: 2"])
 
     def test_empty_invalid_and_malformed(self):
         self.assertEqual(self.csv_import("source_code,sku\n")[1], ["This file is empty. Please try another one."])
@@ -81,7 +116,7 @@ class EmulatorTest(unittest.TestCase):
             "entity": "stock_sources", "behavior": "append", "validationStrategy": "validation-skip-errors",
             "allowedErrorCount": "0", "csvData": "not base64!"}})
         self.assertEqual(ans, ["Sorry, but the data is invalid or the file is not uploaded."])
-        latin1 = base64.b64encode("sku,source_code\nD\xfcbel,d\n".encode("latin-1")).decode()
+        latin1 = base64.b64encode("sku,source_code\nD\xfcbel,default\n".encode("latin-1")).decode()
         st, ans = self.req("POST", "/rest/default/V1/import/csv", {"source": {
             "entity": "stock_sources", "behavior": "append", "validationStrategy": "validation-skip-errors",
             "allowedErrorCount": "0", "csvData": latin1}})

@@ -94,6 +94,17 @@ allowed_errors = 10
 map.sku = @sku | trim | upper | required
 map.name = Name[@lang='en'] | trim
 
+[feed stock_src]
+dir = inbound/stock_src
+delimiter = ";"
+entity = stock_sources
+validation = skip-errors
+allowed_errors = 100
+map.source_code = Source | trim
+map.sku = ItemNo | trim | upper
+map.quantity = QtyOnHand | number(",", ".")
+map.status = QtyOnHand | number(",", ".") | instock
+
 [feed okfile]
 dir = inbound/okfile
 complete = ok-file
@@ -520,6 +531,51 @@ class DaemonTest(unittest.TestCase):
         self.assertGreaterEqual(applied, 3)
         self.assertEqual(a.files()[0][2], "done")
 
+    def test_a_row_commerce_refuses_ends_partial_with_the_row_in_errors_csv(self):
+        a = self.app
+        a.start()
+        a.drop("repro.csv", sample("refusals/stock_10_line8.csv"), feed="stock_src")
+        wait_for(lambda: a.finished(1), what="the file")
+        self.assertEqual(a.files()[0][2], "partial")
+        r = a.report("repro.csv")
+        self.assertEqual((r["state"], r["rows"], r["rows_ok"], r["rows_rejected"]), ("partial", 10, 9, 1))
+        errors = slurp(os.path.join(a.root, "spool/acme/outbound/reports/repro.csv.errors.csv"))
+        self.assertEqual(errors.lstrip("\ufeff").splitlines()[1:],
+                         ['8,Source,warehouse_xx,"Commerce rejected the row: Source code ""warehouse_xx"" does not exists"'])
+        self.assertEqual(len(a.emu_call("store")["stock_sources"]), 9)
+        out = a.run(["show", "1"]).stdout
+        self.assertIn("batch 1 to default (rows 1-10): HTTP 200, 0 rows processed, 1 rows rejected", out)
+        self.assertIn("batch 1 to default, request 2 (rows 1-6,8-10): HTTP 200, 9 rows processed", out)
+
+    def test_kill9_after_a_refusal_sends_no_answered_request_again(self):
+        # issue 9 item 6: requests Commerce refused were sent again on resume
+        a = self.app
+        a.batch_rows = 20
+        a.write_config()
+        a.emu_call("config", {"delay": 0.3, "answers": "earlier"})
+        lines = ["Source;ItemNo;QtyOnHand"] + ["%s;AB-%05d;%d" % ("warehouse_xx" if i == 25 else "default", i, i % 9)
+                                              for i in range(200)]
+        a.start()
+        a.drop("halved.csv", ("\n".join(lines) + "\n").encode(), feed="stock_src")
+
+        def refused_then_more():
+            got = a.imports()
+            firsts = [i for i, j in enumerate(got) if "Data validation failed" in " ".join(j["answer"] or [])]
+            return firsts and len(got) >= firsts[0] + 3
+        wait_for(refused_then_more, 60, "a refusal and two requests after it")
+        a.stop(signal.SIGKILL)
+        before = a.imports()
+        a.start()
+        wait_for(lambda: a.finished(1), 60, "the resumed file")
+        after = a.imports()[len(before):]
+        answered = {j["digest"] for j in before[:-1]}  # the last may have been in flight
+        again = [j for j in after if j["digest"] in answered]
+        self.assertEqual(again, [], "requests answered before the kill were sent again")
+        self.assertEqual(a.files()[0][2], "partial")
+        errors = slurp(os.path.join(a.root, "spool/acme/outbound/reports/halved.csv.errors.csv"))
+        self.assertIn("27,,,Commerce refused this row without saying why", errors)
+        self.assertEqual(len(a.emu_call("store")["stock_sources"]), 199)
+
     def test_sigterm_stops_within_seconds_and_parks_the_file(self):
         """SIGTERM to the daemon's pid, then (systemctl stop) to its whole group."""
         a = self.app
@@ -600,7 +656,7 @@ class DaemonTest(unittest.TestCase):
         out = a.run(["show", "1"]).stdout
         self.assertIn("file 1: s.csv", out)
         self.assertIn("processing", out)
-        self.assertIn("batch 1 to default: HTTP 200, 5 rows processed", out)
+        self.assertIn("batch 1 to default (rows 1-5): HTTP 200, 5 rows processed", out)
         self.assertEqual(a.run(["show", "99"], check=False).returncode, 2)
 
 
@@ -866,7 +922,8 @@ class DaemonTest(unittest.TestCase):
     def sent(self):
         db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10)
         try:
-            return db.execute("SELECT count(*) FROM batches WHERE state = 'sent'").fetchone()[0]
+            # a request in flight (a batch's requests are recorded one by one: settle.c)
+            return db.execute("SELECT count(*) FROM requests WHERE state = 'sent'").fetchone()[0]
         finally:
             db.close()
 

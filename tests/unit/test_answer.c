@@ -33,27 +33,41 @@ static void test_success_and_row_answers(void **state)
 
 static void test_whole_batch_answers_are_refusals(void **state)
 {
-	static const char *const bodies[] = {
-		"[\"Data validation failed. Please fix the following errors and upload the file again.\", \"Row 1: x\"]",
-		"[\"This file is empty. Please try another one.\"]",
-		"[\"Maximum error count has been reached or system error is occurred!\"]",
-		"[\"Sorry, but the data is invalid or the file is not uploaded.\"]",
-		"[]",
-		"{\"not\": \"a list\"}",
+	static const struct {
+		const char *body;
+		enum answer_class cls;
+	} cases[] = {
+		/* current releases (StartImport::validate): the bad rows, named */
+		{ "[\"Row 3: Source code \\\"xx\\\" does not exists\", \"Row 9: x\"]", ANSWER_ROWS },
+		/* earlier releases (processValidationResult): some row is bad, none named */
+		{ "[\"Data validation failed. Please fix the following errors and upload the file again.\", "
+		  "\"Please fix errors and re-upload file\"]", ANSWER_UNNAMED },
+		{ "[\"Maximum error count has been reached or system error is occurred!\"]", ANSWER_UNNAMED },
+		/* not about rows */
+		{ "[\"This file is empty. Please try another one.\"]", ANSWER_REFUSED },
+		{ "[\"Sorry, but the data is invalid or the file is not uploaded.\"]", ANSWER_REFUSED },
+		{ "[\"The file is valid, but we can't import it for some reason.\"]", ANSWER_REFUSED },
+		{ "[]", ANSWER_REFUSED },
+		{ "{\"not\": \"a list\"}", ANSWER_REFUSED },
 	};
 	struct answer a;
 
 	(void)state;
 	answer_init(&a);
-	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-		parse(&a, 200, bodies[i]);
-		assert_int_equal(a.cls, ANSWER_REFUSED);
-		assert_true(a.message.len > 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		parse(&a, 200, cases[i].body);
+		assert_int_equal(a.cls, cases[i].cls);
+		assert_true(a.message.len > 0 || a.nrows > 0);
 	}
-	parse(&a, 200, bodies[0]);
-	assert_int_equal(a.nrows, 1);
+	parse(&a, 200, cases[0].body);
+	assert_int_equal(a.nrows, 2);
+	assert_int_equal(a.rows[1].row, 9);
+	assert_string_equal(a.rows[0].message, "Source code \"xx\" does not exists");
+	parse(&a, 200, cases[1].body);
+	assert_int_equal(a.nrows, 0);
 	assert_string_equal(buf_cstr(&a.message),
-			    "Data validation failed. Please fix the following errors and upload the file again.");
+			    "Data validation failed. Please fix the following errors and upload the file again. "
+			    "Please fix errors and re-upload file");
 	answer_release(&a);
 }
 

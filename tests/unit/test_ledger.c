@@ -95,6 +95,43 @@ static void test_batches_and_notes(void **state)
 	ledger_close(l);
 }
 
+static void collect_request(void *ctx, const struct ledger_request *r)
+{
+	struct buf *out = ctx;
+
+	buf_printf(out, "%s/%u/%u %s %s %s;", r->target, r->seq, r->sub, r->rows, r->state, r->answer);
+}
+
+static void test_requests_of_a_batch_survive_a_reopen(void **state)
+{
+	struct ledger *l = open_here();
+	struct ledger_request r;
+	struct buf all = BUF_INIT(BUF_NOCAP);
+	long long id;
+
+	(void)state;
+	id = ledger_add(l, "acme", "stock", "s.csv", "/x", 10, 0);
+	assert_int_equal(ledger_request_get(l, id, "default", 1, 0, &r), -1);
+	assert_int_equal(ledger_request_set(l, id, "default", 1, 0, "1-10", "sent", NULL, NULL), 0);
+	assert_int_equal(ledger_request_set(l, id, "default", 1, 0, "1-10", "refused", "{\"class\":4}", NULL), 0);
+	assert_int_equal(ledger_request_set(l, id, "default", 1, 1, "1-6,8-10", "sent", NULL, NULL), 0);
+	assert_int_equal(ledger_batches_done(l, id), 0);
+	assert_int_equal(ledger_request_set(l, id, "default", 2, 0, "1-5", "done", "{}", "done"), 0);
+	assert_int_equal(ledger_batches_done(l, id), 1); /* the answer settled batch 2 */
+	ledger_close(l);
+	l = open_here();
+	assert_int_equal(ledger_request_get(l, id, "default", 1, 0, &r), 0);
+	assert_string_equal(r.rows, "1-10");
+	assert_string_equal(r.state, "refused");
+	assert_string_equal(r.answer, "{\"class\":4}");
+	ledger_request_release(&r);
+	ledger_requests(l, id, collect_request, &all);
+	assert_string_equal(buf_cstr(&all), "default/1/0 1-10 refused {\"class\":4};default/1/1 1-6,8-10 sent ;"
+					       "default/2/0 1-5 done {};");
+	buf_release(&all);
+	ledger_close(l);
+}
+
 /* issue 9 items 18-19: a worker takes a file only while it is the first in flight of its key */
 static void test_first_in_flight_and_groups(void **state)
 {
@@ -139,6 +176,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_files_states_and_events_survive_a_reopen, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_batches_and_notes, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_requests_of_a_batch_survive_a_reopen, tmpdir_setup,
+						tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_first_in_flight_and_groups, tmpdir_setup, tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
