@@ -120,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(column, sizeof(column), "c%zu", nexpr++);
 		buf_reset(&err);
 		if (strchr(e, '/') == NULL)
-			mapping_add(m, column, e, basedir, &err);
+			mapping_add(m, column, e, basedir, NULL, &err);
 		free(e);
 	}
 	free(e);

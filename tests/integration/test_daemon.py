@@ -158,7 +158,8 @@ def install_state_dir(path):
 class Appliance:
     """A spool, a state dir, the emulator and the daemon, under a root-owned path."""
 
-    def __init__(self, batch_rows=5000, min_free="1M", state_dir=None, workers=2, dropgate_keys=""):
+    def __init__(self, batch_rows=5000, min_free="1M", state_dir=None, workers=2, dropgate_keys="",
+                 sources=("default",)):
         # a chroot needs root-owned components all the way: not under /tmp
         self.root = tempfile.mkdtemp(prefix="dropgate-test-", dir="/srv")
         os.chmod(self.root, 0o755)
@@ -172,6 +173,7 @@ class Appliance:
         self.min_free = min_free
         self.workers = workers
         self.dropgate_keys = dropgate_keys  # more lines for [dropgate]
+        self.sources = sources  # the inventory sources Commerce has (others refuse the row)
         self.start_emulator()
         self.write_config()
         self.run(["partner", "add", "acme"])
@@ -191,6 +193,8 @@ class Appliance:
             os.unlink(portfile)
         args = [sys.executable, EMULATOR, "--port", str(self.port or 0), "--port-file", portfile,
                 "--token-file", TOKEN]
+        for code in self.sources:
+            args += ["--source", code]
         self.emu = subprocess.Popen(args, stderr=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(portfile), 10, "the emulator")
         self.port = int(slurp(portfile))

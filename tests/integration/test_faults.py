@@ -174,7 +174,7 @@ class FaultAppliance(td.Appliance):
     """The daemon suite's appliance with the workload's feeds and two partners."""
 
     def __init__(self):
-        super().__init__(batch_rows=10)
+        super().__init__(batch_rows=10, sources=("default", "pa"))  # feed pa's source_code
         self.write_config()
         self.run(["partner", "add", "bolt"])
         self.kills = []
@@ -528,7 +528,7 @@ class LedgerFaultTest(unittest.TestCase):
             def sent():
                 c = sqlite3.connect(db, timeout=10)
                 try:
-                    return c.execute("SELECT count(*) FROM batches WHERE state = 'sent'").fetchone()[0]
+                    return c.execute("SELECT count(*) FROM requests WHERE state = 'sent'").fetchone()[0]
                 finally:
                     c.close()
             td.wait_for(sent, 30, "the first batch in flight")

@@ -178,8 +178,10 @@ class Box:
 
     def start_emulator(self):
         portfile = os.path.join(self.root, "emu.port")
+        # the sources the lookup table names (sources.csv, and west once the test edits it)
+        sources = [a for code in ("default", "east", "west") for a in ("--source", code)]
         self.emu = subprocess.Popen([sys.executable, EMULATOR, "--port", "0", "--port-file", portfile,
-                                     "--token-file", self.token], stderr=subprocess.DEVNULL)
+                                     "--token-file", self.token] + sources, stderr=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(portfile) and slurp(portfile).strip(), 10, "the emulator")
         self.port = int(slurp(portfile))
 
