@@ -399,17 +399,22 @@ static void claim_refused(struct daemon *d, const struct conf *c, const struct f
 	free(ids);
 }
 
-/* claim: dir/name into the ledger and work/ for each feed reading dir (claim.c). */
-static void claim(struct daemon *d, const struct conf *c, const struct feed **feeds, size_t nfeeds,
-		  const char *partner, const char *dir, const char *name, const struct stat *st)
+/*
+ * claim: dir/name into the ledger and work/ for each feed reading dir
+ * (claim.c). -1 when the ledger could not record it: the file stays where it
+ * is, and no later file of the feed may be claimed before it.
+ */
+static int claim(struct daemon *d, const struct conf *c, const struct feed **feeds, size_t nfeeds,
+		 const char *partner, const char *dir, const char *name, const struct stat *st)
 {
 	char *from = xasprintf("%s/%s", dir, name);
+	long long id = claim_file(d->ledger, c, feeds, nfeeds, partner, from, st);
 
-	if (claim_file(d->ledger, c, feeds, nfeeds, partner, from, st) > 0 &&
-	    feeds[0]->complete == COMPLETE_OKFILE)
+	if (id > 0 && feeds[0]->complete == COMPLETE_OKFILE)
 		claim_marker_remove(from);
 	seen_forget(d, from);
 	free(from);
+	return id < 0 ? -1 : 0;
 }
 
 /* --- scanning ---------------------------------------------------------------------- */
@@ -539,8 +544,10 @@ static void scan_dir(struct daemon *d, const struct conf *c, const char *partner
 		int again = i > 0 && strcmp(cand[i].name, cand[i - 1].name) == 0;
 		if (waiting.name && order_cmp(feeds[0])(&cand[i], &waiting) > 0)
 			break; /* an earlier file is still arriving: the order waits for it */
-		if (!again && !d->paused[0] && !stop_flag)
-			claim(d, c, feeds, nfeeds, partner, dir, cand[i].name, &cand[i].st);
+		if (again || d->paused[0] || stop_flag)
+			continue;
+		if (claim(d, c, feeds, nfeeds, partner, dir, cand[i].name, &cand[i].st) < 0)
+			break; /* unrecorded: a later name claimed now would go first */
 	}
 	for (size_t i = 0; i < ncand; i++)
 		free(cand[i].name);
