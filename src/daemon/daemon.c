@@ -894,7 +894,14 @@ static void finish(struct file_job *j, const char *state, const char *message)
 	}
 	if (err.len == 0 && ledger_set_path(j->d->ledger, j->lf.id, dest, NULL) < 0)
 		buf_printf(&err, "the ledger did not take the new path");
-	if (ledger_set_state(j->d->ledger, j->lf.id, state, message) == 0 && err.len == 0) {
+	if (ledger_set_state(j->d->ledger, j->lf.id, state, message) < 0) {
+		/* not on disk: the work copy stays, and the restart finishes the file again */
+		log_simple(LOG_ERROR, "file_not_finished", "%s: the ledger did not take its end state "
+							   "%s; the file is finished again after the restart",
+			   j->lf.name, state);
+		goto out;
+	}
+	if (err.len == 0) {
 		/* the state is on disk: the work copy can go; else it stays for the restart */
 		remove_tree(j->outdir);
 		remove_tree(j->wd);
@@ -918,6 +925,7 @@ static void finish(struct file_job *j, const char *state, const char *message)
 			log_kv(&l, "msg", message);
 		log_end(&l);
 	}
+out:
 	free(dest);
 	buf_release(&err);
 }
@@ -1222,7 +1230,8 @@ static void *worker_main(void *arg)
 	struct daemon *d = arg;
 
 	pthread_mutex_lock(&d->lock);
-	while (!stop_flag) {
+	/* a ledger that failed takes no more work: what it says of a file may be stale */
+	while (!stop_flag && !ledger_failed(d->ledger)) {
 		long long id;
 		struct ledger_file f;
 		char *key;

@@ -78,7 +78,7 @@ void ledger_close(struct ledger *l)
 
 int ledger_failed(const struct ledger *l)
 {
-	return l->failed;
+	return __atomic_load_n(&l->failed, __ATOMIC_RELAXED); /* read by every thread */
 }
 
 /* bind_args: parameters by type letters, 's' text and 'i' int64, one per ?. */
@@ -109,7 +109,7 @@ static int run(struct ledger *l, const char *sql, const char *types, ...)
 		sqlite3_finalize(st);
 	}
 	if (rc != SQLITE_DONE) {
-		l->failed = 1;
+		__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
 		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -192,7 +192,7 @@ int ledger_add_group(struct ledger *l, const char *partner, const char *const *f
 	if (ok)
 		ok = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
 	if (!ok) {
-		l->failed = 1;
+		__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
 		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	}
@@ -570,7 +570,7 @@ static int run_request(struct ledger *l, long long id, const char *target, unsig
 	pthread_mutex_lock(&l->lock);
 	rc = step_request(l, id, target, seq, sub, rows, state, answer_json);
 	if (rc != SQLITE_DONE) {
-		l->failed = 1;
+		__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
 		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -594,7 +594,7 @@ int ledger_request_set(struct ledger *l, long long id, const char *target, unsig
 		rc = SQLITE_ERROR;
 	rc = rc == SQLITE_DONE ? sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) : rc;
 	if (rc != SQLITE_OK) {
-		l->failed = 1;
+		__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
 		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	}

@@ -897,7 +897,8 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(a.daemon.returncode, 0)
         self.assertIn("event=stopped", slurp(a.log))
 
-    def test_end_state_not_written_keeps_the_work_copy(self):
+    def test_ledger_locked_mid_batch_stops_the_daemon_and_keeps_the_work_copy(self):
+        # (the end state itself not written: test_faults.py LedgerFaultTest)
         a = self.app
         a.emu_call("config", {"delay": 3})
         a.start()

@@ -550,6 +550,38 @@ class LedgerFaultTest(unittest.TestCase):
         finally:
             a.close()
 
+    def test_end_state_not_written_keeps_the_work_copy(self):
+        """Issue 9 item 7: finish() archives the original, then writes the end state; when
+        the ledger cannot take it, the work copy stays for the restart (it used to go)."""
+        a = td.Appliance(batch_rows=10)
+        try:
+            # armed once finish() has made the archive directory, so every answer is recorded
+            # and only finish()'s own ledger writes fail
+            arm = os.path.join(a.state, "archive", "acme", "commerce")
+            env = shim_env(1)
+            env.update(DG_FAULT_PATH="ledger.db", DG_FAULT_ARM=arm, DG_FAULT_STICKY="1")
+            a.start(env=env)
+            a.drop("kept.csv", csv_bytes("sku,source_code,quantity,status",
+                                         ["AB-%d,default,%d,1" % (i, i) for i in range(25)]), "commerce")
+            td.wait_for(lambda: a.daemon.poll() is not None, 30, "the daemon to stop")
+            log = td.slurp(a.log)
+            self.assertIn("the ledger cannot be written", log)
+            work = glob.glob(os.path.join(a.state, "work", "*", "kept.csv"))
+            self.assertEqual(len(work), 1, "the work copy went before its end state was written:\n"
+                             + log[-2000:])
+            self.assertIn("event=file_not_finished", log)
+            self.assertNotIn("event=file_done", log)  # the log claims no end the ledger lacks
+            a.stop()
+            a.start()
+            td.wait_for(lambda: a.finished(1), 30, "the file after the restart")
+            self.assertEqual(a.files()[0][2], "done")
+            self.assertEqual(glob.glob(os.path.join(a.state, "work", "*", "kept.csv")), [])
+            self.assertEqual(len(glob.glob(os.path.join(arm, "*-kept.csv.gz"))), 1)
+            digests = [j["digest"] for j in a.imports()]
+            self.assertEqual(len(digests), 3, "every batch answered before the fault, none again")
+        finally:
+            a.close()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
