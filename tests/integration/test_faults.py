@@ -281,14 +281,26 @@ class Invariants:
             if j["digest"] not in owner:
                 self.bad("journal %d: a batch no file makes (digest %s)", j["n"], j["digest"][:12])
             applied.setdefault(j["digest"], []).append(j)
+        by_file = {}
+        for j in journal:
+            if j["digest"] in owner:
+                by_file.setdefault(owner[j["digest"]], []).append(j)
+
+        def in_flight_at_a_kill(prev, cur):
+            # sent before a kill (it may reach the emulator a little after: SEND_SLACK), sent
+            # again after it, and still the file's last request at the kill: had a later
+            # request of its file arrived before the kill, its answer was recorded, and
+            # sending it again is the resend the ledger exists to prevent
+            later = [q["arrived"] for q in by_file[owner[prev["digest"]]]
+                     if q["n"] != prev["n"] and q["arrived"] > prev["arrived"]]
+            return any(prev["arrived"] - SEND_SLACK < k < cur["arrived"] and
+                       not any(t < k for t in later) for k in self.app.kills)
+
         for d, js in applied.items():
             for prev, cur in zip(js, js[1:]):
-                # in flight at a kill: sent before it (it may reach the emulator a little after:
-                # SEND_SLACK), sent again after it
-                killed = any(prev["arrived"] - SEND_SLACK < k < cur["arrived"] for k in self.app.kills)
-                if not killed and not prev.get("dropped"):
-                    self.bad("%s/%s/%s: batch %s applied again (journal %d at %.3f, %d at %.3f) with no "
-                             "kill or lost answer between (kills at %s)", *owner[d], d[:12], prev["n"],
+                if not in_flight_at_a_kill(prev, cur) and not prev.get("dropped"):
+                    self.bad("%s/%s/%s: batch %s applied again (journal %d at %.3f, %d at %.3f), not its "
+                             "file's request in flight at a kill nor a lost answer (kills at %s)", *owner[d], d[:12], prev["n"],
                              prev["arrived"], cur["n"], cur["arrived"],
                              ", ".join("%.3f" % k for k in self.app.kills))
         for key, w in self.want.items():
