@@ -22,8 +22,9 @@ static const char *const state_names[] = { "valid", "partial", "rejected", "fail
 static const int state_status[] = { 0, 1, 3, EXIT_USAGE };
 
 static int check_one(const struct conf *c, const struct feed *f, const char *path,
-		     const char *outdir, int origins)
+		     const char *outdir, int origins, int parser_child)
 {
+	int io_status = parser_child ? EXIT_IO : EXIT_USAGE;
 	struct filecheck fc;
 	struct pipeline_limits lim;
 	enum pipeline_state s;
@@ -35,13 +36,13 @@ static int check_one(const struct conf *c, const struct feed *f, const char *pat
 	fc.keep_origins = origins;
 	filecheck_limits(c, f, &lim);
 	if (filecheck_run(&fc, &lim) < 0)
-		return EXIT_USAGE;
+		return io_status; /* unreadable, or its report could not be opened */
 	s = fc.res.state;
 	if (filecheck_finish(&fc, -1, state_names[s], fc.res.rows_rejected, fc.res.batches,
 			     s == PIPE_VALID || s == PIPE_PARTIAL) < 0)
-		s = PIPE_FAILED;
+		fc.io_failed = 1;
 	filecheck_release(&fc);
-	return state_status[s];
+	return fc.io_failed ? io_status : state_status[s];
 }
 
 /* enter_sandbox: the daemon's parser child, before the first partner byte. */
@@ -77,7 +78,7 @@ int cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	for (int i = cs.first_file; i < argc; i++) {
-		int s = check_one(cs.conf, cs.feed, argv[i], cs.outdir, cs.origins);
+		int s = check_one(cs.conf, cs.feed, argv[i], cs.outdir, cs.origins, cs.sandbox >= 0);
 		if (s > worst)
 			worst = s;
 	}

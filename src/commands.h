@@ -9,6 +9,9 @@
 
 #define EXIT_USAGE 2 /* usage, configuration or I/O error */
 #define EXIT_COMMERCE 4 /* Commerce unreachable, or refused a batch as a whole */
+/* the daemon's parser child only (check --sandbox): its input could not be read or its output
+   written, a fault of the disk and not of the file; `check` itself says 2 (the contract's) */
+#define EXIT_IO 5
 
 struct conf;
 struct feed;

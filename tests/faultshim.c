@@ -15,7 +15,11 @@
  * shared mapping, so it is right even after kill -9).
  *
  * Children do not inherit it: LD_PRELOAD is taken out of the environment at
- * load, so the daemon's parser processes run unharmed.
+ * load, so the daemon's parser processes run unharmed. DG_FAULT_CHILDREN=1
+ * turns that round: the process that loads it first fails nothing and keeps
+ * LD_PRELOAD, and each of its children (the parser processes) counts its own
+ * calls and fails its own DG_FAULT_AT-th one; at exit it says on stderr
+ * "faultshim: N calls" (a sandboxed child cannot write DG_FAULT_COUNT).
  * The failed call is told on stderr: "faultshim: call N (rename) fails: EIO".
  */
 #define _GNU_SOURCE
@@ -31,7 +35,7 @@
 #include <unistd.h>
 
 static unsigned long fault_at, calls;
-static int fault_errno = EIO, sticky, ready;
+static int fault_errno = EIO, sticky, ready, in_child;
 static char *count_map;
 static const char *only_path, *arm_file;
 
@@ -66,8 +70,28 @@ __attribute__((constructor)) static void shim_init(void)
 		if (fd >= 0)
 			close(fd);
 	}
+	if (getenv("DG_FAULT_CHILDREN") && !getenv("DG_FAULT_IN_CHILD")) {
+		setenv("DG_FAULT_IN_CHILD", "1", 1); /* for the children: they count */
+		return;                              /* this process does not */
+	}
+	in_child = getenv("DG_FAULT_IN_CHILD") != NULL;
 	unsetenv("LD_PRELOAD");
 	ready = 1;
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+	char line[64];
+	int len;
+
+	if (!in_child)
+		return;
+	ready = 0; /* the line itself is not counted */
+	len = snprintf(line, sizeof(line), "faultshim: %lu calls\n",
+		       __atomic_load_n(&calls, __ATOMIC_SEQ_CST));
+	if (write(2, line, (size_t)len) < 0) {
+		/* nowhere to say it */
+	}
 }
 
 /* concerned: the call is on a path containing DG_FAULT_PATH (fd >= 0: the fd's path). */

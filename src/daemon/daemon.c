@@ -1183,6 +1183,13 @@ static void process_file(struct daemon *d, long long id)
 			defer_file(&j, why);
 			goto out;
 		}
+		if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_IO) {
+			/* the disk failed the parser, not the file: nothing half-written stays */
+			remove_tree(j.outdir);
+			defer_file(&j, "the parser could not read the file or write its batches "
+				       "(a disk error: see the log)");
+			goto out;
+		}
 		if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) == EXIT_USAGE ||
 		    (worker = read_worker_result(&j)) == NULL) {
 			char msg[256];

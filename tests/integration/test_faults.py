@@ -25,6 +25,7 @@ import io
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -591,6 +592,59 @@ class LedgerFaultTest(unittest.TestCase):
             self.assertEqual(len(glob.glob(os.path.join(arm, "*-kept.csv.gz"))), 1)
             digests = [j["digest"] for j in a.imports()]
             self.assertEqual(len(digests), 3, "every batch answered before the fault, none again")
+        finally:
+            a.close()
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: a Unix user for the daemon")
+@unittest.skipUnless(os.path.exists(SHIM), "no tests/faultshim.so (make check builds it)")
+class ParserFaultTest(unittest.TestCase):
+    """The parser process's own disk calls fail (its batches, line indices, members, report):
+    a disk fault is not the partner's, so the file is deferred, never failed, and imported
+    whole once the disk is back. (The daemon's own calls: DiskFaultTest.)"""
+
+    def test_a_failed_disk_call_in_the_parser_defers_the_file(self):
+        a = td.Appliance(batch_rows=10)
+        try:
+            def drop(k):
+                rows = ["AB-%d-%d,default,%d,1" % (k, i, i) for i in range(25)]
+                a.drop("f%03d.csv" % k, csv_bytes("sku,source_code,quantity,status", rows), "commerce")
+                return {"AB-%d-%d" % (k, i) for i in range(25)}
+
+            def parse(k, at):
+                """File k parsed by a parser failing its call `at`, then by one unharmed: the
+                state and message it had under the fault."""
+                env = shim_env(at)
+                env["DG_FAULT_CHILDREN"] = "1"
+                a.start(env=env)
+                skus = drop(k)
+                name = "f%03d.csv" % k
+                got = td.wait_for(lambda: [f[2:4] for f in a.files() if f[1] == name and
+                                           (f[2] in FINAL or f[2] == "deferred")], 30, name)
+                a.stop()
+                a.start()  # the disk is back: a deferred file goes on (and the next waits for it)
+                td.wait_for(lambda: a.finished(k + 1), 60, name + " after the fault")
+                a.stop()
+                return got[0], skus
+
+            (state, _), want = parse(0, 0)  # counts one parse's calls: each N below fails one
+            total = max([int(n) for n in re.findall(r"^faultshim: (\d+) calls$", td.slurp(a.log), re.M)] or [0])
+            self.assertGreater(total, 5, "the shim saw none of the parser's writes")
+            ns = range(1, total + 1) if os.environ.get("DROPGATE_FAULT_NS") == "all" else \
+                sorted(set([1, 2, total // 2, total - 1, total]))
+            deferred = 0
+            for k, n in enumerate(ns, start=1):
+                (state, msg), skus = parse(k, n)
+                want |= skus
+                self.assertIn(state, ("done", "deferred"), "call %d of %d failing: %s" % (n, total, msg))
+                if state == "deferred":
+                    self.assertIn("a disk error", msg)
+                    deferred += 1
+            self.assertGreater(deferred, 0, "no fault reached the parser")
+            self.assertEqual({f[2] for f in a.files()}, {"done"}, a.files())
+            got = {r["sku"] for r in a.emu_call("store")["stock_sources"]}
+            self.assertEqual(want - got, set(), "rows missing from Commerce")
+            self.assertEqual(glob.glob(os.path.join(a.state, "failed", "*", "*", "*")), [])
         finally:
             a.close()
 
