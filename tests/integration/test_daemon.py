@@ -1212,6 +1212,19 @@ class ClaimTest(unittest.TestCase):
         a.start()
         wait_for(lambda: a.finished(1), 10, "the file once settled")
 
+    def test_a_file_settling_at_start_goes_before_a_later_name_closed_after(self):
+        """Item 19: a file dropped while the daemon was down waits out settle at start; a later
+        name whose close event comes meanwhile must not go first (order per partner and feed)."""
+        a = self.appliance()
+        text = slurp(a.conf).replace("settle = 1s", "settle = 3s")
+        with open(a.conf, "w") as f:
+            f.write(text)
+        a.drop("a_01.csv", commerce_file(5), "commerce")
+        a.start()
+        a.drop("a_02.csv", commerce_file(5, 100), "commerce")  # closed now: ready at once
+        wait_for(lambda: a.finished(2), 20, "both files")
+        self.assertEqual([(f[1], f[2]) for f in a.files()], [("a_01.csv", "done"), ("a_02.csv", "done")])
+
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root to mount a tmpfs")
 class DiskFullTest(unittest.TestCase):
