@@ -728,6 +728,36 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(a.files()[0][2], "failed")
         self.assertIn("batch %d not sent" % (done + 1), " ".join(a.report("cut.csv")["messages"]))
 
+    def test_a_link_planted_as_a_batch_is_never_read(self):
+        """be0a269: the parser child writes the batches the daemon (which holds the token)
+        sends. A child taken over could plant a link named like a batch: a symbolic link or a
+        hard link to the token must not be read and sent to Commerce."""
+        a = self.app
+        a.batch_rows = 20
+        a.write_config()
+        a.emu_call("config", {"delay": 1.0})
+        a.start()
+        a.drop("planted.csv", stock_file(200))
+        wait_for(lambda: len(a.imports()) >= 1, 30)
+        a.stop(signal.SIGKILL, group=True)
+        out = os.path.join(a.state, "work", "1", ".out")
+        db = sqlite3.connect(os.path.join(a.state, "ledger.db"))
+        last = db.execute("SELECT max(seq) FROM requests").fetchone()[0]  # answered or in flight
+        db.close()
+        n = last + 1  # the next batch to go
+        for k, plant in ((n, os.symlink), (n + 1, os.link)):
+            batch = os.path.join(out, "planted.csv.batch-%04d.csv" % k)
+            self.assertTrue(os.path.exists(batch), sorted(os.listdir(out)))
+            os.unlink(batch)
+            plant(TOKEN, batch)
+        a.emu_call("config", {"delay": 0})
+        a.start()
+        wait_for(lambda: a.finished(1), 30, "the file")
+        token = slurp(TOKEN).strip()
+        self.assertNotIn(token, json.dumps(a.emu_call("journal")) + json.dumps(a.emu_call("store")))
+        self.assertEqual(a.files()[0][2], "failed")
+        self.assertIn("batch %d not sent" % n, " ".join(a.report("planted.csv")["messages"]))
+
     def scans_in(self, seconds):
         """How many times the daemon opens a feed directory in that long (strace)."""
         trace = os.path.join(self.app.root, "scans.trace")
