@@ -1207,6 +1207,28 @@ class ClaimTest(unittest.TestCase):
         self.assertEqual(sum(j["rows"] for j in a.imports()), 50)
         self.assertFalse(os.path.exists(ok))
 
+    @unittest.skipUnless(shutil.which("strace"), "no strace")
+    def test_the_markers_removal_is_made_durable(self):
+        """Item 9: a removed NAME.ok that comes back after a power loss would release the next
+        upload of NAME half-written: its directory is fsync'd after the unlink."""
+        a = self.appliance()
+        a.start()
+        trace = os.path.join(a.root, "marker.trace")
+        p = subprocess.Popen(["strace", "-f", "-y", "-p", str(a.daemon.pid), "-e", "trace=unlink,unlinkat,fsync",
+                              "-o", trace], stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # strace attached (it writes nothing before the first call)
+        a.drop("synced.csv", commerce_file(5), "okfile")
+        a.drop("synced.csv.ok", b"", "okfile")
+        wait_for(lambda: a.finished(1), 20, "the file")
+        p.send_signal(signal.SIGINT)
+        p.wait()
+        calls = [l.split(None, 1)[1] for l in slurp(trace).splitlines() if "(" in l]
+        gone = [i for i, c in enumerate(calls) if c.startswith(("unlink(", "unlinkat(")) and "synced.csv.ok" in c]
+        self.assertEqual(len(gone), 1, calls)
+        inbox = os.path.realpath(a.inbox("okfile"))
+        self.assertTrue(any(c.startswith("fsync(") and "<%s>" % inbox in c for c in calls[gone[0]:]),
+                        "the inbound directory is not fsync'd after the marker's unlink")
+
     def test_redrop_killed_mid_copy_leaves_no_row_and_the_archive(self):
         """Item 10: redrop wrote a received row naming the archive before its copy existed."""
         a = self.appliance()
