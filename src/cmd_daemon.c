@@ -424,7 +424,7 @@ static int gunzip_to(const char *from, const char *to, struct buf *err)
 				break;
 			crash_point("redrop-mid-copy");
 		}
-		if (n == 0 && fsync(out) == 0)
+		if (n == 0 && durable_fsync(out) == 0)
 			rc = 0;
 	}
 	if (rc < 0)

@@ -15,6 +15,7 @@
 #include "lib/xmlin.h"
 #include "util/io.h"
 #include "util/log.h"
+#include "util/publish.h"
 #include "util/xalloc.h"
 
 #define READ_BLOCK (256 * 1024)
@@ -45,32 +46,19 @@ char *filecheck_members_path(const struct filecheck *fc)
 }
 
 /*
- * write_file: path appears whole with the bytes (tmp, rename). durable: the
+ * write_file: path appears whole with the bytes (util/publish). durable: the
  * bytes are fsync'd before the rename (the daemon resumes from them after a
  * power loss; the report's directory fsync makes the renames durable before
  * the worker exits). check alone does without.
  */
 static int write_file(const char *path, const void *p, size_t n, int durable)
 {
-	char *tmp = xasprintf("%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	int rc = -1;
+	struct buf err = BUF_INIT(1024);
+	int rc = publish_bytes(path, p, n, 0644, durable ? PUBLISH_DIR_LATER : PUBLISH_NOSYNC, &err);
 
-	if (fd >= 0 && write_all(fd, p, n) == 0 && (!durable || fsync(fd) == 0) && close(fd) == 0) {
-		fd = -1;
-		rc = rename(tmp, path);
-	}
-	if (rc < 0) {
-		struct logline l;
-		log_begin(&l, LOG_ERROR, "write_failed");
-		log_kv(&l, "path", path);
-		log_kv(&l, "error", strerror(errno));
-		log_end(&l);
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-	}
-	free(tmp);
+	if (rc < 0)
+		log_simple(LOG_ERROR, "write_failed", "%s", buf_cstr(&err));
+	buf_release(&err);
 	return rc;
 }
 

@@ -43,13 +43,6 @@ static char *work_path(const struct conf *c, const struct ledger_file *f)
 	return xasprintf("%s/work/%lld/%s", c->state, f->id, f->name);
 }
 
-static char *parent_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
-}
-
 /* retry_later: the rows stay received and wait, doubling from retry_deferred. */
 static void retry_later(struct ledger *l, const struct conf *c, const struct group *g,
 			const char *why)
@@ -107,7 +100,7 @@ static char *take_file(const struct conf *c, const char *path, const struct grou
 		/* a move across filesystems cut after its rename: finish it (a new upload
 		   under the same name has other bytes and stays, to be claimed itself) */
 		if (lstat(path, &st) == 0 && same_bytes(path, anchor) && unlink(path) == 0) {
-			char *dir = parent_of(path);
+			char *dir = dir_of(path);
 			fsync_dir(dir);
 			free(dir);
 		}
@@ -119,7 +112,7 @@ static char *take_file(const struct conf *c, const char *path, const struct grou
 		return NULL;
 	}
 	anchor = work_path(c, &g->rows[0]);
-	wd = parent_of(anchor);
+	wd = dir_of(anchor);
 	if (mkdirs(wd, 0750, err) < 0 || spool_move(path, anchor, err) < 0) {
 		free(anchor);
 		anchor = NULL;
@@ -139,7 +132,7 @@ static int finish_group(struct ledger *l, const struct conf *c, const char *path
 	char *anchor = take_file(c, path, g, &gone, &err);
 
 	for (size_t i = 0; anchor && i < g->n && rc == 0; i++) {
-		char *p = work_path(c, &g->rows[i]), *wd = parent_of(p);
+		char *p = work_path(c, &g->rows[i]), *wd = dir_of(p);
 		if (access(p, F_OK) != 0 &&
 		    (mkdirs(wd, 0750, &err) < 0 || spool_link_or_copy(anchor, p, &err) < 0))
 			rc = -1;
@@ -162,7 +155,7 @@ static int finish_group(struct ledger *l, const struct conf *c, const char *path
 	}
 	{
 		/* a redrop's staging directory is empty now */
-		char *dir = parent_of(path), *base = strrchr(dir, '/');
+		char *dir = dir_of(path), *base = strrchr(dir, '/');
 		if (base && strncmp(base + 1, STAGE_PREFIX, strlen(STAGE_PREFIX)) == 0)
 			rmdir(dir);
 		free(dir);
@@ -237,7 +230,7 @@ static int move_link(const char *from, const char *to, struct buf *err)
 {
 	char target[PATH_MAX];
 	ssize_t n = readlink(from, target, sizeof(target) - 1);
-	char *td = parent_of(to), *fd_ = parent_of(from);
+	char *td = dir_of(to), *fd_ = dir_of(from);
 	int rc = -1;
 
 	if (n >= 0) {
@@ -257,7 +250,7 @@ static int move_link(const char *from, const char *to, struct buf *err)
 static int move_aside(const struct conf *c, const char *from, const char *to, const struct stat *st,
 		      struct buf *err)
 {
-	char *td = parent_of(to), *fd_ = parent_of(from);
+	char *td = dir_of(to), *fd_ = dir_of(from);
 	int rc = -1;
 
 	if (rename(from, to) == 0) {
@@ -329,7 +322,7 @@ int claim_marker_fresh(const char *path, const struct stat *st)
 
 void claim_marker_remove(const char *path)
 {
-	char *ok = xasprintf("%s.ok", path), *dir = parent_of(path);
+	char *ok = xasprintf("%s.ok", path), *dir = dir_of(path);
 
 	if (unlink(ok) == 0)
 		fsync_dir(dir);

@@ -821,7 +821,7 @@ static int hook_stop(void *ctx)
 {
 	struct file_job *j = ctx;
 
-	return stop_flag || ledger_failed(j->d->ledger) || spool_fsync_failed();
+	return stop_flag || ledger_failed(j->d->ledger) || durable_failed();
 }
 
 static void hook_settled(void *ctx, const struct target *t, unsigned seq, const char *state)
@@ -1598,7 +1598,7 @@ int daemon_run(const char *confpath)
 			d.next_prune = now + 3600;
 		}
 		dispatch(&d);
-		if (spool_fsync_failed()) {
+		if (durable_failed()) {
 			log_simple(LOG_ERROR, "stopping", "an fsync failed: what is on disk is unknown, "
 							  "so the daemon stops rather than retrying it");
 			stop_flag = 1;

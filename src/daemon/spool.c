@@ -14,6 +14,7 @@
 
 #include "daemon/spool.h"
 #include "util/crashpoint.h"
+#include "util/durable.h"
 #include "util/xalloc.h"
 
 static int ends_with(const char *s, const char *suffix)
@@ -27,67 +28,6 @@ int spool_ignored_name(const char *name)
 {
 	return name[0] == '.' || ends_with(name, ".part") || ends_with(name, ".filepart") ||
 	       ends_with(name, ".tmp") || ends_with(name, ".ok");
-}
-
-/* Set when fsync fails: after that, what is on disk is unknown, and retrying
-   the fsync would report success for data the kernel may have dropped. */
-static volatile int fsync_failed;
-
-int spool_fsync_failed(void)
-{
-	return fsync_failed;
-}
-
-static int checked_fsync(int fd)
-{
-	int rc = fsync(fd);
-
-	if (rc < 0 && errno != EINVAL && errno != EROFS)
-		fsync_failed = 1;
-	return rc;
-}
-
-int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = checked_fsync(fd);
-	close(fd);
-	return rc;
-}
-
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
-}
-
-int mkdirs(const char *dir, mode_t mode, struct buf *err)
-{
-	char *p = xstrdup(dir);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			buf_printf(err, "cannot create %s: %s", p, strerror(errno));
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST) {
-		buf_printf(err, "cannot create %s: %s", p, strerror(errno));
-		free(p);
-		return -1;
-	}
-	free(p);
-	return 0;
 }
 
 static int copy_fd(int in, int out)
@@ -145,7 +85,7 @@ static int copy_file(const char *from, const char *to, struct buf *err)
 		errno = EEXIST;
 	else if (in >= 0 && (unlink(tmp) == 0 || errno == ENOENT))
 		out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (in >= 0 && out >= 0 && copy_fd(in, out) == 0 && checked_fsync(out) == 0)
+	if (in >= 0 && out >= 0 && copy_fd(in, out) == 0 && durable_fsync(out) == 0)
 		rc = 0;
 	else
 		buf_printf(err, "cannot copy %s to %s: %s", from, to, strerror(errno));
@@ -230,7 +170,7 @@ int spool_gzip(const char *from, const char *to, struct buf *err)
 		goto out;
 	}
 	gz = NULL;
-	if (checked_fsync(out) == 0 && close(out) == 0) {
+	if (durable_fsync(out) == 0 && close(out) == 0) {
 		char *td = dir_of(to);
 		out = -1;
 		if (rename(tmp, to) == 0 && fsync_dir(td) == 0)

@@ -4,7 +4,7 @@
  * <state>/work/<id>/, archiving it compressed, or parking it in failed/.
  * A queue is directories plus the ledger (Postfix's way): create with O_EXCL,
  * write, fsync, rename, fsync the directory. A failed fsync is reported, and
- * the daemon stops rather than retrying it.
+ * the daemon stops rather than retrying it (util/durable.h).
  */
 #ifndef DG_SPOOL_H
 #define DG_SPOOL_H
@@ -13,15 +13,10 @@
 #include <sys/types.h>
 
 #include "util/buf.h"
+#include "util/durable.h" /* fsync_dir, mkdirs: most callers want both */
 
-/* spool_fsync_failed: a flush to disk failed since start; the daemon must stop. */
-int spool_fsync_failed(void);
 /* spool_ignored_name: a temporary or marker name (.x, *.part, *.filepart, *.tmp, *.ok). */
 int spool_ignored_name(const char *name);
-/* fsync_dir: make a directory's entries durable. 0 or -1. */
-int fsync_dir(const char *dir);
-/* mkdirs: create dir and its parents (mode for the new ones). 0 or -1 with err. */
-int mkdirs(const char *dir, mode_t mode, struct buf *err);
 /*
  * spool_move: rename from to to (a new name), or copy, fsync and unlink when
  * they are on different filesystems; both directories fsync'd. 0 or -1.

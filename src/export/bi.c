@@ -18,6 +18,7 @@
 #include "lib/batch.h"
 #include "lib/conf.h"
 #include "lib/report.h"
+#include "util/publish.h"
 #include "util/xalloc.h"
 
 struct sheet {
@@ -203,7 +204,8 @@ int export_bi(const struct conf *c, const struct export *e, struct ledger *l, co
 		}
 		sheets[i].gz = NULL;
 		fd = open(sheets[i].path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0 || sha256_file(sheets[i].path, hex, err) < 0) {
+		if (fd < 0 || durable_fsync(fd) < 0 || fstat(fd, &st) < 0 ||
+		    sha256_file(sheets[i].path, hex, err) < 0) {
 			if (fd >= 0)
 				close(fd);
 			buf_printf(err, "cannot finish %s", sheets[i].path);
@@ -226,16 +228,15 @@ int export_bi(const struct conf *c, const struct export *e, struct ledger *l, co
 	{
 		/* the manifest last: a loader waiting for it never reads half a day */
 		char *mpath = xasprintf("%s/manifest.json", tmp);
-		int fd;
-		if (json_dump_file(manifest, mpath, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
-		    (fd = open(mpath, O_RDONLY | O_CLOEXEC)) < 0) {
+		char *text = json_dumps(manifest, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		int bad = text == NULL ||
+			  publish_bytes(mpath, text, strlen(text), 0640, PUBLISH_DIR_LATER, err) < 0;
+		if (bad && err->len == 0)
 			buf_printf(err, "cannot write %s", mpath);
-			free(mpath);
-			goto out;
-		}
-		fsync(fd);
-		close(fd);
+		free(text);
 		free(mpath);
+		if (bad)
+			goto out;
 	}
 	if (fsync_dir(tmp) < 0 || swap_in(tmp, final, err) < 0 || fsync_dir(dir) < 0)
 		goto out;

@@ -19,6 +19,7 @@
 #include "lib/conf.h"
 #include "util/io.h"
 #include "util/log.h"
+#include "util/publish.h"
 #include "util/xalloc.h"
 
 static const char *const csv_columns[] = {
@@ -184,8 +185,9 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 	struct buf out = BUF_INIT(BUF_NOCAP);
 	char note[600], mark[600], stamp[32];
 	struct search_key key = { "1970-01-01 00:00:00", 0 };
-	char *dir = NULL, *tmp = NULL, *final = NULL;
-	int fd = -1, rc = -1;
+	char *dir = NULL, *final = NULL;
+	struct publish pub = { .fd = -1 };
+	int rc = -1;
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -214,13 +216,10 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 		}
 		free(pat);
 	}
-	tmp = xasprintf("%s/.orders-%s.%s.tmp", dir, stamp, extension(e));
 	final = xasprintf("%s/orders-%s.%s", dir, stamp, extension(e));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+	/* written as .orders-STAMP.EXT.XXXXXX.tmp (util/publish): what the glob above removes */
+	if (publish_open(&pub, final, 0640, 0, err) < 0)
 		goto out;
-	}
 	if (e->format == EXPORT_CSV) {
 		for (const char *const *col = csv_columns; *col; col++)
 			buf_printf(&out, "%s%s", col == csv_columns ? "" : ",", *col);
@@ -229,15 +228,13 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 		buf_addstr(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Orders>\n");
 	}
 	{
-		struct order_writer w = { e, &out, res, fd, tmp, err };
+		struct order_writer w = { e, &out, res, pub.fd, pub.tmp, err };
 		if (search_by_key(client, "orders", "updated_at", "entity_id", &key, NULL, e->page_size,
 				  each_order, &w, &res->pages, err) < 0)
 			goto out;
 	}
-	if (write_all(fd, out.data ? out.data : "", out.len) < 0) {
-		buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+	if (publish_write(&pub, out.data ? out.data : "", out.len, err) < 0)
 		goto out;
-	}
 	buf_reset(&out);
 	if (res->orders == 0) {
 		log_simple(LOG_INFO, "export_empty", "[export %s]: no order is new or changed since %s; "
@@ -247,18 +244,9 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 	}
 	if (e->format == EXPORT_XML)
 		buf_addstr(&out, "</Orders>\n");
-	if (write_all(fd, out.data ? out.data : "", out.len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
-		fd = -1;
-		buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+	if (publish_write(&pub, out.data ? out.data : "", out.len, err) < 0 ||
+	    publish_commit(&pub, err) < 0)
 		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, final) < 0 || fsync_dir(dir) < 0) {
-		buf_printf(err, "cannot rename %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
 	for (size_t i = 1; i < e->partners.n; i++) {
 		char *odir = xasprintf("%s/%s/%s", c->spool, e->partners.v[i], e->dir);
 		char *other = xasprintf("%s/orders-%s.%s", odir, stamp, extension(e));
@@ -279,11 +267,7 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 	snprintf(res->file, sizeof(res->file), "%s", final);
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp)
-		unlink(tmp);
-	free(tmp);
+	publish_abort(&pub); /* nothing left once committed */
 	free(final);
 	free(dir);
 	commerce_client_free(client);
