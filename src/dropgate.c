@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "commands.h"
+#include "cmd/commands.h"
 #include "lib/conf.h"
 #include "util/buf.h"
 #include "util/log.h"

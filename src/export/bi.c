@@ -11,8 +11,8 @@
 #include <zlib.h>
 
 #include "commerce/client.h"
-#include "daemon/ledger.h"
-#include "daemon/spool.h"
+#include "queue/ledger.h"
+#include "queue/spool.h"
 #include "export/bi.h"
 #include "export/search.h"
 #include "lib/batch.h"

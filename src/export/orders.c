@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "commerce/client.h"
-#include "daemon/ledger.h"
-#include "daemon/spool.h"
+#include "queue/ledger.h"
+#include "queue/spool.h"
 #include "export/orders.h"
 #include "export/search.h"
 #include "lib/batch.h"

@@ -83,6 +83,7 @@ int report_open(struct report *r, const char *dir, const char *name, struct buf 
 {
 	static const char head[] = "\xef\xbb\xbfline,column,value,message\r\n";
 	char *path = report_errors_path(dir, name);
+	struct buf scratch = BUF_INIT(1024);
 
 	memset(r, 0, sizeof(*r));
 	r->dir = xstrdup(dir);
@@ -91,15 +92,16 @@ int report_open(struct report *r, const char *dir, const char *name, struct buf 
 	iso_time(time(NULL), r->received);
 	/* the directory may be the partner's to write in: the publisher's temporaries are
 	   created O_EXCL under random names, so nothing planted there is written through */
-	if (publish_open(&r->errors_file, path, 0644, PUBLISH_DIR_LATER, err) < 0 ||
+	if (publish_open(&r->errors_file, path, 0644, PUBLISH_DIR_LATER, &scratch) < 0 ||
 	    (r->errors = publish_stream(&r->errors_file)) == NULL) {
-		if (err->len == 0)
-			buf_printf(err, "cannot write a report in %s: %s", dir, strerror(errno));
+		buf_printf(err, "cannot write a report in %s: %s", dir, strerror(errno));
+		buf_release(&scratch);
 		free(path);
 		report_release(r);
 		return -1;
 	}
 	free(path);
+	buf_release(&scratch);
 	fwrite(head, 1, sizeof(head) - 1, r->errors);
 	return 0;
 }

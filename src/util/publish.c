@@ -109,6 +109,8 @@ int publish_commit(struct publish *p, struct buf *err)
 
 void publish_abort(struct publish *p)
 {
+	int e = errno; /* the caller's error is the one to tell */
+
 	if (p->fp)
 		fclose(p->fp);
 	else if (p->fd >= 0)
@@ -119,6 +121,7 @@ void publish_abort(struct publish *p)
 	free(p->path);
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
+	errno = e;
 }
 
 int publish_bytes(const char *path, const void *data, size_t n, mode_t mode, unsigned flags,

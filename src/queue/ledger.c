@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/ledger.h"
+#include "queue/ledger.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

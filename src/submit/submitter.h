@@ -5,7 +5,7 @@
 #define DG_SUBMITTER_H
 
 #include "commerce/answer.h"
-#include "filecheck.h"
+#include "parse/filecheck.h"
 #include "util/keyset.h"
 
 struct target;

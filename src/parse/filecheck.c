@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "filecheck.h"
+#include "parse/filecheck.h"
 #include "lib/conf.h"
 #include "lib/unpack.h"
 #include "lib/xmlin.h"

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "daemon/sandbox.h"
-#include "filecheck.h"
+#include "cmd/commands.h"
+#include "parse/sandbox.h"
+#include "parse/filecheck.h"
 #include "lib/conf.h"
 
 static const char *const state_names[] = { "valid", "partial", "rejected", "failed" };

@@ -21,12 +21,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "commands.h"
+#include "cmd/commands.h"
 #include "commerce/answer.h"
-#include "daemon/claim.h"
+#include "claim/claim.h"
 #include "daemon/daemon.h"
-#include "daemon/ledger.h"
-#include "daemon/spool.h"
+#include "queue/ledger.h"
+#include "queue/spool.h"
 #include "export/bi.h"
 #include "export/orders.h"
 #include "commerce/client.h"

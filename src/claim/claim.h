@@ -27,7 +27,7 @@
 
 #include <sys/stat.h>
 
-#include "daemon/ledger.h"
+#include "queue/ledger.h"
 #include "lib/conf.h"
 
 /*

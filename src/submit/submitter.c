@@ -20,14 +20,14 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "commands.h"
+#include "cmd/commands.h"
 #include "commerce/client.h"
 #include "commerce/payload.h"
-#include "settle.h"
+#include "submit/settle.h"
 #include "lib/conf.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"
-#include "submitter.h"
+#include "submit/submitter.h"
 #include "util/keyset.h"
 #include "util/log.h"
 #include "util/xalloc.h"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "daemon/spool.h"
+#include "queue/spool.h"
 #include "util/crashpoint.h"
 #include "util/durable.h"
 #include "util/xalloc.h"

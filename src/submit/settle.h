@@ -25,7 +25,7 @@
 #ifndef DG_SETTLE_H
 #define DG_SETTLE_H
 
-#include "submitter.h"
+#include "submit/submitter.h"
 
 struct commerce_client;
 

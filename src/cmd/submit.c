@@ -25,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commands.h"
+#include "cmd/commands.h"
 #include "commerce/client.h"
 #include "commerce/payload.h"
-#include "filecheck.h"
-#include "submitter.h"
+#include "parse/filecheck.h"
+#include "submit/submitter.h"
 #include "lib/conf.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/claim.h"
-#include "daemon/spool.h"
+#include "claim/claim.h"
+#include "queue/spool.h"
 #include "util/crashpoint.h"
 #include "util/log.h"
 #include "util/xalloc.h"

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "cmd/commands.h"
 #include "commerce/client.h"
 #include "commerce/payload.h"
 #include "lib/conf.h"
 #include "lib/entity.h"
-#include "settle.h"
+#include "submit/settle.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/sandbox.h"
+#include "parse/sandbox.h"
 #include "lib/conf.h"
 #include "lib/xmlin.h"
 #include "util/log.h"
