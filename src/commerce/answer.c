@@ -91,12 +91,37 @@ static const char *const unnamed_rows[] = {
 	"Maximum error count has been reached",
 };
 
-static int says_rows_unnamed(const char *s)
+/*
+ * What ImportExport's Entity/AbstractEntity::validateData says of a header it
+ * rejects (its $errorMessageTemplates for absent, unknown, empty and malformed
+ * columns). Such an error has no row number, so StartImport names it
+ * "Row 1: ..." (getRowNumber() null, + 1), on every release and strategy: it
+ * refuses the batch whole, and says nothing of the batch's first row.
+ */
+static const char *const header_problems[] = {
+	"We can't find required columns: ",
+	"Header contains invalid attribute(s): ",
+	"Columns number: ",
+	"Column names: ",
+};
+
+static int starts_with_one(const char *s, const char *const *prefixes, size_t n)
 {
-	for (size_t i = 0; i < sizeof(unnamed_rows) / sizeof(unnamed_rows[0]); i++)
-		if (strncmp(s, unnamed_rows[i], strlen(unnamed_rows[i])) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(s, prefixes[i], strlen(prefixes[i])) == 0)
 			return 1;
 	return 0;
+}
+
+static int says_rows_unnamed(const char *s)
+{
+	return starts_with_one(s, unnamed_rows, sizeof(unnamed_rows) / sizeof(unnamed_rows[0]));
+}
+
+static int says_header_problem(const char *s)
+{
+	return starts_with_one(s, header_problems,
+			       sizeof(header_problems) / sizeof(header_problems[0]));
 }
 
 /* parse_strings: the 200 answer, an array of strings. */
@@ -104,7 +129,7 @@ static void parse_strings(struct answer *a, const json_t *arr)
 {
 	size_t i;
 	const json_t *v;
-	int refused = 0, unnamed = 0;
+	int refused = 0, unnamed = 0, header = 0;
 
 	json_array_foreach(arr, i, v) {
 		const char *s = json_string_value(v);
@@ -123,7 +148,11 @@ static void parse_strings(struct answer *a, const json_t *arr)
 		}
 		if (strncmp(s, "Row ", 4) == 0) {
 			n = strtoul(s + 4, &end, 10);
-			if (n > 0 && end[0] == ':' && end[1] == ' ') {
+			if (n == 1 && end[0] == ':' && end[1] == ' ' &&
+			    says_header_problem(end + 2)) {
+				s = end + 2; /* the header's: told in Commerce's words */
+				header = 1;
+			} else if (n > 0 && end[0] == ':' && end[1] == ' ') {
 				add_row(a, n, end + 2);
 				continue;
 			}
@@ -135,8 +164,10 @@ static void parse_strings(struct answer *a, const json_t *arr)
 		buf_addstr(&a->message, s);
 		refused = 1;
 	}
-	/* applied when Commerce says how many rows it processed, even with a remark */
+	/* applied when Commerce says how many rows it processed, even with a remark;
+	   a header it rejects refuses the batch, whatever rows it names */
 	a->cls = a->has_processed ? ANSWER_DONE
+		 : header        ? ANSWER_REFUSED
 		 : a->nrows      ? ANSWER_ROWS
 		 : unnamed       ? ANSWER_UNNAMED
 				 : ANSWER_REFUSED;

@@ -10,7 +10,9 @@
  * StartImport::validate), ANSWER_UNNAMED when it says some row is bad without
  * naming one (earlier releases: "Data validation failed. ..."; the first
  * module releases: "Maximum error count has been reached ..."), and
- * ANSWER_REFUSED for anything else (an empty file, a 4xx).
+ * ANSWER_REFUSED for anything else (an empty file, "Entity is unknown", a
+ * 4xx) -- a header problem too, which Commerce names as "Row 1: ..." though it
+ * is no row's (the message then leaves "Row 1: " out).
  * Nothing here does I/O; the client and the tests feed it.
  */
 #ifndef DG_ANSWER_H

@@ -1526,7 +1526,7 @@ int daemon_run(const char *confpath)
 	log_set_level((enum log_level)d.conf->log_level);
 	if (readlink("/proc/self/exe", d.self, sizeof(d.self) - 1) < 0) {
 		fprintf(stderr, "dropgate run: cannot find its own program: %s\n", strerror(errno));
-		return EXIT_USAGE;
+		goto fail;
 	}
 	sandbox_daemon_start(); /* before the threads: it forks to try a namespace */
 	for (int k = 0; k < 3; k++) {
@@ -1534,25 +1534,25 @@ int daemon_run(const char *confpath)
 		if (mkdirs(dir, 0750, &err) < 0) {
 			fprintf(stderr, "dropgate run: %s\n", buf_cstr(&err));
 			free(dir);
-			return EXIT_USAGE;
+			goto fail;
 		}
 		free(dir);
 	}
 	if (mkdirs(d.conf->spool, 0755, &err) < 0) {
 		fprintf(stderr, "dropgate run: %s\n", buf_cstr(&err));
-		return EXIT_USAGE;
+		goto fail;
 	}
 	ledger_path = xasprintf("%s/ledger.db", d.conf->state);
 	d.ledger = ledger_open(ledger_path, &err);
 	free(ledger_path);
 	if (d.ledger == NULL) {
 		fprintf(stderr, "dropgate run: %s\n", buf_cstr(&err));
-		return EXIT_USAGE;
+		goto fail;
 	}
 	d.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0 || d.inotify_fd < 0) {
 		fprintf(stderr, "dropgate run: %s\n", strerror(errno));
-		return EXIT_USAGE;
+		goto fail;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -1655,4 +1655,13 @@ int daemon_run(const char *confpath)
 	free(d.threads);
 	buf_release(&err);
 	return rc;
+
+fail: /* before any thread: what was set up so far */
+	if (d.inotify_fd > 0)
+		close(d.inotify_fd);
+	ledger_close(d.ledger);
+	conf_free(d.conf);
+	free(d.confpath);
+	buf_release(&err);
+	return EXIT_USAGE;
 }

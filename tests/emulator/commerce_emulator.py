@@ -21,17 +21,26 @@ Control endpoints for tests (no authentication), under /__emulator/:
   POST orders            [order, ...]: seed or replace orders (by entity_id)
   POST products          [product, ...]: seed the catalog ({"id", "sku", ...})
   POST config            {"delay": seconds from an import's arrival to its answer,
-                          "answers": "current" | "earlier", "sources": ["default", ...]}
+                          "answers": "current" | "earlier", "sources": ["default", ...],
+                          "entities": [the import entities Commerce has],
+                          "columns": {"advanced_pricing": [the columns it accepts]}}
+                         (columns: AdvancedPricing::$validColumnNames by default; an
+                          installation's plugin or preference may change them)
+  POST reset             forget store, journal, faults and orders
 
 Imports answer as Magento's StartImport does (see start_import): --answers current
 (the default) names every bad row and refuses the request whole, except that
 validation-skip-errors drops bad rows silently when one row is valid; --answers
-earlier refuses with "Data validation failed..." and names no row. stock_sources
-rows must name a source Commerce has (--source, default "default").
+earlier holds the errors to allowedErrorCount: stop-on-errors past it refuses with
+"Data validation failed..." and names no row, skip-errors within it drops bad rows
+silently, anything else names them. A header Commerce rejects (stock_sources and
+advanced_pricing: Entity/AbstractEntity::validateData) is named as "Row 1: ..." on
+either release. An entity Commerce lacks answers 200 ["Entity is unknown"], a bad
+strategy 200 with ImportExport's sentence; an unknown behavior is the default one.
+stock_sources rows must name a source Commerce has (--source, default "default").
 
 advanced_pricing rows for a SKU the catalog lacks are rejected ("Product with
 specified SKU not found") once the emulator knows any product, seeded or imported.
-  POST reset             forget store, journal, faults and orders
 """
 import argparse
 import base64
@@ -54,8 +63,22 @@ UNAUTHORIZED = {"message": "The consumer isn't authorized to access %resources."
                 "parameters": {"resources": "Magento_ImportExport::import_api"}}
 ENTITIES = {"advanced_pricing", "catalog_product", "customer", "customer_address",
             "customer_composite", "customer_finance", "stock_sources"}
-BEHAVIORS_A = {"append", "replace", "delete", "add_update"}
-BEHAVIORS_C = {"add_update", "delete", "custom"}
+# Entity/AbstractEntity.php::getBehavior() keeps these; any other behavior is
+# Import::getDefaultBehavior(), append, without a word (the customer entities' own
+# ImportExport/Model/Import/AbstractEntity.php::getBehavior falls back to add_update)
+BEHAVIORS = ("append", "add_update", "replace", "custom", "delete")
+STRATEGIES = ("validation-stop-on-errors", "validation-skip-errors")
+# Entity/AbstractEntity::validateData checks the header of these entities (the customer
+# ones have their own AbstractEntity, catalog_product its attribute sets: not emulated).
+# _permanentAttributes: the columns that must be there; VALID_COLUMNS: the entities with
+# $needColumnCheck and their $validColumnNames (InventoryImportExport Model/Import/Sources.php
+# sets neither: any well-formed column passes; AdvancedPricingImportExport
+# Model/Import/AdvancedPricing.php sets both)
+HEADER_CHECKED = {"stock_sources", "advanced_pricing"}
+PERMANENT = {"advanced_pricing": ["sku"]}
+VALID_COLUMNS = {"advanced_pricing": ["sku", "tier_price_website", "tier_price_customer_group",
+                                      "tier_price_qty", "tier_price", "tier_price_value_type"]}
+COLUMN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUIRED = {
     "stock_sources": ["source_code", "sku"],
     "advanced_pricing": ["sku", "tier_price_website", "tier_price_customer_group", "tier_price_qty"],
@@ -131,6 +154,42 @@ def check_source_item(row, sources):
     return problems
 
 
+def check_header(entity, behavior, columns, valid_columns):
+    """The header's problems as Entity/AbstractEntity.php::validateData finds them, in its order
+    (absent permanent columns, unknown ones, empty names, malformed names; the names of each
+    kind joined with '", "' into one message, as addErrors() does). The name checks are skipped
+    for the delete behavior. Any problem and no row is read at all."""
+    if entity not in HEADER_CHECKED:
+        return []
+    problems = []
+    absent = [c for c in PERMANENT.get(entity, []) if c not in columns]
+    if absent:
+        problems.append("We can't find required columns: %s." % '", "'.join(absent))
+    if behavior != "delete":
+        empty, malformed, unknown = [], [], []
+        for n, col in enumerate(columns, start=1):
+            if col.strip() == "":
+                empty.append(str(n))
+            elif not COLUMN_NAME.match(col):
+                malformed.append(col)
+            elif entity in valid_columns and col not in valid_columns[entity]:
+                unknown.append(col)
+        if unknown:
+            problems.append('Header contains invalid attribute(s): "%s"' % '", "'.join(unknown))
+        if empty:
+            problems.append('Columns number: "%s" have empty headers' % '", "'.join(empty))
+        if malformed:
+            problems.append('Column names: "%s" are invalid' % '", "'.join(malformed))
+    return problems
+
+
+def php_int(v):
+    """PHP's (int) of a string, as initValidationStrategy() casts allowedErrorCount: leading
+    white space, a sign and digits; anything else is 0."""
+    m = re.match(r"^[ \t\n\r\v\f]*([+-]?\d+)", str(v))
+    return int(m.group(1)) if m else 0
+
+
 def entities_processed(rows):
     """What "Entities Processed: N" counts: every row validated, good or bad, and rows
     with a sku column count once per distinct SKU (magento/magento2
@@ -140,9 +199,14 @@ def entities_processed(rows):
     return len(skus) or len(rows)
 
 
-def start_import(answers, strategy, rows, problems):
+def start_import(answers, strategy, allowed, rows, problems, header=()):
     """The answer of Magento's StartImport::execute for rows already read, and the rows it
-    imports. problems[i] lists row i's errors. Returns (answer, imported rows).
+    imports. problems[i] lists row i's errors, header the header's (check_header); allowed is
+    allowedErrorCount as initValidationStrategy() reads it. Returns (answer, imported rows).
+
+    A header problem stops validateData() before any row is read (getProcessedRowsCount() is
+    0), and its error has no row number: both releases below name it "Row 1: ..."
+    (getRowNumber() null, + 1), whatever the strategy, and import nothing.
 
     answers = "current": magento/magento2 ImportCsv/Model/StartImport.php::validate() (and
     ImportJson/Model/StartImport.php::validate(), the same rules): any error refuses the
@@ -153,22 +217,41 @@ def start_import(answers, strategy, rows, problems):
     allowedErrorCount plays no part in either: processImport() clears the error aggregator
     before importSource(), so hasToBeTerminated() sees only errors of the import itself.
 
-    answers = "earlier": the StartImport whose processValidationResult(&$errors) adds
-    "Data validation failed. Please fix the following errors and upload the file again."
-    whenever Import::validateSource() found an error (it returns !getErrorsCount(), whatever
-    the strategy), then addMessageToSkipErrors() adds "Please fix errors and re-upload file"
-    because row errors are ERROR_LEVEL_CRITICAL (hasFatalExceptions()); no row is named.
+    answers = "earlier": the ImportCsv StartImport whose processValidationResult() takes
+    &$errors, with the ImportExport/Model/Import.php of its releases, whose validateSource()
+    returns !isErrorLimitExceeded() (ProcessingErrorAggregator.php: only under
+    validation-stop-on-errors, when the errors outnumber allowedErrorCount):
+      - stop-on-errors past the allowance: "Data validation failed. Please fix the following
+        errors and upload the file again.", then addMessageToSkipErrors() adds "Please fix
+        errors and re-upload file" (row errors are ERROR_LEVEL_CRITICAL: hasFatalExceptions());
+        no row is named;
+      - skip-errors within the allowance: the aggregator is cleared and the rows that passed
+        (the only ones _saveValidatedBunches() kept) are imported: "Entities Processed: N",
+        even when none passed;
+      - otherwise (stop-on-errors within it, skip-errors past it): collectErrors() names
+        every error "Row N: ..." and nothing is imported.
     """
+    if header:
+        return ["Row 1: %s" % p for p in header], []
+    if not rows:
+        # validate() / processValidationResult(): no row processed and no error
+        return ["This file is empty. Please try another one."], []
     bad = [(i, p) for i, ps in enumerate(problems, start=1) for p in ps]
     good = [r for r, ps in zip(rows, problems) if not ps]
+    processed = ["Entities Processed: %d" % entities_processed(rows)]
+    named = ["Row %d: %s" % (i, p) for i, p in bad]
     if not bad:
-        return ["Entities Processed: %d" % entities_processed(rows)], good
+        return processed, good
     if answers == "earlier":
-        return ["Data validation failed. Please fix the following errors and upload the file again.",
-                "Please fix errors and re-upload file"], []
+        if strategy == "validation-stop-on-errors" and len(bad) > allowed:
+            return ["Data validation failed. Please fix the following errors and upload the file again.",
+                    "Please fix errors and re-upload file"], []
+        if strategy == "validation-skip-errors" and len(bad) <= allowed:
+            return processed, good
+        return named, []
     if strategy == "validation-skip-errors" and good:
-        return ["Entities Processed: %d" % entities_processed(rows)], good
-    return ["Row %d: %s" % (i, p) for i, p in bad], []
+        return processed, good
+    return named, []
 
 
 class State:
@@ -194,6 +277,8 @@ class State:
         self.delay = 0.0
         self.sources = set(self.initial_sources)  # inventory source codes Commerce has
         self.answers = self.initial_answers       # "current" or "earlier" StartImport
+        self.entities = set(ENTITIES)             # import entities Commerce has (import.xml)
+        self.columns = {k: list(v) for k, v in VALID_COLUMNS.items()}  # getValidColumnNames()
 
     def take_fault(self, path):
         with self.lock:
@@ -342,26 +427,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.record(400)
                 return self.send_json(400, {"message": "\"%fieldName\" is required. Enter and try again.",
                                             "parameters": {"fieldName": field}})
-        entity, behavior = norm["entity"], norm["behavior"]
-        if entity not in ENTITIES:
-            self.record(400, entity)
-            return self.send_json(400, {"message": "Entity is unknown: %1", "parameters": [entity]})
-        allowed_behaviors = BEHAVIORS_C if entity in ("customer", "customer_address", "customer_finance") \
-            else BEHAVIORS_A
-        if behavior not in allowed_behaviors:
-            self.record(400, entity)
-            return self.send_json(400, {"message": "Invalid behavior: %1", "parameters": [behavior]})
-        strategy = norm["validationStrategy"]
-        if strategy not in ("validation-stop-on-errors", "validation-skip-errors"):
-            self.record(400, entity)
-            return self.send_json(400, {"message": "Invalid validation strategy: %1",
-                                        "parameters": [strategy]})
-        try:
-            allowed = int(str(norm["allowedErrorCount"]))
-        except ValueError:
-            self.record(400, entity)
-            return self.send_json(400, {"message": "Invalid allowed error count: %1",
-                                        "parameters": [norm["allowedErrorCount"]]})
+        entity, behavior, strategy = norm["entity"], norm["behavior"], norm["validationStrategy"]
         # StartImport::execute(): any exception other than a LocalizedException while reading
         invalid = ["Sorry, but the data is invalid or the file is not uploaded."]
         if route == "import/csv":
@@ -370,8 +436,10 @@ class Handler(BaseHTTPRequestHandler):
                 if data[:2] == b"\x1f\x8b":
                     data = gzip.decompress(data)
                 text = data.decode("utf-8")
-                rows = list(csv.DictReader(io.StringIO(text, newline=""),
-                                           delimiter=norm.get("importFieldSeparator", ",")))
+                reader = csv.DictReader(io.StringIO(text, newline=""),
+                                        delimiter=norm.get("importFieldSeparator", ","))
+                rows = list(reader)
+                columns = list(reader.fieldnames or [])
                 digest = hashlib.sha256(data).hexdigest()
             except (binascii.Error, ValueError, OSError, UnicodeDecodeError, csv.Error):
                 self.record(200, entity, None, None, invalid)
@@ -382,27 +450,43 @@ class Handler(BaseHTTPRequestHandler):
                 self.record(200, entity, None, None, invalid)
                 return self.send_json(200, invalid)
             rows = [{k: "" if v is None else str(v) for k, v in i.items()} for i in items]
+            columns = list(items[0]) if items else []  # Import/Source/Json.php: the first item's keys
             digest = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
         if self.st.delay:
             # the answer comes `delay` after the request arrived, whatever our own work took
             time.sleep(max(0.0, self.arrived + self.st.delay - time.time()))
-        if not rows:
-            # StartImport::validate(): no row processed and no error (earlier releases:
-            # processValidationResult(), the same words)
-            answer = ["This file is empty. Please try another one."]
-            self.record(200, entity, 0, digest, answer)
-            return self.send_json(200, answer)
         with self.st.lock:
             catalog = {p.get("sku") for p in self.st.products.values()}
             catalog |= {r.get("sku") for r in self.st.store.get("catalog_product", [])}
             sources, answers = set(self.st.sources), self.st.answers
+            entities, valid_columns = set(self.st.entities), dict(self.st.columns)
+        # Import.php::validateSource() throws these LocalizedExceptions before it validates,
+        # and StartImport answers with the message, HTTP 200: getErrorAggregator() needs the
+        # entity adapter, and getEntity() throws "Entity is unknown" for an entity import.xml
+        # lacks; then ProcessingErrorAggregator::initValidationStrategy() refuses a strategy
+        # it does not know
+        refusal = None
+        if entity not in entities:
+            refusal = ["Entity is unknown"]
+        elif strategy not in STRATEGIES:
+            refusal = ["ImportExport: Import Data validation - Validation strategy not found"]
+        if refusal:
+            self.record(200, entity, None, digest, refusal)
+            return self.send_json(200, refusal)
+        # getBehavior(): a behavior the entity does not know is its default, without a word;
+        # rows are stored alike whatever the behavior, only the header checks skip delete
+        if behavior not in BEHAVIORS:
+            behavior = "append"
+        # initValidationStrategy(): (int) allowedErrorCount
+        allowed = php_int(norm["allowedErrorCount"])
+        header = check_header(entity, behavior, columns, valid_columns)
         problems = []
         for row in rows:
             found = check_row(entity, row, sources)
             if not found and entity == "advanced_pricing" and catalog and row.get("sku") not in catalog:
                 found = ["Product with specified SKU not found"]
             problems.append(found)
-        answer, good = start_import(answers, strategy, rows, problems)
+        answer, good = start_import(answers, strategy, allowed, rows, problems, header)
         if good:
             with self.st.lock:
                 self.st.store.setdefault(entity, []).extend(good)
@@ -483,6 +567,10 @@ class Handler(BaseHTTPRequestHandler):
                     st.answers = req["answers"]
                 if "sources" in req:
                     st.sources = set(req["sources"])
+                if "entities" in req:
+                    st.entities = set(req["entities"])
+                if "columns" in req:
+                    st.columns.update(req["columns"])
                 return self.send_json(200, True)
             if method == "POST" and what == "reset":
                 st.reset()

@@ -90,14 +90,50 @@ class EmulatorTest(unittest.TestCase):
         st, ans = self.csv_import("source_code,sku,quantity\nx,A,y\n", strategy="validation-stop-on-errors")
         self.assertEqual(ans, ['Row 1: Source code "x" does not exists', 'Row 1: "quantity" contains incorrect value'])
 
-    def test_earlier_release_names_no_row_whatever_the_strategy(self):
+    def test_earlier_release_holds_errors_to_the_allowance(self):
+        # processValidationResult(&$errors) with validateSource() = !isErrorLimitExceeded():
+        # BAD3 has three errors (rows 2, 3, 5)
         self.req("POST", "/__emulator/config", {"answers": "earlier"}, token=None)
-        for strategy in ("validation-stop-on-errors", "validation-skip-errors"):
-            st, ans = self.csv_import(self.BAD3, strategy=strategy, allowed="100")
-            self.assertEqual(ans, ["Data validation failed. Please fix the following errors and upload the file again.",
-                                   "Please fix errors and re-upload file"])
+        unnamed = ["Data validation failed. Please fix the following errors and upload the file again.",
+                   "Please fix errors and re-upload file"]
+        for strategy, allowed, want in (("validation-stop-on-errors", "0", unnamed),  # 3 > 0: none named
+                                        ("validation-stop-on-errors", "2", unnamed),
+                                        ("validation-stop-on-errors", "3", self.NAMED),  # within: named
+                                        ("validation-skip-errors", "2", self.NAMED),  # past it: named
+                                        ("validation-skip-errors", "x", self.NAMED)):  # (int) "x" is 0
+            st, ans = self.csv_import(self.BAD3, strategy=strategy, allowed=allowed)
+            self.assertEqual((st, ans), (200, want), (strategy, allowed))
         self.assertNotIn("stock_sources", self.httpd.state.store)
+        # skip-errors within the allowance: the bad rows are dropped without a word
+        st, ans = self.csv_import(self.BAD3, strategy="validation-skip-errors", allowed="3")
+        self.assertEqual(ans, ["Entities Processed: 4"])
+        self.assertEqual([r["sku"] for r in self.httpd.state.store["stock_sources"]], ["A", "A"])
         st, ans = self.csv_import("source_code,sku,quantity\ndefault,A,1\n", strategy="validation-stop-on-errors")
+        self.assertEqual(ans, ["Entities Processed: 1"])
+
+    def test_header_problems_are_row_1_on_both_releases(self):
+        # Entity/AbstractEntity::validateData: no row is read, the errors have no row number
+        for answers in ("current", "earlier"):
+            self.req("POST", "/__emulator/config", {"answers": answers}, token=None)
+            for strategy in ("validation-stop-on-errors", "validation-skip-errors"):
+                st, ans = self.csv_import("source_code,SKU,quantity,\ndefault,A,1,\n", strategy=strategy,
+                                          allowed="100")
+                self.assertEqual(ans, ['Row 1: Columns number: "4" have empty headers',
+                                       'Row 1: Column names: "SKU" are invalid'], (answers, strategy))
+        # stock_sources takes any well-formed column (Sources sets no $needColumnCheck)
+        st, ans = self.csv_import("source_code,sku,quantity,warehouse\ndefault,A,1,x\n")
+        self.assertEqual(ans, ["Entities Processed: 1"])
+        # advanced_pricing checks its $validColumnNames and needs sku; delete skips the name checks
+        head = "sku,tier_price_website,tier_price_customer_group,tier_price_qty,tier_price,colour\n"
+        row = "A,All Websites [EUR],ALL GROUPS,1,2,red\n"
+        st, ans = self.csv_import(head + row, entity="advanced_pricing")
+        self.assertEqual(ans, ['Row 1: Header contains invalid attribute(s): "colour"'])
+        st, ans = self.csv_import(head.replace("sku,", "") + row, entity="advanced_pricing")
+        self.assertEqual(ans, ["Row 1: We can't find required columns: sku.",
+                               'Row 1: Header contains invalid attribute(s): "colour"'])
+        self.req("POST", "/__emulator/config", {"columns": {"advanced_pricing": ["sku", "tier_price_website",
+                 "tier_price_customer_group", "tier_price_qty", "tier_price", "colour"]}}, token=None)
+        st, ans = self.csv_import(head + row, entity="advanced_pricing")
         self.assertEqual(ans, ["Entities Processed: 1"])
 
     def test_json_endpoint_shares_the_answers(self):
@@ -124,8 +160,28 @@ class EmulatorTest(unittest.TestCase):
         st, ans = self.req("POST", "/rest/default/V1/import/csv", {"source": {"entity": "stock_sources"}})
         self.assertEqual(st, 400)
         self.assertEqual(ans["parameters"], {"fieldName": "behavior"})
+
+    def test_request_fields_commerce_refuses_or_ignores(self):
+        # validateSource(): getEntity() and initValidationStrategy() throw LocalizedExceptions,
+        # StartImport answers their message with HTTP 200; getBehavior() defaults silently
         st, ans = self.csv_import("a\n1\n", entity="widgets")
-        self.assertEqual((st, ans["parameters"]), (400, ["widgets"]))
+        self.assertEqual((st, ans), (200, ["Entity is unknown"]))
+        self.req("POST", "/__emulator/config", {"entities": ["catalog_product"]}, token=None)
+        st, ans = self.csv_import("source_code,sku,quantity\ndefault,A,1\n")
+        self.assertEqual((st, ans), (200, ["Entity is unknown"]))
+        self.httpd.state.reset()
+        st, ans = self.csv_import("source_code,sku,quantity\ndefault,A,1\n", strategy="validation-stop")
+        self.assertEqual((st, ans), (200, ["ImportExport: Import Data validation - Validation strategy not found"]))
+        st, ans = self.req("POST", "/rest/default/V1/import/csv", {"source": {
+            "entity": "stock_sources", "behavior": "upsert", "validationStrategy": "validation-stop-on-errors",
+            "allowedErrorCount": "0",
+            "csvData": base64.b64encode(b"source_code,sku,quantity\ndefault,A,1\n").decode()}})
+        self.assertEqual((st, ans), (200, ["Entities Processed: 1"]))
+        # the payload is read first: a bad one is "Sorry, ..." whatever the entity
+        st, ans = self.req("POST", "/rest/default/V1/import/csv", {"source": {
+            "entity": "widgets", "behavior": "append", "validationStrategy": "validation-skip-errors",
+            "allowedErrorCount": "0", "csvData": "not base64!"}})
+        self.assertEqual(ans, ["Sorry, but the data is invalid or the file is not uploaded."])
 
     def test_snake_case_keys_and_json_items(self):
         st, ans = self.req("POST", "/rest/default/V1/import/json", {"source": {

@@ -588,7 +588,9 @@ class LedgerFaultTest(unittest.TestCase):
             a.start()
             td.wait_for(lambda: a.finished(1), 30, "the file after the restart")
             self.assertEqual(a.files()[0][2], "done")
-            self.assertEqual(glob.glob(os.path.join(a.state, "work", "*", "kept.csv")), [])
+            # the work copy goes right after the end state is written
+            td.wait_for(lambda: not glob.glob(os.path.join(a.state, "work", "*", "kept.csv")), 10,
+                        "the work copy to go once the file is done")
             self.assertEqual(len(glob.glob(os.path.join(arm, "*-kept.csv.gz"))), 1)
             digests = [j["digest"] for j in a.imports()]
             self.assertEqual(len(digests), 3, "every batch answered before the fault, none again")

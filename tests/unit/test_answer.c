@@ -71,6 +71,45 @@ static void test_whole_batch_answers_are_refusals(void **state)
 	answer_release(&a);
 }
 
+static void test_request_refusals_are_not_rows(void **state)
+{
+	static const struct {
+		const char *body, *message;
+	} cases[] = {
+		/* getEntity(), initValidationStrategy() throw; StartImport answers 200 */
+		{ "[\"Entity is unknown\"]", "Entity is unknown" },
+		{ "[\"ImportExport: Import Data validation - Validation strategy not found\"]",
+		  "ImportExport: Import Data validation - Validation strategy not found" },
+		/* Entity/AbstractEntity::validateData: header errors carry no row, named row 1 */
+		{ "[\"Row 1: Header contains invalid attribute(s): \\\"colour\\\"\"]",
+		  "Header contains invalid attribute(s): \"colour\"" },
+		{ "[\"Row 1: We can't find required columns: sku.\", "
+		  "\"Row 1: Column names: \\\"SKU\\\" are invalid\"]",
+		  "We can't find required columns: sku. Column names: \"SKU\" are invalid" },
+		{ "[\"Row 1: Columns number: \\\"4\\\" have empty headers\"]",
+		  "Columns number: \"4\" have empty headers" },
+	};
+	struct answer a;
+
+	(void)state;
+	answer_init(&a);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		parse(&a, 200, cases[i].body);
+		assert_int_equal(a.cls, ANSWER_REFUSED);
+		assert_false(a.has_processed);
+		assert_int_equal(a.nrows, 0);
+		assert_string_equal(buf_cstr(&a.message), cases[i].message);
+	}
+	/* a row's problem that only reads like a header's is still that row's */
+	parse(&a, 200, "[\"Row 2: Column names: \\\"x\\\" are invalid\"]");
+	assert_int_equal(a.cls, ANSWER_ROWS);
+	assert_int_equal(a.rows[0].row, 2);
+	parse(&a, 200, "[\"Row 1: Source code \\\"xx\\\" does not exists\"]");
+	assert_int_equal(a.cls, ANSWER_ROWS);
+	assert_int_equal(a.rows[0].row, 1);
+	answer_release(&a);
+}
+
 static void test_statuses_and_filled_messages(void **state)
 {
 	struct answer a;
@@ -117,6 +156,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_success_and_row_answers),
 		cmocka_unit_test(test_whole_batch_answers_are_refusals),
+		cmocka_unit_test(test_request_refusals_are_not_rows),
 		cmocka_unit_test(test_statuses_and_filled_messages),
 		cmocka_unit_test(test_placeholders),
 	};
