@@ -340,9 +340,12 @@ int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, 
 
 long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *feed)
 {
-	return single_int(l, "SELECT ifnull(min(id), 0) FROM files WHERE partner = ? AND feed = ? "
-			     "AND state IN ('received','processing','submitting','deferred')",
-			  "ss", partner, feed);
+	char sql[512];
+
+	snprintf(sql, sizeof(sql), "SELECT ifnull(min(id), 0) FROM files WHERE partner = ? AND "
+				   "feed = ? AND state IN (%s)",
+		 state_sql_list(STATE_IN_FLIGHT));
+	return single_int(l, sql, "ss", partner, feed);
 }
 
 long long ledger_count_at(struct ledger *l, const char *path, const char *states_csv,
@@ -364,9 +367,11 @@ int ledger_claim_retry(struct ledger *l, long long id, time_t next_try, const ch
 
 int ledger_in_flight_path(struct ledger *l, const char *path)
 {
-	return single_int(l, "SELECT count(*) FROM files WHERE path = ? AND state IN "
-			     "('received','processing','submitting','deferred')",
-			  "s", path) > 0;
+	char sql[512];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM files WHERE path = ? AND state IN (%s)",
+		 state_sql_list(STATE_IN_FLIGHT));
+	return single_int(l, sql, "s", path) > 0;
 }
 
 int ledger_batch_state(struct ledger *l, long long id, const char *target, unsigned seq,

@@ -18,16 +18,7 @@
 struct ledger;
 
 /* The states of a file, as the contract names them. */
-#define ST_RECEIVED "received"
-#define ST_PROCESSING "processing"
-#define ST_SUBMITTING "submitting"
-#define ST_DONE "done"
-#define ST_PARTIAL "partial"
-#define ST_FAILED "failed"
-#define ST_DUPLICATE "duplicate"
-#define ST_STALE "stale"
-#define ST_REFUSED "refused"
-#define ST_DEFERRED "deferred"
+#include "queue/states.h" /* ST_*: the states table */
 
 struct ledger_file {
 	long long id;

@@ -21,14 +21,14 @@
 #include "util/buf.h"
 
 enum {
-	PUBLISH_NOSYNC = 1, /* no fsync at all (dropgate check alone: an offline tool) */
+	PUBLISH_NOSYNC = 1,    /* no fsync at all (dropgate check alone: an offline tool) */
 	PUBLISH_DIR_LATER = 2, /* the caller fsyncs the directory once after a set of files */
 };
 
 struct publish {
 	char *path; /* the final name */
 	char *tmp;  /* the temporary, beside it */
-	int fd;     /* open on tmp, -1 once committed or aborted */
+	int fd;	    /* open on tmp, -1 once committed or aborted */
 	FILE *fp;   /* publish_stream's, when asked for */
 	unsigned flags;
 };
