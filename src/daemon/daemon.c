@@ -31,6 +31,7 @@
 #include "commerce/client.h"
 #include "daemon/daemon.h"
 #include "daemon/job.h"
+#include "daemon/timers.h"
 #include "daemon/workers.h"
 #include "export/bi.h"
 #include "export/orders.h"
@@ -53,9 +54,8 @@ struct daemon {
 	pthread_mutex_t conf_lock;
 	struct ledger *ledger;
 	char self[PATH_MAX];
-	struct arrivals in; /* watching and claiming: the main thread's */
-	time_t next_rescan;
-	time_t next_prune;
+	struct arrivals in;   /* watching and claiming: the main thread's */
+	struct timers timers; /* the main loop's deadlines: rescan, prune */
 	struct workers work;
 };
 
@@ -218,6 +218,28 @@ static void *exporter_main(void *arg)
 }
 
 /* joined: has thread t ended by deadline? */
+/* the main loop's timers (timers.h): a full rescan, the safety net; pruning the archive */
+static long long rescan_period(void *ctx)
+{
+	return (long long)current_conf(ctx)->rescan * 1000;
+}
+
+static void ask_rescan(void *ctx)
+{
+	((struct daemon *)ctx)->in.w.need_rescan = 1;
+}
+
+static long long prune_period(void *ctx)
+{
+	(void)ctx;
+	return 3600 * 1000;
+}
+
+static void prune_archive(void *ctx)
+{
+	retention_prune(current_conf(ctx));
+}
+
 /* run_file: a worker's file, with the configuration running when it starts (workers.h) */
 static void run_file(void *ctx, long long id)
 {
@@ -363,21 +385,18 @@ int daemon_run(const char *confpath)
 	pthread_create(&exporter, NULL, exporter_main, &d);
 	log_simple(LOG_INFO, "started", "spool %s, state %s, %zu workers", d.conf->spool,
 		   d.conf->state, d.work.nthreads);
+	timers_add(&d.timers, "rescan", timers_now_ms(), rescan_period, ask_rescan, &d);
+	timers_add(&d.timers, "prune", timers_now_ms(), prune_period, prune_archive, &d);
 	while (!stop_flag) {
 		struct pollfd pfd[2] = {{d.in.w.inotify_fd, POLLIN, 0}, {sig_pipe[0], POLLIN, 0}};
-		time_t now = time(NULL);
 		const struct conf *c = current_conf(&d);
 		char drain[64];
 
-		if (watch_pending(&d.in.w) || now >= d.next_rescan || d.in.paused[0]) {
+		timers_run(&d.timers, timers_now_ms());
+		/* a tick while files settle or claiming is paused: both are looked at again */
+		if (watch_pending(&d.in.w) || d.in.paused[0]) {
 			d.in.w.need_rescan = 0;
-			if (now >= d.next_rescan)
-				d.next_rescan = now + (time_t)c->rescan;
 			scan_all(&d.in, c);
-		}
-		if (now >= d.next_prune) {
-			retention_prune(c);
-			d.next_prune = now + 3600;
 		}
 		workers_dispatch(&d.work);
 		if (durable_failed()) {
@@ -396,7 +415,7 @@ int daemon_run(const char *confpath)
 			rc = 1;
 			break;
 		}
-		if (poll(pfd, 2, TICK_MS) > 0) {
+		if (poll(pfd, 2, timers_wait_ms(&d.timers, timers_now_ms(), TICK_MS)) > 0) {
 			if (pfd[0].revents & POLLIN) {
 				watch_read_events(&d.in.w);
 				d.in.w.need_rescan = 1;
