@@ -108,6 +108,33 @@ static void note_waiting(struct candidate *w, const struct feed *f, const char *
 	w->st = *st;
 }
 
+/* feeds_of_dir: the partner's feeds that read dir (into feeds); how many. */
+static size_t feeds_of_dir(const struct conf *c, const char *partner, const char *dir,
+			   const struct feed **feeds)
+{
+	const char *rel = dir + strlen(c->spool) + 1 + strlen(partner) + 1;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nfeeds; i++)
+		if (strcmp(c->feeds[i].dir, rel) == 0 && feed_serves(&c->feeds[i], partner))
+			feeds[n++] = &c->feeds[i];
+	return n;
+}
+
+/* refusal: why an entry is not taken (never read), or NULL for a file dropgate takes. */
+static const char *refusal(const struct conf *c, const struct stat *st)
+{
+	if (S_ISLNK(st->st_mode))
+		return "a symbolic link: refused, not read";
+	if (!S_ISREG(st->st_mode))
+		return "not a regular file: refused, not read";
+	if (st->st_nlink != 1)
+		return "a file with several hard links: refused, not read";
+	if ((unsigned long long)st->st_size > c->max_file_size)
+		return "larger than max_file_size: refused";
+	return NULL;
+}
+
 /* scan_dir: claim every ready file of one partner's feed directory, in order. */
 static void scan_dir(struct arrivals *a, const struct conf *c, const char *partner, const char *dir)
 {
@@ -118,17 +145,12 @@ static void scan_dir(struct arrivals *a, const struct conf *c, const char *partn
 	time_t now = time(NULL);
 	DIR *dh;
 	struct dirent *e;
-	char *rel;
 
-	/* the feeds that read this directory */
-	rel = xstrdup(dir + strlen(c->spool) + 1 + strlen(partner) + 1);
-	for (size_t i = 0; i < c->nfeeds; i++)
-		if (strcmp(c->feeds[i].dir, rel) == 0 && feed_serves(&c->feeds[i], partner))
-			feeds[nfeeds++] = &c->feeds[i];
-	free(rel);
+	nfeeds = feeds_of_dir(c, partner, dir, feeds);
 	dh = nfeeds ? opendir(dir) : NULL;
 	while (dh && (e = readdir(dh)) != NULL) {
 		struct candidate cd;
+		const char *why;
 		char *path;
 		int matched = 0, closed;
 
@@ -146,14 +168,7 @@ static void scan_dir(struct arrivals *a, const struct conf *c, const char *partn
 			free(path);
 			continue;
 		}
-		if (!S_ISREG(cd.st.st_mode) || cd.st.st_nlink != 1 ||
-		    (unsigned long long)cd.st.st_size > c->max_file_size) {
-			const char *why =
-			    S_ISLNK(cd.st.st_mode)    ? "a symbolic link: refused, not read"
-			    : !S_ISREG(cd.st.st_mode) ? "not a regular file: refused, not read"
-			    : cd.st.st_nlink != 1
-				? "a file with several hard links: refused, not read"
-				: "larger than max_file_size: refused";
+		if ((why = refusal(c, &cd.st)) != NULL) {
 			if (!ledger_in_flight_path(a->ledger, path))
 				claim_refused(a, c, feeds, nfeeds, partner, dir, e->d_name, &cd.st,
 					      why);

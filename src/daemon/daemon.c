@@ -300,64 +300,25 @@ static void join_or_exit(struct daemon *d, pthread_t exporter, int rc)
 	}
 }
 
-int daemon_run(const char *confpath)
+/* state_dirs: work/, archive/, failed/ under the state directory, and the spool. */
+static int state_dirs(const struct conf *c, struct buf *err)
 {
-	struct daemon d;
-	struct buf err = BUF_INIT(64 * 1024);
-	struct sigaction sa;
-	char *ledger_path;
-	pthread_t exporter;
-	int rc = 0;
+	static const char *const dirs[] = {"work", "archive", "failed"};
 
-	memset(&d, 0, sizeof(d));
-	d.confpath = realpath(confpath, NULL);
-	if (d.confpath == NULL) {
-		fprintf(stderr, "dropgate run: %s: %s\n", confpath, strerror(errno));
-		return EXIT_USAGE;
-	}
-	d.conf = conf_load(d.confpath, &err);
-	if (d.conf == NULL) {
-		fputs(buf_cstr(&err), stderr);
-		fprintf(stderr, "dropgate run: the configuration has errors: not starting\n");
-		free(d.confpath);
-		buf_release(&err);
-		return EXIT_USAGE;
-	}
-	log_set_level((enum log_level)d.conf->log_level);
-	if (readlink("/proc/self/exe", d.self, sizeof(d.self) - 1) < 0) {
-		fprintf(stderr, "dropgate run: cannot find its own program: %s\n", strerror(errno));
-		goto fail;
-	}
-	sandbox_daemon_start(); /* before the threads: it forks to try a namespace */
-	for (int k = 0; k < 3; k++) {
-		char *dir = xasprintf("%s/%s", d.conf->state,
-				      k == 0   ? "work"
-				      : k == 1 ? "archive"
-					       : "failed");
-		if (mkdirs(dir, 0750, &err) < 0) {
-			fprintf(stderr, "dropgate run: %s\n", buf_cstr(&err));
-			free(dir);
-			goto fail;
-		}
+	for (size_t k = 0; k < sizeof(dirs) / sizeof(dirs[0]); k++) {
+		char *dir = xasprintf("%s/%s", c->state, dirs[k]);
+		int rc = mkdirs(dir, 0750, err);
 		free(dir);
+		if (rc < 0)
+			return -1;
 	}
-	if (mkdirs(d.conf->spool, 0755, &err) < 0) {
-		fprintf(stderr, "dropgate run: %s\n", buf_cstr(&err));
-		goto fail;
-	}
-	ledger_path = xasprintf("%s/ledger.db", d.conf->state);
-	d.ledger = ledger_open(ledger_path, &err);
-	free(ledger_path);
-	if (d.ledger == NULL) {
-		fprintf(stderr, "dropgate run: %s\n", buf_cstr(&err));
-		goto fail;
-	}
-	d.in.ledger = d.ledger;
-	d.in.stop = stop_asked;
-	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0 || watch_open(&d.in.w) < 0) {
-		fprintf(stderr, "dropgate run: %s\n", strerror(errno));
-		goto fail;
-	}
+	return mkdirs(c->spool, 0755, err);
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -365,60 +326,106 @@ int daemon_run(const char *confpath)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	commerce_global_init();
-	commerce_set_default_stop(stopping, NULL); /* an export on a silent Commerce stops too */
-	pthread_mutex_init(&d.conf_lock, NULL);
-	{
-		char pid[32];
-		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-		ledger_note_set(d.ledger, "daemon.pid", pid);
+}
+
+/* daemon_open: the configuration, the state directories, the ledger, inotify. 0 or -1 (told). */
+static int daemon_open(struct daemon *d, const char *confpath, struct buf *err)
+{
+	char *ledger_path;
+
+	memset(d, 0, sizeof(*d));
+	d->in.w.inotify_fd = -1;
+	d->confpath = realpath(confpath, NULL);
+	if (d->confpath == NULL) {
+		fprintf(stderr, "dropgate run: %s: %s\n", confpath, strerror(errno));
+		return -1;
 	}
-	retention_clean_work(d.ledger, d.conf);
-	claim_clean_stages(d.ledger, d.conf);
-	d.work.ledger = d.ledger;
-	d.work.nthreads = d.conf->workers;
-	d.work.run = run_file;
-	d.work.wake = wake_main;
-	d.work.stop = stop_asked;
-	d.work.ctx = &d;
-	workers_start(&d.work);
-	pthread_create(&exporter, NULL, exporter_main, &d);
-	log_simple(LOG_INFO, "started", "spool %s, state %s, %zu workers", d.conf->spool,
-		   d.conf->state, d.work.nthreads);
-	timers_add(&d.timers, "rescan", timers_now_ms(), rescan_period, ask_rescan, &d);
-	timers_add(&d.timers, "prune", timers_now_ms(), prune_period, prune_archive, &d);
+	d->conf = conf_load(d->confpath, err);
+	if (d->conf == NULL) {
+		fputs(buf_cstr(err), stderr);
+		fprintf(stderr, "dropgate run: the configuration has errors: not starting\n");
+		return -1;
+	}
+	log_set_level((enum log_level)d->conf->log_level);
+	if (readlink("/proc/self/exe", d->self, sizeof(d->self) - 1) < 0) {
+		fprintf(stderr, "dropgate run: cannot find its own program: %s\n", strerror(errno));
+		return -1;
+	}
+	sandbox_daemon_start(); /* before the threads: it forks to try a namespace */
+	if (state_dirs(d->conf, err) < 0) {
+		fprintf(stderr, "dropgate run: %s\n", buf_cstr(err));
+		return -1;
+	}
+	ledger_path = xasprintf("%s/ledger.db", d->conf->state);
+	d->ledger = ledger_open(ledger_path, err);
+	free(ledger_path);
+	if (d->ledger == NULL) {
+		fprintf(stderr, "dropgate run: %s\n", buf_cstr(err));
+		return -1;
+	}
+	d->in.ledger = d->ledger;
+	d->in.stop = stop_asked;
+	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0 || watch_open(&d->in.w) < 0) {
+		fprintf(stderr, "dropgate run: %s\n", strerror(errno));
+		return -1;
+	}
+	pthread_mutex_init(&d->conf_lock, NULL);
+	return 0;
+}
+
+/* daemon_close: what daemon_open and the run set up (the threads are joined). */
+static void daemon_close(struct daemon *d)
+{
+	ledger_close(d->ledger);
+	watch_close(&d->in.w);
+	for (size_t i = 0; i < d->nretired; i++)
+		conf_free(d->retired[i]);
+	free(d->retired);
+	conf_free(d->conf);
+	free(d->confpath);
+	workers_release(&d->work);
+}
+
+/* failure_stops: a failed fsync or ledger write ends the run (rc 1), said once. */
+static int failure_stops(const struct daemon *d)
+{
+	const char *why = durable_failed() ? "an fsync failed: what is on disk is unknown, so the "
+					     "daemon stops rather than retrying it"
+			  : ledger_failed(d->ledger)
+			      ? "the ledger cannot be written: stopping rather "
+				"than losing track of files"
+			      : NULL;
+
+	if (why == NULL)
+		return 0;
+	log_simple(LOG_ERROR, "stopping", "%s", why);
+	stop_flag = 1;
+	return 1;
+}
+
+/* main_loop: timers, scans and dispatch until a stop; 1 when a failure stopped it. */
+static int main_loop(struct daemon *d)
+{
+	timers_add(&d->timers, "rescan", timers_now_ms(), rescan_period, ask_rescan, d);
+	timers_add(&d->timers, "prune", timers_now_ms(), prune_period, prune_archive, d);
 	while (!stop_flag) {
-		struct pollfd pfd[2] = {{d.in.w.inotify_fd, POLLIN, 0}, {sig_pipe[0], POLLIN, 0}};
-		const struct conf *c = current_conf(&d);
+		struct pollfd pfd[2] = {{d->in.w.inotify_fd, POLLIN, 0}, {sig_pipe[0], POLLIN, 0}};
+		const struct conf *c = current_conf(d);
 		char drain[64];
 
-		timers_run(&d.timers, timers_now_ms());
+		timers_run(&d->timers, timers_now_ms());
 		/* a tick while files settle or claiming is paused: both are looked at again */
-		if (watch_pending(&d.in.w) || d.in.paused[0]) {
-			d.in.w.need_rescan = 0;
-			scan_all(&d.in, c);
+		if (watch_pending(&d->in.w) || d->in.paused[0]) {
+			d->in.w.need_rescan = 0;
+			scan_all(&d->in, c);
 		}
-		workers_dispatch(&d.work);
-		if (durable_failed()) {
-			log_simple(LOG_ERROR, "stopping",
-				   "an fsync failed: what is on disk is unknown, "
-				   "so the daemon stops rather than retrying it");
-			stop_flag = 1;
-			rc = 1;
-			break;
-		}
-		if (ledger_failed(d.ledger)) {
-			log_simple(LOG_ERROR, "stopping",
-				   "the ledger cannot be written: stopping rather "
-				   "than losing track of files");
-			stop_flag = 1;
-			rc = 1;
-			break;
-		}
-		if (poll(pfd, 2, timers_wait_ms(&d.timers, timers_now_ms(), TICK_MS)) > 0) {
+		workers_dispatch(&d->work);
+		if (failure_stops(d))
+			return 1;
+		if (poll(pfd, 2, timers_wait_ms(&d->timers, timers_now_ms(), TICK_MS)) > 0) {
 			if (pfd[0].revents & POLLIN) {
-				watch_read_events(&d.in.w);
-				d.in.w.need_rescan = 1;
+				watch_read_events(&d->in.w);
+				d->in.w.need_rescan = 1;
 			}
 			if (pfd[1].revents & POLLIN)
 				while (read(sig_pipe[0], drain, sizeof(drain)) > 0)
@@ -426,33 +433,51 @@ int daemon_run(const char *confpath)
 		}
 		if (reload_flag) {
 			reload_flag = 0;
-			reload(&d);
+			reload(d);
 		}
 	}
+	return 0;
+}
+
+int daemon_run(const char *confpath)
+{
+	struct daemon d;
+	struct buf err = BUF_INIT(64 * 1024);
+	pthread_t exporter;
+	char pid[32];
+	int rc;
+
+	if (daemon_open(&d, confpath, &err) < 0) {
+		daemon_close(&d); /* before any thread: what was set up so far */
+		buf_release(&err);
+		return EXIT_USAGE;
+	}
+	buf_release(&err);
+	catch_signals();
+	commerce_global_init();
+	commerce_set_default_stop(stopping, NULL); /* an export on a silent Commerce stops too */
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	ledger_note_set(d.ledger, "daemon.pid", pid);
+	retention_clean_work(d.ledger, d.conf);
+	claim_clean_stages(d.ledger, d.conf);
+	d.work = (struct workers){.ledger = d.ledger,
+				  .nthreads = d.conf->workers,
+				  .run = run_file,
+				  .wake = wake_main,
+				  .stop = stop_asked,
+				  .ctx = &d};
+	workers_start(&d.work);
+	pthread_create(&exporter, NULL, exporter_main, &d);
+	log_simple(LOG_INFO, "started", "spool %s, state %s, %zu workers", d.conf->spool,
+		   d.conf->state, d.work.nthreads);
+	rc = main_loop(&d);
 	log_simple(LOG_INFO, "stopping", "finishing or parking the files in hand");
 	workers_wake_all(&d.work);
 	join_or_exit(&d, exporter, rc);
 	if (!ledger_failed(d.ledger)) /* else it would wait on the lock that failed it */
 		ledger_note_set(d.ledger, "daemon.pid", "");
-	ledger_close(d.ledger);
-	watch_close(&d.in.w);
 	log_simple(rc ? LOG_ERROR : LOG_INFO, "stopped",
 		   rc ? "stopped after a failure" : "clean stop");
-	for (size_t i = 0; i < d.nretired; i++)
-		conf_free(d.retired[i]);
-	free(d.retired);
-	conf_free(d.conf);
-	free(d.confpath);
-	workers_release(&d.work);
-	buf_release(&err);
+	daemon_close(&d);
 	return rc;
-
-fail: /* before any thread: what was set up so far */
-	if (d.in.w.inotify_fd > 0)
-		watch_close(&d.in.w);
-	ledger_close(d.ledger);
-	conf_free(d.conf);
-	free(d.confpath);
-	buf_release(&err);
-	return EXIT_USAGE;
 }

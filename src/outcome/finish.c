@@ -32,55 +32,67 @@ static int unpack_like(const char *name)
 	       (n > 4 && strcmp(name + n - 4, ".tgz") == 0);
 }
 
+/* park_failed: the original into failed/ with its reports beside it; where, or NULL (err). */
+static char *park_failed(struct file_job *j, struct buf *err)
+{
+	const struct conf *c = j->c;
+	char *dir = xasprintf("%s/failed/%s/%s", c->state, j->lf.partner, j->lf.feed);
+	char *dest = xasprintf("%s/%s", dir, j->lf.name);
+
+	if (access(dest, F_OK) == 0) {
+		char *base = report_base(j->lf.name, 21); /* room for ".<id>" */
+		free(dest);
+		dest = xasprintf("%s/%s.%lld", dir, base, j->lf.id);
+		free(base);
+	}
+	/* a second name first: until the state is written, the work copy stays */
+	if (mkdirs(dir, 0750, err) < 0 || spool_link_or_copy(j->file, dest, err) < 0) {
+		log_simple(LOG_ERROR, "park_failed", "%s", buf_cstr(err));
+	} else {
+		/* the reports beside the original, for the operator */
+		char *rdir = reports_dir(c, j->f, j->lf.partner);
+		for (int k = 0; k < 2; k++) {
+			char *from = k ? report_errors_path(rdir, j->lf.name)
+				       : report_result_path(rdir, j->lf.name);
+			char *to = k ? report_errors_path(dir, strrchr(dest, '/') + 1)
+				     : report_result_path(dir, strrchr(dest, '/') + 1);
+			struct buf e2 = BUF_INIT(4096);
+			if (access(from, F_OK) == 0)
+				spool_link_or_copy(from, to, &e2);
+			free(from);
+			free(to);
+			buf_release(&e2);
+		}
+		free(rdir);
+	}
+	free(dir);
+	return dest;
+}
+
+/* archive: the original compressed into archive/ (archives as they are); where it went. */
+static char *archive(struct file_job *j, struct buf *err)
+{
+	char *dir = xasprintf("%s/archive/%s/%s", j->c->state, j->lf.partner, j->lf.feed);
+	int packed = unpack_like(j->lf.name);
+	char *base = report_base(j->lf.name, 21 + 3); /* room for "<id>-" and ".gz" */
+	char *dest = xasprintf("%s/%lld-%s%s", dir, j->lf.id, base, packed ? "" : ".gz");
+
+	free(base);
+	if (mkdirs(dir, 0750, err) < 0 ||
+	    (packed ? spool_link_or_copy(j->file, dest, err) : spool_gzip(j->file, dest, err)) < 0)
+		log_simple(LOG_ERROR, "archive_failed", "%s", buf_cstr(err));
+	free(dir);
+	return dest;
+}
+
 /* finish: the report, the original archived or parked in failed/, the work gone. */
 void finish(struct file_job *j, const char *state, const char *message)
 {
-	const struct conf *c = j->c;
 	struct buf err = BUF_INIT(4096);
 	int failed = strcmp(state, ST_FAILED) == 0;
 	char *dest;
 
-	if (failed) {
-		char *dir = xasprintf("%s/failed/%s/%s", c->state, j->lf.partner, j->lf.feed);
-		dest = xasprintf("%s/%s", dir, j->lf.name);
-		if (access(dest, F_OK) == 0) {
-			char *base = report_base(j->lf.name, 21); /* room for ".<id>" */
-			free(dest);
-			dest = xasprintf("%s/%s.%lld", dir, base, j->lf.id);
-			free(base);
-		}
-		/* a second name first: until the state is written, the work copy stays */
-		if (mkdirs(dir, 0750, &err) < 0 || spool_link_or_copy(j->file, dest, &err) < 0)
-			log_simple(LOG_ERROR, "park_failed", "%s", buf_cstr(&err));
-		else {
-			/* the reports beside the original, for the operator */
-			char *rdir = reports_dir(c, j->f, j->lf.partner);
-			for (int k = 0; k < 2; k++) {
-				char *from = k ? report_errors_path(rdir, j->lf.name)
-					       : report_result_path(rdir, j->lf.name);
-				char *to = k ? report_errors_path(dir, strrchr(dest, '/') + 1)
-					     : report_result_path(dir, strrchr(dest, '/') + 1);
-				struct buf e2 = BUF_INIT(4096);
-				if (access(from, F_OK) == 0)
-					spool_link_or_copy(from, to, &e2);
-				free(from);
-				free(to);
-				buf_release(&e2);
-			}
-			free(rdir);
-		}
-		free(dir);
-	} else {
-		char *dir = xasprintf("%s/archive/%s/%s", c->state, j->lf.partner, j->lf.feed);
-		int packed = unpack_like(j->lf.name);
-		char *base = report_base(j->lf.name, 21 + 3); /* room for "<id>-" and ".gz" */
-		dest = xasprintf("%s/%lld-%s%s", dir, j->lf.id, base, packed ? "" : ".gz");
-		free(base);
-		if (mkdirs(dir, 0750, &err) < 0 || (packed ? spool_link_or_copy(j->file, dest, &err)
-							   : spool_gzip(j->file, dest, &err)) < 0)
-			log_simple(LOG_ERROR, "archive_failed", "%s", buf_cstr(&err));
-		free(dir);
-	}
+	dest = failed ? park_failed(j, &err) : archive(j, &err);
 	if (err.len == 0 && ledger_set_path(j->ledger, j->lf.id, dest, NULL) < 0)
 		buf_printf(&err, "the ledger did not take the new path");
 	if (ledger_set_state(j->ledger, j->lf.id, state, message) < 0) {

@@ -8,42 +8,38 @@
 #include <string.h>
 
 #include "queue/ledger.h"
+#include "queue/ledger_db.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
-struct ledger {
-	sqlite3 *db;
-	pthread_mutex_t lock;
-	int failed;
-};
-
 static const char schema[] =
-	"PRAGMA journal_mode = WAL;"
-	"PRAGMA synchronous = FULL;"
-	"PRAGMA foreign_keys = ON;"
-	"CREATE TABLE IF NOT EXISTS files ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT, partner TEXT NOT NULL, feed TEXT NOT NULL,"
-	" name TEXT NOT NULL, sha256 TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0,"
-	" state TEXT NOT NULL, path TEXT NOT NULL, received INTEGER NOT NULL,"
-	" finished INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0,"
-	" rows INTEGER NOT NULL DEFAULT 0, rows_ok INTEGER NOT NULL DEFAULT 0,"
-	" rows_rejected INTEGER NOT NULL DEFAULT 0, batches INTEGER NOT NULL DEFAULT 0,"
-	" attempts INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',"
-	" force INTEGER NOT NULL DEFAULT 0);"
-	"CREATE INDEX IF NOT EXISTS files_same ON files (partner, feed, sha256);"
-	"CREATE INDEX IF NOT EXISTS files_state ON files (state);"
-	"CREATE TABLE IF NOT EXISTS batches ("
-	" file_id INTEGER NOT NULL REFERENCES files(id), target TEXT NOT NULL, seq INTEGER NOT NULL,"
-	" state TEXT NOT NULL, answer TEXT NOT NULL DEFAULT '', changed INTEGER NOT NULL,"
-	" PRIMARY KEY (file_id, target, seq));"
-	"CREATE TABLE IF NOT EXISTS events ("
-	" file_id INTEGER NOT NULL, ts INTEGER NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS events_file ON events (file_id);"
-	"CREATE TABLE IF NOT EXISTS notes (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS requests ("
-	" file_id INTEGER NOT NULL REFERENCES files(id), target TEXT NOT NULL, seq INTEGER NOT NULL,"
-	" sub INTEGER NOT NULL, rows TEXT NOT NULL, state TEXT NOT NULL, answer TEXT NOT NULL DEFAULT '',"
-	" changed INTEGER NOT NULL, PRIMARY KEY (file_id, target, seq, sub));";
+    "PRAGMA journal_mode = WAL;"
+    "PRAGMA synchronous = FULL;"
+    "PRAGMA foreign_keys = ON;"
+    "CREATE TABLE IF NOT EXISTS files ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, partner TEXT NOT NULL, feed TEXT NOT NULL,"
+    " name TEXT NOT NULL, sha256 TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0,"
+    " state TEXT NOT NULL, path TEXT NOT NULL, received INTEGER NOT NULL,"
+    " finished INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0,"
+    " rows INTEGER NOT NULL DEFAULT 0, rows_ok INTEGER NOT NULL DEFAULT 0,"
+    " rows_rejected INTEGER NOT NULL DEFAULT 0, batches INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',"
+    " force INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS files_same ON files (partner, feed, sha256);"
+    "CREATE INDEX IF NOT EXISTS files_state ON files (state);"
+    "CREATE TABLE IF NOT EXISTS batches ("
+    " file_id INTEGER NOT NULL REFERENCES files(id), target TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " state TEXT NOT NULL, answer TEXT NOT NULL DEFAULT '', changed INTEGER NOT NULL,"
+    " PRIMARY KEY (file_id, target, seq));"
+    "CREATE TABLE IF NOT EXISTS events ("
+    " file_id INTEGER NOT NULL, ts INTEGER NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_file ON events (file_id);"
+    "CREATE TABLE IF NOT EXISTS notes (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS requests ("
+    " file_id INTEGER NOT NULL REFERENCES files(id), target TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " sub INTEGER NOT NULL, rows TEXT NOT NULL, state TEXT NOT NULL, answer TEXT NOT NULL DEFAULT "
+    "'',"
+    " changed INTEGER NOT NULL, PRIMARY KEY (file_id, target, seq, sub));";
 
 struct ledger *ledger_open(const char *path, struct buf *err)
 {
@@ -52,8 +48,9 @@ struct ledger *ledger_open(const char *path, struct buf *err)
 
 	/* wait for a lock rather than fail: status, show and redrop open the ledger
 	   beside the daemon, and a restart after kill -9 recovers the WAL */
-	if (sqlite3_open_v2(path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-					       SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+	if (sqlite3_open_v2(path, &l->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(l->db, 10000) != SQLITE_OK ||
 	    sqlite3_exec(l->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		buf_printf(err, "cannot open the ledger %s: %s", path,
@@ -82,18 +79,19 @@ int ledger_failed(const struct ledger *l)
 }
 
 /* bind_args: parameters by type letters, 's' text and 'i' int64, one per ?. */
-static void bind_args(sqlite3_stmt *st, const char *types, va_list ap)
+void ledger_bind_args(sqlite3_stmt *st, const char *types, va_list ap)
 {
 	for (int i = 0; types[i]; i++) {
 		if (types[i] == 's')
-			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
+					  SQLITE_TRANSIENT);
 		else
 			sqlite3_bind_int64(st, i + 1, va_arg(ap, long long));
 	}
 }
 
 /* run: one statement with text/int64 parameters ("s" or "i" per ?), no rows. */
-static int run(struct ledger *l, const char *sql, const char *types, ...)
+int ledger_run(struct ledger *l, const char *sql, const char *types, ...)
 {
 	sqlite3_stmt *st;
 	va_list ap;
@@ -103,7 +101,7 @@ static int run(struct ledger *l, const char *sql, const char *types, ...)
 	rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		va_start(ap, types);
-		bind_args(st, types, ap);
+		ledger_bind_args(st, types, ap);
 		va_end(ap);
 		rc = sqlite3_step(st);
 		sqlite3_finalize(st);
@@ -116,10 +114,10 @@ static int run(struct ledger *l, const char *sql, const char *types, ...)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int event(struct ledger *l, long long id, const char *state, const char *message)
+int ledger_event(struct ledger *l, long long id, const char *state, const char *message)
 {
-	return run(l, "INSERT INTO events VALUES (?, strftime('%s','now'), ?, ?)", "iss", id, state,
-		   message ? message : "");
+	return ledger_run(l, "INSERT INTO events VALUES (?, strftime('%s','now'), ?, ?)", "iss", id,
+			  state, message ? message : "");
 }
 
 long long ledger_add(struct ledger *l, const char *partner, const char *feed, const char *name,
@@ -127,8 +125,8 @@ long long ledger_add(struct ledger *l, const char *partner, const char *feed, co
 {
 	long long id;
 
-	if (ledger_add_group(l, partner, &feed, 1, name, path, size, force, ST_RECEIVED, path, &id) <
-	    0)
+	if (ledger_add_group(l, partner, &feed, 1, name, path, size, force, ST_RECEIVED, path,
+			     &id) < 0)
 		return -1;
 	return id;
 }
@@ -145,10 +143,11 @@ static long long insert_row(struct ledger *l, const char *partner, const char *f
 	sqlite3_stmt *st;
 	long long id = -1;
 
-	if (sqlite3_prepare_v2(l->db, "INSERT INTO files (partner, feed, name, path, size, force, "
-				      "state, message, received, finished) VALUES (?, ?, ?, ?, ?, ?, "
-				      "?, ?, strftime('%s','now'), CASE WHEN ? THEN 0 ELSE "
-				      "strftime('%s','now') END) RETURNING id",
+	if (sqlite3_prepare_v2(l->db,
+			       "INSERT INTO files (partner, feed, name, path, size, force, "
+			       "state, message, received, finished) VALUES (?, ?, ?, ?, ?, ?, "
+			       "?, ?, strftime('%s','now'), CASE WHEN ? THEN 0 ELSE "
+			       "strftime('%s','now') END) RETURNING id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
@@ -165,8 +164,9 @@ static long long insert_row(struct ledger *l, const char *partner, const char *f
 	if (sqlite3_step(st) != SQLITE_DONE)
 		id = -1;
 	sqlite3_finalize(st);
-	if (id < 0 || sqlite3_prepare_v2(l->db, "INSERT INTO events VALUES (?, strftime('%s','now'), "
-						"?, ?)",
+	if (id < 0 || sqlite3_prepare_v2(l->db,
+					 "INSERT INTO events VALUES (?, strftime('%s','now'), "
+					 "?, ?)",
 					 -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -200,7 +200,7 @@ int ledger_add_group(struct ledger *l, const char *partner, const char *const *f
 	return ok ? 0 : -1;
 }
 
-static void copy_text(char *dst, size_t size, const unsigned char *src)
+void ledger_copy_text(char *dst, size_t size, const unsigned char *src)
 {
 	snprintf(dst, size, "%s", src ? (const char *)src : "");
 }
@@ -209,13 +209,13 @@ static void row_to_file(sqlite3_stmt *st, struct ledger_file *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->id = sqlite3_column_int64(st, 0);
-	copy_text(f->partner, sizeof(f->partner), sqlite3_column_text(st, 1));
-	copy_text(f->feed, sizeof(f->feed), sqlite3_column_text(st, 2));
-	copy_text(f->name, sizeof(f->name), sqlite3_column_text(st, 3));
-	copy_text(f->sha256, sizeof(f->sha256), sqlite3_column_text(st, 4));
+	ledger_copy_text(f->partner, sizeof(f->partner), sqlite3_column_text(st, 1));
+	ledger_copy_text(f->feed, sizeof(f->feed), sqlite3_column_text(st, 2));
+	ledger_copy_text(f->name, sizeof(f->name), sqlite3_column_text(st, 3));
+	ledger_copy_text(f->sha256, sizeof(f->sha256), sqlite3_column_text(st, 4));
 	f->size = sqlite3_column_int64(st, 5);
-	copy_text(f->state, sizeof(f->state), sqlite3_column_text(st, 6));
-	copy_text(f->path, sizeof(f->path), sqlite3_column_text(st, 7));
+	ledger_copy_text(f->state, sizeof(f->state), sqlite3_column_text(st, 6));
+	ledger_copy_text(f->path, sizeof(f->path), sqlite3_column_text(st, 7));
 	f->received = (time_t)sqlite3_column_int64(st, 8);
 	f->finished = (time_t)sqlite3_column_int64(st, 9);
 	f->next_try = (time_t)sqlite3_column_int64(st, 10);
@@ -224,11 +224,11 @@ static void row_to_file(sqlite3_stmt *st, struct ledger_file *f)
 	f->rows_rejected = (long)sqlite3_column_int64(st, 13);
 	f->batches = (long)sqlite3_column_int64(st, 14);
 	f->attempts = sqlite3_column_int(st, 15);
-	copy_text(f->message, sizeof(f->message), sqlite3_column_text(st, 16));
+	ledger_copy_text(f->message, sizeof(f->message), sqlite3_column_text(st, 16));
 	f->force = sqlite3_column_int(st, 17);
 }
 
-#define FILE_COLUMNS                                                                          \
+#define FILE_COLUMNS                                                                               \
 	"id, partner, feed, name, sha256, size, state, path, received, finished, next_try, rows, " \
 	"rows_ok, rows_rejected, batches, attempts, message, force"
 
@@ -257,40 +257,47 @@ int ledger_set_state(struct ledger *l, long long id, const char *state, const ch
 		    !strcmp(state, ST_FAILED) || !strcmp(state, ST_DUPLICATE) ||
 		    !strcmp(state, ST_STALE) || !strcmp(state, ST_REFUSED);
 
-	if (run(l, final ? "UPDATE files SET state = ?, message = ?, finished = strftime('%s','now') "
-			   "WHERE id = ?"
-			 : "UPDATE files SET state = ?, message = ? WHERE id = ?",
+	if (ledger_run(
+		l,
+		final ? "UPDATE files SET state = ?, message = ?, finished = strftime('%s','now') "
+			"WHERE id = ?"
+		      : "UPDATE files SET state = ?, message = ? WHERE id = ?",
 		"ssi", state, message ? message : "", id) < 0)
 		return -1;
-	return event(l, id, state, message);
+	return ledger_event(l, id, state, message);
 }
 
 int ledger_set_path(struct ledger *l, long long id, const char *path, const char *sha256)
 {
-	return run(l, "UPDATE files SET path = ?, sha256 = CASE WHEN ? = '' THEN sha256 ELSE ? END "
-		      "WHERE id = ?",
-		   "sssi", path, sha256 ? sha256 : "", sha256 ? sha256 : "", id);
+	return ledger_run(
+	    l,
+	    "UPDATE files SET path = ?, sha256 = CASE WHEN ? = '' THEN sha256 ELSE ? END "
+	    "WHERE id = ?",
+	    "sssi", path, sha256 ? sha256 : "", sha256 ? sha256 : "", id);
 }
 
 int ledger_set_counts(struct ledger *l, long long id, long rows, long ok, long rejected,
 		      long batches)
 {
-	return run(l, "UPDATE files SET rows = ?, rows_ok = ?, rows_rejected = ?, batches = ? "
-		      "WHERE id = ?",
-		   "iiiii", (long long)rows, (long long)ok, (long long)rejected, (long long)batches,
-		   id);
+	return ledger_run(l,
+			  "UPDATE files SET rows = ?, rows_ok = ?, rows_rejected = ?, batches = ? "
+			  "WHERE id = ?",
+			  "iiiii", (long long)rows, (long long)ok, (long long)rejected,
+			  (long long)batches, id);
 }
 
 int ledger_defer(struct ledger *l, long long id, time_t next_try, const char *message)
 {
-	if (run(l, "UPDATE files SET state = 'deferred', next_try = ?, attempts = attempts + 1, "
-		   "message = ? WHERE id = ?",
+	if (ledger_run(
+		l,
+		"UPDATE files SET state = 'deferred', next_try = ?, attempts = attempts + 1, "
+		"message = ? WHERE id = ?",
 		"isi", (long long)next_try, message, id) < 0)
 		return -1;
-	return event(l, id, ST_DEFERRED, message);
+	return ledger_event(l, id, ST_DEFERRED, message);
 }
 
-static long long single_int(struct ledger *l, const char *sql, const char *types, ...)
+long long ledger_single_int(struct ledger *l, const char *sql, const char *types, ...)
 {
 	sqlite3_stmt *st;
 	va_list ap;
@@ -299,7 +306,7 @@ static long long single_int(struct ledger *l, const char *sql, const char *types
 	pthread_mutex_lock(&l->lock);
 	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) == SQLITE_OK) {
 		va_start(ap, types);
-		bind_args(st, types, ap);
+		ledger_bind_args(st, types, ap);
 		va_end(ap);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = sqlite3_column_int64(st, 0);
@@ -312,10 +319,11 @@ static long long single_int(struct ledger *l, const char *sql, const char *types
 long long ledger_find_same(struct ledger *l, long long id, const char *partner, const char *feed,
 			   const char *sha256, const char *states_csv)
 {
-	return single_int(l,
-			  "SELECT id FROM files WHERE partner = ? AND feed = ? AND sha256 = ? AND id <> ? "
-			  "AND instr(',' || ? || ',', ',' || state || ',') > 0 ORDER BY id DESC LIMIT 1",
-			  "sssis", partner, feed, sha256, id, states_csv);
+	return ledger_single_int(
+	    l,
+	    "SELECT id FROM files WHERE partner = ? AND feed = ? AND sha256 = ? AND id <> ? "
+	    "AND instr(',' || ? || ',', ',' || state || ',') > 0 ORDER BY id DESC LIMIT 1",
+	    "sssis", partner, feed, sha256, id, states_csv);
 }
 
 int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, char *name,
@@ -326,12 +334,12 @@ int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, 
 	name[0] = '\0';
 	pthread_mutex_lock(&l->lock);
 	if (sqlite3_prepare_v2(l->db,
-			       "SELECT value FROM notes WHERE key = 'full:' || ? || '/' || ?", -1, &st,
-			       NULL) == SQLITE_OK) {
+			       "SELECT value FROM notes WHERE key = 'full:' || ? || '/' || ?", -1,
+			       &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, feed, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW)
-			copy_text(name, size, sqlite3_column_text(st, 0));
+			ledger_copy_text(name, size, sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -342,27 +350,31 @@ long long ledger_first_in_flight(struct ledger *l, const char *partner, const ch
 {
 	char sql[512];
 
-	snprintf(sql, sizeof(sql), "SELECT ifnull(min(id), 0) FROM files WHERE partner = ? AND "
-				   "feed = ? AND state IN (%s)",
+	snprintf(sql, sizeof(sql),
+		 "SELECT ifnull(min(id), 0) FROM files WHERE partner = ? AND "
+		 "feed = ? AND state IN (%s)",
 		 state_sql_list(STATE_IN_FLIGHT));
-	return single_int(l, sql, "ss", partner, feed);
+	return ledger_single_int(l, sql, "ss", partner, feed);
 }
 
 long long ledger_count_at(struct ledger *l, const char *path, const char *states_csv,
 			  long long size)
 {
-	return single_int(l, "SELECT count(*) FROM files WHERE path = ? AND (? < 0 OR size = ?) "
-			     "AND instr(',' || ? || ',', ',' || state || ',') > 0",
-			  "siis", path, size, size, states_csv);
+	return ledger_single_int(
+	    l,
+	    "SELECT count(*) FROM files WHERE path = ? AND (? < 0 OR size = ?) "
+	    "AND instr(',' || ? || ',', ',' || state || ',') > 0",
+	    "siis", path, size, size, states_csv);
 }
 
 int ledger_claim_retry(struct ledger *l, long long id, time_t next_try, const char *message)
 {
-	if (run(l, "UPDATE files SET next_try = ?, attempts = attempts + 1, message = ? "
-		   "WHERE id = ? AND state = 'received'",
-		"isi", (long long)next_try, message, id) < 0)
+	if (ledger_run(l,
+		       "UPDATE files SET next_try = ?, attempts = attempts + 1, message = ? "
+		       "WHERE id = ? AND state = 'received'",
+		       "isi", (long long)next_try, message, id) < 0)
 		return -1;
-	return event(l, id, ST_RECEIVED, message);
+	return ledger_event(l, id, ST_RECEIVED, message);
 }
 
 int ledger_in_flight_path(struct ledger *l, const char *path)
@@ -371,64 +383,7 @@ int ledger_in_flight_path(struct ledger *l, const char *path)
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM files WHERE path = ? AND state IN (%s)",
 		 state_sql_list(STATE_IN_FLIGHT));
-	return single_int(l, sql, "s", path) > 0;
-}
-
-int ledger_batch_state(struct ledger *l, long long id, const char *target, unsigned seq,
-		       char *state, size_t size)
-{
-	sqlite3_stmt *st;
-
-	state[0] = '\0';
-	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db, "SELECT state FROM batches WHERE file_id = ? AND target = ? "
-				      "AND seq = ?",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, 3, (int)seq);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			copy_text(state, size, sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return 0;
-}
-
-int ledger_batch_set(struct ledger *l, long long id, const char *target, unsigned seq,
-		     const char *state, const char *answer_json)
-{
-	return run(l, "INSERT INTO batches VALUES (?, ?, ?, ?, ?, strftime('%s','now')) "
-		      "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
-		      "answer = excluded.answer, changed = excluded.changed",
-		   "isiss", id, target, (long long)seq, state, answer_json ? answer_json : "");
-}
-
-int ledger_batch_answers(struct ledger *l, long long id,
-			 void (*fn)(void *ctx, const char *target, unsigned seq, const char *json),
-			 void *ctx)
-{
-	sqlite3_stmt *st;
-
-	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db, "SELECT target, seq, answer FROM batches WHERE file_id = ? "
-				      "AND answer <> '' ORDER BY target, seq",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			char *target = xstrdup((const char *)sqlite3_column_text(st, 0));
-			char *json = xstrdup((const char *)sqlite3_column_text(st, 2));
-			unsigned seq = (unsigned)sqlite3_column_int(st, 1);
-			pthread_mutex_unlock(&l->lock);
-			fn(ctx, target, seq, json);
-			pthread_mutex_lock(&l->lock);
-			free(target);
-			free(json);
-		}
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return 0;
+	return ledger_single_int(l, sql, "s", path) > 0;
 }
 
 int ledger_each(struct ledger *l, const char *where, int asc, int limit,
@@ -468,13 +423,15 @@ int ledger_each_at(struct ledger *l, const char *path, const char *state,
 }
 
 int ledger_events(struct ledger *l, long long id,
-		  void (*fn)(void *ctx, time_t ts, const char *state, const char *message), void *ctx)
+		  void (*fn)(void *ctx, time_t ts, const char *state, const char *message),
+		  void *ctx)
 {
 	sqlite3_stmt *st;
 
 	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db, "SELECT ts, state, message FROM events WHERE file_id = ? "
-				      "ORDER BY rowid",
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT ts, state, message FROM events WHERE file_id = ? "
+			       "ORDER BY rowid",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW)
@@ -489,9 +446,10 @@ int ledger_events(struct ledger *l, long long id,
 
 int ledger_note_set(struct ledger *l, const char *key, const char *value)
 {
-	return run(l, "INSERT INTO notes VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-		      "value = excluded.value",
-		   "ss", key, value);
+	return ledger_run(l,
+			  "INSERT INTO notes VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+			  "value = excluded.value",
+			  "ss", key, value);
 }
 
 int ledger_note_get(struct ledger *l, const char *key, char *value, size_t size)
@@ -505,171 +463,11 @@ int ledger_note_get(struct ledger *l, const char *key, char *value, size_t size)
 	    SQLITE_OK) {
 		sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW) {
-			copy_text(value, size, sqlite3_column_text(st, 0));
+			ledger_copy_text(value, size, sqlite3_column_text(st, 0));
 			rc = 0;
 		}
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;
-}
-
-long ledger_batches_done(struct ledger *l, long long id)
-{
-	return (long)single_int(l, "SELECT count(*) FROM batches WHERE file_id = ? AND state = 'done'",
-				"i", id);
-}
-
-/* step_request: the request's row upsert, under the lock. */
-static int step_request(struct ledger *l, long long id, const char *target, unsigned seq,
-			unsigned sub, const char *rows, const char *state, const char *answer_json)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(l->db,
-				    "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now')) "
-				    "ON CONFLICT (file_id, target, seq, sub) DO UPDATE SET rows = excluded.rows, "
-				    "state = excluded.state, answer = excluded.answer, changed = excluded.changed",
-				    -1, &st, NULL);
-
-	if (rc != SQLITE_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 3, (int)seq);
-	sqlite3_bind_int(st, 4, (int)sub);
-	sqlite3_bind_text(st, 5, rows, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 6, state, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 7, answer_json ? answer_json : "", -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* batch_upsert: a batch's state, under the lock, inside the caller's transaction. */
-static int batch_upsert(struct ledger *l, long long id, const char *target, unsigned seq,
-			const char *state)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(l->db,
-				    "INSERT INTO batches VALUES (?, ?, ?, ?, '', strftime('%s','now')) "
-				    "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
-				    "changed = excluded.changed",
-				    -1, &st, NULL);
-
-	if (rc != SQLITE_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 3, (int)seq);
-	sqlite3_bind_text(st, 4, state, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int run_request(struct ledger *l, long long id, const char *target, unsigned seq,
-		       unsigned sub, const char *rows, const char *state, const char *answer_json)
-{
-	int rc;
-
-	pthread_mutex_lock(&l->lock);
-	rc = step_request(l, id, target, seq, sub, rows, state, answer_json);
-	if (rc != SQLITE_DONE) {
-		__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
-		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
-	}
-	pthread_mutex_unlock(&l->lock);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int ledger_request_set(struct ledger *l, long long id, const char *target, unsigned seq,
-		       unsigned sub, const char *rows, const char *state, const char *answer_json,
-		       const char *batch_state)
-{
-	int rc;
-
-	if (batch_state == NULL)
-		return run_request(l, id, target, seq, sub, rows, state, answer_json);
-	/* the request's answer and the batch it settles: one commit, one fsync */
-	pthread_mutex_lock(&l->lock);
-	rc = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc == SQLITE_OK && step_request(l, id, target, seq, sub, rows, state, answer_json) == SQLITE_DONE)
-		rc = batch_upsert(l, id, target, seq, batch_state);
-	else if (rc == SQLITE_OK)
-		rc = SQLITE_ERROR;
-	rc = rc == SQLITE_DONE ? sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) : rc;
-	if (rc != SQLITE_OK) {
-		__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
-		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return rc == SQLITE_OK ? 0 : -1;
-}
-
-int ledger_request_get(struct ledger *l, long long id, const char *target, unsigned seq,
-		       unsigned sub, struct ledger_request *r)
-{
-	sqlite3_stmt *st;
-	int rc = -1;
-
-	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db, "SELECT rows, state, answer FROM requests WHERE file_id = ? "
-				      "AND target = ? AND seq = ? AND sub = ?",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, 3, (int)seq);
-		sqlite3_bind_int(st, 4, (int)sub);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			r->target = xstrdup(target);
-			r->seq = seq;
-			r->sub = sub;
-			r->rows = xstrdup((const char *)sqlite3_column_text(st, 0));
-			copy_text(r->state, sizeof(r->state), sqlite3_column_text(st, 1));
-			r->answer = xstrdup((const char *)sqlite3_column_text(st, 2));
-			rc = 0;
-		}
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return rc;
-}
-
-void ledger_request_release(struct ledger_request *r)
-{
-	free(r->target);
-	free(r->rows);
-	free(r->answer);
-	memset(r, 0, sizeof(*r));
-}
-
-int ledger_requests(struct ledger *l, long long id,
-		    void (*fn)(void *ctx, const struct ledger_request *r), void *ctx)
-{
-	sqlite3_stmt *st;
-
-	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db, "SELECT target, seq, sub, rows, state, answer FROM requests "
-				      "WHERE file_id = ? ORDER BY target, seq, sub",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			struct ledger_request r;
-
-			r.target = xstrdup((const char *)sqlite3_column_text(st, 0));
-			r.seq = (unsigned)sqlite3_column_int(st, 1);
-			r.sub = (unsigned)sqlite3_column_int(st, 2);
-			r.rows = xstrdup((const char *)sqlite3_column_text(st, 3));
-			copy_text(r.state, sizeof(r.state), sqlite3_column_text(st, 4));
-			r.answer = xstrdup((const char *)sqlite3_column_text(st, 5));
-			pthread_mutex_unlock(&l->lock);
-			fn(ctx, &r);
-			pthread_mutex_lock(&l->lock);
-			ledger_request_release(&r);
-		}
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return 0;
 }

@@ -40,7 +40,7 @@ struct queue {
 	pthread_cond_t cond;
 	struct prepared slot[QUEUE];
 	unsigned next_fill, next_take; /* sequence numbers */
-	unsigned last;                 /* batches in all */
+	unsigned last;		       /* batches in all */
 	int stop;
 	struct filecheck *fc;
 	const struct target *target;
@@ -99,7 +99,7 @@ static void prepare(struct queue *q, struct prepared *p, unsigned seq)
 	free(p->origin);
 	p->origin = (struct batch_origin *)buf_detach(&lines);
 	if ((q->target->api == API_JSON ? payload_json : payload_csv)(
-				    &q->params, p->csv.data, p->csv.len, &p->body, &p->err) == 0)
+		&q->params, p->csv.data, p->csv.len, &p->body, &p->err) == 0)
 		p->ok = 1;
 out:
 	free(path);
@@ -165,7 +165,8 @@ static void header_cell(void *s, size_t len, void *ctx)
 
 static int word_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
 }
 
 /*
@@ -183,7 +184,8 @@ static long column_in_message(const char *msg, const struct buf *header, size_t 
 		if (end == NULL)
 			break;
 		for (size_t i = 0; i < ncols && name; i++, name += strlen(name) + 1)
-			if ((size_t)(end - q - 1) == strlen(name) && strncmp(q + 1, name, strlen(name)) == 0)
+			if ((size_t)(end - q - 1) == strlen(name) &&
+			    strncmp(q + 1, name, strlen(name)) == 0)
 				return (long)i;
 		q = end + 1;
 	}
@@ -236,7 +238,7 @@ static void get_row(int c, void *ctx)
 /* batch_cell: the value of column col (-1: every cell, NUL-separated) in data row row. */
 static void batch_cell(const struct buf *csv, unsigned long row, long col, struct buf *out)
 {
-	struct cell_get g = { row, col, 0, 0, out, 0 };
+	struct cell_get g = {row, col, 0, 0, out, 0};
 	struct csv_parser p;
 
 	csv_init(&p, CSV_STRICT);
@@ -281,8 +283,9 @@ static const char *partner_column(const struct feed *f, const char *commerce)
 void submit_tell_rows(struct submit_state *s, const struct target *t, const struct prepared *p,
 		      const struct answer *a, const unsigned *map, size_t nmap)
 {
-	struct buf header = BUF_INIT(BUF_NOCAP), cells = BUF_INIT(BUF_NOCAP), msg = BUF_INIT(BUF_NOCAP);
-	struct header_names rp = { &header, 0 };
+	struct buf header = BUF_INIT(BUF_NOCAP), cells = BUF_INIT(BUF_NOCAP),
+		   msg = BUF_INIT(BUF_NOCAP);
+	struct header_names rp = {&header, 0};
 	struct csv_parser parser;
 	const char *nl = memchr(p->csv.data, '\n', p->csv.len);
 
@@ -328,7 +331,8 @@ void submit_tell_rows(struct submit_state *s, const struct target *t, const stru
 				value = "";
 		}
 		buf_reset(&msg);
-		buf_printf(&msg, "Commerce%s%s rejected the row: %s", s->fc->feed->targets.n > 1 ? " " : "",
+		buf_printf(&msg, "Commerce%s%s rejected the row: %s",
+			   s->fc->feed->targets.n > 1 ? " " : "",
 			   s->fc->feed->targets.n > 1 ? t->name : "", ra->message);
 		filecheck_problem(s->fc, line, colname, value, strlen(value), buf_cstr(&msg));
 		if (keyset_insert(&s->rejected_lines, line, strlen(line), 1) == 0)
@@ -345,10 +349,11 @@ void submit_tell_unnamed(struct submit_state *s, const struct target *t, const s
 	char line[4200], msg[512];
 
 	filecheck_line(s->fc, p->origin[row].member, p->origin[row].line, line, sizeof(line));
-	snprintf(msg, sizeof(msg),
-		 "Commerce%s%s refused this row without saying why (Commerce before the release that "
-		 "names rows)",
-		 s->fc->feed->targets.n > 1 ? " " : "", s->fc->feed->targets.n > 1 ? t->name : "");
+	snprintf(
+	    msg, sizeof(msg),
+	    "Commerce%s%s refused this row without saying why (Commerce before the release that "
+	    "names rows)",
+	    s->fc->feed->targets.n > 1 ? " " : "", s->fc->feed->targets.n > 1 ? t->name : "");
 	filecheck_problem(s->fc, line, "", "", 0, msg);
 	if (keyset_insert(&s->rejected_lines, line, strlen(line), 1) == 0)
 		s->commerce_rejected++;
@@ -359,105 +364,119 @@ unsigned long submit_allowed(const struct submit_state *s)
 	return s->fc->feed->validation == VALIDATION_STOP ? 0 : s->fc->feed->allowed_errors;
 }
 
+/* queue_open: the batch queue of one target, its preparer thread started. */
+static void queue_open(struct queue *q, struct filecheck *fc, const struct target *t,
+		       pthread_t *thread)
+{
+	memset(q, 0, sizeof(*q));
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->cond, NULL);
+	q->next_fill = 1;
+	q->next_take = 1;
+	q->last = (unsigned)fc->res.batches;
+	q->fc = fc;
+	q->target = t;
+	q->params.entity = fc->feed->entity->name;
+	q->params.behavior = fc->feed->behavior;
+	/* stop-on-errors whatever the feed says: under skip-errors Commerce drops bad
+	   rows without a word (StartImport::canSkipValidationErrors); the feed's
+	   `validation` is dropgate's own rule, applied by settle_batch */
+	q->params.skip_errors = 0;
+	q->params.allowed_errors = 0;
+	for (int i = 0; i < QUEUE; i++) {
+		buf_init(&q->slot[i].csv, BUF_NOCAP);
+		buf_init(&q->slot[i].body, BUF_NOCAP);
+		buf_init(&q->slot[i].err, 4096);
+	}
+	pthread_create(thread, NULL, preparer, q);
+}
+
+/* queue_close: the preparer stopped and joined, the slots freed. */
+static void queue_close(struct queue *q, pthread_t thread)
+{
+	pthread_mutex_lock(&q->lock);
+	q->stop = 1;
+	q->next_take = q->last + QUEUE + 1; /* wake a waiting preparer */
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	pthread_join(thread, NULL);
+	for (int i = 0; i < QUEUE; i++) {
+		buf_release(&q->slot[i].csv);
+		buf_release(&q->slot[i].body);
+		buf_release(&q->slot[i].err);
+		free(q->slot[i].origin);
+	}
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
+}
+
+/* send_all: each batch in turn, settled (settle.c), until the last or a stop. */
+static void send_all(struct submit_state *s, const struct target *t, struct queue *q,
+		     struct commerce_client *client, struct buf *msg)
+{
+	unsigned long batches = s->fc->res.batches;
+
+	for (unsigned seq = 1; seq <= batches && !s->exceeded; seq++) {
+		struct prepared *p = take(q, seq);
+		enum settle_outcome out;
+
+		if (!p->ok) {
+			buf_reset(msg);
+			buf_printf(msg, "batch %u not sent: %s", seq, buf_cstr(&p->err));
+			filecheck_message(s->fc, buf_cstr(msg));
+			s->status = EXIT_COMMERCE;
+			taken(q);
+			break;
+		}
+		out = settle_batch(s, t, client, p);
+		taken(q);
+		if (out == SETTLE_STOP) {
+			if (seq < batches && !s->stopped) {
+				buf_reset(msg);
+				buf_printf(msg, "batches %u to %lu were not sent to %s", seq + 1,
+					   batches, t->name);
+				filecheck_message(s->fc, buf_cstr(msg));
+			}
+			break;
+		}
+	}
+}
+
 /* submit_target: every batch to one target. */
 void submit_target(struct submit_state *s, const struct target *t)
 {
 	struct filecheck *fc = s->fc;
 	struct queue q;
 	struct buf err = BUF_INIT(4096), msg = BUF_INIT(BUF_NOCAP);
-	struct commerce_client *client;
+	struct commerce_client *client = NULL;
 	pthread_t thread;
-	unsigned long batches = fc->res.batches;
-	unsigned seq;
+	struct logline l;
 
 	if (s->exceeded) { /* an earlier target found more rejected rows than the feed allows */
 		buf_printf(&msg, "nothing sent to [commerce %s]: too many rows rejected", t->name);
 		filecheck_message(fc, buf_cstr(&msg));
-		buf_release(&err);
-		buf_release(&msg);
-		return;
+		goto out;
 	}
 	client = commerce_client_new(t, &err);
-	if (client && s->hooks && s->hooks->stop)
-		commerce_client_set_stop(client, s->hooks->stop, s->hooks->ctx);
 	if (client == NULL) {
 		buf_printf(&msg, "nothing sent to [commerce %s]: %s", t->name, buf_cstr(&err));
 		filecheck_message(fc, buf_cstr(&msg));
 		s->status = EXIT_COMMERCE;
-		buf_release(&err);
-		buf_release(&msg);
-		return;
+		goto out;
 	}
+	if (s->hooks && s->hooks->stop)
+		commerce_client_set_stop(client, s->hooks->stop, s->hooks->ctx);
 	s->imported = 0;
-	memset(&q, 0, sizeof(q));
-	pthread_mutex_init(&q.lock, NULL);
-	pthread_cond_init(&q.cond, NULL);
-	q.next_fill = 1;
-	q.next_take = 1;
-	q.last = (unsigned)batches;
-	q.fc = fc;
-	q.target = t;
-	q.params.entity = fc->feed->entity->name;
-	q.params.behavior = fc->feed->behavior;
-	/* stop-on-errors whatever the feed says: under skip-errors Commerce drops bad
-	   rows without a word (StartImport::canSkipValidationErrors); the feed's
-	   `validation` is dropgate's own rule, applied by settle_batch */
-	q.params.skip_errors = 0;
-	q.params.allowed_errors = 0;
-	for (int i = 0; i < QUEUE; i++) {
-		buf_init(&q.slot[i].csv, BUF_NOCAP);
-		buf_init(&q.slot[i].body, BUF_NOCAP);
-		buf_init(&q.slot[i].err, 4096);
-	}
-	pthread_create(&thread, NULL, preparer, &q);
-	for (seq = 1; seq <= batches && !s->exceeded; seq++) {
-		struct prepared *p = take(&q, seq);
-		enum settle_outcome out;
-
-		if (!p->ok) {
-			buf_reset(&msg);
-			buf_printf(&msg, "batch %u not sent: %s", seq, buf_cstr(&p->err));
-			filecheck_message(fc, buf_cstr(&msg));
-			s->status = EXIT_COMMERCE;
-			taken(&q);
-			break;
-		}
-		out = settle_batch(s, t, client, p);
-		taken(&q);
-		if (out == SETTLE_STOP) {
-			if (seq < batches && !s->stopped) {
-				buf_reset(&msg);
-				buf_printf(&msg, "batches %u to %lu were not sent to %s", seq + 1, batches,
-					   t->name);
-				filecheck_message(fc, buf_cstr(&msg));
-			}
-			break;
-		}
-	}
-	pthread_mutex_lock(&q.lock);
-	q.stop = 1;
-	q.next_take = (unsigned)batches + QUEUE + 1; /* wake a waiting preparer */
-	pthread_cond_broadcast(&q.cond);
-	pthread_mutex_unlock(&q.lock);
-	pthread_join(thread, NULL);
-	{
-		struct logline l;
-		log_begin(&l, LOG_INFO, "target_done");
-		log_kv(&l, "file", fc->path);
-		log_kv(&l, "target", t->name);
-		log_kvf(&l, "wire_bytes", "%llu", commerce_wire_bytes(client));
-		log_end(&l);
-	}
-	for (int i = 0; i < QUEUE; i++) {
-		buf_release(&q.slot[i].csv);
-		buf_release(&q.slot[i].body);
-		buf_release(&q.slot[i].err);
-		free(q.slot[i].origin);
-	}
-	pthread_mutex_destroy(&q.lock);
-	pthread_cond_destroy(&q.cond);
+	queue_open(&q, fc, t, &thread);
+	send_all(s, t, &q, client, &msg);
+	queue_close(&q, thread);
+	log_begin(&l, LOG_INFO, "target_done");
+	log_kv(&l, "file", fc->path);
+	log_kv(&l, "target", t->name);
+	log_kvf(&l, "wire_bytes", "%llu", commerce_wire_bytes(client));
+	log_end(&l);
+out:
 	commerce_client_free(client);
 	buf_release(&err);
 	buf_release(&msg);
 }
-
