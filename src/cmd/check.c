@@ -34,6 +34,7 @@ static int check_one(const struct conf *c, const struct feed *f, const char *pat
 	fc.outdir = outdir;
 	fc.feed = f;
 	fc.keep_origins = origins;
+	fc.intermediate = parser_child;
 	filecheck_limits(c, f, &lim);
 	if (filecheck_run(&fc, &lim) < 0)
 		return io_status; /* unreadable, or its report could not be opened */

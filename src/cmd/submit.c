@@ -75,7 +75,7 @@ int cmd_submit(int argc, char **argv)
 		return status;
 	}
 	memset(&s, 0, sizeof(s));
-	s.fc = &fc;
+	s.parcel = &fc.parcel;
 	keyset_init(&s.rejected_lines);
 	s.local_rejected = fc.res.rows_rejected;
 	commerce_global_init();
@@ -96,7 +96,7 @@ int cmd_submit(int argc, char **argv)
 	filecheck_finish(&fc, -1, state, rejected, fc.res.batches, 1);
 	/* the line sidecars served their purpose */
 	for (unsigned seq = 1; seq <= fc.res.batches; seq++) {
-		char *p = filecheck_batch_path(&fc, seq, 1);
+		char *p = parcel_lines_path(fc.outdir, fc.name, seq);
 		unlink(p);
 		free(p);
 	}

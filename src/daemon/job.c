@@ -19,11 +19,10 @@
 #include "claim/claim.h"
 #include "cmd/commands.h"
 #include "daemon/job.h"
-#include "lib/parsed.h"
 #include "lib/report.h"
 #include "outcome/finish.h"
 #include "outcome/reports.h"
-#include "parse/filecheck.h"
+#include "parse/parcel.h"
 #include "parse/parser.h"
 #include "queue/ledger.h"
 #include "queue/spool.h"
@@ -89,15 +88,6 @@ static void hook_settled(void *ctx, const struct target *t, unsigned seq, const 
 static const struct submit_hooks hooks_proto = {hook_recorded, hook_before, hook_answered,
 						hook_settled,  hook_stop,   NULL};
 
-/* load_members: the names the worker read, each ended by a NUL (a name may hold a newline). */
-static void load_members(struct filecheck *fc)
-{
-	char *path = filecheck_members_path(fc);
-
-	parsed_members_load(path, &fc->members);
-	free(path);
-}
-
 static void defer_file(struct file_job *j, const char *why)
 {
 	unsigned long wait = j->c->retry_deferred;
@@ -115,7 +105,8 @@ static void defer_file(struct file_job *j, const char *why)
 /* submit_all: the batches to every target, the report, the end state. */
 static void submit_all(struct file_job *j, json_t *worker)
 {
-	struct filecheck fc;
+	struct report report;
+	struct parcel pc;
 	struct submit_state s;
 	struct submit_hooks hooks = hooks_proto;
 	struct buf err = BUF_INIT(4096);
@@ -125,47 +116,49 @@ static void submit_all(struct file_job *j, json_t *worker)
 	long rejected;
 	const char *state;
 
-	memset(&fc, 0, sizeof(fc));
-	fc.path = j->file;
-	fc.name = j->lf.name;
-	fc.outdir = j->outdir;
-	fc.feed = j->f;
-	fc.res.batches = (unsigned long)json_integer_value(json_object_get(worker, "batches"));
-	fc.res.rows = (unsigned long)json_integer_value(json_object_get(worker, "rows"));
-	load_members(&fc);
-	if (mkdirs(rdir, 0755, &err) < 0 || report_open(&fc.report, rdir, j->lf.name, &err) < 0) {
+	/* the parcel the parser left, told to the partner's report in the spool */
+	memset(&pc, 0, sizeof(pc));
+	pc.dir = j->outdir;
+	pc.name = j->lf.name;
+	pc.path = j->file;
+	pc.feed = j->f;
+	pc.batches = (unsigned long)json_integer_value(json_object_get(worker, "batches"));
+	pc.rows = (unsigned long)json_integer_value(json_object_get(worker, "rows"));
+	pc.report = &report;
+	parcel_load_members(&pc);
+	if (mkdirs(rdir, 0755, &err) < 0 || report_open(&report, rdir, j->lf.name, &err) < 0) {
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
 		defer_file(j, "the report cannot be written");
 		goto out;
 	}
 	{
 		char *errors = report_errors_path(j->outdir, j->lf.name);
-		report_take_errors(&fc.report, errors);
+		report_take_errors(&report, errors);
 		free(errors);
 	}
 	memset(&s, 0, sizeof(s));
-	s.fc = &fc;
+	s.parcel = &pc;
 	keyset_init(&s.rejected_lines);
 	hooks.ctx = j;
 	s.hooks = &hooks;
 	s.local_rejected =
 	    (unsigned long)json_integer_value(json_object_get(worker, "rows_rejected"));
 	if (wstate && strcmp(wstate, "rejected") == 0) {
-		final_report(j, &fc, &s, worker, ST_FAILED);
+		final_report(j, &pc, &s, worker, ST_FAILED);
 		finish(j, ST_FAILED, "the file was rejected: see its report");
 		keyset_release(&s.rejected_lines);
 		goto out;
 	}
 	ledger_set_state(j->ledger, j->lf.id, ST_SUBMITTING, NULL);
-	for (size_t i = 0; i < j->f->targets.n && fc.res.batches > 0 && !s.stopped; i++)
+	for (size_t i = 0; i < j->f->targets.n && pc.batches > 0 && !s.stopped; i++)
 		submit_target(&s, conf_target(j->c, j->f->targets.v[i]));
 	if (s.stopped || hook_stop(j)) {
-		report_release(&fc.report); /* resumed after the restart */
+		report_release(&report); /* resumed after the restart */
 		keyset_release(&s.rejected_lines);
 		goto out;
 	}
 	if (s.status == EXIT_COMMERCE && s.transient) {
-		report_release(&fc.report);
+		report_release(&report);
 		defer_file(j, "Commerce is unreachable");
 		keyset_release(&s.rejected_lines);
 		goto out;
@@ -179,28 +172,26 @@ static void submit_all(struct file_job *j, json_t *worker)
 		state = ST_FAILED;
 	else
 		state = rejected ? ST_PARTIAL : ST_DONE;
-	final_report(j, &fc, &s, worker, state);
+	final_report(j, &pc, &s, worker, state);
 	finish(j, state,
 	       s.status == EXIT_COMMERCE ? "Commerce refused a batch: see the report"
 	       : s.exceeded		 ? "more rows rejected than the feed allows: see the report"
 					 : "");
 	keyset_release(&s.rejected_lines);
 out:
-	filecheck_release(&fc);
+	parcel_release(&pc);
 	free(rdir);
 	buf_release(&err);
 }
 
 static json_t *read_worker_result(const struct file_job *j)
 {
-	char *path = report_result_path(j->outdir, j->lf.name);
 	struct buf err = BUF_INIT(4096);
-	json_t *r = parsed_result_load(path, &err);
+	json_t *r = parcel_result(j->outdir, j->lf.name, &err);
 
 	if (r == NULL && err.len)
 		log_simple(LOG_WARN, "worker_result_refused", "file_id %lld: %s", j->lf.id,
 			   buf_cstr(&err));
-	free(path);
 	buf_release(&err);
 	return r;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/job.h"
+#include "parse/parcel.h"
 #include "lib/report.h"
 #include "outcome/finish.h"
 #include "outcome/reports.h"
@@ -133,7 +134,7 @@ out:
 }
 
 /* final_report: worker's messages and the outcome (problems are in already). */
-void final_report(struct file_job *j, struct filecheck *fc, struct submit_state *s, json_t *worker,
+void final_report(struct file_job *j, struct parcel *pc, struct submit_state *s, json_t *worker,
 		  const char *state)
 {
 	struct report_summary sum;
@@ -146,14 +147,14 @@ void final_report(struct file_job *j, struct filecheck *fc, struct submit_state 
 	json_array_foreach(msgs, i, m)
 	{
 		const char *text = json_string_value(m);
-		if (text && strstr(text, " rows rejected: see ") == NULL)
-			report_message(&fc->report, text);
+		if (text) /* the parser's own; the count of rejected rows is told below */
+			report_message(pc->report, text);
 	}
 	rejected += (long)s->commerce_rejected;
 	if (rejected) {
 		buf_printf(&err, "%ld of %ld rows rejected: see %s.errors.csv", rejected, rows,
-			   fc->report.name);
-		report_message(&fc->report, buf_cstr(&err));
+			   pc->report->name);
+		report_message(pc->report, buf_cstr(&err));
 		buf_reset(&err);
 	}
 	sum.id = j->lf.id;
@@ -164,8 +165,8 @@ void final_report(struct file_job *j, struct filecheck *fc, struct submit_state 
 	sum.rows_ok = (unsigned long)(rows - rejected);
 	sum.batches = (unsigned long)json_integer_value(json_object_get(worker, "batches"));
 	ledger_set_counts(j->ledger, j->lf.id, rows, rows - rejected, rejected, (long)sum.batches);
-	if (report_finish(&fc->report, &sum, &err) < 0)
+	if (report_finish(pc->report, &sum, &err) < 0)
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
-	report_release(&fc->report);
+	report_release(pc->report);
 	buf_release(&err);
 }

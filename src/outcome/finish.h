@@ -7,13 +7,13 @@
 #include <jansson.h>
 
 struct file_job;
-struct filecheck;
+struct parcel;
 struct submit_state;
 
 /* finish: archived or parked in failed/, the end state written, the work copy gone. */
 void finish(struct file_job *j, const char *state, const char *message);
 /* final_report: the parser's messages, Commerce's refusals and the counts, in the report. */
-void final_report(struct file_job *j, struct filecheck *fc, struct submit_state *s, json_t *worker,
+void final_report(struct file_job *j, struct parcel *pc, struct submit_state *s, json_t *worker,
 		  const char *state);
 
 #endif

@@ -10,107 +10,30 @@
 #include <unistd.h>
 
 #include "parse/filecheck.h"
+#include "parse/parcel.h"
 #include "lib/conf.h"
 #include "lib/unpack.h"
 #include "lib/xmlin.h"
 #include "util/io.h"
 #include "util/log.h"
-#include "util/publish.h"
 #include "util/xalloc.h"
 
 #define READ_BLOCK (256 * 1024)
 #define LOGGED_PROBLEMS 20
 
-/* SUFFIX_ROOM: what follows F in DIR, at most: ".F.batch-NNNNNNNNNN.lines.tmp" */
-#define SUFFIX_ROOM 32
-
-char *filecheck_batch_path(const struct filecheck *fc, unsigned seq, int lines)
-{
-	char *base = report_base(fc->name, SUFFIX_ROOM), *path;
-
-	if (lines)
-		path = xasprintf("%s/.%s.batch-%04u.lines", fc->outdir, base, seq);
-	else
-		path = xasprintf("%s/%s.batch-%04u.csv", fc->outdir, base, seq);
-	free(base);
-	return path;
-}
-
-char *filecheck_members_path(const struct filecheck *fc)
-{
-	char *base = report_base(fc->name, SUFFIX_ROOM);
-	char *path = xasprintf("%s/.%s.members", fc->outdir, base);
-
-	free(base);
-	return path;
-}
-
-/*
- * write_file: path appears whole with the bytes (util/publish). durable: the
- * bytes are fsync'd before the rename (the daemon resumes from them after a
- * power loss; the report's directory fsync makes the renames durable before
- * the worker exits). check alone does without.
- */
-static int write_file(const char *path, const void *p, size_t n, int durable)
-{
-	struct buf err = BUF_INIT(1024);
-	int rc = publish_bytes(path, p, n, 0644, durable ? PUBLISH_DIR_LATER : PUBLISH_NOSYNC, &err);
-
-	if (rc < 0)
-		log_simple(LOG_ERROR, "write_failed", "%s", buf_cstr(&err));
-	buf_release(&err);
-	return rc;
-}
-
 static int on_batch(void *ctx, const struct batch *b)
 {
 	struct filecheck *fc = ctx;
-	char *path = filecheck_batch_path(fc, b->seq, 0);
-	int rc = write_file(path, b->csv, b->len, fc->keep_origins);
+	int rc = parcel_put_batch(fc->outdir, fc->name, b, fc->keep_origins);
 
-	free(path);
-	if (rc == 0 && fc->keep_origins) {
-		path = filecheck_batch_path(fc, b->seq, 1);
-		rc = write_file(path, b->origin, b->rows * sizeof(*b->origin), 1);
-		free(path);
-	}
 	if (rc < 0)
 		fc->io_failed = 1;
 	return rc;
 }
 
-void filecheck_problem(struct filecheck *fc, const char *line, const char *column,
-		       const char *value, size_t value_len, const char *message)
-{
-	report_problem(&fc->report, line, column, value, value_len, message);
-	if (++fc->problems <= LOGGED_PROBLEMS) {
-		struct logline l;
-		log_begin(&l, LOG_WARN, "row_rejected");
-		log_kv(&l, "file", fc->path);
-		log_kv(&l, "feed", fc->feed->name);
-		log_kv(&l, "line", line);
-		log_kv(&l, "column", column);
-		log_kvn(&l, "value", value, value_len);
-		log_kv(&l, "msg", message);
-		log_end(&l);
-	} else if (fc->problems == LOGGED_PROBLEMS + 1) {
-		log_simple(LOG_WARN, "row_rejected", "%s: more problems; only the report lists them all",
-			   fc->path);
-	}
-}
-
-void filecheck_line(const struct filecheck *fc, uint32_t member, unsigned long line,
-		    char *out, size_t size)
-{
-	if (member > 0 && member <= fc->members.n)
-		snprintf(out, size, "%s:%lu", fc->members.v[member - 1], line);
-	else
-		snprintf(out, size, "%lu", line);
-}
-
 void filecheck_release(struct filecheck *fc)
 {
-	strlist_clear(&fc->members);
+	parcel_release(&fc->parcel);
 }
 
 static void on_problem(void *ctx, const struct problem *p)
@@ -118,58 +41,18 @@ static void on_problem(void *ctx, const struct problem *p)
 	struct filecheck *fc = ctx;
 	char line[4200];
 
-	filecheck_line(fc, p->member, p->line, line, sizeof(line));
-	filecheck_problem(fc, line, p->column, p->value.p, p->value.len, p->message);
+	parcel_line(&fc->parcel, p->member, p->line, line, sizeof(line));
+	parcel_problem(&fc->parcel, line, p->column, p->value.p, p->value.len, p->message);
 }
 
 void filecheck_message(struct filecheck *fc, const char *msg)
 {
-	struct logline l;
-
-	report_message(&fc->report, msg);
-	log_begin(&l, LOG_WARN, "file_problem");
-	log_kv(&l, "file", fc->path);
-	log_kv(&l, "feed", fc->feed->name);
-	log_kv(&l, "msg", msg);
-	log_end(&l);
+	parcel_message(&fc->parcel, msg);
 }
 
 static void on_message(void *ctx, const char *msg)
 {
 	filecheck_message(ctx, msg);
-}
-
-/*
- * remove_batches: F.batch-NNNN.csv (and sidecars) numbered above keep: an
- * earlier, longer run's, or all of them (keep = 0). Batches this run wrote
- * replaced the earlier ones of the same number by rename.
- */
-static void remove_batches(const struct filecheck *fc, unsigned long keep)
-{
-	char *base = report_base(fc->name, SUFFIX_ROOM);
-	DIR *dh = opendir(fc->outdir);
-	struct dirent *e;
-
-	/* by prefix, not glob(3): a partner's name may hold * or [ */
-	while (dh && (e = readdir(dh)) != NULL) {
-		int lines = e->d_name[0] == '.';
-		const char *p = e->d_name + lines;
-		size_t n = strlen(base);
-		char *end;
-		unsigned long seq;
-
-		if (strncmp(p, base, n) != 0 || strncmp(p + n, ".batch-", 7) != 0)
-			continue;
-		seq = strtoul(p + n + 7, &end, 10);
-		if (end - (p + n + 7) >= 4 && strcmp(end, lines ? ".lines" : ".csv") == 0 && seq > keep) {
-			char *path = xasprintf("%s/%s", fc->outdir, e->d_name);
-			unlink(path);
-			free(path);
-		}
-	}
-	if (dh)
-		closedir(dh);
-	free(base);
 }
 
 void filecheck_limits(const struct conf *c, const struct feed *f, struct pipeline_limits *lim)
@@ -212,7 +95,7 @@ static void read_plain(struct filecheck *fc, struct pipeline *p, int fd)
 	ssize_t n;
 
 	if (fc->feed->format == FORMAT_XML) {
-		struct fd_reader r = { fc, fd };
+		struct fd_reader r = {fc, fd};
 		xmlin_run(p, fc->feed, xml_read_fd, &r, fc->name);
 		return;
 	}
@@ -253,7 +136,7 @@ static int xml_read_member(void *ctx, char *buf, int len)
 static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_kind kind)
 {
 	struct unpack_limits lim;
-	struct member_reader m = { NULL, p, BUF_INIT(4096) };
+	struct member_reader m = {NULL, p, BUF_INIT(4096)};
 	char *block;
 
 	unpack_default_limits(&lim);
@@ -273,7 +156,7 @@ static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_k
 
 		if (kind != UNPACK_GZ) {
 			/* a single-file .gz is the file itself: its lines need no member name */
-			strlist_push(&fc->members, unpack_member(m.u, i));
+			strlist_push(&fc->parcel.members, unpack_member(m.u, i));
 			pipeline_begin_member(p, (uint32_t)(i + 1), unpack_member(m.u, i));
 		}
 		if (unpack_begin(m.u, i, &m.err) < 0) {
@@ -293,22 +176,14 @@ static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_k
 	free(block);
 	unpack_close(m.u);
 	buf_release(&m.err);
-	if (fc->keep_origins && fc->members.n) {
-		/* the daemon tells Commerce's answers later: keep the member names too */
-		struct buf names = BUF_INIT(BUF_NOCAP);
-		char *path = filecheck_members_path(fc);
-		for (size_t i = 0; i < fc->members.n; i++) /* NUL-ended: a name may hold a newline */
-			buf_add(&names, fc->members.v[i], strlen(fc->members.v[i]) + 1);
-		if (write_file(path, names.data, names.len, 1) < 0)
-			fc->io_failed = 1;
-		free(path);
-		buf_release(&names);
-	}
+	if (fc->keep_origins && fc->parcel.members.n &&
+	    parcel_put_members(fc->outdir, fc->name, &fc->parcel.members) < 0)
+		fc->io_failed = 1; /* the daemon tells Commerce's answers as member:line */
 }
 
 int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 {
-	struct pipeline_sink sink = { on_batch, on_problem, on_message, fc };
+	struct pipeline_sink sink = {on_batch, on_problem, on_message, fc};
 	struct buf err = BUF_INIT(4096);
 	struct pipeline *p;
 	struct stat st;
@@ -317,7 +192,12 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 	int fd;
 
 	fc->name = slash ? slash + 1 : fc->path;
-	fc->problems = 0;
+	memset(&fc->parcel, 0, sizeof(fc->parcel));
+	fc->parcel.dir = fc->outdir;
+	fc->parcel.name = fc->name;
+	fc->parcel.path = fc->path;
+	fc->parcel.feed = fc->feed;
+	fc->parcel.report = &fc->report;
 	fc->io_failed = 0;
 	memset(&fc->res, 0, sizeof(fc->res));
 	fd = open(fc->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -344,6 +224,8 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 	}
 	close(fd);
 	pipeline_finish(p, &fc->res);
+	fc->parcel.batches = fc->res.batches;
+	fc->parcel.rows = fc->res.rows;
 	pipeline_free(p);
 	if (fc->io_failed)
 		fc->res.state = PIPE_FAILED;
@@ -361,8 +243,8 @@ int filecheck_finish(struct filecheck *fc, long long id, const char *state,
 
 	if (!keep_batches)
 		batches = 0;
-	remove_batches(fc, keep_batches ? fc->res.batches : 0);
-	if (rows_rejected) {
+	parcel_remove_batches(fc->outdir, fc->name, keep_batches ? fc->res.batches : 0);
+	if (rows_rejected && !fc->intermediate) { /* the daemon tells its own count */
 		buf_printf(&err, "%lu of %lu rows rejected: see %s.errors.csv", rows_rejected,
 			   fc->res.rows, fc->name);
 		report_message(&fc->report, buf_cstr(&err));
@@ -380,7 +262,8 @@ int filecheck_finish(struct filecheck *fc, long long id, const char *state,
 		rc = -1;
 	}
 	report_release(&fc->report);
-	log_begin(&l, strcmp(state, "valid") == 0 || strcmp(state, "done") == 0 ? LOG_INFO : LOG_WARN,
+	log_begin(&l,
+		  strcmp(state, "valid") == 0 || strcmp(state, "done") == 0 ? LOG_INFO : LOG_WARN,
 		  "file_finished");
 	log_kv(&l, "file", fc->path);
 	log_kv(&l, "feed", fc->feed->name);

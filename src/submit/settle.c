@@ -118,7 +118,7 @@ static void log_answer(struct settle *st, const struct part *pt)
 	struct logline l;
 
 	log_begin(&l, st->a.cls == ANSWER_DONE ? LOG_INFO : LOG_WARN, "batch_answered");
-	log_kv(&l, "file", st->s->fc->path);
+	log_kv(&l, "file", st->s->parcel->path);
 	log_kv(&l, "target", st->t->name);
 	log_kvf(&l, "batch", "%u", st->p->seq);
 	log_kvf(&l, "request", "%u", st->sub);
@@ -155,7 +155,7 @@ static int request(struct settle *st, const struct part *pt)
 	if ((body = part_body(st, pt, &err)) == NULL) {
 		buf_reset(&st->msg);
 		buf_printf(&st->msg, "batch %u not sent: %s", seq, buf_cstr(&err));
-		filecheck_message(st->s->fc, buf_cstr(&st->msg));
+		parcel_message(st->s->parcel, buf_cstr(&st->msg));
 		st->s->status = EXIT_COMMERCE;
 		buf_release(&err);
 		return -1;
@@ -205,11 +205,11 @@ static enum settle_outcome stop_over(struct settle *st, const struct part *pt, i
 	struct submit_state *s = st->s;
 	char allows[64];
 
-	if (s->fc->feed->validation == VALIDATION_STOP)
+	if (s->parcel->feed->validation == VALIDATION_STOP)
 		snprintf(allows, sizeof(allows), "validation = stop-on-errors");
 	else
 		snprintf(allows, sizeof(allows), "allowed_errors = %lu",
-			 s->fc->feed->allowed_errors);
+			 s->parcel->feed->allowed_errors);
 	buf_reset(&st->msg);
 	buf_printf(&st->msg,
 		   "batch %u (lines %u to %u): Commerce (%s) refused rows%s; %s%lu rows rejected "
@@ -223,7 +223,7 @@ static enum settle_outcome stop_over(struct settle *st, const struct part *pt, i
 			   s->imported, st->t->name);
 	else
 		buf_printf(&st->msg, "nothing of this file is imported in %s", st->t->name);
-	filecheck_message(s->fc, buf_cstr(&st->msg));
+	parcel_message(s->parcel, buf_cstr(&st->msg));
 	s->exceeded = 1;
 	st->through = 1;
 	return SETTLE_STOP;
@@ -241,7 +241,7 @@ static enum settle_outcome refused_whole(struct settle *st, const struct part *p
 		   line_of(st, pt->rows[0]), line_of(st, pt->rows[pt->n - 1]),
 		   a->cls == ANSWER_REFUSED ? "refused as a whole" : "not accepted", st->t->name,
 		   buf_cstr(&a->message));
-	filecheck_message(st->s->fc, buf_cstr(&st->msg));
+	parcel_message(st->s->parcel, buf_cstr(&st->msg));
 	st->s->status = EXIT_COMMERCE;
 	st->through = a->cls != ANSWER_TRANSIENT;
 	/* a 200 refusal is about this batch: the next may pass; a 4xx, 401 or an
@@ -354,8 +354,8 @@ enum settle_outcome settle_batch(struct submit_state *s, const struct target *t,
 	st.t = t;
 	st.client = client;
 	st.p = p;
-	st.params.entity = s->fc->feed->entity->name;
-	st.params.behavior = s->fc->feed->behavior;
+	st.params.entity = s->parcel->feed->entity->name;
+	st.params.behavior = s->parcel->feed->behavior;
 	answer_init(&st.a);
 	buf_init(&st.rows, BUF_NOCAP);
 	buf_init(&st.csv, BUF_NOCAP);

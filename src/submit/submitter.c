@@ -3,7 +3,7 @@
  * next batch read and compressed by a second thread while one is in flight.
  * Each batch is settled by settle_batch (rows Commerce refuses are told and
  * left out); Commerce's row answers are told as the partner's lines (file,
- * member, column, value) through the filecheck's report. Hooks let the daemon
+ * member, column, value) through the parcel's report. Hooks let the daemon
  * record each request before and after it is sent, replay the answers of
  * requests made before a restart, and stop between requests.
  */
@@ -42,68 +42,22 @@ struct queue {
 	unsigned next_fill, next_take; /* sequence numbers */
 	unsigned last;		       /* batches in all */
 	int stop;
-	struct filecheck *fc;
+	struct parcel *parcel;
 	const struct target *target;
 	struct import_params params;
 };
 
-static int read_whole(const char *path, struct buf *out)
-{
-	char block[65536];
-	ssize_t n;
-	struct stat st;
-	/* the parser child wrote it: a link it planted (symbolic or hard, to the token
-	   say) would send that file to Commerce */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		close(fd);
-		errno = EPERM;
-		return -1;
-	}
-	buf_reset(out);
-	while ((n = read(fd, block, sizeof(block))) > 0)
-		if (buf_add(out, block, (size_t)n) < 0)
-			break;
-	close(fd);
-	return n == 0 ? 0 : -1;
-}
-
 static void prepare(struct queue *q, struct prepared *p, unsigned seq)
 {
-	char *path = filecheck_batch_path(q->fc, seq, 0);
-	struct buf lines = BUF_INIT(BUF_NOCAP);
-
 	p->seq = seq;
 	p->ok = 0;
 	buf_reset(&p->body);
 	buf_reset(&p->err);
-	if (read_whole(path, &p->csv) < 0) {
-		buf_printf(&p->err, "cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	free(path);
-	path = filecheck_batch_path(q->fc, seq, 1);
-	if (read_whole(path, &lines) < 0) {
-		buf_printf(&p->err, "cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	p->rows = lines.len / sizeof(struct batch_origin);
-	if (p->rows == 0 || lines.len % sizeof(struct batch_origin) != 0) {
-		/* every batch has rows: an empty or cut index is damage (a power loss) */
-		buf_printf(&p->err, "the line index %s is damaged (%zu bytes)", path, lines.len);
-		goto out;
-	}
-	free(p->origin);
-	p->origin = (struct batch_origin *)buf_detach(&lines);
+	if (parcel_read_batch(q->parcel, seq, &p->csv, &p->origin, &p->rows, &p->err) < 0)
+		return;
 	if ((q->target->api == API_JSON ? payload_json : payload_csv)(
 		&q->params, p->csv.data, p->csv.len, &p->body, &p->err) == 0)
 		p->ok = 1;
-out:
-	free(path);
-	buf_release(&lines);
 }
 
 static void *preparer(void *arg)
@@ -308,12 +262,12 @@ void submit_tell_rows(struct submit_state *s, const struct target *t, const stru
 				   "Commerce (%s) named row %lu of a request of batch %u, which "
 				   "carried %zu rows: %s",
 				   t->name, ra->row, p->seq, nmap, ra->message);
-			filecheck_message(s->fc, buf_cstr(&msg));
+			parcel_message(s->parcel, buf_cstr(&msg));
 			continue;
 		}
 		row = map[ra->row - 1] + 1UL;
-		filecheck_line(s->fc, p->origin[row - 1].member, p->origin[row - 1].line, line,
-			       sizeof(line));
+		parcel_line(s->parcel, p->origin[row - 1].member, p->origin[row - 1].line, line,
+			    sizeof(line));
 		buf_reset(&cells);
 		batch_cell(&p->csv, row, -1, &cells);
 		col = column_in_message(ra->message, &header, rp.n);
@@ -323,7 +277,7 @@ void submit_tell_rows(struct submit_state *s, const struct target *t, const stru
 			const char *name = header.data;
 			for (long k = 0; k < col; k++)
 				name += strlen(name) + 1;
-			colname = partner_column(s->fc->feed, name);
+			colname = partner_column(s->parcel->feed, name);
 			value = cells.data;
 			for (long k = 0; k < col && value < cells.data + cells.len; k++)
 				value += strlen(value) + 1;
@@ -332,9 +286,9 @@ void submit_tell_rows(struct submit_state *s, const struct target *t, const stru
 		}
 		buf_reset(&msg);
 		buf_printf(&msg, "Commerce%s%s rejected the row: %s",
-			   s->fc->feed->targets.n > 1 ? " " : "",
-			   s->fc->feed->targets.n > 1 ? t->name : "", ra->message);
-		filecheck_problem(s->fc, line, colname, value, strlen(value), buf_cstr(&msg));
+			   s->parcel->feed->targets.n > 1 ? " " : "",
+			   s->parcel->feed->targets.n > 1 ? t->name : "", ra->message);
+		parcel_problem(s->parcel, line, colname, value, strlen(value), buf_cstr(&msg));
 		if (keyset_insert(&s->rejected_lines, line, strlen(line), 1) == 0)
 			s->commerce_rejected++;
 	}
@@ -348,24 +302,25 @@ void submit_tell_unnamed(struct submit_state *s, const struct target *t, const s
 {
 	char line[4200], msg[512];
 
-	filecheck_line(s->fc, p->origin[row].member, p->origin[row].line, line, sizeof(line));
+	parcel_line(s->parcel, p->origin[row].member, p->origin[row].line, line, sizeof(line));
 	snprintf(
 	    msg, sizeof(msg),
 	    "Commerce%s%s refused this row without saying why (Commerce before the release that "
 	    "names rows)",
-	    s->fc->feed->targets.n > 1 ? " " : "", s->fc->feed->targets.n > 1 ? t->name : "");
-	filecheck_problem(s->fc, line, "", "", 0, msg);
+	    s->parcel->feed->targets.n > 1 ? " " : "",
+	    s->parcel->feed->targets.n > 1 ? t->name : "");
+	parcel_problem(s->parcel, line, "", "", 0, msg);
 	if (keyset_insert(&s->rejected_lines, line, strlen(line), 1) == 0)
 		s->commerce_rejected++;
 }
 
 unsigned long submit_allowed(const struct submit_state *s)
 {
-	return s->fc->feed->validation == VALIDATION_STOP ? 0 : s->fc->feed->allowed_errors;
+	return s->parcel->feed->validation == VALIDATION_STOP ? 0 : s->parcel->feed->allowed_errors;
 }
 
 /* queue_open: the batch queue of one target, its preparer thread started. */
-static void queue_open(struct queue *q, struct filecheck *fc, const struct target *t,
+static void queue_open(struct queue *q, struct parcel *pc, const struct target *t,
 		       pthread_t *thread)
 {
 	memset(q, 0, sizeof(*q));
@@ -373,11 +328,11 @@ static void queue_open(struct queue *q, struct filecheck *fc, const struct targe
 	pthread_cond_init(&q->cond, NULL);
 	q->next_fill = 1;
 	q->next_take = 1;
-	q->last = (unsigned)fc->res.batches;
-	q->fc = fc;
+	q->last = (unsigned)pc->batches;
+	q->parcel = pc;
 	q->target = t;
-	q->params.entity = fc->feed->entity->name;
-	q->params.behavior = fc->feed->behavior;
+	q->params.entity = pc->feed->entity->name;
+	q->params.behavior = pc->feed->behavior;
 	/* stop-on-errors whatever the feed says: under skip-errors Commerce drops bad
 	   rows without a word (StartImport::canSkipValidationErrors); the feed's
 	   `validation` is dropgate's own rule, applied by settle_batch */
@@ -414,7 +369,7 @@ static void queue_close(struct queue *q, pthread_t thread)
 static void send_all(struct submit_state *s, const struct target *t, struct queue *q,
 		     struct commerce_client *client, struct buf *msg)
 {
-	unsigned long batches = s->fc->res.batches;
+	unsigned long batches = s->parcel->batches;
 
 	for (unsigned seq = 1; seq <= batches && !s->exceeded; seq++) {
 		struct prepared *p = take(q, seq);
@@ -423,7 +378,7 @@ static void send_all(struct submit_state *s, const struct target *t, struct queu
 		if (!p->ok) {
 			buf_reset(msg);
 			buf_printf(msg, "batch %u not sent: %s", seq, buf_cstr(&p->err));
-			filecheck_message(s->fc, buf_cstr(msg));
+			parcel_message(s->parcel, buf_cstr(msg));
 			s->status = EXIT_COMMERCE;
 			taken(q);
 			break;
@@ -435,7 +390,7 @@ static void send_all(struct submit_state *s, const struct target *t, struct queu
 				buf_reset(msg);
 				buf_printf(msg, "batches %u to %lu were not sent to %s", seq + 1,
 					   batches, t->name);
-				filecheck_message(s->fc, buf_cstr(msg));
+				parcel_message(s->parcel, buf_cstr(msg));
 			}
 			break;
 		}
@@ -445,7 +400,7 @@ static void send_all(struct submit_state *s, const struct target *t, struct queu
 /* submit_target: every batch to one target. */
 void submit_target(struct submit_state *s, const struct target *t)
 {
-	struct filecheck *fc = s->fc;
+	struct parcel *pc = s->parcel;
 	struct queue q;
 	struct buf err = BUF_INIT(4096), msg = BUF_INIT(BUF_NOCAP);
 	struct commerce_client *client = NULL;
@@ -454,24 +409,24 @@ void submit_target(struct submit_state *s, const struct target *t)
 
 	if (s->exceeded) { /* an earlier target found more rejected rows than the feed allows */
 		buf_printf(&msg, "nothing sent to [commerce %s]: too many rows rejected", t->name);
-		filecheck_message(fc, buf_cstr(&msg));
+		parcel_message(pc, buf_cstr(&msg));
 		goto out;
 	}
 	client = commerce_client_new(t, &err);
 	if (client == NULL) {
 		buf_printf(&msg, "nothing sent to [commerce %s]: %s", t->name, buf_cstr(&err));
-		filecheck_message(fc, buf_cstr(&msg));
+		parcel_message(pc, buf_cstr(&msg));
 		s->status = EXIT_COMMERCE;
 		goto out;
 	}
 	if (s->hooks && s->hooks->stop)
 		commerce_client_set_stop(client, s->hooks->stop, s->hooks->ctx);
 	s->imported = 0;
-	queue_open(&q, fc, t, &thread);
+	queue_open(&q, pc, t, &thread);
 	send_all(s, t, &q, client, &msg);
 	queue_close(&q, thread);
 	log_begin(&l, LOG_INFO, "target_done");
-	log_kv(&l, "file", fc->path);
+	log_kv(&l, "file", pc->path);
 	log_kv(&l, "target", t->name);
 	log_kvf(&l, "wire_bytes", "%llu", commerce_wire_bytes(client));
 	log_end(&l);

@@ -5,7 +5,7 @@
 #define DG_SUBMITTER_H
 
 #include "commerce/answer.h"
-#include "parse/filecheck.h"
+#include "parse/parcel.h"
 #include "util/keyset.h"
 
 struct target;
@@ -35,7 +35,7 @@ struct submit_hooks {
 };
 
 struct submit_state {
-	struct filecheck *fc;
+	struct parcel *parcel;
 	struct keyset rejected_lines; /* partner lines Commerce rejected, any target */
 	unsigned long commerce_rejected;
 	unsigned long local_rejected; /* rows the file's own checks rejected */
@@ -47,7 +47,7 @@ struct submit_state {
 	const struct submit_hooks *hooks; /* NULL: none */
 };
 
-/* submit_target: every batch of s->fc to t. */
+/* submit_target: every batch of s->parcel to t. */
 void submit_target(struct submit_state *s, const struct target *t);
 
 /* One batch as read back from DIR, and its body for a request of all its rows. */
