@@ -33,7 +33,7 @@ struct command_setup {
 	const char *outdir;
 	int first_file; /* argv index of the first FILE */
 	int origins;    /* --origins: keep each batch's partner lines (for the daemon) */
-	/* for the daemon's parser child (daemon/sandbox.h), not told in the usage: */
+	/* for the daemon's parser child (parse/sandbox.h), not told in the usage: */
 	int conf_fd;    /* --conf-fd=N: a configuration snapshot on N (conf.h); -1: the file */
 	int sandbox;    /* --sandbox=LAYERS: enter them before the first file; -1: none */
 	int status;     /* the exit status when command_setup did not return 0 */

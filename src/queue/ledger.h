@@ -1,10 +1,11 @@
 /*
- * ledger - the daemon's memory: every file, batch and answer, in SQLite (WAL).
+ * ledger - the daemon's memory: every file, batch and answer, in SQLite (WAL);
+ * the batches and requests are requests.c's.
  *
  * A state change is committed (synchronous = FULL) before anything depends
  * on it, like a mail queue's file in its next directory. One connection, used
  * under one lock by the daemon's threads. A failed write is fatal to the
- * daemon (ledger_write_failed), never retried in place: state on disk and in
+ * daemon (ledger_failed says so), never retried in place: state on disk and in
  * the ledger must not drift apart.
  */
 #ifndef DG_LEDGER_H
@@ -75,7 +76,7 @@ int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, 
 		       size_t size);
 /* ledger_first_in_flight: the id of the oldest file of partner+feed in flight, or 0. */
 long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *feed);
-/* ledger_known_path: is a file at this spool path already claimed and in flight? */
+/* ledger_in_flight_path: is a file at this spool path already claimed and in flight? */
 int ledger_in_flight_path(struct ledger *l, const char *path);
 
 /* batches: seq per target; states pending, sent, done, refused */
