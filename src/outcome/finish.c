@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/job.h"
+#include "daemon/file_job.h"
 #include "parse/parcel.h"
 #include "lib/report.h"
 #include "outcome/finish.h"

@@ -13,6 +13,7 @@
 #include "lib/conf.h"
 #include "lib/entity.h"
 #include "submit/settle.h"
+#include "submit/tell.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 

@@ -25,7 +25,7 @@
 #ifndef DG_SETTLE_H
 #define DG_SETTLE_H
 
-#include "submit/submitter.h"
+#include "submit/state.h"
 
 struct commerce_client;
 
