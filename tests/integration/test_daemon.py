@@ -410,7 +410,8 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(len(a.emu_call("store")["stock_sources"]), 200)
         self.assertTrue(glob.glob(os.path.join(a.state, "archive/acme/stock/*-stock_full_20261127T0200.csv.gz")))
         self.assertEqual(os.listdir(a.inbox()), [])
-        self.assertEqual(os.listdir(os.path.join(a.state, "work")), [])
+        # the work copy goes right after the end state is written
+        wait_for(lambda: os.listdir(os.path.join(a.state, "work")) == [], 10, "work/ emptied")
 
     def test_redrop_same_bytes_is_duplicate_and_redrop_command_forces(self):
         a = self.app
