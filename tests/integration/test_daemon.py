@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 import urllib.request
 import zipfile
 
@@ -110,6 +111,12 @@ dir = inbound/okfile
 complete = ok-file
 entity = stock_sources
 """
+
+
+def ledger_uri(path):
+    """The ledger as an SQLite URI that never creates it: a test that looks before the daemon
+    made it must not leave a root-owned empty ledger.db the daemon's user cannot write."""
+    return "file:%s?mode=rw" % urllib.parse.quote(path)
 
 
 def slurp(path):
@@ -313,7 +320,9 @@ class Appliance:
         os.rename(tmp, os.path.join(self.inbox(feed, partner), name))
 
     def files(self, where="1=1"):
-        db = sqlite3.connect(os.path.join(self.state, "ledger.db"), timeout=10)
+        if not os.path.exists(os.path.join(self.state, "ledger.db")):
+            return []  # the daemon has not made it yet
+        db = sqlite3.connect(ledger_uri(os.path.join(self.state, "ledger.db")), uri=True, timeout=10)
         try:
             return db.execute("SELECT id, name, state, message, feed FROM files WHERE " + where +
                               " ORDER BY id").fetchall()
@@ -401,7 +410,8 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(len(a.emu_call("store")["stock_sources"]), 200)
         self.assertTrue(glob.glob(os.path.join(a.state, "archive/acme/stock/*-stock_full_20261127T0200.csv.gz")))
         self.assertEqual(os.listdir(a.inbox()), [])
-        self.assertEqual(os.listdir(os.path.join(a.state, "work")), [])
+        # the work copy goes right after the end state is written
+        wait_for(lambda: os.listdir(os.path.join(a.state, "work")) == [], 10, "work/ emptied")
 
     def test_redrop_same_bytes_is_duplicate_and_redrop_command_forces(self):
         a = self.app
@@ -714,7 +724,7 @@ class DaemonTest(unittest.TestCase):
         a.drop("cut.csv", stock_file(200))
         wait_for(lambda: len(a.imports()) >= 1, 30)
         a.stop(signal.SIGTERM)
-        db = sqlite3.connect(os.path.join(a.state, "ledger.db"))
+        db = sqlite3.connect(ledger_uri(os.path.join(a.state, "ledger.db")), uri=True)
         done = db.execute("SELECT count(*) FROM batches WHERE state = 'done'").fetchone()[0]
         db.close()
         lines = glob.glob(os.path.join(a.state, "work/1/.out/.cut.csv.batch-%04d.lines" % (done + 1)))
@@ -741,7 +751,7 @@ class DaemonTest(unittest.TestCase):
         wait_for(lambda: len(a.imports()) >= 1, 30)
         a.stop(signal.SIGKILL, group=True)
         out = os.path.join(a.state, "work", "1", ".out")
-        db = sqlite3.connect(os.path.join(a.state, "ledger.db"))
+        db = sqlite3.connect(ledger_uri(os.path.join(a.state, "ledger.db")), uri=True)
         last = db.execute("SELECT max(seq) FROM requests").fetchone()[0]  # answered or in flight
         db.close()
         n = last + 1  # the next batch to go
@@ -809,7 +819,7 @@ class DaemonTest(unittest.TestCase):
         a.start()
         a.stop()
         # 20,000 deferred files of one partner and feed, the oldest not due for years
-        db = sqlite3.connect(os.path.join(a.state, "ledger.db"))
+        db = sqlite3.connect(ledger_uri(os.path.join(a.state, "ledger.db")), uri=True)
         db.executemany("INSERT INTO files (partner, feed, name, state, path, received, next_try) "
                        "VALUES ('acme', 'stock', ?, 'deferred', ?, 0, 4102444800)",
                        [("f%05d.csv" % i, "/nonexistent/f%05d.csv" % i) for i in range(20000)])
@@ -877,7 +887,7 @@ class DaemonTest(unittest.TestCase):
 
     def lock_ledger(self):
         """Another process holding the ledger's write lock, as an operator's sqlite3 shell can."""
-        db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10, isolation_level=None)
+        db = sqlite3.connect(ledger_uri(os.path.join(self.app.state, "ledger.db")), uri=True, timeout=10, isolation_level=None)
         db.execute("BEGIN EXCLUSIVE")
         return db
 
@@ -955,7 +965,7 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual((len(set(digests)), len(digests) <= 2), (1, True), "only the batch in flight twice")
 
     def sent(self):
-        db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10)
+        db = sqlite3.connect(ledger_uri(os.path.join(self.app.state, "ledger.db")), uri=True, timeout=10)
         try:
             # a request in flight (a batch's requests are recorded one by one: settle.c)
             return db.execute("SELECT count(*) FROM requests WHERE state = 'sent'").fetchone()[0]

@@ -12,12 +12,19 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 BUILD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 2 else os.path.abspath(".")
 SRC = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else os.path.abspath(".")
 DROPGATE = os.path.join(BUILD, "src", "dropgate")
 TOKEN = os.path.join(SRC, "data", "demo-token")
+
+
+def ledger_uri(path):
+    """The ledger as an SQLite URI that never creates it: a test that looks before the daemon
+    made it must not leave a root-owned empty ledger.db the daemon's user cannot write."""
+    return "file:%s?mode=rw" % urllib.parse.quote(path)
 
 
 def order(i, updated="2026-11-26 10:00:00"):
@@ -79,7 +86,7 @@ class ExportTest(unittest.TestCase):
             return [int(line.split(",")[0]) - 100000000 for line in f.read().splitlines()[1:]]
 
     def watermark(self):
-        db = sqlite3.connect(os.path.join(self.root, "state/ledger.db"))
+        db = sqlite3.connect(ledger_uri(os.path.join(self.root, "state/ledger.db")), uri=True)
         try:
             row = db.execute("SELECT value FROM notes WHERE key = 'export:orders'").fetchone()
             return row[0] if row else None

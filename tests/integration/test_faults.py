@@ -199,7 +199,10 @@ class FaultAppliance(td.Appliance):
 
     def settled(self, want):
         """Every file dropped has a row, and no row is left in flight."""
-        db = sqlite3.connect(os.path.join(self.state, "ledger.db"), timeout=10)
+        try:
+            db = sqlite3.connect(td.ledger_uri(os.path.join(self.state, "ledger.db")), uri=True, timeout=10)
+        except sqlite3.OperationalError:
+            return False  # no ledger yet
         try:
             rows = db.execute("SELECT partner, feed, name, state FROM files").fetchall()
         except sqlite3.OperationalError:
@@ -237,7 +240,7 @@ class Invariants:
         self.problems.append(fmt % args)
 
     def ledger(self):
-        db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10)
+        db = sqlite3.connect(td.ledger_uri(os.path.join(self.app.state, "ledger.db")), uri=True, timeout=10)
         try:
             ok = db.execute("PRAGMA integrity_check").fetchone()[0]
             rows = db.execute("SELECT id, partner, feed, name, state, message FROM files ORDER BY id").fetchall()
@@ -355,7 +358,9 @@ class Consistency:
         self.app, self.problems = app, []
 
     def check(self):
-        db = sqlite3.connect(os.path.join(self.app.state, "ledger.db"), timeout=10)
+        if not os.path.exists(os.path.join(self.app.state, "ledger.db")):
+            return self.problems  # the fault came before the ledger was made: nothing is claimed
+        db = sqlite3.connect(td.ledger_uri(os.path.join(self.app.state, "ledger.db")), uri=True, timeout=10)
         try:
             rows = db.execute("SELECT id, partner, feed, name, state FROM files").fetchall()
         except sqlite3.OperationalError:
@@ -539,7 +544,7 @@ class LedgerFaultTest(unittest.TestCase):
             db = os.path.join(a.state, "ledger.db")
 
             def sent():
-                c = sqlite3.connect(db, timeout=10)
+                c = sqlite3.connect(td.ledger_uri(db), uri=True, timeout=10)
                 try:
                     return c.execute("SELECT count(*) FROM requests WHERE state = 'sent'").fetchone()[0]
                 finally:

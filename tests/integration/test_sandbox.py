@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 import urllib.request
 import zipfile
 
@@ -107,6 +108,12 @@ PRODUCT_TYPE_XSD = """<?xml version="1.0" encoding="UTF-8"?>
   </xs:complexType>
 </xs:schema>
 """
+
+
+def ledger_uri(path):
+    """The ledger as an SQLite URI that never creates it: a test that looks before the daemon
+    made it must not leave a root-owned empty ledger.db the daemon's user cannot write."""
+    return "file:%s?mode=rw" % urllib.parse.quote(path)
 
 
 def slurp(path):
@@ -226,7 +233,7 @@ class Box:
         os.rename(tmp, os.path.join(inbox, name))
 
     def files(self):
-        db = sqlite3.connect(os.path.join(self.root, "state", "ledger.db"), timeout=10)
+        db = sqlite3.connect(ledger_uri(os.path.join(self.root, "state", "ledger.db")), uri=True, timeout=10)
         try:
             return db.execute("SELECT id, name, state, message FROM files ORDER BY id").fetchall()
         finally:
