@@ -18,94 +18,15 @@
 
 #include <stddef.h>
 
+#include "lib/export_conf.h"
+#include "lib/feed.h"
+#include "lib/target.h"
 #include "util/buf.h"
 #include "util/filesnap.h"
-#include "util/strlist.h"
-
-struct entity;
-struct mapping;
-
-enum feed_format { FORMAT_CSV, FORMAT_XML };
-enum feed_complete { COMPLETE_CLOSE, COMPLETE_OKFILE, COMPLETE_QUIET };
-enum feed_order { ORDER_NAME, ORDER_MTIME };
-enum feed_mode { MODE_DELTA, MODE_FULL };
-enum feed_validation { VALIDATION_STOP, VALIDATION_SKIP };
-enum target_api { API_CSV, API_JSON };
-
-struct target {
-	char *name; /* "default" for [commerce] */
-	char *url;
-	char *store;
-	char *token_file;
-	char *username;
-	char *password_file;
-	enum target_api api;
-	unsigned long batch_rows;
-	unsigned long long batch_bytes;
-	unsigned long timeout;     /* seconds */
-	unsigned long retries;
-	unsigned long backoff_ms;     /* first retry after this, doubling ... */
-	unsigned long backoff_max_ms; /* ... up to this */
-	int verify_tls;
-	char *ca_file;
-	int line;
-};
-
-struct feed {
-	char *name;
-	struct strlist partners;
-	char *dir;
-	struct strlist match;
-	struct strlist members;
-	enum feed_format format;
-	char delimiter;
-	char quote;
-	int strict;
-	char *encoding;
-	int header;
-	enum feed_complete complete;
-	unsigned long quiet_seconds;
-	enum feed_order order;
-	enum feed_mode mode;
-	const struct entity *entity;
-	char *behavior;
-	enum feed_validation validation;
-	unsigned long allowed_errors;
-	struct strlist targets;
-	struct mapping *map; /* NULL: columns pass through */
-	/* format = xml */
-	char *record;
-	struct strlist ns_prefixes, ns_uris;
-	char *schema;
-	/* archives */
-	unsigned long max_members;
-	unsigned long long max_inflated;
-	unsigned long max_ratio;
-	int nested;
-	int line;
-};
-
-enum export_kind { EXPORT_ORDERS, EXPORT_BI };
-enum export_format { EXPORT_CSV, EXPORT_XML, EXPORT_JSONL };
-
-struct export {
-	char *name;
-	enum export_kind kind;
-	struct strlist partners;
-	char *dir;               /* relative to each partner's root */
-	unsigned long every;     /* seconds, 0: use at */
-	int at_minutes;          /* minutes after local midnight, -1: use every */
-	enum export_format format;
-	char *target;
-	unsigned long page_size;
-	struct strlist entities; /* bi */
-	int gzip;                /* compress = gzip */
-	int line;
-};
 
 struct conf {
 	char *path;
-	char *text;    /* the bytes parsed, NUL-terminated: what the parser child is handed */
+	char *text; /* the bytes parsed, NUL-terminated: what the parser child is handed */
 	size_t textlen;
 	struct filesnap files; /* the lookup tables' bytes, as they were read */
 	char *spool;
@@ -113,11 +34,11 @@ struct conf {
 	unsigned long workers;
 	int log_level;
 	unsigned long keep_days;
-	unsigned long rescan;          /* seconds between full scans of the spool */
-	unsigned long settle;          /* seconds a file found by a scan must be quiet */
-	unsigned long retry_deferred;  /* first wait for a deferred file, doubling ... */
+	unsigned long rescan;		  /* seconds between full scans of the spool */
+	unsigned long settle;		  /* seconds a file found by a scan must be quiet */
+	unsigned long retry_deferred;	  /* first wait for a deferred file, doubling ... */
 	unsigned long retry_deferred_max; /* ... up to this */
-	unsigned long long min_free;   /* claim nothing while the state disk has less */
+	unsigned long long min_free;	  /* claim nothing while the state disk has less */
 	unsigned long long worker_memory; /* rlimits of the parsing process */
 	unsigned long worker_cpu;
 	unsigned long long max_file_size;
@@ -129,7 +50,7 @@ struct conf {
 	size_t nexports;
 };
 
-#define CONF_MAX_TEXT (1024 * 1024) /* a longer configuration file is refused */
+#define CONF_MAX_TEXT (1024 * 1024)	    /* a longer configuration file is refused */
 #define CONF_MAX_SNAPSHOT ((size_t)1 << 30) /* the configuration and its lookup tables */
 
 /* conf_load: parse path; NULL with every error (one per line) in err. */
