@@ -31,7 +31,7 @@ struct loader {
 	const char *path;
 	char *basedir;
 	FILE *fp;
-	unsigned long line;         /* line the reader handed out last */
+	unsigned long line;	    /* line the reader handed out last */
 	unsigned long section_line; /* line of the last [section] header */
 	int line_too_long;
 	struct buf *err;
@@ -96,10 +96,23 @@ int parse_size(const char *s, unsigned long long *out)
 	if (errno)
 		return -1;
 	switch (*end) {
-	case 'K': case 'k': mul = 1024ULL; end++; break;
-	case 'M': case 'm': mul = 1024ULL * 1024; end++; break;
-	case 'G': case 'g': mul = 1024ULL * 1024 * 1024; end++; break;
-	default: break;
+	case 'K':
+	case 'k':
+		mul = 1024ULL;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		mul = 1024ULL * 1024;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		mul = 1024ULL * 1024 * 1024;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end == 'B' || *end == 'b')
 		end++;
@@ -121,11 +134,24 @@ int parse_duration(const char *s, unsigned long *seconds)
 	if (errno)
 		return -1;
 	switch (*end) {
-	case 's': mul = 1; end++; break;
-	case 'm': mul = 60; end++; break;
-	case 'h': mul = 3600; end++; break;
-	case 'd': mul = 86400; end++; break;
-	default: break;
+	case 's':
+		mul = 1;
+		end++;
+		break;
+	case 'm':
+		mul = 60;
+		end++;
+		break;
+	case 'h':
+		mul = 3600;
+		end++;
+		break;
+	case 'd':
+		mul = 86400;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end || v > ULONG_MAX / mul)
 		return -1;
@@ -157,9 +183,9 @@ int parse_duration_ms(const char *s, unsigned long *ms)
 
 int parse_bool(const char *s, int *out)
 {
-	static const struct choice words[] = { { "yes", 1 },   { "no", 0 }, { "true", 1 },
-					       { "false", 0 }, { "on", 1 }, { "off", 0 },
-					       { "1", 1 },     { "0", 0 },  { NULL, 0 } };
+	static const struct choice words[] = {{"yes", 1},   {"no", 0}, {"true", 1},
+					      {"false", 0}, {"on", 1}, {"off", 0},
+					      {"1", 1},	    {"0", 0},  {NULL, 0}};
 
 	for (const struct choice *w = words; w->name; w++)
 		if (strcasecmp(s, w->name) == 0) {
@@ -171,9 +197,8 @@ int parse_bool(const char *s, int *out)
 
 int parse_char(const char *s, char *out)
 {
-	static const struct choice words[] = { { "comma", ',' }, { "semicolon", ';' },
-					       { "tab", '\t' },	 { "pipe", '|' },
-					       { NULL, 0 } };
+	static const struct choice words[] = {
+	    {"comma", ','}, {"semicolon", ';'}, {"tab", '\t'}, {"pipe", '|'}, {NULL, 0}};
 	size_t n = strlen(s);
 
 	for (const struct choice *w = words; w->name; w++)
@@ -191,11 +216,20 @@ int parse_char(const char *s, char *out)
 	}
 	if (n == 4 && s[0] == '"' && s[1] == '\\' && s[3] == '"') {
 		switch (s[2]) {
-		case 't': *out = '\t'; return 0;
-		case '"': *out = '"'; return 0;
-		case '\\': *out = '\\'; return 0;
-		case '\'': *out = '\''; return 0;
-		default: return -1;
+		case 't':
+			*out = '\t';
+			return 0;
+		case '"':
+			*out = '"';
+			return 0;
+		case '\\':
+			*out = '\\';
+			return 0;
+		case '\'':
+			*out = '\'';
+			return 0;
+		default:
+			return -1;
 		}
 	}
 	return -1;
@@ -339,8 +373,9 @@ static int kp_char(struct loader *ld, const char *v, void *field, const void *ar
 {
 	(void)arg;
 	if (*v == '\0') {
-		conf_error(ld, ld->line, "the value is empty; a bare ; starts a comment, so write "
-					 "\";\" or semicolon");
+		conf_error(ld, ld->line,
+			   "the value is empty; a bare ; starts a comment, so write "
+			   "\";\" or semicolon");
 		return -1;
 	}
 	if (parse_char(v, field) < 0) {
@@ -410,116 +445,123 @@ static int kp_entity(struct loader *ld, const char *v, void *field, const void *
 	return 0;
 }
 
-static const struct range r_workers = { 1, 64 };
-static const struct range r_days = { 1, 36500 };
-static const struct range r_rows = { 1, 1000000 };
-static const struct range r_retries = { 0, 100 };
-static const struct range r_errors = { 0, ULONG_MAX / 2 };
-static const struct range r_members = { 1, 100000 };
-static const struct range r_ratio = { 2, 100000 };
+static const struct range r_workers = {1, 64};
+static const struct range r_days = {1, 36500};
+static const struct range r_rows = {1, 1000000};
+static const struct range r_retries = {0, 100};
+static const struct range r_errors = {0, ULONG_MAX / 2};
+static const struct range r_members = {1, 100000};
+static const struct range r_ratio = {2, 100000};
 
-static const struct choice c_log[] = { { "debug", LOG_DEBUG }, { "info", LOG_INFO },
-				       { "warn", LOG_WARN },   { "error", LOG_ERROR },
-				       { NULL, 0 } };
-static const struct choice c_api[] = { { "csv", API_CSV }, { "json", API_JSON }, { NULL, 0 } };
-static const struct choice c_format[] = { { "csv", FORMAT_CSV }, { "xml", FORMAT_XML },
-					  { NULL, 0 } };
-static const struct choice c_order[] = { { "name", ORDER_NAME }, { "mtime", ORDER_MTIME },
-					 { NULL, 0 } };
-static const struct choice c_mode[] = { { "delta", MODE_DELTA }, { "full", MODE_FULL },
-					{ NULL, 0 } };
-static const struct choice c_validation[] = { { "stop-on-errors", VALIDATION_STOP },
-					      { "skip-errors", VALIDATION_SKIP },
-					      { NULL, 0 } };
+static const struct choice c_log[] = {
+    {"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN}, {"error", LOG_ERROR}, {NULL, 0}};
+static const struct choice c_api[] = {{"csv", API_CSV}, {"json", API_JSON}, {NULL, 0}};
+static const struct choice c_format[] = {{"csv", FORMAT_CSV}, {"xml", FORMAT_XML}, {NULL, 0}};
+static const struct choice c_order[] = {{"name", ORDER_NAME}, {"mtime", ORDER_MTIME}, {NULL, 0}};
+static const struct choice c_mode[] = {{"delta", MODE_DELTA}, {"full", MODE_FULL}, {NULL, 0}};
+static const struct choice c_validation[] = {
+    {"stop-on-errors", VALIDATION_STOP}, {"skip-errors", VALIDATION_SKIP}, {NULL, 0}};
 
-static const struct choice c_export_kind[] = { { "orders", EXPORT_ORDERS }, { "bi", EXPORT_BI },
-					       { NULL, 0 } };
-static const struct choice c_export_format[] = { { "csv", EXPORT_CSV }, { "xml", EXPORT_XML },
-						 { "jsonl", EXPORT_JSONL }, { NULL, 0 } };
-static const struct choice c_compress[] = { { "none", 0 }, { "gzip", 1 }, { NULL, 0 } };
-static const struct range r_page = { 1, 1000 };
+static const struct choice c_export_kind[] = {
+    {"orders", EXPORT_ORDERS}, {"bi", EXPORT_BI}, {NULL, 0}};
+static const struct choice c_export_format[] = {
+    {"csv", EXPORT_CSV}, {"xml", EXPORT_XML}, {"jsonl", EXPORT_JSONL}, {NULL, 0}};
+static const struct choice c_compress[] = {{"none", 0}, {"gzip", 1}, {NULL, 0}};
+static const struct range r_page = {1, 1000};
 
-#define CK(name, fn, field, arg) { name, fn, offsetof(struct conf, field), arg }
-#define TK(name, fn, field, arg) { name, fn, offsetof(struct target, field), arg }
-#define FK(name, fn, field, arg) { name, fn, offsetof(struct feed, field), arg }
+#define CK(name, fn, field, arg)                                                                   \
+	{                                                                                          \
+		name, fn, offsetof(struct conf, field), arg                                        \
+	}
+#define TK(name, fn, field, arg)                                                                   \
+	{                                                                                          \
+		name, fn, offsetof(struct target, field), arg                                      \
+	}
+#define FK(name, fn, field, arg)                                                                   \
+	{                                                                                          \
+		name, fn, offsetof(struct feed, field), arg                                        \
+	}
 
-#define EK(name, fn, field, arg) { name, fn, offsetof(struct export, field), arg }
+#define EK(name, fn, field, arg)                                                                   \
+	{                                                                                          \
+		name, fn, offsetof(struct export, field), arg                                      \
+	}
 
 static const struct key_def export_keys[] = {
-	EK("kind", kp_choice, kind, c_export_kind),
-	EK("partners", kp_list, partners, NULL),
-	EK("dir", kp_string, dir, NULL),
-	EK("every", kp_duration, every, NULL),
-	EK("at", kp_at, at_minutes, NULL),
-	EK("format", kp_choice, format, c_export_format),
-	EK("target", kp_string, target, NULL),
-	EK("page_size", kp_uint, page_size, &r_page),
-	EK("entities", kp_list, entities, NULL),
-	EK("compress", kp_choice, gzip, c_compress),
-	{ NULL, NULL, 0, NULL },
+    EK("kind", kp_choice, kind, c_export_kind),
+    EK("partners", kp_list, partners, NULL),
+    EK("dir", kp_string, dir, NULL),
+    EK("every", kp_duration, every, NULL),
+    EK("at", kp_at, at_minutes, NULL),
+    EK("format", kp_choice, format, c_export_format),
+    EK("target", kp_string, target, NULL),
+    EK("page_size", kp_uint, page_size, &r_page),
+    EK("entities", kp_list, entities, NULL),
+    EK("compress", kp_choice, gzip, c_compress),
+    {NULL, NULL, 0, NULL},
 };
 
 static const struct key_def dropgate_keys[] = {
-	CK("spool", kp_path, spool, NULL),
-	CK("state", kp_path, state, NULL),
-	CK("workers", kp_uint, workers, &r_workers),
-	CK("log", kp_choice, log_level, c_log),
-	CK("keep_days", kp_uint, keep_days, &r_days),
-	CK("rescan", kp_duration, rescan, NULL),
-	CK("settle", kp_duration, settle, NULL),
-	CK("retry_deferred", kp_duration, retry_deferred, NULL),
-	CK("retry_deferred_max", kp_duration, retry_deferred_max, NULL),
-	CK("min_free", kp_size, min_free, NULL),
-	CK("worker_memory", kp_size, worker_memory, NULL),
-	CK("worker_cpu", kp_duration, worker_cpu, NULL),
-	CK("max_file_size", kp_size, max_file_size, NULL),
-	{ NULL, NULL, 0, NULL },
+    CK("spool", kp_path, spool, NULL),
+    CK("state", kp_path, state, NULL),
+    CK("workers", kp_uint, workers, &r_workers),
+    CK("log", kp_choice, log_level, c_log),
+    CK("keep_days", kp_uint, keep_days, &r_days),
+    CK("rescan", kp_duration, rescan, NULL),
+    CK("settle", kp_duration, settle, NULL),
+    CK("retry_deferred", kp_duration, retry_deferred, NULL),
+    CK("retry_deferred_max", kp_duration, retry_deferred_max, NULL),
+    CK("min_free", kp_size, min_free, NULL),
+    CK("worker_memory", kp_size, worker_memory, NULL),
+    CK("worker_cpu", kp_duration, worker_cpu, NULL),
+    CK("max_file_size", kp_size, max_file_size, NULL),
+    {NULL, NULL, 0, NULL},
 };
 
 static const struct key_def commerce_keys[] = {
-	TK("url", kp_string, url, NULL),
-	TK("store", kp_string, store, NULL),
-	TK("token_file", kp_path, token_file, NULL),
-	TK("username", kp_string, username, NULL),
-	TK("password_file", kp_path, password_file, NULL),
-	TK("api", kp_choice, api, c_api),
-	TK("batch_rows", kp_uint, batch_rows, &r_rows),
-	TK("batch_bytes", kp_size, batch_bytes, NULL),
-	TK("timeout", kp_duration, timeout, NULL),
-	TK("retries", kp_uint, retries, &r_retries),
-	TK("backoff", kp_duration_ms, backoff_ms, NULL),
-	TK("backoff_max", kp_duration_ms, backoff_max_ms, NULL),
-	TK("verify_tls", kp_bool, verify_tls, NULL),
-	TK("ca_file", kp_optional_string, ca_file, NULL),
-	{ NULL, NULL, 0, NULL },
+    TK("url", kp_string, url, NULL),
+    TK("store", kp_string, store, NULL),
+    TK("token_file", kp_path, token_file, NULL),
+    TK("username", kp_string, username, NULL),
+    TK("password_file", kp_path, password_file, NULL),
+    TK("api", kp_choice, api, c_api),
+    TK("batch_rows", kp_uint, batch_rows, &r_rows),
+    TK("batch_bytes", kp_size, batch_bytes, NULL),
+    TK("timeout", kp_duration, timeout, NULL),
+    TK("retries", kp_uint, retries, &r_retries),
+    TK("backoff", kp_duration_ms, backoff_ms, NULL),
+    TK("backoff_max", kp_duration_ms, backoff_max_ms, NULL),
+    TK("verify_tls", kp_bool, verify_tls, NULL),
+    TK("ca_file", kp_optional_string, ca_file, NULL),
+    {NULL, NULL, 0, NULL},
 };
 
 static const struct key_def feed_keys[] = {
-	FK("partners", kp_list, partners, NULL),
-	FK("dir", kp_string, dir, NULL),
-	FK("match", kp_list, match, NULL),
-	FK("members", kp_list, members, NULL),
-	FK("format", kp_choice, format, c_format),
-	FK("delimiter", kp_char, delimiter, NULL),
-	FK("quote", kp_char, quote, NULL),
-	FK("strict", kp_bool, strict, NULL),
-	FK("encoding", kp_encoding, encoding, NULL),
-	FK("header", kp_bool, header, NULL),
-	FK("complete", kp_complete, complete, NULL),
-	FK("order", kp_choice, order, c_order),
-	FK("mode", kp_choice, mode, c_mode),
-	FK("entity", kp_entity, entity, NULL),
-	FK("behavior", kp_string, behavior, NULL),
-	FK("validation", kp_choice, validation, c_validation),
-	FK("allowed_errors", kp_uint, allowed_errors, &r_errors),
-	FK("targets", kp_list, targets, NULL),
-	FK("record", kp_string, record, NULL),
-	FK("schema", kp_path, schema, NULL),
-	FK("max_members", kp_uint, max_members, &r_members),
-	FK("max_inflated", kp_size, max_inflated, NULL),
-	FK("max_ratio", kp_uint, max_ratio, &r_ratio),
-	FK("nested", kp_bool, nested, NULL),
-	{ NULL, NULL, 0, NULL },
+    FK("partners", kp_list, partners, NULL),
+    FK("dir", kp_string, dir, NULL),
+    FK("match", kp_list, match, NULL),
+    FK("members", kp_list, members, NULL),
+    FK("format", kp_choice, format, c_format),
+    FK("delimiter", kp_char, delimiter, NULL),
+    FK("quote", kp_char, quote, NULL),
+    FK("strict", kp_bool, strict, NULL),
+    FK("encoding", kp_encoding, encoding, NULL),
+    FK("header", kp_bool, header, NULL),
+    FK("complete", kp_complete, complete, NULL),
+    FK("order", kp_choice, order, c_order),
+    FK("mode", kp_choice, mode, c_mode),
+    FK("entity", kp_entity, entity, NULL),
+    FK("behavior", kp_string, behavior, NULL),
+    FK("validation", kp_choice, validation, c_validation),
+    FK("allowed_errors", kp_uint, allowed_errors, &r_errors),
+    FK("targets", kp_list, targets, NULL),
+    FK("record", kp_string, record, NULL),
+    FK("schema", kp_path, schema, NULL),
+    FK("max_members", kp_uint, max_members, &r_members),
+    FK("max_inflated", kp_size, max_inflated, NULL),
+    FK("max_ratio", kp_uint, max_ratio, &r_ratio),
+    FK("nested", kp_bool, nested, NULL),
+    {NULL, NULL, 0, NULL},
 };
 
 /* --- sections --------------------------------------------------------- */
@@ -588,11 +630,12 @@ static void finish_export(struct loader *ld, struct export *e)
 {
 	const char *sec = ld->section;
 	unsigned long line = ld->cur_section_line;
-	static const char *const bi_entities[] = { "orders", "order_items", "customers", "products",
-						   NULL };
+	static const char *const bi_entities[] = {"orders", "order_items", "customers", "products",
+						  NULL};
 
 	if (e->partners.n == 0)
-		conf_error(ld, line, "[%s] partners is required: whose outbound tree receives the files",
+		conf_error(ld, line,
+			   "[%s] partners is required: whose outbound tree receives the files",
 			   sec);
 	if (e->dir == NULL)
 		e->dir = xstrdup(e->kind == EXPORT_ORDERS ? "outbound/orders" : "outbound/bi");
@@ -609,8 +652,10 @@ static void finish_export(struct loader *ld, struct export *e)
 		for (const char *const *b = bi_entities; *b; b++)
 			known |= strcmp(*b, e->entities.v[i]) == 0;
 		if (!known)
-			conf_error(ld, line, "[%s] entities: '%s' is not one of orders, order_items, "
-					     "customers, products", sec, e->entities.v[i]);
+			conf_error(ld, line,
+				   "[%s] entities: '%s' is not one of orders, order_items, "
+				   "customers, products",
+				   sec, e->entities.v[i]);
 	}
 }
 
@@ -621,8 +666,8 @@ static void finish_target(struct loader *ld, struct target *t)
 	if (t->url == NULL)
 		conf_error(ld, ld->cur_section_line, "[%s] url is required", sec);
 	else if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0)
-		conf_error(ld, ld->cur_section_line, "[%s] url '%s' must start with https:// or http://",
-			   sec, t->url);
+		conf_error(ld, ld->cur_section_line,
+			   "[%s] url '%s' must start with https:// or http://", sec, t->url);
 	if (t->store == NULL)
 		t->store = xstrdup("default");
 	if (t->token_file && (t->username || t->password_file))
@@ -670,16 +715,20 @@ static void finish_feed(struct loader *ld, struct feed *f)
 	if (f->delimiter == f->quote)
 		conf_error(ld, line, "[%s] delimiter and quote are the same character", sec);
 	if (f->format == FORMAT_XML && f->record == NULL)
-		conf_error(ld, line, "[%s] format = xml needs record (e.g. record = /Products/Product)",
-			   sec);
+		conf_error(ld, line,
+			   "[%s] format = xml needs record (e.g. record = /Products/Product)", sec);
 	if (f->format == FORMAT_CSV && (f->record || f->ns_prefixes.n))
 		conf_error(ld, line, "[%s] record and namespace.* apply to format = xml only", sec);
 	if (f->format == FORMAT_XML && ld->nmaps == 0)
-		conf_error(ld, line, "[%s] format = xml needs map.COLUMN keys: each source is a path "
-				     "in the record (map.sku = @sku)", sec);
+		conf_error(ld, line,
+			   "[%s] format = xml needs map.COLUMN keys: each source is a path "
+			   "in the record (map.sku = @sku)",
+			   sec);
 	if (!f->header && ld->nmaps == 0 && f->format == FORMAT_CSV)
-		conf_error(ld, line, "[%s] header = no needs map.COLUMN keys that name columns by "
-				     "position (map.sku = 1 | trim)", sec);
+		conf_error(ld, line,
+			   "[%s] header = no needs map.COLUMN keys that name columns by "
+			   "position (map.sku = 1 | trim)",
+			   sec);
 
 	int map_errors = ld->nerr;
 
@@ -692,12 +741,14 @@ static void finish_feed(struct loader *ld, struct feed *f)
 		if (!entity_column_name_ok(pm->column))
 			conf_error(ld, pm->line,
 				   "[%s] map.%s: Commerce column names are lower case letters, "
-				   "digits and '_'", sec, pm->column);
+				   "digits and '_'",
+				   sec, pm->column);
 		else if (f->entity && !f->entity->open_columns &&
 			 entity_column(f->entity, pm->column) == NULL)
 			conf_error(ld, pm->line, "[%s] map.%s: %s has no column '%s'", sec,
 				   pm->column, f->entity->name, pm->column);
-		else if (mapping_add(f->map, pm->column, pm->expr, ld->basedir, &ld->c->files, &e) < 0)
+		else if (mapping_add(f->map, pm->column, pm->expr, ld->basedir, &ld->c->files, &e) <
+			 0)
 			conf_error(ld, pm->line, "[%s] map.%s: %s", sec, pm->column, buf_cstr(&e));
 		buf_release(&e);
 	}
@@ -717,8 +768,8 @@ static void finish_feed(struct loader *ld, struct feed *f)
 			for (size_t i = 0; i < mapping_count(f->map); i++)
 				mapped |= strcmp(mapping_column(f->map, i), r->name) == 0;
 			if (needed && !mapped)
-				conf_error(ld, line, "[%s] %s needs the column '%s': add map.%s", sec,
-					   f->entity->name, r->name, r->name);
+				conf_error(ld, line, "[%s] %s needs the column '%s': add map.%s",
+					   sec, f->entity->name, r->name, r->name);
 		}
 	}
 }
@@ -797,7 +848,8 @@ static void begin_section(struct loader *ld, const char *section)
 	} else {
 		conf_error(ld, ld->section_line,
 			   "unknown section [%s] (known: [dropgate], [commerce], [commerce NAME], "
-			   "[feed NAME], [export NAME])", section);
+			   "[feed NAME], [export NAME])",
+			   section);
 	}
 	free(type);
 }
@@ -821,17 +873,27 @@ static int handler(void *user, const char *section, const char *name, const char
 		begin_section(ld, section);
 	}
 	switch (ld->kind) {
-	case SEC_DROPGATE: keys = dropgate_keys; break;
-	case SEC_COMMERCE: keys = commerce_keys; break;
-	case SEC_FEED: keys = feed_keys; break;
-	case SEC_EXPORT: keys = export_keys; break;
-	default: return 1; /* already reported */
+	case SEC_DROPGATE:
+		keys = dropgate_keys;
+		break;
+	case SEC_COMMERCE:
+		keys = commerce_keys;
+		break;
+	case SEC_FEED:
+		keys = feed_keys;
+		break;
+	case SEC_EXPORT:
+		keys = export_keys;
+		break;
+	default:
+		return 1; /* already reported */
 	}
 	if (ld->kind == SEC_FEED && strncmp(name, "map.", 4) == 0) {
 		for (i = 0; i < ld->nmaps; i++)
 			if (strcmp(ld->maps[i].column, name + 4) == 0) {
-				conf_error(ld, ld->line, "[%s] %s is given twice (first on line %lu)",
-					   section, name, ld->maps[i].line);
+				conf_error(ld, ld->line,
+					   "[%s] %s is given twice (first on line %lu)", section,
+					   name, ld->maps[i].line);
 				return 1;
 			}
 		ld->maps = xreallocarray(ld->maps, ld->nmaps + 1, sizeof(*ld->maps));
@@ -857,7 +919,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		for (size_t j = 0; keys[j].name; j++)
 			buf_printf(&names, "%s%s", j ? ", " : "", keys[j].name);
 		conf_error(ld, ld->line, "[%s] unknown key '%s' (known: %s%s)", section, name,
-			   buf_cstr(&names), ld->kind == SEC_FEED ? ", map.COLUMN, namespace.PREFIX" : "");
+			   buf_cstr(&names),
+			   ld->kind == SEC_FEED ? ", map.COLUMN, namespace.PREFIX" : "");
 		buf_release(&names);
 		return 1;
 	}
@@ -924,8 +987,8 @@ static void check_whole(struct loader *ld)
 	for (size_t i = 0; i < c->nexports; i++)
 		if (conf_target(c, c->exports[i].target) == NULL)
 			conf_error(ld, (unsigned long)c->exports[i].line,
-				   "[export %s] target: no section [commerce %s]", c->exports[i].name,
-				   c->exports[i].target);
+				   "[export %s] target: no section [commerce %s]",
+				   c->exports[i].name, c->exports[i].target);
 	for (size_t i = 0; i < c->nfeeds; i++) {
 		struct feed *f = &c->feeds[i];
 		for (size_t j = 0; j < f->targets.n; j++)
@@ -933,7 +996,8 @@ static void check_whole(struct loader *ld)
 				conf_error(ld, (unsigned long)f->line,
 					   "[feed %s] targets: no section [commerce%s%s]", f->name,
 					   strcmp(f->targets.v[j], "default") ? " " : "",
-					   strcmp(f->targets.v[j], "default") ? f->targets.v[j] : "");
+					   strcmp(f->targets.v[j], "default") ? f->targets.v[j]
+									      : "");
 	}
 }
 
