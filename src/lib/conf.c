@@ -49,13 +49,30 @@ struct loader {
 	const char *cur_key; /* while a key's value is parsed: errors name it */
 };
 
+/* A key parser stores v in field, or reports why not and leaves field as it was. */
 typedef int (*key_parse_fn)(struct loader *ld, const char *v, void *field, const void *arg);
+/* A default that depends on other keys of the section: the text, or NULL for none. */
+typedef const char *(*key_derive_fn)(const void *obj);
 
+/* What a field holds that conf_free releases. */
+enum key_owns { OWN_NONE, OWN_STRING, OWN_LIST };
+
+/*
+ * A key of a section: its parser and field, the value it has when the file
+ * does not give it, and what conf_free releases. def is written as in the
+ * file and goes through parse when the section begins; derive is asked at the
+ * section's end, and only while the field is still unset (NULL, an empty
+ * list). A key with neither has no default: the field stays zero, NULL or
+ * empty, and the section's checks say whether that is allowed.
+ */
 struct key_def {
 	const char *name;
 	key_parse_fn parse;
 	size_t off;
 	const void *arg;
+	const char *def;
+	key_derive_fn derive;
+	enum key_owns owns;
 };
 
 struct choice {
@@ -251,28 +268,28 @@ static int kp_string(struct loader *ld, const char *v, void *field, const void *
 	return 0;
 }
 
-static int kp_optional_string(struct loader *ld, const char *v, void *field, const void *arg)
+/* kp_optional_path: a path from the configuration's directory; empty: none (NULL). */
+static int kp_optional_path(struct loader *ld, const char *v, void *field, const void *arg)
 {
 	char **p = field;
 
-	(void)ld, (void)arg;
+	(void)arg;
 	free(*p);
-	*p = *v ? xstrdup(v) : NULL;
+	if (*v == '\0')
+		*p = NULL;
+	else
+		*p = (*v == '/' || ld->basedir == NULL) ? xstrdup(v)
+							: xasprintf("%s/%s", ld->basedir, v);
 	return 0;
 }
 
 static int kp_path(struct loader *ld, const char *v, void *field, const void *arg)
 {
-	char **p = field;
-
-	(void)arg;
 	if (*v == '\0') {
 		conf_error(ld, ld->line, "the value is empty");
 		return -1;
 	}
-	free(*p);
-	*p = (*v == '/' || ld->basedir == NULL) ? xstrdup(v) : xasprintf("%s/%s", ld->basedir, v);
-	return 0;
+	return kp_optional_path(ld, v, field, arg);
 }
 
 static int kp_uint(struct loader *ld, const char *v, void *field, const void *arg)
@@ -321,11 +338,14 @@ static int kp_duration(struct loader *ld, const char *v, void *field, const void
 
 static int kp_duration_ms(struct loader *ld, const char *v, void *field, const void *arg)
 {
+	unsigned long n;
+
 	(void)arg;
-	if (parse_duration_ms(v, field) < 0 || *(unsigned long *)field == 0) {
+	if (parse_duration_ms(v, &n) < 0 || n == 0) {
 		conf_error(ld, ld->line, "'%s' is not a duration (e.g. 500ms, 1s, 5m)", v);
 		return -1;
 	}
+	*(unsigned long *)field = n;
 	return 0;
 }
 
@@ -357,15 +377,16 @@ static int kp_choice(struct loader *ld, const char *v, void *field, const void *
 
 static int kp_list(struct loader *ld, const char *v, void *field, const void *arg)
 {
-	struct strlist *l = field;
+	struct strlist *l = field, words = STRLIST_INIT;
 
 	(void)arg;
-	strlist_clear(l);
-	strlist_split(l, v);
-	if (l->n == 0) {
+	strlist_split(&words, v);
+	if (words.n == 0) {
 		conf_error(ld, ld->line, "the list is empty");
 		return -1;
 	}
+	strlist_clear(l);
+	*l = words;
 	return 0;
 }
 
@@ -402,15 +423,17 @@ static int kp_encoding(struct loader *ld, const char *v, void *field, const void
 static int kp_complete(struct loader *ld, const char *v, void *field, const void *arg)
 {
 	struct feed *f = (struct feed *)((char *)field - offsetof(struct feed, complete));
+	unsigned long quiet;
 
 	(void)arg;
 	if (strcmp(v, "close") == 0) {
 		f->complete = COMPLETE_CLOSE;
 	} else if (strcmp(v, "ok-file") == 0) {
 		f->complete = COMPLETE_OKFILE;
-	} else if (strncmp(v, "quiet:", 6) == 0 && parse_duration(v + 6, &f->quiet_seconds) == 0 &&
-		   f->quiet_seconds > 0) {
+	} else if (strncmp(v, "quiet:", 6) == 0 && parse_duration(v + 6, &quiet) == 0 &&
+		   quiet > 0) {
 		f->complete = COMPLETE_QUIET;
+		f->quiet_seconds = quiet;
 	} else {
 		conf_error(ld, ld->line, "'%s' is not close, ok-file or quiet:SECONDS", v);
 		return -1;
@@ -469,160 +492,217 @@ static const struct choice c_export_format[] = {
 static const struct choice c_compress[] = {{"none", 0}, {"gzip", 1}, {NULL, 0}};
 static const struct range r_page = {1, 1000};
 
-#define CK(name, fn, field, arg)                                                                   \
-	{                                                                                          \
-		name, fn, offsetof(struct conf, field), arg                                        \
-	}
-#define TK(name, fn, field, arg)                                                                   \
-	{                                                                                          \
-		name, fn, offsetof(struct target, field), arg                                      \
-	}
-#define FK(name, fn, field, arg)                                                                   \
-	{                                                                                          \
-		name, fn, offsetof(struct feed, field), arg                                        \
-	}
+static const char *first_behavior(const void *feed)
+{
+	const struct feed *f = feed;
 
-#define EK(name, fn, field, arg)                                                                   \
-	{                                                                                          \
-		name, fn, offsetof(struct export, field), arg                                      \
-	}
+	return f->entity ? f->entity->behaviors[0] : NULL;
+}
 
-static const struct key_def export_keys[] = {
-    EK("kind", kp_choice, kind, c_export_kind),
-    EK("partners", kp_list, partners, NULL),
-    EK("dir", kp_string, dir, NULL),
-    EK("every", kp_duration, every, NULL),
-    EK("at", kp_at, at_minutes, NULL),
-    EK("format", kp_choice, format, c_export_format),
-    EK("target", kp_string, target, NULL),
-    EK("page_size", kp_uint, page_size, &r_page),
-    EK("entities", kp_list, entities, NULL),
-    EK("compress", kp_choice, gzip, c_compress),
-    {NULL, NULL, 0, NULL},
-};
+static const char *dir_by_kind(const void *export)
+{
+	const struct export *e = export;
+
+	return e->kind == EXPORT_ORDERS ? "outbound/orders" : "outbound/bi";
+}
+
+static const char *entities_by_kind(const void *export)
+{
+	const struct export *e = export;
+
+	return e->kind == EXPORT_BI ? "orders order_items customers products" : NULL;
+}
+
+/*
+ * The tables: a row is name, parser, field, the parser's argument, the default
+ * as it would be written in the file (NONE: zero, NULL or empty), and what
+ * conf_free releases. In a *KD row the default is a function of the keys read
+ * before the section's end (key_derive_fn).
+ */
+/* clang-format off */
+#define ROW(type, name, fn, field, arg, def, owns) \
+	{ name, fn, offsetof(struct type, field), arg, def, NULL, owns }
+#define DERIVED(type, name, fn, field, arg, derive, owns) \
+	{ name, fn, offsetof(struct type, field), arg, NULL, derive, owns }
+#define CK(...) ROW(conf, __VA_ARGS__)
+#define TK(...) ROW(target, __VA_ARGS__)
+#define FK(...) ROW(feed, __VA_ARGS__)
+#define FKD(...) DERIVED(feed, __VA_ARGS__)
+#define EK(...) ROW(export, __VA_ARGS__)
+#define EKD(...) DERIVED(export, __VA_ARGS__)
+#define NONE NULL
+#define END_OF_KEYS { NULL, NULL, 0, NULL, NULL, NULL, OWN_NONE }
 
 static const struct key_def dropgate_keys[] = {
-    CK("spool", kp_path, spool, NULL),
-    CK("state", kp_path, state, NULL),
-    CK("workers", kp_uint, workers, &r_workers),
-    CK("log", kp_choice, log_level, c_log),
-    CK("keep_days", kp_uint, keep_days, &r_days),
-    CK("rescan", kp_duration, rescan, NULL),
-    CK("settle", kp_duration, settle, NULL),
-    CK("retry_deferred", kp_duration, retry_deferred, NULL),
-    CK("retry_deferred_max", kp_duration, retry_deferred_max, NULL),
-    CK("min_free", kp_size, min_free, NULL),
-    CK("worker_memory", kp_size, worker_memory, NULL),
-    CK("worker_cpu", kp_duration, worker_cpu, NULL),
-    CK("max_file_size", kp_size, max_file_size, NULL),
-    {NULL, NULL, 0, NULL},
+	CK("spool", kp_path, spool, NULL, "/srv/dropgate/spool", OWN_STRING),
+	CK("state", kp_path, state, NULL, "/var/lib/dropgate", OWN_STRING),
+	CK("workers",            kp_uint,     workers,            &r_workers, "2",     OWN_NONE),
+	CK("log",                kp_choice,   log_level,          c_log,      "info",  OWN_NONE),
+	CK("keep_days",          kp_uint,     keep_days,          &r_days,    "30",    OWN_NONE),
+	CK("rescan",             kp_duration, rescan,             NULL,       "60",    OWN_NONE),
+	CK("settle",             kp_duration, settle,             NULL,       "30",    OWN_NONE),
+	CK("retry_deferred",     kp_duration, retry_deferred,     NULL,       "1m",    OWN_NONE),
+	CK("retry_deferred_max", kp_duration, retry_deferred_max, NULL,       "1h",    OWN_NONE),
+	CK("min_free",           kp_size,     min_free,           NULL,       "64M",   OWN_NONE),
+	CK("worker_memory",      kp_size,     worker_memory,      NULL,       "1G",    OWN_NONE),
+	CK("worker_cpu",         kp_duration, worker_cpu,         NULL,       "600",   OWN_NONE),
+	CK("max_file_size",      kp_size,     max_file_size,      NULL,       "4G",    OWN_NONE),
+	END_OF_KEYS,
 };
 
+/* finish_target requires url, and token_file or username and password_file */
 static const struct key_def commerce_keys[] = {
-    TK("url", kp_string, url, NULL),
-    TK("store", kp_string, store, NULL),
-    TK("token_file", kp_path, token_file, NULL),
-    TK("username", kp_string, username, NULL),
-    TK("password_file", kp_path, password_file, NULL),
-    TK("api", kp_choice, api, c_api),
-    TK("batch_rows", kp_uint, batch_rows, &r_rows),
-    TK("batch_bytes", kp_size, batch_bytes, NULL),
-    TK("timeout", kp_duration, timeout, NULL),
-    TK("retries", kp_uint, retries, &r_retries),
-    TK("backoff", kp_duration_ms, backoff_ms, NULL),
-    TK("backoff_max", kp_duration_ms, backoff_max_ms, NULL),
-    TK("verify_tls", kp_bool, verify_tls, NULL),
-    TK("ca_file", kp_optional_string, ca_file, NULL),
-    {NULL, NULL, 0, NULL},
+	TK("url",           kp_string,        url,            NULL,       NONE,      OWN_STRING),
+	TK("store",         kp_string,        store,          NULL,       "default", OWN_STRING),
+	TK("token_file",    kp_path,          token_file,     NULL,       NONE,      OWN_STRING),
+	TK("username",      kp_string,        username,       NULL,       NONE,      OWN_STRING),
+	TK("password_file", kp_path,          password_file,  NULL,       NONE,      OWN_STRING),
+	TK("api",           kp_choice,        api,            c_api,      "csv",     OWN_NONE),
+	TK("batch_rows",    kp_uint,          batch_rows,     &r_rows,    "5000",    OWN_NONE),
+	TK("batch_bytes",   kp_size,          batch_bytes,    NULL,       "4M",      OWN_NONE),
+	TK("timeout",       kp_duration,      timeout,        NULL,       "120",     OWN_NONE),
+	TK("retries",       kp_uint,          retries,        &r_retries, "8",       OWN_NONE),
+	TK("backoff",       kp_duration_ms,   backoff_ms,     NULL,       "1s",      OWN_NONE),
+	TK("backoff_max",   kp_duration_ms,   backoff_max_ms, NULL,       "5m",      OWN_NONE),
+	TK("verify_tls",    kp_bool,          verify_tls,     NULL,       "yes",     OWN_NONE),
+	TK("ca_file",       kp_optional_path, ca_file,        NULL,       NONE,      OWN_STRING),
+	END_OF_KEYS,
 };
 
+/* finish_feed requires dir and entity */
 static const struct key_def feed_keys[] = {
-    FK("partners", kp_list, partners, NULL),
-    FK("dir", kp_string, dir, NULL),
-    FK("match", kp_list, match, NULL),
-    FK("members", kp_list, members, NULL),
-    FK("format", kp_choice, format, c_format),
-    FK("delimiter", kp_char, delimiter, NULL),
-    FK("quote", kp_char, quote, NULL),
-    FK("strict", kp_bool, strict, NULL),
-    FK("encoding", kp_encoding, encoding, NULL),
-    FK("header", kp_bool, header, NULL),
-    FK("complete", kp_complete, complete, NULL),
-    FK("order", kp_choice, order, c_order),
-    FK("mode", kp_choice, mode, c_mode),
-    FK("entity", kp_entity, entity, NULL),
-    FK("behavior", kp_string, behavior, NULL),
-    FK("validation", kp_choice, validation, c_validation),
-    FK("allowed_errors", kp_uint, allowed_errors, &r_errors),
-    FK("targets", kp_list, targets, NULL),
-    FK("record", kp_string, record, NULL),
-    FK("schema", kp_path, schema, NULL),
-    FK("max_members", kp_uint, max_members, &r_members),
-    FK("max_inflated", kp_size, max_inflated, NULL),
-    FK("max_ratio", kp_uint, max_ratio, &r_ratio),
-    FK("nested", kp_bool, nested, NULL),
-    {NULL, NULL, 0, NULL},
+	FK("partners",       kp_list,     partners,       NULL,         "*",        OWN_LIST),
+	FK("dir",            kp_string,   dir,            NULL,         NONE,       OWN_STRING),
+	FK("match",          kp_list,     match,          NULL,         "*",        OWN_LIST),
+	FK("members",        kp_list,     members,        NULL,         "*",        OWN_LIST),
+	FK("format",         kp_choice,   format,         c_format,     "csv",      OWN_NONE),
+	FK("delimiter",      kp_char,     delimiter,      NULL,         ",",        OWN_NONE),
+	FK("quote",          kp_char,     quote,          NULL,         "\"\\\"\"", OWN_NONE),
+	FK("strict",         kp_bool,     strict,         NULL,         "yes",      OWN_NONE),
+	FK("encoding",       kp_encoding, encoding,       NULL,         "utf-8",    OWN_STRING),
+	FK("header",         kp_bool,     header,         NULL,         "yes",      OWN_NONE),
+	FK("complete",       kp_complete, complete,       NULL,         "close",    OWN_NONE),
+	FK("order",          kp_choice,   order,          c_order,      "name",     OWN_NONE),
+	FK("mode",           kp_choice,   mode,           c_mode,       "delta",    OWN_NONE),
+	FK("entity",         kp_entity,   entity,         NULL,         NONE,       OWN_NONE),
+	FKD("behavior",      kp_string,   behavior,       NULL,         first_behavior, OWN_STRING),
+	FK("validation",     kp_choice,   validation,     c_validation, "stop-on-errors", OWN_NONE),
+	FK("allowed_errors", kp_uint,     allowed_errors, &r_errors,    "0",        OWN_NONE),
+	FK("targets",        kp_list,     targets,        NULL,         "default",  OWN_LIST),
+	FK("record",         kp_string,   record,         NULL,         NONE,       OWN_STRING),
+	FK("schema",         kp_path,     schema,         NULL,         NONE,       OWN_STRING),
+	FK("max_members",    kp_uint,     max_members,    &r_members,   "1000",     OWN_NONE),
+	FK("max_inflated",   kp_size,     max_inflated,   NULL,         "4G",       OWN_NONE),
+	FK("max_ratio",      kp_uint,     max_ratio,      &r_ratio,     "100",      OWN_NONE),
+	FK("nested",         kp_bool,     nested,         NULL,         "no",       OWN_NONE),
+	END_OF_KEYS,
 };
+
+/* finish_export requires partners, and every or at */
+static const struct key_def export_keys[] = {
+	EK("kind",       kp_choice,   kind,       c_export_kind,   "orders",         OWN_NONE),
+	EK("partners",   kp_list,     partners,   NULL,            NONE,             OWN_LIST),
+	EKD("dir",       kp_string,   dir,        NULL,            dir_by_kind,      OWN_STRING),
+	EK("every",      kp_duration, every,      NULL,            NONE,             OWN_NONE),
+	EK("at",         kp_at,       at_minutes, NULL,            NONE,             OWN_NONE),
+	EK("format",     kp_choice,   format,     c_export_format, "csv",            OWN_NONE),
+	EK("target",     kp_string,   target,     NULL,            "default",        OWN_STRING),
+	EK("page_size",  kp_uint,     page_size,  &r_page,         "200",            OWN_NONE),
+	EKD("entities",  kp_list,     entities,   NULL,            entities_by_kind, OWN_LIST),
+	EK("compress",   kp_choice,   gzip,       c_compress,      "none",           OWN_NONE),
+	END_OF_KEYS,
+};
+/* clang-format on */
+
+/* keys_default: every key with a def, through its own parser; one that fails is our bug. */
+static void keys_default(struct loader *ld, const struct key_def *keys, void *obj)
+{
+	for (const struct key_def *k = keys; k->name; k++)
+		if (k->def && k->parse(ld, k->def, (char *)obj + k->off, k->arg) < 0) {
+			fprintf(stderr, "conf: the default of %s, '%s', does not parse\n", k->name,
+				k->def);
+			abort();
+		}
+}
+
+static int key_unset(const struct key_def *k, const void *obj)
+{
+	const void *field = (const char *)obj + k->off;
+
+	if (k->owns == OWN_STRING)
+		return *(char *const *)field == NULL;
+	if (k->owns == OWN_LIST)
+		return ((const struct strlist *)field)->n == 0;
+	abort(); /* a derived default needs a field that can be unset */
+}
+
+/* keys_derive: the defaults that depend on other keys, for the fields still unset. */
+static void keys_derive(struct loader *ld, const struct key_def *keys, void *obj)
+{
+	for (const struct key_def *k = keys; k->name; k++) {
+		const char *v = k->derive && key_unset(k, obj) ? k->derive(obj) : NULL;
+		if (v && k->parse(ld, v, (char *)obj + k->off, k->arg) < 0) {
+			fprintf(stderr, "conf: the default of %s, '%s', does not parse\n", k->name,
+				v);
+			abort();
+		}
+	}
+}
+
+/* keys_release: what the fields of keys hold in obj. */
+static void keys_release(const struct key_def *keys, void *obj)
+{
+	for (const struct key_def *k = keys; k->name; k++) {
+		void *field = (char *)obj + k->off;
+		if (k->owns == OWN_STRING)
+			free(*(char **)field);
+		else if (k->owns == OWN_LIST)
+			strlist_clear(field);
+	}
+}
 
 /* --- sections --------------------------------------------------------- */
 
-static struct target *target_new(struct conf *c, const char *name, int line)
+static struct target *target_new(struct loader *ld, const char *name, int line)
 {
+	struct conf *c = ld->c;
 	struct target *t;
 
 	c->targets = xreallocarray(c->targets, c->ntargets + 1, sizeof(*c->targets));
 	t = &c->targets[c->ntargets++];
 	memset(t, 0, sizeof(*t));
 	t->name = xstrdup(name);
-	t->api = API_CSV;
-	t->batch_rows = 5000;
-	t->batch_bytes = 4ULL * 1024 * 1024;
-	t->timeout = 120;
-	t->retries = 8;
-	t->backoff_ms = 1000;
-	t->backoff_max_ms = 300000;
-	t->verify_tls = 1;
 	t->line = line;
+	keys_default(ld, commerce_keys, t);
 	return t;
 }
 
-static struct feed *feed_new(struct conf *c, const char *name, int line)
+static struct feed *feed_new(struct loader *ld, const char *name, int line)
 {
+	struct conf *c = ld->c;
 	struct feed *f;
 
 	c->feeds = xreallocarray(c->feeds, c->nfeeds + 1, sizeof(*c->feeds));
 	f = &c->feeds[c->nfeeds++];
 	memset(f, 0, sizeof(*f));
 	f->name = xstrdup(name);
-	f->format = FORMAT_CSV;
-	f->delimiter = ',';
-	f->quote = '"';
-	f->strict = 1;
-	f->header = 1;
-	f->complete = COMPLETE_CLOSE;
-	f->order = ORDER_NAME;
-	f->mode = MODE_DELTA;
-	f->validation = VALIDATION_STOP;
-	f->max_members = 1000;
-	f->max_inflated = 4ULL * 1024 * 1024 * 1024;
-	f->max_ratio = 100;
 	f->line = line;
+	keys_default(ld, feed_keys, f);
 	return f;
 }
 
-static struct export *export_new(struct conf *c, const char *name, int line)
+static struct export *export_new(struct loader *ld, const char *name, int line)
 {
+	struct conf *c = ld->c;
 	struct export *e;
 
 	c->exports = xreallocarray(c->exports, c->nexports + 1, sizeof(*c->exports));
 	e = &c->exports[c->nexports++];
 	memset(e, 0, sizeof(*e));
 	e->name = xstrdup(name);
-	e->kind = EXPORT_ORDERS;
-	e->format = EXPORT_CSV;
-	e->page_size = 200;
-	e->at_minutes = -1;
+	e->at_minutes = -1; /* at unset (every's unset is its 0) */
 	e->line = line;
+	keys_default(ld, export_keys, e);
 	return e;
 }
 
@@ -633,20 +713,15 @@ static void finish_export(struct loader *ld, struct export *e)
 	static const char *const bi_entities[] = {"orders", "order_items", "customers", "products",
 						  NULL};
 
+	keys_derive(ld, export_keys, e);
 	if (e->partners.n == 0)
 		conf_error(ld, line,
 			   "[%s] partners is required: whose outbound tree receives the files",
 			   sec);
-	if (e->dir == NULL)
-		e->dir = xstrdup(e->kind == EXPORT_ORDERS ? "outbound/orders" : "outbound/bi");
-	if (e->target == NULL)
-		e->target = xstrdup("default");
 	if (e->every && e->at_minutes >= 0)
 		conf_error(ld, line, "[%s] give every or at, not both", sec);
 	if (!e->every && e->at_minutes < 0)
 		conf_error(ld, line, "[%s] every (e.g. 2m) or at (e.g. 02:00) is required", sec);
-	if (e->kind == EXPORT_BI && e->entities.n == 0)
-		strlist_split(&e->entities, "orders order_items customers products");
 	for (size_t i = 0; i < e->entities.n; i++) {
 		int known = 0;
 		for (const char *const *b = bi_entities; *b; b++)
@@ -668,19 +743,12 @@ static void finish_target(struct loader *ld, struct target *t)
 	else if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0)
 		conf_error(ld, ld->cur_section_line,
 			   "[%s] url '%s' must start with https:// or http://", sec, t->url);
-	if (t->store == NULL)
-		t->store = xstrdup("default");
 	if (t->token_file && (t->username || t->password_file))
 		conf_error(ld, ld->cur_section_line,
 			   "[%s] give token_file, or username and password_file, not both", sec);
 	else if (!t->token_file && !(t->username && t->password_file))
 		conf_error(ld, ld->cur_section_line,
 			   "[%s] token_file, or username and password_file, is required", sec);
-	if (t->ca_file && t->ca_file[0] != '/' && ld->basedir) {
-		char *p = xasprintf("%s/%s", ld->basedir, t->ca_file);
-		free(t->ca_file);
-		t->ca_file = p;
-	}
 }
 
 static void finish_feed(struct loader *ld, struct feed *f)
@@ -688,12 +756,11 @@ static void finish_feed(struct loader *ld, struct feed *f)
 	const char *sec = ld->section;
 	unsigned long line = ld->cur_section_line;
 
+	keys_derive(ld, feed_keys, f);
 	if (f->dir == NULL)
 		conf_error(ld, line, "[%s] dir is required", sec);
 	if (f->entity == NULL) {
 		conf_error(ld, line, "[%s] entity is required", sec);
-	} else if (f->behavior == NULL) {
-		f->behavior = xstrdup(f->entity->behaviors[0]);
 	} else if (!entity_behavior_ok(f->entity, f->behavior)) {
 		struct buf names = BUF_INIT(4096);
 		for (const char *const *b = f->entity->behaviors; *b; b++)
@@ -702,16 +769,6 @@ static void finish_feed(struct loader *ld, struct feed *f)
 			   f->entity->name, buf_cstr(&names));
 		buf_release(&names);
 	}
-	if (f->partners.n == 0)
-		strlist_push(&f->partners, "*");
-	if (f->match.n == 0)
-		strlist_push(&f->match, "*");
-	if (f->members.n == 0)
-		strlist_push(&f->members, "*");
-	if (f->targets.n == 0)
-		strlist_push(&f->targets, "default");
-	if (f->encoding == NULL)
-		f->encoding = xstrdup("utf-8");
 	if (f->delimiter == f->quote)
 		conf_error(ld, line, "[%s] delimiter and quote are the same character", sec);
 	if (f->format == FORMAT_XML && f->record == NULL)
@@ -835,15 +892,15 @@ static void begin_section(struct loader *ld, const char *section)
 			conf_error(ld, ld->section_line, "[%s] appears twice", section);
 		} else {
 			ld->kind = is_feed ? SEC_FEED : SEC_COMMERCE;
-			ld->obj = is_feed ? (void *)feed_new(c, n, (int)ld->section_line)
-					  : (void *)target_new(c, n, (int)ld->section_line);
+			ld->obj = is_feed ? (void *)feed_new(ld, n, (int)ld->section_line)
+					  : (void *)target_new(ld, n, (int)ld->section_line);
 		}
 	} else if (strcmp(type, "export") == 0 && name && valid_name(name)) {
 		if (conf_export(c, name)) {
 			conf_error(ld, ld->section_line, "[%s] appears twice", section);
 		} else {
 			ld->kind = SEC_EXPORT;
-			ld->obj = export_new(c, name, (int)ld->section_line);
+			ld->obj = export_new(ld, name, (int)ld->section_line);
 		}
 	} else {
 		conf_error(ld, ld->section_line,
@@ -980,10 +1037,6 @@ static void check_whole(struct loader *ld)
 {
 	struct conf *c = ld->c;
 
-	if (c->spool == NULL)
-		c->spool = xstrdup("/srv/dropgate/spool");
-	if (c->state == NULL)
-		c->state = xstrdup("/var/lib/dropgate");
 	for (size_t i = 0; i < c->nexports; i++)
 		if (conf_target(c, c->exports[i].target) == NULL)
 			conf_error(ld, (unsigned long)c->exports[i].line,
@@ -1104,19 +1157,9 @@ static struct conf *load(const char *path, const char *text, size_t len,
 	c->textlen = len;
 	for (size_t i = 1; given && i < given->n; i++)
 		filesnap_add(&c->files, given->v[i].name, given->v[i].data, given->v[i].len);
-	c->workers = 2;
-	c->log_level = LOG_INFO;
-	c->keep_days = 30;
-	c->rescan = 60;
-	c->settle = 30;
-	c->retry_deferred = 60;
-	c->retry_deferred_max = 3600;
-	c->min_free = 64ULL * 1024 * 1024;
-	c->worker_memory = 1024ULL * 1024 * 1024;
-	c->worker_cpu = 600;
-	c->max_file_size = 4ULL * 1024 * 1024 * 1024;
 	slash = strrchr(path, '/');
 	ld.basedir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	keys_default(&ld, dropgate_keys, c);
 	/* an empty text: fmemopen refuses a zero size, and an empty file is an empty stream */
 	ld.fp = len ? fmemopen(c->text, len, "r") : fopen("/dev/null", "re");
 	if (ld.fp == NULL) {
@@ -1144,47 +1187,28 @@ void conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	for (size_t i = 0; i < c->ntargets; i++) {
-		struct target *t = &c->targets[i];
-		free(t->name);
-		free(t->url);
-		free(t->store);
-		free(t->token_file);
-		free(t->username);
-		free(t->password_file);
-		free(t->ca_file);
+		free(c->targets[i].name);
+		keys_release(commerce_keys, &c->targets[i]);
 	}
 	for (size_t i = 0; i < c->nfeeds; i++) {
 		struct feed *f = &c->feeds[i];
 		free(f->name);
-		strlist_clear(&f->partners);
-		free(f->dir);
-		strlist_clear(&f->match);
-		strlist_clear(&f->members);
-		free(f->encoding);
-		free(f->behavior);
-		strlist_clear(&f->targets);
+		keys_release(feed_keys, f);
 		mapping_free(f->map);
-		free(f->record);
 		strlist_clear(&f->ns_prefixes);
 		strlist_clear(&f->ns_uris);
-		free(f->schema);
 	}
 	for (size_t i = 0; i < c->nexports; i++) {
-		struct export *e = &c->exports[i];
-		free(e->name);
-		strlist_clear(&e->partners);
-		free(e->dir);
-		free(e->target);
-		strlist_clear(&e->entities);
+		free(c->exports[i].name);
+		keys_release(export_keys, &c->exports[i]);
 	}
+	keys_release(dropgate_keys, c);
 	free(c->exports);
 	free(c->targets);
 	free(c->feeds);
 	free(c->path);
 	free(c->text);
 	filesnap_clear(&c->files);
-	free(c->spool);
-	free(c->state);
 	free(c);
 }
 
