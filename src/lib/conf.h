@@ -2,11 +2,12 @@
  * conf - the dropgate configuration: one INI file, parsed with inih.
  *
  * Sections: [dropgate], [commerce] (the target "default") and [commerce NAME],
- * [feed NAME]. Every key is a row of a table in conf.c with its parser; an
- * unknown key, a bad value, a key given twice or a missing required key is an
- * error naming the file, line and key ("dropgate.conf:12: [feed stock]
- * encoding: unknown encoding 'latin9'"). conf_load reports every error it
- * finds, not only the first, and returns NULL when there was one.
+ * [feed NAME], [export NAME]. Every key is a row of a table in conf_keys.c
+ * with its parser and its default; an unknown key, a bad value, a key given
+ * twice or a missing required key is an error naming the file, line and key
+ * ("dropgate.conf:12: [feed stock] encoding: unknown encoding 'latin9'").
+ * conf_load reports every error it finds, not only the first, and returns
+ * NULL when there was one.
  *
  * Debian's inih cuts lines at 200 bytes and joins indented lines to the
  * previous value; conf.c reads lines itself, refuses longer ones with an error
@@ -18,6 +19,7 @@
 
 #include <stddef.h>
 
+#include "lib/conf_value.h"
 #include "lib/export_conf.h"
 #include "lib/feed.h"
 #include "lib/target.h"
@@ -73,14 +75,5 @@ void conf_free(struct conf *c);
 const struct feed *conf_feed(const struct conf *c, const char *name);
 const struct target *conf_target(const struct conf *c, const char *name);
 const struct export *conf_export(const struct conf *c, const char *name);
-
-/* Value syntax shared with other modules and the tests. */
-int parse_size(const char *s, unsigned long long *out);
-int parse_duration(const char *s, unsigned long *seconds);
-/* parse_duration_ms: the same, in milliseconds, also taking "ms" (250ms). */
-int parse_duration_ms(const char *s, unsigned long *ms);
-int parse_bool(const char *s, int *out);
-/* parse_char: `";"`, `"\t"`, or comma, semicolon, tab, pipe. */
-int parse_char(const char *s, char *out);
 
 #endif

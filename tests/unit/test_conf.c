@@ -281,6 +281,21 @@ static void test_snapshot_carries_the_lookup_tables_as_read(void **state)
 	buf_release(&err);
 }
 
+/* a refused value leaves the key's default in place: the later checks see the default */
+static void test_a_refused_value_keeps_the_default(void **state)
+{
+	struct buf err = BUF_INIT(BUF_NOCAP);
+	struct conf *c = load("[commerce other]\nurl = https://x\ntoken_file = t\n"
+			      "[feed f]\ndir = in\nentity = customer\ntargets =\n",
+			      &err);
+
+	(void)state;
+	assert_null(c);
+	assert_non_null(strstr(buf_cstr(&err), ":7: [feed f] targets: the list is empty\n"));
+	assert_non_null(strstr(buf_cstr(&err), ":4: [feed f] targets: no section [commerce]\n"));
+	buf_release(&err);
+}
+
 static void test_value_syntax(void **state)
 {
 	unsigned long long sz;
@@ -336,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_value_syntax),
 		cmocka_unit_test(test_text_is_kept_and_parsed_without_the_file),
 		cmocka_unit_test(test_snapshot_carries_the_lookup_tables_as_read),
+		cmocka_unit_test(test_a_refused_value_keeps_the_default),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
