@@ -44,6 +44,7 @@
 #include "filecheck.h"
 #include "lib/conf.h"
 #include "lib/entity.h"
+#include "lib/loadconf.h"
 #include "lib/parsed.h"
 #include "submitter.h"
 #include "util/log.h"

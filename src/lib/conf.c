@@ -266,9 +266,9 @@ static char *read_whole(FILE *fp, const char *path, size_t *len, struct buf *err
 }
 
 static struct conf *load(const char *path, const char *text, size_t len,
-			 const struct filesnap *given, struct buf *err);
+			 const struct filesnap *given, conf_feed_check_fn check, struct buf *err);
 
-struct conf *conf_load(const char *path, struct buf *err)
+struct conf *conf_read(const char *path, conf_feed_check_fn check, struct buf *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
@@ -285,14 +285,15 @@ struct conf *conf_load(const char *path, struct buf *err)
 	text = read_whole(fp, path, &len, err);
 	if (text == NULL)
 		return NULL;
-	c = load(path, text, len, NULL, err);
+	c = load(path, text, len, NULL, check, err);
 	free(text);
 	return c;
 }
 
-struct conf *conf_load_text(const char *path, const char *text, size_t len, struct buf *err)
+struct conf *conf_read_text(const char *path, const char *text, size_t len,
+			    conf_feed_check_fn check, struct buf *err)
 {
-	return load(path, text, len, NULL, err);
+	return load(path, text, len, NULL, check, err);
 }
 
 int conf_snapshot_write(const struct conf *c, int fd)
@@ -306,7 +307,7 @@ int conf_snapshot_write(const struct conf *c, int fd)
 	return rc;
 }
 
-struct conf *conf_load_snapshot(int fd, struct buf *err)
+struct conf *conf_read_snapshot(int fd, conf_feed_check_fn check, struct buf *err)
 {
 	struct filesnap s = FILESNAP_INIT;
 	struct conf *c = NULL;
@@ -318,14 +319,14 @@ struct conf *conf_load_snapshot(int fd, struct buf *err)
 	if (s.n == 0)
 		buf_printf(err, "the configuration handed over is empty\n");
 	else
-		c = load(s.v[0].name, s.v[0].data, s.v[0].len, &s, err);
+		c = load(s.v[0].name, s.v[0].data, s.v[0].len, &s, check, err);
 	filesnap_clear(&s);
 	return c;
 }
 
 /* load: parse text as path's; lookup tables from given (all but its first file) or disk. */
 static struct conf *load(const char *path, const char *text, size_t len,
-			 const struct filesnap *given, struct buf *err)
+			 const struct filesnap *given, conf_feed_check_fn check, struct buf *err)
 {
 	struct loader ld;
 	struct conf *c = xcalloc(1, sizeof(*c));
@@ -336,6 +337,7 @@ static struct conf *load(const char *path, const char *text, size_t len,
 	ld.path = path;
 	ld.err = err;
 	ld.c = c;
+	ld.check_feed = check;
 	c->path = xstrdup(path);
 	c->text = xmalloc(len + 1);
 	memcpy(c->text, text, len);

@@ -6,8 +6,9 @@
  * with its parser and its default; an unknown key, a bad value, a key given
  * twice or a missing required key is an error naming the file, line and key
  * ("dropgate.conf:12: [feed stock] encoding: unknown encoding 'latin9'").
- * conf_load reports every error it finds, not only the first, and returns
- * NULL when there was one.
+ * conf_read reports every error it finds, not only the first, and returns
+ * NULL when there was one. It knows no input format beyond the names of its
+ * keys: what only a parser can check arrives as a conf_feed_check_fn.
  *
  * Debian's inih cuts lines at 200 bytes and joins indented lines to the
  * previous value; conf.c reads lines itself, refuses longer ones with an error
@@ -55,22 +56,36 @@ struct conf {
 #define CONF_MAX_TEXT (1024 * 1024)	    /* a longer configuration file is refused */
 #define CONF_MAX_SNAPSHOT ((size_t)1 << 30) /* the configuration and its lookup tables */
 
-/* conf_load: parse path; NULL with every error (one per line) in err. */
-struct conf *conf_load(const char *path, struct buf *err);
 /*
- * conf_load_text: parse text as if it were read from path (path names it in
+ * conf_feed_check_fn: what the loader cannot tell about a feed by itself (an
+ * XML feed's record path and XPaths: loadconf.h), asked at the end of each
+ * [feed] section whose map.* keys all compiled. 0, or -1 with the reason in
+ * err, which becomes that section's error "[feed NAME] reason".
+ */
+typedef int (*conf_feed_check_fn)(const struct feed *f, struct buf *err);
+
+/*
+ * conf_read: parse path; NULL with every error (one per line) in err. check
+ * (NULL: none) is asked about each feed, its complaints reported in place.
+ * Whoever runs feeds loads through loadconf.h's conf_load, which passes the
+ * parsers' checks.
+ */
+struct conf *conf_read(const char *path, conf_feed_check_fn check, struct buf *err);
+/*
+ * conf_read_text: parse text as if it were read from path (path names it in
  * errors, and relative paths in it are taken from path's directory). Only the
  * files it names (lookup tables) are read; path itself is not opened.
  */
-struct conf *conf_load_text(const char *path, const char *text, size_t len, struct buf *err);
+struct conf *conf_read_text(const char *path, const char *text, size_t len,
+			    conf_feed_check_fn check, struct buf *err);
 /*
  * conf_snapshot_write: c as it runs, onto fd: its path and text, and the bytes
- * of every lookup table it read. conf_load_snapshot builds the same
+ * of every lookup table it read. conf_read_snapshot builds the same
  * configuration from what fd holds (read to its end) without opening a file:
  * what the daemon hands its parser child. 0 or -1 (errno); NULL with err set.
  */
 int conf_snapshot_write(const struct conf *c, int fd);
-struct conf *conf_load_snapshot(int fd, struct buf *err);
+struct conf *conf_read_snapshot(int fd, conf_feed_check_fn check, struct buf *err);
 void conf_free(struct conf *c);
 const struct feed *conf_feed(const struct conf *c, const char *name);
 const struct target *conf_target(const struct conf *c, const char *name);

@@ -37,6 +37,7 @@ struct loader {
 	struct buf *err;
 	int nerr;
 	struct conf *c;
+	conf_feed_check_fn check_feed; /* NULL: none */
 	/* the section being read */
 	enum section_kind kind;
 	char *section;

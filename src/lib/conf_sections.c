@@ -12,7 +12,6 @@
 #include "lib/conf_loader.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"
-#include "lib/xmlin.h"
 #include "util/xalloc.h"
 
 struct target *section_new_target(struct loader *ld, const char *name, int line)
@@ -194,9 +193,9 @@ void section_finish_feed(struct loader *ld, struct feed *f)
 	   the feed's parser is not asked about a mapping it will never run */
 	if (feed_compile_maps(ld, f) > 0 || f->map == NULL)
 		return;
-	if (f->format == FORMAT_XML) {
+	if (ld->check_feed) {
 		struct buf e = BUF_INIT(4096);
-		if (xmlin_check_feed(f, &e) < 0)
+		if (ld->check_feed(f, &e) < 0)
 			conf_error(ld, ld->cur_section_line, "[%s] %s", ld->section, buf_cstr(&e));
 		buf_release(&e);
 	}
