@@ -1,7 +1,7 @@
 /*
- * export_conf - an export Commerce's data goes out by: one [export NAME]
- * section, as conf read it (each key of conf's [export] table, its
- * default when not given). src/export/ runs it; this is only what it says.
+ * export_conf - one [export NAME] section: what leaves Commerce for which
+ * partners, when and in what form, as conf read it (each key of conf_keys.c's
+ * [export] table, its default when not given). src/export/ runs it.
  *
  * A plain struct: the configuration owns it and its strings and lists;
  * conf_free releases them.

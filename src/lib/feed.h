@@ -1,6 +1,6 @@
 /*
  * feed - what arrives where and how it is read: one [feed NAME] section, as
- * conf read it (each key of conf's [feed] table, its default when not
+ * conf read it (each key of conf_keys.c's [feed] table, its default when not
  * given, map.COLUMN keys compiled into map, namespace.PREFIX keys into the
  * ns_ lists).
  *

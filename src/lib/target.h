@@ -1,6 +1,6 @@
 /*
  * target - a Commerce instance to send batches to: one [commerce] or
- * [commerce NAME] section, as conf read it (each key of conf's [commerce]
+ * [commerce NAME] section, as conf read it (each key of conf_keys.c's [commerce]
  * table, its default when not given).
  *
  * A plain struct: the configuration owns it and its strings; conf_free
