@@ -20,6 +20,7 @@
 
 #include "cmd/commands.h"
 #include "lib/conf.h"
+#include "lib/loadconf.h"
 #include "util/buf.h"
 #include "util/log.h"
 

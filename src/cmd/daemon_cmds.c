@@ -31,6 +31,7 @@
 #include "export/orders.h"
 #include "commerce/client.h"
 #include "lib/conf.h"
+#include "lib/loadconf.h"
 #include "lib/report.h"
 #include "util/buf.h"
 #include "util/crashpoint.h"

@@ -36,6 +36,7 @@
 #include "export/bi.h"
 #include "export/orders.h"
 #include "lib/conf.h"
+#include "lib/loadconf.h"
 #include "parse/sandbox.h"
 #include "queue/ledger.h"
 #include "queue/spool.h"
