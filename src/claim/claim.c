@@ -98,8 +98,14 @@ static char *take_file(const struct conf *c, const char *path, const struct grou
 	}
 	if (anchor) {
 		/* a move across filesystems cut after its rename: finish it (a new upload
-		   under the same name has other bytes and stays, to be claimed itself) */
-		if (lstat(path, &st) == 0 && same_bytes(path, anchor) && unlink(path) == 0) {
+		   under the same name has other bytes and stays, to be claimed itself).
+		   Not when path is the anchor itself, or another name of it: a row whose
+		   path the ledger already took (the claim cut between the rows' updates)
+		   names its own work copy, and unlinking it lost that feed's copy */
+		struct stat ast;
+		if (lstat(path, &st) == 0 && stat(anchor, &ast) == 0 &&
+		    (st.st_dev != ast.st_dev || st.st_ino != ast.st_ino) && same_bytes(path, anchor) &&
+		    unlink(path) == 0) {
 			char *dir = dir_of(path);
 			fsync_dir(dir);
 			free(dir);

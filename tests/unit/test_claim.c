@@ -126,6 +126,39 @@ static void test_cut_after_the_first_move(void **state)
 	teardown(&fx);
 }
 
+/*
+ * The ledger took the second row's new path, then failed before its state
+ * (the disk-fault run: DROPGATE_SEED=3527526913 DROPGATE_FAULT_NS=184). That
+ * row names its own work copy: finishing it must not take the copy for a
+ * leftover original and unlink it.
+ */
+static void test_cut_between_the_rows_updates(void **state)
+{
+	struct fixture fx;
+	struct buf err = BUF_INIT(4096);
+	struct ledger_file f;
+	char dir[256];
+
+	(void)state;
+	setup(&fx, "state");
+	first_work_dir(&fx);
+	assert_int_equal(rename(fx.spool_file, work_file(&fx, 0)), 0);
+	snprintf(dir, sizeof(dir), "%s/work/%lld", fx.c.state, fx.ids[1]);
+	assert_int_equal(mkdirs(dir, 0750, &err), 0);
+	assert_int_equal(link(work_file(&fx, 0), work_file(&fx, 1)), 0);
+	assert_int_equal(ledger_set_path(fx.l, fx.ids[0], work_file(&fx, 0), NULL), 0);
+	assert_int_equal(ledger_set_state(fx.l, fx.ids[0], ST_PROCESSING, "claimed"), 0);
+	assert_int_equal(ledger_set_path(fx.l, fx.ids[1], work_file(&fx, 1), NULL), 0);
+	/* the first feed's file goes on and ends: its work copy is gone */
+	assert_int_equal(unlink(work_file(&fx, 0)), 0);
+	assert_int_equal(claim_finish(fx.l, &fx.c, work_file(&fx, 1)), 0);
+	assert_int_equal(ledger_get(fx.l, fx.ids[1], &f), 0);
+	assert_string_equal(f.state, ST_PROCESSING);
+	assert_string_equal(slurp(work_file(&fx, 1)), "whole");
+	buf_release(&err);
+	teardown(&fx);
+}
+
 /* issue 9 item 3: a copy cut halfway is only a temporary name, never trusted */
 static void test_half_copy_is_not_taken(void **state)
 {
@@ -237,6 +270,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_claim_from_the_spool, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_cut_after_the_first_move, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_cut_between_the_rows_updates, tmpdir_setup,
+						tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_half_copy_is_not_taken, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_cut_before_the_unlink, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_new_upload_under_the_same_name_stays, tmpdir_setup,
