@@ -31,6 +31,7 @@
 #include "parse/filecheck.h"
 #include "submit/submitter.h"
 #include "lib/conf.h"
+#include "outcome/outcome.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"
 #include "util/keyset.h"
@@ -85,8 +86,7 @@ int cmd_submit(int argc, char **argv)
 	if (s.status == EXIT_COMMERCE) {
 		state = "failed";
 		status = EXIT_COMMERCE;
-	} else if (s.exceeded || (f->validation == VALIDATION_STOP && rejected) ||
-		   (f->validation == VALIDATION_SKIP && rejected > f->allowed_errors)) {
+	} else if (file_outcome(f, rejected, 0, s.exceeded) == OUTCOME_REJECTED) {
 		state = "rejected";
 		status = 3;
 	} else {

@@ -21,6 +21,7 @@
 #include "daemon/job.h"
 #include "lib/report.h"
 #include "outcome/finish.h"
+#include "outcome/outcome.h"
 #include "outcome/reports.h"
 #include "parse/parcel.h"
 #include "parse/parser.h"
@@ -112,7 +113,6 @@ static void submit_all(struct file_job *j, json_t *worker)
 	struct buf err = BUF_INIT(4096);
 	char *rdir = reports_dir(j->c, j->f, j->lf.partner);
 	const char *wstate = json_string_value(json_object_get(worker, "state"));
-	unsigned long allowed = j->f->allowed_errors;
 	long rejected;
 	const char *state;
 
@@ -165,13 +165,18 @@ static void submit_all(struct file_job *j, json_t *worker)
 	}
 	rejected = (long)json_integer_value(json_object_get(worker, "rows_rejected"));
 	rejected += (long)s.commerce_rejected;
-	if (s.status == EXIT_COMMERCE || s.exceeded)
+	switch (
+	    file_outcome(j->f, (unsigned long)rejected, s.status == EXIT_COMMERCE, s.exceeded)) {
+	case OUTCOME_DONE:
+		state = ST_DONE;
+		break;
+	case OUTCOME_PARTIAL:
+		state = ST_PARTIAL;
+		break;
+	default:
 		state = ST_FAILED;
-	else if ((j->f->validation == VALIDATION_STOP && rejected) ||
-		 (j->f->validation == VALIDATION_SKIP && (unsigned long)rejected > allowed))
-		state = ST_FAILED;
-	else
-		state = rejected ? ST_PARTIAL : ST_DONE;
+		break;
+	}
 	final_report(j, &pc, &s, worker, state);
 	finish(j, state,
 	       s.status == EXIT_COMMERCE ? "Commerce refused a batch: see the report"

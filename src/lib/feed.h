@@ -55,4 +55,11 @@ struct feed {
 	int line; /* of its [section] header */
 };
 
+/* feed_allowance: rows the feed lets be rejected in all, whoever rejects them: none with
+   validation = stop-on-errors, else allowed_errors. */
+static inline unsigned long feed_allowance(const struct feed *f)
+{
+	return f->validation == VALIDATION_STOP ? 0 : f->allowed_errors;
+}
+
 #endif

@@ -243,5 +243,5 @@ void submit_tell_unnamed(struct submit_state *s, const struct target *t, const s
 
 unsigned long submit_allowed(const struct submit_state *s)
 {
-	return s->parcel->feed->validation == VALIDATION_STOP ? 0 : s->parcel->feed->allowed_errors;
+	return feed_allowance(s->parcel->feed);
 }
