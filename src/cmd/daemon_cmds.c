@@ -26,6 +26,7 @@
 #include "claim/claim.h"
 #include "daemon/daemon.h"
 #include "queue/ledger.h"
+#include "queue/notes.h"
 #include "queue/spool.h"
 #include "export/bi.h"
 #include "export/orders.h"
@@ -256,19 +257,17 @@ int cmd_status(int argc, char **argv)
 		ledger_each(l, "state NOT IN ('received','processing','submitting','deferred')", 0, 20,
 			    collect, &recent);
 		ledger_each(l, "state = 'deferred'", 1, 1000, collect, &deferred);
-		ledger_note_get(l, "paused", paused, sizeof(paused));
-		ledger_note_get(l, "daemon.pid", pid, sizeof(pid));
+		ledger_note_get(l, note_paused(), paused, sizeof(paused));
+		ledger_note_get(l, note_daemon_pid(), pid, sizeof(pid));
 		json_t *exports = json_array();
 		for (size_t i = 0; i < c->nexports; i++) {
 			const struct export *e = &c->exports[i];
-			char key[600], last[64] = "", outcome[256] = "", mark[600] = "", lt[32], nt[32];
+			struct note_key key;
+			char last[64] = "", outcome[256] = "", mark[600] = "", lt[32], nt[32];
 			time_t lr;
-			snprintf(key, sizeof(key), "export:%s:last_run", e->name);
-			ledger_note_get(l, key, last, sizeof(last));
-			snprintf(key, sizeof(key), "export:%s:outcome", e->name);
-			ledger_note_get(l, key, outcome, sizeof(outcome));
-			snprintf(key, sizeof(key), "export:%s", e->name);
-			ledger_note_get(l, key, mark, sizeof(mark));
+			ledger_note_get(l, note_export_last_run(&key, e->name), last, sizeof(last));
+			ledger_note_get(l, note_export_outcome(&key, e->name), outcome, sizeof(outcome));
+			ledger_note_get(l, note_export_watermark(&key, e->name), mark, sizeof(mark));
 			lr = (time_t)strtoll(last, NULL, 10);
 			iso(lr, lt);
 			iso(export_next_run(e, lr) ? export_next_run(e, lr) : time(NULL), nt);
