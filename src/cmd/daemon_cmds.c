@@ -30,6 +30,7 @@
 #include "queue/spool.h"
 #include "export/bi.h"
 #include "export/orders.h"
+#include "export/run.h"
 #include "commerce/client.h"
 #include "lib/conf.h"
 #include "lib/report.h"
@@ -671,6 +672,33 @@ static int date_opt(int opt, void *ctx)
 	return 0;
 }
 
+/* export_now: one run of e, as its schedule would; what it wrote told. The exit status. */
+static int export_now(const struct conf *c, const struct export *e, struct ledger *l,
+		      const char *date, struct buf *err)
+{
+	struct export_outcome out;
+	char yesterday[11];
+	time_t now = time(NULL), y = now - 86400;
+	const char *day = NULL; /* BI: the day, default yesterday; orders: no --date */
+	struct tm tm;
+
+	strftime(yesterday, sizeof(yesterday), "%Y-%m-%d", gmtime_r(&y, &tm));
+	if (e->kind == EXPORT_BI)
+		day = date ? date : yesterday;
+	if (export_run(c, e, l, now, day, NULL, &out, err) < 0) {
+		fprintf(stderr, "dropgate export %s: %s\n", e->name, buf_cstr(err));
+		return day && strlen(day) != 10 ? EXIT_USAGE : EXIT_COMMERCE; /* not a day at all */
+	}
+	if (day)
+		printf("%s/%s/%s/%s: %lu rows\n", c->spool, e->partners.v[0], e->dir, day, out.rows);
+	else if (out.orders.file[0])
+		printf("%s: %lu orders, %lu items, %lu pages\n", out.orders.file, out.orders.orders,
+		       out.orders.items, out.orders.pages);
+	else
+		printf("nothing new since the last run: no file written\n");
+	return 0;
+}
+
 int cmd_export(int argc, char **argv)
 {
 	static const struct option extra[] = { { "date", required_argument, NULL, 'd' },
@@ -683,7 +711,6 @@ int cmd_export(int argc, char **argv)
 	int status;
 	struct conf *c = setup(argc, argv, usage, extra, date_opt, &date, &status);
 	const struct export *e;
-	struct export_result res;
 	struct buf err = BUF_INIT(4096);
 	struct ledger *l;
 	char *path;
@@ -709,37 +736,7 @@ int cmd_export(int argc, char **argv)
 	}
 	free(path);
 	commerce_global_init();
-	if (e->kind == EXPORT_BI) {
-		char day[11];
-		unsigned long rows;
-		time_t y = time(NULL) - 86400;
-		struct tm tm;
-		strftime(day, sizeof(day), "%Y-%m-%d", gmtime_r(&y, &tm));
-		if (export_bi(c, e, l, date ? date : day, &rows, &err) < 0) {
-			fprintf(stderr, "dropgate export %s: %s\n", e->name, buf_cstr(&err));
-			status = date && strlen(date) != 10 ? EXIT_USAGE : EXIT_COMMERCE;
-		} else {
-			char outcome[128];
-			snprintf(outcome, sizeof(outcome), "day %s, %lu rows", date ? date : day, rows);
-			export_record(l, e, time(NULL), outcome);
-			printf("%s/%s/%s/%s: %lu rows\n", c->spool, e->partners.v[0], e->dir,
-			       date ? date : day, rows);
-			status = 0;
-		}
-	} else if (export_orders(c, e, l, &res, &err) < 0) {
-		fprintf(stderr, "dropgate export %s: %s\n", e->name, buf_cstr(&err));
-		status = EXIT_COMMERCE;
-	} else {
-		char outcome[128];
-		snprintf(outcome, sizeof(outcome), "%lu orders, %lu items", res.orders, res.items);
-		export_record(l, e, time(NULL), outcome);
-		if (res.file[0])
-			printf("%s: %lu orders, %lu items, %lu pages\n", res.file, res.orders, res.items,
-			       res.pages);
-		else
-			printf("nothing new since the last run: no file written\n");
-		status = 0;
-	}
+	status = export_now(c, e, l, date, &err);
 	ledger_close(l);
 	conf_free(c);
 	buf_release(&err);

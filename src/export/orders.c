@@ -276,37 +276,3 @@ out:
 	buf_release(&out);
 	return rc;
 }
-
-time_t export_next_run(const struct export *e, time_t last)
-{
-	struct tm tm;
-	time_t t;
-
-	if (e->every)
-		return last ? last + (time_t)e->every : 0;
-	if (last == 0)
-		last = time(NULL) - 1;
-	localtime_r(&last, &tm);
-	for (int day = 0; day < 3; day++) {
-		struct tm at = tm;
-		at.tm_mday += day;
-		at.tm_hour = e->at_minutes / 60;
-		at.tm_min = e->at_minutes % 60;
-		at.tm_sec = 0;
-		at.tm_isdst = -1;
-		t = mktime(&at);
-		if (t > last)
-			return t;
-	}
-	return last + 86400;
-}
-
-void export_record(struct ledger *l, const struct export *e, time_t when, const char *outcome)
-{
-	struct note_key key;
-	char v[64];
-
-	snprintf(v, sizeof(v), "%lld", (long long)when);
-	ledger_note_set(l, note_export_last_run(&key, e->name), v);
-	ledger_note_set(l, note_export_outcome(&key, e->name), outcome);
-}
