@@ -47,42 +47,39 @@ static int check_one(const struct conf *c, const struct feed *f, const char *pat
 }
 
 /* enter_sandbox: the daemon's parser child, before the first partner byte. */
-static int enter_sandbox(const struct command_setup *cs, char **files, int nfiles)
+static int enter_sandbox(const struct command_ctx *cx)
 {
 	struct buf err = BUF_INIT(4096);
 	const char *probe = getenv("DROPGATE_SANDBOX_PROBE");
-	int rc = sandbox_enter((unsigned)cs->sandbox, cs->feed, files, (size_t)nfiles, cs->outdir,
-			       &err);
+	int rc = sandbox_enter((unsigned)cx->sandbox, cx->feed, cx->argv, (size_t)cx->argc,
+			       cx->outdir, &err);
 
 	if (rc < 0)
 		fprintf(stderr, "dropgate check: %s\n", buf_cstr(&err));
 	else if (probe && *probe)
-		sandbox_probe(cs->conf, files[0], cs->outdir, probe);
+		sandbox_probe(cx->conf, cx->argv[0], cx->outdir, probe);
 	buf_release(&err);
 	return rc;
 }
 
-int cmd_check(int argc, char **argv)
+const struct command_args check_args = {
+	.usage = "usage: dropgate check [-c FILE] --feed NAME [--out DIR] FILE...\n"
+		 "Validate and transform files offline, as `run` would; write the Commerce\n"
+		 "CSV batches and the partner report to DIR (default: the current directory).\n"
+		 "Exit: 0 all rows valid, 1 some rows rejected, 3 file rejected, 2 error.\n",
+};
+
+int cmd_check(struct command_ctx *cx)
 {
-	struct command_setup cs;
 	int worst = 0;
 
-	if (command_setup(&cs, argc, argv, "check",
-			  "usage: dropgate check [-c FILE] --feed NAME [--out DIR] FILE...\n"
-			  "Validate and transform files offline, as `run` would; write the Commerce\n"
-			  "CSV batches and the partner report to DIR (default: the current directory).\n"
-			  "Exit: 0 all rows valid, 1 some rows rejected, 3 file rejected, 2 error.\n",
-			  0) != 0)
-		return cs.status;
-	if (cs.sandbox >= 0 && enter_sandbox(&cs, argv + cs.first_file, argc - cs.first_file) < 0) {
-		command_teardown(&cs);
+	if (cx->sandbox >= 0 && enter_sandbox(cx) < 0)
 		return EXIT_USAGE;
-	}
-	for (int i = cs.first_file; i < argc; i++) {
-		int s = check_one(cs.conf, cs.feed, argv[i], cs.outdir, cs.origins, cs.sandbox >= 0);
+	for (int i = 0; i < cx->argc; i++) {
+		int s = check_one(cx->conf, cx->feed, cx->argv[i], cx->outdir, cx->origins,
+				  cx->sandbox >= 0);
 		if (s > worst)
 			worst = s;
 	}
-	command_teardown(&cs);
 	return worst;
 }

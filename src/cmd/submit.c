@@ -38,41 +38,36 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-int cmd_submit(int argc, char **argv)
+const struct command_args submit_args = {
+	.usage = "usage: dropgate submit [-c FILE] --feed NAME [--out DIR] FILE\n"
+		 "check FILE, then send every batch to every target of the feed and wait\n"
+		 "for the answers; the report (with Commerce's answers) goes to DIR.\n"
+		 "Exit: as check; 4 when Commerce is unreachable or refuses a batch.\n",
+};
+
+int cmd_submit(struct command_ctx *cx)
 {
-	struct command_setup cs;
+	const struct feed *f = cx->feed;
 	struct filecheck fc;
 	struct pipeline_limits lim;
 	struct submit_state s;
-	const struct feed *f;
 	unsigned long rejected;
 	const char *state;
 	int status;
 
-	if (command_setup(&cs, argc, argv, "submit",
-			  "usage: dropgate submit [-c FILE] --feed NAME [--out DIR] FILE\n"
-			  "check FILE, then send every batch to every target of the feed and wait\n"
-			  "for the answers; the report (with Commerce's answers) goes to DIR.\n"
-			  "Exit: as check; 4 when Commerce is unreachable or refuses a batch.\n",
-			  1) != 0)
-		return cs.status;
-	f = cs.feed;
 	memset(&fc, 0, sizeof(fc));
-	fc.path = argv[cs.first_file];
-	fc.outdir = cs.outdir;
+	fc.path = cx->argv[0];
+	fc.outdir = cx->outdir;
 	fc.feed = f;
 	fc.keep_origins = 1;
-	filecheck_limits(cs.conf, f, &lim);
-	if (filecheck_run(&fc, &lim) < 0) {
-		command_teardown(&cs);
+	filecheck_limits(cx->conf, f, &lim);
+	if (filecheck_run(&fc, &lim) < 0)
 		return EXIT_USAGE;
-	}
 	if (fc.res.state == PIPE_REJECTED || fc.res.state == PIPE_FAILED) {
 		status = fc.res.state == PIPE_REJECTED ? 3 : EXIT_USAGE;
 		filecheck_finish(&fc, -1, fc.res.state == PIPE_REJECTED ? "rejected" : "failed",
 				 fc.res.rows_rejected, 0, 0);
 		filecheck_release(&fc);
-		command_teardown(&cs);
 		return status;
 	}
 	memset(&s, 0, sizeof(s));
@@ -81,7 +76,7 @@ int cmd_submit(int argc, char **argv)
 	s.local_rejected = fc.res.rows_rejected;
 	commerce_global_init();
 	for (size_t i = 0; i < f->targets.n && fc.res.batches > 0; i++)
-		submit_target(&s, conf_target(cs.conf, f->targets.v[i]));
+		submit_target(&s, conf_target(cx->conf, f->targets.v[i]));
 	rejected = fc.res.rows_rejected + s.commerce_rejected;
 	if (s.status == EXIT_COMMERCE) {
 		state = "failed";
@@ -102,6 +97,5 @@ int cmd_submit(int argc, char **argv)
 	}
 	keyset_release(&s.rejected_lines);
 	filecheck_release(&fc);
-	command_teardown(&cs);
 	return status;
 }

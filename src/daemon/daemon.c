@@ -35,6 +35,7 @@
 #include "daemon/workers.h"
 #include "export/bi.h"
 #include "export/orders.h"
+#include "export/run.h"
 #include "lib/conf.h"
 #include "lib/loadconf.h"
 #include "parse/sandbox.h"
@@ -140,76 +141,12 @@ static void *exporter_main(void *arg)
 		time_t now = time(NULL);
 
 		for (size_t i = 0; i < c->nexports && !stop_flag; i++) {
-			const struct export *e = &c->exports[i];
-			char key[600], v[64], outcome[256];
-			time_t last = 0, due;
-			struct export_result res;
+			struct export_outcome outcome;
 			struct buf err = BUF_INIT(4096);
 
-			snprintf(key, sizeof(key), "export:%s:last_run", e->name);
-			if (ledger_note_get(d->ledger, key, v, sizeof(v)) == 0)
-				last = (time_t)strtoll(v, NULL, 10);
-			due = export_next_run(e, last);
-			if (e->kind == EXPORT_BI) {
-				/* a BI day is due once its next day's `at` has passed: missed
-				   nights (the daemon was down) are caught up at once, whatever the
-				   schedule */
-				char day[11];
-				if (!bi_next_day(d->ledger, e, now, day) ||
-				    !bi_day_due(e, day, now)) {
-					buf_release(&err);
-					continue;
-				}
-			} else if (due > now) {
-				buf_release(&err);
-				continue;
-			}
-			if (e->kind == EXPORT_BI) {
-				/* every day not yet exported, up to yesterday: a missed night too
-				 */
-				char day[11];
-				unsigned long rows, total = 0;
-				int ok = 1, days = 0;
-				while (!stop_flag && bi_next_day(d->ledger, e, now, day) &&
-				       bi_day_due(e, day, now) && days++ < 31) {
-					if (export_bi(c, e, d->ledger, day, &rows, &err) < 0) {
-						ok = 0;
-						break;
-					}
-					total += rows;
-					log_simple(LOG_INFO, "export_written",
-						   "[export %s]: day %s, %lu rows", e->name, day,
-						   rows);
-				}
-				if (ok)
-					snprintf(outcome, sizeof(outcome), "%d day(s), %lu rows",
-						 days, total);
-				else {
-					snprintf(outcome, sizeof(outcome), "failed: %.200s",
-						 buf_cstr(&err));
-					log_simple(LOG_WARN, "export_failed", "[export %s]: %s",
-						   e->name, buf_cstr(&err));
-				}
-			} else if (export_orders(c, e, d->ledger, &res, &err) < 0) {
-				snprintf(outcome, sizeof(outcome), "failed: %.200s",
-					 buf_cstr(&err));
-				log_simple(LOG_WARN, "export_failed", "[export %s]: %s", e->name,
-					   buf_cstr(&err));
-			} else {
-				snprintf(outcome, sizeof(outcome), "%lu orders, %lu items",
-					 res.orders, res.items);
-				if (res.file[0]) {
-					struct logline l;
-					log_begin(&l, LOG_INFO, "export_written");
-					log_kv(&l, "export", e->name);
-					log_kv(&l, "file", res.file);
-					log_kvf(&l, "orders", "%lu", res.orders);
-					log_end(&l);
-				}
-			}
-			/* a failure is tried again at the next schedule: last_run moves, the
-			   watermark does not */
-			export_record(d->ledger, e, now, outcome);
+			if (export_due(d->ledger, &c->exports[i], now))
+				export_run(c, &c->exports[i], d->ledger, now, NULL, &stop_flag, &outcome,
+					   &err);
 			buf_release(&err);
 		}
 		for (int k = 0; k < 10 && !stop_flag; k++)

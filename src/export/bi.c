@@ -12,6 +12,7 @@
 
 #include "commerce/client.h"
 #include "queue/ledger.h"
+#include "queue/notes.h"
 #include "queue/spool.h"
 #include "export/bi.h"
 #include "export/search.h"
@@ -142,7 +143,7 @@ int export_bi(const struct conf *c, const struct export *e, struct ledger *l, co
 	};
 	const struct target *t = conf_target(c, e->target);
 	struct commerce_client *client = NULL;
-	char from[32], to[32], gen[32], key[600];
+	char from[32], to[32], gen[32];
 	struct tm tm;
 	time_t start;
 	char *dir = NULL, *tmp = NULL, *final = NULL;
@@ -266,12 +267,12 @@ int export_bi(const struct conf *c, const struct export *e, struct ledger *l, co
 		if (bad)
 			goto out;
 	}
-	snprintf(key, sizeof(key), "export:%s:last_day", e->name);
 	{
+		struct note_key key;
 		char last[16] = "";
-		ledger_note_get(l, key, last, sizeof(last));
+		ledger_note_get(l, note_export_last_day(&key, e->name), last, sizeof(last));
 		if (strcmp(day, last) > 0)
-			ledger_note_set(l, key, day);
+			ledger_note_set(l, key.text, day);
 	}
 	rc = 0;
 out:
@@ -292,13 +293,13 @@ out:
 
 int bi_next_day(struct ledger *l, const struct export *e, time_t now, char day[11])
 {
-	char key[600], last[16] = "";
+	struct note_key key;
+	char last[16] = "";
 	time_t yesterday = now - 86400, t;
 	struct tm tm;
 	int y, m, d;
 
-	snprintf(key, sizeof(key), "export:%s:last_day", e->name);
-	ledger_note_get(l, key, last, sizeof(last));
+	ledger_note_get(l, note_export_last_day(&key, e->name), last, sizeof(last));
 	if (last[0] == '\0' || sscanf(last, "%4d-%2d-%2d", &y, &m, &d) != 3) {
 		strftime(day, 11, "%Y-%m-%d", gmtime_r(&yesterday, &tm));
 		return 1;

@@ -12,6 +12,7 @@
 
 #include "commerce/client.h"
 #include "queue/ledger.h"
+#include "queue/notes.h"
 #include "queue/spool.h"
 #include "export/orders.h"
 #include "export/search.h"
@@ -183,7 +184,8 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 	const struct target *t = conf_target(c, e->target);
 	struct commerce_client *client = NULL;
 	struct buf out = BUF_INIT(BUF_NOCAP);
-	char note[600], mark[600], stamp[32];
+	struct note_key note;
+	char mark[600], stamp[32];
 	struct search_key key = { "1970-01-01 00:00:00", 0 };
 	char *dir = NULL, *final = NULL;
 	struct publish pub = { .fd = -1 };
@@ -192,8 +194,8 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 	struct tm tm;
 
 	memset(res, 0, sizeof(*res));
-	snprintf(note, sizeof(note), "export:%s", e->name);
-	if (ledger_note_get(l, note, mark, sizeof(mark)) == 0 && strchr(mark, '|')) {
+	note_export_watermark(&note, e->name);
+	if (ledger_note_get(l, note.text, mark, sizeof(mark)) == 0 && strchr(mark, '|')) {
 		snprintf(key.t, sizeof(key.t), "%.*s", (int)(strchr(mark, '|') - mark), mark);
 		key.id = strtoll(strchr(mark, '|') + 1, NULL, 10);
 	}
@@ -260,7 +262,7 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 	}
 	/* the file is durable everywhere: now the watermark may move */
 	snprintf(mark, sizeof(mark), "%s|%lld", key.t, key.id);
-	if (ledger_note_set(l, note, mark) < 0) {
+	if (ledger_note_set(l, note.text, mark) < 0) {
 		buf_addstr(err, "the watermark could not be written");
 		goto out;
 	}
@@ -273,39 +275,4 @@ out:
 	commerce_client_free(client);
 	buf_release(&out);
 	return rc;
-}
-
-time_t export_next_run(const struct export *e, time_t last)
-{
-	struct tm tm;
-	time_t t;
-
-	if (e->every)
-		return last ? last + (time_t)e->every : 0;
-	if (last == 0)
-		last = time(NULL) - 1;
-	localtime_r(&last, &tm);
-	for (int day = 0; day < 3; day++) {
-		struct tm at = tm;
-		at.tm_mday += day;
-		at.tm_hour = e->at_minutes / 60;
-		at.tm_min = e->at_minutes % 60;
-		at.tm_sec = 0;
-		at.tm_isdst = -1;
-		t = mktime(&at);
-		if (t > last)
-			return t;
-	}
-	return last + 86400;
-}
-
-void export_record(struct ledger *l, const struct export *e, time_t when, const char *outcome)
-{
-	char key[600], v[64];
-
-	snprintf(key, sizeof(key), "export:%s:last_run", e->name);
-	snprintf(v, sizeof(v), "%lld", (long long)when);
-	ledger_note_set(l, key, v);
-	snprintf(key, sizeof(key), "export:%s:outcome", e->name);
-	ledger_note_set(l, key, outcome);
 }

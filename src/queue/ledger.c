@@ -326,26 +326,6 @@ long long ledger_find_same(struct ledger *l, long long id, const char *partner, 
 	    "sssis", partner, feed, sha256, id, states_csv);
 }
 
-int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, char *name,
-		       size_t size)
-{
-	sqlite3_stmt *st;
-
-	name[0] = '\0';
-	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT value FROM notes WHERE key = 'full:' || ? || '/' || ?", -1,
-			       &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, feed, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			ledger_copy_text(name, size, sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return 0;
-}
-
 long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *feed)
 {
 	char sql[512];

@@ -71,9 +71,6 @@ int ledger_defer(struct ledger *l, long long id, time_t next_try, const char *me
 /* ledger_find_same: an earlier file of partner+feed with these bytes in one of states. */
 long long ledger_find_same(struct ledger *l, long long id, const char *partner, const char *feed,
 			   const char *sha256, const char *states_csv);
-/* ledger_newest_full: the name of the newest applied mode=full file of partner+feed, or "" */
-int ledger_newest_full(struct ledger *l, const char *partner, const char *feed, char *name,
-		       size_t size);
 /* ledger_first_in_flight: the id of the oldest file of partner+feed in flight, or 0. */
 long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *feed);
 /* ledger_in_flight_path: is a file at this spool path already claimed and in flight? */
