@@ -365,6 +365,56 @@ void map_row_release(struct map_row *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static inline int in_scratch(const struct map_row *out, const char *p)
+{
+	return (out->scratch[0].data && p >= out->scratch[0].data &&
+		p < out->scratch[0].data + out->scratch[0].alloc) ||
+	       (out->scratch[1].data && p >= out->scratch[1].data &&
+		p < out->scratch[1].data + out->scratch[1].alloc);
+}
+
+/* told_before: an earlier column made from column i's field failed this row, and told why. */
+static int told_before(const int *srcidx, const struct map_row *out, size_t i)
+{
+	int said = 0;
+
+	for (size_t k = 0; k < i && srcidx[i] >= 0; k++)
+		said |= srcidx[k] == srcidx[i] && out->offsets[k] == FAILED;
+	return said;
+}
+
+static inline void no_value(struct map_row *out, size_t i)
+{
+	out->offsets[i] = FAILED;
+	out->values[i].p = "";
+	out->values[i].len = 0;
+}
+
+/*
+ * keep_value: column i's value for the row. Views into scratch move to the
+ * arena, the rest stay put; -1 when the arena is full (no value then).
+ */
+static inline int keep_value(struct map_row *out, size_t i, struct strview v)
+{
+	int rc = 0;
+
+	if (in_scratch(out, v.p)) {
+		out->offsets[i] = out->arena.len;
+		if (buf_add(&out->arena, v.p, v.len) < 0) {
+			out->offsets[i] = FAILED;
+			v.len = 0;
+			rc = -1;
+		}
+	} else if (out->arena.data && v.p >= out->arena.data &&
+		   v.p < out->arena.data + out->arena.alloc) {
+		out->offsets[i] = (size_t)(v.p - out->arena.data); /* a base's value */
+	} else {
+		out->offsets[i] = IN_PLACE;
+	}
+	out->values[i] = v;
+	return rc;
+}
+
 int mapping_apply(const struct mapping *m, const int *srcidx, const struct strview *fields,
 		  size_t nfields, struct map_row *out, map_problem_fn problem, void *ctx)
 {
@@ -391,9 +441,7 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 			first = m->v[e->base].nfilters;
 		} else if (e->base >= 0) {
 			/* it failed on the same value: one problem is enough */
-			out->offsets[i] = FAILED;
-			out->values[i].p = "";
-			out->values[i].len = 0;
+			no_value(out, i);
 			problems++;
 			continue;
 		} else if (e->literal) {
@@ -404,18 +452,15 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 			v.p = "";
 			v.len = 0;
 		}
-		for (size_t j = first; j < e->nfilters && !failed; j++) {
+		for (size_t j = first; j < e->nfilters; j++) {
 			struct buf *sb = &out->scratch[cur];
 			/* v may point into the other scratch buffer; write into this one */
 			buf_reset(sb);
 			if (e->filters[j].def->apply(&e->filters[j], &v, sb, &msg) < 0) {
-				int said = 0;
-				/* two columns made from one bad value: one problem */
-				for (size_t k = 0; k < i && srcidx[i] >= 0; k++)
-					said |= srcidx[k] == srcidx[i] && out->offsets[k] == FAILED;
 				if (msg.len == 0)
 					buf_printf(&msg, "value is longer than %zu bytes", sb->cap);
-				if (!said)
+				/* two columns made from one bad value: one problem */
+				if (!told_before(srcidx, out, i))
 					problem(ctx, i, e->source,
 						srcidx[i] >= 0 && (size_t)srcidx[i] < nfields
 						    ? fields[srcidx[i]]
@@ -424,35 +469,17 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 				buf_reset(&msg);
 				problems++;
 				failed = 1;
+				break;
 			}
 			if (v.p >= sb->data && sb->data && v.p < sb->data + sb->alloc)
 				cur = !cur;
 		}
 		if (failed) {
-			out->offsets[i] = FAILED;
-			out->values[i].p = "";
-			out->values[i].len = 0;
-			continue;
+			no_value(out, i);
+		} else if (keep_value(out, i, v) < 0) {
+			problem(ctx, i, e->source, v, "row is too long");
+			problems++;
 		}
-		/* Keep the value: views into scratch move to the arena, the rest stay put. */
-		if ((out->scratch[0].data && v.p >= out->scratch[0].data &&
-		     v.p < out->scratch[0].data + out->scratch[0].alloc) ||
-		    (out->scratch[1].data && v.p >= out->scratch[1].data &&
-		     v.p < out->scratch[1].data + out->scratch[1].alloc)) {
-			out->offsets[i] = out->arena.len;
-			if (buf_add(&out->arena, v.p, v.len) < 0) {
-				problem(ctx, i, e->source, v, "row is too long");
-				problems++;
-				out->offsets[i] = FAILED;
-				v.len = 0;
-			}
-		} else if (out->arena.data && v.p >= out->arena.data &&
-			   v.p < out->arena.data + out->arena.alloc) {
-			out->offsets[i] = (size_t)(v.p - out->arena.data); /* a base's value */
-		} else {
-			out->offsets[i] = IN_PLACE;
-		}
-		out->values[i] = v;
 	}
 	/* The arena may have moved while it grew: point values into it last. */
 	for (size_t i = 0; i < m->n; i++)
