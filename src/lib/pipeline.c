@@ -10,6 +10,7 @@
 #include "lib/entity.h"
 #include "lib/mapping.h"
 #include "lib/pipeline.h"
+#include "lib/reject.h"
 #include "util/keyset.h"
 #include "util/strlist.h"
 #include "util/xalloc.h"
@@ -24,24 +25,23 @@ struct pipeline {
 	struct batch_writer bw;
 	struct keyset keys;
 	struct map_row mrow;
+	struct reject rj; /* problems, messages, and whether the file is rejected */
 	struct buf msg, key, tmp;
 
 	int have_header;
-	size_t ncols;             /* fields a row must have */
-	char **header;            /* the partner's column names (this member's) */
-	int own_names;            /* out_names are copies (no mapping) */
-	uint32_t member;          /* archive member being read, 0 outside archives */
-	char *member_name;        /* its name, for messages; NULL outside archives */
+	size_t ncols;  /* fields a row must have */
+	char **header; /* the partner's column names (this member's) */
+	int own_names; /* out_names are copies (no mapping) */
 	/* The duplicate index keeps one number a row: the line plus the lines of
 	   the members before it, so that "duplicate of" can name member and line. */
 	struct strlist member_names;
-	uint32_t *member_base;    /* first number of each member, by index - 1 */
-	uint32_t line_base;       /* this member's */
+	uint32_t *member_base;	    /* first number of each member, by index - 1 */
+	uint32_t line_base;	    /* this member's */
 	unsigned long member_lines; /* the highest line seen in this member */
-	size_t nout;              /* Commerce columns */
-	const char **out_names;   /* Commerce column names */
-	const char **out_source;  /* partner column behind each, or NULL */
-	int *out_src;             /* partner field index behind each, -1: literal */
+	size_t nout;		    /* Commerce columns */
+	const char **out_names;	    /* Commerce column names */
+	const char **out_source;    /* partner column behind each, or NULL */
+	int *out_src;		    /* partner field index behind each, -1: literal */
 	const struct column_rule **rules;
 	size_t *key_cols;
 	size_t nkey;
@@ -49,12 +49,9 @@ struct pipeline {
 
 	unsigned long long total_bytes, fed_bytes;
 	int sized;
-	int rejected;   /* the file is rejected: no more batches */
-	int failed;     /* a batch could not be written */
-	int stopped;    /* reading ended early: header, syntax or encoding */
-	unsigned long rows, rows_ok, rows_rejected;
-	unsigned long problems;
-	int row_problems; /* problems of the row in hand */
+	int failed;  /* a batch could not be written */
+	int stopped; /* reading ended early: header, syntax or encoding */
+	unsigned long rows, rows_ok;
 	/* the row waiting for its duplicate check (stage_row) */
 	int pending, pend_staged;
 	unsigned long pend_line;
@@ -63,8 +60,6 @@ struct pipeline {
 	struct buf pend_shown;
 };
 
-#define MAX_PROBLEMS 10000
-
 void pipeline_default_limits(struct pipeline_limits *l)
 {
 	l->max_field = 1024 * 1024;
@@ -72,47 +67,6 @@ void pipeline_default_limits(struct pipeline_limits *l)
 	l->max_fields = 1024;
 	l->batch_rows = 5000;
 	l->batch_bytes = 4 * 1024 * 1024;
-}
-
-static void file_message(struct pipeline *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void file_message(struct pipeline *p, const char *fmt, ...)
-{
-	va_list ap;
-
-	buf_reset(&p->tmp);
-	if (p->member_name)
-		buf_printf(&p->tmp, "member '%s': ", p->member_name);
-	va_start(ap, fmt);
-	buf_vprintf(&p->tmp, fmt, ap);
-	va_end(ap);
-	p->sink.message(p->sink.ctx, buf_cstr(&p->tmp));
-}
-
-static void reject_file(struct pipeline *p)
-{
-	p->rejected = 1;
-}
-
-static void row_problem(struct pipeline *p, unsigned long line, const char *column,
-			struct strview value, const char *message)
-{
-	struct problem pr;
-
-	p->row_problems++;
-	if (++p->problems > MAX_PROBLEMS) {
-		if (p->problems == MAX_PROBLEMS + 1)
-			file_message(p, "more than %d problems: only the first %d are listed",
-				     MAX_PROBLEMS, MAX_PROBLEMS);
-		return;
-	}
-	pr.line = line;
-	pr.member = p->member;
-	pr.column = column ? column : "";
-	pr.value = value;
-	pr.message = message;
-	p->sink.problem(p->sink.ctx, &pr);
 }
 
 static int on_batch(void *ctx, const struct batch *b)
@@ -159,21 +113,25 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 	} else {
 		for (size_t i = 0; i < row->n; i++) {
 			if (row->fields[i].len == 0) {
-				file_message(p, "line %lu: column %zu of the header has no name",
-					     row->line, i + 1);
+				reject_message(&p->rj,
+					       "line %lu: column %zu of the header has no name",
+					       row->line, i + 1);
 				bad = 1;
 			}
 			if (memmem(row->fields[i].p, row->fields[i].len, "\xef\xbf\xbd", 3)) {
-				file_message(p, "line %lu: the header's column %zu has bytes that are "
-						"not valid %s",
-					     row->line, i + 1, decoder_encoding(p->dec));
+				reject_message(
+				    &p->rj,
+				    "line %lu: the header's column %zu has bytes that are "
+				    "not valid %s",
+				    row->line, i + 1, decoder_encoding(p->dec));
 				bad = 1;
 			}
 			for (size_t j = 0; j < i && row->fields[i].len; j++)
 				if (strcmp(p->header[i], p->header[j]) == 0) {
-					file_message(p, "line %lu: column '%s' appears twice in the "
-							"header (columns %zu and %zu)",
-						     row->line, p->header[i], j + 1, i + 1);
+					reject_message(&p->rj,
+						       "line %lu: column '%s' appears twice in the "
+						       "header (columns %zu and %zu)",
+						       row->line, p->header[i], j + 1, i + 1);
 					bad = 1;
 				}
 		}
@@ -187,9 +145,10 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 		for (size_t i = 0; same && i < row->n; i++)
 			same = strcmp(p->header[i], p->out_names[i]) == 0;
 		if (!same)
-			file_message(p, "line %lu: the header differs from the first member's; the "
-					"members of one archive are parts of one file",
-				     row->line);
+			reject_message(&p->rj,
+				       "line %lu: the header differs from the first member's; the "
+				       "members of one archive are parts of one file",
+				       row->line);
 		return same ? 0 : -1;
 	}
 	if (f->map) {
@@ -202,7 +161,7 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 			p->srcidx = xcalloc(n, sizeof(*p->srcidx));
 		buf_reset(&p->msg);
 		if (mapping_bind(f->map, names, row->n, !f->header, p->srcidx, &p->msg) < 0) {
-			file_message(p, "line %lu: %s", row->line, buf_cstr(&p->msg));
+			reject_message(&p->rj, "line %lu: %s", row->line, buf_cstr(&p->msg));
 			free(names);
 			return -1;
 		}
@@ -234,18 +193,20 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 			for (size_t i = 0; i < row->n; i++)
 				found |= strcmp(p->header[i], r->name) == 0;
 			if (needed && !found) {
-				file_message(p, "line %lu: required column '%s' is missing from the "
-						"header (%s needs it)",
-					     row->line, r->name, e->name);
+				reject_message(&p->rj,
+					       "line %lu: required column '%s' is missing from the "
+					       "header (%s needs it)",
+					       row->line, r->name, e->name);
 				missing = 1;
 			}
 		}
 		for (size_t i = 0; i < row->n; i++) {
 			if (!entity_column_name_ok(p->header[i]) ||
 			    (!e->open_columns && entity_column(e, p->header[i]) == NULL)) {
-				file_message(p, "line %lu: column '%s' is not a %s column; map the "
-						"partner's columns with map.COLUMN keys",
-					     row->line, p->header[i], e->name);
+				reject_message(&p->rj,
+					       "line %lu: column '%s' is not a %s column; map the "
+					       "partner's columns with map.COLUMN keys",
+					       row->line, p->header[i], e->name);
 				missing = 1;
 			}
 		}
@@ -279,7 +240,8 @@ static void on_map_problem(void *ctx, size_t column, const char *source, struct 
 {
 	struct map_ctx *m = ctx;
 
-	row_problem(m->p, m->row->line, source ? source : m->p->out_names[column], value, message);
+	reject_problem(&m->p->rj, m->row->line, source ? source : m->p->out_names[column], value,
+		       message);
 }
 
 static const char *column_of(const struct pipeline *p, size_t field)
@@ -296,7 +258,7 @@ static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
 	while (taken < n && e[taken].line <= row->last_line) {
 		const struct decode_error *d = &e[taken++];
 		size_t field = 0;
-		struct strview v = { "", 0 };
+		struct strview v = {"", 0};
 
 		if (d->line < row->line)
 			continue; /* on a line that held no row: cannot happen with libcsv */
@@ -324,7 +286,7 @@ static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
 				   d->in_file ? "file" : "line", run > 1 ? "are" : "is",
 				   decoder_encoding(p->dec));
 		}
-		row_problem(p, d->line, column_of(p, field), v, buf_cstr(&p->tmp));
+		reject_problem(&p->rj, d->line, column_of(p, field), v, buf_cstr(&p->tmp));
 	}
 	decoder_take(p->dec, taken);
 }
@@ -342,14 +304,14 @@ static void check_values(struct pipeline *p, const struct csvin_row *row,
 		if (entity_check_value(r, vals[i].p, vals[i].len, &p->msg) == 0)
 			continue;
 		shown = p->out_src[i] >= 0 && (size_t)p->out_src[i] < row->n
-				? row->fields[p->out_src[i]]
-				: vals[i];
-		row_problem(p, row->line, p->out_source[i] ? p->out_source[i] : p->out_names[i],
-			    shown, buf_cstr(&p->msg));
+			    ? row->fields[p->out_src[i]]
+			    : vals[i];
+		reject_problem(&p->rj, row->line,
+			       p->out_source[i] ? p->out_source[i] : p->out_names[i], shown,
+			       buf_cstr(&p->msg));
 	}
 }
 
-static void count_rejected(struct pipeline *p);
 static void start_parsers(struct pipeline *p);
 static int on_row(void *ctx, const struct csvin_row *row);
 
@@ -377,28 +339,31 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 			buf_add(&p->key, v->p, v->len);
 			buf_addch(&p->key, '\x1f');
 			/* the report shows the key column that varies: sku, not source_code */
-			if (p->nkey > 1 && k == 0 && strcmp(p->out_names[p->key_cols[0]], "source_code") == 0)
+			if (p->nkey > 1 && k == 0 &&
+			    strcmp(p->out_names[p->key_cols[0]], "source_code") == 0)
 				c = p->key_cols[1];
 		}
 		if (!empty) {
 			p->pend_hash = keyset_hash(p->key.data, p->key.len);
 			keyset_prefetch(&p->keys, p->pend_hash);
 			shown = p->out_src[c] >= 0 && (size_t)p->out_src[c] < row->n
-					? row->fields[p->out_src[c]]
-					: vals[c];
+				    ? row->fields[p->out_src[c]]
+				    : vals[c];
 			buf_reset(&p->pend_shown);
 			buf_add(&p->pend_shown, shown.p, shown.len);
 			p->pend_column = p->out_source[c] ? p->out_source[c] : p->out_names[c];
 		}
 	}
-	if (!p->rejected && !p->failed) {
-		struct batch_origin o = { (uint32_t)row->line, p->member };
+	if (!p->rj.file_rejected && !p->failed) {
+		struct batch_origin o = {(uint32_t)row->line, p->rj.member};
 		if (batch_stage(&p->bw, vals, p->nout, o) < 0) {
 			buf_reset(&p->tmp);
-			buf_printf(&p->tmp, "the row is larger than batch_bytes (%zu bytes) on its own",
+			buf_printf(&p->tmp,
+				   "the row is larger than batch_bytes (%zu bytes) on its own",
 				   p->lim.batch_bytes);
-			row_problem(p, row->line, "", (struct strview){ "", 0 }, buf_cstr(&p->tmp));
-			count_rejected(p);
+			reject_problem(&p->rj, row->line, "", (struct strview){"", 0},
+				       buf_cstr(&p->tmp));
+			reject_row(&p->rj);
 			return;
 		}
 		p->pend_staged = 1;
@@ -417,7 +382,7 @@ static void settle_pending(struct pipeline *p)
 		first = keyset_insert_hash(&p->keys, p->pend_hash,
 					   p->line_base + (uint32_t)p->pend_line);
 	if (first) {
-		struct strview shown = { buf_cstr(&p->pend_shown), p->pend_shown.len };
+		struct strview shown = {buf_cstr(&p->pend_shown), p->pend_shown.len};
 		buf_reset(&p->msg);
 		if (p->member_names.n == 0) {
 			buf_printf(&p->msg, "duplicate of line %u (same ", first);
@@ -429,35 +394,19 @@ static void settle_pending(struct pipeline *p)
 				   first - p->member_base[m - 1]);
 		}
 		for (size_t k = 0; k < p->nkey; k++)
-			buf_printf(&p->msg, "%s%s", k == 0 ? "" : k + 1 == p->nkey ? " and " : ", ",
+			buf_printf(&p->msg, "%s%s",
+				   k == 0	      ? ""
+				   : k + 1 == p->nkey ? " and "
+						      : ", ",
 				   p->out_names[p->key_cols[k]]);
 		buf_addch(&p->msg, ')');
-		row_problem(p, p->pend_line, p->pend_column, shown, buf_cstr(&p->msg));
-		count_rejected(p);
+		reject_problem(&p->rj, p->pend_line, p->pend_column, shown, buf_cstr(&p->msg));
+		reject_row(&p->rj);
 		return;
 	}
 	p->rows_ok++;
-	if (p->pend_staged && !p->rejected && !p->failed && batch_commit(&p->bw) < 0)
+	if (p->pend_staged && !p->rj.file_rejected && !p->failed && batch_commit(&p->bw) < 0)
 		p->failed = 1;
-}
-
-static void count_rejected(struct pipeline *p)
-{
-	const struct feed *f = p->feed;
-
-	p->rows_rejected++;
-	if (p->rejected)
-		return;
-	if (f->validation == VALIDATION_STOP) {
-		file_message(p, "rows were rejected and validation = stop-on-errors: the file "
-				"is rejected whole");
-		reject_file(p);
-	} else if (p->rows_rejected > f->allowed_errors) {
-		file_message(p, "more than %lu rows rejected (allowed_errors = %lu): the file is "
-				"rejected whole",
-			     f->allowed_errors, f->allowed_errors);
-		reject_file(p);
-	}
 }
 
 static int on_row(void *ctx, const struct csvin_row *row)
@@ -468,7 +417,7 @@ static int on_row(void *ctx, const struct csvin_row *row)
 	if (!p->have_header) {
 		p->have_header = 1;
 		if (take_header(p, row) < 0) {
-			reject_file(p);
+			reject_file(&p->rj);
 			p->stopped = 1;
 			return 1;
 		}
@@ -481,26 +430,26 @@ static int on_row(void *ctx, const struct csvin_row *row)
 	if (row->last_line > p->member_lines)
 		p->member_lines = row->last_line;
 	p->rows++;
-	p->row_problems = 0;
+	p->rj.row_problems = 0;
 	encoding_problems(p, row);
 	if (row->too_long) {
-		row_problem(p, row->line, "", (struct strview){ "", 0 },
-			    "the row is longer than the limit and was not read");
+		reject_problem(&p->rj, row->line, "", (struct strview){"", 0},
+			       "the row is longer than the limit and was not read");
 	} else if (row->n != p->ncols) {
 		buf_reset(&p->tmp);
 		buf_printf(&p->tmp, "the row has %zu field%s; the header has %zu", row->n,
 			   row->n == 1 ? "" : "s", p->ncols);
-		row_problem(p, row->line, "", (struct strview){ "", 0 }, buf_cstr(&p->tmp));
+		reject_problem(&p->rj, row->line, "", (struct strview){"", 0}, buf_cstr(&p->tmp));
 	}
-	if (p->row_problems) {
-		count_rejected(p);
+	if (p->rj.row_problems) {
+		reject_row(&p->rj);
 		return 0;
 	}
 	if (p->feed->map) {
-		struct map_ctx m = { p, row };
+		struct map_ctx m = {p, row};
 		if (mapping_apply(p->feed->map, p->srcidx, row->fields, row->n, &p->mrow,
 				  on_map_problem, &m) > 0) {
-			count_rejected(p);
+			reject_row(&p->rj);
 			return 0;
 		}
 		vals = p->mrow.values;
@@ -508,8 +457,8 @@ static int on_row(void *ctx, const struct csvin_row *row)
 		vals = row->fields;
 	}
 	check_values(p, row, vals);
-	if (p->row_problems) {
-		count_rejected(p);
+	if (p->rj.row_problems) {
+		reject_row(&p->rj);
 		return 0;
 	}
 	stage_row(p, row, vals);
@@ -526,6 +475,8 @@ struct pipeline *pipeline_new(const struct feed *feed, const struct pipeline_lim
 	p->feed = feed;
 	p->lim = *lim;
 	p->sink = *sink;
+	reject_init(&p->rj, sink->problem, sink->message, sink->ctx,
+		    feed->validation == VALIDATION_STOP, feed->allowed_errors);
 	p->copts.delimiter = feed->delimiter;
 	p->copts.quote = feed->quote;
 	p->copts.strict = feed->strict;
@@ -562,7 +513,7 @@ void pipeline_free(struct pipeline *p)
 	for (size_t i = 0; p->own_names && i < p->nout; i++)
 		free((char *)p->out_names[i]);
 	free(p->out_names);
-	free(p->member_name);
+	reject_release(&p->rj);
 	strlist_clear(&p->member_names);
 	free(p->member_base);
 	free(p->out_source);
@@ -590,16 +541,16 @@ static int parse_error(struct pipeline *p)
 	buf_reset(&p->msg);
 	csvin_describe(p->csv, &p->msg);
 	if (e->kind == CSVIN_SYNTAX)
-		file_message(p, "line %lu, column %lu (field %zu%s%s%s): %s", e->line, e->column,
-			     e->field + 1, e->field < p->ncols ? ", '" : "",
-			     e->field < p->ncols ? p->header[e->field] : "",
-			     e->field < p->ncols ? "'" : "", buf_cstr(&p->msg));
+		reject_message(&p->rj, "line %lu, column %lu (field %zu%s%s%s): %s", e->line,
+			       e->column, e->field + 1, e->field < p->ncols ? ", '" : "",
+			       e->field < p->ncols ? p->header[e->field] : "",
+			       e->field < p->ncols ? "'" : "", buf_cstr(&p->msg));
 	else
-		file_message(p, "line %lu (field %zu%s%s%s): %s", e->row_line, e->field + 1,
-			     e->field < p->ncols ? ", '" : "",
-			     e->field < p->ncols ? p->header[e->field] : "",
-			     e->field < p->ncols ? "'" : "", buf_cstr(&p->msg));
-	reject_file(p);
+		reject_message(&p->rj, "line %lu (field %zu%s%s%s): %s", e->row_line, e->field + 1,
+			       e->field < p->ncols ? ", '" : "",
+			       e->field < p->ncols ? p->header[e->field] : "",
+			       e->field < p->ncols ? "'" : "", buf_cstr(&p->msg));
+	reject_file(&p->rj);
 	p->stopped = 1;
 	return 1;
 }
@@ -621,8 +572,8 @@ int pipeline_write(struct pipeline *p, const void *bytes, size_t n)
 	if (p->stopped || p->failed)
 		return 1;
 	if (decoder_run(p->dec, bytes, n, 0, &out, &outlen) < 0) {
-		file_message(p, "%s", decoder_message(p->dec));
-		reject_file(p);
+		reject_message(&p->rj, "%s", decoder_message(p->dec));
+		reject_file(&p->rj);
 		p->stopped = 1;
 		return 1;
 	}
@@ -651,8 +602,8 @@ static void finish_member(struct pipeline *p)
 
 	if (!p->stopped && !p->failed && p->csv) {
 		if (decoder_run(p->dec, "", 0, 1, &out, &outlen) < 0) {
-			file_message(p, "%s", decoder_message(p->dec));
-			reject_file(p);
+			reject_message(&p->rj, "%s", decoder_message(p->dec));
+			reject_file(&p->rj);
 			p->stopped = 1;
 		} else if (!feed_text(p, out, outlen)) {
 			int rc = csvin_finish(p->csv);
@@ -662,8 +613,8 @@ static void finish_member(struct pipeline *p)
 	}
 	settle_pending(p);
 	if (!p->have_header && !p->stopped) {
-		file_message(p, "the file is empty: there is no header line");
-		reject_file(p);
+		reject_message(&p->rj, "the file is empty: there is no header line");
+		reject_file(&p->rj);
 		p->stopped = 1;
 	}
 }
@@ -680,16 +631,14 @@ static void start_parsers(struct pipeline *p)
 
 void pipeline_begin_member(struct pipeline *p, uint32_t member, const char *name)
 {
-	if (p->member_name) {
+	if (p->rj.member_name) {
 		finish_member(p);
 		start_parsers(p);
 		p->have_header = 0;
 		p->line_base += (uint32_t)p->member_lines + 1;
 	}
 	p->member_lines = 0;
-	free(p->member_name);
-	p->member_name = xstrdup(name);
-	p->member = member;
+	reject_member(&p->rj, member, name);
 	strlist_push(&p->member_names, name);
 	p->member_base = xreallocarray(p->member_base, p->member_names.n, sizeof(*p->member_base));
 	p->member_base[p->member_names.n - 1] = p->line_base;
@@ -698,23 +647,22 @@ void pipeline_begin_member(struct pipeline *p, uint32_t member, const char *name
 int pipeline_put_header(struct pipeline *p, const struct strview *names, size_t n,
 			unsigned long line)
 {
-	struct csvin_row row = { names, n, line, line, 0 };
+	struct csvin_row row = {names, n, line, line, 0};
 
 	if (p->stopped || p->failed)
 		return 1;
 	p->have_header = 1;
 	if (take_header(p, &row) < 0) {
-		reject_file(p);
+		reject_file(&p->rj);
 		p->stopped = 1;
 		return 1;
 	}
 	return 0;
 }
 
-int pipeline_put_row(struct pipeline *p, const struct strview *fields, size_t n,
-		     unsigned long line)
+int pipeline_put_row(struct pipeline *p, const struct strview *fields, size_t n, unsigned long line)
 {
-	struct csvin_row row = { fields, n, line, line, 0 };
+	struct csvin_row row = {fields, n, line, line, 0};
 
 	if (p->stopped || p->failed)
 		return 1;
@@ -724,14 +672,11 @@ int pipeline_put_row(struct pipeline *p, const struct strview *fields, size_t n,
 void pipeline_reject(struct pipeline *p, const char *fmt, ...)
 {
 	va_list ap;
-	struct buf m = BUF_INIT(64 * 1024);
 
 	va_start(ap, fmt);
-	buf_vprintf(&m, fmt, ap);
+	reject_vmessage(&p->rj, fmt, ap);
 	va_end(ap);
-	file_message(p, "%s", buf_cstr(&m));
-	buf_release(&m);
-	reject_file(p);
+	reject_file(&p->rj);
 	p->stopped = 1;
 	p->have_header = 1; /* said why already: not "empty" too */
 }
@@ -744,20 +689,14 @@ int pipeline_stopped(const struct pipeline *p)
 void pipeline_finish(struct pipeline *p, struct pipeline_result *res)
 {
 	finish_member(p);
-	if (!p->rejected && !p->failed && batch_finish(&p->bw) < 0)
+	if (!p->rj.file_rejected && !p->failed && batch_finish(&p->bw) < 0)
 		p->failed = 1;
 	res->rows = p->rows;
 	res->rows_ok = p->rows_ok;
-	res->rows_rejected = p->rows_rejected;
+	res->rows_rejected = p->rj.rows_rejected;
 	res->batches = p->bw.seq;
-	if (p->failed)
-		res->state = PIPE_FAILED;
-	else if (p->rejected)
-		res->state = PIPE_REJECTED;
-	else if (p->rows_rejected)
-		res->state = PIPE_PARTIAL;
-	else
-		res->state = PIPE_VALID;
+	res->state = reject_outcome(p->failed, p->rj.file_rejected, p->rj.rows_rejected);
 	if (res->state == PIPE_VALID && p->rows == 0 && p->have_header)
-		file_message(p, "the file has a header and no rows: there is nothing to import");
+		reject_message(&p->rj,
+			       "the file has a header and no rows: there is nothing to import");
 }
