@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/columns.h"
 #include "lib/conf.h"
 #include "lib/csvin.h"
 #include "lib/decode.h"
@@ -25,27 +26,17 @@ struct pipeline {
 	struct batch_writer bw;
 	struct keyset keys;
 	struct map_row mrow;
-	struct reject rj; /* problems, messages, and whether the file is rejected */
+	struct reject rj;    /* problems, messages, and whether the file is rejected */
+	struct columns cols; /* the header, and the Commerce columns made of it */
 	struct buf msg, key, tmp;
 
 	int have_header;
-	size_t ncols;  /* fields a row must have */
-	char **header; /* the partner's column names (this member's) */
-	int own_names; /* out_names are copies (no mapping) */
 	/* The duplicate index keeps one number a row: the line plus the lines of
 	   the members before it, so that "duplicate of" can name member and line. */
 	struct strlist member_names;
 	uint32_t *member_base;	    /* first number of each member, by index - 1 */
 	uint32_t line_base;	    /* this member's */
 	unsigned long member_lines; /* the highest line seen in this member */
-	size_t nout;		    /* Commerce columns */
-	const char **out_names;	    /* Commerce column names */
-	const char **out_source;    /* partner column behind each, or NULL */
-	int *out_src;		    /* partner field index behind each, -1: literal */
-	const struct column_rule **rules;
-	size_t *key_cols;
-	size_t nkey;
-	int *srcidx; /* mapping_bind */
 
 	unsigned long long total_bytes, fed_bytes;
 	int sized;
@@ -82,150 +73,19 @@ static int on_batch(void *ctx, const struct batch *b)
 
 /* --- the header ------------------------------------------------------- */
 
-static void set_outputs(struct pipeline *p, size_t n)
-{
-	p->nout = n;
-	p->out_names = xcalloc(n, sizeof(*p->out_names));
-	p->out_source = xcalloc(n, sizeof(*p->out_source));
-	p->out_src = xcalloc(n, sizeof(*p->out_src));
-	p->rules = xcalloc(n, sizeof(*p->rules));
-	p->key_cols = xcalloc(n, sizeof(*p->key_cols));
-}
-
 static int take_header(struct pipeline *p, const struct csvin_row *row)
 {
-	const struct feed *f = p->feed;
-	const struct entity *e = f->entity;
-	int bad = 0;
+	int rc = columns_take_header(&p->cols, p->feed, row->fields, row->n, row->line,
+				     decoder_encoding(p->dec), &p->rj);
 
-	for (size_t i = 0; p->header && i < p->ncols; i++)
-		free(p->header[i]);
-	free(p->header);
-	p->ncols = row->n;
-	p->header = xcalloc(row->n, sizeof(*p->header));
-	for (size_t i = 0; i < row->n; i++)
-		p->header[i] = xstrndup(row->fields[i].p, row->fields[i].len);
-	if (!f->header) {
-		for (size_t i = 0; i < row->n; i++) {
-			free(p->header[i]);
-			p->header[i] = xasprintf("%zu", i + 1);
-		}
-	} else {
-		for (size_t i = 0; i < row->n; i++) {
-			if (row->fields[i].len == 0) {
-				reject_message(&p->rj,
-					       "line %lu: column %zu of the header has no name",
-					       row->line, i + 1);
-				bad = 1;
-			}
-			if (memmem(row->fields[i].p, row->fields[i].len, "\xef\xbf\xbd", 3)) {
-				reject_message(
-				    &p->rj,
-				    "line %lu: the header's column %zu has bytes that are "
-				    "not valid %s",
-				    row->line, i + 1, decoder_encoding(p->dec));
-				bad = 1;
-			}
-			for (size_t j = 0; j < i && row->fields[i].len; j++)
-				if (strcmp(p->header[i], p->header[j]) == 0) {
-					reject_message(&p->rj,
-						       "line %lu: column '%s' appears twice in the "
-						       "header (columns %zu and %zu)",
-						       row->line, p->header[i], j + 1, i + 1);
-					bad = 1;
-				}
-		}
-		if (bad)
-			return -1;
-	}
-
-	if (p->nout > 0 && !f->map) {
-		/* a later member of an archive: the same columns, or the file goes */
-		int same = row->n == p->nout;
-		for (size_t i = 0; same && i < row->n; i++)
-			same = strcmp(p->header[i], p->out_names[i]) == 0;
-		if (!same)
-			reject_message(&p->rj,
-				       "line %lu: the header differs from the first member's; the "
-				       "members of one archive are parts of one file",
-				       row->line);
-		return same ? 0 : -1;
-	}
-	if (f->map) {
-		size_t n = mapping_count(f->map);
-		struct strview *names = xcalloc(row->n, sizeof(*names));
-
-		for (size_t i = 0; i < row->n; i++)
-			names[i] = sv_from(p->header[i]);
-		if (p->srcidx == NULL)
-			p->srcidx = xcalloc(n, sizeof(*p->srcidx));
-		buf_reset(&p->msg);
-		if (mapping_bind(f->map, names, row->n, !f->header, p->srcidx, &p->msg) < 0) {
-			reject_message(&p->rj, "line %lu: %s", row->line, buf_cstr(&p->msg));
-			free(names);
-			return -1;
-		}
-		free(names);
-		if (p->nout > 0) { /* a later member: the same mapping, bound to its header */
-			for (size_t i = 0; i < n; i++)
-				p->out_src[i] = p->srcidx[i];
-			return 0;
-		}
-		set_outputs(p, n);
-		for (size_t i = 0; i < n; i++) {
-			p->out_names[i] = mapping_column(f->map, i);
-			p->out_source[i] = mapping_source(f->map, i);
-			p->out_src[i] = p->srcidx[i];
-		}
-	} else {
-		int missing = 0;
-		set_outputs(p, row->n);
-		p->own_names = 1;
-		for (size_t i = 0; i < row->n; i++) {
-			p->out_names[i] = xstrdup(p->header[i]);
-			p->out_source[i] = p->out_names[i];
-			p->out_src[i] = (int)i;
-		}
-		for (const struct column_rule *r = e->columns; r->name; r++) {
-			int del = strcmp(f->behavior, "delete") == 0;
-			int needed = (r->flags & COL_REQUIRED) || ((r->flags & COL_ADD) && !del);
-			int found = 0;
-			for (size_t i = 0; i < row->n; i++)
-				found |= strcmp(p->header[i], r->name) == 0;
-			if (needed && !found) {
-				reject_message(&p->rj,
-					       "line %lu: required column '%s' is missing from the "
-					       "header (%s needs it)",
-					       row->line, r->name, e->name);
-				missing = 1;
-			}
-		}
-		for (size_t i = 0; i < row->n; i++) {
-			if (!entity_column_name_ok(p->header[i]) ||
-			    (!e->open_columns && entity_column(e, p->header[i]) == NULL)) {
-				reject_message(&p->rj,
-					       "line %lu: column '%s' is not a %s column; map the "
-					       "partner's columns with map.COLUMN keys",
-					       row->line, p->header[i], e->name);
-				missing = 1;
-			}
-		}
-		if (missing)
-			return -1;
-	}
-	for (size_t i = 0; i < p->nout; i++) {
-		p->rules[i] = entity_column(e, p->out_names[i]);
-		if (p->rules[i] && (p->rules[i]->flags & COL_KEY))
-			p->key_cols[p->nkey++] = i;
-	}
-	{
-		struct strview *names = xcalloc(p->nout, sizeof(*names));
-		for (size_t i = 0; i < p->nout; i++)
-			names[i] = sv_from(p->out_names[i]);
-		batch_set_header(&p->bw, names, p->nout);
+	if (rc == 1) { /* the first header: the batches' */
+		struct strview *names = xcalloc(p->cols.nout, sizeof(*names));
+		for (size_t i = 0; i < p->cols.nout; i++)
+			names[i] = sv_from(p->cols.out_names[i]);
+		batch_set_header(&p->bw, names, p->cols.nout);
 		free(names);
 	}
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* --- rows --------------------------------------------------------------- */
@@ -240,13 +100,8 @@ static void on_map_problem(void *ctx, size_t column, const char *source, struct 
 {
 	struct map_ctx *m = ctx;
 
-	reject_problem(&m->p->rj, m->row->line, source ? source : m->p->out_names[column], value,
-		       message);
-}
-
-static const char *column_of(const struct pipeline *p, size_t field)
-{
-	return field < p->ncols ? p->header[field] : "";
+	reject_problem(&m->p->rj, m->row->line, source ? source : m->p->cols.out_names[column],
+		       value, message);
 }
 
 static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
@@ -286,7 +141,8 @@ static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
 				   d->in_file ? "file" : "line", run > 1 ? "are" : "is",
 				   decoder_encoding(p->dec));
 		}
-		reject_problem(&p->rj, d->line, column_of(p, field), v, buf_cstr(&p->tmp));
+		reject_problem(&p->rj, d->line, columns_partner_name(&p->cols, field), v,
+			       buf_cstr(&p->tmp));
 	}
 	decoder_take(p->dec, taken);
 }
@@ -294,8 +150,10 @@ static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
 static void check_values(struct pipeline *p, const struct csvin_row *row,
 			 const struct strview *vals)
 {
-	for (size_t i = 0; i < p->nout; i++) {
-		const struct column_rule *r = p->rules[i];
+	const struct columns *cols = &p->cols;
+
+	for (size_t i = 0; i < cols->nout; i++) {
+		const struct column_rule *r = cols->rules[i];
 		struct strview shown;
 
 		if (r == NULL)
@@ -303,12 +161,12 @@ static void check_values(struct pipeline *p, const struct csvin_row *row,
 		buf_reset(&p->msg);
 		if (entity_check_value(r, vals[i].p, vals[i].len, &p->msg) == 0)
 			continue;
-		shown = p->out_src[i] >= 0 && (size_t)p->out_src[i] < row->n
-			    ? row->fields[p->out_src[i]]
+		shown = cols->out_src[i] >= 0 && (size_t)cols->out_src[i] < row->n
+			    ? row->fields[cols->out_src[i]]
 			    : vals[i];
 		reject_problem(&p->rj, row->line,
-			       p->out_source[i] ? p->out_source[i] : p->out_names[i], shown,
-			       buf_cstr(&p->msg));
+			       cols->out_source[i] ? cols->out_source[i] : cols->out_names[i],
+			       shown, buf_cstr(&p->msg));
 	}
 }
 
@@ -323,40 +181,42 @@ static int on_row(void *ctx, const struct csvin_row *row);
  */
 static void stage_row(struct pipeline *p, const struct csvin_row *row, const struct strview *vals)
 {
+	const struct columns *cols = &p->cols;
 	int empty = 1;
 
 	p->pend_line = row->line;
 	p->pend_hash = 0;
 	p->pend_staged = 0;
-	if (p->nkey) {
-		size_t c = p->key_cols[0];
+	if (cols->nkey) {
+		size_t c = cols->key_cols[0];
 		struct strview shown;
 
 		buf_reset(&p->key);
-		for (size_t k = 0; k < p->nkey; k++) {
-			const struct strview *v = &vals[p->key_cols[k]];
+		for (size_t k = 0; k < cols->nkey; k++) {
+			const struct strview *v = &vals[cols->key_cols[k]];
 			empty &= v->len == 0;
 			buf_add(&p->key, v->p, v->len);
 			buf_addch(&p->key, '\x1f');
 			/* the report shows the key column that varies: sku, not source_code */
-			if (p->nkey > 1 && k == 0 &&
-			    strcmp(p->out_names[p->key_cols[0]], "source_code") == 0)
-				c = p->key_cols[1];
+			if (cols->nkey > 1 && k == 0 &&
+			    strcmp(cols->out_names[cols->key_cols[0]], "source_code") == 0)
+				c = cols->key_cols[1];
 		}
 		if (!empty) {
 			p->pend_hash = keyset_hash(p->key.data, p->key.len);
 			keyset_prefetch(&p->keys, p->pend_hash);
-			shown = p->out_src[c] >= 0 && (size_t)p->out_src[c] < row->n
-				    ? row->fields[p->out_src[c]]
+			shown = cols->out_src[c] >= 0 && (size_t)cols->out_src[c] < row->n
+				    ? row->fields[cols->out_src[c]]
 				    : vals[c];
 			buf_reset(&p->pend_shown);
 			buf_add(&p->pend_shown, shown.p, shown.len);
-			p->pend_column = p->out_source[c] ? p->out_source[c] : p->out_names[c];
+			p->pend_column =
+			    cols->out_source[c] ? cols->out_source[c] : cols->out_names[c];
 		}
 	}
 	if (!p->rj.file_rejected && !p->failed) {
 		struct batch_origin o = {(uint32_t)row->line, p->rj.member};
-		if (batch_stage(&p->bw, vals, p->nout, o) < 0) {
+		if (batch_stage(&p->bw, vals, cols->nout, o) < 0) {
 			buf_reset(&p->tmp);
 			buf_printf(&p->tmp,
 				   "the row is larger than batch_bytes (%zu bytes) on its own",
@@ -373,6 +233,7 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 
 static void settle_pending(struct pipeline *p)
 {
+	const struct columns *cols = &p->cols;
 	uint32_t first = 0;
 
 	if (!p->pending)
@@ -393,12 +254,12 @@ static void settle_pending(struct pipeline *p)
 			buf_printf(&p->msg, "duplicate of %s:%u (same ", p->member_names.v[m - 1],
 				   first - p->member_base[m - 1]);
 		}
-		for (size_t k = 0; k < p->nkey; k++)
+		for (size_t k = 0; k < cols->nkey; k++)
 			buf_printf(&p->msg, "%s%s",
-				   k == 0	      ? ""
-				   : k + 1 == p->nkey ? " and "
-						      : ", ",
-				   p->out_names[p->key_cols[k]]);
+				   k == 0		 ? ""
+				   : k + 1 == cols->nkey ? " and "
+							 : ", ",
+				   cols->out_names[cols->key_cols[k]]);
 		buf_addch(&p->msg, ')');
 		reject_problem(&p->rj, p->pend_line, p->pend_column, shown, buf_cstr(&p->msg));
 		reject_row(&p->rj);
@@ -435,10 +296,10 @@ static int on_row(void *ctx, const struct csvin_row *row)
 	if (row->too_long) {
 		reject_problem(&p->rj, row->line, "", (struct strview){"", 0},
 			       "the row is longer than the limit and was not read");
-	} else if (row->n != p->ncols) {
+	} else if (row->n != p->cols.ncols) {
 		buf_reset(&p->tmp);
 		buf_printf(&p->tmp, "the row has %zu field%s; the header has %zu", row->n,
-			   row->n == 1 ? "" : "s", p->ncols);
+			   row->n == 1 ? "" : "s", p->cols.ncols);
 		reject_problem(&p->rj, row->line, "", (struct strview){"", 0}, buf_cstr(&p->tmp));
 	}
 	if (p->rj.row_problems) {
@@ -447,7 +308,7 @@ static int on_row(void *ctx, const struct csvin_row *row)
 	}
 	if (p->feed->map) {
 		struct map_ctx m = {p, row};
-		if (mapping_apply(p->feed->map, p->srcidx, row->fields, row->n, &p->mrow,
+		if (mapping_apply(p->feed->map, p->cols.srcidx, row->fields, row->n, &p->mrow,
 				  on_map_problem, &m) > 0) {
 			reject_row(&p->rj);
 			return 0;
@@ -507,20 +368,10 @@ void pipeline_free(struct pipeline *p)
 	buf_release(&p->key);
 	buf_release(&p->tmp);
 	buf_release(&p->pend_shown);
-	for (size_t i = 0; p->header && i < p->ncols; i++)
-		free(p->header[i]);
-	free(p->header);
-	for (size_t i = 0; p->own_names && i < p->nout; i++)
-		free((char *)p->out_names[i]);
-	free(p->out_names);
+	columns_release(&p->cols);
 	reject_release(&p->rj);
 	strlist_clear(&p->member_names);
 	free(p->member_base);
-	free(p->out_source);
-	free(p->out_src);
-	free(p->rules);
-	free(p->key_cols);
-	free(p->srcidx);
 	free(p);
 }
 
@@ -542,14 +393,14 @@ static int parse_error(struct pipeline *p)
 	csvin_describe(p->csv, &p->msg);
 	if (e->kind == CSVIN_SYNTAX)
 		reject_message(&p->rj, "line %lu, column %lu (field %zu%s%s%s): %s", e->line,
-			       e->column, e->field + 1, e->field < p->ncols ? ", '" : "",
-			       e->field < p->ncols ? p->header[e->field] : "",
-			       e->field < p->ncols ? "'" : "", buf_cstr(&p->msg));
+			       e->column, e->field + 1, e->field < p->cols.ncols ? ", '" : "",
+			       e->field < p->cols.ncols ? p->cols.header[e->field] : "",
+			       e->field < p->cols.ncols ? "'" : "", buf_cstr(&p->msg));
 	else
 		reject_message(&p->rj, "line %lu (field %zu%s%s%s): %s", e->row_line, e->field + 1,
-			       e->field < p->ncols ? ", '" : "",
-			       e->field < p->ncols ? p->header[e->field] : "",
-			       e->field < p->ncols ? "'" : "", buf_cstr(&p->msg));
+			       e->field < p->cols.ncols ? ", '" : "",
+			       e->field < p->cols.ncols ? p->cols.header[e->field] : "",
+			       e->field < p->cols.ncols ? "'" : "", buf_cstr(&p->msg));
 	reject_file(&p->rj);
 	p->stopped = 1;
 	return 1;

@@ -9,10 +9,10 @@
  *
  * What rejects a row and what rejects the file follows the contract's "Rows
  * and files": a row problem rejects the row; the file is rejected when it is
- * empty, its header is unusable, it has a CSV syntax error or a field over
- * the cap, or when rejected rows pass what the feed's validation allows
- * (reject.h holds that rule and the outcome). Once the file is rejected, no
- * further batch is made.
+ * empty, its header is unusable (columns.h), it has a CSV syntax error or a
+ * field over the cap, or when rejected rows pass what the feed's validation
+ * allows (reject.h holds that rule and the outcome). Once the file is
+ * rejected, no further batch is made.
  */
 #ifndef DG_PIPELINE_H
 #define DG_PIPELINE_H
