@@ -21,6 +21,7 @@
 #include "claim/claim.h"
 #include "outcome/reports.h"
 #include "queue/ledger.h"
+#include "queue/notes.h"
 #include "queue/spool.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -232,7 +233,7 @@ static void check_disk(struct arrivals *a, const struct conf *c)
 		else
 			log_simple(LOG_INFO, "claiming_resumed", "disk space is back");
 		snprintf(a->paused, sizeof(a->paused), "%s", why);
-		ledger_note_set(a->ledger, "paused", why);
+		ledger_note_set(a->ledger, note_paused(), why);
 	}
 }
 

@@ -40,6 +40,7 @@
 #include "lib/loadconf.h"
 #include "parse/sandbox.h"
 #include "queue/ledger.h"
+#include "queue/notes.h"
 #include "queue/spool.h"
 #include "retention/retention.h"
 #include "util/log.h"
@@ -145,8 +146,8 @@ static void *exporter_main(void *arg)
 			struct buf err = BUF_INIT(4096);
 
 			if (export_due(d->ledger, &c->exports[i], now))
-				export_run(c, &c->exports[i], d->ledger, now, NULL, &stop_flag, &outcome,
-					   &err);
+				export_run(c, &c->exports[i], d->ledger, now, NULL, &stop_flag,
+					   &outcome, &err);
 			buf_release(&err);
 		}
 		for (int k = 0; k < 10 && !stop_flag; k++)
@@ -395,7 +396,7 @@ int daemon_run(const char *confpath)
 	commerce_global_init();
 	commerce_set_default_stop(stopping, NULL); /* an export on a silent Commerce stops too */
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-	ledger_note_set(d.ledger, "daemon.pid", pid);
+	ledger_note_set(d.ledger, note_daemon_pid(), pid);
 	retention_clean_work(d.ledger, d.conf);
 	claim_clean_stages(d.ledger, d.conf);
 	d.work = (struct workers){.ledger = d.ledger,
@@ -413,7 +414,7 @@ int daemon_run(const char *confpath)
 	workers_wake_all(&d.work);
 	join_or_exit(&d, exporter, rc);
 	if (!ledger_failed(d.ledger)) /* else it would wait on the lock that failed it */
-		ledger_note_set(d.ledger, "daemon.pid", "");
+		ledger_note_set(d.ledger, note_daemon_pid(), "");
 	log_simple(rc ? LOG_ERROR : LOG_INFO, "stopped",
 		   rc ? "stopped after a failure" : "clean stop");
 	daemon_close(&d);

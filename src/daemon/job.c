@@ -26,6 +26,7 @@
 #include "parse/parcel.h"
 #include "parse/parser.h"
 #include "queue/ledger.h"
+#include "queue/notes.h"
 #include "queue/spool.h"
 #include "submit/submitter.h"
 #include "util/keyset.h"
@@ -89,18 +90,19 @@ static void hook_settled(void *ctx, const struct target *t, unsigned seq, const 
 static const struct submit_hooks hooks_proto = {hook_recorded, hook_before, hook_answered,
 						hook_settled,  hook_stop,   NULL};
 
-static void defer_file(struct file_job *j, const char *why)
+/*
+ * end_with_report: the partner's report, then the end. A report that could not
+ * be written (a full or failing disk) ends nothing: the file is deferred and
+ * finished at its next try, when its recorded answers are used again.
+ */
+static void end_with_report(struct file_job *j, struct parcel *pc, struct submit_state *s,
+			    json_t *worker, const char *state, const char *message)
 {
-	unsigned long wait = j->c->retry_deferred;
-	char msg[1024];
-
-	for (int k = 0; k < j->lf.attempts && wait < j->c->retry_deferred_max; k++)
-		wait *= 2;
-	if (wait > j->c->retry_deferred_max)
-		wait = j->c->retry_deferred_max;
-	snprintf(msg, sizeof(msg), "%s; next try in %lus", why, wait);
-	ledger_defer(j->ledger, j->lf.id, time(NULL) + (time_t)wait, msg);
-	log_simple(LOG_WARN, "file_deferred", "file_id %lld: %s", j->lf.id, msg);
+	if (final_report(j, pc, s, worker, state) < 0) {
+		defer(j, "the partner's report could not be written (see the log)");
+		return;
+	}
+	finish(j, state, message);
 }
 
 /* submit_all: the batches to every target, the report, the end state. */
@@ -128,7 +130,7 @@ static void submit_all(struct file_job *j, json_t *worker)
 	parcel_load_members(&pc);
 	if (mkdirs(rdir, 0755, &err) < 0 || report_open(&report, rdir, j->lf.name, &err) < 0) {
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
-		defer_file(j, "the report cannot be written");
+		defer(j, "the report cannot be written");
 		goto out;
 	}
 	{
@@ -144,8 +146,8 @@ static void submit_all(struct file_job *j, json_t *worker)
 	s.local_rejected =
 	    (unsigned long)json_integer_value(json_object_get(worker, "rows_rejected"));
 	if (wstate && strcmp(wstate, "rejected") == 0) {
-		final_report(j, &pc, &s, worker, ST_FAILED);
-		finish(j, ST_FAILED, "the file was rejected: see its report");
+		end_with_report(j, &pc, &s, worker, ST_FAILED,
+				"the file was rejected: see its report");
 		keyset_release(&s.rejected_lines);
 		goto out;
 	}
@@ -159,7 +161,7 @@ static void submit_all(struct file_job *j, json_t *worker)
 	}
 	if (s.status == EXIT_COMMERCE && s.transient) {
 		report_release(&report);
-		defer_file(j, "Commerce is unreachable");
+		defer(j, "Commerce is unreachable");
 		keyset_release(&s.rejected_lines);
 		goto out;
 	}
@@ -177,11 +179,10 @@ static void submit_all(struct file_job *j, json_t *worker)
 		state = ST_FAILED;
 		break;
 	}
-	final_report(j, &pc, &s, worker, state);
-	finish(j, state,
-	       s.status == EXIT_COMMERCE ? "Commerce refused a batch: see the report"
-	       : s.exceeded		 ? "more rows rejected than the feed allows: see the report"
-					 : "");
+	end_with_report(j, &pc, &s, worker, state,
+			s.status == EXIT_COMMERCE ? "Commerce refused a batch: see the report"
+			: s.exceeded ? "more rows rejected than the feed allows: see the report"
+				     : "");
 	keyset_release(&s.rejected_lines);
 out:
 	parcel_release(&pc);
@@ -234,7 +235,7 @@ static const struct {
     {ST_PROCESSING, step_screen}, /* duplicate or stale ends here, the rest is parsed */
     {"parse", step_parse},	  /* (screened: in memory only) the sandboxed parser */
     {ST_SUBMITTING, step_submit}, /* the batches, the report, the end state */
-    {ST_DEFERRED, step_resume},	  /* parsed already: submitted; else parsed again */
+    {ST_DEFERRED, step_resume},	  /* parsed already: submitted; else screened, parsed */
 };
 
 static const char *step_claim(struct file_job *j)
@@ -255,7 +256,8 @@ static const char *step_claim(struct file_job *j)
 static const char *step_screen(struct file_job *j)
 {
 	long long same;
-	char newest[1100], key[600], msg[1300];
+	struct note_key key;
+	char newest[1100], msg[1300];
 
 	if (j->lf.force)
 		return "parse";
@@ -267,8 +269,8 @@ static const char *step_screen(struct file_job *j)
 		finish(j, ST_DUPLICATE, msg);
 		return NULL;
 	}
-	snprintf(key, sizeof(key), "full:%s/%s", j->lf.partner, j->lf.feed);
-	ledger_note_get(j->ledger, key, newest, sizeof(newest));
+	ledger_note_get(j->ledger, note_full(&key, j->lf.partner, j->lf.feed), newest,
+			sizeof(newest));
 	if (j->f->order == ORDER_NAME && newest[0] && strcmp(j->lf.name, newest) < 0) {
 		snprintf(msg, sizeof(msg), "older than the full snapshot %s already imported",
 			 newest);
@@ -287,13 +289,13 @@ static void parse_failed(struct file_job *j, int status)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_IO) {
 		/* the disk failed the parser, not the file: nothing half-written stays */
 		remove_tree(j->outdir);
-		defer_file(j, "the parser could not read the file or write its batches "
-			      "(a disk error: see the log)");
+		defer(j, "the parser could not read the file or write its batches "
+			 "(a disk error: see the log)");
 		return;
 	}
 	if (disk_free(j->c->state) < j->c->min_free) {
 		remove_tree(j->outdir); /* nothing half-written stays */
-		defer_file(j, "the state disk is full");
+		defer(j, "the state disk is full");
 		return;
 	}
 	if (WIFSIGNALED(status))
@@ -316,7 +318,7 @@ static const char *step_parse(struct file_job *j)
 
 	remove_tree(j->outdir);
 	if (mkdirs(j->outdir, 0750, &err) < 0) {
-		defer_file(j, buf_cstr(&err));
+		defer(j, buf_cstr(&err));
 		buf_release(&err);
 		return NULL;
 	}
@@ -329,7 +331,7 @@ static const char *step_parse(struct file_job *j)
 		char why[256];
 		snprintf(why, sizeof(why), "the parser process could not be started: %s",
 			 strerror(errno));
-		defer_file(j, why);
+		defer(j, why);
 		return NULL;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) == EXIT_USAGE ||
@@ -350,7 +352,9 @@ static const char *step_submit(struct file_job *j)
 
 static const char *step_resume(struct file_job *j)
 {
-	return (j->worker = read_worker_result(j)) != NULL ? ST_SUBMITTING : "parse";
+	/* parsed already: submitted (answers recorded are used again); else screened again,
+	   as a file that never reached the parser (a duplicate deferred at its end stays one) */
+	return (j->worker = read_worker_result(j)) != NULL ? ST_SUBMITTING : ST_PROCESSING;
 }
 
 static void log_processing(const struct file_job *j)

@@ -19,6 +19,7 @@
 #include "outcome/finish.h"
 #include "outcome/reports.h"
 #include "queue/ledger.h"
+#include "queue/notes.h"
 #include "queue/spool.h"
 #include "submit/submitter.h"
 #include "util/log.h"
@@ -31,6 +32,21 @@ static int unpack_like(const char *name)
 	return (n > 3 && strcmp(name + n - 3, ".gz") == 0) ||
 	       (n > 4 && strcmp(name + n - 4, ".zip") == 0) ||
 	       (n > 4 && strcmp(name + n - 4, ".tgz") == 0);
+}
+
+/* defer: the file waits for its next try, the wait doubling from retry_deferred. */
+void defer(struct file_job *j, const char *why)
+{
+	unsigned long wait = j->c->retry_deferred;
+	char msg[1024];
+
+	for (int k = 0; k < j->lf.attempts && wait < j->c->retry_deferred_max; k++)
+		wait *= 2;
+	if (wait > j->c->retry_deferred_max)
+		wait = j->c->retry_deferred_max;
+	snprintf(msg, sizeof(msg), "%s; next try in %lus", why, wait);
+	ledger_defer(j->ledger, j->lf.id, time(NULL) + (time_t)wait, msg);
+	log_simple(LOG_WARN, "file_deferred", "file_id %lld: %s", j->lf.id, msg);
 }
 
 /* park_failed: the original into failed/ with its reports beside it; where, or NULL (err). */
@@ -94,7 +110,16 @@ void finish(struct file_job *j, const char *state, const char *message)
 	char *dest;
 
 	dest = failed ? park_failed(j, &err) : archive(j, &err);
-	if (err.len == 0 && ledger_set_path(j->ledger, j->lf.id, dest, NULL) < 0)
+	if (err.len) {
+		/* no end state without the original kept: it would be a done file whose only
+		   copy the next start removes from work/. Tried again, by then with room */
+		buf_reset(&err);
+		buf_printf(&err, "the original could not be %s (see the log)",
+			   failed ? "put in failed/" : "archived");
+		defer(j, buf_cstr(&err));
+		goto out;
+	}
+	if (ledger_set_path(j->ledger, j->lf.id, dest, NULL) < 0)
 		buf_printf(&err, "the ledger did not take the new path");
 	if (ledger_set_state(j->ledger, j->lf.id, state, message) < 0) {
 		/* not on disk: the work copy stays, and the restart finishes the file again */
@@ -110,11 +135,12 @@ void finish(struct file_job *j, const char *state, const char *message)
 		remove_tree(j->wd);
 	}
 	if ((!strcmp(state, ST_DONE) || !strcmp(state, ST_PARTIAL)) && j->f->mode == MODE_FULL) {
-		char key[600], newest[1100];
-		snprintf(key, sizeof(key), "full:%s/%s", j->lf.partner, j->lf.feed);
-		ledger_note_get(j->ledger, key, newest, sizeof(newest));
+		struct note_key key;
+		char newest[1100];
+		note_full(&key, j->lf.partner, j->lf.feed);
+		ledger_note_get(j->ledger, key.text, newest, sizeof(newest));
 		if (strcmp(j->lf.name, newest) > 0)
-			ledger_note_set(j->ledger, key, j->lf.name);
+			ledger_note_set(j->ledger, key.text, j->lf.name);
 	}
 	{
 		struct logline l;
@@ -134,9 +160,11 @@ out:
 }
 
 /* final_report: worker's messages and the outcome (problems are in already). */
-void final_report(struct file_job *j, struct parcel *pc, struct submit_state *s, json_t *worker,
-		  const char *state)
+int final_report(struct file_job *j, struct parcel *pc, struct submit_state *s, json_t *worker,
+		 const char *state)
 {
+	int rc = 0;
+
 	struct report_summary sum;
 	struct buf err = BUF_INIT(4096);
 	json_t *msgs = json_object_get(worker, "messages"), *m;
@@ -165,8 +193,11 @@ void final_report(struct file_job *j, struct parcel *pc, struct submit_state *s,
 	sum.rows_ok = (unsigned long)(rows - rejected);
 	sum.batches = (unsigned long)json_integer_value(json_object_get(worker, "batches"));
 	ledger_set_counts(j->ledger, j->lf.id, rows, rows - rejected, rejected, (long)sum.batches);
-	if (report_finish(pc->report, &sum, &err) < 0)
+	if (report_finish(pc->report, &sum, &err) < 0) {
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
+		rc = -1;
+	}
 	report_release(pc->report);
 	buf_release(&err);
+	return rc;
 }
