@@ -105,6 +105,32 @@ static void end_with_report(struct file_job *j, struct parcel *pc, struct submit
 	finish(j, state, message);
 }
 
+/*
+ * open_parcel: the parcel the parser left (pc), with the partner's report in
+ * the spool opened on it and the parser's rejected rows already in it.
+ */
+static int open_parcel(struct file_job *j, json_t *worker, struct parcel *pc, struct report *report,
+		       const char *rdir, struct buf *err)
+{
+	char *errors;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->dir = j->outdir;
+	pc->name = j->lf.name;
+	pc->path = j->file;
+	pc->feed = j->f;
+	pc->batches = (unsigned long)json_integer_value(json_object_get(worker, "batches"));
+	pc->rows = (unsigned long)json_integer_value(json_object_get(worker, "rows"));
+	pc->report = report;
+	parcel_load_members(pc);
+	if (mkdirs(rdir, 0755, err) < 0 || report_open(report, rdir, j->lf.name, err) < 0)
+		return -1;
+	errors = report_errors_path(j->outdir, j->lf.name);
+	report_take_errors(report, errors);
+	free(errors);
+	return 0;
+}
+
 /* submit_all: the batches to every target, the report, the end state. */
 static void submit_all(struct file_job *j, json_t *worker)
 {
@@ -118,25 +144,10 @@ static void submit_all(struct file_job *j, json_t *worker)
 	long rejected;
 	const char *state;
 
-	/* the parcel the parser left, told to the partner's report in the spool */
-	memset(&pc, 0, sizeof(pc));
-	pc.dir = j->outdir;
-	pc.name = j->lf.name;
-	pc.path = j->file;
-	pc.feed = j->f;
-	pc.batches = (unsigned long)json_integer_value(json_object_get(worker, "batches"));
-	pc.rows = (unsigned long)json_integer_value(json_object_get(worker, "rows"));
-	pc.report = &report;
-	parcel_load_members(&pc);
-	if (mkdirs(rdir, 0755, &err) < 0 || report_open(&report, rdir, j->lf.name, &err) < 0) {
+	if (open_parcel(j, worker, &pc, &report, rdir, &err) < 0) {
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
 		defer(j, "the report cannot be written");
 		goto out;
-	}
-	{
-		char *errors = report_errors_path(j->outdir, j->lf.name);
-		report_take_errors(&report, errors);
-		free(errors);
 	}
 	memset(&s, 0, sizeof(s));
 	s.parcel = &pc;
