@@ -67,7 +67,7 @@ static void collect(void *ctx, const struct ledger_file *f)
 
 static json_t *export_json(struct ledger *l, const struct export *e)
 {
-	struct note_key key;
+	struct note_key key = { "" };
 	char last[64] = "", outcome[256] = "", mark[600] = "", lt[32], nt[32];
 	time_t lr, next;
 

@@ -267,7 +267,7 @@ static const char *step_claim(struct file_job *j)
 static const char *step_screen(struct file_job *j)
 {
 	long long same;
-	struct note_key key;
+	struct note_key key = { "" };
 	char newest[1100], msg[1300];
 
 	if (j->lf.force)

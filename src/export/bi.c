@@ -297,7 +297,7 @@ static int link_partners(const struct conf *c, const struct export *e, const cha
 /* note_last_day: the ledger remembers the latest day exported, never an earlier one. */
 static void note_last_day(struct ledger *l, const struct export *e, const char *day)
 {
-	struct note_key key;
+	struct note_key key = { "" };
 	char last[16] = "";
 
 	ledger_note_get(l, note_export_last_day(&key, e->name), last, sizeof(last));
@@ -364,7 +364,7 @@ out:
 
 int bi_next_day(struct ledger *l, const struct export *e, time_t now, char day[11])
 {
-	struct note_key key;
+	struct note_key key = { "" };
 	char last[16] = "";
 	time_t yesterday = now - 86400, t;
 	struct tm tm;

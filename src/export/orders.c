@@ -283,7 +283,7 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 	const struct target *t = conf_target(c, e->target);
 	struct commerce_client *client = NULL;
 	struct buf out = BUF_INIT(BUF_NOCAP);
-	struct note_key note;
+	struct note_key note = { "" };
 	char stamp[32];
 	struct search_key key = {"1970-01-01 00:00:00", 0};
 	char *dir = NULL, *final = NULL;

@@ -17,7 +17,7 @@
 
 static time_t last_run(struct ledger *l, const struct export *e)
 {
-	struct note_key key;
+	struct note_key key = { "" };
 	char v[64];
 
 	if (ledger_note_get(l, note_export_last_run(&key, e->name), v, sizeof(v)) < 0)
@@ -131,7 +131,7 @@ time_t export_next_run(const struct export *e, time_t last)
 
 void export_record(struct ledger *l, const struct export *e, time_t when, const char *outcome)
 {
-	struct note_key key;
+	struct note_key key = { "" };
 	char v[64];
 
 	snprintf(v, sizeof(v), "%lld", (long long)when);

@@ -135,7 +135,7 @@ void finish(struct file_job *j, const char *state, const char *message)
 		remove_tree(j->wd);
 	}
 	if ((!strcmp(state, ST_DONE) || !strcmp(state, ST_PARTIAL)) && j->f->mode == MODE_FULL) {
-		struct note_key key;
+		struct note_key key = { "" };
 		char newest[1100];
 		note_full(&key, j->lf.partner, j->lf.feed);
 		ledger_note_get(j->ledger, key.text, newest, sizeof(newest));
