@@ -1,11 +1,10 @@
 /*
- * dropgate - the program: a table of commands, each in its own file.
+ * dropgate - the program: the table of commands (each in its own file in
+ * src/cmd/) and main(), which finds the command and hands it to command_run.
  */
 #include "config.h"
 
 #include <archive.h>
-#include <getopt.h>
-#include <sys/stat.h>
 #include <csv.h>
 #include <curl/curl.h>
 #include <jansson.h>
@@ -18,133 +17,60 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "commands.h"
-#include "lib/conf.h"
-#include "util/buf.h"
-#include "util/log.h"
+#include "cmd/commands.h"
 
-struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *usage;
-};
+static int cmd_help(struct command_ctx *cx);
+static int cmd_version(struct command_ctx *cx);
 
-static int cmd_help(int argc, char **argv);
-
+/*
+ * The commands: name, function, what it needs (cmd/commands.h: command_run
+ * prepares it, once, for all of them), its arguments (usage, options,
+ * operands: in the command's file), its line in `dropgate help`.
+ */
 static const struct command commands[] = {
-	{ "check", cmd_check, "check --feed NAME [--out DIR] FILE...   validate and transform offline" },
-	{ "run", cmd_run, "run                                     the daemon: watch the spool, import, report" },
-	{ "status", cmd_status, "status [--json] [--watch]               files in flight, recent results, deferred" },
-	{ "show", cmd_show, "show ID                                 one file's whole history" },
-	{ "redrop", cmd_redrop, "redrop ID [--force]                     queue a failed (or finished) file again" },
-	{ "partner", cmd_partner, "partner add NAME [--user USER]          create a partner's spool tree" },
-	{ "export", cmd_export, "export NAME                             run one export now" },
-	{ "submit", cmd_submit, "submit --feed NAME [--out DIR] FILE      check, then send to Commerce" },
-	{ "version", cmd_version, "version                                 versions of dropgate and its libraries" },
-	{ "help", cmd_help, "help                                    this list" },
-	{ NULL, NULL, NULL },
+	{ "check", cmd_check, NEEDS_CONF | NEEDS_FEED, &check_args,
+	  "check --feed NAME [--out DIR] FILE...   validate and transform offline" },
+	{ "run", cmd_run, 0, &run_args,
+	  "run                                     the daemon: watch the spool, import, report" },
+	{ "status", cmd_status, NEEDS_CONF | NEEDS_LEDGER, &status_args,
+	  "status [--json] [--watch]               files in flight, recent results, deferred" },
+	{ "show", cmd_show, NEEDS_CONF | NEEDS_LEDGER | NEEDS_FILE, &show_args,
+	  "show ID                                 one file's whole history" },
+	{ "redrop", cmd_redrop, NEEDS_CONF | AS_STATE_OWNER | NEEDS_LEDGER | NEEDS_FILE,
+	  &redrop_args,
+	  "redrop ID [--force]                     queue a failed (or finished) file again" },
+	{ "partner", cmd_partner, NEEDS_CONF, &partner_args,
+	  "partner add NAME [--user USER]          create a partner's spool tree" },
+	{ "export", cmd_export, NEEDS_CONF | AS_STATE_OWNER | MAKES_LEDGER, &export_args,
+	  "export NAME                             run one export now" },
+	{ "submit", cmd_submit, NEEDS_CONF | NEEDS_FEED | ONE_FILE, &submit_args,
+	  "submit --feed NAME [--out DIR] FILE      check, then send to Commerce" },
+	{ "version", cmd_version, 0, NULL,
+	  "version                                 versions of dropgate and its libraries" },
+	{ "help", cmd_help, 0, NULL,
+	  "help                                    this list" },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: dropgate [-c FILE] COMMAND [ARGS]\n\ncommands:\n");
 	for (const struct command *c = commands; c->name; c++)
-		fprintf(out, "  %s\n", c->usage);
+		fprintf(out, "  %s\n", c->summary);
 	fprintf(out, "\nEvery command takes -c FILE / --config FILE (default $DROPGATE_CONFIG, "
 		     "then /etc/dropgate/dropgate.conf) and --help.\n");
 }
 
-static int cmd_help(int argc, char **argv)
+static int cmd_help(struct command_ctx *cx)
 {
-	(void)argc, (void)argv;
+	(void)cx;
 	usage(stdout);
 	return 0;
 }
 
-const char *config_path(const char *given)
+static int cmd_version(struct command_ctx *cx)
 {
-	const char *env = getenv("DROPGATE_CONFIG");
-
-	if (given)
-		return given;
-	if (env && *env)
-		return env;
-	return "/etc/dropgate/dropgate.conf";
-}
-
-int command_setup(struct command_setup *cs, int argc, char **argv, const char *name,
-		  const char *usage, int one_file)
-{
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' }, { "feed", required_argument, NULL, 'f' },
-		{ "out", required_argument, NULL, 'o' },    { "help", no_argument, NULL, 'h' },
-		{ "origins", no_argument, NULL, 'O' },
-		/* the daemon's parser child: the configuration snapshot on an fd, and its sandbox */
-		{ "conf-fd", required_argument, NULL, 'F' },  { "sandbox", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *confpath = NULL, *feedname = NULL;
-	struct buf err = BUF_INIT(64 * 1024);
-	struct stat st;
-	int opt;
-
-	memset(cs, 0, sizeof(*cs));
-	cs->outdir = ".";
-	cs->conf_fd = -1;
-	cs->sandbox = -1;
-	cs->status = EXIT_USAGE;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:f:o:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': confpath = optarg; break;
-		case 'f': feedname = optarg; break;
-		case 'o': cs->outdir = optarg; break;
-		case 'O': cs->origins = 1; break;
-		case 'F': cs->conf_fd = atoi(optarg); break;
-		case 'S': cs->sandbox = atoi(optarg); break;
-		case 'h': fputs(usage, stdout); cs->status = 0; return 1;
-		default: fputs(usage, stderr); return 1;
-		}
-	}
-	if (feedname == NULL || optind >= argc || (one_file && optind + 1 != argc)) {
-		fputs(usage, stderr);
-		return 1;
-	}
-	cs->first_file = optind;
-	if (cs->conf_fd >= 0) {
-		cs->conf = conf_load_snapshot(cs->conf_fd, &err);
-		close(cs->conf_fd);
-	} else {
-		cs->conf = conf_load(config_path(confpath), &err);
-	}
-	if (cs->conf == NULL) {
-		fputs(buf_cstr(&err), stderr);
-		buf_release(&err);
-		return 1;
-	}
-	buf_release(&err);
-	log_set_level((enum log_level)cs->conf->log_level);
-	cs->feed = conf_feed(cs->conf, feedname);
-	if (cs->feed == NULL) {
-		fprintf(stderr, "dropgate %s: %s has no [feed %s]\n", name, cs->conf->path, feedname);
-	} else if (stat(cs->outdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "dropgate %s: --out %s: not a directory\n", name, cs->outdir);
-	} else {
-		return 0;
-	}
-	command_teardown(cs);
-	return 1;
-}
-
-void command_teardown(struct command_setup *cs)
-{
-	conf_free(cs->conf);
-	cs->conf = NULL;
-}
-
-int cmd_version(int argc, char **argv)
-{
-	(void)argc, (void)argv;
+	(void)cx;
 	printf("dropgate %s\n", PACKAGE_VERSION);
 	printf("libarchive %s\n", archive_version_details());
 	printf("libcsv %d.%d.%d\n", CSV_MAJOR, CSV_MINOR, CSV_RELEASE);
@@ -175,14 +101,14 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(args[0], "--help") == 0 || strcmp(args[0], "-h") == 0)
-		return cmd_help(0, NULL);
+		return cmd_help(NULL);
 	if (strcmp(args[0], "--version") == 0)
-		return cmd_version(0, NULL);
+		return cmd_version(NULL);
 	if (conf)
 		setenv("DROPGATE_CONFIG", conf, 1);
 	for (const struct command *c = commands; c->name; c++)
 		if (strcmp(c->name, args[0]) == 0)
-			return c->fn(n, args);
+			return command_run(c, n, args);
 	fprintf(stderr, "dropgate: unknown command '%s'\n\n", args[0]);
 	usage(stderr);
 	return EXIT_USAGE;

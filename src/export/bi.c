@@ -11,13 +11,15 @@
 #include <zlib.h>
 
 #include "commerce/client.h"
-#include "daemon/ledger.h"
-#include "daemon/spool.h"
+#include "queue/ledger.h"
+#include "queue/notes.h"
+#include "queue/spool.h"
 #include "export/bi.h"
 #include "export/search.h"
 #include "lib/batch.h"
 #include "lib/conf.h"
 #include "lib/report.h"
+#include "util/publish.h"
 #include "util/xalloc.h"
 
 struct sheet {
@@ -28,15 +30,16 @@ struct sheet {
 	unsigned long rows;
 };
 
-static const char *const order_cols[] = { "entity_id", "increment_id", "status", "created_at",
-					  "updated_at", "customer_email", "order_currency_code",
-					  "grand_total", NULL };
-static const char *const item_cols[] = { "order_increment_id", "item_id", "sku", "name",
-					 "qty_ordered", "price", "row_total", NULL };
-static const char *const customer_cols[] = { "id", "email", "firstname", "lastname", "group_id",
-					     "website_id", "created_at", "updated_at", NULL };
-static const char *const product_cols[] = { "id", "sku", "name", "type_id", "price", "status",
-					    "created_at", "updated_at", NULL };
+static const char *const order_cols[] = {"entity_id",		"increment_id", "status",
+					 "created_at",		"updated_at",	"customer_email",
+					 "order_currency_code", "grand_total",	NULL};
+static const char *const item_cols[] = {"order_increment_id", "item_id", "sku",	      "name",
+					"qty_ordered",	      "price",	 "row_total", NULL};
+static const char *const customer_cols[] = {"id",	  "email",	"firstname",
+					    "lastname",	  "group_id",	"website_id",
+					    "created_at", "updated_at", NULL};
+static const char *const product_cols[] = {"id",     "sku",	   "name",	 "type_id", "price",
+					   "status", "created_at", "updated_at", NULL};
 
 static int write_row(struct sheet *s, const json_t *o, const json_t *parent)
 {
@@ -107,9 +110,8 @@ static int each_order(void *ctx, const json_t *o)
 	if (s->orders && write_row(s->orders, o, NULL) < 0)
 		return -1;
 	if (s->items)
-		json_array_foreach(json_object_get(o, "items"), i, it)
-			if (write_row(s->items, it, o) < 0)
-				return -1;
+		json_array_foreach(json_object_get(o, "items"), i,
+				   it) if (write_row(s->items, it, o) < 0) return -1;
 	return 0;
 }
 
@@ -131,24 +133,13 @@ static int swap_in(const char *tmp, const char *final, struct buf *err)
 	return -1;
 }
 
-int export_bi(const struct conf *c, const struct export *e, struct ledger *l, const char *day,
-	      unsigned long *rows, struct buf *err)
+/* day_period: the UTC day "YYYY-MM-DD" as [from, to), "YYYY-MM-DD 00:00:00" both. */
+static int day_period(const char *day, char from[32], char to[32], struct buf *err)
 {
-	struct sheet sheets[4] = {
-		{ "orders", order_cols, NULL, NULL, 0 }, { "order_items", item_cols, NULL, NULL, 0 },
-		{ "customers", customer_cols, NULL, NULL, 0 },
-		{ "products", product_cols, NULL, NULL, 0 },
-	};
-	const struct target *t = conf_target(c, e->target);
-	struct commerce_client *client = NULL;
-	char from[32], to[32], gen[32], key[600];
 	struct tm tm;
 	time_t start;
-	char *dir = NULL, *tmp = NULL, *final = NULL;
-	json_t *manifest = NULL, *files;
-	int rc = -1, y, m, d;
+	int y, m, d;
 
-	*rows = 0;
 	if (sscanf(day, "%4d-%2d-%2d", &y, &m, &d) != 3) {
 		buf_printf(err, "'%s' is not a day like 2026-11-26", day);
 		return -1;
@@ -158,9 +149,181 @@ int export_bi(const struct conf *c, const struct export *e, struct ledger *l, co
 	tm.tm_mon = m - 1;
 	tm.tm_mday = d;
 	start = timegm(&tm);
-	strftime(from, sizeof(from), "%Y-%m-%d 00:00:00", gmtime_r(&start, &tm));
+	strftime(from, 32, "%Y-%m-%d 00:00:00", gmtime_r(&start, &tm));
 	start += 86400;
-	strftime(to, sizeof(to), "%Y-%m-%d 00:00:00", gmtime_r(&start, &tm));
+	strftime(to, 32, "%Y-%m-%d 00:00:00", gmtime_r(&start, &tm));
+	return 0;
+}
+
+/* open_sheets: a sheet in dir for each entity the export asks for; the others stay closed. */
+static int open_sheets(struct sheet sheets[4], const struct export *e, const char *dir,
+		       struct buf *err)
+{
+	for (int i = 0; i < 4; i++)
+		if (strlist_has(&e->entities, sheets[i].entity) &&
+		    open_sheet(&sheets[i], dir, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* fetch_sheets: the day's records into the open sheets (orders and their items in one walk). */
+static int fetch_sheets(struct commerce_client *client, const struct export *e,
+			struct sheet sheets[4], const char *from, const char *to, struct buf *err)
+{
+	if (sheets[0].gz || sheets[1].gz) {
+		struct order_sheets os = {sheets[0].gz ? &sheets[0] : NULL,
+					  sheets[1].gz ? &sheets[1] : NULL};
+		if (fetch(client, "orders", "created_at", "entity_id", from, to, e->page_size,
+			  each_order, &os, err) < 0)
+			return -1;
+	}
+	if (sheets[2].gz && fetch(client, "customers/search", "updated_at", "id", from, to,
+				  e->page_size, each_row, &sheets[2], err) < 0)
+		return -1;
+	if (sheets[3].gz && fetch(client, "products", "updated_at", "id", from, to, e->page_size,
+				  each_row, &sheets[3], err) < 0)
+		return -1;
+	return 0;
+}
+
+/* close_sheet: s finished and fsync'd, its manifest entry appended to files. */
+static int close_sheet(struct sheet *s, json_t *files, unsigned long *rows, struct buf *err)
+{
+	char hex[65];
+	struct stat st;
+	int fd;
+
+	if (gzclose(s->gz) != Z_OK) {
+		s->gz = NULL;
+		buf_printf(err, "cannot write %s", s->path);
+		return -1;
+	}
+	s->gz = NULL;
+	fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || durable_fsync(fd) < 0 || fstat(fd, &st) < 0 ||
+	    sha256_file(s->path, hex, err) < 0) {
+		if (fd >= 0)
+			close(fd);
+		buf_printf(err, "cannot finish %s", s->path);
+		return -1;
+	}
+	close(fd);
+	*rows += s->rows;
+	json_array_append_new(files,
+			      json_pack("{s:s,s:s,s:I,s:I,s:s}", "entity", s->entity, "file",
+					strrchr(s->path, '/') + 1, "rows", (json_int_t)s->rows,
+					"bytes", (json_int_t)st.st_size, "sha256", hex));
+	return 0;
+}
+
+/* close_sheets: every open sheet closed, in order, into files. */
+static int close_sheets(struct sheet sheets[4], json_t *files, unsigned long *rows, struct buf *err)
+{
+	for (int i = 0; i < 4; i++)
+		if (sheets[i].gz && close_sheet(&sheets[i], files, rows, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* write_manifest: dir/manifest.json for the day, taking files. */
+static int write_manifest(const char *dir, const char *day, const char *from, const char *to,
+			  json_t *files, struct buf *err)
+{
+	json_t *manifest = json_object();
+	char gen[32], *mpath, *text;
+	int bad;
+
+	iso_time(time(NULL), gen);
+	json_object_set_new(manifest, "day", json_string(day));
+	json_object_set_new(manifest, "period",
+			    json_pack("{s:s,s:s,s:s}", "from", from, "to", to, "timezone", "UTC"));
+	json_object_set_new(manifest, "generated_at", json_string(gen));
+	json_object_set_new(manifest, "files", files);
+	/* the manifest last: a loader waiting for it never reads half a day */
+	mpath = xasprintf("%s/manifest.json", dir);
+	text = json_dumps(manifest, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	bad = text == NULL ||
+	      publish_bytes(mpath, text, strlen(text), 0640, PUBLISH_DIR_LATER, err) < 0;
+	if (bad && err->len == 0)
+		buf_printf(err, "cannot write %s", mpath);
+	free(text);
+	free(mpath);
+	json_decref(manifest);
+	return bad ? -1 : 0;
+}
+
+/* link_day: the day's files (those that exist) from final into otmp, linked or copied. */
+static int link_day(const struct sheet sheets[4], const char *final, const char *otmp,
+		    struct buf *err)
+{
+	int bad = 0;
+
+	for (int k = 0; !bad && k < 5; k++) {
+		const char *name = k == 4 ? "manifest.json" : sheets[k].entity;
+		char *from_f = k == 4 ? xasprintf("%s/manifest.json", final)
+				      : xasprintf("%s/%s.csv.gz", final, name);
+		char *to_f = k == 4 ? xasprintf("%s/manifest.json", otmp)
+				    : xasprintf("%s/%s.csv.gz", otmp, name);
+		if (access(from_f, F_OK) == 0)
+			bad = spool_link_or_copy(from_f, to_f, err) < 0;
+		free(from_f);
+		free(to_f);
+	}
+	return bad ? -1 : 0;
+}
+
+/* link_partners: the other partners get the same day: linked files, swapped in the same way. */
+static int link_partners(const struct conf *c, const struct export *e, const char *day,
+			 const struct sheet sheets[4], const char *final, struct buf *err)
+{
+	for (size_t i = 1; i < e->partners.n; i++) {
+		char *odir = xasprintf("%s/%s/%s", c->spool, e->partners.v[i], e->dir);
+		char *otmp = xasprintf("%s/.%s.tmp", odir, day),
+		     *ofinal = xasprintf("%s/%s", odir, day);
+		int bad;
+
+		remove_tree(otmp);
+		bad = mkdirs(otmp, 0750, err) < 0 || link_day(sheets, final, otmp, err) < 0 ||
+		      swap_in(otmp, ofinal, err) < 0;
+		free(odir);
+		free(otmp);
+		free(ofinal);
+		if (bad)
+			return -1;
+	}
+	return 0;
+}
+
+/* note_last_day: the ledger remembers the latest day exported, never an earlier one. */
+static void note_last_day(struct ledger *l, const struct export *e, const char *day)
+{
+	struct note_key key = { "" };
+	char last[16] = "";
+
+	ledger_note_get(l, note_export_last_day(&key, e->name), last, sizeof(last));
+	if (strcmp(day, last) > 0)
+		ledger_note_set(l, key.text, day);
+}
+
+int export_bi(const struct conf *c, const struct export *e, struct ledger *l, const char *day,
+	      unsigned long *rows, struct buf *err)
+{
+	struct sheet sheets[4] = {
+	    {"orders", order_cols, NULL, NULL, 0},
+	    {"order_items", item_cols, NULL, NULL, 0},
+	    {"customers", customer_cols, NULL, NULL, 0},
+	    {"products", product_cols, NULL, NULL, 0},
+	};
+	const struct target *t = conf_target(c, e->target);
+	struct commerce_client *client = NULL;
+	char from[32], to[32];
+	char *dir = NULL, *tmp = NULL, *final = NULL;
+	json_t *files;
+	int rc = -1;
+
+	*rows = 0;
+	if (day_period(day, from, to, err) < 0)
+		return -1;
 	client = commerce_client_new(t, err);
 	if (client == NULL)
 		return -1;
@@ -168,110 +331,21 @@ int export_bi(const struct conf *c, const struct export *e, struct ledger *l, co
 	tmp = xasprintf("%s/.%s.tmp", dir, day);
 	final = xasprintf("%s/%s", dir, day);
 	remove_tree(tmp);
-	if (mkdirs(tmp, 0750, err) < 0)
-		goto out;
-	for (int i = 0; i < 4; i++)
-		if (strlist_has(&e->entities, sheets[i].entity) && open_sheet(&sheets[i], tmp, err) < 0)
-			goto out;
-	if (sheets[0].gz || sheets[1].gz) {
-		struct order_sheets os = { sheets[0].gz ? &sheets[0] : NULL,
-					   sheets[1].gz ? &sheets[1] : NULL };
-		if (fetch(client, "orders", "created_at", "entity_id", from, to, e->page_size,
-			  each_order, &os, err) < 0)
-			goto out;
-	}
-	if (sheets[2].gz && fetch(client, "customers/search", "updated_at", "id", from, to,
-				  e->page_size, each_row, &sheets[2], err) < 0)
-		goto out;
-	if (sheets[3].gz && fetch(client, "products", "updated_at", "id", from, to, e->page_size,
-				  each_row, &sheets[3], err) < 0)
+	if (mkdirs(tmp, 0750, err) < 0 || open_sheets(sheets, e, tmp, err) < 0 ||
+	    fetch_sheets(client, e, sheets, from, to, err) < 0)
 		goto out;
 	files = json_array();
-	manifest = json_object();
-	for (int i = 0; i < 4; i++) {
-		char hex[65];
-		struct stat st;
-		int fd;
-
-		if (sheets[i].gz == NULL)
-			continue;
-		if (gzclose(sheets[i].gz) != Z_OK) {
-			sheets[i].gz = NULL;
-			buf_printf(err, "cannot write %s", sheets[i].path);
-			json_decref(files);
-			goto out;
-		}
-		sheets[i].gz = NULL;
-		fd = open(sheets[i].path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0 || sha256_file(sheets[i].path, hex, err) < 0) {
-			if (fd >= 0)
-				close(fd);
-			buf_printf(err, "cannot finish %s", sheets[i].path);
-			json_decref(files);
-			goto out;
-		}
-		close(fd);
-		*rows += sheets[i].rows;
-		json_array_append_new(files, json_pack("{s:s,s:s,s:I,s:I,s:s}", "entity", sheets[i].entity,
-						       "file", strrchr(sheets[i].path, '/') + 1, "rows",
-						       (json_int_t)sheets[i].rows, "bytes",
-						       (json_int_t)st.st_size, "sha256", hex));
+	if (close_sheets(sheets, files, rows, err) < 0) {
+		json_decref(files);
+		goto out;
 	}
-	iso_time(time(NULL), gen);
-	json_object_set_new(manifest, "day", json_string(day));
-	json_object_set_new(manifest, "period", json_pack("{s:s,s:s,s:s}", "from", from, "to", to,
-							  "timezone", "UTC"));
-	json_object_set_new(manifest, "generated_at", json_string(gen));
-	json_object_set_new(manifest, "files", files);
-	{
-		/* the manifest last: a loader waiting for it never reads half a day */
-		char *mpath = xasprintf("%s/manifest.json", tmp);
-		int fd;
-		if (json_dump_file(manifest, mpath, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
-		    (fd = open(mpath, O_RDONLY | O_CLOEXEC)) < 0) {
-			buf_printf(err, "cannot write %s", mpath);
-			free(mpath);
-			goto out;
-		}
-		fsync(fd);
-		close(fd);
-		free(mpath);
-	}
+	if (write_manifest(tmp, day, from, to, files, err) < 0)
+		goto out;
 	if (fsync_dir(tmp) < 0 || swap_in(tmp, final, err) < 0 || fsync_dir(dir) < 0)
 		goto out;
-	for (size_t i = 1; i < e->partners.n; i++) {
-		/* the other partners get the same day: linked files, swapped in the same way */
-		char *odir = xasprintf("%s/%s/%s", c->spool, e->partners.v[i], e->dir);
-		char *otmp = xasprintf("%s/.%s.tmp", odir, day), *ofinal = xasprintf("%s/%s", odir, day);
-		int bad = 0;
-		remove_tree(otmp);
-		bad = mkdirs(otmp, 0750, err) < 0;
-		for (int k = 0; !bad && k < 5; k++) {
-			const char *name = k == 4 ? "manifest.json" : sheets[k].entity;
-			char *from_f = k == 4 ? xasprintf("%s/manifest.json", final)
-					      : xasprintf("%s/%s.csv.gz", final, name);
-			char *to_f = k == 4 ? xasprintf("%s/manifest.json", otmp)
-					    : xasprintf("%s/%s.csv.gz", otmp, name);
-			if (access(from_f, F_OK) == 0)
-				bad = spool_link_or_copy(from_f, to_f, err) < 0;
-			free(from_f);
-			free(to_f);
-		}
-		if (!bad)
-			bad = swap_in(otmp, ofinal, err) < 0;
-		free(odir);
-		free(otmp);
-		free(ofinal);
-		if (bad)
-			goto out;
-	}
-	snprintf(key, sizeof(key), "export:%s:last_day", e->name);
-	{
-		char last[16] = "";
-		ledger_note_get(l, key, last, sizeof(last));
-		if (strcmp(day, last) > 0)
-			ledger_note_set(l, key, day);
-	}
+	if (link_partners(c, e, day, sheets, final, err) < 0)
+		goto out;
+	note_last_day(l, e, day);
 	rc = 0;
 out:
 	for (int i = 0; i < 4; i++) {
@@ -281,7 +355,6 @@ out:
 	}
 	if (rc < 0 && tmp)
 		remove_tree(tmp);
-	json_decref(manifest);
 	commerce_client_free(client);
 	free(dir);
 	free(tmp);
@@ -291,13 +364,13 @@ out:
 
 int bi_next_day(struct ledger *l, const struct export *e, time_t now, char day[11])
 {
-	char key[600], last[16] = "";
+	struct note_key key = { "" };
+	char last[16] = "";
 	time_t yesterday = now - 86400, t;
 	struct tm tm;
 	int y, m, d;
 
-	snprintf(key, sizeof(key), "export:%s:last_day", e->name);
-	ledger_note_get(l, key, last, sizeof(last));
+	ledger_note_get(l, note_export_last_day(&key, e->name), last, sizeof(last));
 	if (last[0] == '\0' || sscanf(last, "%4d-%2d-%2d", &y, &m, &d) != 3) {
 		strftime(day, 11, "%Y-%m-%d", gmtime_r(&yesterday, &tm));
 		return 1;

@@ -11,26 +11,30 @@
 #include <unistd.h>
 
 #include "commerce/client.h"
-#include "daemon/ledger.h"
-#include "daemon/spool.h"
+#include "queue/ledger.h"
+#include "queue/notes.h"
+#include "queue/spool.h"
 #include "export/orders.h"
 #include "export/search.h"
 #include "lib/batch.h"
 #include "lib/conf.h"
 #include "util/io.h"
 #include "util/log.h"
+#include "util/publish.h"
 #include "util/xalloc.h"
 
 static const char *const csv_columns[] = {
-	"increment_id", "status", "created_at", "updated_at", "customer_email", "currency",
-	"grand_total", "ship_firstname", "ship_lastname", "ship_street", "ship_city",
-	"ship_postcode", "ship_country", "sku", "name", "qty", "price", "row_total", NULL,
+    "increment_id",   "status",	     "created_at",  "updated_at",
+    "customer_email", "currency",    "grand_total", "ship_firstname",
+    "ship_lastname",  "ship_street", "ship_city",   "ship_postcode",
+    "ship_country",   "sku",	     "name",	    "qty",
+    "price",	      "row_total",   NULL,
 };
 
 static const json_t *shipping_address(const json_t *o)
 {
-	const json_t *sa = json_object_get(json_object_get(o, "extension_attributes"),
-					   "shipping_assignments");
+	const json_t *sa =
+	    json_object_get(json_object_get(o, "extension_attributes"), "shipping_assignments");
 
 	return json_object_get(json_object_get(json_array_get(sa, 0), "shipping"), "address");
 }
@@ -43,11 +47,21 @@ static void xml_text(struct buf *out, const json_t *v)
 	json_text(&t, v);
 	for (size_t i = 0; i < t.len; i++) {
 		switch (t.data[i]) {
-		case '&': buf_addstr(out, "&amp;"); break;
-		case '<': buf_addstr(out, "&lt;"); break;
-		case '>': buf_addstr(out, "&gt;"); break;
-		case '"': buf_addstr(out, "&quot;"); break;
-		default: buf_addch(out, t.data[i]); break;
+		case '&':
+			buf_addstr(out, "&amp;");
+			break;
+		case '<':
+			buf_addstr(out, "&lt;");
+			break;
+		case '>':
+			buf_addstr(out, "&gt;");
+			break;
+		case '"':
+			buf_addstr(out, "&quot;");
+			break;
+		default:
+			buf_addch(out, t.data[i]);
+			break;
 		}
 	}
 	buf_release(&t);
@@ -72,7 +86,8 @@ static void csv_cell(struct buf *line, const json_t *v, int first)
 }
 
 /* write_order: one order in the export's format. */
-static void write_order(const struct export *e, const json_t *o, struct buf *out, unsigned long *items)
+static void write_order(const struct export *e, const json_t *o, struct buf *out,
+			unsigned long *items)
 {
 	const json_t *ship = shipping_address(o), *list = json_object_get(o, "items"), *it;
 	size_t i;
@@ -102,7 +117,8 @@ static void write_order(const struct export *e, const json_t *o, struct buf *out
 		xml_field(out, "      ", "Postcode", json_object_get(ship, "postcode"));
 		xml_field(out, "      ", "Country", json_object_get(ship, "country_id"));
 		buf_addstr(out, "    </ShippingAddress>\n    <Items>\n");
-		json_array_foreach(list, i, it) {
+		json_array_foreach(list, i, it)
+		{
 			if (json_integer_value(json_object_get(it, "parent_item_id")))
 				continue;
 			buf_addstr(out, "      <Item>\n");
@@ -119,7 +135,8 @@ static void write_order(const struct export *e, const json_t *o, struct buf *out
 	}
 	/* CSV: one line per item (children of configurable items are left out),
 	   each carrying the order's columns */
-	json_array_foreach(list, i, it) {
+	json_array_foreach(list, i, it)
+	{
 		if (json_integer_value(json_object_get(it, "parent_item_id")))
 			continue;
 		csv_cell(out, json_object_get(o, "increment_id"), 1);
@@ -176,25 +193,108 @@ static int each_order(void *ctx, const json_t *o)
 	return 0;
 }
 
+/* watermark_load: the (updated_at, entity_id) the last run ended at, when there is one. */
+static void watermark_load(struct ledger *l, const struct note_key *note, struct search_key *key)
+{
+	char mark[600];
+
+	if (ledger_note_get(l, note->text, mark, sizeof(mark)) == 0 && strchr(mark, '|')) {
+		snprintf(key->t, sizeof(key->t), "%.*s", (int)(strchr(mark, '|') - mark), mark);
+		key->id = strtoll(strchr(mark, '|') + 1, NULL, 10);
+	}
+}
+
+/* watermark_save: the run's last key, as "T|ID". */
+static int watermark_save(struct ledger *l, const struct note_key *note,
+			  const struct search_key *key, struct buf *err)
+{
+	char mark[600];
+
+	snprintf(mark, sizeof(mark), "%s|%lld", key->t, key->id);
+	if (ledger_note_set(l, note->text, mark) < 0) {
+		buf_addstr(err, "the watermark could not be written");
+		return -1;
+	}
+	return 0;
+}
+
+/* remove_leftovers: a run cut short (kill -9) left its dot-file: it never became the file. */
+static void remove_leftovers(const char *dir)
+{
+	char *pat = xasprintf("%s/.orders-*.tmp", dir);
+	glob_t g;
+
+	if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			unlink(g.gl_pathv[i]);
+		globfree(&g);
+	}
+	free(pat);
+}
+
+/* write_head: what the format puts before the first order. */
+static void write_head(const struct export *e, struct buf *out)
+{
+	if (e->format == EXPORT_CSV) {
+		for (const char *const *col = csv_columns; *col; col++)
+			buf_printf(out, "%s%s", col == csv_columns ? "" : ",", *col);
+		buf_addch(out, '\n');
+	} else if (e->format == EXPORT_XML) {
+		buf_addstr(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Orders>\n");
+	}
+}
+
+/* write_orders: every order past *key into the file, *key ending at the last one. */
+static int write_orders(struct commerce_client *client, const struct export *e,
+			struct search_key *key, struct publish *pub, struct buf *out,
+			struct export_result *res, struct buf *err)
+{
+	struct order_writer w = {e, out, res, pub->fd, pub->tmp, err};
+
+	if (search_by_key(client, "orders", "updated_at", "entity_id", key, NULL, e->page_size,
+			  each_order, &w, &res->pages, err) < 0)
+		return -1;
+	if (publish_write(pub, out->data ? out->data : "", out->len, err) < 0)
+		return -1;
+	buf_reset(out);
+	return 0;
+}
+
+/* link_partners: the committed file into the other partners' directories too. */
+static int link_partners(const struct conf *c, const struct export *e, const char *stamp,
+			 const char *final, struct buf *err)
+{
+	for (size_t i = 1; i < e->partners.n; i++) {
+		char *odir = xasprintf("%s/%s/%s", c->spool, e->partners.v[i], e->dir);
+		char *other = xasprintf("%s/orders-%s.%s", odir, stamp, extension(e));
+		int bad = mkdirs(odir, 0750, err) < 0 || spool_link_or_copy(final, other, err) < 0;
+
+		free(odir);
+		free(other);
+		if (bad)
+			return -1;
+	}
+	return 0;
+}
+
 int export_orders(const struct conf *c, const struct export *e, struct ledger *l,
 		  struct export_result *res, struct buf *err)
 {
 	const struct target *t = conf_target(c, e->target);
 	struct commerce_client *client = NULL;
 	struct buf out = BUF_INIT(BUF_NOCAP);
-	char note[600], mark[600], stamp[32];
-	struct search_key key = { "1970-01-01 00:00:00", 0 };
-	char *dir = NULL, *tmp = NULL, *final = NULL;
-	int fd = -1, rc = -1;
+	struct note_key note = { "" };
+	char stamp[32];
+	struct search_key key = {"1970-01-01 00:00:00", 0};
+	char *dir = NULL, *final = NULL;
+	struct publish pub = {.fd = -1};
+	int rc = -1;
 	time_t now = time(NULL);
 	struct tm tm;
 
 	memset(res, 0, sizeof(*res));
-	snprintf(note, sizeof(note), "export:%s", e->name);
-	if (ledger_note_get(l, note, mark, sizeof(mark)) == 0 && strchr(mark, '|')) {
-		snprintf(key.t, sizeof(key.t), "%.*s", (int)(strchr(mark, '|') - mark), mark);
-		key.id = strtoll(strchr(mark, '|') + 1, NULL, 10);
-	}
+	note_export_watermark(&note, e->name);
+	watermark_load(l, &note, &key);
 	client = commerce_client_new(t, err);
 	if (client == NULL)
 		goto out;
@@ -203,125 +303,39 @@ int export_orders(const struct conf *c, const struct export *e, struct ledger *l
 	dir = xasprintf("%s/%s/%s", c->spool, e->partners.v[0], e->dir);
 	if (mkdirs(dir, 0750, err) < 0)
 		goto out;
-	{
-		/* a run cut short (kill -9) left its dot-file: it never became the file */
-		char *pat = xasprintf("%s/.orders-*.tmp", dir);
-		glob_t g;
-		if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
-			for (size_t i = 0; i < g.gl_pathc; i++)
-				unlink(g.gl_pathv[i]);
-			globfree(&g);
-		}
-		free(pat);
-	}
-	tmp = xasprintf("%s/.orders-%s.%s.tmp", dir, stamp, extension(e));
+	remove_leftovers(dir);
 	final = xasprintf("%s/orders-%s.%s", dir, stamp, extension(e));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+	/* written as .orders-STAMP.EXT.XXXXXX.tmp (util/publish): what remove_leftovers removes */
+	if (publish_open(&pub, final, 0640, 0, err) < 0)
 		goto out;
-	}
-	if (e->format == EXPORT_CSV) {
-		for (const char *const *col = csv_columns; *col; col++)
-			buf_printf(&out, "%s%s", col == csv_columns ? "" : ",", *col);
-		buf_addch(&out, '\n');
-	} else if (e->format == EXPORT_XML) {
-		buf_addstr(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Orders>\n");
-	}
-	{
-		struct order_writer w = { e, &out, res, fd, tmp, err };
-		if (search_by_key(client, "orders", "updated_at", "entity_id", &key, NULL, e->page_size,
-				  each_order, &w, &res->pages, err) < 0)
-			goto out;
-	}
-	if (write_all(fd, out.data ? out.data : "", out.len) < 0) {
-		buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+	write_head(e, &out);
+	if (write_orders(client, e, &key, &pub, &out, res, err) < 0)
 		goto out;
-	}
-	buf_reset(&out);
 	if (res->orders == 0) {
-		log_simple(LOG_INFO, "export_empty", "[export %s]: no order is new or changed since %s; "
-						     "no file written", e->name, key.t);
+		log_simple(LOG_INFO, "export_empty",
+			   "[export %s]: no order is new or changed since %s; "
+			   "no file written",
+			   e->name, key.t);
 		rc = 0;
 		goto out;
 	}
 	if (e->format == EXPORT_XML)
 		buf_addstr(&out, "</Orders>\n");
-	if (write_all(fd, out.data ? out.data : "", out.len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
-		fd = -1;
-		buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+	if (publish_write(&pub, out.data ? out.data : "", out.len, err) < 0 ||
+	    publish_commit(&pub, err) < 0)
 		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, final) < 0 || fsync_dir(dir) < 0) {
-		buf_printf(err, "cannot rename %s: %s", tmp, strerror(errno));
+	if (link_partners(c, e, stamp, final, err) < 0)
 		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	for (size_t i = 1; i < e->partners.n; i++) {
-		char *odir = xasprintf("%s/%s/%s", c->spool, e->partners.v[i], e->dir);
-		char *other = xasprintf("%s/orders-%s.%s", odir, stamp, extension(e));
-		if (mkdirs(odir, 0750, err) < 0 || spool_link_or_copy(final, other, err) < 0) {
-			free(odir);
-			free(other);
-			goto out;
-		}
-		free(odir);
-		free(other);
-	}
 	/* the file is durable everywhere: now the watermark may move */
-	snprintf(mark, sizeof(mark), "%s|%lld", key.t, key.id);
-	if (ledger_note_set(l, note, mark) < 0) {
-		buf_addstr(err, "the watermark could not be written");
+	if (watermark_save(l, &note, &key, err) < 0)
 		goto out;
-	}
 	snprintf(res->file, sizeof(res->file), "%s", final);
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp)
-		unlink(tmp);
-	free(tmp);
+	publish_abort(&pub); /* nothing left once committed */
 	free(final);
 	free(dir);
 	commerce_client_free(client);
 	buf_release(&out);
 	return rc;
-}
-
-time_t export_next_run(const struct export *e, time_t last)
-{
-	struct tm tm;
-	time_t t;
-
-	if (e->every)
-		return last ? last + (time_t)e->every : 0;
-	if (last == 0)
-		last = time(NULL) - 1;
-	localtime_r(&last, &tm);
-	for (int day = 0; day < 3; day++) {
-		struct tm at = tm;
-		at.tm_mday += day;
-		at.tm_hour = e->at_minutes / 60;
-		at.tm_min = e->at_minutes % 60;
-		at.tm_sec = 0;
-		at.tm_isdst = -1;
-		t = mktime(&at);
-		if (t > last)
-			return t;
-	}
-	return last + 86400;
-}
-
-void export_record(struct ledger *l, const struct export *e, time_t when, const char *outcome)
-{
-	char key[600], v[64];
-
-	snprintf(key, sizeof(key), "export:%s:last_run", e->name);
-	snprintf(v, sizeof(v), "%lld", (long long)when);
-	ledger_note_set(l, key, v);
-	snprintf(key, sizeof(key), "export:%s:outcome", e->name);
-	ledger_note_set(l, key, outcome);
 }

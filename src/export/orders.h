@@ -28,15 +28,6 @@ struct export_result {
 	char file[1024]; /* the file written, "" when nothing was new */
 };
 
-/*
- * export_next_run: when the export is due after a run at last (0: never ran):
- * last + every, or the next local HH:MM after last (mktime with tm_isdst = -1,
- * so a day with a daylight-saving change still gets its one run).
- */
-time_t export_next_run(const struct export *e, time_t last);
-/* export_record: the run's outcome in the ledger notes that status shows. */
-void export_record(struct ledger *l, const struct export *e, time_t when, const char *outcome);
-
 /* export_orders: one run. 0, or -1 with err (Commerce failed: the watermark stays). */
 int export_orders(const struct conf *c, const struct export *e, struct ledger *l,
 		  struct export_result *res, struct buf *err);

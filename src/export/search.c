@@ -33,6 +33,73 @@ static void query_value(char *out, size_t size, const char *v)
 			*s = '+';
 }
 
+/* search_route: the request for the first page past key (and before `before`, when given). */
+static void search_route(struct buf *route, const char *resource, const char *field,
+			 const char *idfield, const struct search_key *key, const char *before,
+			 unsigned long page_size)
+{
+	char k[80], b[80];
+
+	query_value(k, sizeof(k), key->t);
+	buf_reset(route);
+	buf_printf(route,
+		   "%s?searchCriteria[filter_groups][0][filters][0][field]=%s"
+		   "&searchCriteria[filter_groups][0][filters][0][value]=%s"
+		   "&searchCriteria[filter_groups][0][filters][0][condition_type]=gteq"
+		   "&searchCriteria[filter_groups][1][filters][0][field]=%s"
+		   "&searchCriteria[filter_groups][1][filters][0][value]=%s"
+		   "&searchCriteria[filter_groups][1][filters][0][condition_type]=gt"
+		   "&searchCriteria[filter_groups][1][filters][1][field]=%s"
+		   "&searchCriteria[filter_groups][1][filters][1][value]=%lld"
+		   "&searchCriteria[filter_groups][1][filters][1][condition_type]=gt",
+		   resource, field, k, field, k, idfield, key->id);
+	if (before) {
+		query_value(b, sizeof(b), before);
+		buf_printf(route,
+			   "&searchCriteria[filter_groups][2][filters][0][field]=%s"
+			   "&searchCriteria[filter_groups][2][filters][0][value]=%s"
+			   "&searchCriteria[filter_groups][2][filters][0][condition_type]=lt",
+			   field, b);
+	}
+	buf_printf(route,
+		   "&searchCriteria[sortOrders][0][field]=%s"
+		   "&searchCriteria[sortOrders][0][direction]=ASC"
+		   "&searchCriteria[sortOrders][1][field]=%s"
+		   "&searchCriteria[sortOrders][1][direction]=ASC"
+		   "&searchCriteria[pageSize]=%lu&searchCriteria[currentPage]=1",
+		   field, idfield, page_size);
+}
+
+/*
+ * take_items: each record of items past *key to each(), *key moving along;
+ * *past counts them. 0, or -1 with err when each() fails.
+ */
+static int take_items(json_t *items, const char *resource, const char *field, const char *idfield,
+		      struct search_key *key, int (*each)(void *ctx, const json_t *o), void *ctx,
+		      size_t *past, struct buf *err)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(items, i, o)
+	{
+		const char *v = json_string_value(json_object_get(o, field));
+		long long id = (long long)json_integer_value(json_object_get(o, idfield));
+		int cmp = v ? strcmp(v, key->t) : -1;
+
+		if (v == NULL || !(cmp > 0 || (cmp == 0 && id > key->id)))
+			continue; /* a page answered again, or not what was asked */
+		if (each(ctx, o) < 0) {
+			buf_printf(err, "cannot write the %s", resource);
+			return -1;
+		}
+		snprintf(key->t, sizeof(key->t), "%s", v);
+		key->id = id;
+		(*past)++;
+	}
+	return 0;
+}
+
 int search_by_key(struct commerce_client *c, const char *resource, const char *field,
 		  const char *idfield, struct search_key *key, const char *before,
 		  unsigned long page_size, int (*each)(void *ctx, const json_t *o), void *ctx,
@@ -44,38 +111,10 @@ int search_by_key(struct commerce_client *c, const char *resource, const char *f
 
 	answer_init(&a);
 	for (;;) {
-		json_t *page, *items, *o;
-		size_t i, n, past = 0;
-		char k[80], b[80];
+		json_t *page, *items;
+		size_t n, past = 0;
 
-		query_value(k, sizeof(k), key->t);
-		buf_reset(&route);
-		buf_printf(&route,
-			   "%s?searchCriteria[filter_groups][0][filters][0][field]=%s"
-			   "&searchCriteria[filter_groups][0][filters][0][value]=%s"
-			   "&searchCriteria[filter_groups][0][filters][0][condition_type]=gteq"
-			   "&searchCriteria[filter_groups][1][filters][0][field]=%s"
-			   "&searchCriteria[filter_groups][1][filters][0][value]=%s"
-			   "&searchCriteria[filter_groups][1][filters][0][condition_type]=gt"
-			   "&searchCriteria[filter_groups][1][filters][1][field]=%s"
-			   "&searchCriteria[filter_groups][1][filters][1][value]=%lld"
-			   "&searchCriteria[filter_groups][1][filters][1][condition_type]=gt",
-			   resource, field, k, field, k, idfield, key->id);
-		if (before) {
-			query_value(b, sizeof(b), before);
-			buf_printf(&route,
-				   "&searchCriteria[filter_groups][2][filters][0][field]=%s"
-				   "&searchCriteria[filter_groups][2][filters][0][value]=%s"
-				   "&searchCriteria[filter_groups][2][filters][0][condition_type]=lt",
-				   field, b);
-		}
-		buf_printf(&route,
-			   "&searchCriteria[sortOrders][0][field]=%s"
-			   "&searchCriteria[sortOrders][0][direction]=ASC"
-			   "&searchCriteria[sortOrders][1][field]=%s"
-			   "&searchCriteria[sortOrders][1][direction]=ASC"
-			   "&searchCriteria[pageSize]=%lu&searchCriteria[currentPage]=1",
-			   field, idfield, page_size);
+		search_route(&route, resource, field, idfield, key, before, page_size);
 		if (commerce_get(c, route.data, &a, &body) != ANSWER_DONE) {
 			buf_printf(err, "Commerce (%s): %s", resource, buf_cstr(&a.message));
 			goto out;
@@ -89,21 +128,9 @@ int search_by_key(struct commerce_client *c, const char *resource, const char *f
 			goto out;
 		}
 		n = json_array_size(items);
-		json_array_foreach(items, i, o) {
-			const char *v = json_string_value(json_object_get(o, field));
-			long long id = (long long)json_integer_value(json_object_get(o, idfield));
-			int cmp = v ? strcmp(v, key->t) : -1;
-
-			if (v == NULL || !(cmp > 0 || (cmp == 0 && id > key->id)))
-				continue; /* a page answered again, or not what was asked */
-			if (each(ctx, o) < 0) {
-				buf_printf(err, "cannot write the %s", resource);
-				json_decref(page);
-				goto out;
-			}
-			snprintf(key->t, sizeof(key->t), "%s", v);
-			key->id = id;
-			past++;
+		if (take_items(items, resource, field, idfield, key, each, ctx, &past, err) < 0) {
+			json_decref(page);
+			goto out;
 		}
 		json_decref(page);
 		if (past == 0 || n < page_size)

@@ -3,72 +3,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
-#include <limits.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/conf.h"
-#include "lib/decode.h"
-#include "lib/entity.h"
+#include "lib/conf_loader.h"
 #include "lib/mapping.h"
-#include "lib/xmlin.h"
 #include "util/filesnap.h"
-#include "util/log.h"
 #include "util/xalloc.h"
 
-enum section_kind { SEC_NONE, SEC_DROPGATE, SEC_COMMERCE, SEC_FEED, SEC_EXPORT, SEC_UNKNOWN };
-
-struct pending_map {
-	char *column, *expr;
-	unsigned long line;
-};
-
-struct loader {
-	const char *path;
-	char *basedir;
-	FILE *fp;
-	unsigned long line;         /* line the reader handed out last */
-	unsigned long section_line; /* line of the last [section] header */
-	int line_too_long;
-	struct buf *err;
-	int nerr;
-	struct conf *c;
-	/* the section being read */
-	enum section_kind kind;
-	char *section;
-	unsigned long cur_section_line;
-	void *obj;
-	uint64_t seen;
-	struct pending_map *maps;
-	size_t nmaps;
-	int seen_dropgate;
-	const char *cur_key; /* while a key's value is parsed: errors name it */
-};
-
-typedef int (*key_parse_fn)(struct loader *ld, const char *v, void *field, const void *arg);
-
-struct key_def {
-	const char *name;
-	key_parse_fn parse;
-	size_t off;
-	const void *arg;
-};
-
-struct choice {
-	const char *name;
-	int value;
-};
-
-struct range {
-	unsigned long min, max;
-};
-
-static void __attribute__((format(printf, 3, 4)))
-conf_error(struct loader *ld, unsigned long line, const char *fmt, ...)
+void conf_error(struct loader *ld, unsigned long line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -82,655 +29,14 @@ conf_error(struct loader *ld, unsigned long line, const char *fmt, ...)
 	ld->nerr++;
 }
 
-/* --- value syntax ----------------------------------------------------- */
-
-int parse_size(const char *s, unsigned long long *out)
-{
-	char *end;
-	unsigned long long v, mul = 1;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	switch (*end) {
-	case 'K': case 'k': mul = 1024ULL; end++; break;
-	case 'M': case 'm': mul = 1024ULL * 1024; end++; break;
-	case 'G': case 'g': mul = 1024ULL * 1024 * 1024; end++; break;
-	default: break;
-	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end || v > ULLONG_MAX / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
-}
-
-int parse_duration(const char *s, unsigned long *seconds)
-{
-	char *end;
-	unsigned long v, mul = 1;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno)
-		return -1;
-	switch (*end) {
-	case 's': mul = 1; end++; break;
-	case 'm': mul = 60; end++; break;
-	case 'h': mul = 3600; end++; break;
-	case 'd': mul = 86400; end++; break;
-	default: break;
-	}
-	if (*end || v > ULONG_MAX / mul)
-		return -1;
-	*seconds = v * mul;
-	return 0;
-}
-
-int parse_duration_ms(const char *s, unsigned long *ms)
-{
-	size_t n = strlen(s);
-	unsigned long v;
-
-	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
-		char *end;
-		if (*s < '0' || *s > '9')
-			return -1;
-		errno = 0;
-		v = strtoul(s, &end, 10);
-		if (errno || end != s + n - 2)
-			return -1;
-		*ms = v;
-		return 0;
-	}
-	if (parse_duration(s, &v) < 0 || v > ULONG_MAX / 1000)
-		return -1;
-	*ms = v * 1000;
-	return 0;
-}
-
-int parse_bool(const char *s, int *out)
-{
-	static const struct choice words[] = { { "yes", 1 },   { "no", 0 }, { "true", 1 },
-					       { "false", 0 }, { "on", 1 }, { "off", 0 },
-					       { "1", 1 },     { "0", 0 },  { NULL, 0 } };
-
-	for (const struct choice *w = words; w->name; w++)
-		if (strcasecmp(s, w->name) == 0) {
-			*out = w->value;
-			return 0;
-		}
-	return -1;
-}
-
-int parse_char(const char *s, char *out)
-{
-	static const struct choice words[] = { { "comma", ',' }, { "semicolon", ';' },
-					       { "tab", '\t' },	 { "pipe", '|' },
-					       { NULL, 0 } };
-	size_t n = strlen(s);
-
-	for (const struct choice *w = words; w->name; w++)
-		if (strcmp(s, w->name) == 0) {
-			*out = (char)w->value;
-			return 0;
-		}
-	if (n == 1 && s[0] != ';' && s[0] != '"') {
-		*out = s[0];
-		return 0;
-	}
-	if (n == 3 && s[0] == '"' && s[2] == '"' && s[1] != '\\') {
-		*out = s[1];
-		return 0;
-	}
-	if (n == 4 && s[0] == '"' && s[1] == '\\' && s[3] == '"') {
-		switch (s[2]) {
-		case 't': *out = '\t'; return 0;
-		case '"': *out = '"'; return 0;
-		case '\\': *out = '\\'; return 0;
-		case '\'': *out = '\''; return 0;
-		default: return -1;
-		}
-	}
-	return -1;
-}
-
-/* --- key parsers ------------------------------------------------------ */
-
-static int kp_string(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	char **p = field;
-
-	(void)arg;
-	if (*v == '\0') {
-		conf_error(ld, ld->line, "the value is empty");
-		return -1;
-	}
-	free(*p);
-	*p = xstrdup(v);
-	return 0;
-}
-
-static int kp_optional_string(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	char **p = field;
-
-	(void)ld, (void)arg;
-	free(*p);
-	*p = *v ? xstrdup(v) : NULL;
-	return 0;
-}
-
-static int kp_path(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	char **p = field;
-
-	(void)arg;
-	if (*v == '\0') {
-		conf_error(ld, ld->line, "the value is empty");
-		return -1;
-	}
-	free(*p);
-	*p = (*v == '/' || ld->basedir == NULL) ? xstrdup(v) : xasprintf("%s/%s", ld->basedir, v);
-	return 0;
-}
-
-static int kp_uint(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	const struct range *r = arg;
-	char *end;
-	unsigned long n;
-
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end || errno || n < r->min || n > r->max) {
-		conf_error(ld, ld->line, "'%s' is not a whole number from %lu to %lu", v, r->min,
-			   r->max);
-		return -1;
-	}
-	*(unsigned long *)field = n;
-	return 0;
-}
-
-static int kp_size(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	unsigned long long n;
-
-	(void)arg;
-	if (parse_size(v, &n) < 0 || n < 1024) {
-		conf_error(ld, ld->line, "'%s' is not a size of at least 1K (e.g. 512K, 4M, 1G)",
-			   v);
-		return -1;
-	}
-	*(unsigned long long *)field = n;
-	return 0;
-}
-
-static int kp_duration(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	unsigned long n;
-
-	(void)arg;
-	if (parse_duration(v, &n) < 0 || n == 0) {
-		conf_error(ld, ld->line, "'%s' is not a duration (e.g. 90s, 2m, 1h)", v);
-		return -1;
-	}
-	*(unsigned long *)field = n;
-	return 0;
-}
-
-static int kp_duration_ms(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	(void)arg;
-	if (parse_duration_ms(v, field) < 0 || *(unsigned long *)field == 0) {
-		conf_error(ld, ld->line, "'%s' is not a duration (e.g. 500ms, 1s, 5m)", v);
-		return -1;
-	}
-	return 0;
-}
-
-static int kp_bool(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	(void)arg;
-	if (parse_bool(v, field) < 0) {
-		conf_error(ld, ld->line, "'%s' is not yes or no", v);
-		return -1;
-	}
-	return 0;
-}
-
-static int kp_choice(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	struct buf names = BUF_INIT(4096);
-
-	for (const struct choice *c = arg; c->name; c++)
-		if (strcmp(v, c->name) == 0) {
-			*(int *)field = c->value;
-			return 0;
-		}
-	for (const struct choice *c = arg; c->name; c++)
-		buf_printf(&names, "%s%s", c == arg ? "" : ", ", c->name);
-	conf_error(ld, ld->line, "'%s' is not one of: %s", v, buf_cstr(&names));
-	buf_release(&names);
-	return -1;
-}
-
-static int kp_list(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	struct strlist *l = field;
-
-	(void)arg;
-	strlist_clear(l);
-	strlist_split(l, v);
-	if (l->n == 0) {
-		conf_error(ld, ld->line, "the list is empty");
-		return -1;
-	}
-	return 0;
-}
-
-static int kp_char(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	(void)arg;
-	if (*v == '\0') {
-		conf_error(ld, ld->line, "the value is empty; a bare ; starts a comment, so write "
-					 "\";\" or semicolon");
-		return -1;
-	}
-	if (parse_char(v, field) < 0) {
-		conf_error(ld, ld->line,
-			   "'%s' is not one character in double quotes (\";\", \"\\t\") or one "
-			   "of comma, semicolon, tab, pipe",
-			   v);
-		return -1;
-	}
-	return 0;
-}
-
-static int kp_encoding(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	(void)arg;
-	if (decode_encoding_known(v) < 0) {
-		conf_error(ld, ld->line, "unknown encoding '%s' (known: %s)", v,
-			   decode_encoding_names());
-		return -1;
-	}
-	return kp_string(ld, v, field, arg);
-}
-
-static int kp_complete(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	struct feed *f = (struct feed *)((char *)field - offsetof(struct feed, complete));
-
-	(void)arg;
-	if (strcmp(v, "close") == 0) {
-		f->complete = COMPLETE_CLOSE;
-	} else if (strcmp(v, "ok-file") == 0) {
-		f->complete = COMPLETE_OKFILE;
-	} else if (strncmp(v, "quiet:", 6) == 0 && parse_duration(v + 6, &f->quiet_seconds) == 0 &&
-		   f->quiet_seconds > 0) {
-		f->complete = COMPLETE_QUIET;
-	} else {
-		conf_error(ld, ld->line, "'%s' is not close, ok-file or quiet:SECONDS", v);
-		return -1;
-	}
-	return 0;
-}
-
-static int kp_at(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	int h, m;
-	char end;
-
-	(void)arg;
-	if (sscanf(v, "%d:%d%c", &h, &m, &end) != 2 || h < 0 || h > 23 || m < 0 || m > 59) {
-		conf_error(ld, ld->line, "'%s' is not a local time like 02:00", v);
-		return -1;
-	}
-	*(int *)field = h * 60 + m;
-	return 0;
-}
-
-static int kp_entity(struct loader *ld, const char *v, void *field, const void *arg)
-{
-	const struct entity *e = entity_find(v);
-
-	(void)arg;
-	if (e == NULL) {
-		conf_error(ld, ld->line, "unknown entity '%s' (known: %s)", v, entity_names());
-		return -1;
-	}
-	*(const struct entity **)field = e;
-	return 0;
-}
-
-static const struct range r_workers = { 1, 64 };
-static const struct range r_days = { 1, 36500 };
-static const struct range r_rows = { 1, 1000000 };
-static const struct range r_retries = { 0, 100 };
-static const struct range r_errors = { 0, ULONG_MAX / 2 };
-static const struct range r_members = { 1, 100000 };
-static const struct range r_ratio = { 2, 100000 };
-
-static const struct choice c_log[] = { { "debug", LOG_DEBUG }, { "info", LOG_INFO },
-				       { "warn", LOG_WARN },   { "error", LOG_ERROR },
-				       { NULL, 0 } };
-static const struct choice c_api[] = { { "csv", API_CSV }, { "json", API_JSON }, { NULL, 0 } };
-static const struct choice c_format[] = { { "csv", FORMAT_CSV }, { "xml", FORMAT_XML },
-					  { NULL, 0 } };
-static const struct choice c_order[] = { { "name", ORDER_NAME }, { "mtime", ORDER_MTIME },
-					 { NULL, 0 } };
-static const struct choice c_mode[] = { { "delta", MODE_DELTA }, { "full", MODE_FULL },
-					{ NULL, 0 } };
-static const struct choice c_validation[] = { { "stop-on-errors", VALIDATION_STOP },
-					      { "skip-errors", VALIDATION_SKIP },
-					      { NULL, 0 } };
-
-static const struct choice c_export_kind[] = { { "orders", EXPORT_ORDERS }, { "bi", EXPORT_BI },
-					       { NULL, 0 } };
-static const struct choice c_export_format[] = { { "csv", EXPORT_CSV }, { "xml", EXPORT_XML },
-						 { "jsonl", EXPORT_JSONL }, { NULL, 0 } };
-static const struct choice c_compress[] = { { "none", 0 }, { "gzip", 1 }, { NULL, 0 } };
-static const struct range r_page = { 1, 1000 };
-
-#define CK(name, fn, field, arg) { name, fn, offsetof(struct conf, field), arg }
-#define TK(name, fn, field, arg) { name, fn, offsetof(struct target, field), arg }
-#define FK(name, fn, field, arg) { name, fn, offsetof(struct feed, field), arg }
-
-#define EK(name, fn, field, arg) { name, fn, offsetof(struct export, field), arg }
-
-static const struct key_def export_keys[] = {
-	EK("kind", kp_choice, kind, c_export_kind),
-	EK("partners", kp_list, partners, NULL),
-	EK("dir", kp_string, dir, NULL),
-	EK("every", kp_duration, every, NULL),
-	EK("at", kp_at, at_minutes, NULL),
-	EK("format", kp_choice, format, c_export_format),
-	EK("target", kp_string, target, NULL),
-	EK("page_size", kp_uint, page_size, &r_page),
-	EK("entities", kp_list, entities, NULL),
-	EK("compress", kp_choice, gzip, c_compress),
-	{ NULL, NULL, 0, NULL },
-};
-
-static const struct key_def dropgate_keys[] = {
-	CK("spool", kp_path, spool, NULL),
-	CK("state", kp_path, state, NULL),
-	CK("workers", kp_uint, workers, &r_workers),
-	CK("log", kp_choice, log_level, c_log),
-	CK("keep_days", kp_uint, keep_days, &r_days),
-	CK("rescan", kp_duration, rescan, NULL),
-	CK("settle", kp_duration, settle, NULL),
-	CK("retry_deferred", kp_duration, retry_deferred, NULL),
-	CK("retry_deferred_max", kp_duration, retry_deferred_max, NULL),
-	CK("min_free", kp_size, min_free, NULL),
-	CK("worker_memory", kp_size, worker_memory, NULL),
-	CK("worker_cpu", kp_duration, worker_cpu, NULL),
-	CK("max_file_size", kp_size, max_file_size, NULL),
-	{ NULL, NULL, 0, NULL },
-};
-
-static const struct key_def commerce_keys[] = {
-	TK("url", kp_string, url, NULL),
-	TK("store", kp_string, store, NULL),
-	TK("token_file", kp_path, token_file, NULL),
-	TK("username", kp_string, username, NULL),
-	TK("password_file", kp_path, password_file, NULL),
-	TK("api", kp_choice, api, c_api),
-	TK("batch_rows", kp_uint, batch_rows, &r_rows),
-	TK("batch_bytes", kp_size, batch_bytes, NULL),
-	TK("timeout", kp_duration, timeout, NULL),
-	TK("retries", kp_uint, retries, &r_retries),
-	TK("backoff", kp_duration_ms, backoff_ms, NULL),
-	TK("backoff_max", kp_duration_ms, backoff_max_ms, NULL),
-	TK("verify_tls", kp_bool, verify_tls, NULL),
-	TK("ca_file", kp_optional_string, ca_file, NULL),
-	{ NULL, NULL, 0, NULL },
-};
-
-static const struct key_def feed_keys[] = {
-	FK("partners", kp_list, partners, NULL),
-	FK("dir", kp_string, dir, NULL),
-	FK("match", kp_list, match, NULL),
-	FK("members", kp_list, members, NULL),
-	FK("format", kp_choice, format, c_format),
-	FK("delimiter", kp_char, delimiter, NULL),
-	FK("quote", kp_char, quote, NULL),
-	FK("strict", kp_bool, strict, NULL),
-	FK("encoding", kp_encoding, encoding, NULL),
-	FK("header", kp_bool, header, NULL),
-	FK("complete", kp_complete, complete, NULL),
-	FK("order", kp_choice, order, c_order),
-	FK("mode", kp_choice, mode, c_mode),
-	FK("entity", kp_entity, entity, NULL),
-	FK("behavior", kp_string, behavior, NULL),
-	FK("validation", kp_choice, validation, c_validation),
-	FK("allowed_errors", kp_uint, allowed_errors, &r_errors),
-	FK("targets", kp_list, targets, NULL),
-	FK("record", kp_string, record, NULL),
-	FK("schema", kp_path, schema, NULL),
-	FK("max_members", kp_uint, max_members, &r_members),
-	FK("max_inflated", kp_size, max_inflated, NULL),
-	FK("max_ratio", kp_uint, max_ratio, &r_ratio),
-	FK("nested", kp_bool, nested, NULL),
-	{ NULL, NULL, 0, NULL },
-};
-
-/* --- sections --------------------------------------------------------- */
-
-static struct target *target_new(struct conf *c, const char *name, int line)
-{
-	struct target *t;
-
-	c->targets = xreallocarray(c->targets, c->ntargets + 1, sizeof(*c->targets));
-	t = &c->targets[c->ntargets++];
-	memset(t, 0, sizeof(*t));
-	t->name = xstrdup(name);
-	t->api = API_CSV;
-	t->batch_rows = 5000;
-	t->batch_bytes = 4ULL * 1024 * 1024;
-	t->timeout = 120;
-	t->retries = 8;
-	t->backoff_ms = 1000;
-	t->backoff_max_ms = 300000;
-	t->verify_tls = 1;
-	t->line = line;
-	return t;
-}
-
-static struct feed *feed_new(struct conf *c, const char *name, int line)
-{
-	struct feed *f;
-
-	c->feeds = xreallocarray(c->feeds, c->nfeeds + 1, sizeof(*c->feeds));
-	f = &c->feeds[c->nfeeds++];
-	memset(f, 0, sizeof(*f));
-	f->name = xstrdup(name);
-	f->format = FORMAT_CSV;
-	f->delimiter = ',';
-	f->quote = '"';
-	f->strict = 1;
-	f->header = 1;
-	f->complete = COMPLETE_CLOSE;
-	f->order = ORDER_NAME;
-	f->mode = MODE_DELTA;
-	f->validation = VALIDATION_STOP;
-	f->max_members = 1000;
-	f->max_inflated = 4ULL * 1024 * 1024 * 1024;
-	f->max_ratio = 100;
-	f->line = line;
-	return f;
-}
-
-static struct export *export_new(struct conf *c, const char *name, int line)
-{
-	struct export *e;
-
-	c->exports = xreallocarray(c->exports, c->nexports + 1, sizeof(*c->exports));
-	e = &c->exports[c->nexports++];
-	memset(e, 0, sizeof(*e));
-	e->name = xstrdup(name);
-	e->kind = EXPORT_ORDERS;
-	e->format = EXPORT_CSV;
-	e->page_size = 200;
-	e->at_minutes = -1;
-	e->line = line;
-	return e;
-}
-
-static void finish_export(struct loader *ld, struct export *e)
-{
-	const char *sec = ld->section;
-	unsigned long line = ld->cur_section_line;
-	static const char *const bi_entities[] = { "orders", "order_items", "customers", "products",
-						   NULL };
-
-	if (e->partners.n == 0)
-		conf_error(ld, line, "[%s] partners is required: whose outbound tree receives the files",
-			   sec);
-	if (e->dir == NULL)
-		e->dir = xstrdup(e->kind == EXPORT_ORDERS ? "outbound/orders" : "outbound/bi");
-	if (e->target == NULL)
-		e->target = xstrdup("default");
-	if (e->every && e->at_minutes >= 0)
-		conf_error(ld, line, "[%s] give every or at, not both", sec);
-	if (!e->every && e->at_minutes < 0)
-		conf_error(ld, line, "[%s] every (e.g. 2m) or at (e.g. 02:00) is required", sec);
-	if (e->kind == EXPORT_BI && e->entities.n == 0)
-		strlist_split(&e->entities, "orders order_items customers products");
-	for (size_t i = 0; i < e->entities.n; i++) {
-		int known = 0;
-		for (const char *const *b = bi_entities; *b; b++)
-			known |= strcmp(*b, e->entities.v[i]) == 0;
-		if (!known)
-			conf_error(ld, line, "[%s] entities: '%s' is not one of orders, order_items, "
-					     "customers, products", sec, e->entities.v[i]);
-	}
-}
-
-static void finish_target(struct loader *ld, struct target *t)
-{
-	const char *sec = ld->section;
-
-	if (t->url == NULL)
-		conf_error(ld, ld->cur_section_line, "[%s] url is required", sec);
-	else if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0)
-		conf_error(ld, ld->cur_section_line, "[%s] url '%s' must start with https:// or http://",
-			   sec, t->url);
-	if (t->store == NULL)
-		t->store = xstrdup("default");
-	if (t->token_file && (t->username || t->password_file))
-		conf_error(ld, ld->cur_section_line,
-			   "[%s] give token_file, or username and password_file, not both", sec);
-	else if (!t->token_file && !(t->username && t->password_file))
-		conf_error(ld, ld->cur_section_line,
-			   "[%s] token_file, or username and password_file, is required", sec);
-	if (t->ca_file && t->ca_file[0] != '/' && ld->basedir) {
-		char *p = xasprintf("%s/%s", ld->basedir, t->ca_file);
-		free(t->ca_file);
-		t->ca_file = p;
-	}
-}
-
-static void finish_feed(struct loader *ld, struct feed *f)
-{
-	const char *sec = ld->section;
-	unsigned long line = ld->cur_section_line;
-
-	if (f->dir == NULL)
-		conf_error(ld, line, "[%s] dir is required", sec);
-	if (f->entity == NULL) {
-		conf_error(ld, line, "[%s] entity is required", sec);
-	} else if (f->behavior == NULL) {
-		f->behavior = xstrdup(f->entity->behaviors[0]);
-	} else if (!entity_behavior_ok(f->entity, f->behavior)) {
-		struct buf names = BUF_INIT(4096);
-		for (const char *const *b = f->entity->behaviors; *b; b++)
-			buf_printf(&names, "%s%s", b == f->entity->behaviors ? "" : ", ", *b);
-		conf_error(ld, line, "[%s] behavior '%s' is not one %s takes: %s", sec, f->behavior,
-			   f->entity->name, buf_cstr(&names));
-		buf_release(&names);
-	}
-	if (f->partners.n == 0)
-		strlist_push(&f->partners, "*");
-	if (f->match.n == 0)
-		strlist_push(&f->match, "*");
-	if (f->members.n == 0)
-		strlist_push(&f->members, "*");
-	if (f->targets.n == 0)
-		strlist_push(&f->targets, "default");
-	if (f->encoding == NULL)
-		f->encoding = xstrdup("utf-8");
-	if (f->delimiter == f->quote)
-		conf_error(ld, line, "[%s] delimiter and quote are the same character", sec);
-	if (f->format == FORMAT_XML && f->record == NULL)
-		conf_error(ld, line, "[%s] format = xml needs record (e.g. record = /Products/Product)",
-			   sec);
-	if (f->format == FORMAT_CSV && (f->record || f->ns_prefixes.n))
-		conf_error(ld, line, "[%s] record and namespace.* apply to format = xml only", sec);
-	if (f->format == FORMAT_XML && ld->nmaps == 0)
-		conf_error(ld, line, "[%s] format = xml needs map.COLUMN keys: each source is a path "
-				     "in the record (map.sku = @sku)", sec);
-	if (!f->header && ld->nmaps == 0 && f->format == FORMAT_CSV)
-		conf_error(ld, line, "[%s] header = no needs map.COLUMN keys that name columns by "
-				     "position (map.sku = 1 | trim)", sec);
-
-	int map_errors = ld->nerr;
-
-	if (ld->nmaps)
-		f->map = mapping_new();
-	for (size_t i = 0; i < ld->nmaps; i++) {
-		struct pending_map *pm = &ld->maps[i];
-		struct buf e = BUF_INIT(4096);
-
-		if (!entity_column_name_ok(pm->column))
-			conf_error(ld, pm->line,
-				   "[%s] map.%s: Commerce column names are lower case letters, "
-				   "digits and '_'", sec, pm->column);
-		else if (f->entity && !f->entity->open_columns &&
-			 entity_column(f->entity, pm->column) == NULL)
-			conf_error(ld, pm->line, "[%s] map.%s: %s has no column '%s'", sec,
-				   pm->column, f->entity->name, pm->column);
-		else if (mapping_add(f->map, pm->column, pm->expr, ld->basedir, &ld->c->files, &e) < 0)
-			conf_error(ld, pm->line, "[%s] map.%s: %s", sec, pm->column, buf_cstr(&e));
-		buf_release(&e);
-	}
-	map_errors = ld->nerr - map_errors;
-	if (f->format == FORMAT_XML && f->map && !map_errors) {
-		struct buf e = BUF_INIT(4096);
-		if (xmlin_check_feed(f, &e) < 0)
-			conf_error(ld, line, "[%s] %s", sec, buf_cstr(&e));
-		buf_release(&e);
-	}
-	/* a column whose map. failed to compile is not also "missing" */
-	if (f->map && f->entity && !map_errors) {
-		int del = f->behavior && strcmp(f->behavior, "delete") == 0;
-		for (const struct column_rule *r = f->entity->columns; r->name; r++) {
-			int needed = (r->flags & COL_REQUIRED) || ((r->flags & COL_ADD) && !del);
-			int mapped = 0;
-			for (size_t i = 0; i < mapping_count(f->map); i++)
-				mapped |= strcmp(mapping_column(f->map, i), r->name) == 0;
-			if (needed && !mapped)
-				conf_error(ld, line, "[%s] %s needs the column '%s': add map.%s", sec,
-					   f->entity->name, r->name, r->name);
-		}
-	}
-}
-
 static void finish_section(struct loader *ld)
 {
 	if (ld->kind == SEC_COMMERCE)
-		finish_target(ld, ld->obj);
+		section_finish_target(ld, ld->obj);
 	else if (ld->kind == SEC_FEED)
-		finish_feed(ld, ld->obj);
+		section_finish_feed(ld, ld->obj);
 	else if (ld->kind == SEC_EXPORT)
-		finish_export(ld, ld->obj);
+		section_finish_export(ld, ld->obj);
 	for (size_t i = 0; i < ld->nmaps; i++) {
 		free(ld->maps[i].column);
 		free(ld->maps[i].expr);
@@ -784,29 +90,92 @@ static void begin_section(struct loader *ld, const char *section)
 			conf_error(ld, ld->section_line, "[%s] appears twice", section);
 		} else {
 			ld->kind = is_feed ? SEC_FEED : SEC_COMMERCE;
-			ld->obj = is_feed ? (void *)feed_new(c, n, (int)ld->section_line)
-					  : (void *)target_new(c, n, (int)ld->section_line);
+			ld->obj = is_feed
+				      ? (void *)section_new_feed(ld, n, (int)ld->section_line)
+				      : (void *)section_new_target(ld, n, (int)ld->section_line);
 		}
 	} else if (strcmp(type, "export") == 0 && name && valid_name(name)) {
 		if (conf_export(c, name)) {
 			conf_error(ld, ld->section_line, "[%s] appears twice", section);
 		} else {
 			ld->kind = SEC_EXPORT;
-			ld->obj = export_new(c, name, (int)ld->section_line);
+			ld->obj = section_new_export(ld, name, (int)ld->section_line);
 		}
 	} else {
 		conf_error(ld, ld->section_line,
 			   "unknown section [%s] (known: [dropgate], [commerce], [commerce NAME], "
-			   "[feed NAME], [export NAME])", section);
+			   "[feed NAME], [export NAME])",
+			   section);
 	}
 	free(type);
 }
 
+/* the key table of each kind of section */
+static const struct key_def *const section_keys[] = {
+    [SEC_DROPGATE] = conf_dropgate_keys,
+    [SEC_COMMERCE] = conf_commerce_keys,
+    [SEC_FEED] = conf_feed_keys,
+    [SEC_EXPORT] = conf_export_keys,
+};
+
+/* feed_pattern_key: map.COLUMN (compiled at the section's end) and namespace.PREFIX. */
+static void feed_pattern_key(struct loader *ld, const char *name, const char *value)
+{
+	struct feed *f = ld->obj;
+
+	if (strncmp(name, "namespace.", 10) == 0) {
+		if (strlist_has(&f->ns_prefixes, name + 10))
+			conf_error(ld, ld->line, "[%s] %s is given twice", ld->section, name);
+		strlist_push(&f->ns_prefixes, name + 10);
+		strlist_push(&f->ns_uris, value);
+		return;
+	}
+	for (size_t i = 0; i < ld->nmaps; i++)
+		if (strcmp(ld->maps[i].column, name + 4) == 0) {
+			conf_error(ld, ld->line, "[%s] %s is given twice (first on line %lu)",
+				   ld->section, name, ld->maps[i].line);
+			return;
+		}
+	ld->maps = xreallocarray(ld->maps, ld->nmaps + 1, sizeof(*ld->maps));
+	ld->maps[ld->nmaps].column = xstrdup(name + 4);
+	ld->maps[ld->nmaps].expr = xstrdup(value);
+	ld->maps[ld->nmaps].line = ld->line;
+	ld->nmaps++;
+}
+
+/* set_key: the row of keys named name parses value into the section's struct. */
+static void set_key(struct loader *ld, const struct key_def *keys, const char *name,
+		    const char *value)
+{
+	size_t i;
+
+	for (i = 0; keys[i].name; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			break;
+	if (keys[i].name == NULL) {
+		struct buf names = BUF_INIT(4096);
+		for (size_t j = 0; keys[j].name; j++)
+			buf_printf(&names, "%s%s", j ? ", " : "", keys[j].name);
+		conf_error(ld, ld->line, "[%s] unknown key '%s' (known: %s%s)", ld->section, name,
+			   buf_cstr(&names),
+			   ld->kind == SEC_FEED ? ", map.COLUMN, namespace.PREFIX" : "");
+		buf_release(&names);
+		return;
+	}
+	if (ld->seen & (1ULL << i)) {
+		conf_error(ld, ld->line, "[%s] key '%s' is given twice", ld->section, name);
+		return;
+	}
+	ld->seen |= 1ULL << i;
+	ld->cur_key = name;
+	keys[i].parse(ld, value, (char *)ld->obj + keys[i].off, keys[i].arg);
+	ld->cur_key = NULL;
+}
+
+/* handler: inih's callback for each key; a new section ends the one before. */
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct loader *ld = user;
-	const struct key_def *keys = NULL;
-	size_t i;
 
 	if (ld->section == NULL || strcmp(ld->section, section) != 0 ||
 	    ld->cur_section_line != ld->section_line) {
@@ -820,55 +189,13 @@ static int handler(void *user, const char *section, const char *name, const char
 		}
 		begin_section(ld, section);
 	}
-	switch (ld->kind) {
-	case SEC_DROPGATE: keys = dropgate_keys; break;
-	case SEC_COMMERCE: keys = commerce_keys; break;
-	case SEC_FEED: keys = feed_keys; break;
-	case SEC_EXPORT: keys = export_keys; break;
-	default: return 1; /* already reported */
-	}
-	if (ld->kind == SEC_FEED && strncmp(name, "map.", 4) == 0) {
-		for (i = 0; i < ld->nmaps; i++)
-			if (strcmp(ld->maps[i].column, name + 4) == 0) {
-				conf_error(ld, ld->line, "[%s] %s is given twice (first on line %lu)",
-					   section, name, ld->maps[i].line);
-				return 1;
-			}
-		ld->maps = xreallocarray(ld->maps, ld->nmaps + 1, sizeof(*ld->maps));
-		ld->maps[ld->nmaps].column = xstrdup(name + 4);
-		ld->maps[ld->nmaps].expr = xstrdup(value);
-		ld->maps[ld->nmaps].line = ld->line;
-		ld->nmaps++;
-		return 1;
-	}
-	if (ld->kind == SEC_FEED && strncmp(name, "namespace.", 10) == 0) {
-		struct feed *f = ld->obj;
-		if (strlist_has(&f->ns_prefixes, name + 10))
-			conf_error(ld, ld->line, "[%s] %s is given twice", section, name);
-		strlist_push(&f->ns_prefixes, name + 10);
-		strlist_push(&f->ns_uris, value);
-		return 1;
-	}
-	for (i = 0; keys[i].name; i++)
-		if (strcmp(keys[i].name, name) == 0)
-			break;
-	if (keys[i].name == NULL) {
-		struct buf names = BUF_INIT(4096);
-		for (size_t j = 0; keys[j].name; j++)
-			buf_printf(&names, "%s%s", j ? ", " : "", keys[j].name);
-		conf_error(ld, ld->line, "[%s] unknown key '%s' (known: %s%s)", section, name,
-			   buf_cstr(&names), ld->kind == SEC_FEED ? ", map.COLUMN, namespace.PREFIX" : "");
-		buf_release(&names);
-		return 1;
-	}
-	if (ld->seen & (1ULL << i)) {
-		conf_error(ld, ld->line, "[%s] key '%s' is given twice", section, name);
-		return 1;
-	}
-	ld->seen |= 1ULL << i;
-	ld->cur_key = name;
-	keys[i].parse(ld, value, (char *)ld->obj + keys[i].off, keys[i].arg);
-	ld->cur_key = NULL;
+	if (ld->kind == SEC_NONE || ld->kind == SEC_UNKNOWN)
+		return 1; /* already reported */
+	if (ld->kind == SEC_FEED &&
+	    (strncmp(name, "map.", 4) == 0 || strncmp(name, "namespace.", 10) == 0))
+		feed_pattern_key(ld, name, value);
+	else
+		set_key(ld, section_keys[ld->kind], name, value);
 	return 1;
 }
 
@@ -913,30 +240,6 @@ static char *reader(char *str, int num, void *stream)
 	return str;
 }
 
-static void check_whole(struct loader *ld)
-{
-	struct conf *c = ld->c;
-
-	if (c->spool == NULL)
-		c->spool = xstrdup("/srv/dropgate/spool");
-	if (c->state == NULL)
-		c->state = xstrdup("/var/lib/dropgate");
-	for (size_t i = 0; i < c->nexports; i++)
-		if (conf_target(c, c->exports[i].target) == NULL)
-			conf_error(ld, (unsigned long)c->exports[i].line,
-				   "[export %s] target: no section [commerce %s]", c->exports[i].name,
-				   c->exports[i].target);
-	for (size_t i = 0; i < c->nfeeds; i++) {
-		struct feed *f = &c->feeds[i];
-		for (size_t j = 0; j < f->targets.n; j++)
-			if (conf_target(c, f->targets.v[j]) == NULL)
-				conf_error(ld, (unsigned long)f->line,
-					   "[feed %s] targets: no section [commerce%s%s]", f->name,
-					   strcmp(f->targets.v[j], "default") ? " " : "",
-					   strcmp(f->targets.v[j], "default") ? f->targets.v[j] : "");
-	}
-}
-
 /* read_whole: fp's bytes, NUL-terminated; NULL with the reason in err. fp is closed. */
 static char *read_whole(FILE *fp, const char *path, size_t *len, struct buf *err)
 {
@@ -963,9 +266,9 @@ static char *read_whole(FILE *fp, const char *path, size_t *len, struct buf *err
 }
 
 static struct conf *load(const char *path, const char *text, size_t len,
-			 const struct filesnap *given, struct buf *err);
+			 const struct filesnap *given, conf_feed_check_fn check, struct buf *err);
 
-struct conf *conf_load(const char *path, struct buf *err)
+struct conf *conf_read(const char *path, conf_feed_check_fn check, struct buf *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
@@ -982,14 +285,15 @@ struct conf *conf_load(const char *path, struct buf *err)
 	text = read_whole(fp, path, &len, err);
 	if (text == NULL)
 		return NULL;
-	c = load(path, text, len, NULL, err);
+	c = load(path, text, len, NULL, check, err);
 	free(text);
 	return c;
 }
 
-struct conf *conf_load_text(const char *path, const char *text, size_t len, struct buf *err)
+struct conf *conf_read_text(const char *path, const char *text, size_t len,
+			    conf_feed_check_fn check, struct buf *err)
 {
-	return load(path, text, len, NULL, err);
+	return load(path, text, len, NULL, check, err);
 }
 
 int conf_snapshot_write(const struct conf *c, int fd)
@@ -1003,7 +307,7 @@ int conf_snapshot_write(const struct conf *c, int fd)
 	return rc;
 }
 
-struct conf *conf_load_snapshot(int fd, struct buf *err)
+struct conf *conf_read_snapshot(int fd, conf_feed_check_fn check, struct buf *err)
 {
 	struct filesnap s = FILESNAP_INIT;
 	struct conf *c = NULL;
@@ -1015,14 +319,14 @@ struct conf *conf_load_snapshot(int fd, struct buf *err)
 	if (s.n == 0)
 		buf_printf(err, "the configuration handed over is empty\n");
 	else
-		c = load(s.v[0].name, s.v[0].data, s.v[0].len, &s, err);
+		c = load(s.v[0].name, s.v[0].data, s.v[0].len, &s, check, err);
 	filesnap_clear(&s);
 	return c;
 }
 
 /* load: parse text as path's; lookup tables from given (all but its first file) or disk. */
 static struct conf *load(const char *path, const char *text, size_t len,
-			 const struct filesnap *given, struct buf *err)
+			 const struct filesnap *given, conf_feed_check_fn check, struct buf *err)
 {
 	struct loader ld;
 	struct conf *c = xcalloc(1, sizeof(*c));
@@ -1033,6 +337,7 @@ static struct conf *load(const char *path, const char *text, size_t len,
 	ld.path = path;
 	ld.err = err;
 	ld.c = c;
+	ld.check_feed = check;
 	c->path = xstrdup(path);
 	c->text = xmalloc(len + 1);
 	memcpy(c->text, text, len);
@@ -1040,19 +345,9 @@ static struct conf *load(const char *path, const char *text, size_t len,
 	c->textlen = len;
 	for (size_t i = 1; given && i < given->n; i++)
 		filesnap_add(&c->files, given->v[i].name, given->v[i].data, given->v[i].len);
-	c->workers = 2;
-	c->log_level = LOG_INFO;
-	c->keep_days = 30;
-	c->rescan = 60;
-	c->settle = 30;
-	c->retry_deferred = 60;
-	c->retry_deferred_max = 3600;
-	c->min_free = 64ULL * 1024 * 1024;
-	c->worker_memory = 1024ULL * 1024 * 1024;
-	c->worker_cpu = 600;
-	c->max_file_size = 4ULL * 1024 * 1024 * 1024;
 	slash = strrchr(path, '/');
 	ld.basedir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	keys_default(&ld, conf_dropgate_keys, c);
 	/* an empty text: fmemopen refuses a zero size, and an empty file is an empty stream */
 	ld.fp = len ? fmemopen(c->text, len, "r") : fopen("/dev/null", "re");
 	if (ld.fp == NULL) {
@@ -1065,7 +360,7 @@ static struct conf *load(const char *path, const char *text, size_t len,
 	finish_section(&ld);
 	if (rc > 0 && !ld.line_too_long)
 		conf_error(&ld, (unsigned long)rc, "not a [section], key = value, or comment");
-	check_whole(&ld);
+	section_check_references(&ld);
 	fclose(ld.fp);
 	free(ld.basedir);
 	if (ld.nerr) {
@@ -1080,47 +375,28 @@ void conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	for (size_t i = 0; i < c->ntargets; i++) {
-		struct target *t = &c->targets[i];
-		free(t->name);
-		free(t->url);
-		free(t->store);
-		free(t->token_file);
-		free(t->username);
-		free(t->password_file);
-		free(t->ca_file);
+		free(c->targets[i].name);
+		keys_release(conf_commerce_keys, &c->targets[i]);
 	}
 	for (size_t i = 0; i < c->nfeeds; i++) {
 		struct feed *f = &c->feeds[i];
 		free(f->name);
-		strlist_clear(&f->partners);
-		free(f->dir);
-		strlist_clear(&f->match);
-		strlist_clear(&f->members);
-		free(f->encoding);
-		free(f->behavior);
-		strlist_clear(&f->targets);
+		keys_release(conf_feed_keys, f);
 		mapping_free(f->map);
-		free(f->record);
 		strlist_clear(&f->ns_prefixes);
 		strlist_clear(&f->ns_uris);
-		free(f->schema);
 	}
 	for (size_t i = 0; i < c->nexports; i++) {
-		struct export *e = &c->exports[i];
-		free(e->name);
-		strlist_clear(&e->partners);
-		free(e->dir);
-		free(e->target);
-		strlist_clear(&e->entities);
+		free(c->exports[i].name);
+		keys_release(conf_export_keys, &c->exports[i]);
 	}
+	keys_release(conf_dropgate_keys, c);
 	free(c->exports);
 	free(c->targets);
 	free(c->feeds);
 	free(c->path);
 	free(c->text);
 	filesnap_clear(&c->files);
-	free(c->spool);
-	free(c->state);
 	free(c);
 }
 

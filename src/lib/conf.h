@@ -2,11 +2,13 @@
  * conf - the dropgate configuration: one INI file, parsed with inih.
  *
  * Sections: [dropgate], [commerce] (the target "default") and [commerce NAME],
- * [feed NAME]. Every key is a row of a table in conf.c with its parser; an
- * unknown key, a bad value, a key given twice or a missing required key is an
- * error naming the file, line and key ("dropgate.conf:12: [feed stock]
- * encoding: unknown encoding 'latin9'"). conf_load reports every error it
- * finds, not only the first, and returns NULL when there was one.
+ * [feed NAME], [export NAME]. Every key is a row of a table in conf_keys.c
+ * with its parser and its default; an unknown key, a bad value, a key given
+ * twice or a missing required key is an error naming the file, line and key
+ * ("dropgate.conf:12: [feed stock] encoding: unknown encoding 'latin9'").
+ * conf_read reports every error it finds, not only the first, and returns
+ * NULL when there was one. It knows no input format beyond the names of its
+ * keys: what only a parser can check arrives as a conf_feed_check_fn.
  *
  * Debian's inih cuts lines at 200 bytes and joins indented lines to the
  * previous value; conf.c reads lines itself, refuses longer ones with an error
@@ -18,94 +20,16 @@
 
 #include <stddef.h>
 
+#include "lib/conf_value.h"
+#include "lib/export_conf.h"
+#include "lib/feed.h"
+#include "lib/target.h"
 #include "util/buf.h"
 #include "util/filesnap.h"
-#include "util/strlist.h"
-
-struct entity;
-struct mapping;
-
-enum feed_format { FORMAT_CSV, FORMAT_XML };
-enum feed_complete { COMPLETE_CLOSE, COMPLETE_OKFILE, COMPLETE_QUIET };
-enum feed_order { ORDER_NAME, ORDER_MTIME };
-enum feed_mode { MODE_DELTA, MODE_FULL };
-enum feed_validation { VALIDATION_STOP, VALIDATION_SKIP };
-enum target_api { API_CSV, API_JSON };
-
-struct target {
-	char *name; /* "default" for [commerce] */
-	char *url;
-	char *store;
-	char *token_file;
-	char *username;
-	char *password_file;
-	enum target_api api;
-	unsigned long batch_rows;
-	unsigned long long batch_bytes;
-	unsigned long timeout;     /* seconds */
-	unsigned long retries;
-	unsigned long backoff_ms;     /* first retry after this, doubling ... */
-	unsigned long backoff_max_ms; /* ... up to this */
-	int verify_tls;
-	char *ca_file;
-	int line;
-};
-
-struct feed {
-	char *name;
-	struct strlist partners;
-	char *dir;
-	struct strlist match;
-	struct strlist members;
-	enum feed_format format;
-	char delimiter;
-	char quote;
-	int strict;
-	char *encoding;
-	int header;
-	enum feed_complete complete;
-	unsigned long quiet_seconds;
-	enum feed_order order;
-	enum feed_mode mode;
-	const struct entity *entity;
-	char *behavior;
-	enum feed_validation validation;
-	unsigned long allowed_errors;
-	struct strlist targets;
-	struct mapping *map; /* NULL: columns pass through */
-	/* format = xml */
-	char *record;
-	struct strlist ns_prefixes, ns_uris;
-	char *schema;
-	/* archives */
-	unsigned long max_members;
-	unsigned long long max_inflated;
-	unsigned long max_ratio;
-	int nested;
-	int line;
-};
-
-enum export_kind { EXPORT_ORDERS, EXPORT_BI };
-enum export_format { EXPORT_CSV, EXPORT_XML, EXPORT_JSONL };
-
-struct export {
-	char *name;
-	enum export_kind kind;
-	struct strlist partners;
-	char *dir;               /* relative to each partner's root */
-	unsigned long every;     /* seconds, 0: use at */
-	int at_minutes;          /* minutes after local midnight, -1: use every */
-	enum export_format format;
-	char *target;
-	unsigned long page_size;
-	struct strlist entities; /* bi */
-	int gzip;                /* compress = gzip */
-	int line;
-};
 
 struct conf {
 	char *path;
-	char *text;    /* the bytes parsed, NUL-terminated: what the parser child is handed */
+	char *text; /* the bytes parsed, NUL-terminated: what the parser child is handed */
 	size_t textlen;
 	struct filesnap files; /* the lookup tables' bytes, as they were read */
 	char *spool;
@@ -113,11 +37,11 @@ struct conf {
 	unsigned long workers;
 	int log_level;
 	unsigned long keep_days;
-	unsigned long rescan;          /* seconds between full scans of the spool */
-	unsigned long settle;          /* seconds a file found by a scan must be quiet */
-	unsigned long retry_deferred;  /* first wait for a deferred file, doubling ... */
+	unsigned long rescan;		  /* seconds between full scans of the spool */
+	unsigned long settle;		  /* seconds a file found by a scan must be quiet */
+	unsigned long retry_deferred;	  /* first wait for a deferred file, doubling ... */
 	unsigned long retry_deferred_max; /* ... up to this */
-	unsigned long long min_free;   /* claim nothing while the state disk has less */
+	unsigned long long min_free;	  /* claim nothing while the state disk has less */
 	unsigned long long worker_memory; /* rlimits of the parsing process */
 	unsigned long worker_cpu;
 	unsigned long long max_file_size;
@@ -129,37 +53,42 @@ struct conf {
 	size_t nexports;
 };
 
-#define CONF_MAX_TEXT (1024 * 1024) /* a longer configuration file is refused */
+#define CONF_MAX_TEXT (1024 * 1024)	    /* a longer configuration file is refused */
 #define CONF_MAX_SNAPSHOT ((size_t)1 << 30) /* the configuration and its lookup tables */
 
-/* conf_load: parse path; NULL with every error (one per line) in err. */
-struct conf *conf_load(const char *path, struct buf *err);
 /*
- * conf_load_text: parse text as if it were read from path (path names it in
+ * conf_feed_check_fn: what the loader cannot tell about a feed by itself (an
+ * XML feed's record path and XPaths: loadconf.h), asked at the end of each
+ * [feed] section whose map.* keys all compiled. 0, or -1 with the reason in
+ * err, which becomes that section's error "[feed NAME] reason".
+ */
+typedef int (*conf_feed_check_fn)(const struct feed *f, struct buf *err);
+
+/*
+ * conf_read: parse path; NULL with every error (one per line) in err. check
+ * (NULL: none) is asked about each feed, its complaints reported in place.
+ * Whoever runs feeds loads through loadconf.h's conf_load, which passes the
+ * parsers' checks.
+ */
+struct conf *conf_read(const char *path, conf_feed_check_fn check, struct buf *err);
+/*
+ * conf_read_text: parse text as if it were read from path (path names it in
  * errors, and relative paths in it are taken from path's directory). Only the
  * files it names (lookup tables) are read; path itself is not opened.
  */
-struct conf *conf_load_text(const char *path, const char *text, size_t len, struct buf *err);
+struct conf *conf_read_text(const char *path, const char *text, size_t len,
+			    conf_feed_check_fn check, struct buf *err);
 /*
  * conf_snapshot_write: c as it runs, onto fd: its path and text, and the bytes
- * of every lookup table it read. conf_load_snapshot builds the same
+ * of every lookup table it read. conf_read_snapshot builds the same
  * configuration from what fd holds (read to its end) without opening a file:
  * what the daemon hands its parser child. 0 or -1 (errno); NULL with err set.
  */
 int conf_snapshot_write(const struct conf *c, int fd);
-struct conf *conf_load_snapshot(int fd, struct buf *err);
+struct conf *conf_read_snapshot(int fd, conf_feed_check_fn check, struct buf *err);
 void conf_free(struct conf *c);
 const struct feed *conf_feed(const struct conf *c, const char *name);
 const struct target *conf_target(const struct conf *c, const char *name);
 const struct export *conf_export(const struct conf *c, const char *name);
-
-/* Value syntax shared with other modules and the tests. */
-int parse_size(const char *s, unsigned long long *out);
-int parse_duration(const char *s, unsigned long *seconds);
-/* parse_duration_ms: the same, in milliseconds, also taking "ms" (250ms). */
-int parse_duration_ms(const char *s, unsigned long *ms);
-int parse_bool(const char *s, int *out);
-/* parse_char: `";"`, `"\t"`, or comma, semicolon, tab, pipe. */
-int parse_char(const char *s, char *out);
 
 #endif

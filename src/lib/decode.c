@@ -19,6 +19,8 @@ struct encoding {
 	int kind;
 };
 
+/* One row an encoding (clang-format would pack the rows into columns). */
+/* clang-format off */
 static const struct encoding encodings[] = {
 	{ "utf-8", "UTF-8", KIND_UTF8 },
 	{ "windows-1252", "WINDOWS-1252", KIND_BYTE },
@@ -29,6 +31,7 @@ static const struct encoding encodings[] = {
 	{ "utf-16be", "UTF-16BE", KIND_UTF16 },
 	{ NULL, NULL, 0 },
 };
+/* clang-format on */
 
 struct decoder {
 	const struct encoding *enc;
@@ -41,10 +44,10 @@ struct decoder {
 	unsigned char carry[8];
 	size_t ncarry;
 	/* position, for error reports */
-	unsigned long long abs;  /* input bytes before the current block */
-	unsigned long line;      /* line at the start of the current block */
+	unsigned long long abs;	       /* input bytes before the current block */
+	unsigned long line;	       /* line at the start of the current block */
 	unsigned long long line_start; /* absolute offset where that line starts */
-	unsigned long out_lines; /* line feeds written (utf-16 line numbers) */
+	unsigned long out_lines;       /* line feeds written (utf-16 line numbers) */
 	/* error queue */
 	struct decode_error *errs;
 	size_t head, nerrs, alloc;
@@ -433,99 +436,94 @@ static int check_bom(struct decoder *d, const char **in, size_t *len)
 	return 0;
 }
 
-int decoder_run(struct decoder *d, const char *in, size_t len, int eof, const char **out,
-		size_t *outlen)
+/*
+ * run_joined: the bytes held back at the start (too few to tell a byte-order
+ * mark), then in[], as one first block.
+ */
+static int run_joined(struct decoder *d, const char *in, size_t len, int eof, const char **out,
+		      size_t *outlen)
 {
-	size_t consumed = 0;
+	struct buf j = BUF_INIT(BUF_NOCAP);
 	int rc;
 
-	buf_reset(&d->out);
-	if (!d->started) {
-		if (len < 3 && !eof && d->ncarry + len < sizeof(d->carry)) {
-			memcpy(d->carry + d->ncarry, in, len);
-			d->ncarry += len;
-			*out = "";
-			*outlen = 0;
-			return 0;
-		}
-		d->started = 1;
-		if (d->ncarry) {
-			/* a tiny first block was held back: join it to this one */
-			struct buf j = BUF_INIT(BUF_NOCAP);
-			buf_add(&j, d->carry, d->ncarry);
-			buf_add(&j, in, len);
-			d->ncarry = 0;
-			d->started = 0;
-			rc = decoder_run(d, j.data, j.len, eof, out, outlen);
-			if (*out == j.data) { /* keep the bytes alive in d->out */
-				buf_reset(&d->out);
-				buf_add(&d->out, j.data, j.len);
-				*out = d->out.data;
-			}
-			buf_release(&j);
-			return rc;
-		}
-		if (check_bom(d, &in, &len) < 0)
-			return -1;
+	buf_add(&j, d->carry, d->ncarry);
+	buf_add(&j, in, len);
+	d->ncarry = 0;
+	d->started = 0;
+	rc = decoder_run(d, j.data, j.len, eof, out, outlen);
+	if (*out == j.data) { /* keep the bytes alive in d->out */
+		buf_reset(&d->out);
+		buf_add(&d->out, j.data, j.len);
+		*out = d->out.data;
 	}
-	if (d->ncarry) {
-		/* finish the sequence the last block cut, from the first bytes of this one */
-		unsigned char tmp[16];
-		size_t take = len < 8 ? len : 8, used = 0;
-		const char *o;
-		size_t olen;
+	buf_release(&j);
+	return rc;
+}
 
-		memcpy(tmp, d->carry, d->ncarry);
-		memcpy(tmp + d->ncarry, in, take);
-		if (d->enc->kind == KIND_UTF8) {
-			rc = run_utf8(d, (char *)tmp, d->ncarry + take, eof && take == len, 1, &o,
-				      &olen, &used);
-		} else {
-			rc = run_iconv(d, (char *)tmp, d->ncarry + take, eof && take == len, &used);
-		}
-		if (rc < 0)
-			return -1;
-		if (used < d->ncarry) {
-			/* still incomplete: only possible at a tiny block */
-			memmove(d->carry, tmp + used, d->ncarry + take - used);
-			d->ncarry = d->ncarry + take - used;
-			*out = d->out.data ? d->out.data : "";
-			*outlen = d->out.len;
-			d->abs += len;
-			return 0;
-		}
-		used -= d->ncarry;
-		d->ncarry = 0;
-		in += used;
-		len -= used;
-		d->abs += used;
-	}
-	if (d->enc->kind == KIND_UTF8) {
-		rc = run_utf8(d, in, len, eof, d->out.len > 0, out, outlen, &consumed);
-	} else if (d->enc->kind == KIND_BYTE) {
-		rc = run_bytemap(d, in, len);
-		consumed = len;
-		*out = d->out.data ? d->out.data : "";
-		*outlen = d->out.len;
-	} else {
-		rc = run_iconv(d, in, len, eof, &consumed);
-		*out = d->out.data ? d->out.data : "";
-		*outlen = d->out.len;
-	}
+/*
+ * finish_carry: the sequence the last block cut, completed from the first
+ * bytes of this one (*in, *len: past them). 0 go on; 1 it is still cut (only
+ * at a tiny block: *out is what there is); -1 as decoder_run.
+ */
+static int finish_carry(struct decoder *d, const char **in, size_t *len, int eof, const char **out,
+			size_t *outlen)
+{
+	unsigned char tmp[16];
+	size_t take = *len < 8 ? *len : 8, used = 0;
+	const char *o;
+	size_t olen;
+	int rc;
+
+	memcpy(tmp, d->carry, d->ncarry);
+	memcpy(tmp + d->ncarry, *in, take);
+	if (d->enc->kind == KIND_UTF8)
+		rc = run_utf8(d, (char *)tmp, d->ncarry + take, eof && take == *len, 1, &o, &olen,
+			      &used);
+	else
+		rc = run_iconv(d, (char *)tmp, d->ncarry + take, eof && take == *len, &used);
 	if (rc < 0)
 		return -1;
-	if (consumed < len) {
-		d->ncarry = len - consumed;
-		if (d->ncarry > sizeof(d->carry)) { /* cannot happen: sequences are short */
-			d->ncarry = 0;
-			buf_addstr(&d->msg, "internal error: undecodable tail");
-			return -1;
-		}
-		memcpy(d->carry, in + consumed, d->ncarry);
+	if (used < d->ncarry) {
+		memmove(d->carry, tmp + used, d->ncarry + take - used);
+		d->ncarry = d->ncarry + take - used;
+		*out = d->out.data ? d->out.data : "";
+		*outlen = d->out.len;
+		d->abs += *len;
+		return 1;
 	}
-	/* advance the position bookkeeping past this block */
+	used -= d->ncarry;
+	d->ncarry = 0;
+	*in += used;
+	*len -= used;
+	d->abs += used;
+	return 0;
+}
+
+/* convert: in[] to UTF-8 by the encoding's kind; *consumed: bytes used, the rest to carry. */
+static int convert(struct decoder *d, const char *in, size_t len, int eof, const char **out,
+		   size_t *outlen, size_t *consumed)
+{
+	int rc;
+
+	if (d->enc->kind == KIND_UTF8)
+		return run_utf8(d, in, len, eof, d->out.len > 0, out, outlen, consumed);
+	if (d->enc->kind == KIND_BYTE) {
+		rc = run_bytemap(d, in, len);
+		*consumed = len;
+	} else {
+		rc = run_iconv(d, in, len, eof, consumed);
+	}
+	*out = d->out.data ? d->out.data : "";
+	*outlen = d->out.len;
+	return rc;
+}
+
+/* advance: the position bookkeeping past a block of which consumed bytes were used. */
+static void advance(struct decoder *d, const char *in, size_t consumed, const char *out,
+		    size_t outlen)
+{
 	if (d->enc->kind == KIND_UTF16) {
-		d->out_lines += count_lf(*out, *outlen);
+		d->out_lines += count_lf(out, outlen);
 		d->line = d->out_lines + 1;
 	} else {
 		const char *last = NULL;
@@ -540,5 +538,46 @@ int decoder_run(struct decoder *d, const char *in, size_t len, int eof, const ch
 			d->line_start = d->abs + (unsigned long long)(last - in) + 1;
 	}
 	d->abs += consumed;
+}
+
+int decoder_run(struct decoder *d, const char *in, size_t len, int eof, const char **out,
+		size_t *outlen)
+{
+	size_t consumed = 0;
+	int rc;
+
+	buf_reset(&d->out);
+	if (!d->started) {
+		if (len < 3 && !eof && d->ncarry + len < sizeof(d->carry)) {
+			/* too few bytes to tell a byte-order mark: hold them */
+			memcpy(d->carry + d->ncarry, in, len);
+			d->ncarry += len;
+			*out = "";
+			*outlen = 0;
+			return 0;
+		}
+		d->started = 1;
+		if (d->ncarry)
+			return run_joined(d, in, len, eof, out, outlen);
+		if (check_bom(d, &in, &len) < 0)
+			return -1;
+	}
+	if (d->ncarry) {
+		rc = finish_carry(d, &in, &len, eof, out, outlen);
+		if (rc != 0)
+			return rc < 0 ? -1 : 0;
+	}
+	if (convert(d, in, len, eof, out, outlen, &consumed) < 0)
+		return -1;
+	if (consumed < len) {
+		d->ncarry = len - consumed;
+		if (d->ncarry > sizeof(d->carry)) { /* cannot happen: sequences are short */
+			d->ncarry = 0;
+			buf_addstr(&d->msg, "internal error: undecodable tail");
+			return -1;
+		}
+		memcpy(d->carry, in + consumed, d->ncarry);
+	}
+	advance(d, in, consumed, *out, *outlen);
 	return 0;
 }

@@ -6,7 +6,9 @@
  *          | default("x") | date("IN-FORMAT") | lookup(FILE) | required
  *
  * SOURCE is a column of the partner's header (or its 1-based position when
- * the feed has header = no). Filters are rows of a table in mapping.c.
+ * the feed has header = no). Filters are rows of a table in filters.c
+ * (adding a filter is adding a row there); this module parses, compiles,
+ * binds and applies expressions.
  *
  * A mapping is compiled once from the configuration (mapping_add reports
  * syntax errors, unknown filters and unreadable lookup files), bound to each
@@ -31,9 +33,9 @@ struct mapping;
 struct map_row {
 	struct strview *values;
 	size_t n;
-	struct buf arena;     /* bytes the filters made */
+	struct buf arena; /* bytes the filters made */
 	struct buf scratch[2];
-	size_t *offsets;      /* per value: offset into arena, or (size_t)-1 */
+	size_t *offsets; /* per value: offset into arena, or (size_t)-1 */
 };
 
 typedef void (*map_problem_fn)(void *ctx, size_t column, const char *source, struct strview value,
@@ -71,8 +73,5 @@ void map_row_release(struct map_row *r);
  */
 int mapping_apply(const struct mapping *m, const int *srcidx, const struct strview *fields,
 		  size_t nfields, struct map_row *out, map_problem_fn problem, void *ctx);
-
-/* number_normalise: DEC/THOU text to plain decimal in out; -1 if not a number. */
-int number_normalise(struct strview in, char dec, char thou, struct buf *out);
 
 #endif

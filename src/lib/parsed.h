@@ -9,7 +9,7 @@
  * rows_rejected or batches missing or not a count below 2^32; more rows
  * rejected than rows; messages that are not strings), and neither follows a
  * symbolic link. (The .lines sizes are checked where they are read,
- * submitter.c.) Nothing here writes.
+ * parse/parcel.c.) Nothing here writes.
  */
 #ifndef DG_PARSED_H
 #define DG_PARSED_H

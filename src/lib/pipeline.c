@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/columns.h"
 #include "lib/conf.h"
 #include "lib/csvin.h"
 #include "lib/decode.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"
 #include "lib/pipeline.h"
+#include "lib/reject.h"
 #include "util/keyset.h"
 #include "util/strlist.h"
 #include "util/xalloc.h"
@@ -24,37 +26,23 @@ struct pipeline {
 	struct batch_writer bw;
 	struct keyset keys;
 	struct map_row mrow;
+	struct reject rj;    /* problems, messages, and whether the file is rejected */
+	struct columns cols; /* the header, and the Commerce columns made of it */
 	struct buf msg, key, tmp;
 
 	int have_header;
-	size_t ncols;             /* fields a row must have */
-	char **header;            /* the partner's column names (this member's) */
-	int own_names;            /* out_names are copies (no mapping) */
-	uint32_t member;          /* archive member being read, 0 outside archives */
-	char *member_name;        /* its name, for messages; NULL outside archives */
 	/* The duplicate index keeps one number a row: the line plus the lines of
 	   the members before it, so that "duplicate of" can name member and line. */
 	struct strlist member_names;
-	uint32_t *member_base;    /* first number of each member, by index - 1 */
-	uint32_t line_base;       /* this member's */
+	uint32_t *member_base;	    /* first number of each member, by index - 1 */
+	uint32_t line_base;	    /* this member's */
 	unsigned long member_lines; /* the highest line seen in this member */
-	size_t nout;              /* Commerce columns */
-	const char **out_names;   /* Commerce column names */
-	const char **out_source;  /* partner column behind each, or NULL */
-	int *out_src;             /* partner field index behind each, -1: literal */
-	const struct column_rule **rules;
-	size_t *key_cols;
-	size_t nkey;
-	int *srcidx; /* mapping_bind */
 
 	unsigned long long total_bytes, fed_bytes;
 	int sized;
-	int rejected;   /* the file is rejected: no more batches */
-	int failed;     /* a batch could not be written */
-	int stopped;    /* reading ended early: header, syntax or encoding */
-	unsigned long rows, rows_ok, rows_rejected;
-	unsigned long problems;
-	int row_problems; /* problems of the row in hand */
+	int failed;  /* a batch could not be written */
+	int stopped; /* reading ended early: header, syntax or encoding */
+	unsigned long rows, rows_ok;
 	/* the row waiting for its duplicate check (stage_row) */
 	int pending, pend_staged;
 	unsigned long pend_line;
@@ -63,8 +51,6 @@ struct pipeline {
 	struct buf pend_shown;
 };
 
-#define MAX_PROBLEMS 10000
-
 void pipeline_default_limits(struct pipeline_limits *l)
 {
 	l->max_field = 1024 * 1024;
@@ -72,47 +58,6 @@ void pipeline_default_limits(struct pipeline_limits *l)
 	l->max_fields = 1024;
 	l->batch_rows = 5000;
 	l->batch_bytes = 4 * 1024 * 1024;
-}
-
-static void file_message(struct pipeline *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void file_message(struct pipeline *p, const char *fmt, ...)
-{
-	va_list ap;
-
-	buf_reset(&p->tmp);
-	if (p->member_name)
-		buf_printf(&p->tmp, "member '%s': ", p->member_name);
-	va_start(ap, fmt);
-	buf_vprintf(&p->tmp, fmt, ap);
-	va_end(ap);
-	p->sink.message(p->sink.ctx, buf_cstr(&p->tmp));
-}
-
-static void reject_file(struct pipeline *p)
-{
-	p->rejected = 1;
-}
-
-static void row_problem(struct pipeline *p, unsigned long line, const char *column,
-			struct strview value, const char *message)
-{
-	struct problem pr;
-
-	p->row_problems++;
-	if (++p->problems > MAX_PROBLEMS) {
-		if (p->problems == MAX_PROBLEMS + 1)
-			file_message(p, "more than %d problems: only the first %d are listed",
-				     MAX_PROBLEMS, MAX_PROBLEMS);
-		return;
-	}
-	pr.line = line;
-	pr.member = p->member;
-	pr.column = column ? column : "";
-	pr.value = value;
-	pr.message = message;
-	p->sink.problem(p->sink.ctx, &pr);
 }
 
 static int on_batch(void *ctx, const struct batch *b)
@@ -128,143 +73,19 @@ static int on_batch(void *ctx, const struct batch *b)
 
 /* --- the header ------------------------------------------------------- */
 
-static void set_outputs(struct pipeline *p, size_t n)
-{
-	p->nout = n;
-	p->out_names = xcalloc(n, sizeof(*p->out_names));
-	p->out_source = xcalloc(n, sizeof(*p->out_source));
-	p->out_src = xcalloc(n, sizeof(*p->out_src));
-	p->rules = xcalloc(n, sizeof(*p->rules));
-	p->key_cols = xcalloc(n, sizeof(*p->key_cols));
-}
-
 static int take_header(struct pipeline *p, const struct csvin_row *row)
 {
-	const struct feed *f = p->feed;
-	const struct entity *e = f->entity;
-	int bad = 0;
+	int rc = columns_take_header(&p->cols, p->feed, row->fields, row->n, row->line,
+				     decoder_encoding(p->dec), &p->rj);
 
-	for (size_t i = 0; p->header && i < p->ncols; i++)
-		free(p->header[i]);
-	free(p->header);
-	p->ncols = row->n;
-	p->header = xcalloc(row->n, sizeof(*p->header));
-	for (size_t i = 0; i < row->n; i++)
-		p->header[i] = xstrndup(row->fields[i].p, row->fields[i].len);
-	if (!f->header) {
-		for (size_t i = 0; i < row->n; i++) {
-			free(p->header[i]);
-			p->header[i] = xasprintf("%zu", i + 1);
-		}
-	} else {
-		for (size_t i = 0; i < row->n; i++) {
-			if (row->fields[i].len == 0) {
-				file_message(p, "line %lu: column %zu of the header has no name",
-					     row->line, i + 1);
-				bad = 1;
-			}
-			if (memmem(row->fields[i].p, row->fields[i].len, "\xef\xbf\xbd", 3)) {
-				file_message(p, "line %lu: the header's column %zu has bytes that are "
-						"not valid %s",
-					     row->line, i + 1, decoder_encoding(p->dec));
-				bad = 1;
-			}
-			for (size_t j = 0; j < i && row->fields[i].len; j++)
-				if (strcmp(p->header[i], p->header[j]) == 0) {
-					file_message(p, "line %lu: column '%s' appears twice in the "
-							"header (columns %zu and %zu)",
-						     row->line, p->header[i], j + 1, i + 1);
-					bad = 1;
-				}
-		}
-		if (bad)
-			return -1;
-	}
-
-	if (p->nout > 0 && !f->map) {
-		/* a later member of an archive: the same columns, or the file goes */
-		int same = row->n == p->nout;
-		for (size_t i = 0; same && i < row->n; i++)
-			same = strcmp(p->header[i], p->out_names[i]) == 0;
-		if (!same)
-			file_message(p, "line %lu: the header differs from the first member's; the "
-					"members of one archive are parts of one file",
-				     row->line);
-		return same ? 0 : -1;
-	}
-	if (f->map) {
-		size_t n = mapping_count(f->map);
-		struct strview *names = xcalloc(row->n, sizeof(*names));
-
-		for (size_t i = 0; i < row->n; i++)
-			names[i] = sv_from(p->header[i]);
-		if (p->srcidx == NULL)
-			p->srcidx = xcalloc(n, sizeof(*p->srcidx));
-		buf_reset(&p->msg);
-		if (mapping_bind(f->map, names, row->n, !f->header, p->srcidx, &p->msg) < 0) {
-			file_message(p, "line %lu: %s", row->line, buf_cstr(&p->msg));
-			free(names);
-			return -1;
-		}
-		free(names);
-		if (p->nout > 0) { /* a later member: the same mapping, bound to its header */
-			for (size_t i = 0; i < n; i++)
-				p->out_src[i] = p->srcidx[i];
-			return 0;
-		}
-		set_outputs(p, n);
-		for (size_t i = 0; i < n; i++) {
-			p->out_names[i] = mapping_column(f->map, i);
-			p->out_source[i] = mapping_source(f->map, i);
-			p->out_src[i] = p->srcidx[i];
-		}
-	} else {
-		int missing = 0;
-		set_outputs(p, row->n);
-		p->own_names = 1;
-		for (size_t i = 0; i < row->n; i++) {
-			p->out_names[i] = xstrdup(p->header[i]);
-			p->out_source[i] = p->out_names[i];
-			p->out_src[i] = (int)i;
-		}
-		for (const struct column_rule *r = e->columns; r->name; r++) {
-			int del = strcmp(f->behavior, "delete") == 0;
-			int needed = (r->flags & COL_REQUIRED) || ((r->flags & COL_ADD) && !del);
-			int found = 0;
-			for (size_t i = 0; i < row->n; i++)
-				found |= strcmp(p->header[i], r->name) == 0;
-			if (needed && !found) {
-				file_message(p, "line %lu: required column '%s' is missing from the "
-						"header (%s needs it)",
-					     row->line, r->name, e->name);
-				missing = 1;
-			}
-		}
-		for (size_t i = 0; i < row->n; i++) {
-			if (!entity_column_name_ok(p->header[i]) ||
-			    (!e->open_columns && entity_column(e, p->header[i]) == NULL)) {
-				file_message(p, "line %lu: column '%s' is not a %s column; map the "
-						"partner's columns with map.COLUMN keys",
-					     row->line, p->header[i], e->name);
-				missing = 1;
-			}
-		}
-		if (missing)
-			return -1;
-	}
-	for (size_t i = 0; i < p->nout; i++) {
-		p->rules[i] = entity_column(e, p->out_names[i]);
-		if (p->rules[i] && (p->rules[i]->flags & COL_KEY))
-			p->key_cols[p->nkey++] = i;
-	}
-	{
-		struct strview *names = xcalloc(p->nout, sizeof(*names));
-		for (size_t i = 0; i < p->nout; i++)
-			names[i] = sv_from(p->out_names[i]);
-		batch_set_header(&p->bw, names, p->nout);
+	if (rc == 1) { /* the first header: the batches' */
+		struct strview *names = xcalloc(p->cols.nout, sizeof(*names));
+		for (size_t i = 0; i < p->cols.nout; i++)
+			names[i] = sv_from(p->cols.out_names[i]);
+		batch_set_header(&p->bw, names, p->cols.nout);
 		free(names);
 	}
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* --- rows --------------------------------------------------------------- */
@@ -279,12 +100,8 @@ static void on_map_problem(void *ctx, size_t column, const char *source, struct 
 {
 	struct map_ctx *m = ctx;
 
-	row_problem(m->p, m->row->line, source ? source : m->p->out_names[column], value, message);
-}
-
-static const char *column_of(const struct pipeline *p, size_t field)
-{
-	return field < p->ncols ? p->header[field] : "";
+	reject_problem(&m->p->rj, m->row->line, source ? source : m->p->cols.out_names[column],
+		       value, message);
 }
 
 static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
@@ -296,7 +113,7 @@ static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
 	while (taken < n && e[taken].line <= row->last_line) {
 		const struct decode_error *d = &e[taken++];
 		size_t field = 0;
-		struct strview v = { "", 0 };
+		struct strview v = {"", 0};
 
 		if (d->line < row->line)
 			continue; /* on a line that held no row: cannot happen with libcsv */
@@ -324,7 +141,8 @@ static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
 				   d->in_file ? "file" : "line", run > 1 ? "are" : "is",
 				   decoder_encoding(p->dec));
 		}
-		row_problem(p, d->line, column_of(p, field), v, buf_cstr(&p->tmp));
+		reject_problem(&p->rj, d->line, columns_partner_name(&p->cols, field), v,
+			       buf_cstr(&p->tmp));
 	}
 	decoder_take(p->dec, taken);
 }
@@ -332,8 +150,10 @@ static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
 static void check_values(struct pipeline *p, const struct csvin_row *row,
 			 const struct strview *vals)
 {
-	for (size_t i = 0; i < p->nout; i++) {
-		const struct column_rule *r = p->rules[i];
+	const struct columns *cols = &p->cols;
+
+	for (size_t i = 0; i < cols->nout; i++) {
+		const struct column_rule *r = cols->rules[i];
 		struct strview shown;
 
 		if (r == NULL)
@@ -341,15 +161,15 @@ static void check_values(struct pipeline *p, const struct csvin_row *row,
 		buf_reset(&p->msg);
 		if (entity_check_value(r, vals[i].p, vals[i].len, &p->msg) == 0)
 			continue;
-		shown = p->out_src[i] >= 0 && (size_t)p->out_src[i] < row->n
-				? row->fields[p->out_src[i]]
-				: vals[i];
-		row_problem(p, row->line, p->out_source[i] ? p->out_source[i] : p->out_names[i],
-			    shown, buf_cstr(&p->msg));
+		shown = cols->out_src[i] >= 0 && (size_t)cols->out_src[i] < row->n
+			    ? row->fields[cols->out_src[i]]
+			    : vals[i];
+		reject_problem(&p->rj, row->line,
+			       cols->out_source[i] ? cols->out_source[i] : cols->out_names[i],
+			       shown, buf_cstr(&p->msg));
 	}
 }
 
-static void count_rejected(struct pipeline *p);
 static void start_parsers(struct pipeline *p);
 static int on_row(void *ctx, const struct csvin_row *row);
 
@@ -361,44 +181,49 @@ static int on_row(void *ctx, const struct csvin_row *row);
  */
 static void stage_row(struct pipeline *p, const struct csvin_row *row, const struct strview *vals)
 {
+	const struct columns *cols = &p->cols;
 	int empty = 1;
 
 	p->pend_line = row->line;
 	p->pend_hash = 0;
 	p->pend_staged = 0;
-	if (p->nkey) {
-		size_t c = p->key_cols[0];
+	if (cols->nkey) {
+		size_t c = cols->key_cols[0];
 		struct strview shown;
 
 		buf_reset(&p->key);
-		for (size_t k = 0; k < p->nkey; k++) {
-			const struct strview *v = &vals[p->key_cols[k]];
+		for (size_t k = 0; k < cols->nkey; k++) {
+			const struct strview *v = &vals[cols->key_cols[k]];
 			empty &= v->len == 0;
 			buf_add(&p->key, v->p, v->len);
 			buf_addch(&p->key, '\x1f');
 			/* the report shows the key column that varies: sku, not source_code */
-			if (p->nkey > 1 && k == 0 && strcmp(p->out_names[p->key_cols[0]], "source_code") == 0)
-				c = p->key_cols[1];
+			if (cols->nkey > 1 && k == 0 &&
+			    strcmp(cols->out_names[cols->key_cols[0]], "source_code") == 0)
+				c = cols->key_cols[1];
 		}
 		if (!empty) {
 			p->pend_hash = keyset_hash(p->key.data, p->key.len);
 			keyset_prefetch(&p->keys, p->pend_hash);
-			shown = p->out_src[c] >= 0 && (size_t)p->out_src[c] < row->n
-					? row->fields[p->out_src[c]]
-					: vals[c];
+			shown = cols->out_src[c] >= 0 && (size_t)cols->out_src[c] < row->n
+				    ? row->fields[cols->out_src[c]]
+				    : vals[c];
 			buf_reset(&p->pend_shown);
 			buf_add(&p->pend_shown, shown.p, shown.len);
-			p->pend_column = p->out_source[c] ? p->out_source[c] : p->out_names[c];
+			p->pend_column =
+			    cols->out_source[c] ? cols->out_source[c] : cols->out_names[c];
 		}
 	}
-	if (!p->rejected && !p->failed) {
-		struct batch_origin o = { (uint32_t)row->line, p->member };
-		if (batch_stage(&p->bw, vals, p->nout, o) < 0) {
+	if (!p->rj.file_rejected && !p->failed) {
+		struct batch_origin o = {(uint32_t)row->line, p->rj.member};
+		if (batch_stage(&p->bw, vals, cols->nout, o) < 0) {
 			buf_reset(&p->tmp);
-			buf_printf(&p->tmp, "the row is larger than batch_bytes (%zu bytes) on its own",
+			buf_printf(&p->tmp,
+				   "the row is larger than batch_bytes (%zu bytes) on its own",
 				   p->lim.batch_bytes);
-			row_problem(p, row->line, "", (struct strview){ "", 0 }, buf_cstr(&p->tmp));
-			count_rejected(p);
+			reject_problem(&p->rj, row->line, "", (struct strview){"", 0},
+				       buf_cstr(&p->tmp));
+			reject_row(&p->rj);
 			return;
 		}
 		p->pend_staged = 1;
@@ -408,6 +233,7 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 
 static void settle_pending(struct pipeline *p)
 {
+	const struct columns *cols = &p->cols;
 	uint32_t first = 0;
 
 	if (!p->pending)
@@ -417,7 +243,7 @@ static void settle_pending(struct pipeline *p)
 		first = keyset_insert_hash(&p->keys, p->pend_hash,
 					   p->line_base + (uint32_t)p->pend_line);
 	if (first) {
-		struct strview shown = { buf_cstr(&p->pend_shown), p->pend_shown.len };
+		struct strview shown = {buf_cstr(&p->pend_shown), p->pend_shown.len};
 		buf_reset(&p->msg);
 		if (p->member_names.n == 0) {
 			buf_printf(&p->msg, "duplicate of line %u (same ", first);
@@ -428,36 +254,20 @@ static void settle_pending(struct pipeline *p)
 			buf_printf(&p->msg, "duplicate of %s:%u (same ", p->member_names.v[m - 1],
 				   first - p->member_base[m - 1]);
 		}
-		for (size_t k = 0; k < p->nkey; k++)
-			buf_printf(&p->msg, "%s%s", k == 0 ? "" : k + 1 == p->nkey ? " and " : ", ",
-				   p->out_names[p->key_cols[k]]);
+		for (size_t k = 0; k < cols->nkey; k++)
+			buf_printf(&p->msg, "%s%s",
+				   k == 0		 ? ""
+				   : k + 1 == cols->nkey ? " and "
+							 : ", ",
+				   cols->out_names[cols->key_cols[k]]);
 		buf_addch(&p->msg, ')');
-		row_problem(p, p->pend_line, p->pend_column, shown, buf_cstr(&p->msg));
-		count_rejected(p);
+		reject_problem(&p->rj, p->pend_line, p->pend_column, shown, buf_cstr(&p->msg));
+		reject_row(&p->rj);
 		return;
 	}
 	p->rows_ok++;
-	if (p->pend_staged && !p->rejected && !p->failed && batch_commit(&p->bw) < 0)
+	if (p->pend_staged && !p->rj.file_rejected && !p->failed && batch_commit(&p->bw) < 0)
 		p->failed = 1;
-}
-
-static void count_rejected(struct pipeline *p)
-{
-	const struct feed *f = p->feed;
-
-	p->rows_rejected++;
-	if (p->rejected)
-		return;
-	if (f->validation == VALIDATION_STOP) {
-		file_message(p, "rows were rejected and validation = stop-on-errors: the file "
-				"is rejected whole");
-		reject_file(p);
-	} else if (p->rows_rejected > f->allowed_errors) {
-		file_message(p, "more than %lu rows rejected (allowed_errors = %lu): the file is "
-				"rejected whole",
-			     f->allowed_errors, f->allowed_errors);
-		reject_file(p);
-	}
 }
 
 static int on_row(void *ctx, const struct csvin_row *row)
@@ -468,7 +278,7 @@ static int on_row(void *ctx, const struct csvin_row *row)
 	if (!p->have_header) {
 		p->have_header = 1;
 		if (take_header(p, row) < 0) {
-			reject_file(p);
+			reject_file(&p->rj);
 			p->stopped = 1;
 			return 1;
 		}
@@ -481,26 +291,26 @@ static int on_row(void *ctx, const struct csvin_row *row)
 	if (row->last_line > p->member_lines)
 		p->member_lines = row->last_line;
 	p->rows++;
-	p->row_problems = 0;
+	p->rj.row_problems = 0;
 	encoding_problems(p, row);
 	if (row->too_long) {
-		row_problem(p, row->line, "", (struct strview){ "", 0 },
-			    "the row is longer than the limit and was not read");
-	} else if (row->n != p->ncols) {
+		reject_problem(&p->rj, row->line, "", (struct strview){"", 0},
+			       "the row is longer than the limit and was not read");
+	} else if (row->n != p->cols.ncols) {
 		buf_reset(&p->tmp);
 		buf_printf(&p->tmp, "the row has %zu field%s; the header has %zu", row->n,
-			   row->n == 1 ? "" : "s", p->ncols);
-		row_problem(p, row->line, "", (struct strview){ "", 0 }, buf_cstr(&p->tmp));
+			   row->n == 1 ? "" : "s", p->cols.ncols);
+		reject_problem(&p->rj, row->line, "", (struct strview){"", 0}, buf_cstr(&p->tmp));
 	}
-	if (p->row_problems) {
-		count_rejected(p);
+	if (p->rj.row_problems) {
+		reject_row(&p->rj);
 		return 0;
 	}
 	if (p->feed->map) {
-		struct map_ctx m = { p, row };
-		if (mapping_apply(p->feed->map, p->srcidx, row->fields, row->n, &p->mrow,
+		struct map_ctx m = {p, row};
+		if (mapping_apply(p->feed->map, p->cols.srcidx, row->fields, row->n, &p->mrow,
 				  on_map_problem, &m) > 0) {
-			count_rejected(p);
+			reject_row(&p->rj);
 			return 0;
 		}
 		vals = p->mrow.values;
@@ -508,8 +318,8 @@ static int on_row(void *ctx, const struct csvin_row *row)
 		vals = row->fields;
 	}
 	check_values(p, row, vals);
-	if (p->row_problems) {
-		count_rejected(p);
+	if (p->rj.row_problems) {
+		reject_row(&p->rj);
 		return 0;
 	}
 	stage_row(p, row, vals);
@@ -526,6 +336,8 @@ struct pipeline *pipeline_new(const struct feed *feed, const struct pipeline_lim
 	p->feed = feed;
 	p->lim = *lim;
 	p->sink = *sink;
+	reject_init(&p->rj, sink->problem, sink->message, sink->ctx,
+		    feed->validation == VALIDATION_STOP, feed->allowed_errors);
 	p->copts.delimiter = feed->delimiter;
 	p->copts.quote = feed->quote;
 	p->copts.strict = feed->strict;
@@ -556,20 +368,10 @@ void pipeline_free(struct pipeline *p)
 	buf_release(&p->key);
 	buf_release(&p->tmp);
 	buf_release(&p->pend_shown);
-	for (size_t i = 0; p->header && i < p->ncols; i++)
-		free(p->header[i]);
-	free(p->header);
-	for (size_t i = 0; p->own_names && i < p->nout; i++)
-		free((char *)p->out_names[i]);
-	free(p->out_names);
-	free(p->member_name);
+	columns_release(&p->cols);
+	reject_release(&p->rj);
 	strlist_clear(&p->member_names);
 	free(p->member_base);
-	free(p->out_source);
-	free(p->out_src);
-	free(p->rules);
-	free(p->key_cols);
-	free(p->srcidx);
 	free(p);
 }
 
@@ -590,16 +392,16 @@ static int parse_error(struct pipeline *p)
 	buf_reset(&p->msg);
 	csvin_describe(p->csv, &p->msg);
 	if (e->kind == CSVIN_SYNTAX)
-		file_message(p, "line %lu, column %lu (field %zu%s%s%s): %s", e->line, e->column,
-			     e->field + 1, e->field < p->ncols ? ", '" : "",
-			     e->field < p->ncols ? p->header[e->field] : "",
-			     e->field < p->ncols ? "'" : "", buf_cstr(&p->msg));
+		reject_message(&p->rj, "line %lu, column %lu (field %zu%s%s%s): %s", e->line,
+			       e->column, e->field + 1, e->field < p->cols.ncols ? ", '" : "",
+			       e->field < p->cols.ncols ? p->cols.header[e->field] : "",
+			       e->field < p->cols.ncols ? "'" : "", buf_cstr(&p->msg));
 	else
-		file_message(p, "line %lu (field %zu%s%s%s): %s", e->row_line, e->field + 1,
-			     e->field < p->ncols ? ", '" : "",
-			     e->field < p->ncols ? p->header[e->field] : "",
-			     e->field < p->ncols ? "'" : "", buf_cstr(&p->msg));
-	reject_file(p);
+		reject_message(&p->rj, "line %lu (field %zu%s%s%s): %s", e->row_line, e->field + 1,
+			       e->field < p->cols.ncols ? ", '" : "",
+			       e->field < p->cols.ncols ? p->cols.header[e->field] : "",
+			       e->field < p->cols.ncols ? "'" : "", buf_cstr(&p->msg));
+	reject_file(&p->rj);
 	p->stopped = 1;
 	return 1;
 }
@@ -621,8 +423,8 @@ int pipeline_write(struct pipeline *p, const void *bytes, size_t n)
 	if (p->stopped || p->failed)
 		return 1;
 	if (decoder_run(p->dec, bytes, n, 0, &out, &outlen) < 0) {
-		file_message(p, "%s", decoder_message(p->dec));
-		reject_file(p);
+		reject_message(&p->rj, "%s", decoder_message(p->dec));
+		reject_file(&p->rj);
 		p->stopped = 1;
 		return 1;
 	}
@@ -651,8 +453,8 @@ static void finish_member(struct pipeline *p)
 
 	if (!p->stopped && !p->failed && p->csv) {
 		if (decoder_run(p->dec, "", 0, 1, &out, &outlen) < 0) {
-			file_message(p, "%s", decoder_message(p->dec));
-			reject_file(p);
+			reject_message(&p->rj, "%s", decoder_message(p->dec));
+			reject_file(&p->rj);
 			p->stopped = 1;
 		} else if (!feed_text(p, out, outlen)) {
 			int rc = csvin_finish(p->csv);
@@ -662,8 +464,8 @@ static void finish_member(struct pipeline *p)
 	}
 	settle_pending(p);
 	if (!p->have_header && !p->stopped) {
-		file_message(p, "the file is empty: there is no header line");
-		reject_file(p);
+		reject_message(&p->rj, "the file is empty: there is no header line");
+		reject_file(&p->rj);
 		p->stopped = 1;
 	}
 }
@@ -680,16 +482,14 @@ static void start_parsers(struct pipeline *p)
 
 void pipeline_begin_member(struct pipeline *p, uint32_t member, const char *name)
 {
-	if (p->member_name) {
+	if (p->rj.member_name) {
 		finish_member(p);
 		start_parsers(p);
 		p->have_header = 0;
 		p->line_base += (uint32_t)p->member_lines + 1;
 	}
 	p->member_lines = 0;
-	free(p->member_name);
-	p->member_name = xstrdup(name);
-	p->member = member;
+	reject_member(&p->rj, member, name);
 	strlist_push(&p->member_names, name);
 	p->member_base = xreallocarray(p->member_base, p->member_names.n, sizeof(*p->member_base));
 	p->member_base[p->member_names.n - 1] = p->line_base;
@@ -698,23 +498,22 @@ void pipeline_begin_member(struct pipeline *p, uint32_t member, const char *name
 int pipeline_put_header(struct pipeline *p, const struct strview *names, size_t n,
 			unsigned long line)
 {
-	struct csvin_row row = { names, n, line, line, 0 };
+	struct csvin_row row = {names, n, line, line, 0};
 
 	if (p->stopped || p->failed)
 		return 1;
 	p->have_header = 1;
 	if (take_header(p, &row) < 0) {
-		reject_file(p);
+		reject_file(&p->rj);
 		p->stopped = 1;
 		return 1;
 	}
 	return 0;
 }
 
-int pipeline_put_row(struct pipeline *p, const struct strview *fields, size_t n,
-		     unsigned long line)
+int pipeline_put_row(struct pipeline *p, const struct strview *fields, size_t n, unsigned long line)
 {
-	struct csvin_row row = { fields, n, line, line, 0 };
+	struct csvin_row row = {fields, n, line, line, 0};
 
 	if (p->stopped || p->failed)
 		return 1;
@@ -724,14 +523,11 @@ int pipeline_put_row(struct pipeline *p, const struct strview *fields, size_t n,
 void pipeline_reject(struct pipeline *p, const char *fmt, ...)
 {
 	va_list ap;
-	struct buf m = BUF_INIT(64 * 1024);
 
 	va_start(ap, fmt);
-	buf_vprintf(&m, fmt, ap);
+	reject_vmessage(&p->rj, fmt, ap);
 	va_end(ap);
-	file_message(p, "%s", buf_cstr(&m));
-	buf_release(&m);
-	reject_file(p);
+	reject_file(&p->rj);
 	p->stopped = 1;
 	p->have_header = 1; /* said why already: not "empty" too */
 }
@@ -744,20 +540,14 @@ int pipeline_stopped(const struct pipeline *p)
 void pipeline_finish(struct pipeline *p, struct pipeline_result *res)
 {
 	finish_member(p);
-	if (!p->rejected && !p->failed && batch_finish(&p->bw) < 0)
+	if (!p->rj.file_rejected && !p->failed && batch_finish(&p->bw) < 0)
 		p->failed = 1;
 	res->rows = p->rows;
 	res->rows_ok = p->rows_ok;
-	res->rows_rejected = p->rows_rejected;
+	res->rows_rejected = p->rj.rows_rejected;
 	res->batches = p->bw.seq;
-	if (p->failed)
-		res->state = PIPE_FAILED;
-	else if (p->rejected)
-		res->state = PIPE_REJECTED;
-	else if (p->rows_rejected)
-		res->state = PIPE_PARTIAL;
-	else
-		res->state = PIPE_VALID;
+	res->state = reject_outcome(p->failed, p->rj.file_rejected, p->rj.rows_rejected);
 	if (res->state == PIPE_VALID && p->rows == 0 && p->have_header)
-		file_message(p, "the file has a header and no rows: there is nothing to import");
+		reject_message(&p->rj,
+			       "the file has a header and no rows: there is nothing to import");
 }

@@ -9,9 +9,10 @@
  *
  * What rejects a row and what rejects the file follows the contract's "Rows
  * and files": a row problem rejects the row; the file is rejected when it is
- * empty, its header is unusable, it has a CSV syntax error or a field over
- * the cap, or when rejected rows pass what the feed's validation allows. Once
- * the file is rejected, no further batch is made.
+ * empty, its header is unusable (columns.h), it has a CSV syntax error or a
+ * field over the cap, or when rejected rows pass what the feed's validation
+ * allows (reject.h holds that rule and the outcome). Once the file is
+ * rejected, no further batch is made.
  */
 #ifndef DG_PIPELINE_H
 #define DG_PIPELINE_H
@@ -20,34 +21,25 @@
 #include <stdint.h>
 
 #include "lib/batch.h"
+#include "lib/reject.h"
 #include "util/strview.h"
 
 struct feed;
 
 struct pipeline_limits {
 	size_t max_field;  /* bytes in one field */
-	size_t max_row;    /* bytes in one row */
+	size_t max_row;	   /* bytes in one row */
 	size_t max_fields; /* fields in one row */
 	size_t batch_rows;
 	size_t batch_bytes;
 };
 
-struct problem {
-	unsigned long line;
-	uint32_t member;
-	const char *column; /* the partner's column name, else the Commerce one; may be "" */
-	struct strview value;
-	const char *message;
-};
-
 struct pipeline_sink {
 	int (*batch)(void *ctx, const struct batch *b); /* -1: stop, I/O failed */
 	void (*problem)(void *ctx, const struct problem *p);
-	void (*message)(void *ctx, const char *msg);    /* file-level, for the report */
+	void (*message)(void *ctx, const char *msg); /* file-level, for the report */
 	void *ctx;
 };
-
-enum pipeline_state { PIPE_VALID, PIPE_PARTIAL, PIPE_REJECTED, PIPE_FAILED };
 
 struct pipeline_result {
 	enum pipeline_state state;
@@ -84,7 +76,8 @@ int pipeline_put_header(struct pipeline *p, const struct strview *names, size_t 
 			unsigned long line);
 int pipeline_put_row(struct pipeline *p, const struct strview *fields, size_t n,
 		     unsigned long line);
-void pipeline_reject(struct pipeline *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pipeline_reject(struct pipeline *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* pipeline_stopped: the file is rejected and reading it on is pointless. */
 int pipeline_stopped(const struct pipeline *p);
 /* pipeline_key_bytes: memory of the duplicate-key index, for the benchmark. */

@@ -79,43 +79,29 @@ char *report_errors_path(const char *dir, const char *name)
 	return report_path(dir, name, "errors.csv");
 }
 
-/*
- * create_temp: a fresh file under a name nobody could plant (O_EXCL, so never
- * through a link), readable by the partner: the directory may be theirs to
- * write in.
- */
-static int create_temp(const char *dir, char **path)
-{
-	int fd;
-
-	*path = xasprintf("%s/.report-XXXXXX", dir);
-	fd = mkostemp(*path, O_CLOEXEC);
-	if (fd >= 0 && fchmod(fd, 0644) < 0) {
-		close(fd);
-		unlink(*path);
-		fd = -1;
-	}
-	return fd;
-}
-
 int report_open(struct report *r, const char *dir, const char *name, struct buf *err)
 {
 	static const char head[] = "\xef\xbb\xbfline,column,value,message\r\n";
-	int fd;
+	char *path = report_errors_path(dir, name);
+	struct buf scratch = BUF_INIT(1024);
 
 	memset(r, 0, sizeof(*r));
 	r->dir = xstrdup(dir);
 	r->name = xstrdup(name);
 	r->messages = json_array();
 	iso_time(time(NULL), r->received);
-	fd = create_temp(dir, &r->errors_tmp);
-	if (fd < 0 || (r->errors = fdopen(fd, "w")) == NULL) {
+	/* the directory may be the partner's to write in: the publisher's temporaries are
+	   created O_EXCL under random names, so nothing planted there is written through */
+	if (publish_open(&r->errors_file, path, 0644, PUBLISH_DIR_LATER, &scratch) < 0 ||
+	    (r->errors = publish_stream(&r->errors_file)) == NULL) {
 		buf_printf(err, "cannot write a report in %s: %s", dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+		buf_release(&scratch);
+		free(path);
 		report_release(r);
 		return -1;
 	}
+	free(path);
+	buf_release(&scratch);
 	fwrite(head, 1, sizeof(head) - 1, r->errors);
 	return 0;
 }
@@ -172,39 +158,23 @@ int report_take_errors(struct report *r, const char *errors_csv)
 	return 0;
 }
 
-static int sync_close(FILE *fp)
-{
-	int rc = fflush(fp) == 0 && fsync(fileno(fp)) == 0 ? 0 : -1;
-
-	if (fclose(fp) != 0)
-		rc = -1;
-	return rc;
-}
-
 int report_finish(struct report *r, const struct report_summary *s, struct buf *err)
 {
 	char finished[32];
 	char *final_errors = report_errors_path(r->dir, r->name);
-	char *result_tmp = NULL;
 	char *result = report_result_path(r->dir, r->name);
+	struct publish out;
 	json_t *o;
-	FILE *fp = NULL;
-	int rc = -1, fd;
+	FILE *fp;
+	int rc = -1;
 
 	iso_time(time(NULL), finished);
-	if (sync_close(r->errors) < 0) {
-		r->errors = NULL;
-		buf_printf(err, "cannot write %s: %s", r->errors_tmp, strerror(errno));
-		goto out;
-	}
 	r->errors = NULL;
 	if (r->nproblems) {
-		if (rename(r->errors_tmp, final_errors) < 0) {
-			buf_printf(err, "cannot rename %s: %s", r->errors_tmp, strerror(errno));
+		if (publish_commit(&r->errors_file, err) < 0)
 			goto out;
-		}
 	} else {
-		unlink(r->errors_tmp);
+		publish_abort(&r->errors_file);
 		unlink(final_errors);
 	}
 	o = json_object();
@@ -219,54 +189,37 @@ int report_finish(struct report *r, const struct report_summary *s, struct buf *
 	json_object_set(o, "messages", r->messages);
 	json_object_set_new(o, "received", json_string(r->received));
 	json_object_set_new(o, "finished", json_string(finished));
-	fd = create_temp(r->dir, &result_tmp);
-	if (fd >= 0 && (fp = fdopen(fd, "w")) == NULL)
-		close(fd);
+	/* committed last, with the directory's fsync that makes both renames durable */
+	if (publish_open(&out, result, 0644, 0, err) < 0) {
+		json_decref(o);
+		goto out;
+	}
+	fp = publish_stream(&out);
 	if (fp == NULL || json_dumpf(o, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
 	    fputc('\n', fp) == EOF) {
-		buf_printf(err, "cannot write %s: %s", result_tmp, strerror(errno));
+		buf_printf(err, "cannot write %s: %s", result, strerror(errno));
 		json_decref(o);
-		if (fp)
-			fclose(fp);
-		if (fd >= 0)
-			unlink(result_tmp);
+		publish_abort(&out);
 		goto out;
 	}
 	json_decref(o);
-	if (sync_close(fp) < 0 || rename(result_tmp, result) < 0) {
-		buf_printf(err, "cannot write %s: %s", result, strerror(errno));
-		unlink(result_tmp);
+	if (publish_commit(&out, err) < 0)
 		goto out;
-	}
-	{
-		/* the renames are durable once the directory is */
-		int dfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0 || fsync(dfd) < 0) {
-			buf_printf(err, "cannot sync %s: %s", r->dir, strerror(errno));
-			if (dfd >= 0)
-				close(dfd);
-			goto out;
-		}
-		close(dfd);
-	}
 	rc = 0;
 out:
 	free(final_errors);
-	free(result_tmp);
 	free(result);
 	return rc;
 }
 
 void report_release(struct report *r)
 {
-	if (r->errors) {
-		fclose(r->errors);
+	if (r->errors) { /* not finished: its errors file never appears */
+		publish_abort(&r->errors_file);
 		r->errors = NULL;
-		unlink(r->errors_tmp);
 	}
 	free(r->dir);
 	free(r->name);
-	free(r->errors_tmp);
 	json_decref(r->messages);
 	memset(r, 0, sizeof(*r));
 }

@@ -18,14 +18,15 @@
 
 #include "lib/pipeline.h"
 #include "util/buf.h"
+#include "util/publish.h"
 
 struct json_t;
 
 struct report {
 	char *dir;
 	char *name;
-	char *errors_tmp;
-	FILE *errors;
+	struct publish errors_file; /* F.errors.csv until finished (util/publish) */
+	FILE *errors;               /* its stream */
 	unsigned long nproblems;
 	struct json_t *messages;
 	char received[32];

@@ -29,8 +29,8 @@ struct unpack {
 	size_t n;
 	size_t current;
 	unsigned long long inflated;
-	struct archive *in;   /* the nested archive being read, or NULL */
-	char block[65536];    /* the outer member's bytes, as the nested archive asks */
+	struct archive *in; /* the nested archive being read, or NULL */
+	char block[65536];  /* the outer member's bytes, as the nested archive asks */
 };
 
 /* outer_read: libarchive's read callback for a nested archive: the outer member's data. */
@@ -116,7 +116,9 @@ static struct archive *open_archive(const struct unpack *u, struct buf *err)
 	}
 	if (archive_read_open_filename(a, u->path, 64 * 1024) != ARCHIVE_OK) {
 		buf_printf(err, "not a readable %s archive: %s",
-			   u->kind == UNPACK_ZIP ? "zip" : u->kind == UNPACK_GZ ? "gzip" : "tar",
+			   u->kind == UNPACK_ZIP  ? "zip"
+			   : u->kind == UNPACK_GZ ? "gzip"
+						  : "tar",
 			   archive_error_string(a));
 		archive_read_free(a);
 		return NULL;
@@ -150,9 +152,10 @@ static const char *check_entry(struct archive_entry *e, const char *name, int ne
 	if (type != AE_IFREG && type != AE_IFDIR)
 		return "is not a regular file";
 	if (type == AE_IFREG && nested <= 0 && is_archive_name(name))
-		return nested < 0 ? "is an archive inside a nested archive (one level is read)"
-				  : "is an archive inside the archive (nested archives are not read; "
-				    "nested = yes reads them)";
+		return nested < 0
+			   ? "is an archive inside a nested archive (one level is read)"
+			   : "is an archive inside the archive (nested archives are not read; "
+			     "nested = yes reads them)";
 	return NULL;
 }
 
@@ -181,8 +184,9 @@ static int over_caps(const struct unpack_limits *lim, unsigned long long inflate
 		return 1;
 	}
 	if (inflated > RATIO_GRACE && inflated / (packed ? packed : 1) > lim->max_ratio) {
-		buf_printf(err, "inflates more than %lu times its compressed size (%llu bytes from "
-				"%llu; max_ratio): a zip bomb?",
+		buf_printf(err,
+			   "inflates more than %lu times its compressed size (%llu bytes from "
+			   "%llu; max_ratio): a zip bomb?",
 			   lim->max_ratio, inflated, packed);
 		return 1;
 	}
@@ -199,6 +203,25 @@ static int listing_over_caps(const struct unpack *u, struct archive *a, struct b
 			 (unsigned long long)archive_filter_bytes(u->a, -1), err);
 }
 
+/* add_member: one more member to read (name: ours now); -1, told in err, past max_members. */
+static int add_member(struct unpack *u, char *name, size_t index, long inner,
+		      enum unpack_kind inner_kind, struct buf *err)
+{
+	if (u->n == u->lim.max_members) {
+		buf_printf(err, "more than %lu members to read: the archive is refused",
+			   u->lim.max_members);
+		free(name);
+		return -1;
+	}
+	u->m = xreallocarray(u->m, u->n + 1, sizeof(*u->m));
+	u->m[u->n].name = name;
+	u->m[u->n].index = index;
+	u->m[u->n].inner = inner;
+	u->m[u->n].inner_kind = inner_kind;
+	u->n++;
+	return 0;
+}
+
 /* list_nested: the members of the archive in outer member outer (at index). */
 static int list_nested(struct unpack *u, const char *outer, size_t index,
 		       const struct strlist *members, struct buf *err)
@@ -210,13 +233,16 @@ static int list_nested(struct unpack *u, const char *outer, size_t index,
 	int r;
 
 	if (kind == UNPACK_NONE) {
-		buf_printf(err, "member '%s' is an archive of a kind dropgate does not read: the "
-				"archive is refused", outer);
+		buf_printf(err,
+			   "member '%s' is an archive of a kind dropgate does not read: the "
+			   "archive is refused",
+			   outer);
 		return -1;
 	}
 	in = open_nested(u, kind);
 	if (in == NULL) {
-		buf_printf(err, "member '%s' is not a readable archive: the archive is refused", outer);
+		buf_printf(err, "member '%s' is not a readable archive: the archive is refused",
+			   outer);
 		return -1;
 	}
 	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
@@ -246,20 +272,11 @@ static int list_nested(struct unpack *u, const char *outer, size_t index,
 		}
 		if ((archive_entry_filetype(e) == AE_IFREG || kind == UNPACK_GZ) &&
 		    selected(members, iname)) {
-			if (u->n == u->lim.max_members) {
-				buf_printf(err, "more than %lu members to read: the archive is refused",
-					   u->lim.max_members);
-				free(full);
+			if (add_member(u, full, index, k, kind, err) < 0) {
 				free(gz);
 				archive_read_free(in);
 				return -1;
 			}
-			u->m = xreallocarray(u->m, u->n + 1, sizeof(*u->m));
-			u->m[u->n].name = full;
-			u->m[u->n].index = index;
-			u->m[u->n].inner = k;
-			u->m[u->n].inner_kind = kind;
-			u->n++;
 		} else {
 			free(full);
 		}
@@ -271,12 +288,48 @@ static int list_nested(struct unpack *u, const char *outer, size_t index,
 		return -1;
 	}
 	if (r != ARCHIVE_EOF) {
-		buf_printf(err, "member '%s' is a damaged archive: %s", outer, archive_error_string(in));
+		buf_printf(err, "member '%s' is a damaged archive: %s", outer,
+			   archive_error_string(in));
 		archive_read_free(in);
 		return -1;
 	}
 	archive_read_free(in);
 	return 0;
+}
+
+/*
+ * list_entry: entry e of the archive (at index) refuses it, is a member to
+ * read, holds members (a nested archive), or is passed over. -1: refused.
+ */
+static int list_entry(struct unpack *u, struct archive_entry *e, size_t index,
+		      const struct strlist *members, struct buf *err)
+{
+	const char *mname = archive_entry_pathname(e);
+	const char *why;
+	char *gzname = NULL;
+	int gz = u->kind == UNPACK_GZ, rc = 0;
+
+	if (gz) {
+		/* the raw format names its one entry "data": the member is the file
+		   the name says, stock.csv inside stock.csv.gz */
+		gzname = xstrndup(u->name, strlen(u->name) - 3);
+		mname = gzname;
+	}
+	if (mname == NULL)
+		mname = "";
+	if (listing_over_caps(u, u->a, err)) {
+		rc = -1;
+	} else if ((why = gz ? NULL : check_entry(e, mname, u->lim.nested)) != NULL) {
+		buf_printf(err, "member '%s' %s: the archive is refused", mname, why);
+		rc = -1;
+	} else if (u->lim.nested && !gz && archive_entry_filetype(e) == AE_IFREG &&
+		   is_archive_name(mname)) {
+		rc = list_nested(u, mname, index, members, err);
+	} else if (gz || (archive_entry_filetype(e) == AE_IFREG && selected(members, mname))) {
+		rc = add_member(u, xstrdup(mname), index, -1, UNPACK_NONE, err);
+	}
+	free(gzname);
+	return rc;
 }
 
 struct unpack *unpack_open(const char *path, const char *name, enum unpack_kind kind,
@@ -296,56 +349,8 @@ struct unpack *unpack_open(const char *path, const char *name, enum unpack_kind 
 	if (u->a == NULL)
 		goto fail;
 	while ((r = archive_read_next_header(u->a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-		const char *mname = archive_entry_pathname(e);
-		const char *why;
-		char *gzname = NULL;
-
-		if (kind == UNPACK_GZ) {
-			/* the raw format names its one entry "data": the member is the file
-			   the name says, stock.csv inside stock.csv.gz */
-			gzname = xstrndup(name, strlen(name) - 3);
-			mname = gzname;
-		}
-		if (mname == NULL)
-			mname = "";
-		if (listing_over_caps(u, u->a, err)) {
-			free(gzname);
+		if (list_entry(u, e, index, members, err) < 0)
 			goto fail;
-		}
-		why = kind == UNPACK_GZ ? NULL : check_entry(e, mname, lim->nested);
-		if (why) {
-			buf_printf(err, "member '%s' %s: the archive is refused", mname, why);
-			free(gzname);
-			goto fail;
-		}
-		if (lim->nested && kind != UNPACK_GZ && archive_entry_filetype(e) == AE_IFREG &&
-		    is_archive_name(mname)) {
-			if (list_nested(u, mname, index, members, err) < 0) {
-				free(gzname);
-				goto fail;
-			}
-		} else if (archive_entry_filetype(e) == AE_IFREG || kind == UNPACK_GZ) {
-			const char *base = strrchr(mname, '/') ? strrchr(mname, '/') + 1 : mname;
-			int selected = kind == UNPACK_GZ;
-			for (size_t i = 0; !selected && i < members->n; i++)
-				selected = fnmatch(members->v[i], mname, 0) == 0 ||
-					   fnmatch(members->v[i], base, 0) == 0;
-			if (selected) {
-				if (u->n == lim->max_members) {
-					buf_printf(err, "more than %lu members to read: the archive is "
-							"refused",
-						   lim->max_members);
-					free(gzname);
-					goto fail;
-				}
-				u->m = xreallocarray(u->m, u->n + 1, sizeof(*u->m));
-				u->m[u->n].name = xstrdup(mname);
-				u->m[u->n].index = index;
-				u->m[u->n].inner = -1;
-				u->n++;
-			}
-		}
-		free(gzname);
 		index++;
 	}
 	if (r == ARCHIVE_EOF && listing_over_caps(u, u->a, err))

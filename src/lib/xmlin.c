@@ -34,6 +34,10 @@ struct xmlin {
 	int error_schema; /* it came from schema validation */
 	int header_sent;
 	xmlDocPtr doc; /* the reader's document, once asked for: ours to free */
+	xmlTextReaderPtr r;
+	xmlXPathContextPtr ctx; /* the sources' XPaths run in it, on the record */
+	xmlSchemaParserCtxtPtr sp;
+	xmlSchemaPtr schema; /* NULL: none, or the preloaded one */
 };
 
 static void free_steps(struct step *st, size_t n);
@@ -49,7 +53,7 @@ static int record_steps(const char *record, struct step **out, size_t *n)
 		return -1;
 	while (*s == '/') {
 		const char *start = ++s, *colon = NULL;
-		struct step st = { NULL, NULL };
+		struct step st = {NULL, NULL};
 
 		while (*s && *s != '/') {
 			if (*s == ':')
@@ -105,7 +109,8 @@ int xmlin_check_feed(const struct feed *f, struct buf *err)
 	}
 	for (size_t i = 0; i < n; i++)
 		if (st[i].prefix && !strlist_has(&f->ns_prefixes, st[i].prefix)) {
-			buf_printf(err, "record uses the prefix '%s': bind it with namespace.%s = URI",
+			buf_printf(err,
+				   "record uses the prefix '%s': bind it with namespace.%s = URI",
 				   st[i].prefix, st[i].prefix);
 			rc = -1;
 		}
@@ -121,7 +126,8 @@ int xmlin_check_feed(const struct feed *f, struct buf *err)
 		/* compile in a context that knows the prefixes, as a run would */
 		ctx = xmlXPathNewContext(NULL);
 		for (size_t k = 0; k < f->ns_prefixes.n; k++)
-			xmlXPathRegisterNs(ctx, BAD_CAST f->ns_prefixes.v[k], BAD_CAST f->ns_uris.v[k]);
+			xmlXPathRegisterNs(ctx, BAD_CAST f->ns_prefixes.v[k],
+					   BAD_CAST f->ns_uris.v[k]);
 		c = xmlXPathCtxtCompile(ctx, BAD_CAST src);
 		if (c == NULL) {
 			buf_printf(err, "map.%s: '%s' is not an XPath relative to the record",
@@ -207,8 +213,10 @@ static int record_row(struct xmlin *x, xmlTextReaderPtr r, xmlNodePtr node, xmlX
 		vals[i].len = off[i + 1] - off[i];
 		/* libxml2 2.9 checks UTF-8 in text, not in CDATA: none reaches Commerce */
 		if (!rc && !decode_utf8_valid(vals[i].p, vals[i].len)) {
-			pipeline_reject(x->p, "line %ld: not well-formed XML: the text of '%s' is not "
-					      "valid UTF-8", xmlGetLineNo(node), x->paths[i]);
+			pipeline_reject(x->p,
+					"line %ld: not well-formed XML: the text of '%s' is not "
+					"valid UTF-8",
+					xmlGetLineNo(node), x->paths[i]);
 			rc = 1;
 		}
 	}
@@ -281,17 +289,154 @@ int xmlin_preload_schema(const struct feed *f)
 	return 0;
 }
 
+/* compile_paths: the mapping's distinct sources, the row's columns, as XPaths. */
+static void compile_paths(struct xmlin *x)
+{
+	const struct feed *f = x->f;
+
+	x->paths = xcalloc(mapping_count(f->map) + 1, sizeof(*x->paths));
+	x->comp = xcalloc(mapping_count(f->map) + 1, sizeof(*x->comp));
+	x->ctx = xmlXPathNewContext(NULL);
+	for (size_t k = 0; k < f->ns_prefixes.n; k++)
+		xmlXPathRegisterNs(x->ctx, BAD_CAST f->ns_prefixes.v[k], BAD_CAST f->ns_uris.v[k]);
+	for (size_t i = 0; i < mapping_count(f->map); i++) {
+		const char *src = mapping_source(f->map, i);
+		int seen = 0;
+		if (src == NULL)
+			continue;
+		for (size_t k = 0; k < x->npaths; k++)
+			seen |= strcmp(x->paths[k], src) == 0;
+		if (seen)
+			continue;
+		x->comp[x->npaths] = xmlXPathCtxtCompile(x->ctx, BAD_CAST src);
+		x->paths[x->npaths++] = src;
+	}
+}
+
+/* use_schema: the reader validates against the feed's schema; -1 (file rejected) if it cannot. */
+static int use_schema(struct xmlin *x)
+{
+	const struct feed *f = x->f;
+	int preloaded = preloaded_path && strcmp(preloaded_path, f->schema) == 0;
+
+	x->sp = preloaded ? NULL : xmlSchemaNewParserCtxt(f->schema);
+	x->schema = preloaded ? NULL : x->sp ? xmlSchemaParse(x->sp) : NULL;
+	if ((preloaded ? preloaded_schema : x->schema) == NULL ||
+	    xmlTextReaderSetSchema(x->r, preloaded ? preloaded_schema : x->schema) != 0) {
+		pipeline_reject(x->p, "the schema %s cannot be used", f->schema);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * read_records: the document up to its end or its first error, each record a
+ * row. 1: the file is rejected, stop; 0: reading ended, *ret the reader's
+ * last answer (1: it was stopped early, 0: the end, -1: an error).
+ */
+static int read_records(struct xmlin *x, int *ret)
+{
+	xmlTextReaderPtr r = x->r;
+	char on_path[MAX_DEPTH];
+	int skip_read = 0;
+	unsigned long records = 0;
+
+	memset(on_path, 0, sizeof(on_path));
+	for (;;) {
+		int depth, type;
+		xmlNodePtr node;
+
+		*ret = skip_read ? 1 : xmlTextReaderRead(r);
+		skip_read = 0;
+		if (*ret != 1 || x->error.len)
+			return 0;
+		type = xmlTextReaderNodeType(r);
+		if (type == XML_READER_TYPE_DOCUMENT_TYPE && declares_entities(x, r)) {
+			refuse_entities(x->p);
+			return 1;
+		}
+		if (type != XML_READER_TYPE_ELEMENT)
+			continue;
+		depth = xmlTextReaderDepth(r);
+		if (depth < 0 || depth >= MAX_DEPTH) {
+			pipeline_reject(x->p, "line %d: elements nest deeper than %d",
+					xmlTextReaderGetParserLineNumber(r), MAX_DEPTH);
+			return 1;
+		}
+		on_path[depth] = (depth == 0 || on_path[depth - 1]) && (size_t)depth < x->nsteps &&
+				 step_matches(x, &x->steps[depth], r);
+		if (!on_path[depth] || (size_t)depth + 1 != x->nsteps)
+			continue;
+		/* a record: expand it alone, make a row, skip past it */
+		node = xmlTextReaderExpand(r);
+		if (node == NULL || x->error.len)
+			return 0;
+		if (!x->header_sent && send_header(x, (unsigned long)xmlGetLineNo(node)))
+			return 1;
+		x->ctx->doc = current_doc(x, r);
+		if (record_row(x, r, node, x->ctx))
+			return 1;
+		if (++records == 1000) /* enough to size the duplicate index */
+			pipeline_progress(x->p, (unsigned long long)xmlTextReaderByteConsumed(r));
+		*ret = xmlTextReaderNext(r);
+		if (*ret != 1)
+			return 0;
+		skip_read = 1;
+	}
+}
+
+/* after_reading: the file rejected for why reading ended, or the header sent if no record was. */
+static void after_reading(struct xmlin *x, int ret)
+{
+	struct pipeline *p = x->p;
+	const char *schema = x->f->schema;
+
+	if (declares_entities(x, x->r) && !pipeline_stopped(p)) {
+		/* libxml2 stopped inside the DOCTYPE (an entity loop, say): say why we refuse */
+		refuse_entities(p);
+		return;
+	}
+	if (x->error.len || (ret < 0 && !pipeline_stopped(p))) {
+		int line = x->error_line ? x->error_line : xmlTextReaderGetParserLineNumber(x->r);
+		if (x->error_schema)
+			pipeline_reject(p, "line %d: the document breaks the schema %s: %s", line,
+					strrchr(schema, '/') ? strrchr(schema, '/') + 1 : schema,
+					buf_cstr(&x->error));
+		else
+			pipeline_reject(p, "line %d: not well-formed XML: %s", line,
+					x->error.len ? buf_cstr(&x->error)
+						     : "the document could not be read");
+		return;
+	}
+	if (!x->header_sent && !pipeline_stopped(p))
+		send_header(x, 1);
+}
+
+static void xmlin_release(struct xmlin *x)
+{
+	if (x->r)
+		xmlFreeTextReader(x->r);
+	if (x->doc) /* after the reader: see current_doc */
+		xmlFreeDoc(x->doc);
+	if (x->schema)
+		xmlSchemaFree(x->schema);
+	if (x->sp)
+		xmlSchemaFreeParserCtxt(x->sp);
+	if (x->ctx)
+		xmlXPathFreeContext(x->ctx);
+	for (size_t i = 0; i < x->npaths; i++)
+		xmlXPathFreeCompExpr(x->comp[i]);
+	free(x->comp);
+	free(x->paths);
+	free_steps(x->steps, x->nsteps);
+	buf_release(&x->error);
+}
+
 void xmlin_run(struct pipeline *p, const struct feed *f, xmlin_read_fn read, void *rctx,
 	       const char *name)
 {
 	struct xmlin x;
-	xmlTextReaderPtr r = NULL;
-	xmlSchemaParserCtxtPtr sp = NULL;
-	xmlSchemaPtr schema = NULL;
-	xmlXPathContextPtr ctx = NULL;
-	char on_path[MAX_DEPTH];
-	int ret, skip_read = 0;
-	unsigned long records = 0;
+	int ret;
 
 	memset(&x, 0, sizeof(x));
 	x.f = f;
@@ -301,117 +446,18 @@ void xmlin_run(struct pipeline *p, const struct feed *f, xmlin_read_fn read, voi
 		pipeline_reject(p, "record = %s is not a path", f->record);
 		goto out;
 	}
-	/* the distinct sources of the mapping are the row's columns */
-	x.paths = xcalloc(mapping_count(f->map) + 1, sizeof(*x.paths));
-	x.comp = xcalloc(mapping_count(f->map) + 1, sizeof(*x.comp));
-	ctx = xmlXPathNewContext(NULL);
-	for (size_t k = 0; k < f->ns_prefixes.n; k++)
-		xmlXPathRegisterNs(ctx, BAD_CAST f->ns_prefixes.v[k], BAD_CAST f->ns_uris.v[k]);
-	for (size_t i = 0; i < mapping_count(f->map); i++) {
-		const char *src = mapping_source(f->map, i);
-		int seen = 0;
-		if (src == NULL)
-			continue;
-		for (size_t k = 0; k < x.npaths; k++)
-			seen |= strcmp(x.paths[k], src) == 0;
-		if (seen)
-			continue;
-		x.comp[x.npaths] = xmlXPathCtxtCompile(ctx, BAD_CAST src);
-		x.paths[x.npaths++] = src;
-	}
-	r = xmlReaderForIO(read, NULL, rctx, name, NULL,
-			   XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES);
-	if (r == NULL) {
+	compile_paths(&x);
+	x.r = xmlReaderForIO(read, NULL, rctx, name, NULL,
+			     XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_BIG_LINES);
+	if (x.r == NULL) {
 		pipeline_reject(p, "the XML reader could not start");
 		goto out;
 	}
-	xmlTextReaderSetStructuredErrorHandler(r, on_error, &x);
-	if (f->schema) {
-		int preloaded = preloaded_path && strcmp(preloaded_path, f->schema) == 0;
-		sp = preloaded ? NULL : xmlSchemaNewParserCtxt(f->schema);
-		schema = preloaded ? NULL : sp ? xmlSchemaParse(sp) : NULL;
-		if ((preloaded ? preloaded_schema : schema) == NULL ||
-		    xmlTextReaderSetSchema(r, preloaded ? preloaded_schema : schema) != 0) {
-			pipeline_reject(p, "the schema %s cannot be used", f->schema);
-			goto out;
-		}
-	}
-	memset(on_path, 0, sizeof(on_path));
-	for (;;) {
-		int depth, type;
-
-		ret = skip_read ? 1 : xmlTextReaderRead(r);
-		skip_read = 0;
-		if (ret != 1 || x.error.len)
-			break;
-		type = xmlTextReaderNodeType(r);
-		if (type == XML_READER_TYPE_DOCUMENT_TYPE && declares_entities(&x, r)) {
-			refuse_entities(p);
-			goto out;
-		}
-		if (type != XML_READER_TYPE_ELEMENT)
-			continue;
-		depth = xmlTextReaderDepth(r);
-		if (depth < 0 || depth >= MAX_DEPTH) {
-			pipeline_reject(p, "line %d: elements nest deeper than %d",
-					xmlTextReaderGetParserLineNumber(r), MAX_DEPTH);
-			goto out;
-		}
-		on_path[depth] = (depth == 0 || on_path[depth - 1]) && (size_t)depth < x.nsteps &&
-				 step_matches(&x, &x.steps[depth], r);
-		if (!on_path[depth] || (size_t)depth + 1 != x.nsteps)
-			continue;
-		/* a record: expand it alone, make a row, skip past it */
-		{
-			xmlNodePtr node = xmlTextReaderExpand(r);
-			if (node == NULL || x.error.len)
-				break;
-			if (!x.header_sent && send_header(&x, (unsigned long)xmlGetLineNo(node)))
-				goto out;
-			ctx->doc = current_doc(&x, r);
-			if (record_row(&x, r, node, ctx))
-				goto out;
-			if (++records == 1000) /* enough to size the duplicate index */
-				pipeline_progress(p, (unsigned long long)xmlTextReaderByteConsumed(r));
-			ret = xmlTextReaderNext(r);
-			if (ret != 1)
-				break;
-			skip_read = 1;
-		}
-	}
-	if (declares_entities(&x, r) && !pipeline_stopped(p)) {
-		/* libxml2 stopped inside the DOCTYPE (an entity loop, say): say why we refuse */
-		refuse_entities(p);
+	xmlTextReaderSetStructuredErrorHandler(x.r, on_error, &x);
+	if (f->schema && use_schema(&x) < 0)
 		goto out;
-	}
-	if (x.error.len || (ret < 0 && !pipeline_stopped(p))) {
-		int line = x.error_line ? x.error_line : xmlTextReaderGetParserLineNumber(r);
-		if (x.error_schema)
-			pipeline_reject(p, "line %d: the document breaks the schema %s: %s", line,
-					strrchr(f->schema, '/') ? strrchr(f->schema, '/') + 1 : f->schema,
-					buf_cstr(&x.error));
-		else
-			pipeline_reject(p, "line %d: not well-formed XML: %s", line,
-					x.error.len ? buf_cstr(&x.error) : "the document could not be read");
-		goto out;
-	}
-	if (!x.header_sent && !pipeline_stopped(p))
-		send_header(&x, 1);
+	if (read_records(&x, &ret) == 0)
+		after_reading(&x, ret);
 out:
-	if (r)
-		xmlFreeTextReader(r);
-	if (x.doc)
-		xmlFreeDoc(x.doc);
-	if (schema)
-		xmlSchemaFree(schema);
-	if (sp)
-		xmlSchemaFreeParserCtxt(sp);
-	if (ctx)
-		xmlXPathFreeContext(ctx);
-	for (size_t i = 0; i < x.npaths; i++)
-		xmlXPathFreeCompExpr(x.comp[i]);
-	free(x.comp);
-	free(x.paths);
-	free_steps(x.steps, x.nsteps);
-	buf_release(&x.error);
+	xmlin_release(&x);
 }

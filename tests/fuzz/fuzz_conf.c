@@ -13,6 +13,7 @@
 
 #include "fuzz.h"
 #include "lib/conf.h"
+#include "lib/loadconf.h"
 #include "util/buf.h"
 
 static char dir[] = "/tmp/dropgate-fuzz-conf-XXXXXX";

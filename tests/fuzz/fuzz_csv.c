@@ -16,6 +16,7 @@
 #include "lib/conf.h"
 #include "lib/csvin.h"
 #include "lib/decode.h"
+#include "lib/loadconf.h"
 #include "lib/pipeline.h"
 #include "util/buf.h"
 

@@ -12,6 +12,7 @@
 
 #include "fuzz.h"
 #include "lib/conf.h"
+#include "lib/loadconf.h"
 #include "lib/pipeline.h"
 #include "lib/xmlin.h"
 #include "util/buf.h"

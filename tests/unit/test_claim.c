@@ -5,8 +5,8 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "daemon/claim.h"
-#include "daemon/spool.h"
+#include "claim/claim.h"
+#include "queue/spool.h"
 #include "testutil.h"
 
 static void put(const char *path, const char *text)

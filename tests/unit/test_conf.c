@@ -4,6 +4,7 @@
 
 #include "lib/conf.h"
 #include "lib/entity.h"
+#include "lib/loadconf.h"
 #include "lib/mapping.h"
 #include "testutil.h"
 #include "util/xalloc.h"
@@ -281,6 +282,59 @@ static void test_snapshot_carries_the_lookup_tables_as_read(void **state)
 	buf_release(&err);
 }
 
+/* a check that refuses every feed it is asked about, naming it */
+static int refuse_feed(const struct feed *f, struct buf *err)
+{
+	buf_printf(err, "the check refuses %s", f->name);
+	return -1;
+}
+
+/* conf knows no parser: a feed check is asked at the feed's end, its error in the feed's place */
+static void test_feed_check_reports_in_the_feed_s_place(void **state)
+{
+	static const char ini[] = COMMERCE "[feed f]\ndir = in\nentity = customer\nmap.email = e\n"
+					   "map.firstname = f\nmap.lastname = l\nmap._website = w\n"
+					   "[feed nomap]\ndir = in\nentity = customer\n"
+					   "[feed g]\ndir = in\nentity = widgets\n";
+	char *path = TMPFILE(ini);
+	struct buf err = BUF_INIT(BUF_NOCAP);
+	const char *asked, *later;
+	struct conf *c;
+
+	(void)state;
+	c = conf_read(path, NULL, &err);
+	assert_null(c);
+	assert_null(strstr(buf_cstr(&err), "the check refuses"));
+	buf_reset(&err);
+	c = conf_read(path, refuse_feed, &err);
+	assert_null(c);
+	asked = strstr(buf_cstr(&err), ":4: [feed f] the check refuses f\n");
+	later = strstr(buf_cstr(&err), ":16: [feed g] entity: unknown entity 'widgets'");
+	assert_non_null(asked);
+	assert_non_null(later);
+	assert_true(asked < later);
+	/* a feed without map. keys has no mapping to ask about */
+	assert_null(strstr(buf_cstr(&err), "refuses nomap"));
+	unlink(path);
+	free(path);
+	buf_release(&err);
+}
+
+/* a refused value leaves the key's default in place: the later checks see the default */
+static void test_a_refused_value_keeps_the_default(void **state)
+{
+	struct buf err = BUF_INIT(BUF_NOCAP);
+	struct conf *c = load("[commerce other]\nurl = https://x\ntoken_file = t\n"
+			      "[feed f]\ndir = in\nentity = customer\ntargets =\n",
+			      &err);
+
+	(void)state;
+	assert_null(c);
+	assert_non_null(strstr(buf_cstr(&err), ":7: [feed f] targets: the list is empty\n"));
+	assert_non_null(strstr(buf_cstr(&err), ":4: [feed f] targets: no section [commerce]\n"));
+	buf_release(&err);
+}
+
 static void test_value_syntax(void **state)
 {
 	unsigned long long sz;
@@ -336,6 +390,8 @@ int main(void)
 		cmocka_unit_test(test_value_syntax),
 		cmocka_unit_test(test_text_is_kept_and_parsed_without_the_file),
 		cmocka_unit_test(test_snapshot_carries_the_lookup_tables_as_read),
+		cmocka_unit_test(test_feed_check_reports_in_the_feed_s_place),
+		cmocka_unit_test(test_a_refused_value_keeps_the_default),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 #include "config.h"
 
-#include "daemon/ledger.h"
+#include "queue/ledger.h"
 #include "testutil.h"
 
 static struct ledger *open_here(void)

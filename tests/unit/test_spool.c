@@ -3,7 +3,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "daemon/spool.h"
+#include "queue/spool.h"
 #include "testutil.h"
 
 static void put(const char *path, const char *text)

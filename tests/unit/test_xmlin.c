@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "lib/conf.h"
+#include "lib/loadconf.h"
 #include "lib/pipeline.h"
 #include "lib/xmlin.h"
 #include "testutil.h"

@@ -1,0 +1,65 @@
+/*
+ * feed - what arrives where and how it is read: one [feed NAME] section, as
+ * conf read it (each key of conf_keys.c's [feed] table, its default when not
+ * given, map.COLUMN keys compiled into map, namespace.PREFIX keys into the
+ * ns_ lists).
+ *
+ * A plain struct: the configuration owns it, its strings, lists and mapping;
+ * conf_free releases them. entity points into entity.c's static table.
+ */
+#ifndef DG_FEED_H
+#define DG_FEED_H
+
+#include "util/strlist.h"
+
+struct entity;
+struct mapping;
+
+enum feed_format { FORMAT_CSV, FORMAT_XML };
+enum feed_complete { COMPLETE_CLOSE, COMPLETE_OKFILE, COMPLETE_QUIET };
+enum feed_order { ORDER_NAME, ORDER_MTIME };
+enum feed_mode { MODE_DELTA, MODE_FULL };
+enum feed_validation { VALIDATION_STOP, VALIDATION_SKIP };
+
+struct feed {
+	char *name;
+	struct strlist partners;
+	char *dir;
+	struct strlist match;
+	struct strlist members;
+	enum feed_format format;
+	char delimiter;
+	char quote;
+	int strict;
+	char *encoding;
+	int header;
+	enum feed_complete complete;
+	unsigned long quiet_seconds;
+	enum feed_order order;
+	enum feed_mode mode;
+	const struct entity *entity;
+	char *behavior;
+	enum feed_validation validation;
+	unsigned long allowed_errors;
+	struct strlist targets;
+	struct mapping *map; /* NULL: columns pass through */
+	/* format = xml */
+	char *record;
+	struct strlist ns_prefixes, ns_uris;
+	char *schema;
+	/* archives */
+	unsigned long max_members;
+	unsigned long long max_inflated;
+	unsigned long max_ratio;
+	int nested;
+	int line; /* of its [section] header */
+};
+
+/* feed_allowance: rows the feed lets be rejected in all, whoever rejects them: none with
+   validation = stop-on-errors, else allowed_errors. */
+static inline unsigned long feed_allowance(const struct feed *f)
+{
+	return f->validation == VALIDATION_STOP ? 0 : f->allowed_errors;
+}
+
+#endif

@@ -1,0 +1,247 @@
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/conf.h"
+#include "lib/parsed.h"
+#include "parse/parcel.h"
+#include "util/log.h"
+#include "util/publish.h"
+#include "util/xalloc.h"
+
+#define LOGGED_PROBLEMS 20
+/* SUFFIX_ROOM: what follows F in the out dir, at most: ".F.batch-NNNNNNNNNN.lines.tmp" */
+#define SUFFIX_ROOM 32
+
+/* batch_path: F.batch-NNNN.csv, or its index .F.batch-NNNN.lines */
+static char *batch_path(const char *dir, const char *name, unsigned seq, int lines)
+{
+	char *base = report_base(name, SUFFIX_ROOM), *path;
+
+	if (lines)
+		path = xasprintf("%s/.%s.batch-%04u.lines", dir, base, seq);
+	else
+		path = xasprintf("%s/%s.batch-%04u.csv", dir, base, seq);
+	free(base);
+	return path;
+}
+
+char *parcel_batch_path(const char *dir, const char *name, unsigned seq)
+{
+	return batch_path(dir, name, seq, 0);
+}
+
+char *parcel_lines_path(const char *dir, const char *name, unsigned seq)
+{
+	return batch_path(dir, name, seq, 1);
+}
+
+char *parcel_members_path(const char *dir, const char *name)
+{
+	char *base = report_base(name, SUFFIX_ROOM);
+	char *path = xasprintf("%s/.%s.members", dir, base);
+
+	free(base);
+	return path;
+}
+
+/* put: path appears whole with the bytes; durable ones are fsync'd, their directory later */
+static int put(const char *path, const void *p, size_t n, int durable)
+{
+	struct buf err = BUF_INIT(1024);
+	int rc =
+	    publish_bytes(path, p, n, 0644, durable ? PUBLISH_DIR_LATER : PUBLISH_NOSYNC, &err);
+
+	if (rc < 0)
+		log_simple(LOG_ERROR, "write_failed", "%s", buf_cstr(&err));
+	buf_release(&err);
+	return rc;
+}
+
+int parcel_put_batch(const char *dir, const char *name, const struct batch *b, int origins)
+{
+	char *path = parcel_batch_path(dir, name, b->seq);
+	int rc = put(path, b->csv, b->len, origins);
+
+	free(path);
+	if (rc == 0 && origins) {
+		path = parcel_lines_path(dir, name, b->seq);
+		rc = put(path, b->origin, b->rows * sizeof(*b->origin), 1);
+		free(path);
+	}
+	return rc;
+}
+
+int parcel_put_members(const char *dir, const char *name, const struct strlist *members)
+{
+	struct buf names = BUF_INIT(BUF_NOCAP);
+	char *path = parcel_members_path(dir, name);
+	int rc;
+
+	for (size_t i = 0; i < members->n; i++) /* NUL-ended: a name may hold a newline */
+		buf_add(&names, members->v[i], strlen(members->v[i]) + 1);
+	rc = put(path, names.data, names.len, 1);
+	free(path);
+	buf_release(&names);
+	return rc;
+}
+
+/*
+ * parcel_remove_batches: F.batch-NNNN.csv (and sidecars) numbered above keep: an
+ * earlier, longer run's, or all of them (keep = 0). Batches this run wrote
+ * replaced the earlier ones of the same number by rename.
+ */
+void parcel_remove_batches(const char *dir, const char *name, unsigned long keep)
+{
+	char *base = report_base(name, SUFFIX_ROOM);
+	DIR *dh = opendir(dir);
+	struct dirent *e;
+
+	/* by prefix, not glob(3): a partner's name may hold * or [ */
+	while (dh && (e = readdir(dh)) != NULL) {
+		int lines = e->d_name[0] == '.';
+		const char *p = e->d_name + lines;
+		size_t n = strlen(base);
+		char *end;
+		unsigned long seq;
+
+		if (strncmp(p, base, n) != 0 || strncmp(p + n, ".batch-", 7) != 0)
+			continue;
+		seq = strtoul(p + n + 7, &end, 10);
+		if (end - (p + n + 7) >= 4 && strcmp(end, lines ? ".lines" : ".csv") == 0 &&
+		    seq > keep) {
+			char *path = xasprintf("%s/%s", dir, e->d_name);
+			unlink(path);
+			free(path);
+		}
+	}
+	if (dh)
+		closedir(dh);
+	free(base);
+}
+
+/* read_whole: a file the parser child wrote, only if it is a plain file with one link: a
+   link it planted (symbolic or hard, to the token say) would send that file to Commerce */
+static int read_whole(const char *path, struct buf *out)
+{
+	char block[65536];
+	ssize_t n;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	buf_reset(out);
+	while ((n = read(fd, block, sizeof(block))) > 0)
+		if (buf_add(out, block, (size_t)n) < 0)
+			break;
+	close(fd);
+	return n == 0 ? 0 : -1;
+}
+
+int parcel_read_batch(const struct parcel *p, unsigned seq, struct buf *csv,
+		      struct batch_origin **origin, size_t *rows, struct buf *err)
+{
+	char *path = parcel_batch_path(p->dir, p->name, seq);
+	struct buf lines = BUF_INIT(BUF_NOCAP);
+	int rc = -1;
+
+	if (read_whole(path, csv) < 0) {
+		buf_printf(err, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	free(path);
+	path = parcel_lines_path(p->dir, p->name, seq);
+	if (read_whole(path, &lines) < 0) {
+		buf_printf(err, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	*rows = lines.len / sizeof(struct batch_origin);
+	if (*rows == 0 || lines.len % sizeof(struct batch_origin) != 0) {
+		/* every batch has rows: an empty or cut index is damage (a power loss) */
+		buf_printf(err, "the line index %s is damaged (%zu bytes)", path, lines.len);
+		goto out;
+	}
+	free(*origin);
+	*origin = (struct batch_origin *)buf_detach(&lines);
+	rc = 0;
+out:
+	free(path);
+	buf_release(&lines);
+	return rc;
+}
+
+struct json_t *parcel_result(const char *dir, const char *name, struct buf *err)
+{
+	char *path = report_result_path(dir, name);
+	struct json_t *r = parsed_result_load(path, err);
+
+	free(path);
+	return r;
+}
+
+void parcel_load_members(struct parcel *p)
+{
+	char *path = parcel_members_path(p->dir, p->name);
+
+	parsed_members_load(path, &p->members);
+	free(path);
+}
+
+void parcel_line(const struct parcel *p, uint32_t member, unsigned long line, char *out,
+		 size_t size)
+{
+	if (member > 0 && member <= p->members.n)
+		snprintf(out, size, "%s:%lu", p->members.v[member - 1], line);
+	else
+		snprintf(out, size, "%lu", line);
+}
+
+void parcel_problem(struct parcel *p, const char *line, const char *column, const char *value,
+		    size_t value_len, const char *message)
+{
+	report_problem(p->report, line, column, value, value_len, message);
+	if (++p->problems <= LOGGED_PROBLEMS) {
+		struct logline l;
+		log_begin(&l, LOG_WARN, "row_rejected");
+		log_kv(&l, "file", p->path);
+		log_kv(&l, "feed", p->feed->name);
+		log_kv(&l, "line", line);
+		log_kv(&l, "column", column);
+		log_kvn(&l, "value", value, value_len);
+		log_kv(&l, "msg", message);
+		log_end(&l);
+	} else if (p->problems == LOGGED_PROBLEMS + 1) {
+		log_simple(LOG_WARN, "row_rejected",
+			   "%s: more problems; only the report lists them all", p->path);
+	}
+}
+
+void parcel_message(struct parcel *p, const char *msg)
+{
+	struct logline l;
+
+	report_message(p->report, msg);
+	log_begin(&l, LOG_WARN, "file_problem");
+	log_kv(&l, "file", p->path);
+	log_kv(&l, "feed", p->feed->name);
+	log_kv(&l, "msg", msg);
+	log_end(&l);
+}
+
+void parcel_release(struct parcel *p)
+{
+	strlist_clear(&p->members);
+}
