@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,53 +86,44 @@ long ledger_batches_done(struct ledger *l, long long id)
 	    l, "SELECT count(*) FROM batches WHERE file_id = ? AND state = 'done'", "i", id);
 }
 
+/* step_locked: one statement with text/int64 parameters, the lock already held; its rc. */
+static int step_locked(struct ledger *l, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	va_start(ap, types);
+	ledger_bind_args(st, types, ap);
+	va_end(ap);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* step_request: the request's row upsert, under the lock. */
 static int step_request(struct ledger *l, long long id, const char *target, unsigned seq,
 			unsigned sub, const char *rows, const char *state, const char *answer_json)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(
-	    l->db,
-	    "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now')) "
-	    "ON CONFLICT (file_id, target, seq, sub) DO UPDATE SET rows = excluded.rows, "
-	    "state = excluded.state, answer = excluded.answer, changed = excluded.changed",
-	    -1, &st, NULL);
-
-	if (rc != SQLITE_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 3, (int)seq);
-	sqlite3_bind_int(st, 4, (int)sub);
-	sqlite3_bind_text(st, 5, rows, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 6, state, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 7, answer_json ? answer_json : "", -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc;
+	return step_locked(l,
+			   "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now')) "
+			   "ON CONFLICT (file_id, target, seq, sub) DO UPDATE SET rows = excluded.rows, "
+			   "state = excluded.state, answer = excluded.answer, changed = excluded.changed",
+			   "isiisss", id, target, (long long)seq, (long long)sub, rows, state,
+			   answer_json ? answer_json : "");
 }
 
 /* batch_upsert: a batch's state, under the lock, inside the caller's transaction. */
 static int batch_upsert(struct ledger *l, long long id, const char *target, unsigned seq,
 			const char *state)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(
-	    l->db,
-	    "INSERT INTO batches VALUES (?, ?, ?, ?, '', strftime('%s','now')) "
-	    "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
-	    "changed = excluded.changed",
-	    -1, &st, NULL);
-
-	if (rc != SQLITE_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 3, (int)seq);
-	sqlite3_bind_text(st, 4, state, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc;
+	return step_locked(l,
+			   "INSERT INTO batches VALUES (?, ?, ?, ?, '', strftime('%s','now')) "
+			   "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
+			   "changed = excluded.changed",
+			   "isis", id, target, (long long)seq, state);
 }
 
 static int run_request(struct ledger *l, long long id, const char *target, unsigned seq,
