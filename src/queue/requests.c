@@ -107,23 +107,25 @@ static int step_locked(struct ledger *l, const char *sql, const char *types, ...
 static int step_request(struct ledger *l, long long id, const char *target, unsigned seq,
 			unsigned sub, const char *rows, const char *state, const char *answer_json)
 {
-	return step_locked(l,
-			   "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now')) "
-			   "ON CONFLICT (file_id, target, seq, sub) DO UPDATE SET rows = excluded.rows, "
-			   "state = excluded.state, answer = excluded.answer, changed = excluded.changed",
-			   "isiisss", id, target, (long long)seq, (long long)sub, rows, state,
-			   answer_json ? answer_json : "");
+	return step_locked(
+	    l,
+	    "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now')) "
+	    "ON CONFLICT (file_id, target, seq, sub) DO UPDATE SET rows = excluded.rows, "
+	    "state = excluded.state, answer = excluded.answer, changed = excluded.changed",
+	    "isiisss", id, target, (long long)seq, (long long)sub, rows, state,
+	    answer_json ? answer_json : "");
 }
 
 /* batch_upsert: a batch's state, under the lock, inside the caller's transaction. */
 static int batch_upsert(struct ledger *l, long long id, const char *target, unsigned seq,
 			const char *state)
 {
-	return step_locked(l,
-			   "INSERT INTO batches VALUES (?, ?, ?, ?, '', strftime('%s','now')) "
-			   "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
-			   "changed = excluded.changed",
-			   "isis", id, target, (long long)seq, state);
+	return step_locked(
+	    l,
+	    "INSERT INTO batches VALUES (?, ?, ?, ?, '', strftime('%s','now')) "
+	    "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
+	    "changed = excluded.changed",
+	    "isis", id, target, (long long)seq, state);
 }
 
 static int run_request(struct ledger *l, long long id, const char *target, unsigned seq,

@@ -15,6 +15,7 @@
 #include "queue/spool.h"
 #include "util/crashpoint.h"
 #include "util/durable.h"
+#include "util/publish.h"
 #include "util/xalloc.h"
 
 static int ends_with(const char *s, const char *suffix)
@@ -147,51 +148,37 @@ int spool_link_or_copy(const char *from, const char *to, struct buf *err)
 
 int spool_gzip(const char *from, const char *to, struct buf *err)
 {
-	char *tmp = xasprintf("%s.tmp", to);
+	struct publish out;
 	int in = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	gzFile gz = NULL;
 	char block[65536];
-	ssize_t n;
-	int rc = -1, dupfd = -1;
+	ssize_t n = -1;
+	int dupfd;
 
-	if (in < 0 || out < 0)
-		goto out;
-	dupfd = dup(out);
-	gz = gzdopen(dupfd, "wb6");
-	if (gz == NULL)
-		goto out;
-	dupfd = -1;
-	while ((n = read(in, block, sizeof(block))) > 0)
-		if (gzwrite(gz, block, (unsigned)n) != (int)n)
-			goto out;
-	if (n < 0 || gzclose(gz) != Z_OK) {
-		gz = NULL;
-		goto out;
+	if (in < 0 || publish_open(&out, to, 0640, 0, err) < 0) {
+		if (in < 0)
+			buf_printf(err, "cannot archive %s: %s", from, strerror(errno));
+		else
+			close(in);
+		return -1;
 	}
-	gz = NULL;
-	if (durable_fsync(out) == 0 && close(out) == 0) {
-		char *td = dir_of(to);
-		out = -1;
-		if (rename(tmp, to) == 0 && fsync_dir(td) == 0)
-			rc = 0;
-		free(td);
-	}
-out:
-	if (rc < 0)
-		buf_printf(err, "cannot archive %s as %s: %s", from, to, strerror(errno));
-	if (gz)
-		gzclose(gz);
-	if (dupfd >= 0)
+	/* gzclose closes its own descriptor: the publisher keeps its own for the fsync */
+	dupfd = dup(out.fd);
+	gz = dupfd >= 0 ? gzdopen(dupfd, "wb6") : NULL;
+	if (gz == NULL && dupfd >= 0)
 		close(dupfd);
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	if (rc < 0)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+	while (gz && (n = read(in, block, sizeof(block))) > 0)
+		if (gzwrite(gz, block, (unsigned)n) != (int)n) {
+			n = -1;
+			break;
+		}
+	close(in);
+	if (gz == NULL || gzclose(gz) != Z_OK || n < 0) {
+		buf_printf(err, "cannot archive %s as %s: %s", from, to, strerror(errno));
+		publish_abort(&out);
+		return -1;
+	}
+	return publish_commit(&out, err);
 }
 
 int sha256_file(const char *path, char out[65], struct buf *err)
