@@ -263,11 +263,24 @@ static const char *step_claim(struct file_job *j)
 	return ST_PROCESSING;
 }
 
+/*
+ * end_simply: a one-message report, then the end. A report the disk refuses ends
+ * nothing: the file is deferred, and screened (or parsed) again at its next try.
+ */
+static void end_simply(struct file_job *j, const char *state, const char *message)
+{
+	if (report_simple(j->c, j->f, j->lf.id, j->lf.partner, j->lf.name, state, message) < 0) {
+		defer(j, "the partner's report could not be written (see the log)");
+		return;
+	}
+	finish(j, state, message);
+}
+
 /* screen: the same bytes as an imported file, or older than the newest full snapshot */
 static const char *step_screen(struct file_job *j)
 {
 	long long same;
-	struct note_key key = { "" };
+	struct note_key key = {""};
 	char newest[1100], msg[1300];
 
 	if (j->lf.force)
@@ -276,8 +289,7 @@ static const char *step_screen(struct file_job *j)
 				"done,partial");
 	if (same > 0) {
 		snprintf(msg, sizeof(msg), "the same bytes as file %lld, already imported", same);
-		report_simple(j->c, j->f, j->lf.id, j->lf.partner, j->lf.name, ST_DUPLICATE, msg);
-		finish(j, ST_DUPLICATE, msg);
+		end_simply(j, ST_DUPLICATE, msg);
 		return NULL;
 	}
 	ledger_note_get(j->ledger, note_full(&key, j->lf.partner, j->lf.feed), newest,
@@ -285,8 +297,7 @@ static const char *step_screen(struct file_job *j)
 	if (j->f->order == ORDER_NAME && newest[0] && strcmp(j->lf.name, newest) < 0) {
 		snprintf(msg, sizeof(msg), "older than the full snapshot %s already imported",
 			 newest);
-		report_simple(j->c, j->f, j->lf.id, j->lf.partner, j->lf.name, ST_STALE, msg);
-		finish(j, ST_STALE, msg);
+		end_simply(j, ST_STALE, msg);
 		return NULL;
 	}
 	return "parse";
@@ -317,8 +328,7 @@ static void parse_failed(struct file_job *j, int status)
 	else
 		snprintf(msg, sizeof(msg), "the parser process failed (exit %d)",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	report_simple(j->c, j->f, j->lf.id, j->lf.partner, j->lf.name, ST_FAILED, msg);
-	finish(j, ST_FAILED, msg);
+	end_simply(j, ST_FAILED, msg);
 }
 
 /* step_parse: (again, after a restart: batches come out the same for the same bytes) */

@@ -36,9 +36,11 @@ char *reports_dir(const struct conf *c, const struct feed *f, const char *partne
 	return xasprintf("%s/%s/outbound/reports", c->spool, partner);
 }
 
-void report_simple(const struct conf *c, const struct feed *f, long long id, const char *partner,
-		   const char *name, const char *state, const char *message)
+int report_simple(const struct conf *c, const struct feed *f, long long id, const char *partner,
+		  const char *name, const char *state, const char *message)
 {
+	int rc = -1;
+
 	struct report r;
 	struct report_summary sum = {id, f->name, state, 0, 0, 0, 0};
 	struct buf err = BUF_INIT(4096);
@@ -48,12 +50,15 @@ void report_simple(const struct conf *c, const struct feed *f, long long id, con
 		report_message(&r, message);
 		if (report_finish(&r, &sum, &err) < 0)
 			log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
+		else
+			rc = 0;
 		report_release(&r);
 	} else {
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
 	}
 	free(dir);
 	buf_release(&err);
+	return rc;
 }
 
 /* unpack_like: a name that says the bytes are compressed already. */

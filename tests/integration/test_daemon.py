@@ -429,6 +429,29 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(a.files("id = 3")[0][2], "done")
         self.assertEqual(len(a.imports()), 2)
 
+    def test_a_duplicate_whose_report_cannot_be_written_waits_and_stays_a_duplicate(self):
+        """No end state without the partner's report: the duplicate is deferred while its
+        report cannot be written, then screened again and ends a duplicate, nothing sent."""
+        a = self.app
+        a.start()
+        data = sample("erp/stock_delta_20261127T1015.csv")
+        a.drop("delta.csv", data)
+        wait_for(lambda: a.finished(1))
+        reports = os.path.join(a.root, "spool", "acme", "outbound", "reports")
+        mode = os.stat(reports).st_mode & 0o7777
+        os.chmod(reports, 0o550)  # the daemon's user can no longer create a report there
+        try:
+            a.drop("delta.csv", data)
+            wait_for(lambda: [f for f in a.files() if f[0] == 2 and f[2] == "deferred"], 20,
+                     "the duplicate deferred")
+            self.assertIn("report could not be written", a.files("id = 2")[0][3])
+        finally:
+            os.chmod(reports, mode)
+        wait_for(lambda: a.finished(2), 20, "the duplicate after the disk is back")
+        self.assertEqual([f[2] for f in a.files()], ["done", "duplicate"])
+        self.assertIn("the same bytes as file 1", a.report("delta.csv")["messages"][0])
+        self.assertEqual(len(a.imports()), 1)
+
     def test_files_dropped_while_stopped_are_processed_at_start(self):
         a = self.app
         a.drop("a.csv", stock_file(10))
