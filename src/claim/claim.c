@@ -48,13 +48,9 @@ static void retry_later(struct ledger *l, const struct conf *c, const struct gro
 			const char *why)
 {
 	for (size_t i = 0; i < g->n; i++) {
-		unsigned long wait = c->retry_deferred;
+		unsigned long wait = conf_retry_wait(c, g->rows[i].attempts);
 		char msg[1024];
 
-		for (int k = 0; k < g->rows[i].attempts && wait < c->retry_deferred_max; k++)
-			wait *= 2;
-		if (wait > c->retry_deferred_max)
-			wait = c->retry_deferred_max;
 		snprintf(msg, sizeof(msg), "the claim failed: %s; next try in %lus", why, wait);
 		ledger_claim_retry(l, g->rows[i].id, time(NULL) + (time_t)wait, msg);
 		if (i == 0)

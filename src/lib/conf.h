@@ -53,6 +53,17 @@ struct conf {
 	size_t nexports;
 };
 
+/* conf_retry_wait: seconds before try attempts + 1 of a deferred file or a claim:
+   retry_deferred, doubling with each attempt, at most retry_deferred_max. */
+static inline unsigned long conf_retry_wait(const struct conf *c, int attempts)
+{
+	unsigned long wait = c->retry_deferred;
+
+	for (int k = 0; k < attempts && wait < c->retry_deferred_max; k++)
+		wait *= 2;
+	return wait > c->retry_deferred_max ? c->retry_deferred_max : wait;
+}
+
 #define CONF_MAX_TEXT (1024 * 1024)	    /* a longer configuration file is refused */
 #define CONF_MAX_SNAPSHOT ((size_t)1 << 30) /* the configuration and its lookup tables */
 

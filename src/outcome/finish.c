@@ -37,13 +37,9 @@ static int unpack_like(const char *name)
 /* defer: the file waits for its next try, the wait doubling from retry_deferred. */
 void defer(struct file_job *j, const char *why)
 {
-	unsigned long wait = j->c->retry_deferred;
+	unsigned long wait = conf_retry_wait(j->c, j->lf.attempts);
 	char msg[1024];
 
-	for (int k = 0; k < j->lf.attempts && wait < j->c->retry_deferred_max; k++)
-		wait *= 2;
-	if (wait > j->c->retry_deferred_max)
-		wait = j->c->retry_deferred_max;
 	snprintf(msg, sizeof(msg), "%s; next try in %lus", why, wait);
 	ledger_defer(j->ledger, j->lf.id, time(NULL) + (time_t)wait, msg);
 	log_simple(LOG_WARN, "file_deferred", "file_id %lld: %s", j->lf.id, msg);
