@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/parsed.h"
@@ -23,7 +24,7 @@ static int is_count(const json_t *v)
 /* result_fault: what makes r a result the child would not write, or NULL. */
 static const char *result_fault(const json_t *r)
 {
-	static const char *const counts[] = { "rows", "rows_rejected", "batches" };
+	static const char *const counts[] = {"rows", "rows_rejected", "batches"};
 	const char *state = json_string_value(json_object_get(r, "state"));
 	const json_t *msgs = json_object_get(r, "messages"), *m;
 	size_t i;
@@ -41,7 +42,8 @@ static const char *result_fault(const json_t *r)
 		return "rejects more rows than it read";
 	if (msgs != NULL && !json_is_array(msgs))
 		return "has messages that are not a list";
-	json_array_foreach(msgs, i, m) {
+	json_array_foreach(msgs, i, m)
+	{
 		if (!json_is_string(m))
 			return "has a message that is not text";
 	}
@@ -67,22 +69,30 @@ struct json_t *parsed_result(const char *text, size_t len, struct buf *err)
 	return r;
 }
 
-/* slurp: path's bytes into out; 1 when there is no such file, -1 with err. */
-static int slurp(const char *path, struct buf *out, struct buf *err)
+int parsed_read(const char *path, struct buf *out, struct buf *err)
 {
 	char block[65536];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	/* the parser child wrote it: a link it planted (symbolic or hard, to the token
+	   say) would hand that file to the daemon */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
 	if (fd < 0 && errno == ENOENT)
 		return 1;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
+		close(fd);
+		fd = -1;
+		errno = EPERM;
+	}
 	if (fd < 0) {
 		buf_printf(err, "cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
+	buf_reset(out);
 	while ((n = read(fd, block, sizeof(block))) > 0)
 		if (buf_add(out, block, (size_t)n) < 0) {
-			buf_printf(err, "%s is larger than %d bytes", path, PARSED_MAX_BYTES);
+			buf_printf(err, "%s is larger than %zu bytes", path, out->cap);
 			close(fd);
 			return -1;
 		}
@@ -97,7 +107,7 @@ struct json_t *parsed_result_load(const char *path, struct buf *err)
 	struct buf text = BUF_INIT(PARSED_MAX_BYTES);
 	json_t *r = NULL;
 
-	if (slurp(path, &text, err) == 0)
+	if (parsed_read(path, &text, err) == 0)
 		r = parsed_result(text.data ? text.data : "", text.len, err);
 	buf_release(&text);
 	return r;
@@ -121,7 +131,7 @@ void parsed_members_load(const char *path, struct strlist *out)
 {
 	struct buf text = BUF_INIT(PARSED_MAX_BYTES), err = BUF_INIT(4096);
 
-	if (slurp(path, &text, &err) == 0)
+	if (parsed_read(path, &text, &err) == 0)
 		parsed_members(text.data, text.len, out);
 	buf_release(&text);
 	buf_release(&err);

@@ -7,8 +7,8 @@
  * daemon takes none of it on trust: parsed_result refuses a result the child
  * would not write (a state other than valid, partial or rejected; rows,
  * rows_rejected or batches missing or not a count below 2^32; more rows
- * rejected than rows; messages that are not strings), and neither follows a
- * symbolic link. (The .lines sizes are checked where they are read,
+ * rejected than rows; messages that are not strings), and nothing here reads a
+ * link or a file with several links. (The .lines sizes are checked where they are read,
  * parse/parcel.c.) Nothing here writes.
  */
 #ifndef DG_PARSED_H
@@ -21,6 +21,12 @@
 
 struct json_t;
 
+/*
+ * parsed_read: a file the parser child wrote, into out (reset first): only a
+ * plain file with one link is read (else EPERM). 0, 1 when there is no such
+ * file (err untouched), -1 with err ("cannot read PATH: ...", or past out's cap).
+ */
+int parsed_read(const char *path, struct buf *out, struct buf *err);
 /* parsed_result: F.result.json's text checked; NULL with err when refused. */
 struct json_t *parsed_result(const char *text, size_t len, struct buf *err);
 /* parsed_result_load: the same from path; NULL with err empty when there is no file. */

@@ -2,11 +2,9 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/conf.h"
@@ -127,28 +125,14 @@ void parcel_remove_batches(const char *dir, const char *name, unsigned long keep
 	free(base);
 }
 
-/* read_whole: a file the parser child wrote, only if it is a plain file with one link: a
-   link it planted (symbolic or hard, to the token say) would send that file to Commerce */
-static int read_whole(const char *path, struct buf *out)
+/* read_child: parsed_read, a file that is not there told like the rest */
+static int read_child(const char *path, struct buf *out, struct buf *err)
 {
-	char block[65536];
-	ssize_t n;
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int rc = parsed_read(path, out, err);
 
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		close(fd);
-		errno = EPERM;
-		return -1;
-	}
-	buf_reset(out);
-	while ((n = read(fd, block, sizeof(block))) > 0)
-		if (buf_add(out, block, (size_t)n) < 0)
-			break;
-	close(fd);
-	return n == 0 ? 0 : -1;
+	if (rc > 0)
+		buf_printf(err, "cannot read %s: %s", path, strerror(ENOENT));
+	return rc == 0 ? 0 : -1;
 }
 
 int parcel_read_batch(const struct parcel *p, unsigned seq, struct buf *csv,
@@ -158,16 +142,12 @@ int parcel_read_batch(const struct parcel *p, unsigned seq, struct buf *csv,
 	struct buf lines = BUF_INIT(BUF_NOCAP);
 	int rc = -1;
 
-	if (read_whole(path, csv) < 0) {
-		buf_printf(err, "cannot read %s: %s", path, strerror(errno));
+	if (read_child(path, csv, err) < 0)
 		goto out;
-	}
 	free(path);
 	path = parcel_lines_path(p->dir, p->name, seq);
-	if (read_whole(path, &lines) < 0) {
-		buf_printf(err, "cannot read %s: %s", path, strerror(errno));
+	if (read_child(path, &lines, err) < 0)
 		goto out;
-	}
 	*rows = lines.len / sizeof(struct batch_origin);
 	if (*rows == 0 || lines.len % sizeof(struct batch_origin) != 0) {
 		/* every batch has rows: an empty or cut index is damage (a power loss) */
