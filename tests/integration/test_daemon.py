@@ -737,16 +737,22 @@ class DaemonTest(unittest.TestCase):
         self.assertTrue(glob.glob(os.path.join(a.root, "spool/acme/outbound/reports/x*.errors.csv")))
         self.assertEqual(len(glob.glob(os.path.join(a.state, "archive/acme/commerce/*"))), 2)
 
-    def test_a_damaged_line_index_fails_the_batch_not_the_daemon(self):
-        # what a power loss left before batch files were fsync'd: an empty .lines sidecar
+    def stopped_mid_submission(self, name, sig, group=False):
+        """A 200-row file in batches of 20, stopped once its first batch was imported, with
+        more batches to go (Commerce answers a second after each arrives)."""
         a = self.app
         a.batch_rows = 20
         a.write_config()
         a.emu_call("config", {"delay": 1.0})
         a.start()
-        a.drop("cut.csv", stock_file(200))
+        a.drop(name, stock_file(200))
         wait_for(lambda: len(a.imports()) >= 1, 30)
-        a.stop(signal.SIGTERM)
+        a.stop(sig, group=group)
+
+    def test_a_damaged_line_index_fails_the_batch_not_the_daemon(self):
+        # what a power loss left before batch files were fsync'd: an empty .lines sidecar
+        a = self.app
+        self.stopped_mid_submission("cut.csv", signal.SIGTERM)
         db = sqlite3.connect(ledger_uri(os.path.join(a.state, "ledger.db")), uri=True)
         done = db.execute("SELECT count(*) FROM batches WHERE state = 'done'").fetchone()[0]
         db.close()
@@ -766,13 +772,7 @@ class DaemonTest(unittest.TestCase):
         sends. A child taken over could plant a link named like a batch: a symbolic link or a
         hard link to the token must not be read and sent to Commerce."""
         a = self.app
-        a.batch_rows = 20
-        a.write_config()
-        a.emu_call("config", {"delay": 1.0})
-        a.start()
-        a.drop("planted.csv", stock_file(200))
-        wait_for(lambda: len(a.imports()) >= 1, 30)
-        a.stop(signal.SIGKILL, group=True)
+        self.stopped_mid_submission("planted.csv", signal.SIGKILL, group=True)
         out = os.path.join(a.state, "work", "1", ".out")
         db = sqlite3.connect(ledger_uri(os.path.join(a.state, "ledger.db")), uri=True)
         last = db.execute("SELECT max(seq) FROM requests").fetchone()[0]  # answered or in flight
