@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "claim/claim.h"
+#include "lib/stamp.h"
 #include "queue/spool.h"
 #include "util/crashpoint.h"
 #include "util/log.h"
@@ -188,12 +189,26 @@ static int add_rows(struct ledger *l, const struct feed *const *feeds, size_t nf
 		    const char *message, long long *ids)
 {
 	const char **names = xcalloc(nfeeds, sizeof(*names));
+	struct ledger_lane *lanes = xcalloc(nfeeds, sizeof(*lanes));
+	const char *name = strrchr(from, '/') + 1;
 	int rc;
 
+	for (size_t i = 0; i < nfeeds; i++) {
+		const struct feed *f = feeds[i];
+		time_t t;
+		names[i] = f->name;
+		if (f->sequence == NULL)
+			continue; /* its own lane, in ledger order */
+		/* a name without the stamp takes the arrival time here; it fails when screened */
+		stamp_of(f->stamp.kind, f->stamp.format, name, st->st_mtime, time(NULL), &t);
+		lanes[i].lane = xasprintf("seq:%s", f->sequence);
+		lanes[i].stamp = (long long)t;
+	}
+	rc = ledger_add_group(l, partner, names, nfeeds, name, from, (long long)st->st_size, 0,
+			      state, message, lanes, ids);
 	for (size_t i = 0; i < nfeeds; i++)
-		names[i] = feeds[i]->name;
-	rc = ledger_add_group(l, partner, names, nfeeds, strrchr(from, '/') + 1, from,
-			      (long long)st->st_size, 0, state, message, ids);
+		free((char *)lanes[i].lane);
+	free(lanes);
 	free(names);
 	return rc;
 }

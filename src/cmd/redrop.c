@@ -106,6 +106,7 @@ int cmd_redrop(struct command_ctx *cx)
 	char *wd = NULL, *to = NULL, msg[128];
 	const char *feed = f->feed;
 	long long nid;
+	struct ledger_lane lane = {f->lane[0] ? f->lane : NULL, f->stamp};
 
 	if (!may_redrop(f, cx->id, force))
 		return EXIT_USAGE;
@@ -115,8 +116,9 @@ int cmd_redrop(struct command_ctx *cx)
 	}
 	snprintf(msg, sizeof(msg), "queued again from file %lld%s", cx->id,
 		 force ? " (forced)" : "");
-	if (ledger_add_group(cx->ledger, f->partner, &feed, 1, f->name, to, f->size, 1, ST_RECEIVED,
-			     msg, &nid) < 0) {
+	/* force 2: --force, which also applies a snapshot past max_absent */
+	if (ledger_add_group(cx->ledger, f->partner, &feed, 1, f->name, to, f->size, force ? 2 : 1,
+			     ST_RECEIVED, msg, &lane, &nid) < 0) {
 		fprintf(stderr, "dropgate redrop: the ledger cannot be written\n");
 		remove_tree(wd);
 		goto out;

@@ -1,10 +1,11 @@
 /*
  * workers - up to `workers` threads, each taking a file from where the ledger
  * says it is to its end state (daemon/job.c), never two files of one partner
- * and feed at once, and each partner and feed's files in ledger order: the
- * queue is rebuilt from the ledger at every dispatch, holding for each free
- * partner and feed only its oldest file in flight (a deferred one not yet due
- * holds its key: order is kept).
+ * and lane at once (a lane is a feed, or the feeds of one sequence), and each
+ * lane's files in order (oldest stamp, then oldest claim; a feed outside a
+ * sequence has stamp 0: ledger order): the queue is rebuilt from the ledger
+ * at every dispatch, holding for each free partner and lane only its first
+ * file in flight (a deferred one not yet due holds its key: order is kept).
  */
 #include "config.h"
 
@@ -25,9 +26,9 @@ struct pick {
 	struct strlist chosen; /* keys that have their file this round */
 };
 
-static char *key_of(const char *partner, const char *feed)
+static char *key_of(const char *partner, const char *lane)
 {
-	return xasprintf("%s/%s", partner, feed);
+	return xasprintf("%s/%s", partner, lane);
 }
 
 static int is_running(struct workers *d, long long id)
@@ -43,7 +44,7 @@ static void consider(void *ctx, const struct ledger_file *f)
 {
 	struct pick *p = ctx;
 	struct workers *d = p->w;
-	char *key = key_of(f->partner, f->feed);
+	char *key = key_of(f->partner, f->lane);
 
 	if (is_running(d, f->id)) {
 		/* taken by a worker, perhaps not yet marked busy: it holds its key */
@@ -62,7 +63,7 @@ static void consider(void *ctx, const struct ledger_file *f)
 	free(key);
 }
 
-/* dispatch: the queue again, from the ledger: each free partner+feed, its oldest file. */
+/* dispatch: the queue again, from the ledger: each free partner+lane, its first file. */
 void workers_dispatch(struct workers *d)
 {
 	struct pick p = {d, time(NULL), STRLIST_INIT};
@@ -72,10 +73,10 @@ void workers_dispatch(struct workers *d)
 		return;
 	pthread_mutex_lock(&d->lock);
 	d->nqueue = 0;
-	/* only what can start: the oldest file in flight of each partner and feed */
+	/* only what can start: the first file in flight of each partner and lane */
 	snprintf(where, sizeof(where),
-		 "id IN (SELECT min(id) FROM files WHERE state IN (%s) "
-		 "GROUP BY partner, feed)",
+		 "id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY partner, "
+		 "lane ORDER BY stamp, id) AS n FROM files WHERE state IN (%s)) WHERE n = 1)",
 		 state_sql_list(STATE_IN_FLIGHT));
 	ledger_each(d->ledger, where, 1, MAX_QUEUE, consider, &p);
 	pthread_cond_broadcast(&d->cond);
@@ -92,7 +93,7 @@ static int file_is_next(struct workers *d, const struct ledger_file *f)
 {
 	if (!state_is(f->state, STATE_IN_FLIGHT))
 		return 0;
-	return ledger_first_in_flight(d->ledger, f->partner, f->feed) == f->id;
+	return ledger_first_in_flight(d->ledger, f->partner, f->lane) == f->id;
 }
 
 static void *worker_main(void *arg)
@@ -122,7 +123,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&d->lock);
 		key = NULL;
 		if (ledger_get(d->ledger, id, &f) == 0 && file_is_next(d, &f)) {
-			key = key_of(f.partner, f.feed);
+			key = key_of(f.partner, f.lane);
 			pthread_mutex_lock(&d->lock);
 			if (strlist_has(&d->busy, key)) {
 				free(key);

@@ -118,11 +118,19 @@ static const struct key_def *const section_keys[] = {
     [SEC_EXPORT] = conf_export_keys,
 };
 
-/* feed_pattern_key: map.COLUMN (compiled at the section's end) and namespace.PREFIX. */
+/* feed_pattern_key: map.COLUMN (compiled at the section's end), namespace.PREFIX and
+   absent.COLUMN (checked against the entity at the section's end). */
 static void feed_pattern_key(struct loader *ld, const char *name, const char *value)
 {
 	struct feed *f = ld->obj;
 
+	if (strncmp(name, "absent.", 7) == 0) {
+		if (strlist_has(&f->absent_cols, name + 7))
+			conf_error(ld, ld->line, "[%s] %s is given twice", ld->section, name);
+		strlist_push(&f->absent_cols, name + 7);
+		strlist_push(&f->absent_vals, value);
+		return;
+	}
 	if (strncmp(name, "namespace.", 10) == 0) {
 		if (strlist_has(&f->ns_prefixes, name + 10))
 			conf_error(ld, ld->line, "[%s] %s is given twice", ld->section, name);
@@ -158,7 +166,8 @@ static void set_key(struct loader *ld, const struct key_def *keys, const char *n
 			buf_printf(&names, "%s%s", j ? ", " : "", keys[j].name);
 		conf_error(ld, ld->line, "[%s] unknown key '%s' (known: %s%s)", ld->section, name,
 			   buf_cstr(&names),
-			   ld->kind == SEC_FEED ? ", map.COLUMN, namespace.PREFIX" : "");
+			   ld->kind == SEC_FEED ? ", map.COLUMN, namespace.PREFIX, absent.COLUMN"
+						: "");
 		buf_release(&names);
 		return;
 	}
@@ -192,7 +201,8 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (ld->kind == SEC_NONE || ld->kind == SEC_UNKNOWN)
 		return 1; /* already reported */
 	if (ld->kind == SEC_FEED &&
-	    (strncmp(name, "map.", 4) == 0 || strncmp(name, "namespace.", 10) == 0))
+	    (strncmp(name, "map.", 4) == 0 || strncmp(name, "namespace.", 10) == 0 ||
+	     strncmp(name, "absent.", 7) == 0))
 		feed_pattern_key(ld, name, value);
 	else
 		set_key(ld, section_keys[ld->kind], name, value);
@@ -385,6 +395,10 @@ void conf_free(struct conf *c)
 		mapping_free(f->map);
 		strlist_clear(&f->ns_prefixes);
 		strlist_clear(&f->ns_uris);
+		strlist_clear(&f->absent_cols);
+		strlist_clear(&f->absent_vals);
+		free(f->stamp.format);
+		free(f->stamp.spec);
 	}
 	for (size_t i = 0; i < c->nexports; i++) {
 		free(c->exports[i].name);

@@ -240,6 +240,47 @@ static int kp_entity(struct loader *ld, const char *v, void *field, const void *
 	return 0;
 }
 
+/* kp_stamp: name:FORMAT (strptime fields in the file's name) or mtime */
+static int kp_stamp(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	struct feed *f = (struct feed *)((char *)field - offsetof(struct feed, stamp));
+
+	(void)arg;
+	if (strcmp(v, "mtime") == 0) {
+		f->stamp.kind = STAMP_MTIME;
+	} else if (strncmp(v, "name:", 5) == 0 && strchr(v + 5, '%') != NULL) {
+		f->stamp.kind = STAMP_NAME;
+		free(f->stamp.format);
+		f->stamp.format = xstrdup(v + 5);
+	} else {
+		conf_error(ld, ld->line,
+			   "'%s' is not name:FORMAT (strptime fields, e.g. name:%%Y%%m%%dT%%H%%M) "
+			   "or mtime",
+			   v);
+		return -1;
+	}
+	free(f->stamp.spec);
+	f->stamp.spec = xstrdup(v);
+	return 0;
+}
+
+/* kp_share: a share like 5% or 2.5% (of the keys known), into a fraction */
+static int kp_share(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	char *end;
+	double d;
+
+	(void)arg;
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || strcmp(end, "%") != 0 || d < 0 || d > 100) {
+		conf_error(ld, ld->line, "'%s' is not a share from 0%% to 100%% (e.g. 5%%)", v);
+		return -1;
+	}
+	*(double *)field = d / 100;
+	return 0;
+}
+
 static const struct range r_workers = {1, 64};
 static const struct range r_days = {1, 36500};
 static const struct range r_rows = {1, 1000000};
@@ -258,7 +299,7 @@ static const struct choice c_validation[] = {
     {"stop-on-errors", VALIDATION_STOP}, {"skip-errors", VALIDATION_SKIP}, {NULL, 0}};
 
 static const struct choice c_export_kind[] = {
-    {"orders", EXPORT_ORDERS}, {"bi", EXPORT_BI}, {NULL, 0}};
+    {"orders", EXPORT_ORDERS}, {"bi", EXPORT_BI}, {"stock", EXPORT_STOCK}, {NULL, 0}};
 static const struct choice c_export_format[] = {
     {"csv", EXPORT_CSV}, {"xml", EXPORT_XML}, {"jsonl", EXPORT_JSONL}, {NULL, 0}};
 static const struct choice c_compress[] = {{"none", 0}, {"gzip", 1}, {NULL, 0}};
@@ -275,7 +316,9 @@ static const char *dir_by_kind(const void *export)
 {
 	const struct export *e = export;
 
-	return e->kind == EXPORT_ORDERS ? "outbound/orders" : "outbound/bi";
+	return e->kind == EXPORT_ORDERS	 ? "outbound/orders"
+	       : e->kind == EXPORT_STOCK ? "outbound/stock"
+					 : "outbound/bi";
 }
 
 static const char *entities_by_kind(const void *export)
@@ -367,6 +410,11 @@ const struct key_def conf_feed_keys[] = {
 	FK("max_inflated",   kp_size,     max_inflated,   NULL,         "4G",       OWN_NONE),
 	FK("max_ratio",      kp_uint,     max_ratio,      &r_ratio,     "100",      OWN_NONE),
 	FK("nested",         kp_bool,     nested,         NULL,         "no",       OWN_NONE),
+	/* sequences: the time line and the key store (sift/), absent.COLUMN besides */
+	FK("sequence",       kp_string,   sequence,       NULL,         NONE,       OWN_STRING),
+	FK("stamp",          kp_stamp,    stamp,          NULL,         NONE,       OWN_NONE),
+	FK("diff",           kp_bool,     diff,           NULL,         "no",       OWN_NONE),
+	FK("max_absent",     kp_share,    max_absent,     NULL,         "5%",       OWN_NONE),
 	END_OF_KEYS,
 };
 
@@ -382,6 +430,7 @@ const struct key_def conf_export_keys[] = {
 	EK("page_size",  kp_uint,     page_size,  &r_page,         "200",            OWN_NONE),
 	EKD("entities",  kp_list,     entities,   NULL,            entities_by_kind, OWN_LIST),
 	EK("compress",   kp_choice,   gzip,       c_compress,      "none",           OWN_NONE),
+	EK("sequence",   kp_string,   sequence,   NULL,            NONE,             OWN_STRING),
 	END_OF_KEYS,
 };
 /* clang-format on */

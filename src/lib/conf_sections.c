@@ -69,6 +69,8 @@ void section_finish_export(struct loader *ld, struct export *e)
 		conf_error(ld, line,
 			   "[%s] partners is required: whose outbound tree receives the files",
 			   sec);
+	if (e->kind == EXPORT_STOCK && e->sequence == NULL)
+		conf_error(ld, line, "[%s] kind = stock needs sequence: whose picture to copy", sec);
 	if (e->every && e->at_minutes >= 0)
 		conf_error(ld, line, "[%s] give every or at, not both", sec);
 	if (!e->every && e->at_minutes < 0)
@@ -185,10 +187,36 @@ static void feed_columns_mapped(struct loader *ld, const struct feed *f)
 	}
 }
 
+/*
+ * feed_sequence_agrees: diff and absent.* need a key store, so a sequence
+ * (the feed's own name when not given); absent.* is for mode = full and
+ * names the entity's value columns, never its key.
+ */
+static void feed_sequence_agrees(struct loader *ld, struct feed *f)
+{
+	const char *sec = ld->section;
+	unsigned long line = ld->cur_section_line;
+
+	if (f->sequence == NULL && (f->diff || f->absent_cols.n || f->stamp.spec))
+		f->sequence = xstrdup(f->name);
+	if (f->absent_cols.n && f->mode != MODE_FULL)
+		conf_error(ld, line, "[%s] absent.* applies to mode = full only", sec);
+	for (size_t i = 0; f->entity && i < f->absent_cols.n; i++) {
+		const struct column_rule *r = entity_column(f->entity, f->absent_cols.v[i]);
+		if (r && (r->flags & COL_KEY))
+			conf_error(ld, line, "[%s] absent.%s: a key column cannot be absent", sec,
+				   f->absent_cols.v[i]);
+		else if (r == NULL && !f->entity->open_columns)
+			conf_error(ld, line, "[%s] absent.%s: %s has no column '%s'", sec,
+				   f->absent_cols.v[i], f->entity->name, f->absent_cols.v[i]);
+	}
+}
+
 void section_finish_feed(struct loader *ld, struct feed *f)
 {
 	keys_derive(ld, conf_feed_keys, f);
 	feed_keys_agree(ld, f);
+	feed_sequence_agrees(ld, f);
 	/* past a map. key that failed to compile, its column is not also "missing", and
 	   the feed's parser is not asked about a mapping it will never run */
 	if (feed_compile_maps(ld, f) > 0 || f->map == NULL)

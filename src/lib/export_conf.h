@@ -11,7 +11,7 @@
 
 #include "util/strlist.h"
 
-enum export_kind { EXPORT_ORDERS, EXPORT_BI };
+enum export_kind { EXPORT_ORDERS, EXPORT_BI, EXPORT_STOCK };
 enum export_format { EXPORT_CSV, EXPORT_XML, EXPORT_JSONL };
 
 /* clang-format takes export for C++'s keyword and moves the
@@ -29,6 +29,7 @@ struct export {
 	unsigned long page_size;
 	struct strlist entities; /* bi */
 	int gzip;                /* compress = gzip */
+	char *sequence;          /* stock: the sequence whose confirmed picture is copied */
 	int line;                /* of its [section] header */
 };
 

@@ -10,6 +10,7 @@
 #ifndef DG_FEED_H
 #define DG_FEED_H
 
+#include "lib/stamp.h"
 #include "util/strlist.h"
 
 struct entity;
@@ -52,6 +53,16 @@ struct feed {
 	unsigned long long max_inflated;
 	unsigned long max_ratio;
 	int nested;
+	/* a sequence's time line and key store (sift/): NULL sequence, none */
+	char *sequence;
+	struct {
+		enum stamp_kind kind;
+		char *format; /* STAMP_NAME: strptime fields in the name */
+		char *spec;   /* as written, for messages */
+	} stamp;
+	int diff;				 /* send only rows that differ */
+	struct strlist absent_cols, absent_vals; /* absent.COLUMN = value */
+	double max_absent;			 /* share of known keys, 0..1 */
 	int line; /* of its [section] header */
 };
 

@@ -39,7 +39,62 @@ static const char schema[] =
     " file_id INTEGER NOT NULL REFERENCES files(id), target TEXT NOT NULL, seq INTEGER NOT NULL,"
     " sub INTEGER NOT NULL, rows TEXT NOT NULL, state TEXT NOT NULL, answer TEXT NOT NULL DEFAULT "
     "'',"
-    " changed INTEGER NOT NULL, PRIMARY KEY (file_id, target, seq, sub));";
+    " changed INTEGER NOT NULL, PRIMARY KEY (file_id, target, seq, sub));"
+    /* the key store (keys.c) */
+    "CREATE TABLE IF NOT EXISTS key_scopes ("
+    " id INTEGER PRIMARY KEY, partner TEXT NOT NULL, sequence TEXT NOT NULL,"
+    " target TEXT NOT NULL, full_stamp INTEGER NOT NULL DEFAULT 0,"
+    " complete_stamp INTEGER NOT NULL DEFAULT 0, UNIQUE (partner, sequence, target));"
+    "CREATE TABLE IF NOT EXISTS keys ("
+    " scope INTEGER NOT NULL, key TEXT NOT NULL, khash INTEGER NOT NULL,"
+    " digest INTEGER NOT NULL, stamp INTEGER NOT NULL, in_full INTEGER NOT NULL DEFAULT 0,"
+    " header TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS keys_brief ON keys (scope, khash, digest, stamp, in_full);"
+    "CREATE INDEX IF NOT EXISTS keys_not_full ON keys (scope) WHERE in_full = 0;"
+    /* what a file's rows came to, per target (the sift's counts, then Commerce's) */
+    "CREATE TABLE IF NOT EXISTS file_targets ("
+    " file_id INTEGER NOT NULL REFERENCES files(id), target TEXT NOT NULL,"
+    " sent INTEGER NOT NULL DEFAULT 0, unchanged INTEGER NOT NULL DEFAULT 0,"
+    " superseded INTEGER NOT NULL DEFAULT 0, absent INTEGER NOT NULL DEFAULT 0,"
+    " rejected INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (file_id, target));";
+
+/*
+ * Migrations, by PRAGMA user_version: each step takes a ledger of the version
+ * before to its own. A new ledger runs them all after the schema above.
+ */
+static const char *const migrations[] = {
+    /* 1: a file's lane (its partner's sequence, else its feed) and stamp */
+    "ALTER TABLE files ADD COLUMN lane TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE files ADD COLUMN stamp INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE files SET lane = feed;"
+    "CREATE INDEX IF NOT EXISTS files_lane ON files (partner, lane, state);",
+};
+
+static int migrate(sqlite3 *db, char **msg)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+	size_t n = sizeof(migrations) / sizeof(migrations[0]);
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	for (size_t v = (size_t)version; v < n; v++) {
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu;", v + 1);
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, msg) != SQLITE_OK)
+			return -1;
+		if (sqlite3_exec(db, migrations[v], NULL, NULL, msg) != SQLITE_OK ||
+		    sqlite3_exec(db, pragma, NULL, NULL, msg) != SQLITE_OK ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, msg) != SQLITE_OK) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 struct ledger *ledger_open(const char *path, struct buf *err)
 {
@@ -52,7 +107,8 @@ struct ledger *ledger_open(const char *path, struct buf *err)
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 			    NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(l->db, 10000) != SQLITE_OK ||
-	    sqlite3_exec(l->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+	    sqlite3_exec(l->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+	    migrate(l->db, &msg) < 0) {
 		buf_printf(err, "cannot open the ledger %s: %s", path,
 			   msg ? msg : sqlite3_errmsg(l->db));
 		sqlite3_free(msg);
@@ -126,7 +182,7 @@ long long ledger_add(struct ledger *l, const char *partner, const char *feed, co
 	long long id;
 
 	if (ledger_add_group(l, partner, &feed, 1, name, path, size, force, ST_RECEIVED, path,
-			     &id) < 0)
+			     NULL, &id) < 0)
 		return -1;
 	return id;
 }
@@ -137,7 +193,7 @@ long long ledger_add(struct ledger *l, const char *partner, const char *feed, co
  */
 static long long insert_row(struct ledger *l, const char *partner, const char *feed,
 			    const char *name, const char *path, long long size, int force,
-			    const char *state, const char *message)
+			    const char *state, const char *message, const struct ledger_lane *lane)
 {
 	int received = strcmp(state, ST_RECEIVED) == 0;
 	sqlite3_stmt *st;
@@ -145,9 +201,9 @@ static long long insert_row(struct ledger *l, const char *partner, const char *f
 
 	if (sqlite3_prepare_v2(l->db,
 			       "INSERT INTO files (partner, feed, name, path, size, force, "
-			       "state, message, received, finished) VALUES (?, ?, ?, ?, ?, ?, "
-			       "?, ?, strftime('%s','now'), CASE WHEN ? THEN 0 ELSE "
-			       "strftime('%s','now') END) RETURNING id",
+			       "state, message, received, finished, lane, stamp) VALUES (?, ?, ?, "
+			       "?, ?, ?, ?, ?, strftime('%s','now'), CASE WHEN ? THEN 0 ELSE "
+			       "strftime('%s','now') END, ?, ?) RETURNING id",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
@@ -159,6 +215,8 @@ static long long insert_row(struct ledger *l, const char *partner, const char *f
 	sqlite3_bind_text(st, 7, state, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 8, received ? "" : message, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 9, received);
+	sqlite3_bind_text(st, 10, lane && lane->lane ? lane->lane : feed, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 11, lane ? lane->stamp : 0);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
 	if (sqlite3_step(st) != SQLITE_DONE)
@@ -180,7 +238,8 @@ static long long insert_row(struct ledger *l, const char *partner, const char *f
 
 int ledger_add_group(struct ledger *l, const char *partner, const char *const *feeds, size_t n,
 		     const char *name, const char *path, long long size, int force,
-		     const char *state, const char *message, long long *ids)
+		     const char *state, const char *message, const struct ledger_lane *lanes,
+		     long long *ids)
 {
 	int ok;
 
@@ -188,7 +247,7 @@ int ledger_add_group(struct ledger *l, const char *partner, const char *const *f
 	ok = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
 	for (size_t i = 0; ok && i < n; i++)
 		ok = (ids[i] = insert_row(l, partner, feeds[i], name, path, size, force, state,
-					  message)) > 0;
+					  message, lanes ? &lanes[i] : NULL)) > 0;
 	if (ok)
 		ok = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
 	if (!ok) {
@@ -226,11 +285,13 @@ static void row_to_file(sqlite3_stmt *st, struct ledger_file *f)
 	f->attempts = sqlite3_column_int(st, 15);
 	ledger_copy_text(f->message, sizeof(f->message), sqlite3_column_text(st, 16));
 	f->force = sqlite3_column_int(st, 17);
+	ledger_copy_text(f->lane, sizeof(f->lane), sqlite3_column_text(st, 18));
+	f->stamp = sqlite3_column_int64(st, 19);
 }
 
 #define FILE_COLUMNS                                                                               \
 	"id, partner, feed, name, sha256, size, state, path, received, finished, next_try, rows, " \
-	"rows_ok, rows_rejected, batches, attempts, message, force"
+	"rows_ok, rows_rejected, batches, attempts, message, force, lane, stamp"
 
 int ledger_get(struct ledger *l, long long id, struct ledger_file *f)
 {
@@ -326,15 +387,15 @@ long long ledger_find_same(struct ledger *l, long long id, const char *partner, 
 	    "sssis", partner, feed, sha256, id, states_csv);
 }
 
-long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *feed)
+long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *lane)
 {
 	char sql[512];
 
 	snprintf(sql, sizeof(sql),
-		 "SELECT ifnull(min(id), 0) FROM files WHERE partner = ? AND "
-		 "feed = ? AND state IN (%s)",
+		 "SELECT id FROM files WHERE partner = ? AND lane = ? AND state IN (%s) "
+		 "ORDER BY stamp, id LIMIT 1",
 		 state_sql_list(STATE_IN_FLIGHT));
-	return ledger_single_int(l, sql, "ss", partner, feed);
+	return ledger_single_int(l, sql, "ss", partner, lane);
 }
 
 long long ledger_count_at(struct ledger *l, const char *path, const char *states_csv,

@@ -35,6 +35,14 @@ struct ledger_file {
 	int attempts;
 	char message[1024];
 	int force;          /* a forced redrop: no duplicate check */
+	char lane[300];     /* files of one lane go one at a time: "seq:NAME" or the feed */
+	long long stamp;    /* when the data was true (feeds in a sequence), else 0 */
+};
+
+/* Where a new file queues: its lane (NULL: its feed) and stamp, oldest stamp first. */
+struct ledger_lane {
+	const char *lane;
+	long long stamp;
 };
 
 struct ledger *ledger_open(const char *path, struct buf *err);
@@ -49,11 +57,13 @@ long long ledger_add(struct ledger *l, const char *partner, const char *feed, co
  * ledger_add_group: one row per feed for one file, all or none (one
  * transaction): a claim cut short is finished from these rows. state is
  * received (message goes to the event) or refused (message is the reason).
- * ids gets the n ids. 0 or -1.
+ * lanes (NULL: each its feed, stamp 0) has one entry per feed. ids gets the
+ * n ids. 0 or -1.
  */
 int ledger_add_group(struct ledger *l, const char *partner, const char *const *feeds, size_t n,
 		     const char *name, const char *path, long long size, int force,
-		     const char *state, const char *message, long long *ids);
+		     const char *state, const char *message, const struct ledger_lane *lanes,
+		     long long *ids);
 /* ledger_claim_retry: a received file whose claim failed waits until next_try. */
 int ledger_claim_retry(struct ledger *l, long long id, time_t next_try, const char *message);
 /* ledger_each_at: the files in state whose path is path, oldest first, to fn. */
@@ -71,8 +81,9 @@ int ledger_defer(struct ledger *l, long long id, time_t next_try, const char *me
 /* ledger_find_same: an earlier file of partner+feed with these bytes in one of states. */
 long long ledger_find_same(struct ledger *l, long long id, const char *partner, const char *feed,
 			   const char *sha256, const char *states_csv);
-/* ledger_first_in_flight: the id of the oldest file of partner+feed in flight, or 0. */
-long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *feed);
+/* ledger_first_in_flight: the id of the file of partner+lane in flight to go first, or 0:
+   the oldest stamp, then the oldest claim. */
+long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *lane);
 /* ledger_in_flight_path: is a file at this spool path already claimed and in flight? */
 int ledger_in_flight_path(struct ledger *l, const char *path);
 

@@ -1,0 +1,257 @@
+/*
+ * keys - the key store in SQLite (see keys.h): tables key_scopes and keys,
+ * made by ledger.c's schema. Hashes and digests are stored as the int64 with
+ * the same bits.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue/keys.h"
+#include "queue/ledger.h"
+#include "queue/ledger_db.h"
+#include "util/keyset.h"
+#include "util/log.h"
+
+static void failed(struct ledger *l)
+{
+	__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
+	log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
+}
+
+int keys_scope(struct ledger *l, const char *partner, const char *sequence, const char *target,
+	       struct key_scope *s)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	if (ledger_run(l,
+		       "INSERT INTO key_scopes (partner, sequence, target) VALUES (?, ?, ?) "
+		       "ON CONFLICT DO NOTHING",
+		       "sss", partner, sequence, target) < 0)
+		return -1;
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT id, full_stamp, complete_stamp FROM key_scopes WHERE "
+			       "partner = ? AND sequence = ? AND target = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, sequence, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, target, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			s->id = sqlite3_column_int64(st, 0);
+			s->full_stamp = sqlite3_column_int64(st, 1);
+			s->complete_stamp = sqlite3_column_int64(st, 2);
+			rc = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int keys_load(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_brief *b),
+	      void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	pthread_mutex_lock(&l->lock);
+	/* the covering index keys_brief: the rows' text is not read */
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT khash, digest, stamp, in_full FROM keys INDEXED BY "
+			       "keys_brief WHERE scope = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, scope);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct key_brief b;
+			b.khash = (uint64_t)sqlite3_column_int64(st, 0);
+			b.digest = (uint64_t)sqlite3_column_int64(st, 1);
+			b.stamp = sqlite3_column_int64(st, 2);
+			b.in_full = sqlite3_column_int(st, 3);
+			if (fn(ctx, &b))
+				break;
+		}
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+long long keys_count(struct ledger *l, long long scope)
+{
+	return ledger_single_int(l, "SELECT count(*) FROM keys WHERE scope = ?", "i", scope);
+}
+
+int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int ok;
+
+	pthread_mutex_lock(&l->lock);
+	ok = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&
+	     sqlite3_prepare_v2(
+		 l->db,
+		 "INSERT INTO keys (scope, key, khash, digest, stamp, in_full, header, row) "
+		 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET "
+		 "digest = excluded.digest, stamp = excluded.stamp, header = excluded.header, "
+		 "row = excluded.row, in_full = max(in_full, excluded.in_full) "
+		 "WHERE excluded.stamp >= keys.stamp",
+		 -1, &st, NULL) == SQLITE_OK;
+	for (size_t i = 0; ok && i < n; i++) {
+		sqlite3_bind_int64(st, 1, scope);
+		sqlite3_bind_text(st, 2, e[i].key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)hash64(e[i].key, strlen(e[i].key)));
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)e[i].digest);
+		sqlite3_bind_int64(st, 5, e[i].stamp);
+		sqlite3_bind_int(st, 6, e[i].in_full);
+		sqlite3_bind_text(st, 7, e[i].header, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 8, e[i].row, -1, SQLITE_STATIC);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (ok)
+		ok = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+	if (!ok) {
+		failed(l);
+		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return ok ? 0 : -1;
+}
+
+static void entry_of(sqlite3_stmt *st, struct key_entry *e)
+{
+	e->key = (const char *)sqlite3_column_text(st, 0);
+	e->digest = (uint64_t)sqlite3_column_int64(st, 1);
+	e->stamp = sqlite3_column_int64(st, 2);
+	e->in_full = sqlite3_column_int(st, 3);
+	e->header = (const char *)sqlite3_column_text(st, 4);
+	e->row = (const char *)sqlite3_column_text(st, 5);
+}
+
+int keys_each(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_entry *e),
+	      void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT key, digest, stamp, in_full, header, row FROM keys WHERE "
+			       "scope = ? ORDER BY key",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, scope);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct key_entry e;
+			entry_of(st, &e);
+			if (fn(ctx, &e))
+				break;
+		}
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int keys_get(struct ledger *l, long long scope, uint64_t khash,
+	     void (*fn)(void *ctx, const struct key_entry *e), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT key, digest, stamp, in_full, header, row FROM keys WHERE "
+			       "scope = ? AND khash = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, scope);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)khash);
+		rc = 1;
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			struct key_entry e;
+			entry_of(st, &e);
+			fn(ctx, &e);
+			rc = 0;
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+/* older_than_full: a newer full snapshot of the scope is already through (lock held) */
+static int older_than_full(struct ledger *l, long long scope, long long stamp)
+{
+	sqlite3_stmt *st;
+	int older = 0;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT full_stamp FROM key_scopes WHERE id = ?", -1, &st,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, scope);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			older = sqlite3_column_int64(st, 0) > stamp;
+		sqlite3_finalize(st);
+	}
+	return older;
+}
+
+int keys_full_done(struct ledger *l, long long scope, long long stamp, int complete,
+		   const uint64_t *lacking, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int ok;
+
+	pthread_mutex_lock(&l->lock);
+	ok = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && older_than_full(l, scope, stamp))
+		n = 0, lacking = NULL; /* a newer snapshot's marks stay */
+	else if (ok) {
+		char sql[256];
+		/* held by this snapshot unless listed: only the few that change are written */
+		snprintf(sql, sizeof(sql),
+			 "UPDATE keys SET in_full = 1 WHERE scope = %lld AND in_full = 0", scope);
+		ok = sqlite3_exec(l->db, sql, NULL, NULL, NULL) == SQLITE_OK;
+	}
+	if (ok)
+		ok = sqlite3_prepare_v2(l->db,
+					"UPDATE keys SET in_full = 0 WHERE scope = ? AND khash = ?",
+					-1, &st, NULL) == SQLITE_OK;
+	for (size_t i = 0; ok && i < n; i++) {
+		sqlite3_bind_int64(st, 1, scope);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)lacking[i]);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (ok)
+		ok = sqlite3_prepare_v2(l->db,
+					"UPDATE key_scopes SET full_stamp = max(full_stamp, ?1), "
+					"complete_stamp = CASE WHEN ?2 THEN max(complete_stamp, ?1) "
+					"ELSE complete_stamp END WHERE id = ?3",
+					-1, &st, NULL) == SQLITE_OK;
+	if (ok) {
+		sqlite3_bind_int64(st, 1, stamp);
+		sqlite3_bind_int(st, 2, complete);
+		sqlite3_bind_int64(st, 3, scope);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	if (ok)
+		ok = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+	if (!ok) {
+		failed(l);
+		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return ok ? 0 : -1;
+}

@@ -1,0 +1,95 @@
+/*
+ * keys - the key store: per partner, sequence and target (a "scope"), each
+ * key's stamp and the values Commerce last confirmed for it, in the ledger.
+ *
+ * A key is the entity's key columns as one CSV record ("default,SKU-1"); its
+ * hash (hash64 of that text) is what the sift compares in memory, its text
+ * what the store is keyed by. An entry holds the row Commerce confirmed
+ * (its CSV header and record, the way it was sent), the digest of its value
+ * columns and the stamp of the file it came from; in_full says whether the
+ * scope's last full snapshot held the key, so that the snapshot's stamp
+ * counts for it without rewriting a million unchanged entries:
+ *
+ *   stamp of a key = max(entry.stamp, entry.in_full ? scope.full_stamp : 0),
+ *                    and at least scope.complete_stamp for every key,
+ *                    known or not (a full snapshot with absent.* speaks for
+ *                    every key at its stamp).
+ *
+ * Entries change only when Commerce confirmed their row (keys_put), never
+ * for a row it refused. Every write is one transaction; a failed one marks
+ * the ledger failed, as any ledger write.
+ */
+#ifndef DG_KEYS_H
+#define DG_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ledger;
+
+struct key_scope {
+	long long id;
+	long long full_stamp;	  /* the last full snapshot's stamp (0: none) */
+	long long complete_stamp; /* the last full snapshot with absent.*: its stamp */
+};
+
+/* keys_scope: the scope of partner, sequence and target, made when new. 0 or -1. */
+int keys_scope(struct ledger *l, const char *partner, const char *sequence, const char *target,
+	       struct key_scope *s);
+
+/* What the sift needs of an entry, in memory. */
+struct key_brief {
+	uint64_t khash, digest;
+	long long stamp;
+	int in_full;
+};
+/* keys_load: every entry of the scope, in no order, to fn (its nonzero return stops). */
+int keys_load(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_brief *b),
+	      void *ctx);
+/* keys_count: entries in the scope. */
+long long keys_count(struct ledger *l, long long scope);
+
+/* A whole entry. */
+struct key_entry {
+	const char *key;    /* the key columns' values as one CSV record */
+	uint64_t digest;    /* of the value columns */
+	long long stamp;
+	int in_full;
+	const char *header; /* the CSV header of the row as sent */
+	const char *row;    /* the CSV record as sent */
+};
+/*
+ * keys_put: n confirmed rows, one transaction. An entry whose stored stamp is
+ * newer than the row's is left as it is (a later file's row was confirmed
+ * first). 0 or -1.
+ */
+int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n);
+/* keys_each: the scope's entries in key order to fn (its nonzero return stops). */
+int keys_each(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_entry *e),
+	      void *ctx);
+/* keys_get: one entry by its key's hash: 0 with fn called, 1 when none, -1 on error. */
+int keys_get(struct ledger *l, long long scope, uint64_t khash,
+	     void (*fn)(void *ctx, const struct key_entry *e), void *ctx);
+
+/*
+ * keys_full_done: a full snapshot stamped stamp is through: the scope's
+ * full_stamp becomes stamp (complete_stamp too when complete); the n keys
+ * listed in lacking (hashes) are marked not held by it, every other key
+ * held. One transaction. 0 or -1.
+ */
+int keys_full_done(struct ledger *l, long long scope, long long stamp, int complete,
+		   const uint64_t *lacking, size_t n);
+
+/* keys_stamp_of: a key's stamp as the header explains (b NULL: a key not stored). */
+static inline long long keys_stamp_of(const struct key_scope *s, const struct key_brief *b)
+{
+	long long t = s->complete_stamp;
+
+	if (b && b->stamp > t)
+		t = b->stamp;
+	if (b && b->in_full && s->full_stamp > t)
+		t = s->full_stamp;
+	return t;
+}
+
+#endif
