@@ -240,8 +240,12 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 	else if (ok) {
 		char sql[256];
 		/* held by this snapshot unless listed: only the few that change are written */
+		/* through the partial index: without it SQLite's planner reads every key of
+		   the scope (0.3 s for a million) to find the few that change */
 		snprintf(sql, sizeof(sql),
-			 "UPDATE keys SET in_full = 1 WHERE scope = %lld AND in_full = 0", scope);
+			 "UPDATE keys INDEXED BY keys_not_full SET in_full = 1 WHERE scope = %lld "
+			 "AND in_full = 0",
+			 scope);
 		ok = sqlite3_exec(l->db, sql, NULL, NULL, NULL) == SQLITE_OK;
 	}
 	if (ok)
