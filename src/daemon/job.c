@@ -197,7 +197,9 @@ static void submit_targets(struct file_job *j, struct parcel *pc, struct submit_
 			submit_target(s, t);
 		if (st) {
 			st->n.rejected = s->commerce_rejected - before;
-			if (s->status == 0 && !s->stopped && !hook_stop(j))
+			/* every batch through (rows Commerce refused included): the file's
+			   stamp counts for what it held; not when sending stopped short */
+			if (s->status == 0 && !s->stopped && !s->exceeded && !hook_stop(j))
 				sift_target_done(j->sift, j->ledger, i);
 		}
 		if (s->status > status)
