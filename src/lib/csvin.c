@@ -27,7 +27,12 @@ struct csvin {
 	unsigned long line_chars; /* characters of this line fed in earlier calls */
 	int stopped;
 	struct csvin_error err;
+	/* the fast path's byte classes: 0 text, CLS_DELIM, CLS_ODD (quote, CR), CLS_LF */
+	unsigned char cls[256];
+	size_t fast_max; /* longest line the fast path takes: no cap can be passed below it */
 };
+
+enum { CLS_TEXT, CLS_DELIM, CLS_ODD, CLS_LF };
 
 /* libcsv's realloc hook has no context pointer: the cap of the parser that is
    running now is kept here. */
@@ -115,6 +120,12 @@ struct csvin *csvin_new(const struct csvin_opts *opts, csvin_row_fn fn, void *ct
 	csv_set_space_func(&c->p, no_space);
 	csv_set_realloc_func(&c->p, capped_realloc);
 	csv_set_blk_size(&c->p, 4096);
+	c->cls[(unsigned char)opts->delimiter] = CLS_DELIM;
+	c->cls[(unsigned char)opts->quote] = CLS_ODD;
+	c->cls['\r'] = CLS_ODD;
+	c->cls['\n'] = CLS_LF;
+	c->fast_max = opts->no_fast_path ? 0 : opts->max_field < opts->max_row ? opts->max_field
+									       : opts->max_row;
 	return c;
 }
 
@@ -155,15 +166,96 @@ static void set_error(struct csvin *c, const char *seg, size_t at)
 	}
 }
 
+static void add_view(struct csvin *c, const char *p, size_t len)
+{
+	if (c->nfields == c->cap_fields) {
+		c->cap_fields = c->cap_fields ? c->cap_fields * 2 : 32;
+		c->offs = xreallocarray(c->offs, c->cap_fields, sizeof(*c->offs));
+		c->fields = xreallocarray(c->fields, c->cap_fields, sizeof(*c->fields));
+	}
+	c->fields[c->nfields].p = p;
+	c->fields[c->nfields].len = len;
+	c->nfields++;
+}
+
+/*
+ * fast_line: the line at s when it is a plain one: it ends in LF (or CR LF)
+ * within end, holds no quote and no other CR, has at most max_fields fields
+ * and is shorter than every cap, and no row is open. Then its fields are the
+ * runs between delimiters, exactly what libcsv would hand on (with spaces
+ * kept), and they are handed on as views into s, with no copy. Returns the
+ * bytes taken (0: not a plain line, libcsv reads it).
+ */
+static size_t fast_line(struct csvin *c, const char *s, const char *end)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t max = (size_t)(end - s), start = 0, i, content;
+	struct csvin_row row;
+
+	if (max > c->fast_max)
+		max = c->fast_max;
+	c->nfields = 0;
+	for (i = 0; i < max; i++) {
+		unsigned char k = c->cls[u[i]];
+		if (k == CLS_TEXT)
+			continue;
+		if (k == CLS_DELIM) {
+			if (c->nfields + 1 == c->o.max_fields)
+				goto slow;
+			add_view(c, s + start, i - start);
+			start = i + 1;
+			continue;
+		}
+		if (k == CLS_LF)
+			break;
+		if (u[i] != '\r' || i + 1 >= max || u[i + 1] != '\n')
+			goto slow; /* a quote, or a CR that does not end the line */
+		break;
+	}
+	if (i >= max)
+		goto slow; /* no line end within reach */
+	content = i;
+	i += u[i] == '\r' ? 2 : 1;
+	if (content == 0) { /* an empty line: libcsv skips it too */
+		c->nfields = 0;
+		return i;
+	}
+	add_view(c, s + start, content - start);
+	row.fields = c->fields;
+	row.n = c->nfields;
+	row.line = row.last_line = c->line;
+	row.too_long = 0;
+	if (c->fn(c->ctx, &row) != 0)
+		c->stopped = 1;
+	c->nfields = 0;
+	return i;
+slow:
+	c->nfields = 0;
+	return 0;
+}
+
 int csvin_feed(struct csvin *c, const char *text, size_t len)
 {
 	const char *end = text + len;
 
 	field_cap = c->o.max_field + c->p.blk_size;
 	while (text < end) {
-		const char *lf = memchr(text, '\n', (size_t)(end - text));
-		size_t seg = lf ? (size_t)(lf - text) + 1 : (size_t)(end - text);
-		size_t done = csv_parse(&c->p, text, seg, on_field, on_row, c);
+		const char *lf;
+		size_t seg, done;
+
+		if (c->p.pstate == CSV_ROW_NOT_BEGUN && c->row_line == 0 && c->line_chars == 0) {
+			seg = fast_line(c, text, end);
+			if (seg) {
+				c->line++;
+				if (c->stopped)
+					return 1;
+				text += seg;
+				continue;
+			}
+		}
+		lf = memchr(text, '\n', (size_t)(end - text));
+		seg = lf ? (size_t)(lf - text) + 1 : (size_t)(end - text);
+		done = csv_parse(&c->p, text, seg, on_field, on_row, c);
 
 		if (done != seg || csv_error(&c->p) != CSV_SUCCESS || c->field_over) {
 			set_error(c, text, done);
