@@ -11,6 +11,7 @@
 #include "lib/entity.h"
 #include "lib/mapping.h"
 #include "lib/pipeline.h"
+#include "lib/profile.h"
 #include "lib/reject.h"
 #include "util/keyset.h"
 #include "util/strlist.h"
@@ -49,6 +50,7 @@ struct pipeline {
 	uint64_t pend_hash;
 	const char *pend_column;
 	struct buf pend_shown;
+	struct profile prof; /* off unless pipeline_profile_start */
 };
 
 void pipeline_default_limits(struct pipeline_limits *l)
@@ -63,8 +65,12 @@ void pipeline_default_limits(struct pipeline_limits *l)
 static int on_batch(void *ctx, const struct batch *b)
 {
 	struct pipeline *p = ctx;
+	uint64_t t0 = p->prof.on ? profile_now() : 0;
+	int rc = p->sink.batch(p->sink.ctx, b);
 
-	if (p->sink.batch(p->sink.ctx, b) < 0) {
+	if (p->prof.on)
+		p->prof.flush_ns += profile_now() - t0;
+	if (rc < 0) {
 		p->failed = 1;
 		return -1;
 	}
@@ -214,6 +220,7 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 			    cols->out_source[c] ? cols->out_source[c] : cols->out_names[c];
 		}
 	}
+	profile_mark(&p->prof, PROF_KEYS);
 	if (!p->rj.file_rejected && !p->failed) {
 		struct batch_origin o = {(uint32_t)row->line, p->rj.member};
 		if (batch_stage(&p->bw, vals, cols->nout, o) < 0) {
@@ -228,6 +235,7 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 		}
 		p->pend_staged = 1;
 	}
+	profile_mark(&p->prof, PROF_BATCH);
 	p->pending = 1;
 }
 
@@ -242,6 +250,7 @@ static void settle_pending(struct pipeline *p)
 	if (p->pend_hash)
 		first = keyset_insert_hash(&p->keys, p->pend_hash,
 					   p->line_base + (uint32_t)p->pend_line);
+	profile_mark(&p->prof, PROF_KEYS);
 	if (first) {
 		struct strview shown = {buf_cstr(&p->pend_shown), p->pend_shown.len};
 		buf_reset(&p->msg);
@@ -268,23 +277,14 @@ static void settle_pending(struct pipeline *p)
 	p->rows_ok++;
 	if (p->pend_staged && !p->rj.file_rejected && !p->failed && batch_commit(&p->bw) < 0)
 		p->failed = 1;
+	profile_mark(&p->prof, PROF_BATCH);
 }
 
-static int on_row(void *ctx, const struct csvin_row *row)
+/* take_row: one row after the header, stage by stage (profile marks between them). */
+static int take_row(struct pipeline *p, const struct csvin_row *row)
 {
-	struct pipeline *p = ctx;
 	const struct strview *vals;
 
-	if (!p->have_header) {
-		p->have_header = 1;
-		if (take_header(p, row) < 0) {
-			reject_file(&p->rj);
-			p->stopped = 1;
-			return 1;
-		}
-		if (p->feed->header)
-			return 0;
-	}
 	settle_pending(p);
 	if (p->failed)
 		return 1;
@@ -302,14 +302,17 @@ static int on_row(void *ctx, const struct csvin_row *row)
 			   row->n == 1 ? "" : "s", p->cols.ncols);
 		reject_problem(&p->rj, row->line, "", (struct strview){"", 0}, buf_cstr(&p->tmp));
 	}
+	profile_mark(&p->prof, PROF_RULES);
 	if (p->rj.row_problems) {
 		reject_row(&p->rj);
 		return 0;
 	}
 	if (p->feed->map) {
 		struct map_ctx m = {p, row};
-		if (mapping_apply(p->feed->map, p->cols.srcidx, row->fields, row->n, &p->mrow,
-				  on_map_problem, &m) > 0) {
+		int bad = mapping_apply(p->feed->map, p->cols.srcidx, row->fields, row->n,
+					&p->mrow, on_map_problem, &m);
+		profile_mark(&p->prof, PROF_MAP);
+		if (bad > 0) {
 			reject_row(&p->rj);
 			return 0;
 		}
@@ -318,12 +321,34 @@ static int on_row(void *ctx, const struct csvin_row *row)
 		vals = row->fields;
 	}
 	check_values(p, row, vals);
+	profile_mark(&p->prof, PROF_RULES);
 	if (p->rj.row_problems) {
 		reject_row(&p->rj);
 		return 0;
 	}
 	stage_row(p, row, vals);
 	return 0;
+}
+
+static int on_row(void *ctx, const struct csvin_row *row)
+{
+	struct pipeline *p = ctx;
+	int rc;
+
+	if (!p->have_header) {
+		p->have_header = 1;
+		if (take_header(p, row) < 0) {
+			reject_file(&p->rj);
+			p->stopped = 1;
+			return 1;
+		}
+		if (p->feed->header)
+			return 0;
+	}
+	profile_row_begin(&p->prof);
+	rc = take_row(p, row);
+	profile_row_end(&p->prof);
+	return rc;
 }
 
 /* --- the whole file ----------------------------------------------------- */
@@ -385,6 +410,16 @@ size_t pipeline_key_bytes(const struct pipeline *p)
 	return keyset_bytes(&p->keys);
 }
 
+void pipeline_profile_start(struct pipeline *p)
+{
+	profile_start(&p->prof);
+}
+
+void pipeline_profile_get(const struct pipeline *p, struct profile_result *r)
+{
+	profile_result(&p->prof, r);
+}
+
 static int parse_error(struct pipeline *p)
 {
 	const struct csvin_error *e = csvin_error(p->csv);
@@ -408,7 +443,16 @@ static int parse_error(struct pipeline *p)
 
 static int feed_text(struct pipeline *p, const char *text, size_t n)
 {
-	int rc = csvin_feed(p->csv, text, n);
+	uint64_t t0 = 0, f0 = 0;
+	int rc;
+
+	if (p->prof.on)
+		t0 = profile_now(), f0 = p->prof.flush_ns;
+	rc = csvin_feed(p->csv, text, n);
+	if (p->prof.on) {
+		p->prof.feed_ns += profile_now() - t0;
+		p->prof.feed_flush_ns += p->prof.flush_ns - f0;
+	}
 
 	if (rc < 0)
 		return parse_error(p);
@@ -420,9 +464,15 @@ int pipeline_write(struct pipeline *p, const void *bytes, size_t n)
 	const char *out;
 	size_t outlen;
 
+	uint64_t t0 = p->prof.on ? profile_now() : 0;
+	int rc;
+
 	if (p->stopped || p->failed)
 		return 1;
-	if (decoder_run(p->dec, bytes, n, 0, &out, &outlen) < 0) {
+	rc = decoder_run(p->dec, bytes, n, 0, &out, &outlen);
+	if (p->prof.on)
+		p->prof.decode_ns += profile_now() - t0;
+	if (rc < 0) {
 		reject_message(&p->rj, "%s", decoder_message(p->dec));
 		reject_file(&p->rj);
 		p->stopped = 1;
