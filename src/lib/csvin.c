@@ -3,6 +3,9 @@
 #include <csv.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "lib/csvin.h"
 #include "util/xalloc.h"
@@ -51,6 +54,13 @@ static int no_space(unsigned char c)
 	return 0;
 }
 
+static void grow_fields(struct csvin *c)
+{
+	c->cap_fields = c->cap_fields ? c->cap_fields * 2 : 32;
+	c->offs = xreallocarray(c->offs, c->cap_fields, sizeof(*c->offs));
+	c->fields = xreallocarray(c->fields, c->cap_fields, sizeof(*c->fields));
+}
+
 static void on_field(void *s, size_t len, void *ctx)
 {
 	struct csvin *c = ctx;
@@ -66,11 +76,8 @@ static void on_field(void *s, size_t len, void *ctx)
 		c->row_too_long = 1;
 		return;
 	}
-	if (c->nfields == c->cap_fields) {
-		c->cap_fields = c->cap_fields ? c->cap_fields * 2 : 32;
-		c->offs = xreallocarray(c->offs, c->cap_fields, sizeof(*c->offs));
-		c->fields = xreallocarray(c->fields, c->cap_fields, sizeof(*c->fields));
-	}
+	if (c->nfields == c->cap_fields)
+		grow_fields(c);
 	c->offs[c->nfields] = c->arena.len - len;
 	c->fields[c->nfields].len = len;
 	c->nfields++;
@@ -166,16 +173,37 @@ static void set_error(struct csvin *c, const char *seg, size_t at)
 	}
 }
 
-static void add_view(struct csvin *c, const char *p, size_t len)
+static inline void add_view(struct csvin *c, const char *p, size_t len)
 {
-	if (c->nfields == c->cap_fields) {
-		c->cap_fields = c->cap_fields ? c->cap_fields * 2 : 32;
-		c->offs = xreallocarray(c->offs, c->cap_fields, sizeof(*c->offs));
-		c->fields = xreallocarray(c->fields, c->cap_fields, sizeof(*c->fields));
-	}
+	if (c->nfields == c->cap_fields)
+		grow_fields(c);
 	c->fields[c->nfields].p = p;
 	c->fields[c->nfields].len = len;
 	c->nfields++;
+}
+
+/* next_special: the first byte at or after i (before max) that is not plain text. */
+static inline size_t next_special(const struct csvin *c, const unsigned char *u, size_t i,
+				  size_t max)
+{
+#if defined(__SSE2__)
+	/* sixteen bytes at a time: the delimiter, the quote, CR and LF */
+	const __m128i d = _mm_set1_epi8((char)c->o.delimiter), q = _mm_set1_epi8((char)c->o.quote);
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+
+	while (i + 16 <= max) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, d), _mm_cmpeq_epi8(x, q)),
+					   _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)));
+		unsigned m = (unsigned)_mm_movemask_epi8(hit);
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+		i += 16;
+	}
+#endif
+	while (i < max && c->cls[u[i]] == CLS_TEXT)
+		i++;
+	return i;
 }
 
 /*
@@ -189,21 +217,24 @@ static void add_view(struct csvin *c, const char *p, size_t len)
 static size_t fast_line(struct csvin *c, const char *s, const char *end)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t max = (size_t)(end - s), start = 0, i, content;
+	size_t max = (size_t)(end - s), start = 0, i = 0, content;
 	struct csvin_row row;
 
 	if (max > c->fast_max)
 		max = c->fast_max;
 	c->nfields = 0;
-	for (i = 0; i < max; i++) {
-		unsigned char k = c->cls[u[i]];
-		if (k == CLS_TEXT)
-			continue;
+	for (;;) {
+		unsigned char k;
+
+		i = next_special(c, u, i, max);
+		if (i >= max)
+			goto slow; /* no line end within reach */
+		k = c->cls[u[i]];
 		if (k == CLS_DELIM) {
 			if (c->nfields + 1 == c->o.max_fields)
 				goto slow;
 			add_view(c, s + start, i - start);
-			start = i + 1;
+			start = ++i;
 			continue;
 		}
 		if (k == CLS_LF)
@@ -212,8 +243,6 @@ static size_t fast_line(struct csvin *c, const char *s, const char *end)
 			goto slow; /* a quote, or a CR that does not end the line */
 		break;
 	}
-	if (i >= max)
-		goto slow; /* no line end within reach */
 	content = i;
 	i += u[i] == '\r' ? 2 : 1;
 	if (content == 0) { /* an empty line: libcsv skips it too */
