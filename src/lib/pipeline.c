@@ -30,6 +30,7 @@ struct pipeline {
 	struct reject rj;    /* problems, messages, and whether the file is rejected */
 	struct columns cols; /* the header, and the Commerce columns made of it */
 	struct buf msg, key, tmp;
+	struct buf dup_msg; /* settle_pending's own: it may run while msg holds another */
 
 	int have_header;
 	/* The duplicate index keeps one number a row: the line plus the lines of
@@ -46,6 +47,7 @@ struct pipeline {
 	unsigned long rows, rows_ok;
 	/* the row waiting for its duplicate check (stage_row) */
 	int pending, pend_staged;
+	int dec_pending; /* the decoder holds invalid bytes not yet told */
 	unsigned long pend_line;
 	uint64_t pend_hash;
 	const char *pend_column;
@@ -101,11 +103,14 @@ struct map_ctx {
 	const struct csvin_row *row;
 };
 
+static void settle_pending(struct pipeline *p);
+
 static void on_map_problem(void *ctx, size_t column, const char *source, struct strview value,
 			   const char *message)
 {
 	struct map_ctx *m = ctx;
 
+	settle_pending(m->p); /* the row before is told first */
 	reject_problem(&m->p->rj, m->row->line, source ? source : m->p->cols.out_names[column],
 		       value, message);
 }
@@ -116,6 +121,8 @@ static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
 	const struct decode_error *e = decoder_errors(p->dec, &n);
 	size_t taken = 0;
 
+	if (n && e[0].line <= row->last_line)
+		settle_pending(p); /* the row before is told first */
 	while (taken < n && e[taken].line <= row->last_line) {
 		const struct decode_error *d = &e[taken++];
 		size_t field = 0;
@@ -151,6 +158,7 @@ static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
 			       buf_cstr(&p->tmp));
 	}
 	decoder_take(p->dec, taken);
+	p->dec_pending = n > taken;
 }
 
 static void check_values(struct pipeline *p, const struct csvin_row *row,
@@ -170,6 +178,7 @@ static void check_values(struct pipeline *p, const struct csvin_row *row,
 		shown = cols->out_src[i] >= 0 && (size_t)cols->out_src[i] < row->n
 			    ? row->fields[cols->out_src[i]]
 			    : vals[i];
+		settle_pending(p); /* the row before is told first */
 		reject_problem(&p->rj, row->line,
 			       cols->out_source[i] ? cols->out_source[i] : cols->out_names[i],
 			       shown, buf_cstr(&p->msg));
@@ -180,10 +189,12 @@ static void start_parsers(struct pipeline *p);
 static int on_row(void *ctx, const struct csvin_row *row);
 
 /*
- * A row that passed its own checks waits as "pending" until the next row has
- * been parsed: its key's slot in the index is prefetched meanwhile, which
- * hides the one cache miss a row costs. settle_pending then asks the index
- * whether the key was seen, and commits the row to its batch or rejects it.
+ * A row that passed its own checks waits as "pending" while the next row is
+ * parsed, mapped and checked: its key's slot in the index is prefetched
+ * meanwhile, which hides the one cache miss a row costs. settle_pending then
+ * asks the index whether the key was seen, and commits the row to its batch
+ * or rejects it. It runs before the next row tells any problem and before it
+ * is staged, so that problems and batches keep the file's order.
  */
 static void stage_row(struct pipeline *p, const struct csvin_row *row, const struct strview *vals)
 {
@@ -242,6 +253,7 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 static void settle_pending(struct pipeline *p)
 {
 	const struct columns *cols = &p->cols;
+	int row_problems = p->rj.row_problems; /* the next row's, when it is in hand */
 	uint32_t first = 0;
 
 	if (!p->pending)
@@ -253,25 +265,26 @@ static void settle_pending(struct pipeline *p)
 	profile_mark(&p->prof, PROF_KEYS);
 	if (first) {
 		struct strview shown = {buf_cstr(&p->pend_shown), p->pend_shown.len};
-		buf_reset(&p->msg);
+		buf_reset(&p->dup_msg);
 		if (p->member_names.n == 0) {
-			buf_printf(&p->msg, "duplicate of line %u (same ", first);
+			buf_printf(&p->dup_msg, "duplicate of line %u (same ", first);
 		} else {
 			size_t m = p->member_names.n;
 			while (m > 1 && p->member_base[m - 1] >= first)
 				m--;
-			buf_printf(&p->msg, "duplicate of %s:%u (same ", p->member_names.v[m - 1],
+			buf_printf(&p->dup_msg, "duplicate of %s:%u (same ", p->member_names.v[m - 1],
 				   first - p->member_base[m - 1]);
 		}
 		for (size_t k = 0; k < cols->nkey; k++)
-			buf_printf(&p->msg, "%s%s",
+			buf_printf(&p->dup_msg, "%s%s",
 				   k == 0		 ? ""
 				   : k + 1 == cols->nkey ? " and "
 							 : ", ",
 				   cols->out_names[cols->key_cols[k]]);
-		buf_addch(&p->msg, ')');
-		reject_problem(&p->rj, p->pend_line, p->pend_column, shown, buf_cstr(&p->msg));
+		buf_addch(&p->dup_msg, ')');
+		reject_problem(&p->rj, p->pend_line, p->pend_column, shown, buf_cstr(&p->dup_msg));
 		reject_row(&p->rj);
+		p->rj.row_problems = row_problems;
 		return;
 	}
 	p->rows_ok++;
@@ -285,18 +298,20 @@ static int take_row(struct pipeline *p, const struct csvin_row *row)
 {
 	const struct strview *vals;
 
-	settle_pending(p);
 	if (p->failed)
 		return 1;
 	if (row->last_line > p->member_lines)
 		p->member_lines = row->last_line;
 	p->rows++;
 	p->rj.row_problems = 0;
-	encoding_problems(p, row);
+	if (p->dec_pending)
+		encoding_problems(p, row);
 	if (row->too_long) {
+		settle_pending(p);
 		reject_problem(&p->rj, row->line, "", (struct strview){"", 0},
 			       "the row is longer than the limit and was not read");
 	} else if (row->n != p->cols.ncols) {
+		settle_pending(p);
 		buf_reset(&p->tmp);
 		buf_printf(&p->tmp, "the row has %zu field%s; the header has %zu", row->n,
 			   row->n == 1 ? "" : "s", p->cols.ncols);
@@ -304,6 +319,7 @@ static int take_row(struct pipeline *p, const struct csvin_row *row)
 	}
 	profile_mark(&p->prof, PROF_RULES);
 	if (p->rj.row_problems) {
+		settle_pending(p);
 		reject_row(&p->rj);
 		return 0;
 	}
@@ -313,6 +329,7 @@ static int take_row(struct pipeline *p, const struct csvin_row *row)
 					&p->mrow, on_map_problem, &m);
 		profile_mark(&p->prof, PROF_MAP);
 		if (bad > 0) {
+			settle_pending(p);
 			reject_row(&p->rj);
 			return 0;
 		}
@@ -323,9 +340,13 @@ static int take_row(struct pipeline *p, const struct csvin_row *row)
 	check_values(p, row, vals);
 	profile_mark(&p->prof, PROF_RULES);
 	if (p->rj.row_problems) {
+		settle_pending(p);
 		reject_row(&p->rj);
 		return 0;
 	}
+	settle_pending(p); /* the row before, late: its slot has had time to arrive */
+	if (p->failed)
+		return 1;
 	stage_row(p, row, vals);
 	return 0;
 }
@@ -376,6 +397,7 @@ struct pipeline *pipeline_new(const struct feed *feed, const struct pipeline_lim
 	buf_init(&p->msg, 64 * 1024);
 	buf_init(&p->key, lim->max_row);
 	buf_init(&p->tmp, 64 * 1024);
+	buf_init(&p->dup_msg, 64 * 1024);
 	buf_init(&p->pend_shown, lim->max_field);
 	return p;
 }
@@ -392,6 +414,7 @@ void pipeline_free(struct pipeline *p)
 	buf_release(&p->msg);
 	buf_release(&p->key);
 	buf_release(&p->tmp);
+	buf_release(&p->dup_msg);
 	buf_release(&p->pend_shown);
 	columns_release(&p->cols);
 	reject_release(&p->rj);
@@ -441,6 +464,15 @@ static int parse_error(struct pipeline *p)
 	return 1;
 }
 
+/* note_decode_errors: whether rows must look for invalid bytes of theirs. */
+static void note_decode_errors(struct pipeline *p)
+{
+	size_t n;
+
+	decoder_errors(p->dec, &n);
+	p->dec_pending = n > 0;
+}
+
 static int feed_text(struct pipeline *p, const char *text, size_t n)
 {
 	uint64_t t0 = 0, f0 = 0;
@@ -472,6 +504,7 @@ int pipeline_write(struct pipeline *p, const void *bytes, size_t n)
 	rc = decoder_run(p->dec, bytes, n, 0, &out, &outlen);
 	if (p->prof.on)
 		p->prof.decode_ns += profile_now() - t0;
+	note_decode_errors(p);
 	if (rc < 0) {
 		reject_message(&p->rj, "%s", decoder_message(p->dec));
 		reject_file(&p->rj);
@@ -506,7 +539,7 @@ static void finish_member(struct pipeline *p)
 			reject_message(&p->rj, "%s", decoder_message(p->dec));
 			reject_file(&p->rj);
 			p->stopped = 1;
-		} else if (!feed_text(p, out, outlen)) {
+		} else if (note_decode_errors(p), !feed_text(p, out, outlen)) {
 			int rc = csvin_finish(p->csv);
 			if (rc < 0)
 				parse_error(p);
