@@ -207,49 +207,92 @@ static inline size_t next_special(const struct csvin *c, const unsigned char *u,
 }
 
 /*
+ * quoted_field: the quoted field whose opening quote is at u[i], its quotes
+ * taken off and doubled ones made single, into the arena (which has room
+ * for the line). Returns the index past its closing quote, or 0 when it is
+ * not a plain one: it holds a CR or LF (spans lines) or does not end within
+ * max.
+ */
+static size_t quoted_field(struct csvin *c, const unsigned char *u, size_t i, size_t max)
+{
+	unsigned char q = (unsigned char)c->o.quote;
+	size_t j = i + 1, from = j;
+
+	for (;;) {
+		while (j < max && u[j] != q && u[j] != '\r' && u[j] != '\n')
+			j++;
+		if (j + 1 >= max || u[j] != q)
+			return 0;
+		memcpy(c->arena.data + c->arena.len, u + from, j - from);
+		c->arena.len += j - from;
+		if (u[j + 1] != q)
+			break;
+		c->arena.data[c->arena.len++] = (char)q; /* "" is one quote */
+		j += 2;
+		from = j;
+	}
+	c->arena.data[c->arena.len] = '\0';
+	return j + 1;
+}
+
+/*
  * fast_line: the line at s when it is a plain one: it ends in LF (or CR LF)
- * within end, holds no quote and no other CR, has at most max_fields fields
- * and is shorter than every cap, and no row is open. Then its fields are the
- * runs between delimiters, exactly what libcsv would hand on (with spaces
- * kept), and they are handed on as views into s, with no copy. Returns the
- * bytes taken (0: not a plain line, libcsv reads it).
+ * within end, holds no CR elsewhere, quotes only around whole fields that
+ * stay on the line, has at most max_fields fields and is shorter than every
+ * cap, and no row is open. Then its fields are what libcsv would hand on
+ * (spaces kept): views into s, or for quoted fields into the arena. Returns
+ * the bytes taken (0: not a plain line, libcsv reads it from its start).
  */
 static size_t fast_line(struct csvin *c, const char *s, const char *end)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t max = (size_t)(end - s), start = 0, i = 0, content;
+	size_t max = (size_t)(end - s), i = 0, start;
 	struct csvin_row row;
+	unsigned char k;
 
 	if (max > c->fast_max)
 		max = c->fast_max;
 	c->nfields = 0;
-	for (;;) {
-		unsigned char k;
-
-		i = next_special(c, u, i, max);
-		if (i >= max)
-			goto slow; /* no line end within reach */
-		k = c->cls[u[i]];
-		if (k == CLS_DELIM) {
-			if (c->nfields + 1 == c->o.max_fields)
+	for (;;) { /* a field a turn */
+		start = i;
+		if (i < max && u[i] == (unsigned char)c->o.quote) {
+			size_t at;
+			if (c->arena.len == 0 && buf_reserve(&c->arena, max) < 0)
 				goto slow;
-			add_view(c, s + start, i - start);
-			start = ++i;
+			at = c->arena.len;
+			i = quoted_field(c, u, i, max);
+			if (i == 0 || i >= max)
+				goto slow;
+			k = c->cls[u[i]];
+			if (k == CLS_DELIM || k == CLS_LF || u[i] == '\r') {
+				if (k == CLS_DELIM && c->nfields + 1 == c->o.max_fields)
+					goto slow;
+				add_view(c, c->arena.data + at, c->arena.len - at);
+			}
+		} else {
+			i = next_special(c, u, i, max);
+			if (i >= max)
+				goto slow; /* no line end within reach */
+			k = c->cls[u[i]];
+			if (k == CLS_DELIM && c->nfields + 1 == c->o.max_fields)
+				goto slow;
+			if (k != CLS_ODD || u[i] == '\r')
+				add_view(c, s + start, i - start);
+		}
+		if (k == CLS_DELIM) {
+			i++;
 			continue;
 		}
 		if (k == CLS_LF)
 			break;
 		if (u[i] != '\r' || i + 1 >= max || u[i + 1] != '\n')
-			goto slow; /* a quote, or a CR that does not end the line */
+			goto slow; /* a quote inside a field, a CR that does not end the line */
 		break;
 	}
-	content = i;
-	i += u[i] == '\r' ? 2 : 1;
-	if (content == 0) { /* an empty line: libcsv skips it too */
+	if (i == 0) { /* an empty line: libcsv skips it too */
 		c->nfields = 0;
-		return i;
+		return u[0] == '\r' ? 2 : 1;
 	}
-	add_view(c, s + start, content - start);
 	row.fields = c->fields;
 	row.n = c->nfields;
 	row.line = row.last_line = c->line;
@@ -257,9 +300,11 @@ static size_t fast_line(struct csvin *c, const char *s, const char *end)
 	if (c->fn(c->ctx, &row) != 0)
 		c->stopped = 1;
 	c->nfields = 0;
-	return i;
+	buf_reset(&c->arena);
+	return i + (u[i] == '\r' ? 2 : 1);
 slow:
 	c->nfields = 0;
+	buf_reset(&c->arena);
 	return 0;
 }
 
