@@ -52,6 +52,7 @@ struct pipeline {
 	uint64_t pend_hash;
 	const char *pend_column;
 	struct buf pend_shown;
+	size_t key_shown; /* the key column a duplicate is told by */
 	struct profile prof; /* off unless pipeline_profile_start */
 };
 
@@ -85,6 +86,14 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 {
 	int rc = columns_take_header(&p->cols, p->feed, row->fields, row->n, row->line,
 				     decoder_encoding(p->dec), &p->rj);
+
+	/* the report shows the key column that varies: sku, not source_code */
+	if (rc >= 0 && p->cols.nkey) {
+		p->key_shown = p->cols.key_cols[0];
+		if (p->cols.nkey > 1 &&
+		    strcmp(p->cols.out_names[p->cols.key_cols[0]], "source_code") == 0)
+			p->key_shown = p->cols.key_cols[1];
+	}
 
 	if (rc == 1) { /* the first header: the batches' */
 		struct strview *names = xcalloc(p->cols.nout, sizeof(*names));
@@ -166,14 +175,12 @@ static void check_values(struct pipeline *p, const struct csvin_row *row,
 {
 	const struct columns *cols = &p->cols;
 
+	buf_reset(&p->msg); /* and again after each problem: a check adds only when it fails */
 	for (size_t i = 0; i < cols->nout; i++) {
 		const struct column_rule *r = cols->rules[i];
 		struct strview shown;
 
-		if (r == NULL)
-			continue;
-		buf_reset(&p->msg);
-		if (entity_check_value(r, vals[i].p, vals[i].len, &p->msg) == 0)
+		if (r == NULL || entity_check_value(r, vals[i].p, vals[i].len, &p->msg) == 0)
 			continue;
 		shown = cols->out_src[i] >= 0 && (size_t)cols->out_src[i] < row->n
 			    ? row->fields[cols->out_src[i]]
@@ -182,6 +189,7 @@ static void check_values(struct pipeline *p, const struct csvin_row *row,
 		reject_problem(&p->rj, row->line,
 			       cols->out_source[i] ? cols->out_source[i] : cols->out_names[i],
 			       shown, buf_cstr(&p->msg));
+		buf_reset(&p->msg);
 	}
 }
 
@@ -205,7 +213,7 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 	p->pend_hash = 0;
 	p->pend_staged = 0;
 	if (cols->nkey) {
-		size_t c = cols->key_cols[0];
+		size_t c = p->key_shown;
 		struct strview shown;
 
 		buf_reset(&p->key);
@@ -214,10 +222,6 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 			empty &= v->len == 0;
 			buf_add(&p->key, v->p, v->len);
 			buf_addch(&p->key, '\x1f');
-			/* the report shows the key column that varies: sku, not source_code */
-			if (cols->nkey > 1 && k == 0 &&
-			    strcmp(cols->out_names[cols->key_cols[0]], "source_code") == 0)
-				c = cols->key_cols[1];
 		}
 		if (!empty) {
 			p->pend_hash = keyset_hash(p->key.data, p->key.len);
