@@ -4,8 +4,8 @@
 
 #include "lib/profile.h"
 
-static const char *const stage_names[PROF_STAGES] = { "decode", "csv",  "map",
-						      "rules",	"keys", "batch" };
+static const char *const stage_names[PROF_STAGES] = { "decode", "csv",   "map",  "rules",
+						      "keys",	"batch", "write" };
 
 const char *profile_stage_name(enum profile_stage s)
 {
@@ -44,5 +44,5 @@ void profile_result(const struct profile *pr, struct profile_result *out)
 	/* the feed's time holds the rows' stages and the batches written from them */
 	csv = ((double)pr->feed_ns - (double)pr->feed_flush_ns) / 1e9 - in_rows;
 	out->seconds[PROF_CSV] = csv > 0 ? csv : 0;
-	out->seconds[PROF_BATCH] += (double)pr->flush_ns / 1e9;
+	out->seconds[PROF_WRITE] = (double)pr->flush_ns / 1e9;
 }

@@ -3,9 +3,9 @@
  *
  * Stages: decode (to UTF-8), csv (text to rows), map (mapping and filters),
  * rules (the entity's checks, field counts, encoding problems), keys (the
- * duplicate-key index), batch (Commerce CSV rows, batches handed to the
- * sink and written). Block-sized work (decode, the CSV feed, each batch
- * written) is timed whole; the per-row stages are timed on one row in
+ * duplicate-key index), batch (Commerce CSV rows formatted into batches),
+ * write (full batches handed to the sink, which writes them). Block-sized
+ * work (decode, the CSV feed, each batch written) is timed whole; the per-row stages are timed on one row in
  * PROFILE_EVERY, stage by stage, and scaled to all rows, so that timing
  * costs little even when on. The clock's own cost, measured once at start,
  * is taken off each reading. csv is what the feed took less the rows' stages
@@ -30,6 +30,7 @@ enum profile_stage {
 	PROF_RULES,
 	PROF_KEYS,
 	PROF_BATCH,
+	PROF_WRITE,
 	PROF_STAGES
 };
 
@@ -94,7 +95,7 @@ static inline void profile_mark(struct profile *pr, enum profile_stage s)
 	pr->t = now;
 }
 
-/* profile_row_end: batches written during a timed row are counted whole, elsewhere. */
+/* profile_row_end: batches written during a timed row are counted whole, as write. */
 static inline void profile_row_end(struct profile *pr)
 {
 	if (!pr->timing)
