@@ -87,7 +87,8 @@ static int format_line(struct buf *b, const struct strview *v, size_t n)
 	if (buf_reserve(b, need) < 0) {
 		/* the worst case does not fit: field by field, to the byte */
 		for (size_t i = 0; i < n; i++)
-			if ((i && buf_addch(b, ',') < 0) || csv_append_field(b, v[i].p, v[i].len) < 0)
+			if ((i && buf_addch(b, ',') < 0) ||
+			    csv_append_field(b, v[i].p, v[i].len) < 0)
 				return -1;
 		return buf_addch(b, '\n');
 	}

@@ -131,8 +131,9 @@ struct csvin *csvin_new(const struct csvin_opts *opts, csvin_row_fn fn, void *ct
 	c->cls[(unsigned char)opts->quote] = CLS_ODD;
 	c->cls['\r'] = CLS_ODD;
 	c->cls['\n'] = CLS_LF;
-	c->fast_max = opts->no_fast_path ? 0 : opts->max_field < opts->max_row ? opts->max_field
-									       : opts->max_row;
+	c->fast_max = opts->max_field < opts->max_row ? opts->max_field : opts->max_row;
+	if (opts->no_fast_path)
+		c->fast_max = 0;
 	return c;
 }
 
@@ -193,8 +194,9 @@ static inline size_t next_special(const struct csvin *c, const unsigned char *u,
 
 	while (i + 16 <= max) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
-		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, d), _mm_cmpeq_epi8(x, q)),
-					   _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)));
+		__m128i hit =
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, d), _mm_cmpeq_epi8(x, q)),
+				 _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)));
 		unsigned m = (unsigned)_mm_movemask_epi8(hit);
 		if (m)
 			return i + (size_t)__builtin_ctz(m);

@@ -452,7 +452,7 @@ static int run_joined(struct decoder *d, const char *in, size_t len, int eof, co
 	d->started = 0;
 	rc = decoder_run(d, j.data, j.len, eof, out, outlen);
 	if (j.data && *out >= j.data && *out <= j.data + j.len) {
-		/* handed through (after a byte-order mark, maybe): keep the bytes alive in d->out */
+		/* handed through, maybe past a byte-order mark: keep the bytes in d->out */
 		size_t skip = (size_t)(*out - j.data);
 		buf_reset(&d->out);
 		buf_add(&d->out, j.data + skip, *outlen);

@@ -175,7 +175,7 @@ int number_normalise(struct strview in, char dec, char thou, struct buf *out)
 		return -1;
 	if (o == d + 1)
 		*o++ = '0'; /* the whole part was zeros */
-	if (s < end) { /* decimal separator */
+	if (s < end) {	    /* decimal separator */
 		char *dot = o, *last = o;
 		*o++ = '.';
 		if (++s == end)

@@ -458,8 +458,9 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 			/* two columns made from one bad value: one problem */
 			if (!told_before(srcidx, out, i))
 				problem(ctx, i, e->source,
-					srcidx[i] >= 0 && (size_t)srcidx[i] < nfields ? fields[srcidx[i]]
-										       : v,
+					srcidx[i] >= 0 && (size_t)srcidx[i] < nfields
+					    ? fields[srcidx[i]]
+					    : v,
 					buf_cstr(msg));
 			buf_reset(msg);
 		} else if (rc == -2) {

@@ -52,7 +52,7 @@ struct pipeline {
 	uint64_t pend_hash;
 	const char *pend_column;
 	struct buf pend_shown;
-	size_t key_shown; /* the key column a duplicate is told by */
+	size_t key_shown;    /* the key column a duplicate is told by */
 	struct profile prof; /* off unless pipeline_profile_start */
 };
 
@@ -276,8 +276,8 @@ static void settle_pending(struct pipeline *p)
 			size_t m = p->member_names.n;
 			while (m > 1 && p->member_base[m - 1] >= first)
 				m--;
-			buf_printf(&p->dup_msg, "duplicate of %s:%u (same ", p->member_names.v[m - 1],
-				   first - p->member_base[m - 1]);
+			buf_printf(&p->dup_msg, "duplicate of %s:%u (same ",
+				   p->member_names.v[m - 1], first - p->member_base[m - 1]);
 		}
 		for (size_t k = 0; k < cols->nkey; k++)
 			buf_printf(&p->dup_msg, "%s%s",
@@ -329,8 +329,8 @@ static int take_row(struct pipeline *p, const struct csvin_row *row)
 	}
 	if (p->feed->map) {
 		struct map_ctx m = {p, row};
-		int bad = mapping_apply(p->feed->map, p->cols.srcidx, row->fields, row->n,
-					&p->mrow, on_map_problem, &m);
+		int bad = mapping_apply(p->feed->map, p->cols.srcidx, row->fields, row->n, &p->mrow,
+					on_map_problem, &m);
 		profile_mark(&p->prof, PROF_MAP);
 		if (bad > 0) {
 			settle_pending(p);

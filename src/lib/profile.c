@@ -4,8 +4,8 @@
 
 #include "lib/profile.h"
 
-static const char *const stage_names[PROF_STAGES] = { "decode", "csv",   "map",  "rules",
-						      "keys",	"batch", "write" };
+static const char *const stage_names[PROF_STAGES] = {"decode", "csv",	"map",	"rules",
+						     "keys",   "batch", "write"};
 
 const char *profile_stage_name(enum profile_stage s)
 {

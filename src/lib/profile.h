@@ -5,11 +5,10 @@
  * rules (the entity's checks, field counts, encoding problems), keys (the
  * duplicate-key index), batch (Commerce CSV rows formatted into batches),
  * write (full batches handed to the sink, which writes them). Block-sized
- * work (decode, the CSV feed, each batch written) is timed whole; the per-row stages are timed on one row in
- * PROFILE_EVERY, stage by stage, and scaled to all rows, so that timing
- * costs little even when on. The clock's own cost, measured once at start,
- * is taken off each reading. csv is what the feed took less the rows' stages
- * inside it.
+ * work (decode, the CSV feed, each batch written) is timed whole; the per-row stages are timed on
+ * one row in PROFILE_EVERY, stage by stage, and scaled to all rows, so that timing costs little
+ * even when on. The clock's own cost, measured once at start, is taken off each reading. csv is
+ * what the feed took less the rows' stages inside it.
  *
  * Off (the default), a profile is one flag tested a few times a row: nothing
  * is read from the clock. The pipeline owns one; pipeline_profile_start turns
@@ -36,8 +35,8 @@ enum profile_stage {
 
 struct profile {
 	int on;
-	int timing;		  /* this row is one of the timed ones */
-	unsigned countdown;	  /* rows until the next timed one */
+	int timing;	    /* this row is one of the timed ones */
+	unsigned countdown; /* rows until the next timed one */
 	unsigned long rows, timed;
 	uint64_t row_ns[PROF_STAGES]; /* of the timed rows */
 	uint64_t decode_ns, feed_ns;  /* whole: every block */
@@ -102,7 +101,8 @@ static inline void profile_row_end(struct profile *pr)
 		return;
 	if (pr->flush_ns > pr->flush_mark) {
 		uint64_t f = pr->flush_ns - pr->flush_mark;
-		pr->row_ns[PROF_BATCH] = pr->row_ns[PROF_BATCH] > f ? pr->row_ns[PROF_BATCH] - f : 0;
+		pr->row_ns[PROF_BATCH] =
+		    pr->row_ns[PROF_BATCH] > f ? pr->row_ns[PROF_BATCH] - f : 0;
 	}
 	pr->timing = 0;
 }

@@ -70,7 +70,8 @@ static struct keyset_slot *slots_new(size_t n, int *mapped)
 	*mapped = 0;
 	if (bytes >= MAPPED_FROM && n < (size_t)-1 / sizeof(struct keyset_slot) / 2) {
 		size_t want = round_huge(bytes), len = want + HUGE_PAGE;
-		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *p =
+		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p != MAP_FAILED) {
 			uintptr_t at = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
 			char *a = (char *)at;
