@@ -17,6 +17,7 @@ struct map_expr {
 	char *column;
 	char *source; /* NULL: literal */
 	char *literal;
+	size_t literal_len;
 	struct filter *filters;
 	size_t nfilters;
 	/* an earlier column whose whole expression begins this one
@@ -255,6 +256,7 @@ int mapping_add(struct mapping *m, const char *column, const char *expr, const c
 			buf_release(&lit);
 			goto out;
 		}
+		e.literal_len = lit.len;
 		e.literal = buf_detach(&lit);
 	} else if (head[0] == '\0') {
 		buf_addstr(err, "empty expression: name a source column or a \"literal\"");
@@ -442,7 +444,8 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 			problems++;
 			continue;
 		} else if (e->literal) {
-			v = sv_from(e->literal);
+			v.p = e->literal;
+			v.len = e->literal_len;
 		} else if (srcidx[i] >= 0 && (size_t)srcidx[i] < nfields) {
 			v = fields[srcidx[i]];
 		} else {
