@@ -35,8 +35,9 @@ void batch_writer_init(struct batch_writer *w, size_t max_rows, size_t max_bytes
 	w->max_rows = max_rows;
 	w->max_bytes = max_bytes;
 	buf_init(&w->header, max_bytes);
-	buf_init(&w->data, max_bytes);
-	buf_init(&w->row, max_bytes);
+	/* a full batch and the staged row after it, which may not fit there */
+	buf_init(&w->data, 2 * max_bytes);
+	buf_init(&w->carry, max_bytes);
 	w->origin = xreallocarray(NULL, max_rows, sizeof(*w->origin));
 	w->flush = flush;
 	w->ctx = ctx;
@@ -46,17 +47,61 @@ void batch_writer_release(struct batch_writer *w)
 {
 	buf_release(&w->header);
 	buf_release(&w->data);
-	buf_release(&w->row);
+	buf_release(&w->carry);
 	free(w->origin);
 	memset(w, 0, sizeof(*w));
 }
 
+/* the bytes that make a field quoted */
+static const unsigned char quote_trigger[256] = {[','] = 1, ['"'] = 1, ['\n'] = 1, ['\r'] = 1};
+
+/* put_field: v at o, RFC 4180; o has room for 2 * len + 2 bytes. Returns the end. */
+static char *put_field(char *o, const char *v, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && !quote_trigger[(unsigned char)v[i]])
+		i++;
+	if (i == len) {
+		memcpy(o, v, len);
+		return o + len;
+	}
+	*o++ = '"';
+	for (i = 0; i < len; i++) {
+		*o++ = v[i];
+		if (v[i] == '"')
+			*o++ = '"';
+	}
+	*o++ = '"';
+	return o;
+}
+
+/* format_line: one CSV line at the end of b; -1 when it would pass b's cap. */
 static int format_line(struct buf *b, const struct strview *v, size_t n)
 {
+	size_t need = 1;
+	char *o;
+
 	for (size_t i = 0; i < n; i++)
-		if ((i && buf_addch(b, ',') < 0) || csv_append_field(b, v[i].p, v[i].len) < 0)
-			return -1;
-	return buf_addch(b, '\n');
+		need += 2 * v[i].len + 3;
+	if (buf_reserve(b, need) < 0) {
+		/* the worst case does not fit: field by field, to the byte */
+		for (size_t i = 0; i < n; i++)
+			if ((i && buf_addch(b, ',') < 0) ||
+			    csv_append_field(b, v[i].p, v[i].len) < 0)
+				return -1;
+		return buf_addch(b, '\n');
+	}
+	o = b->data + b->len;
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			*o++ = ',';
+		o = put_field(o, v[i].p, v[i].len);
+	}
+	*o++ = '\n';
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+	return 0;
 }
 
 void batch_set_header(struct batch_writer *w, const struct strview *names, size_t n)
@@ -74,37 +119,63 @@ static int flush_batch(struct batch_writer *w)
 		return 0;
 	b.seq = ++w->seq;
 	b.csv = w->data.data;
-	b.len = w->data.len;
+	b.len = w->has_staged ? w->staged_at : w->data.len;
 	b.rows = w->rows;
 	b.origin = w->origin;
 	rc = w->flush(w->ctx, &b);
-	buf_reset(&w->data);
 	w->rows = 0;
 	return rc < 0 ? -2 : 0;
+}
+
+/* drop_staged: a row staged and not committed is forgotten. */
+static void drop_staged(struct batch_writer *w)
+{
+	if (w->has_staged) {
+		buf_truncate(&w->data, w->staged_at);
+		w->has_staged = 0;
+	}
 }
 
 int batch_stage(struct batch_writer *w, const struct strview *values, size_t n,
 		struct batch_origin origin)
 {
-	buf_reset(&w->row);
-	if (format_line(&w->row, values, n) < 0 || w->header.len + w->row.len > w->max_bytes) {
-		buf_reset(&w->row);
+	size_t at;
+
+	drop_staged(w);
+	if (w->data.len == 0)
+		buf_add(&w->data, w->header.data, w->header.len);
+	at = w->data.len;
+	if (format_line(&w->data, values, n) < 0 ||
+	    w->header.len + (w->data.len - at) > w->max_bytes) {
+		buf_truncate(&w->data, at);
 		return -1;
 	}
+	w->staged_at = at;
+	w->has_staged = 1;
 	w->staged = origin;
 	return 0;
 }
 
 int batch_commit(struct batch_writer *w)
 {
-	if (w->rows == w->max_rows || w->data.len + w->row.len > w->max_bytes)
-		if (flush_batch(w) < 0)
+	if (!w->has_staged)
+		return 0;
+	if (w->rows == w->max_rows || w->data.len > w->max_bytes) {
+		/* the batch is full without this row: hand it on, the row starts the next */
+		int rc;
+
+		buf_reset(&w->carry);
+		buf_add(&w->carry, w->data.data + w->staged_at, w->data.len - w->staged_at);
+		rc = flush_batch(w);
+		w->has_staged = 0;
+		buf_reset(&w->data);
+		if (rc < 0)
 			return -2;
-	if (w->rows == 0)
 		buf_add(&w->data, w->header.data, w->header.len);
-	buf_add(&w->data, w->row.data, w->row.len);
+		buf_add(&w->data, w->carry.data, w->carry.len);
+	}
 	w->origin[w->rows++] = w->staged;
-	buf_reset(&w->row);
+	w->has_staged = 0;
 	return 0;
 }
 
@@ -118,5 +189,10 @@ int batch_add(struct batch_writer *w, const struct strview *values, size_t n,
 
 int batch_finish(struct batch_writer *w)
 {
-	return flush_batch(w);
+	int rc;
+
+	drop_staged(w);
+	rc = flush_batch(w);
+	buf_reset(&w->data);
+	return rc;
 }

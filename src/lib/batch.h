@@ -9,7 +9,8 @@
  * can be told to the partner as their own line.
  *
  * A full batch is handed to the flush callback and then reused: memory is one
- * batch, whatever the file's size.
+ * batch, whatever the file's size. Rows are formatted straight into it, at
+ * its end, and committed where they are: no row is copied.
  */
 #ifndef DG_BATCH_H
 #define DG_BATCH_H
@@ -38,8 +39,10 @@ typedef int (*batch_flush_fn)(void *ctx, const struct batch *b);
 struct batch_writer {
 	size_t max_rows, max_bytes;
 	struct buf header;
-	struct buf data;
-	struct buf row; /* the staged row */
+	struct buf data;      /* the batch so far, then the staged row, formatted in place */
+	struct buf carry;     /* a staged row on its way to the next batch */
+	size_t staged_at;     /* where the staged row starts in data */
+	int has_staged;
 	struct batch_origin staged;
 	struct batch_origin *origin;
 	size_t rows;

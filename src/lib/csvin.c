@@ -3,6 +3,9 @@
 #include <csv.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "lib/csvin.h"
 #include "util/xalloc.h"
@@ -27,7 +30,12 @@ struct csvin {
 	unsigned long line_chars; /* characters of this line fed in earlier calls */
 	int stopped;
 	struct csvin_error err;
+	/* the fast path's byte classes: 0 text, CLS_DELIM, CLS_ODD (quote, CR), CLS_LF */
+	unsigned char cls[256];
+	size_t fast_max; /* longest line the fast path takes: no cap can be passed below it */
 };
+
+enum { CLS_TEXT, CLS_DELIM, CLS_ODD, CLS_LF };
 
 /* libcsv's realloc hook has no context pointer: the cap of the parser that is
    running now is kept here. */
@@ -46,6 +54,13 @@ static int no_space(unsigned char c)
 	return 0;
 }
 
+static void grow_fields(struct csvin *c)
+{
+	c->cap_fields = c->cap_fields ? c->cap_fields * 2 : 32;
+	c->offs = xreallocarray(c->offs, c->cap_fields, sizeof(*c->offs));
+	c->fields = xreallocarray(c->fields, c->cap_fields, sizeof(*c->fields));
+}
+
 static void on_field(void *s, size_t len, void *ctx)
 {
 	struct csvin *c = ctx;
@@ -61,11 +76,8 @@ static void on_field(void *s, size_t len, void *ctx)
 		c->row_too_long = 1;
 		return;
 	}
-	if (c->nfields == c->cap_fields) {
-		c->cap_fields = c->cap_fields ? c->cap_fields * 2 : 32;
-		c->offs = xreallocarray(c->offs, c->cap_fields, sizeof(*c->offs));
-		c->fields = xreallocarray(c->fields, c->cap_fields, sizeof(*c->fields));
-	}
+	if (c->nfields == c->cap_fields)
+		grow_fields(c);
 	c->offs[c->nfields] = c->arena.len - len;
 	c->fields[c->nfields].len = len;
 	c->nfields++;
@@ -115,6 +127,13 @@ struct csvin *csvin_new(const struct csvin_opts *opts, csvin_row_fn fn, void *ct
 	csv_set_space_func(&c->p, no_space);
 	csv_set_realloc_func(&c->p, capped_realloc);
 	csv_set_blk_size(&c->p, 4096);
+	c->cls[(unsigned char)opts->delimiter] = CLS_DELIM;
+	c->cls[(unsigned char)opts->quote] = CLS_ODD;
+	c->cls['\r'] = CLS_ODD;
+	c->cls['\n'] = CLS_LF;
+	c->fast_max = opts->max_field < opts->max_row ? opts->max_field : opts->max_row;
+	if (opts->no_fast_path)
+		c->fast_max = 0;
 	return c;
 }
 
@@ -155,15 +174,164 @@ static void set_error(struct csvin *c, const char *seg, size_t at)
 	}
 }
 
+static inline void add_view(struct csvin *c, const char *p, size_t len)
+{
+	if (c->nfields == c->cap_fields)
+		grow_fields(c);
+	c->fields[c->nfields].p = p;
+	c->fields[c->nfields].len = len;
+	c->nfields++;
+}
+
+/* next_special: the first byte at or after i (before max) that is not plain text. */
+static inline size_t next_special(const struct csvin *c, const unsigned char *u, size_t i,
+				  size_t max)
+{
+#if defined(__SSE2__)
+	/* sixteen bytes at a time: the delimiter, the quote, CR and LF */
+	const __m128i d = _mm_set1_epi8((char)c->o.delimiter), q = _mm_set1_epi8((char)c->o.quote);
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+
+	while (i + 16 <= max) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(u + i));
+		__m128i hit =
+		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, d), _mm_cmpeq_epi8(x, q)),
+				 _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)));
+		unsigned m = (unsigned)_mm_movemask_epi8(hit);
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+		i += 16;
+	}
+#endif
+	while (i < max && c->cls[u[i]] == CLS_TEXT)
+		i++;
+	return i;
+}
+
+/*
+ * quoted_field: the quoted field whose opening quote is at u[i], its quotes
+ * taken off and doubled ones made single, into the arena (which has room
+ * for the line). Returns the index past its closing quote, or 0 when it is
+ * not a plain one: it holds a CR or LF (spans lines) or does not end within
+ * max.
+ */
+static size_t quoted_field(struct csvin *c, const unsigned char *u, size_t i, size_t max)
+{
+	unsigned char q = (unsigned char)c->o.quote;
+	size_t j = i + 1, from = j;
+
+	for (;;) {
+		while (j < max && u[j] != q && u[j] != '\r' && u[j] != '\n')
+			j++;
+		if (j + 1 >= max || u[j] != q)
+			return 0;
+		memcpy(c->arena.data + c->arena.len, u + from, j - from);
+		c->arena.len += j - from;
+		if (u[j + 1] != q)
+			break;
+		c->arena.data[c->arena.len++] = (char)q; /* "" is one quote */
+		j += 2;
+		from = j;
+	}
+	c->arena.data[c->arena.len] = '\0';
+	return j + 1;
+}
+
+/*
+ * fast_line: the line at s when it is a plain one: it ends in LF (or CR LF)
+ * within end, holds no CR elsewhere, quotes only around whole fields that
+ * stay on the line, has at most max_fields fields and is shorter than every
+ * cap, and no row is open. Then its fields are what libcsv would hand on
+ * (spaces kept): views into s, or for quoted fields into the arena. Returns
+ * the bytes taken (0: not a plain line, libcsv reads it from its start).
+ */
+static size_t fast_line(struct csvin *c, const char *s, const char *end)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t max = (size_t)(end - s), i = 0, start;
+	struct csvin_row row;
+	unsigned char k;
+
+	if (max > c->fast_max)
+		max = c->fast_max;
+	c->nfields = 0;
+	for (;;) { /* a field a turn */
+		start = i;
+		if (i < max && u[i] == (unsigned char)c->o.quote) {
+			size_t at;
+			if (c->arena.len == 0 && buf_reserve(&c->arena, max) < 0)
+				goto slow;
+			at = c->arena.len;
+			i = quoted_field(c, u, i, max);
+			if (i == 0 || i >= max)
+				goto slow;
+			k = c->cls[u[i]];
+			if (k == CLS_DELIM || k == CLS_LF || u[i] == '\r') {
+				if (k == CLS_DELIM && c->nfields + 1 == c->o.max_fields)
+					goto slow;
+				add_view(c, c->arena.data + at, c->arena.len - at);
+			}
+		} else {
+			i = next_special(c, u, i, max);
+			if (i >= max)
+				goto slow; /* no line end within reach */
+			k = c->cls[u[i]];
+			if (k == CLS_DELIM && c->nfields + 1 == c->o.max_fields)
+				goto slow;
+			if (k != CLS_ODD || u[i] == '\r')
+				add_view(c, s + start, i - start);
+		}
+		if (k == CLS_DELIM) {
+			i++;
+			continue;
+		}
+		if (k == CLS_LF)
+			break;
+		if (u[i] != '\r' || i + 1 >= max || u[i + 1] != '\n')
+			goto slow; /* a quote inside a field, a CR that does not end the line */
+		break;
+	}
+	if (i == 0) { /* an empty line: libcsv skips it too */
+		c->nfields = 0;
+		return u[0] == '\r' ? 2 : 1;
+	}
+	row.fields = c->fields;
+	row.n = c->nfields;
+	row.line = row.last_line = c->line;
+	row.too_long = 0;
+	if (c->fn(c->ctx, &row) != 0)
+		c->stopped = 1;
+	c->nfields = 0;
+	buf_reset(&c->arena);
+	return i + (u[i] == '\r' ? 2 : 1);
+slow:
+	c->nfields = 0;
+	buf_reset(&c->arena);
+	return 0;
+}
+
 int csvin_feed(struct csvin *c, const char *text, size_t len)
 {
 	const char *end = text + len;
 
 	field_cap = c->o.max_field + c->p.blk_size;
 	while (text < end) {
-		const char *lf = memchr(text, '\n', (size_t)(end - text));
-		size_t seg = lf ? (size_t)(lf - text) + 1 : (size_t)(end - text);
-		size_t done = csv_parse(&c->p, text, seg, on_field, on_row, c);
+		const char *lf;
+		size_t seg, done;
+
+		if (c->p.pstate == CSV_ROW_NOT_BEGUN && c->row_line == 0 && c->line_chars == 0) {
+			seg = fast_line(c, text, end);
+			if (seg) {
+				c->line++;
+				if (c->stopped)
+					return 1;
+				text += seg;
+				continue;
+			}
+		}
+		lf = memchr(text, '\n', (size_t)(end - text));
+		seg = lf ? (size_t)(lf - text) + 1 : (size_t)(end - text);
+		done = csv_parse(&c->p, text, seg, on_field, on_row, c);
 
 		if (done != seg || csv_error(&c->p) != CSV_SUCCESS || c->field_over) {
 			set_error(c, text, done);

@@ -451,10 +451,12 @@ static int run_joined(struct decoder *d, const char *in, size_t len, int eof, co
 	d->ncarry = 0;
 	d->started = 0;
 	rc = decoder_run(d, j.data, j.len, eof, out, outlen);
-	if (*out == j.data) { /* keep the bytes alive in d->out */
+	if (j.data && *out >= j.data && *out <= j.data + j.len) {
+		/* handed through, maybe past a byte-order mark: keep the bytes in d->out */
+		size_t skip = (size_t)(*out - j.data);
 		buf_reset(&d->out);
-		buf_add(&d->out, j.data, j.len);
-		*out = d->out.data;
+		buf_add(&d->out, j.data + skip, *outlen);
+		*out = d->out.data ? d->out.data : "";
 	}
 	buf_release(&j);
 	return rc;

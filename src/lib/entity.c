@@ -38,7 +38,7 @@ int is_plain_decimal(const char *v, size_t len)
 
 static int check_sku(const char *v, size_t len, const struct column_rule *r, struct buf *msg)
 {
-	size_t n = utf8_chars(v, len);
+	size_t n = len <= 64 ? len : utf8_chars(v, len); /* no more characters than bytes */
 
 	(void)r;
 	if (n > 64) {

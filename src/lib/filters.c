@@ -87,31 +87,49 @@ static int apply_trim(const struct filter *f, struct strview *v, struct buf *out
  */
 static int change_case(struct strview *v, struct buf *out, int upper)
 {
-	char *d;
+	/* the ASCII letters to change: a-z or A-Z; their case is the 0x20 bit */
+	unsigned char lo = upper ? 'a' : 'A';
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	const uint64_t from = ones * (0x80u - lo), past = ones * (0x80u - lo - 26);
+	const unsigned char *src = (const unsigned char *)v->p;
+	unsigned char *d;
+	size_t n = v->len, i = 0;
 
-	if (buf_reserve(out, v->len) < 0)
+	if (buf_reserve(out, n) < 0)
 		return -1;
-	d = out->data + out->len;
-	for (size_t i = 0; i < v->len; i++) {
-		unsigned char c = (unsigned char)v->p[i];
-		if (upper && c >= 'a' && c <= 'z') {
-			c = (unsigned char)(c - 'a' + 'A');
-		} else if (!upper && c >= 'A' && c <= 'Z') {
-			c = (unsigned char)(c - 'A' + 'a');
-		} else if (c == 0xc3 && i + 1 < v->len) {
-			unsigned char n = (unsigned char)v->p[i + 1];
-			if (upper && n >= 0xa0 && n <= 0xbe && n != 0xb7)
-				n = (unsigned char)(n - 0x20);
-			else if (!upper && n >= 0x80 && n <= 0x9e && n != 0x97)
-				n = (unsigned char)(n + 0x20);
-			d[i++] = (char)c;
-			c = n;
+	d = (unsigned char *)out->data + out->len;
+	while (i < n) {
+		unsigned char c;
+		uint64_t w;
+
+		if (i + 8 <= n) {
+			/* eight ASCII bytes at once: 0x80 marks a byte in lo..lo+25 */
+			memcpy(&w, src + i, 8);
+			if (!(w & highs)) {
+				uint64_t in = ((w + from) & ~(w + past)) & highs;
+				w ^= in >> 2;
+				memcpy(d + i, &w, 8);
+				i += 8;
+				continue;
+			}
 		}
-		d[i] = (char)c;
+		c = src[i];
+		if ((unsigned char)(c - lo) < 26) {
+			c ^= 0x20;
+		} else if (c == 0xc3 && i + 1 < n) {
+			unsigned char x = src[i + 1];
+			if (upper && x >= 0xa0 && x <= 0xbe && x != 0xb7)
+				x = (unsigned char)(x - 0x20);
+			else if (!upper && x >= 0x80 && x <= 0x9e && x != 0x97)
+				x = (unsigned char)(x + 0x20);
+			d[i++] = c;
+			c = x;
+		}
+		d[i++] = c;
 	}
-	out->len += v->len;
+	out->len += n;
 	out->data[out->len] = '\0';
-	v->p = d;
+	v->p = (const char *)d;
 	return 0;
 }
 
@@ -127,24 +145,39 @@ static int apply_lower(const struct filter *f, struct strview *v, struct buf *ou
 	return change_case(v, out, 0);
 }
 
+/*
+ * number_normalise writes as it reads, in one pass: the sign's place is kept
+ * at the start and filled only for a value that is not zero; leading zeros of
+ * the whole part are skipped (one kept for 0.5), trailing zeros of the
+ * fraction cut at the end. At most NUMBER_DIGITS digits, as Commerce's
+ * decimal columns hold far fewer.
+ */
+#define NUMBER_DIGITS 64
+
 int number_normalise(struct strview in, char dec, char thou, struct buf *out)
 {
 	const char *s = in.p, *end = in.p + in.len;
-	const char *ip = NULL, *fp = NULL;
-	size_t ilen = 0, flen = 0, group = 0;
-	int neg = 0, seen_thou = 0;
-	char digits[64];
-	size_t nd = 0;
+	size_t nd = 0, group = 0, start = out->len;
+	int neg = 0, seen_thou = 0, nonzero = 0;
+	char *d, *o;
 
+	/* a sign, at most NUMBER_DIGITS digits, a 0 before the point, the point */
+	if (buf_reserve(out, in.len + 2 < NUMBER_DIGITS + 3 ? in.len + 2 : NUMBER_DIGITS + 3) < 0)
+		return -1;
+	d = out->data + start;
+	o = d + 1; /* d[0]: the sign's place */
 	if (s < end && (*s == '-' || *s == '+'))
 		neg = *s++ == '-';
-	/* integer part, with optional thousands separators between groups of 3 */
-	for (ip = s; s < end && *s != dec; s++) {
+	/* whole part, with optional thousands separators between groups of 3 */
+	for (; s < end && *s != dec; s++) {
 		if (*s >= '0' && *s <= '9') {
-			if (nd == sizeof(digits))
+			if (nd++ == NUMBER_DIGITS)
 				return -1;
-			digits[nd++] = *s;
 			group++;
+			if (*s != '0' || o > d + 1) {
+				*o++ = *s;
+				nonzero |= *s != '0';
+			}
 		} else if (thou && *s == thou) {
 			if (nd == 0 || (seen_thou && group != 3) || (!seen_thou && group > 3))
 				return -1;
@@ -156,40 +189,32 @@ int number_normalise(struct strview in, char dec, char thou, struct buf *out)
 	}
 	if (nd == 0 || (seen_thou && group != 3))
 		return -1;
-	ilen = nd;
-	(void)ip;
-	if (s < end) { /* decimal separator */
-		s++;
-		fp = s;
+	if (o == d + 1)
+		*o++ = '0'; /* the whole part was zeros */
+	if (s < end) {	    /* decimal separator */
+		char *dot = o, *last = o;
+		*o++ = '.';
+		if (++s == end)
+			return -1;
 		for (; s < end; s++) {
-			if (*s < '0' || *s > '9' || nd == sizeof(digits))
+			if (*s < '0' || *s > '9' || nd++ == NUMBER_DIGITS)
 				return -1;
-			digits[nd++] = *s;
+			*o++ = *s;
+			if (*s != '0') {
+				nonzero = 1;
+				last = o;
+			}
 		}
-		flen = (size_t)(end - fp);
-		if (flen == 0)
-			return -1;
+		o = last == dot ? dot : last; /* no trailing zeros, no bare point */
 	}
-	/* shortest exact form: no leading zeros, no trailing fractional zeros */
-	{
-		size_t i0 = 0, fend = ilen + flen;
-		int zero = 1;
-
-		while (i0 + 1 < ilen && digits[i0] == '0')
-			i0++;
-		while (fend > ilen && digits[fend - 1] == '0')
-			fend--;
-		for (size_t i = i0; i < fend; i++)
-			if (digits[i] != '0')
-				zero = 0;
-		if (neg && !zero && buf_addch(out, '-') < 0)
-			return -1;
-		if (buf_add(out, digits + i0, ilen - i0) < 0)
-			return -1;
-		if (fend > ilen &&
-		    (buf_addch(out, '.') < 0 || buf_add(out, digits + ilen, fend - ilen) < 0))
-			return -1;
+	if (neg && nonzero) {
+		d[0] = '-';
+	} else {
+		memmove(d, d + 1, (size_t)(o - d - 1));
+		o--;
 	}
+	out->len = (size_t)(o - out->data);
+	out->data[out->len] = '\0';
 	return 0;
 }
 
@@ -217,26 +242,46 @@ static int apply_number(const struct filter *f, struct strview *v, struct buf *o
 	return 0;
 }
 
+/*
+ * in_stock: 1 above zero, 0 at or below it, -1 not a number: what
+ * number_normalise(t, '.', 0) takes ([+-]digits[.digits], at most
+ * NUMBER_DIGITS digits), read without writing it out.
+ */
+static int in_stock(struct strview t)
+{
+	const char *s = t.p, *end = t.p + t.len;
+	size_t nd = 0, whole;
+	int neg = 0, nonzero = 0;
+
+	if (s < end && (*s == '-' || *s == '+'))
+		neg = *s++ == '-';
+	for (; s < end && *s >= '0' && *s <= '9'; s++, nd++)
+		nonzero |= *s != '0';
+	whole = nd;
+	if (s < end && *s == '.') {
+		for (s++; s < end && *s >= '0' && *s <= '9'; s++, nd++)
+			nonzero |= *s != '0';
+		if (nd == whole)
+			return -1;
+	}
+	if (s != end || whole == 0 || nd > NUMBER_DIGITS)
+		return -1;
+	return nonzero && !neg;
+}
+
 static int apply_instock(const struct filter *f, struct strview *v, struct buf *out,
 			 struct buf *msg)
 {
 	struct strview t = trim_view(*v);
-	size_t start = out->len;
-	int positive = 0;
+	int stock = in_stock(t);
 
-	(void)f;
-	if (number_normalise(t, '.', 0, out) < 0) {
-		buf_truncate(out, start);
+	(void)f, (void)out;
+	if (stock < 0) {
 		buf_printf(msg, "'%.*s' is not a quantity, so in or out of stock cannot be told",
 			   (int)t.len, t.p);
 		return -1;
 	}
-	if (out->data[start] != '-')
-		for (size_t i = start; i < out->len; i++)
-			if (out->data[i] >= '1' && out->data[i] <= '9')
-				positive = 1;
-	buf_truncate(out, start);
-	v->p = positive ? "1" : "0";
+	v->p = stock ? "1" : "0";
 	v->len = 1;
 	return 0;
 }

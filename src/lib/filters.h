@@ -40,9 +40,13 @@ typedef int (*filter_compile_fn)(struct filter *f, char **args, int nargs,
 				 const struct filter_env *env, struct buf *err);
 /*
  * filter_apply_fn: v in, v out. The new value is v itself narrowed, a
- * constant, or bytes written at the end of out (v may point into another
- * buffer, never into out). 0, or -1 with msg (empty msg: out's cap).
+ * constant, or bytes written at the end of out, at most v->len + FILTER_ROOM
+ * of them. v may point into out, before its end: the caller has made that
+ * room in out beforehand, so that out does not move while the filter runs
+ * (a filter that wants more finds out's cap in its way). 0, or -1 with msg
+ * (empty msg: out's cap).
  */
+#define FILTER_ROOM 64
 typedef int (*filter_apply_fn)(const struct filter *f, struct strview *v, struct buf *out,
 			       struct buf *msg);
 

@@ -17,6 +17,7 @@ struct map_expr {
 	char *column;
 	char *source; /* NULL: literal */
 	char *literal;
+	size_t literal_len;
 	struct filter *filters;
 	size_t nfilters;
 	/* an earlier column whose whole expression begins this one
@@ -255,6 +256,7 @@ int mapping_add(struct mapping *m, const char *column, const char *expr, const c
 			buf_release(&lit);
 			goto out;
 		}
+		e.literal_len = lit.len;
 		e.literal = buf_detach(&lit);
 	} else if (head[0] == '\0') {
 		buf_addstr(err, "empty expression: name a source column or a \"literal\"");
@@ -350,9 +352,9 @@ int mapping_bind(const struct mapping *m, const struct strview *header, size_t n
 void map_row_init(struct map_row *r, size_t value_cap)
 {
 	memset(r, 0, sizeof(*r));
+	r->value_cap = value_cap;
 	buf_init(&r->arena, value_cap * 8);
-	buf_init(&r->scratch[0], value_cap);
-	buf_init(&r->scratch[1], value_cap);
+	buf_init(&r->msg, 4096);
 }
 
 void map_row_release(struct map_row *r)
@@ -360,17 +362,8 @@ void map_row_release(struct map_row *r)
 	free(r->values);
 	free(r->offsets);
 	buf_release(&r->arena);
-	buf_release(&r->scratch[0]);
-	buf_release(&r->scratch[1]);
+	buf_release(&r->msg);
 	memset(r, 0, sizeof(*r));
-}
-
-static inline int in_scratch(const struct map_row *out, const char *p)
-{
-	return (out->scratch[0].data && p >= out->scratch[0].data &&
-		p < out->scratch[0].data + out->scratch[0].alloc) ||
-	       (out->scratch[1].data && p >= out->scratch[1].data &&
-		p < out->scratch[1].data + out->scratch[1].alloc);
 }
 
 /* told_before: an earlier column made from column i's field failed this row, and told why. */
@@ -391,34 +384,39 @@ static inline void no_value(struct map_row *out, size_t i)
 }
 
 /*
- * keep_value: column i's value for the row. Views into scratch move to the
- * arena, the rest stay put; -1 when the arena is full (no value then).
+ * run_filter: filter f on v, writing at the end of the arena. The arena is
+ * grown first by what the filter may write (FILTER_ROOM, filters.h) and its
+ * cap lowered to that for the call, so that it cannot move while v or an
+ * earlier value points into it. *at: v's offset in the arena, or IN_PLACE.
+ * 0; -1 with msg set (empty: the value is too long); -2 the row is too long.
  */
-static inline int keep_value(struct map_row *out, size_t i, struct strview v)
+static int run_filter(const struct filter *f, struct strview *v, size_t *at, struct map_row *out)
 {
-	int rc = 0;
+	struct buf *a = &out->arena;
+	size_t room = v->len + FILTER_ROOM, cap = a->cap;
+	int rc;
 
-	if (in_scratch(out, v.p)) {
-		out->offsets[i] = out->arena.len;
-		if (buf_add(&out->arena, v.p, v.len) < 0) {
-			out->offsets[i] = FAILED;
-			v.len = 0;
-			rc = -1;
-		}
-	} else if (out->arena.data && v.p >= out->arena.data &&
-		   v.p < out->arena.data + out->arena.alloc) {
-		out->offsets[i] = (size_t)(v.p - out->arena.data); /* a base's value */
-	} else {
-		out->offsets[i] = IN_PLACE;
+	if (a->alloc - a->len <= room) {
+		if (buf_reserve(a, room) < 0)
+			return -2;
+		if (*at != IN_PLACE)
+			v->p = a->data + *at;
 	}
-	out->values[i] = v;
-	return rc;
+	if (room > out->value_cap)
+		room = out->value_cap;
+	if (a->len + room < cap)
+		a->cap = a->len + room;
+	rc = f->def->apply(f, v, a, &out->msg);
+	a->cap = cap;
+	if (rc < 0)
+		return -1;
+	*at = v->p >= a->data && v->p <= a->data + a->len ? (size_t)(v->p - a->data) : IN_PLACE;
+	return 0;
 }
 
 int mapping_apply(const struct mapping *m, const int *srcidx, const struct strview *fields,
 		  size_t nfields, struct map_row *out, map_problem_fn problem, void *ctx)
 {
-	struct buf msg = BUF_INIT(4096);
 	int problems = 0;
 
 	if (out->n < m->n) {
@@ -430,14 +428,15 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 	for (size_t i = 0; i < m->n; i++) {
 		const struct map_expr *e = &m->v[i];
 		struct strview v;
-		int cur = 0, failed = 0;
-		size_t first = 0;
+		size_t first = 0, at = IN_PLACE;
+		int rc = 0;
 
 		if (e->base >= 0 && out->offsets[e->base] != FAILED) {
 			/* the earlier column did these filters already */
 			v = out->values[e->base];
-			if (out->offsets[e->base] != IN_PLACE)
-				v.p = out->arena.data + out->offsets[e->base];
+			at = out->offsets[e->base];
+			if (at != IN_PLACE)
+				v.p = out->arena.data + at;
 			first = m->v[e->base].nfilters;
 		} else if (e->base >= 0) {
 			/* it failed on the same value: one problem is enough */
@@ -445,46 +444,42 @@ int mapping_apply(const struct mapping *m, const int *srcidx, const struct strvi
 			problems++;
 			continue;
 		} else if (e->literal) {
-			v = sv_from(e->literal);
+			v.p = e->literal;
+			v.len = e->literal_len;
 		} else if (srcidx[i] >= 0 && (size_t)srcidx[i] < nfields) {
 			v = fields[srcidx[i]];
 		} else {
 			v.p = "";
 			v.len = 0;
 		}
-		for (size_t j = first; j < e->nfilters; j++) {
-			struct buf *sb = &out->scratch[cur];
-			/* v may point into the other scratch buffer; write into this one */
-			buf_reset(sb);
-			if (e->filters[j].def->apply(&e->filters[j], &v, sb, &msg) < 0) {
-				if (msg.len == 0)
-					buf_printf(&msg, "value is longer than %zu bytes", sb->cap);
-				/* two columns made from one bad value: one problem */
-				if (!told_before(srcidx, out, i))
-					problem(ctx, i, e->source,
-						srcidx[i] >= 0 && (size_t)srcidx[i] < nfields
-						    ? fields[srcidx[i]]
-						    : v,
-						buf_cstr(&msg));
-				buf_reset(&msg);
-				problems++;
-				failed = 1;
-				break;
-			}
-			if (v.p >= sb->data && sb->data && v.p < sb->data + sb->alloc)
-				cur = !cur;
-		}
-		if (failed) {
-			no_value(out, i);
-		} else if (keep_value(out, i, v) < 0) {
+		for (size_t j = first; j < e->nfilters && rc == 0; j++)
+			rc = run_filter(&e->filters[j], &v, &at, out);
+		if (rc == -1) {
+			struct buf *msg = &out->msg;
+			if (msg->len == 0)
+				buf_printf(msg, "value is longer than %zu bytes", out->value_cap);
+			/* two columns made from one bad value: one problem */
+			if (!told_before(srcidx, out, i))
+				problem(ctx, i, e->source,
+					srcidx[i] >= 0 && (size_t)srcidx[i] < nfields
+					    ? fields[srcidx[i]]
+					    : v,
+					buf_cstr(msg));
+			buf_reset(msg);
+		} else if (rc == -2) {
 			problem(ctx, i, e->source, v, "row is too long");
-			problems++;
 		}
+		if (rc < 0) {
+			no_value(out, i);
+			problems++;
+			continue;
+		}
+		out->offsets[i] = at;
+		out->values[i] = v;
 	}
 	/* The arena may have moved while it grew: point values into it last. */
 	for (size_t i = 0; i < m->n; i++)
 		if (out->offsets[i] < IN_PLACE)
 			out->values[i].p = out->arena.data + out->offsets[i];
-	buf_release(&msg);
 	return problems;
 }

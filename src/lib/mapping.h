@@ -33,9 +33,10 @@ struct mapping;
 struct map_row {
 	struct strview *values;
 	size_t n;
-	struct buf arena; /* bytes the filters made */
-	struct buf scratch[2];
-	size_t *offsets; /* per value: offset into arena, or (size_t)-1 */
+	struct buf arena; /* bytes the filters made, written in place one after another */
+	struct buf msg;	  /* a filter's problem */
+	size_t value_cap; /* bytes in one value */
+	size_t *offsets;  /* per value: offset into arena, or (size_t)-1 */
 };
 
 typedef void (*map_problem_fn)(void *ctx, size_t column, const char *source, struct strview value,

@@ -11,6 +11,7 @@
 #include "lib/entity.h"
 #include "lib/mapping.h"
 #include "lib/pipeline.h"
+#include "lib/profile.h"
 #include "lib/reject.h"
 #include "util/keyset.h"
 #include "util/strlist.h"
@@ -29,6 +30,7 @@ struct pipeline {
 	struct reject rj;    /* problems, messages, and whether the file is rejected */
 	struct columns cols; /* the header, and the Commerce columns made of it */
 	struct buf msg, key, tmp;
+	struct buf dup_msg; /* settle_pending's own: it may run while msg holds another */
 
 	int have_header;
 	/* The duplicate index keeps one number a row: the line plus the lines of
@@ -45,10 +47,13 @@ struct pipeline {
 	unsigned long rows, rows_ok;
 	/* the row waiting for its duplicate check (stage_row) */
 	int pending, pend_staged;
+	int dec_pending; /* the decoder holds invalid bytes not yet told */
 	unsigned long pend_line;
 	uint64_t pend_hash;
 	const char *pend_column;
 	struct buf pend_shown;
+	size_t key_shown;    /* the key column a duplicate is told by */
+	struct profile prof; /* off unless pipeline_profile_start */
 };
 
 void pipeline_default_limits(struct pipeline_limits *l)
@@ -63,8 +68,12 @@ void pipeline_default_limits(struct pipeline_limits *l)
 static int on_batch(void *ctx, const struct batch *b)
 {
 	struct pipeline *p = ctx;
+	uint64_t t0 = p->prof.on ? profile_now() : 0;
+	int rc = p->sink.batch(p->sink.ctx, b);
 
-	if (p->sink.batch(p->sink.ctx, b) < 0) {
+	if (p->prof.on)
+		p->prof.flush_ns += profile_now() - t0;
+	if (rc < 0) {
 		p->failed = 1;
 		return -1;
 	}
@@ -77,6 +86,14 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 {
 	int rc = columns_take_header(&p->cols, p->feed, row->fields, row->n, row->line,
 				     decoder_encoding(p->dec), &p->rj);
+
+	/* the report shows the key column that varies: sku, not source_code */
+	if (rc >= 0 && p->cols.nkey) {
+		p->key_shown = p->cols.key_cols[0];
+		if (p->cols.nkey > 1 &&
+		    strcmp(p->cols.out_names[p->cols.key_cols[0]], "source_code") == 0)
+			p->key_shown = p->cols.key_cols[1];
+	}
 
 	if (rc == 1) { /* the first header: the batches' */
 		struct strview *names = xcalloc(p->cols.nout, sizeof(*names));
@@ -95,11 +112,14 @@ struct map_ctx {
 	const struct csvin_row *row;
 };
 
+static void settle_pending(struct pipeline *p);
+
 static void on_map_problem(void *ctx, size_t column, const char *source, struct strview value,
 			   const char *message)
 {
 	struct map_ctx *m = ctx;
 
+	settle_pending(m->p); /* the row before is told first */
 	reject_problem(&m->p->rj, m->row->line, source ? source : m->p->cols.out_names[column],
 		       value, message);
 }
@@ -110,6 +130,8 @@ static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
 	const struct decode_error *e = decoder_errors(p->dec, &n);
 	size_t taken = 0;
 
+	if (n && e[0].line <= row->last_line)
+		settle_pending(p); /* the row before is told first */
 	while (taken < n && e[taken].line <= row->last_line) {
 		const struct decode_error *d = &e[taken++];
 		size_t field = 0;
@@ -145,6 +167,7 @@ static void encoding_problems(struct pipeline *p, const struct csvin_row *row)
 			       buf_cstr(&p->tmp));
 	}
 	decoder_take(p->dec, taken);
+	p->dec_pending = n > taken;
 }
 
 static void check_values(struct pipeline *p, const struct csvin_row *row,
@@ -152,21 +175,21 @@ static void check_values(struct pipeline *p, const struct csvin_row *row,
 {
 	const struct columns *cols = &p->cols;
 
+	buf_reset(&p->msg); /* and again after each problem: a check adds only when it fails */
 	for (size_t i = 0; i < cols->nout; i++) {
 		const struct column_rule *r = cols->rules[i];
 		struct strview shown;
 
-		if (r == NULL)
-			continue;
-		buf_reset(&p->msg);
-		if (entity_check_value(r, vals[i].p, vals[i].len, &p->msg) == 0)
+		if (r == NULL || entity_check_value(r, vals[i].p, vals[i].len, &p->msg) == 0)
 			continue;
 		shown = cols->out_src[i] >= 0 && (size_t)cols->out_src[i] < row->n
 			    ? row->fields[cols->out_src[i]]
 			    : vals[i];
+		settle_pending(p); /* the row before is told first */
 		reject_problem(&p->rj, row->line,
 			       cols->out_source[i] ? cols->out_source[i] : cols->out_names[i],
 			       shown, buf_cstr(&p->msg));
+		buf_reset(&p->msg);
 	}
 }
 
@@ -174,10 +197,12 @@ static void start_parsers(struct pipeline *p);
 static int on_row(void *ctx, const struct csvin_row *row);
 
 /*
- * A row that passed its own checks waits as "pending" until the next row has
- * been parsed: its key's slot in the index is prefetched meanwhile, which
- * hides the one cache miss a row costs. settle_pending then asks the index
- * whether the key was seen, and commits the row to its batch or rejects it.
+ * A row that passed its own checks waits as "pending" while the next row is
+ * parsed, mapped and checked: its key's slot in the index is prefetched
+ * meanwhile, which hides the one cache miss a row costs. settle_pending then
+ * asks the index whether the key was seen, and commits the row to its batch
+ * or rejects it. It runs before the next row tells any problem and before it
+ * is staged, so that problems and batches keep the file's order.
  */
 static void stage_row(struct pipeline *p, const struct csvin_row *row, const struct strview *vals)
 {
@@ -188,7 +213,7 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 	p->pend_hash = 0;
 	p->pend_staged = 0;
 	if (cols->nkey) {
-		size_t c = cols->key_cols[0];
+		size_t c = p->key_shown;
 		struct strview shown;
 
 		buf_reset(&p->key);
@@ -197,10 +222,6 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 			empty &= v->len == 0;
 			buf_add(&p->key, v->p, v->len);
 			buf_addch(&p->key, '\x1f');
-			/* the report shows the key column that varies: sku, not source_code */
-			if (cols->nkey > 1 && k == 0 &&
-			    strcmp(cols->out_names[cols->key_cols[0]], "source_code") == 0)
-				c = cols->key_cols[1];
 		}
 		if (!empty) {
 			p->pend_hash = keyset_hash(p->key.data, p->key.len);
@@ -214,6 +235,7 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 			    cols->out_source[c] ? cols->out_source[c] : cols->out_names[c];
 		}
 	}
+	profile_mark(&p->prof, PROF_KEYS);
 	if (!p->rj.file_rejected && !p->failed) {
 		struct batch_origin o = {(uint32_t)row->line, p->rj.member};
 		if (batch_stage(&p->bw, vals, cols->nout, o) < 0) {
@@ -228,12 +250,14 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 		}
 		p->pend_staged = 1;
 	}
+	profile_mark(&p->prof, PROF_BATCH);
 	p->pending = 1;
 }
 
 static void settle_pending(struct pipeline *p)
 {
 	const struct columns *cols = &p->cols;
+	int row_problems = p->rj.row_problems; /* the next row's, when it is in hand */
 	uint32_t first = 0;
 
 	if (!p->pending)
@@ -242,38 +266,99 @@ static void settle_pending(struct pipeline *p)
 	if (p->pend_hash)
 		first = keyset_insert_hash(&p->keys, p->pend_hash,
 					   p->line_base + (uint32_t)p->pend_line);
+	profile_mark(&p->prof, PROF_KEYS);
 	if (first) {
 		struct strview shown = {buf_cstr(&p->pend_shown), p->pend_shown.len};
-		buf_reset(&p->msg);
+		buf_reset(&p->dup_msg);
 		if (p->member_names.n == 0) {
-			buf_printf(&p->msg, "duplicate of line %u (same ", first);
+			buf_printf(&p->dup_msg, "duplicate of line %u (same ", first);
 		} else {
 			size_t m = p->member_names.n;
 			while (m > 1 && p->member_base[m - 1] >= first)
 				m--;
-			buf_printf(&p->msg, "duplicate of %s:%u (same ", p->member_names.v[m - 1],
-				   first - p->member_base[m - 1]);
+			buf_printf(&p->dup_msg, "duplicate of %s:%u (same ",
+				   p->member_names.v[m - 1], first - p->member_base[m - 1]);
 		}
 		for (size_t k = 0; k < cols->nkey; k++)
-			buf_printf(&p->msg, "%s%s",
+			buf_printf(&p->dup_msg, "%s%s",
 				   k == 0		 ? ""
 				   : k + 1 == cols->nkey ? " and "
 							 : ", ",
 				   cols->out_names[cols->key_cols[k]]);
-		buf_addch(&p->msg, ')');
-		reject_problem(&p->rj, p->pend_line, p->pend_column, shown, buf_cstr(&p->msg));
+		buf_addch(&p->dup_msg, ')');
+		reject_problem(&p->rj, p->pend_line, p->pend_column, shown, buf_cstr(&p->dup_msg));
 		reject_row(&p->rj);
+		p->rj.row_problems = row_problems;
 		return;
 	}
 	p->rows_ok++;
 	if (p->pend_staged && !p->rj.file_rejected && !p->failed && batch_commit(&p->bw) < 0)
 		p->failed = 1;
+	profile_mark(&p->prof, PROF_BATCH);
+}
+
+/* take_row: one row after the header, stage by stage (profile marks between them). */
+static int take_row(struct pipeline *p, const struct csvin_row *row)
+{
+	const struct strview *vals;
+
+	if (p->failed)
+		return 1;
+	if (row->last_line > p->member_lines)
+		p->member_lines = row->last_line;
+	p->rows++;
+	p->rj.row_problems = 0;
+	if (p->dec_pending)
+		encoding_problems(p, row);
+	if (row->too_long) {
+		settle_pending(p);
+		reject_problem(&p->rj, row->line, "", (struct strview){"", 0},
+			       "the row is longer than the limit and was not read");
+	} else if (row->n != p->cols.ncols) {
+		settle_pending(p);
+		buf_reset(&p->tmp);
+		buf_printf(&p->tmp, "the row has %zu field%s; the header has %zu", row->n,
+			   row->n == 1 ? "" : "s", p->cols.ncols);
+		reject_problem(&p->rj, row->line, "", (struct strview){"", 0}, buf_cstr(&p->tmp));
+	}
+	profile_mark(&p->prof, PROF_RULES);
+	if (p->rj.row_problems) {
+		settle_pending(p);
+		reject_row(&p->rj);
+		return 0;
+	}
+	if (p->feed->map) {
+		struct map_ctx m = {p, row};
+		int bad = mapping_apply(p->feed->map, p->cols.srcidx, row->fields, row->n, &p->mrow,
+					on_map_problem, &m);
+		profile_mark(&p->prof, PROF_MAP);
+		if (bad > 0) {
+			settle_pending(p);
+			reject_row(&p->rj);
+			return 0;
+		}
+		vals = p->mrow.values;
+	} else {
+		vals = row->fields;
+	}
+	check_values(p, row, vals);
+	profile_mark(&p->prof, PROF_RULES);
+	if (p->rj.row_problems) {
+		settle_pending(p);
+		reject_row(&p->rj);
+		return 0;
+	}
+	settle_pending(p); /* the row before, late: its slot has had time to arrive */
+	if (p->failed)
+		return 1;
+	stage_row(p, row, vals);
+	return 0;
 }
 
 static int on_row(void *ctx, const struct csvin_row *row)
 {
 	struct pipeline *p = ctx;
-	const struct strview *vals;
+	int rc;
 
 	if (!p->have_header) {
 		p->have_header = 1;
@@ -285,45 +370,10 @@ static int on_row(void *ctx, const struct csvin_row *row)
 		if (p->feed->header)
 			return 0;
 	}
-	settle_pending(p);
-	if (p->failed)
-		return 1;
-	if (row->last_line > p->member_lines)
-		p->member_lines = row->last_line;
-	p->rows++;
-	p->rj.row_problems = 0;
-	encoding_problems(p, row);
-	if (row->too_long) {
-		reject_problem(&p->rj, row->line, "", (struct strview){"", 0},
-			       "the row is longer than the limit and was not read");
-	} else if (row->n != p->cols.ncols) {
-		buf_reset(&p->tmp);
-		buf_printf(&p->tmp, "the row has %zu field%s; the header has %zu", row->n,
-			   row->n == 1 ? "" : "s", p->cols.ncols);
-		reject_problem(&p->rj, row->line, "", (struct strview){"", 0}, buf_cstr(&p->tmp));
-	}
-	if (p->rj.row_problems) {
-		reject_row(&p->rj);
-		return 0;
-	}
-	if (p->feed->map) {
-		struct map_ctx m = {p, row};
-		if (mapping_apply(p->feed->map, p->cols.srcidx, row->fields, row->n, &p->mrow,
-				  on_map_problem, &m) > 0) {
-			reject_row(&p->rj);
-			return 0;
-		}
-		vals = p->mrow.values;
-	} else {
-		vals = row->fields;
-	}
-	check_values(p, row, vals);
-	if (p->rj.row_problems) {
-		reject_row(&p->rj);
-		return 0;
-	}
-	stage_row(p, row, vals);
-	return 0;
+	profile_row_begin(&p->prof);
+	rc = take_row(p, row);
+	profile_row_end(&p->prof);
+	return rc;
 }
 
 /* --- the whole file ----------------------------------------------------- */
@@ -351,6 +401,7 @@ struct pipeline *pipeline_new(const struct feed *feed, const struct pipeline_lim
 	buf_init(&p->msg, 64 * 1024);
 	buf_init(&p->key, lim->max_row);
 	buf_init(&p->tmp, 64 * 1024);
+	buf_init(&p->dup_msg, 64 * 1024);
 	buf_init(&p->pend_shown, lim->max_field);
 	return p;
 }
@@ -367,6 +418,7 @@ void pipeline_free(struct pipeline *p)
 	buf_release(&p->msg);
 	buf_release(&p->key);
 	buf_release(&p->tmp);
+	buf_release(&p->dup_msg);
 	buf_release(&p->pend_shown);
 	columns_release(&p->cols);
 	reject_release(&p->rj);
@@ -383,6 +435,16 @@ void pipeline_hint_size(struct pipeline *p, unsigned long long bytes)
 size_t pipeline_key_bytes(const struct pipeline *p)
 {
 	return keyset_bytes(&p->keys);
+}
+
+void pipeline_profile_start(struct pipeline *p)
+{
+	profile_start(&p->prof);
+}
+
+void pipeline_profile_get(const struct pipeline *p, struct profile_result *r)
+{
+	profile_result(&p->prof, r);
 }
 
 static int parse_error(struct pipeline *p)
@@ -406,9 +468,27 @@ static int parse_error(struct pipeline *p)
 	return 1;
 }
 
+/* note_decode_errors: whether rows must look for invalid bytes of theirs. */
+static void note_decode_errors(struct pipeline *p)
+{
+	size_t n;
+
+	decoder_errors(p->dec, &n);
+	p->dec_pending = n > 0;
+}
+
 static int feed_text(struct pipeline *p, const char *text, size_t n)
 {
-	int rc = csvin_feed(p->csv, text, n);
+	uint64_t t0 = 0, f0 = 0;
+	int rc;
+
+	if (p->prof.on)
+		t0 = profile_now(), f0 = p->prof.flush_ns;
+	rc = csvin_feed(p->csv, text, n);
+	if (p->prof.on) {
+		p->prof.feed_ns += profile_now() - t0;
+		p->prof.feed_flush_ns += p->prof.flush_ns - f0;
+	}
 
 	if (rc < 0)
 		return parse_error(p);
@@ -420,9 +500,16 @@ int pipeline_write(struct pipeline *p, const void *bytes, size_t n)
 	const char *out;
 	size_t outlen;
 
+	uint64_t t0 = p->prof.on ? profile_now() : 0;
+	int rc;
+
 	if (p->stopped || p->failed)
 		return 1;
-	if (decoder_run(p->dec, bytes, n, 0, &out, &outlen) < 0) {
+	rc = decoder_run(p->dec, bytes, n, 0, &out, &outlen);
+	if (p->prof.on)
+		p->prof.decode_ns += profile_now() - t0;
+	note_decode_errors(p);
+	if (rc < 0) {
 		reject_message(&p->rj, "%s", decoder_message(p->dec));
 		reject_file(&p->rj);
 		p->stopped = 1;
@@ -456,7 +543,7 @@ static void finish_member(struct pipeline *p)
 			reject_message(&p->rj, "%s", decoder_message(p->dec));
 			reject_file(&p->rj);
 			p->stopped = 1;
-		} else if (!feed_text(p, out, outlen)) {
+		} else if (note_decode_errors(p), !feed_text(p, out, outlen)) {
 			int rc = csvin_finish(p->csv);
 			if (rc < 0)
 				parse_error(p);

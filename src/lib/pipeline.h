@@ -82,5 +82,9 @@ void pipeline_reject(struct pipeline *p, const char *fmt, ...)
 int pipeline_stopped(const struct pipeline *p);
 /* pipeline_key_bytes: memory of the duplicate-key index, for the benchmark. */
 size_t pipeline_key_bytes(const struct pipeline *p);
+/* pipeline_profile_start: time the stages from now on (lib/profile.h); _get: their seconds. */
+struct profile_result;
+void pipeline_profile_start(struct pipeline *p);
+void pipeline_profile_get(const struct pipeline *p, struct profile_result *r);
 
 #endif

@@ -12,6 +12,7 @@
 #include "parse/filecheck.h"
 #include "parse/parcel.h"
 #include "lib/conf.h"
+#include "lib/profile.h"
 #include "lib/unpack.h"
 #include "lib/xmlin.h"
 #include "util/io.h"
@@ -181,6 +182,32 @@ static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_k
 		fc->io_failed = 1; /* the daemon tells Commerce's answers as member:line */
 }
 
+/*
+ * log_profile: with DROPGATE_PROFILE set, where the file's time went
+ * (lib/profile.h), and "other": the rest of filecheck_run (reading the file,
+ * the report, setting up).
+ */
+static void log_profile(const struct filecheck *fc, const struct pipeline *p, uint64_t t0)
+{
+	struct profile_result r;
+	struct logline l;
+	double total = (double)(profile_now() - t0) / 1e9, other;
+
+	pipeline_profile_get(p, &r);
+	other = total;
+	log_begin(&l, LOG_INFO, "stage_profile");
+	log_kv(&l, "file", fc->path);
+	for (int s = 0; s < PROF_STAGES; s++) {
+		log_kvf(&l, profile_stage_name((enum profile_stage)s), "%.4f", r.seconds[s]);
+		other -= r.seconds[s];
+	}
+	log_kvf(&l, "other", "%.4f", other > 0 ? other : 0);
+	log_kvf(&l, "total", "%.4f", total);
+	log_kvf(&l, "rows", "%lu", r.rows);
+	log_kvf(&l, "rows_timed", "%lu", r.timed);
+	log_end(&l);
+}
+
 int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 {
 	struct pipeline_sink sink = {on_batch, on_problem, on_message, fc};
@@ -188,6 +215,8 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 	struct pipeline *p;
 	struct stat st;
 	const char *slash = strrchr(fc->path, '/');
+	const char *profile = getenv("DROPGATE_PROFILE");
+	uint64_t t0 = profile && *profile ? profile_now() : 0;
 	enum unpack_kind kind;
 	int fd;
 
@@ -215,6 +244,8 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 		return -1;
 	}
 	p = pipeline_new(fc->feed, lim, &sink);
+	if (t0)
+		pipeline_profile_start(p);
 	kind = unpack_kind_of(fc->name);
 	pipeline_hint_size(p, (unsigned long long)st.st_size); /* of archives too: a floor */
 	if (kind == UNPACK_NONE) {
@@ -224,6 +255,8 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 	}
 	close(fd);
 	pipeline_finish(p, &fc->res);
+	if (t0)
+		log_profile(fc, p, t0);
 	fc->parcel.batches = fc->res.batches;
 	fc->parcel.rows = fc->res.rows;
 	pipeline_free(p);

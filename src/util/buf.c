@@ -90,19 +90,6 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return r;
 }
 
-void buf_reset(struct buf *b)
-{
-	buf_truncate(b, 0);
-}
-
-void buf_truncate(struct buf *b, size_t len)
-{
-	if (len < b->len) {
-		b->len = len;
-		b->data[len] = '\0';
-	}
-}
-
 const char *buf_cstr(const struct buf *b)
 {
 	return b->data ? b->data : "";

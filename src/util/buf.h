@@ -61,8 +61,19 @@ static inline int buf_addch(struct buf *b, char c)
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
-void buf_reset(struct buf *b);
-void buf_truncate(struct buf *b, size_t len);
+/* buf_truncate: keep the first len bytes (no-op when there are fewer); buf_reset: none. */
+static inline void buf_truncate(struct buf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
+}
+
+static inline void buf_reset(struct buf *b)
+{
+	buf_truncate(b, 0);
+}
 /* buf_cstr: the contents as a C string ("" for a buffer never grown). */
 const char *buf_cstr(const struct buf *b);
 

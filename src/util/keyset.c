@@ -2,7 +2,9 @@
 
 #include <stdlib.h>
 
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "util/keyset.h"
 #include "util/xalloc.h"
@@ -48,16 +50,62 @@ static size_t slot_of(uint64_t h, size_t cap)
 	return (size_t)(((unsigned __int128)h * cap) >> 64);
 }
 
+#define HUGE_PAGE ((size_t)2 << 20)
+#define MAPPED_FROM (2 * HUGE_PAGE)
+
+static size_t round_huge(size_t bytes)
+{
+	return (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+}
+
+/*
+ * slots_new: n empty slots. From MAPPED_FROM bytes on, an anonymous mapping
+ * aligned to 2 MiB and marked for huge pages (zero pages, touched lazily as
+ * calloc's would be); malloc's memory when that is refused.
+ */
+static struct keyset_slot *slots_new(size_t n, int *mapped)
+{
+	size_t bytes = n * sizeof(struct keyset_slot);
+
+	*mapped = 0;
+	if (bytes >= MAPPED_FROM && n < (size_t)-1 / sizeof(struct keyset_slot) / 2) {
+		size_t want = round_huge(bytes), len = want + HUGE_PAGE;
+		char *p =
+		    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			uintptr_t at = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+			char *a = (char *)at;
+			if (a > p)
+				munmap(p, (size_t)(a - p));
+			if (a + want < p + len)
+				munmap(a + want, (size_t)(p + len - (a + want)));
+			madvise(a, want, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+			*mapped = 1;
+			return (struct keyset_slot *)(void *)a;
+		}
+	}
+	return xcalloc(n, sizeof(struct keyset_slot));
+}
+
+static void slots_free(struct keyset_slot *s, size_t n, int mapped)
+{
+	if (mapped)
+		munmap(s, round_huge(n * sizeof(*s)));
+	else
+		free(s);
+}
+
 void keyset_init(struct keyset *ks)
 {
 	ks->slots = NULL;
 	ks->cap = 0;
 	ks->count = 0;
+	ks->mapped = 0;
 }
 
 void keyset_release(struct keyset *ks)
 {
-	free(ks->slots);
+	slots_free(ks->slots, ks->cap, ks->mapped);
 	keyset_init(ks);
 }
 
@@ -77,8 +125,9 @@ static void rehash(struct keyset *ks, size_t newcap)
 {
 	struct keyset_slot *old = ks->slots;
 	size_t oldcap = ks->cap;
+	int old_mapped = ks->mapped;
 
-	ks->slots = xcalloc(newcap, sizeof(*ks->slots));
+	ks->slots = slots_new(newcap, &ks->mapped);
 	ks->cap = newcap;
 	for (size_t i = 0; i < oldcap; i++) {
 		if (old[i].hash_lo | old[i].hash_hi) {
@@ -86,7 +135,8 @@ static void rehash(struct keyset *ks, size_t newcap)
 			place(ks->slots, newcap, h, old[i].line);
 		}
 	}
-	free(old);
+	if (old)
+		slots_free(old, oldcap, old_mapped);
 }
 
 void keyset_reserve(struct keyset *ks, size_t n)

@@ -4,6 +4,9 @@
  * pipeline (header, mapping, stock_sources checks, batches) of a feed with the
  * same settings.
  *
+ * The direct runs go twice, through csvin's fast path and through libcsv
+ * alone, and abort when the two read different rows or stop differently.
+ *
  * Input: byte 0 = encoding (bits 0-2), delimiter (3-4), strict (5), mapped
  * feed (6), pipeline (7); byte 1 = block size the bytes are fed in (bits 0-3)
  * and small caps (4); the rest is the file.
@@ -70,25 +73,39 @@ static void touch(const char *p, size_t n)
 	sink_bytes += sum;
 }
 
+/* what a direct run read: its rows (as text), how it ended */
+struct reading {
+	const struct csvin_opts *o;
+	struct buf rows;
+	int rc;
+	struct csvin_error err;
+};
+
 static int on_row(void *ctx, const struct csvin_row *row)
 {
-	const struct csvin_opts *o = ctx;
+	struct reading *r = ctx;
 
-	if (row->line == 0 || row->last_line < row->line || row->n > o->max_fields)
+	if (row->line == 0 || row->last_line < row->line || row->n > r->o->max_fields)
 		abort();
+	buf_printf(&r->rows, "%lu-%lu%s:%zu", row->line, row->last_line, row->too_long ? "!" : "",
+		   row->n);
 	for (size_t i = 0; i < row->n; i++) {
-		if (row->fields[i].len > o->max_field)
+		if (row->fields[i].len > r->o->max_field)
 			abort();
 		touch(row->fields[i].p, row->fields[i].len);
+		buf_printf(&r->rows, "|%zu:", row->fields[i].len);
+		buf_add(&r->rows, row->fields[i].p, row->fields[i].len);
 	}
+	buf_addch(&r->rows, '\n');
 	return 0;
 }
 
 /* direct: decoder_run into csvin_feed, as the pipeline does, without the rest. */
-static void direct(unsigned opt, const struct csvin_opts *o, struct fuzz_in in, size_t block)
+static void direct(unsigned opt, const struct csvin_opts *o, struct fuzz_in in, size_t block,
+		   struct reading *r)
 {
 	struct decoder *d = decoder_new(encodings[opt & 7]);
-	struct csvin *c = csvin_new(o, on_row, (void *)o);
+	struct csvin *c = csvin_new(o, on_row, r);
 	struct buf msg = BUF_INIT(BUF_NOCAP);
 	const char *out;
 	size_t outlen, n;
@@ -102,8 +119,10 @@ static void direct(unsigned opt, const struct csvin_opts *o, struct fuzz_in in, 
 			break;
 		}
 		in.p += n, in.n -= n;
-		if (csvin_feed(c, out, outlen) != 0 || (eof && csvin_finish(c) != 0)) {
+		if ((r->rc = csvin_feed(c, out, outlen)) != 0 ||
+		    (eof && (r->rc = csvin_finish(c)) != 0)) {
 			csvin_describe(c, &msg);
+			r->err = *csvin_error(c);
 			break;
 		}
 		decoder_errors(d, &n);
@@ -167,6 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pipeline_limits lim;
 	struct csvin_opts o;
 
+	memset(&o, 0, sizeof(o));
 	pipeline_default_limits(&lim);
 	if (sizes & 16) {
 		lim.max_field = 64;
@@ -185,6 +205,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.max_field = lim.max_field;
 	o.max_row = lim.max_row;
 	o.max_fields = lim.max_fields;
-	direct(opt, &o, in, block);
+	{
+		struct reading fast = { &o, BUF_INIT(BUF_NOCAP), 0, { 0 } };
+		struct reading slow = { &o, BUF_INIT(BUF_NOCAP), 0, { 0 } };
+		struct csvin_opts lo = o;
+
+		lo.no_fast_path = 1;
+		slow.o = &lo;
+		direct(opt, &o, in, block, &fast);
+		direct(opt, &lo, in, block, &slow);
+		if (fast.rc != slow.rc || fast.rows.len != slow.rows.len ||
+		    memcmp(buf_cstr(&fast.rows), buf_cstr(&slow.rows), fast.rows.len) != 0 ||
+		    fast.err.kind != slow.err.kind || fast.err.line != slow.err.line ||
+		    fast.err.column != slow.err.column || fast.err.field != slow.err.field ||
+		    fast.err.row_line != slow.err.row_line || fast.err.ch != slow.err.ch)
+			abort(); /* the fast path read something else than libcsv */
+		buf_release(&fast.rows);
+		buf_release(&slow.rows);
+	}
 	return 0;
 }

@@ -24,7 +24,7 @@ static int on_row(void *ctx, const struct csvin_row *row)
 
 static struct csvin_opts opts(char delim, int strict)
 {
-	struct csvin_opts o = { delim, '"', strict, 1024, 4096, 16 };
+	struct csvin_opts o = { delim, '"', strict, 1024, 4096, 16, 0 };
 	return o;
 }
 
@@ -192,6 +192,66 @@ static void test_callback_can_stop(void **state)
 	buf_release(&c.text);
 }
 
+/* both: the rows and the outcome of text through the fast path and through libcsv alone */
+static void both(struct csvin_opts o, const char *text, size_t block, struct collect *fast,
+		 struct collect *slow)
+{
+	struct csvin *pf, *ps;
+	int rf, rs;
+
+	o.no_fast_path = 0;
+	rf = parse(&o, text, block, fast, &pf);
+	o.no_fast_path = 1;
+	rs = parse(&o, text, block, slow, &ps);
+	assert_int_equal(rf, rs);
+	assert_string_equal(buf_cstr(&fast->text), buf_cstr(&slow->text));
+	if (rf < 0) {
+		assert_int_equal(csvin_error(pf)->kind, csvin_error(ps)->kind);
+		assert_int_equal(csvin_error(pf)->line, csvin_error(ps)->line);
+		assert_int_equal(csvin_error(pf)->row_line, csvin_error(ps)->row_line);
+		assert_int_equal(csvin_error(pf)->column, csvin_error(ps)->column);
+		assert_int_equal(csvin_error(pf)->field, csvin_error(ps)->field);
+	}
+	csvin_free(pf);
+	csvin_free(ps);
+}
+
+static void test_fast_path_reads_as_libcsv(void **state)
+{
+	static const char *const alphabet[] = { "a", "b", " ", ";", ";", "\"", "\r", "\n", "\r\n",
+						"\xc3\xbc", "xxxxxxxxxx", "\"q;\"", "\"\"", "\"a\"\"b\"",
+						";\"x\";", "\"\r\n\"" };
+	struct collect fast = { BUF_INIT(BUF_NOCAP), 0, 0 }, slow = { BUF_INIT(BUF_NOCAP), 0, 0 };
+	struct buf text = BUF_INIT(BUF_NOCAP);
+	unsigned long seed = 16;
+
+	(void)state;
+	/* the plain lines the fast path takes, the edges where it hands over */
+	both(opts(';', 1), "a;b\r\n\r\n;\n;;\r\n  \n x ; y \r\nlast", 7, &fast, &slow);
+	assert_string_equal(buf_cstr(&fast.text),
+			    "1-1:a|b\n3-3:|\n4-4:||\n5-5:  \n6-6: x | y \n7-7:last\n");
+	both(opts(';', 1), "a\rb;c\r\n\"q\";x\n", 64, &fast, &slow);
+	/* quoted fields on one line are read here too; over two lines, by libcsv */
+	both(opts(';', 1), "\"a;b\";\"\";\"x\"\"y\"\r\n\"two\nlines\";z\n\"q\"x\n", 64, &fast, &slow);
+	assert_string_equal(buf_cstr(&fast.text), "1-1:a;b||x\"y\n2-3:two\nlines|z\n");
+	for (int round = 0; round < 20000; round++) {
+		struct csvin_opts o = opts(';', round & 1);
+		size_t n = 1 + (seed >> 7) % 60;
+
+		if (round & 2)
+			o.max_field = 8, o.max_row = 12, o.max_fields = 3;
+		buf_reset(&text);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			buf_addstr(&text, alphabet[(seed >> 33) % (sizeof(alphabet) / sizeof(*alphabet))]);
+		}
+		both(o, buf_cstr(&text), 1 + (seed >> 40) % 70, &fast, &slow);
+	}
+	buf_release(&text);
+	buf_release(&fast.text);
+	buf_release(&slow.text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_unclosed_quote_at_end_of_file),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_callback_can_stop),
+		cmocka_unit_test(test_fast_path_reads_as_libcsv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

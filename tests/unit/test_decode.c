@@ -131,6 +131,14 @@ static void test_utf8_bom_is_skipped_whatever_was_declared(void **state)
 	assert_string_equal(buf_cstr(&out), "sku\nDübel\n");
 	assert_string_equal(decoder_encoding(d), "utf-8");
 	decoder_free(d);
+	/* in blocks too small to tell the mark: the bytes after it outlive the call
+	   (the sanitizer build saw them read after they were freed) */
+	for (size_t block = 1; block <= 8; block++) {
+		d = decoder_new("windows-1252");
+		assert_int_equal(run_all(d, in, sizeof(in) - 1, block, &out), 0);
+		assert_string_equal(buf_cstr(&out), "sku\nDübel\n");
+		decoder_free(d);
+	}
 	buf_release(&out);
 }
 

@@ -53,6 +53,34 @@ static void test_reserved_index_stays_within_16_bytes_a_key(void **state)
 	keyset_release(&ks);
 }
 
+static void test_large_tables_are_mapped_and_keep_their_keys(void **state)
+{
+	struct keyset ks = KEYSET_INIT;
+	char key[32];
+
+	(void)state;
+	/* small: malloc's; from 4 MiB a mapping of its own, 2 MiB aligned, also when
+	   grown by rehash from one mapping into another */
+	keyset_reserve(&ks, 1000);
+	assert_false(ks.mapped);
+	for (uint32_t i = 1; i <= 600000; i++) {
+		int n = snprintf(key, sizeof(key), "SKU-%u", i);
+		assert_int_equal(keyset_insert(&ks, key, (size_t)n, i), 0);
+		if (i == 300000) {
+			assert_true(ks.mapped);
+			assert_int_equal((uintptr_t)ks.slots % (2u << 20), 0);
+		}
+	}
+	assert_true(ks.mapped);
+	for (uint32_t i = 1; i <= 600000; i += 9973) {
+		int n = snprintf(key, sizeof(key), "SKU-%u", i);
+		assert_int_equal(keyset_insert(&ks, key, (size_t)n, 999999), i);
+	}
+	keyset_release(&ks);
+	assert_null(ks.slots);
+	assert_false(ks.mapped);
+}
+
 static void test_hash_spreads_similar_keys(void **state)
 {
 	(void)state;
@@ -67,6 +95,7 @@ int main(void)
 		cmocka_unit_test(test_first_sighting_then_earlier_line),
 		cmocka_unit_test(test_many_keys_grow_without_loss),
 		cmocka_unit_test(test_reserved_index_stays_within_16_bytes_a_key),
+		cmocka_unit_test(test_large_tables_are_mapped_and_keep_their_keys),
 		cmocka_unit_test(test_hash_spreads_similar_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

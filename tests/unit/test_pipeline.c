@@ -228,6 +228,33 @@ static void test_row_level_problems(void **state)
 	sink_release(&s);
 }
 
+static void test_a_duplicate_is_told_before_the_next_row_s_problems(void **state)
+{
+	/* a row's duplicate check waits until the next row is read: whatever the next
+	   row's problem, the report keeps the file's order */
+	static const char text[] = "sku,source_code,quantity\nA,default,1\nA,default,2\n"
+				   "B\xff,default,3\nA,default,4\nC,default\nA,default,5\n"
+				   "D,default,x\nA,default,6\nE,default,7\n";
+	struct sink s;
+	struct pipeline_result r;
+
+	(void)state;
+	r = run("skip", text, sizeof(text) - 1, 4096, &s, 100);
+	assert_int_equal(r.state, PIPE_PARTIAL);
+	assert_int_equal(r.rows_ok, 2);
+	assert_string_equal(buf_cstr(&s.problems),
+			    "3|sku|A|duplicate of line 2 (same sku and source_code)\n"
+			    "4|sku|B\xef\xbf\xbd|byte 0xFF at byte 2 of the line is not valid utf-8\n"
+			    "5|sku|A|duplicate of line 2 (same sku and source_code)\n"
+			    "6|||the row has 2 fields; the header has 3\n"
+			    "7|sku|A|duplicate of line 2 (same sku and source_code)\n"
+			    "8|quantity|x|quantity 'x' is not a number\n"
+			    "9|sku|A|duplicate of line 2 (same sku and source_code)\n");
+	assert_string_equal(buf_cstr(&s.batches),
+			    "#1\nsku,source_code,quantity\nA,default,1\nE,default,7\n");
+	sink_release(&s);
+}
+
 static void test_header_only_is_accepted_with_a_message(void **state)
 {
 	struct sink s;
@@ -285,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_stop_on_errors_rejects_the_file),
 		cmocka_unit_test(test_file_level_rejections),
 		cmocka_unit_test(test_row_level_problems),
+		cmocka_unit_test(test_a_duplicate_is_told_before_the_next_row_s_problems),
 		cmocka_unit_test(test_header_only_is_accepted_with_a_message),
 		cmocka_unit_test(test_key_index_is_sized_once_and_small),
 	};
