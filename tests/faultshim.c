@@ -3,7 +3,7 @@
  * disk-fault tests (tests/integration/test_faults.py).
  *
  * It counts, in the process that loads it, the calls that make data durable
- * or visible: write and pwrite to regular files, fsync, fdatasync, rename,
+ * or visible: write and pwrite to regular files, fsync, fdatasync, syncfs, rename,
  * renameat, link, linkat, and open/openat with O_CREAT. The DG_FAULT_AT-th
  * counted call fails with DG_FAULT_ERRNO (EIO, the default, or ENOSPC)
  * without doing anything; with DG_FAULT_STICKY=1 every later one fails too.
@@ -199,6 +199,15 @@ int fdatasync(int fd)
 	if (!fn)
 		fn = real("fdatasync");
 	return fail_now("fdatasync", fd, NULL, NULL) ? -1 : fn(fd);
+}
+
+int syncfs(int fd)
+{
+	static int (*fn)(int);
+
+	if (!fn)
+		fn = real("syncfs");
+	return fail_now("syncfs", fd, NULL, NULL) ? -1 : fn(fd);
 }
 
 int rename(const char *from, const char *to)

@@ -290,7 +290,10 @@ int filecheck_finish(struct filecheck *fc, long long id, const char *state,
 	sum.rows_rejected = rows_rejected;
 	sum.rows_ok = fc->res.rows - rows_rejected;
 	sum.batches = batches;
-	if (report_finish(&fc->report, &sum, &err) < 0) {
+	/* the daemon's parcel durable before its result says it is whole */
+	if (fc->keep_origins && parcel_sync(fc->outdir) < 0)
+		rc = -1;
+	else if (report_finish(&fc->report, &sum, &err) < 0) {
 		log_simple(LOG_ERROR, "write_failed", "%s", buf_cstr(&err));
 		rc = -1;
 	}

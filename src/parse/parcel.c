@@ -10,6 +10,7 @@
 #include "lib/conf.h"
 #include "lib/parsed.h"
 #include "parse/parcel.h"
+#include "util/durable.h"
 #include "util/log.h"
 #include "util/publish.h"
 #include "util/xalloc.h"
@@ -50,12 +51,14 @@ char *parcel_members_path(const char *dir, const char *name)
 	return path;
 }
 
-/* put: path appears whole with the bytes; durable ones are fsync'd, their directory later */
+/* put: path appears whole with the bytes, made durable by parcel_sync with the rest */
 static int put(const char *path, const void *p, size_t n, int durable)
 {
 	struct buf err = BUF_INIT(1024);
-	int rc =
-	    publish_bytes(path, p, n, 0644, durable ? PUBLISH_DIR_LATER : PUBLISH_NOSYNC, &err);
+	int rc;
+
+	(void)durable; /* one syncfs for the parcel (parcel_sync), not an fsync a file */
+	rc = publish_bytes(path, p, n, 0644, PUBLISH_NOSYNC, &err);
 
 	if (rc < 0)
 		log_simple(LOG_ERROR, "write_failed", "%s", buf_cstr(&err));
@@ -75,6 +78,14 @@ int parcel_put_batch(const char *dir, const char *name, const struct batch *b, i
 		free(path);
 	}
 	return rc;
+}
+
+int parcel_sync(const char *dir)
+{
+	if (durable_syncfs(dir) == 0)
+		return 0;
+	log_simple(LOG_ERROR, "write_failed", "cannot make %s durable: %s", dir, strerror(errno));
+	return -1;
 }
 
 int parcel_put_members(const char *dir, const char *name, const struct strlist *members)

@@ -45,10 +45,19 @@ char *parcel_batch_path(const char *dir, const char *name, unsigned seq);
 char *parcel_lines_path(const char *dir, const char *name, unsigned seq);
 char *parcel_members_path(const char *dir, const char *name);
 
-/* parcel_put_batch: b, and with origins its line index, each appearing whole. 0 or -1 (logged). */
+/* parcel_put_batch: b, and with origins its line index, each appearing whole (durable
+   after parcel_sync). 0 or -1 (logged). */
 int parcel_put_batch(const char *dir, const char *name, const struct batch *b, int origins);
-/* parcel_put_members: the member names (durable). 0 or -1 (logged). */
+/* parcel_put_members: the member names (durable after parcel_sync). 0 or -1 (logged). */
 int parcel_put_members(const char *dir, const char *name, const struct strlist *members);
+
+/*
+ * parcel_sync: what was put in dir durable, at once: one syncfs for a
+ * parse's hundreds of batches and indices (one fsync each cost a 1M-row file
+ * 400 waits). The result (F.result.json, published last with its own fsync
+ * and the directory's) says the parcel is whole. 0 or -1 (logged).
+ */
+int parcel_sync(const char *dir);
 
 /* parcel_remove_batches: the batches (and indices) numbered above keep (0: all of them). */
 void parcel_remove_batches(const char *dir, const char *name, unsigned long keep);

@@ -316,7 +316,8 @@ static int absent(struct run *r, struct target_run *tr, int force, const char *p
 	}
 	{
 		char *path = xasprintf("%s/lacking", tr->st->dir);
-		if (publish_bytes(path, lacking, nlacking * sizeof(*lacking), 0640, 0, r->err) < 0)
+		if (publish_bytes(path, lacking, nlacking * sizeof(*lacking), 0640, PUBLISH_NOSYNC,
+				  r->err) < 0)
 			rc = -1;
 		free(path);
 	}
@@ -471,10 +472,16 @@ static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, cons
 			goto out;
 	for (size_t i = 0; i < s->ntargets; i++) {
 		char *path = xasprintf("%s/touch.csv", s->t[i].dir);
-		int bad = publish_bytes(path, r.tr[i].touch.data, r.tr[i].touch.len, 0640, 0, err);
+		int bad = publish_bytes(path, r.tr[i].touch.data, r.tr[i].touch.len, 0640,
+					PUBLISH_NOSYNC, err);
 		free(path);
 		if (bad < 0)
 			goto out;
+	}
+	/* the per-target parcels, lacking and touch.csv durable at once; sift.json after */
+	if (parcel_sync(outdir) < 0) {
+		buf_printf(err, "cannot make the sifted batches durable: %s", strerror(errno));
+		goto out;
 	}
 	s->stale = r.rows > 0 && r.superseded_everywhere == r.rows;
 	for (size_t i = 0; i < s->ntargets; i++)

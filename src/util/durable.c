@@ -40,6 +40,22 @@ int fsync_dir(const char *dir)
 	return rc;
 }
 
+int durable_syncfs(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc, e;
+
+	if (fd < 0)
+		return -1;
+	rc = syncfs(fd);
+	e = errno;
+	if (rc < 0 && e != EINVAL && e != EROFS)
+		__atomic_store_n(&fsync_failed, 1, __ATOMIC_RELAXED);
+	close(fd);
+	errno = e;
+	return rc;
+}
+
 char *dir_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
