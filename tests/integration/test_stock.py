@@ -238,5 +238,111 @@ class ProductBaselineTest(Emulated):
         self.assertEqual(len(searches), 3)  # 2 + 2 + 1
 
 
+class ChannelCopyTest(Emulated):
+    conf_extra = ("[export channels]\nkind = stock\nsequence = stock\npartners = shop market\nevery = 1h\n"
+                  "[export channels_eu]\nkind = stock\nsequence = stock\npartners = shop\ndir = outbound/eu\n"
+                  "target = eu\nevery = 1h\n"
+                  "[commerce eu]\nurl = http://127.0.0.1:1\ntoken_file = %s\n" % TOKEN)
+
+    def copies(self, partner="shop", where="outbound/stock"):
+        return sorted(glob.glob(os.path.join(self.root, "spool", partner, where, "stock-stock-*.csv")))
+
+    def read(self, path):
+        with open(path, encoding="utf-8", newline="") as f:
+            return list(csv.reader(f))
+
+    def put(self, partner, key, row, stamp, target="default"):
+        """An entry as the sift writes one once Commerce confirmed its row."""
+        db = self.db()
+        db.execute("INSERT INTO key_scopes (partner, sequence, target) VALUES (?, 'stock', ?) "
+                   "ON CONFLICT DO NOTHING", (partner, target))
+        scope = db.execute("SELECT id FROM key_scopes WHERE partner = ? AND sequence = 'stock' AND target = ?",
+                           (partner, target)).fetchone()[0]
+        db.execute("INSERT INTO keys (scope, key, khash, digest, stamp, in_full, header, row) "
+                   "VALUES (?, ?, ?, 0, ?, 0, 'source_code,sku,quantity,status', ?) "
+                   "ON CONFLICT (scope, key) DO UPDATE SET stamp = excluded.stamp, row = excluded.row",
+                   (scope, key, signed(hash64(key.encode())), stamp, row))
+        db.commit()
+        db.close()
+
+    def test_copy_written_when_entries_change_never_twice_and_equal_to_the_store(self):
+        self.call("source-items", HELD)
+        self.assertEqual(self.dropgate("baseline", "acme", "stock").returncode, 0)
+        p = self.dropgate("export", "channels")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        shop, market = self.copies(), self.copies("market")
+        self.assertEqual(len(shop), 1)
+        self.assertEqual([os.path.basename(x) for x in market], [os.path.basename(x) for x in shop])
+        self.assertRegex(os.path.basename(shop[0]), r"^stock-stock-\d{8}T\d{6}Z\.csv$")
+        rows = self.read(shop[0])
+        # the key columns, then the values, in the entity's order (Commerce's sample header)
+        self.assertEqual(rows[0], ["source_code", "sku", "status", "quantity", "stamp"])
+        want = sorted(csv_record(["default", it["sku"]]) for it in HELD if it["source_code"] == "default")
+        self.assertEqual([csv_record(r[:2]) for r in rows[1:]], want)  # one row per key, in key order
+        store = self.entries()
+        for r in rows[1:]:
+            self.assertEqual(csv_record([r[0], r[1], r[3], r[2]]), store[csv_record(r[:2])][3])
+            self.assertEqual(r[4], "1970-01-01T00:00:00Z")  # a baseline's stamp: 0
+        with open(shop[0], "rb") as f:
+            first = f.read()
+
+        # nothing changed: no second copy
+        time.sleep(1.1)
+        p = self.dropgate("export", "channels")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("unchanged", p.stdout)
+        self.assertEqual(self.copies(), shop)
+
+        # another partner's newer entry wins its key; an older one loses
+        self.put("erp2", "default,SKU-01", "default,SKU-01,5,1", 1764208800)  # 2025-11-27T02:00:00Z
+        self.put("erp2", "default,NEW", "default,NEW,2.5,1", 1764208800)
+        self.put("acme", "default,SKU-02", "default,SKU-02,8,1", 1764212400)
+        self.put("erp2", "default,SKU-02", "default,SKU-02,1,0", 1764208800)
+        p = self.dropgate("export", "channels")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        shop2 = self.copies()
+        self.assertEqual(len(shop2), 2)
+        with open(shop[0], "rb") as f:
+            self.assertEqual(f.read(), first)  # the earlier copy is left as it was
+        rows = {r[1]: r for r in self.read(shop2[1])[1:]}
+        self.assertEqual(rows["SKU-01"], ["default", "SKU-01", "1", "5", "2025-11-27T02:00:00Z"])
+        self.assertEqual(rows["NEW"], ["default", "NEW", "1", "2.5", "2025-11-27T02:00:00Z"])
+        self.assertEqual(rows["SKU-02"], ["default", "SKU-02", "1", "8", "2025-11-27T03:00:00Z"])
+        self.assertEqual(len(rows), 26)
+        self.assertEqual(len(self.copies("market")), 2)
+
+        # the export's target only: channels_eu sees nothing yet, writes nothing
+        p = self.dropgate("export", "channels_eu")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.copies("shop", "outbound/eu"), [])
+        self.put("acme", "default,SKU-09", "default,SKU-09,4,1", 1764208800, target="eu")
+        self.assertEqual(self.dropgate("export", "channels_eu").returncode, 0)
+        eu = self.copies("shop", "outbound/eu")
+        self.assertEqual([r[1] for r in self.read(eu[0])[1:]], ["SKU-09"])
+
+    def test_the_daemon_copies_on_schedule(self):
+        with open(self.conf) as f:
+            text = f.read().replace("every = 1h", "every = 2s", 1)
+        with open(self.conf, "w") as f:
+            f.write(text)
+        self.call("source-items", HELD)
+        self.assertEqual(self.dropgate("baseline", "acme", "stock").returncode, 0)
+        d = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline and not self.copies():
+                time.sleep(0.2)
+            self.assertEqual(len(self.copies()), 1)
+            self.put("erp2", "default,SKU-01", "default,SKU-01,5,1", 1764208800)
+            while time.time() < deadline and len(self.copies()) < 2:
+                time.sleep(0.2)
+            time.sleep(2.5)  # a schedule more, nothing changed
+        finally:
+            d.terminate()
+            _, err = d.communicate()
+        self.assertEqual(len(self.copies()), 2, err)
+        self.assertIn("event=export_written", err)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
