@@ -53,6 +53,18 @@ static void claim_refused(struct arrivals *a, const struct conf *c, const struct
  * (claim.c). -1 when the ledger could not record it: the file stays where it
  * is, and no later file of the feed may be claimed before it.
  */
+/* matching: the feeds of a directory whose match takes name, into out; how many */
+static size_t matching(const struct feed **feeds, size_t nfeeds, const char *name,
+		       const struct feed **out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nfeeds; i++)
+		if (strlist_match(&feeds[i]->match, name))
+			out[n++] = feeds[i];
+	return n;
+}
+
 static int claim(struct arrivals *a, const struct conf *c, const struct feed **feeds, size_t nfeeds,
 		 const char *partner, const char *dir, const char *name, const struct stat *st)
 {
@@ -140,7 +152,8 @@ static const char *refusal(const struct conf *c, const struct stat *st)
 static void scan_dir(struct arrivals *a, const struct conf *c, const char *partner, const char *dir)
 {
 	const struct feed **feeds = xcalloc(c->nfeeds, sizeof(*feeds));
-	size_t nfeeds = 0;
+	const struct feed **takers = xcalloc(c->nfeeds, sizeof(*takers)); /* a file's feeds */
+	size_t nfeeds = 0, ntakers;
 	struct candidate *cand = NULL, waiting = {NULL, {0}};
 	size_t ncand = 0;
 	time_t now = time(NULL);
@@ -153,14 +166,14 @@ static void scan_dir(struct arrivals *a, const struct conf *c, const char *partn
 		struct candidate cd;
 		const char *why;
 		char *path;
-		int matched = 0, closed;
+		int closed;
 
 		if (spool_ignored_name(e->d_name))
 			continue;
-		for (size_t i = 0; i < nfeeds; i++)
-			matched |= strlist_match(&feeds[i]->match, e->d_name);
+		/* each feed reading the directory takes the names its match takes */
+		ntakers = matching(feeds, nfeeds, e->d_name, takers);
 		path = xasprintf("%s/%s", dir, e->d_name);
-		if (!matched) {
+		if (ntakers == 0) {
 			watch_unmatched(&a->w, path);
 			free(path);
 			continue;
@@ -171,8 +184,8 @@ static void scan_dir(struct arrivals *a, const struct conf *c, const char *partn
 		}
 		if ((why = refusal(c, &cd.st)) != NULL) {
 			if (!ledger_in_flight_path(a->ledger, path))
-				claim_refused(a, c, feeds, nfeeds, partner, dir, e->d_name, &cd.st,
-					      why);
+				claim_refused(a, c, takers, ntakers, partner, dir, e->d_name,
+					      &cd.st, why);
 			free(path);
 			continue;
 		}
@@ -206,13 +219,15 @@ static void scan_dir(struct arrivals *a, const struct conf *c, const char *partn
 			break; /* an earlier file is still arriving: the order waits for it */
 		if (again || a->paused[0] || a->stop())
 			continue;
-		if (claim(a, c, feeds, nfeeds, partner, dir, cand[i].name, &cand[i].st) < 0)
+		ntakers = matching(feeds, nfeeds, cand[i].name, takers);
+		if (claim(a, c, takers, ntakers, partner, dir, cand[i].name, &cand[i].st) < 0)
 			break; /* unrecorded: a later name claimed now would go first */
 	}
 	for (size_t i = 0; i < ncand; i++)
 		free(cand[i].name);
 	free(cand);
 	free(waiting.name);
+	free(takers);
 	free(feeds);
 }
 

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "cmd/commands.h"
+#include "lib/stamp.h"
+#include "queue/keys.h"
 #include "commerce/answer.h"
 #include "daemon/daemon.h"
 #include "lib/conf.h"
@@ -51,6 +53,15 @@ static void print_request(void *ctx, const struct ledger_request *r)
 	answer_release(&a);
 }
 
+/* print_counts: a sequence's file, per target */
+static void print_counts(void *ctx, const char *target, const long long n[KC_N])
+{
+	(void)ctx;
+	print_safe("  %s: sent %lld, unchanged %lld, superseded %lld, absent %lld, rejected %lld\n",
+		   target, n[KC_SENT], n[KC_UNCHANGED], n[KC_SUPERSEDED], n[KC_ABSENT],
+		   n[KC_REJECTED]);
+}
+
 int cmd_show(struct command_ctx *cx)
 {
 	const struct ledger_file *f = &cx->file;
@@ -65,6 +76,12 @@ int cmd_show(struct command_ctx *cx)
 		   f->id, f->name, f->partner, f->feed, f->state, f->message[0] ? ": " : "",
 		   f->message, f->rows, f->rows_ok, f->rows_rejected, f->batches,
 		   ledger_batches_done(cx->ledger, cx->id), f->sha256, f->size, r, fin, f->path);
+	if (f->stamp) {
+		char st[32];
+		stamp_text((time_t)f->stamp, st, sizeof(st));
+		print_safe("  %s, stamp %s\n", f->lane, st);
+	}
+	keys_counts_each(cx->ledger, cx->id, print_counts, NULL);
 	rdir = reports_dir(cx->conf, conf_feed(cx->conf, f->feed), f->partner);
 	report = report_result_path(rdir, f->name);
 	print_safe("  report %s\nhistory:\n", report);

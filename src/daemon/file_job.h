@@ -9,6 +9,7 @@
 #include "queue/ledger.h"
 
 struct json_t;
+struct sift;
 
 struct file_job {
 	struct ledger *ledger;
@@ -21,6 +22,7 @@ struct file_job {
 	char *outdir;	       /* work/<id>/.out: the parser's batches and report */
 	char *file;	       /* work/<id>/<name> */
 	struct json_t *worker; /* the parser's result (F.result.json), once read */
+	struct sift *sift;     /* a sequence's file: what goes to each target (sift/) */
 };
 
 #endif

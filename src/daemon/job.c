@@ -20,6 +20,7 @@
 #include "cmd/commands.h"
 #include "daemon/job.h"
 #include "lib/report.h"
+#include "lib/stamp.h"
 #include "outcome/finish.h"
 #include "outcome/outcome.h"
 #include "outcome/reports.h"
@@ -28,10 +29,21 @@
 #include "queue/ledger.h"
 #include "queue/notes.h"
 #include "queue/spool.h"
+#include "sift/sift.h"
 #include "submit/submitter.h"
 #include "util/keyset.h"
 #include "util/log.h"
 #include "util/xalloc.h"
+
+/* confirmed: rows Commerce imported, into the sequence's key store */
+static void confirmed(struct file_job *j, const struct target *t, unsigned seq, const char *rows)
+{
+	size_t k;
+
+	if (j->sift == NULL || (k = sift_target(j->sift, t->name)) == j->sift->ntargets)
+		return;
+	sift_confirmed(j->sift, j->ledger, k, seq, rows);
+}
 
 /* hook_recorded: an answer given before a restart is used again; only "sent" goes again */
 static int hook_recorded(void *ctx, const struct target *t, unsigned seq, unsigned sub,
@@ -46,6 +58,10 @@ static int hook_recorded(void *ctx, const struct target *t, unsigned seq, unsign
 	found = strcmp(r.state, "sent") != 0 && strcmp(r.rows, rows) == 0 &&
 		answer_from_json(a, r.answer) == 0;
 	ledger_request_release(&r);
+	/* the store takes what Commerce imported again: a crash may have come
+	   between the answer's record and the store's (keys_put is idempotent) */
+	if (found && a->cls == ANSWER_DONE)
+		confirmed(j, t, seq, rows);
 	return found;
 }
 
@@ -69,6 +85,8 @@ static void hook_answered(void *ctx, const struct target *t, unsigned seq, unsig
 	ledger_request_set(j->ledger, j->lf.id, t->name, seq, sub, rows,
 			   a->cls == ANSWER_DONE ? "done" : "refused", json, settles);
 	free(json);
+	if (a->cls == ANSWER_DONE)
+		confirmed(j, t, seq, rows);
 }
 
 /* hook_stop: a stop, or a ledger or fsync that failed (the daemon stops at its next tick):
@@ -131,6 +149,66 @@ static int open_parcel(struct file_job *j, json_t *worker, struct parcel *pc, st
 	return 0;
 }
 
+static void end_simply(struct file_job *j, const char *state, const char *message);
+
+/* sift_end: a sequence's file refused by its sift, or wholly superseded, ends here (1) */
+static int sift_end(struct file_job *j, struct parcel *pc, struct submit_state *s,
+		    json_t *worker)
+{
+	char msg[1024];
+
+	if (j->sift->refused) {
+		parcel_message(pc, j->sift->refused);
+		end_with_report(j, pc, s, worker, ST_FAILED, j->sift->refused);
+		return 1;
+	}
+	if (j->sift->stale) {
+		snprintf(msg, sizeof(msg),
+			 "every row is superseded: later files of the sequence '%s' already "
+			 "spoke for these keys",
+			 j->f->sequence);
+		report_release(pc->report);
+		end_simply(j, ST_STALE, msg);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * submit_targets: each target its batches (a sequence's file: its own sifted
+ * parcel, and once every batch is through, the file's stamp into its store).
+ */
+static void submit_targets(struct file_job *j, struct parcel *pc, struct submit_state *s)
+{
+	int status = 0, transient = 0;
+
+	for (size_t i = 0; i < j->f->targets.n && !s->stopped; i++) {
+		const struct target *t = conf_target(j->c, j->f->targets.v[i]);
+		unsigned long before = s->commerce_rejected;
+		struct sift_target *st = j->sift ? &j->sift->t[i] : NULL;
+
+		if (st) {
+			pc->dir = st->dir;
+			pc->batches = st->n.batches;
+		}
+		s->status = 0;
+		s->transient = 0;
+		if (pc->batches > 0)
+			submit_target(s, t);
+		if (st) {
+			st->n.rejected = s->commerce_rejected - before;
+			if (s->status == 0 && !s->stopped && !hook_stop(j))
+				sift_target_done(j->sift, j->ledger, i);
+		}
+		if (s->status > status)
+			status = s->status;
+		transient |= s->transient;
+	}
+	pc->dir = j->outdir;
+	s->status = status;
+	s->transient = transient;
+}
+
 /* submit_all: the batches to every target, the report, the end state. */
 static void submit_all(struct file_job *j, json_t *worker)
 {
@@ -138,12 +216,14 @@ static void submit_all(struct file_job *j, json_t *worker)
 	struct parcel pc;
 	struct submit_state s;
 	struct submit_hooks hooks = hooks_proto;
+	struct sift sift;
 	struct buf err = BUF_INIT(4096);
 	char *rdir = reports_dir(j->c, j->f, j->lf.partner);
 	const char *wstate = json_string_value(json_object_get(worker, "state"));
 	long rejected;
 	const char *state;
 
+	memset(&sift, 0, sizeof(sift));
 	if (open_parcel(j, worker, &pc, &report, rdir, &err) < 0) {
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
 		defer(j, "the report cannot be written");
@@ -159,22 +239,31 @@ static void submit_all(struct file_job *j, json_t *worker)
 	if (wstate && strcmp(wstate, "rejected") == 0) {
 		end_with_report(j, &pc, &s, worker, ST_FAILED,
 				"the file was rejected: see its report");
-		keyset_release(&s.rejected_lines);
-		goto out;
+		goto done;
+	}
+	if (j->f->sequence) {
+		if (sift_prepare(&sift, j->ledger, j->c, j->f, j->lf.partner, j->outdir, j->lf.name,
+				 pc.batches, j->lf.stamp, j->lf.force == 2, &err) < 0) {
+			log_simple(LOG_ERROR, "sift_failed", "file_id %lld: %s", j->lf.id,
+				   buf_cstr(&err));
+			report_release(&report);
+			defer(j, "the key store or the disk failed (see the log)");
+			goto done;
+		}
+		j->sift = &sift;
+		if (sift_end(j, &pc, &s, worker))
+			goto done;
 	}
 	ledger_set_state(j->ledger, j->lf.id, ST_SUBMITTING, NULL);
-	for (size_t i = 0; i < j->f->targets.n && pc.batches > 0 && !s.stopped; i++)
-		submit_target(&s, conf_target(j->c, j->f->targets.v[i]));
+	submit_targets(j, &pc, &s);
 	if (s.stopped || hook_stop(j)) {
 		report_release(&report); /* resumed after the restart */
-		keyset_release(&s.rejected_lines);
-		goto out;
+		goto done;
 	}
 	if (s.status == EXIT_COMMERCE && s.transient) {
 		report_release(&report);
 		defer(j, "Commerce is unreachable");
-		keyset_release(&s.rejected_lines);
-		goto out;
+		goto done;
 	}
 	rejected = (long)json_integer_value(json_object_get(worker, "rows_rejected"));
 	rejected += (long)s.commerce_rejected;
@@ -194,8 +283,11 @@ static void submit_all(struct file_job *j, json_t *worker)
 			s.status == EXIT_COMMERCE ? "Commerce refused a batch: see the report"
 			: s.exceeded ? "more rows rejected than the feed allows: see the report"
 				     : "");
+done:
 	keyset_release(&s.rejected_lines);
 out:
+	j->sift = NULL;
+	sift_release(&sift);
 	parcel_release(&pc);
 	free(rdir);
 	buf_release(&err);
@@ -291,6 +383,20 @@ static const char *step_screen(struct file_job *j)
 		snprintf(msg, sizeof(msg), "the same bytes as file %lld, already imported", same);
 		end_simply(j, ST_DUPLICATE, msg);
 		return NULL;
+	}
+	if (j->f->sequence) {
+		/* a sequence's time line: the key store decides what is stale (sift/) */
+		time_t t;
+		if (j->f->stamp.kind == STAMP_NAME &&
+		    stamp_from_name(j->f->stamp.format, j->lf.name, &t) < 0) {
+			snprintf(msg, sizeof(msg),
+				 "the name does not carry the stamp '%s' (strptime fields the "
+				 "feed's stamp = %s looks for): rename it and drop it again",
+				 j->f->stamp.format, j->f->stamp.spec);
+			end_simply(j, ST_FAILED, msg);
+			return NULL;
+		}
+		return "parse";
 	}
 	ledger_note_get(j->ledger, note_full(&key, j->lf.partner, j->lf.feed), newest,
 			sizeof(newest));

@@ -186,6 +186,8 @@ int report_finish(struct report *r, const struct report_summary *s, struct buf *
 	json_object_set_new(o, "rows_ok", json_integer((json_int_t)s->rows_ok));
 	json_object_set_new(o, "rows_rejected", json_integer((json_int_t)s->rows_rejected));
 	json_object_set_new(o, "batches", json_integer((json_int_t)s->batches));
+	if (s->more)
+		json_object_update(o, s->more);
 	json_object_set(o, "messages", r->messages);
 	json_object_set_new(o, "received", json_string(r->received));
 	json_object_set_new(o, "finished", json_string(finished));

@@ -37,6 +37,7 @@ struct report_summary {
 	const char *feed;
 	const char *state;
 	unsigned long rows, rows_ok, rows_rejected, batches;
+	struct json_t *more; /* NULL, or fields that follow batches (a sequence's counts) */
 };
 
 /*

@@ -17,6 +17,8 @@
 #include "parse/parcel.h"
 #include "lib/report.h"
 #include "outcome/finish.h"
+#include "queue/keys.h"
+#include "sift/sift.h"
 #include "outcome/reports.h"
 #include "queue/ledger.h"
 #include "queue/notes.h"
@@ -155,13 +157,46 @@ out:
 	buf_release(&err);
 }
 
+/*
+ * sift_counts: a sequence's file: rows sent, unchanged, superseded, absent and
+ * rejected, in all (rows_*) and per target (targets), into the ledger too.
+ */
+static json_t *sift_counts(struct file_job *j, long local_rejected)
+{
+	json_t *more = json_object(), *targets = json_object();
+	long long all[KC_N] = {0};
+
+	for (size_t i = 0; i < j->sift->ntargets; i++) {
+		const struct sift_target *t = &j->sift->t[i];
+		long long n[KC_N] = {(long long)t->n.sent, (long long)t->n.unchanged,
+				     (long long)t->n.superseded, (long long)t->n.absent,
+				     (long long)t->n.rejected + local_rejected};
+		json_t *o = json_object();
+		for (int k = 0; k < KC_N; k++) {
+			char name[32];
+			snprintf(name, sizeof(name), "rows_%s", keys_count_names[k]);
+			json_object_set_new(o, name, json_integer(n[k]));
+			all[k] += n[k];
+		}
+		json_object_set_new(targets, t->name, o);
+		keys_counts_set(j->ledger, j->lf.id, t->name, n);
+	}
+	for (int k = 0; k < KC_REJECTED; k++) { /* rows_rejected is the file's already */
+		char name[32];
+		snprintf(name, sizeof(name), "rows_%s", keys_count_names[k]);
+		json_object_set_new(more, name, json_integer(all[k]));
+	}
+	json_object_set_new(more, "targets", targets);
+	return more;
+}
+
 /* final_report: worker's messages and the outcome (problems are in already). */
 int final_report(struct file_job *j, struct parcel *pc, struct submit_state *s, json_t *worker,
 		 const char *state)
 {
 	int rc = 0;
 
-	struct report_summary sum;
+	struct report_summary sum = {0};
 	struct buf err = BUF_INIT(4096);
 	json_t *msgs = json_object_get(worker, "messages"), *m;
 	size_t i;
@@ -189,10 +224,14 @@ int final_report(struct file_job *j, struct parcel *pc, struct submit_state *s, 
 	sum.rows_ok = (unsigned long)(rows - rejected);
 	sum.batches = (unsigned long)json_integer_value(json_object_get(worker, "batches"));
 	ledger_set_counts(j->ledger, j->lf.id, rows, rows - rejected, rejected, (long)sum.batches);
+	if (j->sift)
+		sum.more = sift_counts(
+		    j, (long)json_integer_value(json_object_get(worker, "rows_rejected")));
 	if (report_finish(pc->report, &sum, &err) < 0) {
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
 		rc = -1;
 	}
+	json_decref(sum.more);
 	report_release(pc->report);
 	buf_release(&err);
 	return rc;

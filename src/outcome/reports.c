@@ -42,7 +42,7 @@ int report_simple(const struct conf *c, const struct feed *f, long long id, cons
 	int rc = -1;
 
 	struct report r;
-	struct report_summary sum = {id, f->name, state, 0, 0, 0, 0};
+	struct report_summary sum = {id, f->name, state, 0, 0, 0, 0, NULL};
 	struct buf err = BUF_INIT(4096);
 	char *dir = reports_dir(c, f, partner);
 

@@ -236,7 +236,7 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 int filecheck_finish(struct filecheck *fc, long long id, const char *state,
 		     unsigned long rows_rejected, unsigned long batches, int keep_batches)
 {
-	struct report_summary sum;
+	struct report_summary sum = {0};
 	struct buf err = BUF_INIT(4096);
 	struct logline l;
 	int rc = 0;

@@ -255,3 +255,43 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 	pthread_mutex_unlock(&l->lock);
 	return ok ? 0 : -1;
 }
+
+const char *const keys_count_names[KC_N] = {"sent", "unchanged", "superseded", "absent",
+					    "rejected"};
+
+int keys_counts_set(struct ledger *l, long long file_id, const char *target,
+		    const long long n[KC_N])
+{
+	return ledger_run(l,
+			  "INSERT INTO file_targets VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+			  "(file_id, target) DO UPDATE SET sent = excluded.sent, unchanged = "
+			  "excluded.unchanged, superseded = excluded.superseded, absent = "
+			  "excluded.absent, rejected = excluded.rejected",
+			  "isiiiii", file_id, target, n[KC_SENT], n[KC_UNCHANGED], n[KC_SUPERSEDED],
+			  n[KC_ABSENT], n[KC_REJECTED]);
+}
+
+int keys_counts_each(struct ledger *l, long long file_id,
+		     void (*fn)(void *ctx, const char *target, const long long n[KC_N]), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	pthread_mutex_lock(&l->lock);
+	if (sqlite3_prepare_v2(l->db,
+			       "SELECT target, sent, unchanged, superseded, absent, rejected FROM "
+			       "file_targets WHERE file_id = ? ORDER BY rowid",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, file_id);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			long long n[KC_N];
+			for (int i = 0; i < KC_N; i++)
+				n[i] = sqlite3_column_int64(st, i + 1);
+			fn(ctx, (const char *)sqlite3_column_text(st, 0), n);
+		}
+		rc = 0;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}

@@ -80,6 +80,18 @@ int keys_get(struct ledger *l, long long scope, uint64_t khash,
 int keys_full_done(struct ledger *l, long long scope, long long stamp, int complete,
 		   const uint64_t *lacking, size_t n);
 
+/*
+ * A file's rows per target as the sift and Commerce left them: sent,
+ * unchanged, superseded, absent (sent with the absent.* values), rejected.
+ */
+enum { KC_SENT, KC_UNCHANGED, KC_SUPERSEDED, KC_ABSENT, KC_REJECTED, KC_N };
+extern const char *const keys_count_names[KC_N]; /* "sent", ... */
+int keys_counts_set(struct ledger *l, long long file_id, const char *target,
+		    const long long n[KC_N]);
+/* keys_counts_each: a file's counts by target, in target order, to fn. */
+int keys_counts_each(struct ledger *l, long long file_id,
+		     void (*fn)(void *ctx, const char *target, const long long n[KC_N]), void *ctx);
+
 /* keys_stamp_of: a key's stamp as the header explains (b NULL: a key not stored). */
 static inline long long keys_stamp_of(const struct key_scope *s, const struct key_brief *b)
 {

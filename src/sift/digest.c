@@ -1,0 +1,94 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/batch.h"
+#include "lib/entity.h"
+#include "sift/digest.h"
+#include "util/keyset.h"
+#include "util/xalloc.h"
+
+static const struct row_layout *sorting; /* qsort has no context argument */
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(sorting->names[*(const size_t *)a], sorting->names[*(const size_t *)b]);
+}
+
+void layout_init(struct row_layout *lay, const struct entity *e, const struct strview *names,
+		 size_t n)
+{
+	memset(lay, 0, sizeof(*lay));
+	lay->ncols = n;
+	lay->names = xcalloc(n ? n : 1, sizeof(*lay->names));
+	for (size_t i = 0; i < n; i++)
+		lay->names[i] = xstrndup(names[i].p, names[i].len);
+	for (const struct column_rule *r = e->columns; r->name && lay->nkey < LAYOUT_MAX_KEY; r++) {
+		if (!(r->flags & COL_KEY))
+			continue;
+		lay->key_col[lay->nkey] = n;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(lay->names[i], r->name) == 0)
+				lay->key_col[lay->nkey] = i;
+		lay->nkey++;
+	}
+	lay->val_col = xcalloc(n ? n : 1, sizeof(*lay->val_col));
+	for (size_t i = 0; i < n; i++)
+		if (!layout_is_key(lay, i))
+			lay->val_col[lay->nval++] = i;
+	sorting = lay;
+	qsort(lay->val_col, lay->nval, sizeof(*lay->val_col), by_name);
+	sorting = NULL;
+}
+
+void layout_release(struct row_layout *lay)
+{
+	for (size_t i = 0; i < lay->ncols; i++)
+		free(lay->names[i]);
+	free(lay->names);
+	free(lay->val_col);
+	memset(lay, 0, sizeof(*lay));
+}
+
+int layout_is_key(const struct row_layout *lay, size_t i)
+{
+	for (size_t k = 0; k < lay->nkey; k++)
+		if (lay->key_col[k] == i)
+			return 1;
+	return 0;
+}
+
+uint64_t row_key(const struct row_layout *lay, const struct strview *v, struct buf *key)
+{
+	int any = 0;
+
+	buf_reset(key);
+	for (size_t k = 0; k < lay->nkey; k++) {
+		size_t c = lay->key_col[k];
+		const char *p = c < lay->ncols ? v[c].p : "";
+		size_t len = c < lay->ncols ? v[c].len : 0;
+		if (k)
+			buf_add(key, ",", 1);
+		csv_append_field(key, p, len);
+		any |= len > 0;
+	}
+	if (!any)
+		return 0;
+	uint64_t h = hash64(key->data, key->len);
+	return h ? h : 1;
+}
+
+uint64_t row_digest(const struct row_layout *lay, const struct strview *v, struct buf *scratch)
+{
+	buf_reset(scratch);
+	for (size_t k = 0; k < lay->nval; k++) {
+		size_t c = lay->val_col[k];
+		if (k)
+			buf_add(scratch, "\x1f", 1);
+		buf_add(scratch, lay->names[c], strlen(lay->names[c]));
+		buf_add(scratch, "=", 1);
+		buf_add(scratch, v[c].p, v[c].len);
+	}
+	return hash64(scratch->data, scratch->len);
+}

@@ -1,0 +1,691 @@
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lib/batch.h"
+#include "lib/conf.h"
+#include "lib/csvin.h"
+#include "lib/entity.h"
+#include "parse/parcel.h"
+#include "queue/keys.h"
+#include "sift/digest.h"
+#include "sift/known.h"
+#include "sift/sift.h"
+#include "lib/parsed.h"
+#include "queue/spool.h"
+#include "util/durable.h"
+#include "util/log.h"
+#include "util/publish.h"
+#include "util/xalloc.h"
+
+/* --- reading our own batches back: header, then records ------------------ */
+
+typedef int (*record_fn)(void *ctx, const struct strview *v, size_t n, size_t index);
+
+struct reader {
+	record_fn fn;
+	void *ctx;
+	size_t index; /* 0: the header */
+};
+
+static int on_row(void *ctx, const struct csvin_row *row)
+{
+	struct reader *r = ctx;
+
+	return r->fn(r->ctx, row->fields, row->n, r->index++);
+}
+
+/* each_record: fn for the header (index 0) and each record (1...) of CSV text. */
+static int each_record(const char *csv, size_t len, record_fn fn, void *ctx, struct buf *err)
+{
+	struct csvin_opts o = {',', '"', 1, SIZE_MAX / 4, SIZE_MAX / 4, 1u << 20};
+	struct reader r = {fn, ctx, 0};
+	struct csvin *c = csvin_new(&o, on_row, &r);
+	int rc = csvin_feed(c, csv, len);
+
+	if (rc == 0)
+		rc = csvin_finish(c);
+	if (rc < 0) {
+		buf_printf(err, "a batch does not read back as CSV: ");
+		csvin_describe(c, err);
+	}
+	csvin_free(c);
+	return rc < 0 ? -1 : 0;
+}
+
+/* record_text: values as one CSV record (no line end) */
+static void record_text(struct buf *out, const struct strview *v, size_t n)
+{
+	buf_reset(out);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_add(out, ",", 1);
+		csv_append_field(out, v[i].p, v[i].len);
+	}
+}
+
+/* --- the sift of one file ----------------------------------------------- */
+
+struct target_run {
+	struct sift_target *st;
+	const char *name; /* the file's: its batches are named after it */
+	struct key_scope scope;
+	struct known known;
+	struct batch_writer w;
+	struct buf touch; /* a delta's unchanged rows: their stamp is the file's, once through */
+	int failed;
+};
+
+struct run {
+	struct sift *s;
+	struct ledger *l;
+	const struct feed *f;
+	struct target_run *tr;
+	struct row_layout lay;
+	int have_layout;
+	struct buf key, scratch, text;
+	const struct batch_origin *origin;
+	size_t norigin;
+	unsigned long rows, superseded_everywhere;
+	struct buf *err;
+	int failed;
+};
+
+static int put_batch(void *ctx, const struct batch *b)
+{
+	struct target_run *tr = ctx;
+
+	if (parcel_put_batch(tr->st->dir, tr->name, b, 1) < 0) {
+		tr->failed = 1;
+		return -1;
+	}
+	tr->st->n.batches = b->seq;
+	return 0;
+}
+
+static void set_header(struct run *r, const struct strview *v, size_t n)
+{
+	layout_init(&r->lay, r->f->entity, v, n);
+	r->have_layout = 1;
+	for (size_t t = 0; t < r->s->ntargets; t++) {
+		batch_set_header(&r->tr[t].w, v, n);
+		record_text(&r->text, v, n);
+		buf_add(&r->tr[t].touch, r->text.data, r->text.len);
+		buf_add(&r->tr[t].touch, "\n", 1);
+	}
+}
+
+/* decide: one row for one target */
+static void decide(struct run *r, struct target_run *tr, uint64_t khash, uint64_t digest,
+		   const struct strview *v, size_t n, struct batch_origin origin, int *superseded)
+{
+	struct known_entry *e = khash ? known_find(&tr->known, khash) : NULL;
+	const struct known_entry *trusted = e && !(e->flags & KNOWN_TWIN) ? e : NULL;
+	long long stamp = khash ? known_stamp_of(tr->scope.full_stamp, tr->scope.complete_stamp,
+						 trusted)
+				: 0;
+
+	if (e)
+		e->flags |= KNOWN_SEEN;
+	if (khash && stamp > r->s->stamp) {
+		tr->st->n.superseded++;
+		return;
+	}
+	*superseded = 0;
+	if (r->f->diff && trusted && trusted->digest == digest) {
+		tr->st->n.unchanged++;
+		if (r->f->mode != MODE_FULL) {
+			record_text(&r->text, v, n);
+			buf_add(&tr->touch, r->text.data, r->text.len);
+			buf_add(&tr->touch, "\n", 1);
+		}
+		return;
+	}
+	tr->st->n.sent++;
+	if (batch_add(&tr->w, v, n, origin) < 0)
+		r->failed = 1;
+}
+
+static int on_record(void *ctx, const struct strview *v, size_t n, size_t index)
+{
+	struct run *r = ctx;
+	uint64_t khash, digest = 0;
+	struct batch_origin origin = {0, 0};
+	int superseded = 1;
+
+	if (index == 0) {
+		if (!r->have_layout)
+			set_header(r, v, n);
+		return 0;
+	}
+	if (n != r->lay.ncols) {
+		buf_printf(r->err, "a batch row has %zu fields, its header %zu", n, r->lay.ncols);
+		r->failed = 1;
+		return 1;
+	}
+	if (index - 1 < r->norigin)
+		origin = r->origin[index - 1];
+	khash = row_key(&r->lay, v, &r->key);
+	if (r->f->diff)
+		digest = row_digest(&r->lay, v, &r->scratch);
+	r->rows++;
+	for (size_t t = 0; t < r->s->ntargets; t++)
+		decide(r, &r->tr[t], khash, digest, v, n, origin, &superseded);
+	r->superseded_everywhere += superseded && khash;
+	return r->failed;
+}
+
+/* --- absent keys --------------------------------------------------------- */
+
+struct absent_row {
+	struct run *r;
+	struct target_run *tr;
+	struct batch_writer *w;
+	size_t nkeycols;
+};
+
+static int on_key_record(void *ctx, const struct strview *v, size_t n, size_t index)
+{
+	struct absent_row *a = ctx;
+	const struct feed *f = a->r->f;
+	struct strview vals[LAYOUT_MAX_KEY + 64];
+	struct batch_origin none = {0, 0};
+	size_t k = 0;
+
+	(void)index;
+	for (size_t i = 0; i < a->nkeycols; i++)
+		vals[k++] = i < n ? v[i] : sv_from("");
+	for (size_t i = 0; i < f->absent_cols.n && k < sizeof(vals) / sizeof(vals[0]); i++)
+		vals[k++] = sv_from(f->absent_vals.v[i]);
+	if (batch_add(a->w, vals, k, none) < 0)
+		a->r->failed = 1;
+	return 0;
+}
+
+static void on_entry(void *ctx, const struct key_entry *e)
+{
+	struct absent_row *a = ctx;
+
+	/* the key's text is a record of its own: read without a header */
+	struct reader rd = {on_key_record, a, 1};
+	struct csvin_opts o = {',', '"', 1, SIZE_MAX / 4, SIZE_MAX / 4, 1024};
+	struct csvin *c = csvin_new(&o, on_row, &rd);
+
+	if (csvin_feed(c, e->key, strlen(e->key)) < 0 || csvin_finish(c) < 0)
+		a->r->failed = 1;
+	csvin_free(c);
+}
+
+/* absent_header: the entity's key columns, then the absent.* columns */
+static size_t absent_header(const struct feed *f, struct strview *names, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct column_rule *c = f->entity->columns; c->name && n < max; c++)
+		if (c->flags & COL_KEY)
+			names[n++] = sv_from(c->name);
+	return n;
+}
+
+/*
+ * absent: the keys of tr's store older than the file that it lacks, unless
+ * their confirmed values are the absent values already; refused past
+ * max_absent. The lacking keys go to sift.TARGET/lacking for the snapshot's
+ * marks once through.
+ */
+static int absent(struct run *r, struct target_run *tr, int force, const char *partner)
+{
+	const struct feed *f = r->f;
+	struct strview names[LAYOUT_MAX_KEY + 64], vals[LAYOUT_MAX_KEY + 64];
+	size_t nkey = absent_header(f, names, LAYOUT_MAX_KEY), n = nkey;
+	struct row_layout lay;
+	uint64_t adigest;
+	unsigned long known = 0, count = 0;
+	uint64_t *absent_keys = NULL, *lacking = NULL;
+	size_t nlacking = 0;
+	struct batch_writer w;
+	int rc = 0;
+
+	for (size_t i = 0; i < f->absent_cols.n && n < sizeof(names) / sizeof(names[0]); i++) {
+		names[n] = sv_from(f->absent_cols.v[i]);
+		vals[n++] = sv_from(f->absent_vals.v[i]);
+	}
+	layout_init(&lay, f->entity, names, n);
+	adigest = row_digest(&lay, vals, &r->scratch);
+	layout_release(&lay);
+	lacking = xreallocarray(NULL, tr->known.n + 1, sizeof(*lacking));
+	absent_keys = xreallocarray(NULL, tr->known.n + 1, sizeof(*absent_keys));
+	for (size_t i = 0; i < tr->known.n; i++) {
+		const struct known_entry *e = &tr->known.v[i];
+		if (e->flags & KNOWN_SEEN)
+			continue;
+		lacking[nlacking++] = e->khash;
+		if (!f->absent_cols.n || (e->flags & KNOWN_TWIN))
+			continue;
+		known += e->digest != adigest;
+		if (e->digest != adigest && known_stamp_of(tr->scope.full_stamp,
+							   tr->scope.complete_stamp, e) < r->s->stamp)
+			absent_keys[count++] = e->khash;
+	}
+	for (size_t i = 0; f->absent_cols.n && i < tr->known.n; i++) /* the seen ones count too */
+		known += (tr->known.v[i].flags & KNOWN_SEEN) && tr->known.v[i].digest != adigest;
+	if (count && !force && (double)count > f->max_absent * (double)known) {
+		struct buf why = BUF_INIT(4096);
+		buf_printf(&why,
+			   "would set %.0f %% of the known keys (%lu of %lu) of %s's sequence '%s'%s%s "
+			   "to ",
+			   100.0 * (double)count / (double)known, count, known, partner, f->sequence,
+			   r->s->ntargets > 1 ? " on " : "", r->s->ntargets > 1 ? tr->st->name : "");
+		for (size_t i = 0; i < f->absent_cols.n; i++)
+			buf_printf(&why, "%s%s = %s", i ? ", " : "", f->absent_cols.v[i],
+				   f->absent_vals.v[i]);
+		buf_printf(&why,
+			   ", more than max_absent (%.4g %%): nothing was sent; "
+			   "`dropgate redrop ID --force` applies it",
+			   f->max_absent * 100);
+		if (r->s->refused == NULL)
+			r->s->refused = xstrdup(buf_cstr(&why));
+		buf_release(&why);
+		goto out;
+	}
+	tr->st->n.absent = count;
+	if (count) {
+		struct absent_row a = {r, tr, &w, nkey};
+		batch_writer_init(&w, tr->w.max_rows, tr->w.max_bytes, put_batch, tr);
+		w.seq = tr->st->n.batches;
+		batch_set_header(&w, names, n);
+		for (size_t i = 0; i < count && !r->failed; i++)
+			if (keys_get(r->l, tr->scope.id, absent_keys[i], on_entry, &a) < 0)
+				r->failed = 1;
+		if (batch_finish(&w) < 0)
+			r->failed = 1;
+		batch_writer_release(&w);
+	}
+	{
+		char *path = xasprintf("%s/lacking", tr->st->dir);
+		if (publish_bytes(path, lacking, nlacking * sizeof(*lacking), 0640, 0, r->err) < 0)
+			rc = -1;
+		free(path);
+	}
+out:
+	free(lacking);
+	free(absent_keys);
+	return rc;
+}
+
+/* --- sift.json: the decision, read back on a resume ----------------------- */
+
+static char *sift_json_path(const char *outdir)
+{
+	return xasprintf("%s/sift.json", outdir);
+}
+
+static int save(const struct sift *s, const char *outdir, struct buf *err)
+{
+	json_t *o = json_object(), *ts = json_array();
+	char *text, *path = sift_json_path(outdir);
+	int rc;
+
+	json_object_set_new(o, "stamp", json_integer(s->stamp));
+	json_object_set_new(o, "stale", json_boolean(s->stale));
+	json_object_set_new(o, "refused", s->refused ? json_string(s->refused) : json_null());
+	for (size_t i = 0; i < s->ntargets; i++) {
+		const struct sift_counts *n = &s->t[i].n;
+		json_array_append_new(ts, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "name",
+						    s->t[i].name, "sent", (json_int_t)n->sent,
+						    "unchanged", (json_int_t)n->unchanged,
+						    "superseded", (json_int_t)n->superseded,
+						    "absent", (json_int_t)n->absent, "batches",
+						    (json_int_t)n->batches));
+	}
+	json_object_set_new(o, "targets", ts);
+	text = json_dumps(o, JSON_COMPACT);
+	rc = publish_bytes(path, text, strlen(text), 0640, 0, err);
+	free(text);
+	free(path);
+	json_decref(o);
+	return rc;
+}
+
+/* load: sift.json of an earlier run; 1 when there is none, -1 when damaged */
+static int load(struct sift *s, const char *outdir, struct buf *err)
+{
+	char *path = sift_json_path(outdir);
+	json_error_t je;
+	json_t *o, *ts, *t;
+	size_t i;
+	struct stat st;
+
+	if (stat(path, &st) < 0 && errno == ENOENT) {
+		free(path);
+		return 1;
+	}
+	o = json_load_file(path, 0, &je);
+	if (o == NULL || !json_is_array(ts = json_object_get(o, "targets")) ||
+	    json_array_size(ts) != s->ntargets) {
+		buf_printf(err, "%s is damaged: %s", path, o ? "its targets differ" : je.text);
+		json_decref(o);
+		free(path);
+		return -1;
+	}
+	s->stale = json_is_true(json_object_get(o, "stale"));
+	if (json_string_value(json_object_get(o, "refused")))
+		s->refused = xstrdup(json_string_value(json_object_get(o, "refused")));
+	json_array_foreach(ts, i, t)
+	{
+		struct sift_counts *n = &s->t[i].n;
+		n->sent = (unsigned long)json_integer_value(json_object_get(t, "sent"));
+		n->unchanged = (unsigned long)json_integer_value(json_object_get(t, "unchanged"));
+		n->superseded = (unsigned long)json_integer_value(json_object_get(t, "superseded"));
+		n->absent = (unsigned long)json_integer_value(json_object_get(t, "absent"));
+		n->batches = (unsigned long)json_integer_value(json_object_get(t, "batches"));
+	}
+	json_decref(o);
+	free(path);
+	return 0;
+}
+
+/* --- the stage ------------------------------------------------------------ */
+
+static int sift_batches(struct run *r, const char *outdir, unsigned long batches)
+{
+	struct parcel pc;
+	struct buf csv = BUF_INIT(BUF_NOCAP);
+	int rc = 0;
+
+	memset(&pc, 0, sizeof(pc));
+	pc.dir = outdir;
+	pc.name = r->s->name;
+	for (unsigned seq = 1; seq <= batches && rc == 0 && !r->failed; seq++) {
+		struct batch_origin *origin = NULL;
+		size_t rows = 0;
+		buf_reset(&csv);
+		if (parcel_read_batch(&pc, seq, &csv, &origin, &rows, r->err) < 0) {
+			rc = -1;
+			break;
+		}
+		r->origin = origin;
+		r->norigin = rows;
+		rc = each_record(csv.data, csv.len, on_record, r, r->err);
+		free(origin);
+	}
+	buf_release(&csv);
+	return rc < 0 || r->failed ? -1 : 0;
+}
+
+static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, const char *partner,
+		    const char *outdir, unsigned long batches, int force, struct buf *err)
+{
+	struct run r;
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	r.s = s;
+	r.l = l;
+	r.f = s->f;
+	r.err = err;
+	buf_init(&r.key, BUF_NOCAP);
+	buf_init(&r.scratch, BUF_NOCAP);
+	buf_init(&r.text, BUF_NOCAP);
+	r.tr = xcalloc(s->ntargets, sizeof(*r.tr));
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct target_run *tr = &r.tr[i];
+		const struct target *t = conf_target(c, s->t[i].name);
+		tr->st = &s->t[i];
+		tr->name = s->name;
+		buf_init(&tr->touch, BUF_NOCAP);
+		batch_writer_init(&tr->w, t->batch_rows, t->batch_bytes, put_batch, tr);
+		if (keys_scope(l, partner, s->f->sequence, s->t[i].name, &tr->scope) < 0 ||
+		    known_load(&tr->known, l, tr->scope.id) < 0) {
+			buf_printf(err, "the key store cannot be read");
+			goto out;
+		}
+		s->t[i].scope = tr->scope.id;
+		remove_tree(s->t[i].dir);
+		if (mkdirs(s->t[i].dir, 0750, err) < 0)
+			goto out;
+	}
+	if (sift_batches(&r, outdir, batches) < 0)
+		goto out;
+	for (size_t i = 0; i < s->ntargets; i++)
+		if (batch_finish(&r.tr[i].w) < 0 || r.tr[i].failed)
+			goto out;
+	for (size_t i = 0; i < s->ntargets && s->f->mode == MODE_FULL; i++)
+		if (absent(&r, &r.tr[i], force, partner) < 0 || r.failed || r.tr[i].failed)
+			goto out;
+	for (size_t i = 0; i < s->ntargets; i++) {
+		char *path = xasprintf("%s/touch.csv", s->t[i].dir);
+		int bad = publish_bytes(path, r.tr[i].touch.data, r.tr[i].touch.len, 0640, 0, err);
+		free(path);
+		if (bad < 0)
+			goto out;
+	}
+	s->stale = r.rows > 0 && r.superseded_everywhere == r.rows;
+	for (size_t i = 0; i < s->ntargets; i++)
+		s->stale = s->stale && s->t[i].n.absent == 0;
+	if (s->refused)
+		for (size_t i = 0; i < s->ntargets; i++) /* nothing is sent */
+			parcel_remove_batches(s->t[i].dir, s->name, 0), s->t[i].n.batches = 0;
+	rc = save(s, outdir, err);
+out:
+	for (size_t i = 0; i < s->ntargets; i++) {
+		known_release(&r.tr[i].known);
+		batch_writer_release(&r.tr[i].w);
+		buf_release(&r.tr[i].touch);
+	}
+	free(r.tr);
+	if (r.have_layout)
+		layout_release(&r.lay);
+	buf_release(&r.key);
+	buf_release(&r.scratch);
+	buf_release(&r.text);
+	return rc;
+}
+
+int sift_prepare(struct sift *s, struct ledger *l, const struct conf *c, const struct feed *f,
+		 const char *partner, const char *outdir, const char *name, unsigned long batches,
+		 long long stamp, int force, struct buf *err)
+{
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->f = f;
+	s->name = name;
+	s->stamp = stamp;
+	s->ntargets = f->targets.n;
+	s->t = xcalloc(s->ntargets, sizeof(*s->t));
+	for (size_t i = 0; i < s->ntargets; i++) {
+		s->t[i].name = xstrdup(f->targets.v[i]);
+		s->t[i].dir = xasprintf("%s/sift.%s", outdir, f->targets.v[i]);
+	}
+	rc = load(s, outdir, err);
+	if (rc == 1)
+		return run_sift(s, l, c, partner, outdir, batches, force, err);
+	for (size_t i = 0; rc == 0 && i < s->ntargets; i++) {
+		struct key_scope scope;
+		if (keys_scope(l, partner, f->sequence, s->t[i].name, &scope) < 0)
+			rc = -1;
+		s->t[i].scope = scope.id;
+	}
+	return rc;
+}
+
+void sift_release(struct sift *s)
+{
+	for (size_t i = 0; i < s->ntargets; i++) {
+		free(s->t[i].name);
+		free(s->t[i].dir);
+	}
+	free(s->t);
+	free(s->refused);
+	memset(s, 0, sizeof(*s));
+}
+
+size_t sift_target(const struct sift *s, const char *name)
+{
+	size_t i = 0;
+
+	while (i < s->ntargets && strcmp(s->t[i].name, name) != 0)
+		i++;
+	return i;
+}
+
+/* --- what Commerce confirmed, into the store -------------------------------- */
+
+struct confirm {
+	struct sift *s;
+	struct row_layout lay;
+	int have_layout;
+	struct buf header;
+	const char *rows; /* "1-40,42" */
+	struct key_entry *e;
+	size_t n;
+	char **texts; /* owned: key, row per entry */
+	struct buf key, scratch, text;
+	int in_full;
+};
+
+/* in_ranges: is row (1-based) in "1-40,42"? */
+static int in_ranges(const char *rows, size_t row)
+{
+	const char *p = rows;
+
+	while (*p) {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		if (row >= a && row <= b)
+			return 1;
+		if (*end != ',')
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
+static int on_confirmed(void *ctx, const struct strview *v, size_t n, size_t index)
+{
+	struct confirm *cf = ctx;
+	struct key_entry *e;
+	uint64_t khash;
+
+	if (index == 0) {
+		layout_init(&cf->lay, cf->s->f->entity, v, n);
+		cf->have_layout = 1;
+		record_text(&cf->header, v, n);
+		return 0;
+	}
+	if (n != cf->lay.ncols || (cf->rows && !in_ranges(cf->rows, index)))
+		return 0;
+	khash = row_key(&cf->lay, v, &cf->key);
+	if (khash == 0)
+		return 0; /* no key: nothing to remember */
+	cf->e = xreallocarray(cf->e, cf->n + 1, sizeof(*cf->e));
+	cf->texts = xreallocarray(cf->texts, 2 * (cf->n + 1), sizeof(*cf->texts));
+	e = &cf->e[cf->n];
+	cf->texts[2 * cf->n] = xstrndup(cf->key.data, cf->key.len);
+	record_text(&cf->text, v, n);
+	cf->texts[2 * cf->n + 1] = xstrndup(cf->text.data, cf->text.len);
+	e->key = cf->texts[2 * cf->n];
+	e->row = cf->texts[2 * cf->n + 1];
+	e->digest = row_digest(&cf->lay, v, &cf->scratch);
+	e->stamp = cf->s->stamp;
+	e->in_full = cf->in_full;
+	e->header = NULL; /* set once the header's text is final */
+	cf->n++;
+	return 0;
+}
+
+/* confirm_text: the records of csv (rows listed, NULL: all) into the store */
+static int confirm_text(struct sift *s, struct ledger *l, size_t t, const char *csv, size_t len,
+			const char *rows)
+{
+	struct confirm cf;
+	struct buf err = BUF_INIT(4096);
+	int rc;
+
+	memset(&cf, 0, sizeof(cf));
+	cf.s = s;
+	cf.rows = rows;
+	cf.in_full = s->f->mode == MODE_FULL;
+	buf_init(&cf.header, BUF_NOCAP);
+	buf_init(&cf.key, BUF_NOCAP);
+	buf_init(&cf.scratch, BUF_NOCAP);
+	buf_init(&cf.text, BUF_NOCAP);
+	rc = each_record(csv, len, on_confirmed, &cf, &err);
+	if (rc < 0)
+		log_simple(LOG_ERROR, "keys_not_stored", "%s", buf_cstr(&err));
+	for (size_t i = 0; i < cf.n; i++)
+		cf.e[i].header = buf_cstr(&cf.header);
+	if (rc == 0 && cf.n)
+		rc = keys_put(l, s->t[t].scope, cf.e, cf.n);
+	for (size_t i = 0; i < 2 * cf.n; i++)
+		free(cf.texts[i]);
+	free(cf.texts);
+	free(cf.e);
+	if (cf.have_layout)
+		layout_release(&cf.lay);
+	buf_release(&cf.header);
+	buf_release(&cf.key);
+	buf_release(&cf.scratch);
+	buf_release(&cf.text);
+	buf_release(&err);
+	return rc;
+}
+
+int sift_confirmed(struct sift *s, struct ledger *l, size_t t, unsigned seq, const char *rows)
+{
+	struct parcel pc;
+	struct buf csv = BUF_INIT(BUF_NOCAP), err = BUF_INIT(4096);
+	struct batch_origin *origin = NULL;
+	size_t n;
+	int rc = -1;
+
+	memset(&pc, 0, sizeof(pc));
+	pc.dir = s->t[t].dir;
+	pc.name = s->name;
+	if (parcel_read_batch(&pc, seq, &csv, &origin, &n, &err) == 0)
+		rc = confirm_text(s, l, t, csv.data, csv.len, rows);
+	else
+		log_simple(LOG_ERROR, "keys_not_stored", "%s", buf_cstr(&err));
+	free(origin);
+	buf_release(&csv);
+	buf_release(&err);
+	return rc;
+}
+
+int sift_target_done(struct sift *s, struct ledger *l, size_t t)
+{
+	struct buf data = BUF_INIT(BUF_NOCAP), err = BUF_INIT(4096);
+	char *path;
+	int rc = 0;
+
+	if (s->f->mode == MODE_FULL) {
+		path = xasprintf("%s/lacking", s->t[t].dir);
+		if (parsed_read(path, &data, &err) != 0)
+			rc = -1;
+		else
+			rc = keys_full_done(l, s->t[t].scope, s->stamp, s->f->absent_cols.n > 0,
+					    (const uint64_t *)(const void *)data.data,
+					    data.len / sizeof(uint64_t));
+	} else {
+		path = xasprintf("%s/touch.csv", s->t[t].dir);
+		if (parsed_read(path, &data, &err) != 0)
+			rc = -1;
+		else if (data.len)
+			rc = confirm_text(s, l, t, data.data, data.len, NULL);
+	}
+	if (rc < 0 && err.len)
+		log_simple(LOG_ERROR, "keys_not_stored", "%s", buf_cstr(&err));
+	free(path);
+	buf_release(&data);
+	buf_release(&err);
+	return rc;
+}

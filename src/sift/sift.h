@@ -1,0 +1,75 @@
+/*
+ * sift - for a feed in a sequence, what of a parsed file goes to each target,
+ * decided against that target's key store (queue/keys.h), between the parse
+ * and the submitting:
+ *
+ *   superseded  the key's stamp in the store is newer than the file's: a later
+ *               file already spoke for it (a full snapshot with absent.*
+ *               speaks for every key at its stamp, those it lacks included);
+ *   unchanged   diff = yes and the values equal what Commerce confirmed;
+ *   absent      (mode = full with absent.*) a stored key older than the file
+ *               that the file lacks: sent with the absent.* values, unless
+ *               that would touch more than max_absent of the keys known (the
+ *               file is refused whole, nothing sent; redrop --force applies it);
+ *   sent        everything else.
+ *
+ * The result is a parcel per target in the out dir (sift.TARGET/: batches
+ * with their partner lines, then the absent rows' batches), written durably
+ * and then sift.json, so a file resumed after a crash is submitted from the
+ * same batches (its recorded answers match) whatever the store says by then.
+ *
+ * The store changes only for what Commerce confirmed: sift_confirmed for each
+ * request Commerce imported, sift_target_done when a target has every batch
+ * through (a full snapshot's marks, the stamps of a delta's unchanged rows).
+ * Both are idempotent, so a resume may run them again.
+ */
+#ifndef DG_SIFT_H
+#define DG_SIFT_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+struct conf;
+struct feed;
+struct ledger;
+
+struct sift_counts {
+	unsigned long sent, unchanged, superseded, absent, rejected, batches;
+};
+
+struct sift_target {
+	char *name;
+	char *dir; /* its parcel's out dir */
+	long long scope;
+	struct sift_counts n;
+};
+
+struct sift {
+	const struct feed *f;
+	const char *name; /* the file's name: its batches' names */
+	long long stamp;
+	size_t ntargets;
+	struct sift_target *t;
+	int stale;     /* rows, and every one superseded for every target */
+	char *refused; /* too many absent keys: why (nothing is sent) */
+};
+
+/*
+ * sift_prepare: the sift of the parcel in outdir (batches of name), done now
+ * or read back from sift.json. force (redrop --force) lifts max_absent.
+ * 0, or -1 with err (a disk or ledger error: not the file's fault).
+ */
+int sift_prepare(struct sift *s, struct ledger *l, const struct conf *c, const struct feed *f,
+		 const char *partner, const char *outdir, const char *name, unsigned long batches,
+		 long long stamp, int force, struct buf *err);
+void sift_release(struct sift *s);
+
+/* sift_confirmed: rows ("1-40,42") of target t's batch seq were imported: into the store. */
+int sift_confirmed(struct sift *s, struct ledger *l, size_t t, unsigned seq, const char *rows);
+/* sift_target_done: target t has every batch through: the file's stamp for what it held. */
+int sift_target_done(struct sift *s, struct ledger *l, size_t t);
+/* sift_target: the index of a target by name, or ntargets. */
+size_t sift_target(const struct sift *s, const char *name);
+
+#endif
