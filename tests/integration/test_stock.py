@@ -60,6 +60,9 @@ HELD = ([{"sku": "SKU-%02d" % i, "source_code": "default", "quantity": [10, 10.5
           "status": 0 if i % 4 == 2 else 1} for i in range(1, 24)]
         + [{"sku": "sku-lower", "source_code": "default", "quantity": 7, "status": 1},
            {"sku": "A,B \"quoted\"", "source_code": "default", "quantity": 1, "status": 1},
+           {"sku": "TINY", "source_code": "default", "quantity": 0.0001, "status": 1},
+           {"sku": "HUGE", "source_code": "default", "quantity": 1000000, "status": 1},
+           {"sku": "FINE", "source_code": "default", "quantity": 12345.6789, "status": 1},
            {"sku": "SKU-01", "source_code": "eu", "quantity": 99, "status": 1}])
 
 
@@ -133,7 +136,7 @@ class BaselineTest(Emulated):
         self.call("source-items", HELD)
         p = self.dropgate("baseline", "acme", "stock", "--page-size", "4")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("25 keys of stock_sources", p.stdout)
+        self.assertIn("28 keys of stock_sources", p.stdout)
         got = self.entries()
         want = {}
         for it in HELD:
@@ -146,7 +149,11 @@ class BaselineTest(Emulated):
         self.assertEqual(got, want)
         self.assertEqual(got["default,SKU-01"][3], "default,SKU-01,10.5,1")  # a float as number() writes it
         self.assertEqual(got["default,SKU-04"][3], "default,SKU-04,10,1")
-        # walked by key: sku, then source_code, page 1 each time, 4 a page: 7 requests
+        self.assertEqual(got["default,TINY"][3], "default,TINY,0.0001,1")
+        self.assertEqual(got["default,HUGE"][3], "default,HUGE,1000000,1")
+        self.assertEqual(got["default,FINE"][3], "default,FINE,12345.6789,1")
+        # walked by key: sku, then source_code, page 1 each time, 4 a page: 7 requests, the
+        # last one full and ended by its total_count
         searches = [j for j in self.call("journal") if j["path"].endswith("/V1/inventory/source-items")]
         self.assertEqual(len(searches), 7)
 
@@ -200,7 +207,7 @@ class BaselineTest(Emulated):
         finally:
             d.terminate()
             d.wait()
-        self.assertEqual((result.get("rows_sent"), result.get("rows_unchanged")), (1, 24), result)
+        self.assertEqual((result.get("rows_sent"), result.get("rows_unchanged")), (1, 27), result)
         imported = self.call("store").get("stock_sources", [])
         self.assertEqual([(r["sku"], r["quantity"]) for r in imported], [("SKU-01", "77")])
 
@@ -305,7 +312,7 @@ class ChannelCopyTest(Emulated):
         self.assertEqual(rows["SKU-01"], ["default", "SKU-01", "1", "5", "2025-11-27T02:00:00Z"])
         self.assertEqual(rows["NEW"], ["default", "NEW", "1", "2.5", "2025-11-27T02:00:00Z"])
         self.assertEqual(rows["SKU-02"], ["default", "SKU-02", "1", "8", "2025-11-27T03:00:00Z"])
-        self.assertEqual(len(rows), 26)
+        self.assertEqual(len(rows), 29)
         self.assertEqual(len(self.copies("market")), 2)
 
         # the export's target only: channels_eu sees nothing yet, writes nothing
