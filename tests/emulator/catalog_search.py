@@ -1,4 +1,4 @@
-"""Inventory source items for the Commerce emulator: what Commerce holds, and its search.
+"""Inventory source items and the catalog's search for the Commerce emulator.
 
 GET /rest/<store>/V1/inventory/source-items?searchCriteria... answers as Magento's
 InventoryApi does:
@@ -24,6 +24,19 @@ InventoryApi does:
   Data/Collection/AbstractDb::_renderLimit): a currentPage past the last page answers the
   last page again, below 1 the first; without pageSize every match.
 
+GET /rest/<store>/V1/products?searchCriteria... answers as the catalog does:
+- the route: magento/magento2 app/code/Magento/Catalog/etc/webapi.xml, GET /V1/products ->
+  ProductRepositoryInterface::getList; app/code/Magento/Catalog/Model/ProductRepository.php::
+  getList: a product collection with addAttributeToSelect('*'), the same CollectionProcessor
+  (filters, sort orders, paging as above), total_count = getSize(), search_criteria echoed;
+- a filter or sort field is a product attribute: a top-level field (id, sku, name, price,
+  status, visibility, type_id, created_at, updated_at, ...) or an EAV attribute, which the
+  answer carries in custom_attributes [{attribute_code, value}]; text compares without case,
+  decimal and integer attributes as numbers;
+- the products are answered as seeded (POST /__emulator/products); not emulated: store view
+  values, the inner join on status and visibility that hides a product lacking them, and
+  catalog_product imports (they do not change the catalog's answers).
+
 What Commerce holds: the source items seeded (POST /__emulator/source-items) with every
 stock_sources row imported since laid over them in order (an import of a row updates the
 quantity and status it carries, creates the item when new), less nothing: the emulator
@@ -34,8 +47,12 @@ import re
 import urllib.parse
 
 ROUTE = "inventory/source-items"
+ROUTES = (ROUTE, "products")
 FIELDS = ("sku", "source_code", "quantity", "status")
 NUMERIC = {"quantity": float, "status": int}
+# catalog_product_entity's and the EAV attributes' columns that hold numbers
+PRODUCT_NUMERIC = {"id", "entity_id", "attribute_set_id", "price", "status", "visibility", "weight",
+                   "special_price", "cost", "msrp", "qty", "tax_class_id"}
 INTERNAL_ERROR = {"message": "Internal Error. Details are available in Magento log file. "
                              "Report ID: webapi-emulator"}
 
@@ -91,13 +108,39 @@ class BadField(Exception):
     pass
 
 
-def comparable(field, v):
+class SourceItems:
+    """inventory_source_item: four columns; another field is an SQL error."""
+    def value(self, it, field):
+        if field not in FIELDS:
+            raise BadField(field)  # an SQL error: Unknown column
+        return it.get(field)
+
+    def numeric(self, field):
+        return field in NUMERIC
+
+
+class Products:
+    """The product collection: top-level fields, then EAV attributes by code."""
+    def value(self, p, field):
+        if field in p and field not in ("custom_attributes", "extension_attributes"):
+            return p[field]
+        for a in p.get("custom_attributes") or []:
+            if a.get("attribute_code") == field:
+                v = a.get("value")
+                return ",".join(map(str, v)) if isinstance(v, list) else v
+        return None  # an attribute the product has no value for: NULL
+
+    def numeric(self, field):
+        return field in PRODUCT_NUMERIC
+
+
+def comparable(view, it, field, v=None, given=False):
     """A value as MySQL compares the column: numbers as numbers, text without case."""
-    if field not in FIELDS:
-        raise BadField(field)  # an SQL error: Unknown column
+    if not given:
+        v = view.value(it, field)
     if v is None:
         return None
-    if field in NUMERIC:
+    if view.numeric(field) or isinstance(v, (int, float)) and not isinstance(v, bool):
         try:
             return float(v)
         except (TypeError, ValueError):
@@ -110,10 +153,10 @@ def like(pattern, v):
     return re.fullmatch(rx, v, re.S) is not None
 
 
-def matches(it, f):
+def matches(view, it, f):
     """One filter of FilterProcessor; condition_type default eq."""
     field, cond = f.get("field"), f.get("condition_type") or "eq"
-    have = comparable(field, it.get(field))
+    have = comparable(view, it, field)
     raw = f.get("value", "")
     if cond == "null":
         return have is None
@@ -122,12 +165,14 @@ def matches(it, f):
     if have is None:
         return False  # NULL compares to nothing
     if cond in ("in", "nin"):
-        inside = have in [comparable(field, x) for x in raw.split(",")]
+        inside = have in [comparable(view, it, field, x, True) for x in raw.split(",")]
         return inside if cond == "in" else not inside
     if cond in ("like", "nlike"):
-        hit = like(str(raw).casefold(), str(have) if field in NUMERIC else have)
+        hit = like(str(raw).casefold(), have if isinstance(have, str) else str(view.value(it, field)))
         return hit if cond == "like" else not hit
-    v = comparable(field, raw)
+    v = comparable(view, it, field, raw, True)
+    if isinstance(have, float) != isinstance(v, float):
+        have, v = str(have), str(v)
     return {"eq": have == v, "neq": have != v, "gt": have > v, "gteq": have >= v,
             "moreq": have >= v, "lt": have < v, "lteq": have <= v,
             "from": have >= v, "to": have <= v}.get(cond, False)
@@ -170,20 +215,28 @@ def echo(groups, sorts, size, page):
     return out
 
 
-def search(st, query):
-    """GET /V1/inventory/source-items: (status, answer) (takes the lock itself)."""
+def sortable(view, it, field):
+    v = comparable(view, it, field)
+    return (0, v, "") if isinstance(v, float) else (1, 0.0, v)
+
+
+def search(st, query, route=ROUTE):
+    """GET /V1/inventory/source-items or /V1/products: (status, answer) (takes the lock)."""
     groups, sorts, size, page = criteria(query)
     with st.lock:
-        items = picture(st)
+        if route == ROUTE:
+            view, items = SourceItems(), picture(st)
+        else:
+            view, items = Products(), list(st.products.values())
     try:
         for g in groups:
-            items = [i for i in items if any(matches(i, f) for f in g)]
+            items = [i for i in items if any(matches(view, i, f) for f in g)]
         for s in reversed(sorts):  # stable sorts, the last order first
             field = s.get("field")
             desc = str(s.get("direction", "")).upper() != "ASC"
-            present = [i for i in items if comparable(field, i.get(field)) is not None]
-            absent = [i for i in items if comparable(field, i.get(field)) is None]
-            present.sort(key=lambda i: comparable(field, i.get(field)), reverse=desc)
+            present = [i for i in items if comparable(view, i, field) is not None]
+            absent = [i for i in items if comparable(view, i, field) is None]
+            present.sort(key=lambda i: sortable(view, i, field), reverse=desc)
             items = absent + present if not desc else present + absent  # NULL sorts first in MySQL
     except BadField:
         # Unknown column: the SQL error Webapi's ErrorProcessor masks in production mode
@@ -193,6 +246,7 @@ def search(st, query):
         last = max(1, (total + size - 1) // size)
         cur = min(max(page or 1, 1), last)  # Data/Collection::getCurPage clamps
         items = items[(cur - 1) * size:cur * size]
-    items = json.loads(json.dumps(items))
+    with st.lock:
+        items = json.loads(json.dumps(items))
     return 200, {"items": items, "search_criteria": echo(groups, sorts, size, page),
                  "total_count": total}

@@ -384,8 +384,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self.authorized():
             self.record(401)
             return self.send_json(401, UNAUTHORIZED)
-        if method == "GET" and route == catalog_search.ROUTE and store in self.st.stores | {"all"}:
-            status, answer = catalog_search.search(self.st, urllib.parse.urlparse(self.path).query)
+        if method == "GET" and route in catalog_search.ROUTES and store in self.st.stores | {"all"}:
+            status, answer = catalog_search.search(self.st, urllib.parse.urlparse(self.path).query, route)
             self.record(status)
             return self.send_json(status, answer)
         if store not in self.st.stores and store != "all":

@@ -37,7 +37,7 @@ def crit(groups=(), sorts=(), size=None, page=None):
     return urllib.parse.urlencode(q)
 
 
-class SourceItemsTest(unittest.TestCase):
+class Server(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.httpd = ThreadingHTTPServer(("127.0.0.1", 0), ce.Handler)
@@ -51,10 +51,6 @@ class SourceItemsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.httpd.shutdown()
 
-    def setUp(self):
-        self.httpd.state.reset()
-        self.req("POST", "/__emulator/source-items", ITEMS)
-
     def req(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
         r = urllib.request.Request(self.base + path, data=data, method=method)
@@ -65,6 +61,12 @@ class SourceItemsTest(unittest.TestCase):
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
+
+
+class SourceItemsTest(Server):
+    def setUp(self):
+        self.httpd.state.reset()
+        self.req("POST", "/__emulator/source-items", ITEMS)
 
     def search(self, query, store="default"):
         status, text = self.req("GET", "/rest/%s/V1/inventory/source-items?%s" % (store, query))
@@ -146,6 +148,43 @@ class SourceItemsTest(unittest.TestCase):
         with self.assertRaises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(r)
         self.assertEqual(e.exception.code, 401)
+
+
+class ProductsTest(Server):
+    PRODUCTS = [{"id": i, "sku": sku, "name": "Product %d" % i, "price": price, "status": 1, "visibility": 4,
+                 "type_id": "simple", "updated_at": "2026-11-26 10:%02d:00" % i,
+                 "custom_attributes": [{"attribute_code": "cost", "value": cost},
+                                       {"attribute_code": "color", "value": color}]}
+                for i, sku, price, cost, color in [(1, "b-2", 20, "9.000000", "red"), (2, "A-10", 19.99, "12.500000", "blue"),
+                                                   (3, "a-9", 5, "100.000000", "Red"), (4, "C-1", 7.5, "1.000000", "green")]]
+
+    def setUp(self):
+        self.httpd.state.reset()
+        self.req("POST", "/__emulator/products", self.PRODUCTS)
+
+    def products(self, query):
+        status, text = self.req("GET", "/rest/default/V1/products?" + query)
+        self.assertEqual(status, 200, text)
+        return json.loads(text)
+
+    def test_keyset_by_sku_is_text_without_case(self):
+        ans = self.products(crit([[("sku", "A-10", "gt")]], [("sku", "ASC")], size=2, page=1))
+        # 'a-9' > 'A-10' as text (not as numbers), and without case
+        self.assertEqual([p["sku"] for p in ans["items"]], ["a-9", "b-2"])
+        self.assertEqual(ans["total_count"], 3)
+        self.assertEqual(ans["search_criteria"]["page_size"], 2)
+        self.assertEqual(ans["items"][0], self.PRODUCTS[2])  # the product as the catalog holds it
+
+    def test_custom_attributes_filter_and_sort_decimals_as_numbers(self):
+        ans = self.products(crit([[("color", "red", "eq")]], [("cost", "DESC")]))
+        self.assertEqual([p["sku"] for p in ans["items"]], ["a-9", "b-2"])  # cost 100 > 9, as numbers
+        ans = self.products(crit([[("price", "7.5", "gteq")]], [("price", None)]))  # no direction: DESC
+        self.assertEqual([p["price"] for p in ans["items"]], [20, 19.99, 7.5])
+
+    def test_paging_clamps_like_every_collection(self):
+        last = self.products(crit((), [("id", "ASC")], size=3, page=2))
+        again = self.products(crit((), [("id", "ASC")], size=3, page=5))
+        self.assertEqual(([p["id"] for p in last["items"]], again["items"]), ([4], last["items"]))
 
 
 if __name__ == "__main__":
