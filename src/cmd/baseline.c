@@ -81,7 +81,8 @@ int cmd_baseline(struct command_ctx *cx)
 	} else {
 		fprintf(stderr, "dropgate baseline: %s\n", buf_cstr(&err));
 		if (st == BASELINE_COMMERCE && res.keys)
-			fprintf(stderr, "dropgate baseline: %lu keys were written before; run it again\n",
+			fprintf(stderr,
+				"dropgate baseline: %lu keys were written before; run it again\n",
 				res.keys);
 		status = st == BASELINE_COMMERCE ? EXIT_COMMERCE : EXIT_USAGE;
 	}

@@ -20,8 +20,8 @@
 /* what the walk of one entity needs: its search, its key fields, its values */
 struct source {
 	const char *entity;
-	const char *resource;		   /* the search's route under /V1/ */
-	const char *keys[2];		   /* sort and paging fields, the second may be NULL */
+	const char *resource; /* the search's route under /V1/ */
+	const char *keys[2];  /* sort and paging fields, the second may be NULL */
 	void (*value)(const json_t *item, const char *column, struct buf *out);
 };
 
@@ -87,8 +87,9 @@ static void stock_value(const json_t *item, const char *column, struct buf *out)
 /* the catalog_product columns that hold numbers */
 static int numeric_column(const char *column)
 {
-	static const char *const numeric[] = {"price", "special_price", "cost", "weight",
-					      "qty", "msrp", NULL};
+	static const char *const numeric[] = {
+	    "price", "special_price", "cost", "weight", "qty", "msrp", NULL,
+	};
 
 	for (const char *const *n = numeric; *n; n++)
 		if (strcmp(*n, column) == 0)
@@ -101,8 +102,8 @@ static void product_value(const json_t *p, const char *column, struct buf *out)
 	/* ProductInterface's top-level fields under their import column names */
 	static const char *const visibility[] = {"", "Not Visible Individually", "Catalog",
 						 "Search", "Catalog, Search"};
-	const json_t *stock = json_object_get(json_object_get(p, "extension_attributes"),
-					      "stock_item");
+	const json_t *stock =
+	    json_object_get(json_object_get(p, "extension_attributes"), "stock_item");
 	const json_t *attrs = json_object_get(p, "custom_attributes"), *a;
 	size_t i;
 
@@ -149,13 +150,12 @@ struct plan {
 	const struct source *src;
 	size_t ncols;
 	char **cols;
-	char *header;	    /* the CSV header of the rows */
-	char *only_source;  /* stock: the literal source_code the feed maps, else NULL */
+	char *header;	   /* the CSV header of the rows */
+	char *only_source; /* stock: the literal source_code the feed maps, else NULL */
 	struct row_layout lay;
 };
 
-static const struct feed *pick_feed(const struct conf *c, const char *partner,
-				    const char *sequence)
+static const struct feed *pick_feed(const struct conf *c, const char *partner, const char *sequence)
 {
 	const struct feed *first = NULL;
 
@@ -192,7 +192,8 @@ static int plan_init(struct plan *p, const struct conf *c, const char *partner,
 		if (strcmp(p->src->entity, p->f->entity->name) == 0)
 			break;
 	if (p->src->entity == NULL) {
-		buf_printf(err, "[feed %s]: baseline reads stock_sources and catalog_product, not %s",
+		buf_printf(err,
+			   "[feed %s]: baseline reads stock_sources and catalog_product, not %s",
 			   p->f->name, p->f->entity->name);
 		return -1;
 	}
@@ -214,8 +215,9 @@ static int plan_init(struct plan *p, const struct conf *c, const char *partner,
 		for (size_t i = 0; i < p->ncols; i++)
 			p->cols[i] = xstrdup(p->f->entity->columns[i].name);
 	} else {
-		buf_printf(err, "[feed %s] passes its columns through: baseline needs map. keys to "
-				"know which columns the rows carry",
+		buf_printf(err,
+			   "[feed %s] passes its columns through: baseline needs map. keys to "
+			   "know which columns the rows carry",
 			   p->f->name);
 		return -1;
 	}
@@ -368,7 +370,11 @@ enum baseline_status baseline_fill(const struct conf *c, struct ledger *l, const
 {
 	struct commerce_client *client = NULL;
 	struct plan p;
-	struct page pg = {NULL, 0, BUF_INIT(BUF_NOCAP), BUF_INIT(BUF_NOCAP), BUF_INIT(BUF_NOCAP),
+	struct page pg = {NULL,
+			  0,
+			  BUF_INIT(BUF_NOCAP),
+			  BUF_INIT(BUF_NOCAP),
+			  BUF_INIT(BUF_NOCAP),
 			  BUF_INIT(BUF_NOCAP)};
 	struct buf q = BUF_INIT(BUF_NOCAP), body = BUF_INIT(BUF_NOCAP);
 	struct answer a;
@@ -419,7 +425,9 @@ enum baseline_status baseline_fill(const struct conf *c, struct ledger *l, const
 			    : -1;
 		pg.e = xreallocarray(pg.e, n ? n : 1, sizeof(*pg.e));
 		json_array_foreach(items, i, item)
+		{
 			page_take(&pg, &p, item);
+		}
 		moved = n ? advance(&p, items, last) : 0;
 		json_decref(answer);
 		if (pg.n && keys_put(l, scope.id, pg.e, pg.n) < 0) {

@@ -172,8 +172,11 @@ static void hex(const unsigned char *md, unsigned n, char *out)
 static int write_copy(struct ledger *l, const struct export *e, const struct strlist *order,
 		      struct publish *pub, char sum[65], unsigned long *keys, struct buf *err)
 {
-	struct copy w = {order, STRLIST_INIT, STRLIST_INIT, pub, BUF_INIT(BUF_NOCAP),
-			 EVP_MD_CTX_new(), 0, 0, err};
+	struct copy w = {.order = order,
+			 .pub = pub,
+			 .out = BUF_INIT(BUF_NOCAP),
+			 .sha = EVP_MD_CTX_new(),
+			 .err = err};
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned mdlen = 0;
 	int rc = -1;

@@ -9,8 +9,7 @@
 #include "queue/picture.h"
 
 /* a key's stamp, as keys_stamp_of (queue/keys.h) computes it */
-#define STAMP_SQL                                                                          \
-	"max(k.stamp, CASE WHEN k.in_full THEN s.full_stamp ELSE 0 END, s.complete_stamp)"
+#define STAMP_SQL "max(k.stamp, CASE WHEN k.in_full THEN s.full_stamp ELSE 0 END, s.complete_stamp)"
 
 static int run(struct ledger *l, const char *sql, const char *sequence, const char *target,
 	       int (*row)(sqlite3_stmt *st, void *arg), void *arg)

@@ -65,7 +65,8 @@ static void test_the_newest_stamp_wins_each_key_across_partners(void **state)
 {
 	struct ledger *l = open_here();
 	struct buf out = BUF_INIT(BUF_NOCAP);
-	long long a = scope(l, "acme", "stock", "default"), b = scope(l, "beta", "stock", "default");
+	long long a = scope(l, "acme", "stock", "default"),
+		  b = scope(l, "beta", "stock", "default");
 	int headers = 0;
 
 	(void)state;
@@ -73,9 +74,9 @@ static void test_the_newest_stamp_wins_each_key_across_partners(void **state)
 	put(l, b, "default,A", "default,A,2,1", 200); /* newer: beta's */
 	put(l, a, "default,B", "default,B,3,1", 300); /* newer: acme's */
 	put(l, b, "default,B", "default,B,4,1", 200);
-	put(l, a, "default,C", "default,C,5,1", 50);  /* a tie: the partner named first */
+	put(l, a, "default,C", "default,C,5,1", 50); /* a tie: the partner named first */
 	put(l, b, "default,C", "default,C,6,1", 50);
-	put(l, b, "default,D", "default,D,7,1", 0);   /* one scope only */
+	put(l, b, "default,D", "default,D,7,1", 0); /* one scope only */
 	/* neither another sequence nor another target */
 	put(l, scope(l, "acme", "prices", "default"), "default,A", "x", 999);
 	put(l, scope(l, "acme", "stock", "eu"), "default,A", "y", 999);
@@ -98,7 +99,8 @@ static void test_a_full_snapshot_stamps_the_keys_it_held(void **state)
 {
 	struct ledger *l = open_here();
 	struct buf out = BUF_INIT(BUF_NOCAP);
-	long long a = scope(l, "acme", "stock", "default"), b = scope(l, "beta", "stock", "default");
+	long long a = scope(l, "acme", "stock", "default"),
+		  b = scope(l, "beta", "stock", "default");
 	uint64_t lacking;
 
 	(void)state;
