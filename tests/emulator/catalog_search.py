@@ -15,7 +15,8 @@ InventoryApi does:
   Inventory/Model/SourceItem.php::getQuantity casts to float, getStatus to int, so a JSON
   number (PHP's json_encode writes 10.0 as 10, 10.5 as 10.5) and an integer;
 - filters (lib/internal/Magento/Framework/Api/SearchCriteria/CollectionProcessor/
-  FilterProcessor): one group's filters OR-ed, groups AND-ed, condition_type default eq;
+  FilterProcessor.php::addFilterGroupToCollection): one group's filters OR-ed, groups AND-ed,
+  condition_type default eq, fulltext read as like %value%;
   compared by MySQL: sku and source_code are varchar under a case-insensitive collation,
   quantity decimal(12,4) and status smallint compare as numbers;
 - sort orders (SortingProcessor::applyOrders): a direction other than ASC is DESC; without
@@ -167,6 +168,8 @@ def matches(view, it, f):
     if cond in ("in", "nin"):
         inside = have in [comparable(view, it, field, x, True) for x in raw.split(",")]
         return inside if cond == "in" else not inside
+    if cond == "fulltext":  # FilterProcessor: "not a fulltext search": like %value%
+        cond, raw = "like", "%" + str(raw) + "%"
     if cond in ("like", "nlike"):
         hit = like(str(raw).casefold(), have if isinstance(have, str) else str(view.value(it, field)))
         return hit if cond == "like" else not hit

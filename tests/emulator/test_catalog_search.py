@@ -113,6 +113,8 @@ class SourceItemsTest(Server):
         self.assertEqual(self.keys(ans), [("SKU-10", "eu"), ("sku-1", "eu")])
         ans, _ = self.search(crit([[("sku", "SKU-3,SKU-2", "in")]], [("sku", "ASC")]))
         self.assertEqual(self.keys(ans), [("SKU-2", "default"), ("SKU-3", "default")])
+        ans, _ = self.search(crit([[("sku", "u-1", "fulltext")]], [("sku", "ASC"), ("source_code", "ASC")]))
+        self.assertEqual(self.keys(ans), [("SKU-1", "default"), ("sku-1", "eu"), ("SKU-10", "eu")])
 
     def test_paging_total_count_and_the_clamp(self):
         q = [("sku", "ASC"), ("source_code", "ASC")]
