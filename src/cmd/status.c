@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmd/commands.h"
+#include "sift/counts.h"
 #include "export/run.h"
 #include "lib/conf.h"
 #include "queue/ledger.h"
@@ -45,17 +46,22 @@ struct snapshot {
 static json_t *file_json(struct ledger *l, const struct ledger_file *f)
 {
 	char r[32], fin[32], next[32];
+	json_t *o, *counts = counts_json(l, f->id); /* a sequence's file, per target */
 
 	iso_or_dash(f->received, r);
 	iso_or_dash(f->finished, fin);
 	iso_or_dash(f->next_try, next);
-	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:s,s:s}", "id",
+	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:s,s:s}", "id",
 			 (json_int_t)f->id, "partner", f->partner, "feed", f->feed, "file", f->name,
 			 "state", f->state, "rows", (json_int_t)f->rows, "rows_ok",
 			 (json_int_t)f->rows_ok, "rows_rejected", (json_int_t)f->rows_rejected,
 			 "batches", (json_int_t)f->batches, "batches_done",
 			 (json_int_t)ledger_batches_done(l, f->id), "received", r, "finished", fin,
 			 "next_try", next, "message", f->message);
+	if (counts)
+		json_object_update(o, counts);
+	json_decref(counts);
+	return o;
 }
 
 static void collect(void *ctx, const struct ledger_file *f)

@@ -204,6 +204,10 @@ static void submit_targets(struct file_job *j, struct parcel *pc, struct submit_
 			status = s->status;
 		transient |= s->transient;
 	}
+	/* a target stopped, down or refused mid-way: what it confirmed goes in the store now,
+	   before the file waits (the next file of the lane must see it) */
+	for (size_t i = 0; j->sift && i < j->sift->ntargets; i++)
+		sift_flush(j->sift, j->ledger, i);
 	pc->dir = j->outdir;
 	s->status = status;
 	s->transient = transient;

@@ -2,8 +2,9 @@
  * workers - up to `workers` threads, each taking a file from where the ledger
  * says it is to its end state (daemon/job.c), never two files of one partner
  * and lane at once (a lane is a feed, or the feeds of one sequence), and each
- * lane's files in order (oldest stamp, then oldest claim; a feed outside a
- * sequence has stamp 0: ledger order): the queue is rebuilt from the ledger
+ * lane's files in order (one that has sent a request first, then oldest
+ * stamp, then oldest claim; a feed outside a sequence has stamp 0: ledger
+ * order): the queue is rebuilt from the ledger
  * at every dispatch, holding for each free partner and lane only its first
  * file in flight (a deferred one not yet due holds its key: order is kept).
  */
@@ -76,8 +77,8 @@ void workers_dispatch(struct workers *d)
 	/* only what can start: the first file in flight of each partner and lane */
 	snprintf(where, sizeof(where),
 		 "id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY partner, "
-		 "lane ORDER BY stamp, id) AS n FROM files WHERE state IN (%s)) WHERE n = 1)",
-		 state_sql_list(STATE_IN_FLIGHT));
+		 "lane ORDER BY %s, stamp, id) AS n FROM files WHERE state IN (%s)) WHERE n = 1)",
+		 LEDGER_STARTED_FIRST, state_sql_list(STATE_IN_FLIGHT));
 	ledger_each(d->ledger, where, 1, MAX_QUEUE, consider, &p);
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);

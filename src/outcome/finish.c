@@ -18,6 +18,7 @@
 #include "lib/report.h"
 #include "outcome/finish.h"
 #include "queue/keys.h"
+#include "sift/counts.h"
 #include "sift/sift.h"
 #include "outcome/reports.h"
 #include "queue/ledger.h"
@@ -157,37 +158,17 @@ out:
 	buf_release(&err);
 }
 
-/*
- * sift_counts: a sequence's file: rows sent, unchanged, superseded, absent and
- * rejected, in all (rows_*) and per target (targets), into the ledger too.
- */
+/* sift_counts: a sequence's file: its counts per target into the ledger, then the report's */
 static json_t *sift_counts(struct file_job *j, long local_rejected)
 {
-	json_t *more = json_object(), *targets = json_object();
-	long long all[KC_N] = {0};
-
 	for (size_t i = 0; i < j->sift->ntargets; i++) {
 		const struct sift_target *t = &j->sift->t[i];
 		long long n[KC_N] = {(long long)t->n.sent, (long long)t->n.unchanged,
 				     (long long)t->n.superseded, (long long)t->n.absent,
 				     (long long)t->n.rejected + local_rejected};
-		json_t *o = json_object();
-		for (int k = 0; k < KC_N; k++) {
-			char name[32];
-			snprintf(name, sizeof(name), "rows_%s", keys_count_names[k]);
-			json_object_set_new(o, name, json_integer(n[k]));
-			all[k] += n[k];
-		}
-		json_object_set_new(targets, t->name, o);
 		keys_counts_set(j->ledger, j->lf.id, t->name, n);
 	}
-	for (int k = 0; k < KC_REJECTED; k++) { /* rows_rejected is the file's already */
-		char name[32];
-		snprintf(name, sizeof(name), "rows_%s", keys_count_names[k]);
-		json_object_set_new(more, name, json_integer(all[k]));
-	}
-	json_object_set_new(more, "targets", targets);
-	return more;
+	return counts_json(j->ledger, j->lf.id);
 }
 
 /* final_report: worker's messages and the outcome (problems are in already). */

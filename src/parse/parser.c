@@ -69,9 +69,17 @@ int parser_run(const char *self, const struct conf *c, const struct feed *f, con
 	}
 	parser_child_release(&pc);
 	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
+		struct rusage ru;
+		pid_t w = wait4(pid, &status, WNOHANG, &ru);
+		if (w == pid) {
+			/* the child's own peak memory: the benchmark and an operator read it here */
+			log_simple(LOG_INFO, "parser_exited",
+				   "file %s max_rss_kb %ld user_ms %ld sys_ms %ld", file,
+				   ru.ru_maxrss,
+				   (long)(ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000),
+				   (long)(ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000));
 			break;
+		}
 		if (w < 0 && errno != EINTR)
 			return -1;
 		if (stop() && !*stopped) {

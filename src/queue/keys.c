@@ -17,6 +17,21 @@
 #include "util/keyset.h"
 #include "util/log.h"
 
+/*
+ * to_db / from_db: a hash as the int64 SQLite stores, its top bit flipped so
+ * that the index's signed order is the hash's unsigned order: keys_load
+ * hands entries out sorted by hash, and the sift needs no sort.
+ */
+static sqlite3_int64 to_db(uint64_t h)
+{
+	return (sqlite3_int64)(h ^ (1ULL << 63));
+}
+
+static uint64_t from_db(sqlite3_int64 v)
+{
+	return (uint64_t)v ^ (1ULL << 63);
+}
+
 static void failed(struct ledger *l)
 {
 	__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
@@ -65,12 +80,12 @@ int keys_load(struct ledger *l, long long scope, int (*fn)(void *ctx, const stru
 	/* the covering index keys_brief: the rows' text is not read */
 	if (sqlite3_prepare_v2(l->db,
 			       "SELECT khash, digest, stamp, in_full FROM keys INDEXED BY "
-			       "keys_brief WHERE scope = ?",
+			       "keys_brief WHERE scope = ? ORDER BY khash",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, scope);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			struct key_brief b;
-			b.khash = (uint64_t)sqlite3_column_int64(st, 0);
+			b.khash = from_db(sqlite3_column_int64(st, 0));
 			b.digest = (uint64_t)sqlite3_column_int64(st, 1);
 			b.stamp = sqlite3_column_int64(st, 2);
 			b.in_full = sqlite3_column_int(st, 3);
@@ -89,6 +104,13 @@ long long keys_count(struct ledger *l, long long scope)
 	return ledger_single_int(l, "SELECT count(*) FROM keys WHERE scope = ?", "i", scope);
 }
 
+uint64_t keys_hash(const char *key)
+{
+	uint64_t h = hash64(key, strlen(key));
+
+	return h ? h : 1; /* as digest.h's row_key */
+}
+
 int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n)
 {
 	sqlite3_stmt *st = NULL;
@@ -99,15 +121,15 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
 	     sqlite3_prepare_v2(
 		 l->db,
 		 "INSERT INTO keys (scope, key, khash, digest, stamp, in_full, header, row) "
-		 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET "
-		 "digest = excluded.digest, stamp = excluded.stamp, header = excluded.header, "
+		 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, khash) DO UPDATE SET "
+		 "key = excluded.key, digest = excluded.digest, stamp = excluded.stamp, header = excluded.header, "
 		 "row = excluded.row, in_full = max(in_full, excluded.in_full) "
 		 "WHERE excluded.stamp >= keys.stamp",
 		 -1, &st, NULL) == SQLITE_OK;
 	for (size_t i = 0; ok && i < n; i++) {
 		sqlite3_bind_int64(st, 1, scope);
 		sqlite3_bind_text(st, 2, e[i].key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)hash64(e[i].key, strlen(e[i].key)));
+		sqlite3_bind_int64(st, 3, to_db(e[i].khash ? e[i].khash : keys_hash(e[i].key)));
 		sqlite3_bind_int64(st, 4, (sqlite3_int64)e[i].digest);
 		sqlite3_bind_int64(st, 5, e[i].stamp);
 		sqlite3_bind_int(st, 6, e[i].in_full);
@@ -130,6 +152,7 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
 static void entry_of(sqlite3_stmt *st, struct key_entry *e)
 {
 	e->key = (const char *)sqlite3_column_text(st, 0);
+	e->khash = 0;
 	e->digest = (uint64_t)sqlite3_column_int64(st, 1);
 	e->stamp = sqlite3_column_int64(st, 2);
 	e->in_full = sqlite3_column_int(st, 3);
@@ -174,7 +197,7 @@ int keys_get(struct ledger *l, long long scope, uint64_t khash,
 			       "scope = ? AND khash = ?",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, scope);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)khash);
+		sqlite3_bind_int64(st, 2, to_db(khash));
 		rc = 1;
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			struct key_entry e;
@@ -227,7 +250,7 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 					-1, &st, NULL) == SQLITE_OK;
 	for (size_t i = 0; ok && i < n; i++) {
 		sqlite3_bind_int64(st, 1, scope);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)lacking[i]);
+		sqlite3_bind_int64(st, 2, to_db(lacking[i]));
 		ok = sqlite3_step(st) == SQLITE_DONE;
 		sqlite3_reset(st);
 	}

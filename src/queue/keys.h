@@ -3,8 +3,9 @@
  * key's stamp and the values Commerce last confirmed for it, in the ledger.
  *
  * A key is the entity's key columns as one CSV record ("default,SKU-1"); its
- * hash (hash64 of that text) is what the sift compares in memory, its text
- * what the store is keyed by. An entry holds the row Commerce confirmed
+ * hash (hash64 of that text, 0 taken as 1) is what the store is keyed by and
+ * the sift compares in memory (two keys share a hash with odds near 2^-64 a
+ * pair: the later one's entry replaces the earlier's). An entry holds the row Commerce confirmed
  * (its CSV header and record, the way it was sent), the digest of its value
  * columns and the stamp of the file it came from; in_full says whether the
  * scope's last full snapshot held the key, so that the snapshot's stamp
@@ -43,7 +44,8 @@ struct key_brief {
 	long long stamp;
 	int in_full;
 };
-/* keys_load: every entry of the scope, in no order, to fn (its nonzero return stops). */
+/* keys_load: every entry of the scope, by hash (unsigned, ascending), to fn (its nonzero
+   return stops). */
 int keys_load(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_brief *b),
 	      void *ctx);
 /* keys_count: entries in the scope. */
@@ -52,6 +54,7 @@ long long keys_count(struct ledger *l, long long scope);
 /* A whole entry. */
 struct key_entry {
 	const char *key;    /* the key columns' values as one CSV record */
+	uint64_t khash;     /* keys_hash(key); 0: keys_put computes it */
 	uint64_t digest;    /* of the value columns */
 	long long stamp;
 	int in_full;
@@ -61,9 +64,12 @@ struct key_entry {
 /*
  * keys_put: n confirmed rows, one transaction. An entry whose stored stamp is
  * newer than the row's is left as it is (a later file's row was confirmed
- * first). 0 or -1.
+ * first). Rows in hash order touch the store's pages in order: a caller with
+ * many sorts them first (keys_hash). 0 or -1.
  */
 int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n);
+/* keys_hash: the hash a key's text is stored under */
+uint64_t keys_hash(const char *key);
 /* keys_each: the scope's entries in key order to fn (its nonzero return stops). */
 int keys_each(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_entry *e),
 	      void *ctx);

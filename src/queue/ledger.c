@@ -48,7 +48,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS keys ("
     " scope INTEGER NOT NULL, key TEXT NOT NULL, khash INTEGER NOT NULL,"
     " digest INTEGER NOT NULL, stamp INTEGER NOT NULL, in_full INTEGER NOT NULL DEFAULT 0,"
-    " header TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;"
+    " header TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (scope, khash)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS keys_brief ON keys (scope, khash, digest, stamp, in_full);"
     "CREATE INDEX IF NOT EXISTS keys_not_full ON keys (scope) WHERE in_full = 0;"
     /* what a file's rows came to, per target (the sift's counts, then Commerce's) */
@@ -393,8 +393,8 @@ long long ledger_first_in_flight(struct ledger *l, const char *partner, const ch
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT id FROM files WHERE partner = ? AND lane = ? AND state IN (%s) "
-		 "ORDER BY stamp, id LIMIT 1",
-		 state_sql_list(STATE_IN_FLIGHT));
+		 "ORDER BY %s, stamp, id LIMIT 1",
+		 state_sql_list(STATE_IN_FLIGHT), LEDGER_STARTED_FIRST);
 	return ledger_single_int(l, sql, "ss", partner, lane);
 }
 

@@ -82,8 +82,12 @@ int ledger_defer(struct ledger *l, long long id, time_t next_try, const char *me
 long long ledger_find_same(struct ledger *l, long long id, const char *partner, const char *feed,
 			   const char *sha256, const char *states_csv);
 /* ledger_first_in_flight: the id of the file of partner+lane in flight to go first, or 0:
-   the oldest stamp, then the oldest claim. */
+   one that has sent a request already (it finishes before another is sifted: sift.h),
+   then the oldest stamp, then the oldest claim. */
 long long ledger_first_in_flight(struct ledger *l, const char *partner, const char *lane);
+/* LEDGER_STARTED_FIRST: the SQL order term that puts such a file first */
+#define LEDGER_STARTED_FIRST \
+	"EXISTS (SELECT 1 FROM requests r WHERE r.file_id = files.id) DESC"
 /* ledger_in_flight_path: is a file at this spool path already claimed and in flight? */
 int ledger_in_flight_path(struct ledger *l, const char *path);
 

@@ -33,6 +33,11 @@ struct known {
 
 /* known_load: the scope's entries. 0 or -1 (the ledger failed). */
 int known_load(struct known *k, struct ledger *l, long long scope);
+/* known_prefetch: ask for the cache lines a look-up of khash reads, in two steps
+   (the index's, then, once that is in, the entry's): a caller a few rows ahead
+   hides both misses. */
+void known_prefetch_index(const struct known *k, uint64_t khash);
+void known_prefetch_entry(const struct known *k, uint64_t khash);
 /* known_find: the entry of a hash, or NULL. */
 struct known_entry *known_find(const struct known *k, uint64_t khash);
 void known_release(struct known *k);

@@ -82,8 +82,25 @@ struct target_run {
 	int failed;
 };
 
+/*
+ * The rows of a batch go through a ring RING rows deep before they are
+ * decided: a row's look-up is asked for (its index line) as it enters, its
+ * entry line halfway, and by its turn both are in the cache.
+ */
+#define RING 16
+
+struct ring_row {
+	uint64_t khash, digest;
+	struct batch_origin origin;
+	struct buf bytes;     /* its fields, copied out of the reader's buffer */
+	struct strview *v;
+	size_t n, cap;
+};
+
 struct run {
 	struct sift *s;
+	struct ring_row ring[RING];
+	size_t ring_in, ring_out; /* rows entered, rows decided */
 	struct ledger *l;
 	const struct feed *f;
 	struct target_run *tr;
@@ -152,12 +169,28 @@ static void decide(struct run *r, struct target_run *tr, uint64_t khash, uint64_
 		r->failed = 1;
 }
 
+/* decide_row: the ring's oldest row, for every target */
+static void decide_row(struct run *r)
+{
+	struct ring_row *rr = &r->ring[r->ring_out++ % RING];
+	int superseded = 1;
+
+	for (size_t t = 0; t < r->s->ntargets; t++)
+		decide(r, &r->tr[t], rr->khash, rr->digest, rr->v, rr->n, rr->origin, &superseded);
+	r->superseded_everywhere += superseded && rr->khash;
+}
+
+static void ring_drain(struct run *r)
+{
+	while (r->ring_out < r->ring_in && !r->failed)
+		decide_row(r);
+}
+
 static int on_record(void *ctx, const struct strview *v, size_t n, size_t index)
 {
 	struct run *r = ctx;
-	uint64_t khash, digest = 0;
+	struct ring_row *rr;
 	struct batch_origin origin = {0, 0};
-	int superseded = 1;
 
 	if (index == 0) {
 		if (!r->have_layout)
@@ -171,13 +204,30 @@ static int on_record(void *ctx, const struct strview *v, size_t n, size_t index)
 	}
 	if (index - 1 < r->norigin)
 		origin = r->origin[index - 1];
-	khash = row_key(&r->lay, v, &r->key);
-	if (r->f->diff)
-		digest = row_digest(&r->lay, v, &r->scratch);
+	if (r->ring_in - r->ring_out == RING)
+		decide_row(r);
+	rr = &r->ring[r->ring_in++ % RING];
+	rr->khash = row_key(&r->lay, v, &r->key);
+	rr->digest = r->f->diff ? row_digest(&r->lay, v, &r->scratch) : 0;
+	rr->origin = origin;
+	buf_reset(&rr->bytes);
+	for (size_t i = 0; i < n; i++)
+		buf_add(&rr->bytes, v[i].p, v[i].len);
+	if (n > rr->cap) {
+		rr->v = xreallocarray(rr->v, n, sizeof(*rr->v));
+		rr->cap = n;
+	}
+	rr->n = n;
+	for (size_t i = 0, at = 0; i < n; at += v[i].len, i++)
+		rr->v[i] = (struct strview){rr->bytes.data + at, v[i].len};
 	r->rows++;
-	for (size_t t = 0; t < r->s->ntargets; t++)
-		decide(r, &r->tr[t], khash, digest, v, n, origin, &superseded);
-	r->superseded_everywhere += superseded && khash;
+	for (size_t t = 0; t < r->s->ntargets && rr->khash; t++) {
+		known_prefetch_index(&r->tr[t].known, rr->khash);
+		if (r->ring_in - r->ring_out > RING / 2) {
+			const struct ring_row *half = &r->ring[(r->ring_in - RING / 2) % RING];
+			known_prefetch_entry(&r->tr[t].known, half->khash);
+		}
+	}
 	return r->failed;
 }
 
@@ -413,6 +463,7 @@ static int sift_batches(struct run *r, const char *outdir, unsigned long batches
 		r->origin = origin;
 		r->norigin = rows;
 		rc = each_record(csv.data, csv.len, on_record, r, r->err);
+		ring_drain(r); /* its origins are this batch's */
 		free(origin);
 	}
 	buf_release(&csv);
@@ -434,6 +485,8 @@ static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, cons
 	buf_init(&r.scratch, BUF_NOCAP);
 	buf_init(&r.text, BUF_NOCAP);
 	r.tr = xcalloc(s->ntargets, sizeof(*r.tr));
+	for (size_t i = 0; i < RING; i++)
+		buf_init(&r.ring[i].bytes, BUF_NOCAP);
 	for (size_t i = 0; i < s->ntargets; i++) {
 		struct target_run *tr = &r.tr[i];
 		const struct target *t = conf_target(c, s->t[i].name);
@@ -480,6 +533,10 @@ out:
 		buf_release(&r.tr[i].touch);
 	}
 	free(r.tr);
+	for (size_t i = 0; i < RING; i++) {
+		buf_release(&r.ring[i].bytes);
+		free(r.ring[i].v);
+	}
 	if (r.have_layout)
 		layout_release(&r.lay);
 	buf_release(&r.key);
@@ -521,6 +578,10 @@ void sift_release(struct sift *s)
 	for (size_t i = 0; i < s->ntargets; i++) {
 		free(s->t[i].name);
 		free(s->t[i].dir);
+		for (size_t k = 0; k < s->t[i].npending; k++)
+			free(s->t[i].pending[k]);
+		free(s->t[i].pending);
+		free(s->t[i].pending_seq);
 	}
 	free(s->t);
 	free(s->refused);
@@ -594,6 +655,7 @@ static int on_confirmed(void *ctx, const struct strview *v, size_t n, size_t ind
 	record_text(&cf->text, v, n);
 	cf->texts[2 * cf->n + 1] = xstrndup(cf->text.data, cf->text.len);
 	e->key = cf->texts[2 * cf->n];
+	e->khash = khash; /* row_key's: keys_hash of the same text */
 	e->row = cf->texts[2 * cf->n + 1];
 	e->digest = row_digest(&cf->lay, v, &cf->scratch);
 	e->stamp = cf->s->stamp;
@@ -640,22 +702,98 @@ static int confirm_text(struct sift *s, struct ledger *l, size_t t, const char *
 	return rc;
 }
 
+/* FLUSH_ROWS: confirmed rows held before they go to the store (memory, not order) */
+#define FLUSH_ROWS 50000
+
 int sift_confirmed(struct sift *s, struct ledger *l, size_t t, unsigned seq, const char *rows)
 {
-	struct parcel pc;
-	struct buf csv = BUF_INIT(BUF_NOCAP), err = BUF_INIT(4096);
-	struct batch_origin *origin = NULL;
-	size_t n;
-	int rc = -1;
+	struct sift_target *st = &s->t[t];
+	unsigned long a, b;
+	const char *p = rows;
 
+	st->pending_seq = xreallocarray(st->pending_seq, st->npending + 1, sizeof(*st->pending_seq));
+	st->pending = xreallocarray(st->pending, st->npending + 1, sizeof(*st->pending));
+	st->pending_seq[st->npending] = seq;
+	st->pending[st->npending++] = xstrdup(rows);
+	while (*p) { /* count them: "1-40,42" is 41 */
+		char *end;
+		a = b = strtoul(p, &end, 10);
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		st->pending_rows += b >= a ? b - a + 1 : 0;
+		if (*end != ',')
+			break;
+		p = end + 1;
+	}
+	return st->pending_rows >= FLUSH_ROWS ? sift_flush(s, l, t) : 0;
+}
+
+static int by_entry_hash(const void *a, const void *b)
+{
+	uint64_t x = ((const struct key_entry *)a)->khash;
+	uint64_t y = ((const struct key_entry *)b)->khash;
+
+	return x < y ? -1 : x > y;
+}
+
+int sift_flush(struct sift *s, struct ledger *l, size_t t)
+{
+	struct sift_target *st = &s->t[t];
+	struct confirm cf;
+	struct buf csv = BUF_INIT(BUF_NOCAP), err = BUF_INIT(4096);
+	struct parcel pc;
+	char **headers = NULL;
+	int rc = 0;
+
+	if (st->npending == 0)
+		return 0;
 	memset(&pc, 0, sizeof(pc));
-	pc.dir = s->t[t].dir;
+	pc.dir = st->dir;
 	pc.name = s->name;
-	if (parcel_read_batch(&pc, seq, &csv, &origin, &n, &err) == 0)
-		rc = confirm_text(s, l, t, csv.data, csv.len, rows);
-	else
-		log_simple(LOG_ERROR, "keys_not_stored", "%s", buf_cstr(&err));
-	free(origin);
+	headers = xcalloc(st->npending, sizeof(*headers));
+	memset(&cf, 0, sizeof(cf));
+	cf.s = s;
+	cf.in_full = s->f->mode == MODE_FULL;
+	buf_init(&cf.header, BUF_NOCAP);
+	buf_init(&cf.key, BUF_NOCAP);
+	buf_init(&cf.scratch, BUF_NOCAP);
+	buf_init(&cf.text, BUF_NOCAP);
+	for (size_t i = 0; i < st->npending && rc == 0; i++) {
+		struct batch_origin *origin = NULL;
+		size_t n, first = cf.n;
+		if (parcel_read_batch(&pc, st->pending_seq[i], &csv, &origin, &n, &err) < 0) {
+			log_simple(LOG_ERROR, "keys_not_stored", "%s", buf_cstr(&err));
+			rc = -1;
+		} else {
+			cf.rows = st->pending[i];
+			rc = each_record(csv.data, csv.len, on_confirmed, &cf, &err);
+			headers[i] = xstrndup(cf.header.data, cf.header.len);
+			for (size_t k = first; k < cf.n; k++)
+				cf.e[k].header = headers[i];
+			if (cf.have_layout)
+				layout_release(&cf.lay);
+			cf.have_layout = 0;
+		}
+		free(origin);
+	}
+	/* in the store's order: its pages are read and written once, in order */
+	qsort(cf.e, cf.n, sizeof(*cf.e), by_entry_hash);
+	if (rc == 0 && cf.n)
+		rc = keys_put(l, st->scope, cf.e, cf.n);
+	for (size_t i = 0; i < 2 * cf.n; i++)
+		free(cf.texts[i]);
+	free(cf.texts);
+	free(cf.e);
+	for (size_t i = 0; i < st->npending; i++) {
+		free(headers[i]);
+		free(st->pending[i]);
+	}
+	free(headers);
+	st->npending = st->pending_rows = 0;
+	buf_release(&cf.header);
+	buf_release(&cf.key);
+	buf_release(&cf.scratch);
+	buf_release(&cf.text);
 	buf_release(&csv);
 	buf_release(&err);
 	return rc;
@@ -667,6 +805,8 @@ int sift_target_done(struct sift *s, struct ledger *l, size_t t)
 	char *path;
 	int rc = 0;
 
+	if (sift_flush(s, l, t) < 0)
+		return -1;
 	if (s->f->mode == MODE_FULL) {
 		path = xasprintf("%s/lacking", s->t[t].dir);
 		if (parsed_read(path, &data, &err) != 0)

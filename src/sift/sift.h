@@ -19,9 +19,14 @@
  * same batches (its recorded answers match) whatever the store says by then.
  *
  * The store changes only for what Commerce confirmed: sift_confirmed for each
- * request Commerce imported, sift_target_done when a target has every batch
- * through (a full snapshot's marks, the stamps of a delta's unchanged rows).
- * Both are idempotent, so a resume may run them again.
+ * request Commerce imported (kept, and put in the store in hash order by
+ * sift_flush: a few sorted transactions instead of one per request),
+ * sift_target_done when a target has every batch through (a full snapshot's
+ * marks, the stamps of a delta's unchanged rows). All are idempotent, so a
+ * resume may run them again: the answers recorded before a crash are
+ * confirmed again. A file that has sent a request goes first in its lane
+ * (daemon/workers.c), so no file of the sequence is sifted against a store
+ * that lacks what Commerce already has.
  */
 #ifndef DG_SIFT_H
 #define DG_SIFT_H
@@ -43,6 +48,10 @@ struct sift_target {
 	char *dir; /* its parcel's out dir */
 	long long scope;
 	struct sift_counts n;
+	/* requests Commerce imported, not yet in the store: batch and rows ("1-40,42") */
+	size_t npending, pending_rows;
+	unsigned *pending_seq;
+	char **pending;
 };
 
 struct sift {
@@ -65,8 +74,11 @@ int sift_prepare(struct sift *s, struct ledger *l, const struct conf *c, const s
 		 long long stamp, int force, struct buf *err);
 void sift_release(struct sift *s);
 
-/* sift_confirmed: rows ("1-40,42") of target t's batch seq were imported: into the store. */
+/* sift_confirmed: rows ("1-40,42") of target t's batch seq were imported: for the store
+   (put there now when many wait). */
 int sift_confirmed(struct sift *s, struct ledger *l, size_t t, unsigned seq, const char *rows);
+/* sift_flush: what target t has confirmed into the store, in hash order. 0 or -1. */
+int sift_flush(struct sift *s, struct ledger *l, size_t t);
 /* sift_target_done: target t has every batch through: the file's stamp for what it held. */
 int sift_target_done(struct sift *s, struct ledger *l, size_t t);
 /* sift_target: the index of a target by name, or ntargets. */

@@ -57,7 +57,7 @@ static void setup(struct fixture *fx, const char *state)
 	snprintf(fx->spool_file, sizeof(fx->spool_file), "%s/in.csv", test_dir);
 	put(fx->spool_file, "whole");
 	assert_int_equal(ledger_add_group(fx->l, "acme", feeds, 2, "in.csv", fx->spool_file, 5, 0,
-					  ST_RECEIVED, "test", fx->ids),
+					  ST_RECEIVED, "test", NULL, fx->ids),
 			 0);
 	buf_release(&err);
 }

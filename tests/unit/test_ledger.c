@@ -149,7 +149,7 @@ static void test_first_in_flight_and_groups(void **state)
 	ledger_set_state(l, a, ST_DONE, "");
 	assert_int_equal(ledger_first_in_flight(l, "acme", "stock"), b);
 	assert_int_equal(ledger_add_group(l, "acme", feeds, 2, "p.csv", "/p", 3, 0, ST_RECEIVED, "/p",
-					  ids),
+					  NULL, ids),
 			 0);
 	assert_true(ids[1] == ids[0] + 1);
 	assert_int_equal(ledger_count_at(l, "/p", "received", -1), 2);
@@ -171,6 +171,36 @@ static void test_first_in_flight_and_groups(void **state)
 	ledger_close(l);
 }
 
+static void test_a_lane_goes_by_stamp_then_claim(void **state)
+{
+	struct ledger *l = open_here();
+	const char *full[] = {"stock_full"}, *delta[] = {"stock_delta"};
+	struct ledger_lane late = {"seq:stock", 2000}, early = {"seq:stock", 1000};
+	long long a, b, c;
+	struct ledger_file f;
+
+	(void)state;
+	/* the delta stamped 2000 is claimed first, the snapshot stamped 1000 after it */
+	assert_int_equal(ledger_add_group(l, "acme", delta, 1, "d.csv", "/d", 1, 0, ST_RECEIVED, "/d",
+					  &late, &a),
+			 0);
+	assert_int_equal(ledger_add_group(l, "acme", full, 1, "f.csv", "/f", 1, 0, ST_RECEIVED, "/f",
+					  &early, &b),
+			 0);
+	assert_int_equal(ledger_first_in_flight(l, "acme", "seq:stock"), b);
+	assert_int_equal(ledger_get(l, a, &f), 0);
+	assert_string_equal(f.lane, "seq:stock");
+	assert_int_equal(f.stamp, 2000);
+	/* a feed outside a sequence is its own lane, stamp 0 */
+	c = ledger_add(l, "acme", "prices", "p.csv", "/p", 1, 0);
+	assert_int_equal(ledger_get(l, c, &f), 0);
+	assert_string_equal(f.lane, "prices");
+	assert_int_equal(f.stamp, 0);
+	ledger_set_state(l, b, ST_DONE, NULL);
+	assert_int_equal(ledger_first_in_flight(l, "acme", "seq:stock"), a);
+	ledger_close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +209,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_requests_of_a_batch_survive_a_reopen, tmpdir_setup,
 						tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_first_in_flight_and_groups, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_a_lane_goes_by_stamp_then_claim, tmpdir_setup, tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@ static void test_errors_csv_for_a_spreadsheet(void **state)
 {
 	struct report r;
 	struct buf err = BUF_INIT(BUF_NOCAP);
-	struct report_summary s = { -1, "stock", "partial", 3, 1, 2, 1 };
+	struct report_summary s = { -1, "stock", "partial", 3, 1, 2, 1, NULL };
 	char path[256];
 	char *text;
 
@@ -50,7 +50,7 @@ static void test_result_json_and_no_errors_file_without_problems(void **state)
 {
 	struct report r;
 	struct buf err = BUF_INIT(BUF_NOCAP);
-	struct report_summary s = { 42, "stock", "done", 200, 200, 0, 1 };
+	struct report_summary s = { 42, "stock", "done", 200, 200, 0, 1, NULL };
 	char path[256];
 	json_t *j;
 	json_error_t je;
@@ -99,7 +99,7 @@ static void test_planted_links_are_neither_followed_nor_blocking(void **state)
 {
 	struct report r;
 	struct buf err = BUF_INIT(BUF_NOCAP);
-	struct report_summary s = { 7, "stock", "done", 1, 1, 0, 1 };
+	struct report_summary s = { 7, "stock", "done", 1, 1, 0, 1, NULL };
 	char victim[256], link1[256], link2[256], path[256];
 	char *text;
 
@@ -126,7 +126,7 @@ static void test_long_names_and_their_reports_fit(void **state)
 {
 	struct report r;
 	struct buf err = BUF_INIT(BUF_NOCAP);
-	struct report_summary s = { 8, "stock", "partial", 2, 1, 1, 1 };
+	struct report_summary s = { 8, "stock", "partial", 2, 1, 1, 1, NULL };
 	char name[256], other[256];
 	char *path, *path2, *slash;
 	json_t *j;

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""sequence_bench.py DROPGATE SRC WORKDIR ROWS: the nightly snapshot of a sequence
+with diff = yes (README "Sequences").
+
+Night 1 imports a ROWS-row full snapshot into an empty key store (every row sent);
+night 2 drops the same keys with 2 % of the quantities changed. Printed: the rows
+night 2 sent (target: exactly the changed ones, at most 1/20 of the file), the
+daemon's own time from the claim to the end of the file against an emulator that
+answers at once, beside a plain `dropgate check` of the same file in the same run
+(target: at most twice), and the peak RSS of the daemon and of its parser child
+(target: at most 64 MB each)."""
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+dropgate, src, work, rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+os.makedirs(work, exist_ok=True)
+token = os.path.join(src, "data/demo-token")
+pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+
+FEED = """
+[feed stock_full]
+dir = inbound/stock
+match = stock_full_*.csv
+delimiter = ";"
+encoding = windows-1252
+entity = stock_sources
+mode = full
+sequence = stock
+stamp = name:%Y%m%dT%H%M
+diff = yes
+absent.quantity = 0
+absent.status = 0
+validation = skip-errors
+allowed_errors = 100
+map.source_code = "default"
+map.sku = ItemNo | trim | upper
+map.quantity = QtyOnHand | number(",", ".")
+map.status = QtyOnHand | number(",", ".") | instock
+"""
+
+
+def ts(line):
+    t = re.search(r"ts=(\S+)", line).group(1)
+    return datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+
+
+def wait_log(path, pattern, timeout=1800):
+    end = time.time() + timeout
+    while time.time() < end:
+        with open(path) as f:
+            for line in f:
+                if re.search(pattern, line):
+                    return line
+        time.sleep(0.2)
+    raise SystemExit("sequence bench: timed out waiting for " + pattern)
+
+
+def cpu_of(pid):
+    """user + system seconds of a live process"""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def commerce_seconds(port, since):
+    """seconds the emulator spent on the imports that arrived after since (its own work, not
+    dropgate's: an emulator in Python takes about 0.2 s for 5,000 rows)"""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/__emulator/journal" % port) as r:
+        journal = json.load(r)
+    return sum(j["time"] - j["arrived"] for j in journal
+               if "/V1/import/" in j["path"] and j.get("arrived", 0) >= since)
+
+
+def main():
+    night1 = os.path.join(work, "stock_full_20261201T0200.csv")
+    night2 = os.path.join(work, "stock_full_20261202T0200.csv")
+    subprocess.run([sys.executable, os.path.join(src, "bench/gen_stock.py"), str(rows), night1], check=True)
+    changed = 0
+    with open(night1, "rb") as f, open(night2, "wb") as g:
+        for i, line in enumerate(f):
+            if i and i % 50 == 0:  # 2 % of the rows: a quantity no row has
+                cols = line.split(b";")
+                cols[2] = b"4.321,000"
+                line = b";".join(cols)
+                changed += 1
+            g.write(line)
+    port_file = os.path.join(work, "port")
+    emu = subprocess.Popen([sys.executable, os.path.join(src, "tests/emulator/commerce_emulator.py"), "--port",
+                            "0", "--port-file", port_file, "--token-file", token], stderr=subprocess.DEVNULL)
+    try:
+        while not os.path.exists(port_file) or not open(port_file).read().strip():
+            time.sleep(0.05)
+        port = int(open(port_file).read())
+        conf = os.path.join(work, "dropgate.conf")
+        with open(conf, "w") as f:
+            f.write("[dropgate]\nspool = %s/spool\nstate = %s/state\nsettle = 1s\nmin_free = 1M\n"
+                    "[commerce]\nurl = http://127.0.0.1:%d\ntoken_file = %s\ntimeout = 600\n%s"
+                    % (work, work, port, token, FEED))
+        os.makedirs(os.path.join(work, "state"), exist_ok=True)
+        subprocess.run([dropgate, "-c", conf, "partner", "add", "acme"], check=True, capture_output=True)
+        inbox = os.path.join(work, "spool/acme/inbound/stock")
+        log = os.path.join(work, "daemon.log")
+        d = subprocess.Popen(pin + [dropgate, "-c", conf, "run"], stderr=open(log, "w"))
+        try:
+            took = {}
+            for night in (night1, night2):
+                name = os.path.basename(night)
+                cpu0, wall0 = cpu_of(d.pid), time.time()
+                shutil.copy(night, os.path.join(inbox, "." + name + ".part"))
+                os.rename(os.path.join(inbox, "." + name + ".part"), os.path.join(inbox, name))
+                claimed = wait_log(log, r"event=file_claimed .*file=%s" % name)
+                fid = re.search(r"file_id=(\d+)", claimed).group(1)
+                done = wait_log(log, r"event=file_done file_id=%s " % fid)
+                parser = wait_log(log, r"event=parser_exited .*%s" % name)
+                m = re.search(r"max_rss_kb (\d+) user_ms (\d+) sys_ms (\d+)", parser)
+                took[name] = (ts(done) - ts(claimed), int(m.group(1)),
+                              cpu_of(d.pid) - cpu0 + (int(m.group(2)) + int(m.group(3))) / 1000,
+                              commerce_seconds(port, wall0))
+            with open("/proc/%d/status" % d.pid) as f:
+                hwm = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+        finally:
+            d.send_signal(signal.SIGTERM)
+            d.wait()
+        with open(os.path.join(work, "spool/acme/outbound/reports", os.path.basename(night2) + ".result.json")) as f:
+            report = json.load(f)
+        out = os.path.join(work, "check")
+        os.makedirs(out, exist_ok=True)
+        best = best_cpu = None
+        for _ in range(3):
+            t0, r0 = time.time(), os.times()
+            subprocess.run(pin + [dropgate, "-c", conf, "check", "--feed", "stock_full", "--out", out, night2],
+                           check=True, capture_output=True)
+            r1 = os.times()
+            best = min(best or 1e9, time.time() - t0)
+            best_cpu = min(best_cpu or 1e9, r1.children_user - r0.children_user + r1.children_system -
+                           r0.children_system)
+    finally:
+        emu.kill()
+        emu.wait()
+    n1, n2 = os.path.basename(night1), os.path.basename(night2)
+    print("sequence, diff = yes: a %d-row full snapshot, then the same keys with %d quantities changed:"
+          % (rows, changed))
+    print("  night 1 (empty store): %d rows sent, claim to done %.2f s (the emulator's own work %.2f s)"
+          % (rows, took[n1][0], took[n1][3]))
+    print("  night 2: %d rows sent (target: the %d changed, at most %d), %d unchanged, state %s"
+          % (report["rows_sent"], changed, rows // 20, report["rows_unchanged"], report["state"]))
+    wall, rss, cpu, commerce = took[n2]
+    own = wall - commerce
+    print("  night 2 claim to done %.2f s wall, of which the emulator's own work %.2f s" % (wall, commerce))
+    print("  dropgate's own time %.2f s wall, %.2f s CPU (daemon and parser); plain check of the same"
+          " file %.2f s wall, %.2f s CPU" % (own, cpu, best, best_cpu))
+    print("  ratio to the plain check: %.2fx wall, %.2fx CPU (target <= 2x)" % (own / best, cpu / best_cpu))
+    print("  peak RSS: daemon %.1f MB, parser child %.1f MB (target <= 64 MB each)"
+          % (hwm / 1024, rss / 1024))
+    if report["rows_sent"] != changed:
+        raise SystemExit("sequence bench: night 2 sent %d rows, %d changed" % (report["rows_sent"], changed))
+
+
+if __name__ == "__main__":
+    main()

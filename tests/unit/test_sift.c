@@ -1,0 +1,146 @@
+#include "config.h"
+
+#include "lib/entity.h"
+#include "lib/stamp.h"
+#include "queue/keys.h"
+#include "queue/ledger.h"
+#include "sift/digest.h"
+#include "sift/known.h"
+#include "util/keyset.h"
+#include "testutil.h"
+
+static void test_stamp_is_found_anywhere_in_the_name_as_utc(void **state)
+{
+	time_t t;
+	char text[32];
+
+	(void)state;
+	assert_int_equal(stamp_from_name("%Y%m%dT%H%M", "stock_full_20261127T0200.csv", &t), 0);
+	stamp_text(t, text, sizeof(text));
+	assert_string_equal(text, "2026-11-27T02:00:00Z");
+	assert_int_equal(stamp_from_name("%Y-%m-%d", "erp.2026-11-28.csv.gz", &t), 0);
+	stamp_text(t, text, sizeof(text));
+	assert_string_equal(text, "2026-11-28T00:00:00Z");
+	assert_int_equal(stamp_from_name("%Y%m%dT%H%M", "stock_full_latest.csv", &t), -1);
+	/* the arrival time when the kind is neither */
+	assert_int_equal(stamp_of(STAMP_ARRIVAL, NULL, "x", 5, 77, &t), 0);
+	assert_int_equal(t, 77);
+	assert_int_equal(stamp_of(STAMP_MTIME, NULL, "x", 5, 77, &t), 0);
+	assert_int_equal(t, 5);
+	assert_int_equal(stamp_of(STAMP_NAME, "%Y", "none", 5, 77, &t), -1);
+	assert_int_equal(t, 77);
+}
+
+static struct strview svs[8];
+
+static const struct strview *views(const char *a, const char *b, const char *c, const char *d)
+{
+	const char *v[] = {a, b, c, d};
+	for (int i = 0; i < 4; i++)
+		svs[i] = sv_from(v[i]);
+	return svs;
+}
+
+static void test_digest_ignores_column_order_and_key_is_the_entitys(void **state)
+{
+	const struct entity *e = entity_find("stock_sources");
+	struct row_layout a, b;
+	struct buf key = BUF_INIT(1024), scratch = BUF_INIT(1024);
+	uint64_t ka, kb, da, db;
+
+	(void)state;
+	layout_init(&a, e, views("source_code", "sku", "quantity", "status"), 4);
+	layout_init(&b, e, views("status", "quantity", "sku", "source_code"), 4);
+	ka = row_key(&a, views("default", "SKU-1", "5", "1"), &key);
+	assert_string_equal(buf_cstr(&key), "default,SKU-1");
+	da = row_digest(&a, views("default", "SKU-1", "5", "1"), &scratch);
+	kb = row_key(&b, views("1", "5", "SKU-1", "default"), &key);
+	db = row_digest(&b, views("1", "5", "SKU-1", "default"), &scratch);
+	assert_true(ka == kb && da == db);
+	assert_true(row_digest(&a, views("default", "SKU-1", "6", "1"), &scratch) != da);
+	/* a key holding the separator is quoted, so it cannot meet another */
+	row_key(&a, views("a,b", "c", "1", "1"), &key);
+	assert_string_equal(buf_cstr(&key), "\"a,b\",c");
+	assert_int_equal(row_key(&a, views("", "", "1", "1"), &key), 0);
+	layout_release(&a);
+	layout_release(&b);
+	buf_release(&key);
+	buf_release(&scratch);
+}
+
+static struct ledger *open_here(void)
+{
+	char path[128];
+	struct buf err = BUF_INIT(4096);
+	struct ledger *l;
+
+	snprintf(path, sizeof(path), "%s/ledger.db", test_dir);
+	l = ledger_open(path, &err);
+	assert_non_null(l);
+	buf_release(&err);
+	return l;
+}
+
+static void test_the_store_keeps_the_newest_and_a_snapshot_marks_what_it_held(void **state)
+{
+	struct ledger *l = open_here();
+	struct key_scope s, again;
+	struct known k;
+	struct key_entry e[3] = {
+	    {"default,A", 0, 11, 100, 1, "source_code,sku,quantity,status", "default,A,1,1"},
+	    {"default,B", 0, 22, 100, 1, "source_code,sku,quantity,status", "default,B,2,1"},
+	    {"default,C", 0, 33, 300, 0, "source_code,sku,quantity,status", "default,C,3,1"},
+	};
+	struct key_entry older = {"default,C", 0, 44, 200, 0, "h", "r"};
+	uint64_t lacking;
+
+	(void)state;
+	assert_int_equal(keys_scope(l, "acme", "stock", "default", &s), 0);
+	assert_int_equal(keys_scope(l, "acme", "stock", "default", &again), 0);
+	assert_int_equal(s.id, again.id);
+	assert_int_equal(keys_put(l, s.id, e, 3), 0);
+	assert_int_equal(keys_put(l, s.id, &older, 1), 0); /* older than what is stored: kept */
+	assert_int_equal(keys_count(l, s.id), 3);
+	assert_int_equal(known_load(&k, l, s.id), 0);
+	assert_int_equal(k.n, 3);
+	{
+		const struct known_entry *c = known_find(&k, hash64("default,C", 9));
+		assert_non_null(c);
+		assert_true(c->digest == 33 && c->stamp == 300);
+	}
+	assert_null(known_find(&k, 12345));
+	known_release(&k);
+	/* a full snapshot at 500 held A and C, lacked B */
+	lacking = hash64("default,B", 9);
+	assert_int_equal(keys_full_done(l, s.id, 500, 0, &lacking, 1), 0);
+	assert_int_equal(keys_scope(l, "acme", "stock", "default", &s), 0);
+	assert_int_equal(s.full_stamp, 500);
+	assert_int_equal(s.complete_stamp, 0);
+	assert_int_equal(known_load(&k, l, s.id), 0);
+	{
+		const struct known_entry *a = known_find(&k, hash64("default,A", 9));
+		const struct known_entry *b = known_find(&k, hash64("default,B", 9));
+		assert_int_equal(known_stamp_of(s.full_stamp, s.complete_stamp, a), 500);
+		assert_int_equal(known_stamp_of(s.full_stamp, s.complete_stamp, b), 100);
+		assert_int_equal(known_stamp_of(s.full_stamp, s.complete_stamp, NULL), 0);
+	}
+	known_release(&k);
+	/* an older snapshot through later leaves the newer one's marks */
+	assert_int_equal(keys_full_done(l, s.id, 400, 1, NULL, 0), 0);
+	assert_int_equal(keys_scope(l, "acme", "stock", "default", &s), 0);
+	assert_int_equal(s.full_stamp, 500);
+	assert_int_equal(s.complete_stamp, 400);
+	ledger_close(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_stamp_is_found_anywhere_in_the_name_as_utc),
+	    cmocka_unit_test(test_digest_ignores_column_order_and_key_is_the_entitys),
+	    cmocka_unit_test_setup_teardown(
+		test_the_store_keeps_the_newest_and_a_snapshot_marks_what_it_held, tmpdir_setup,
+		tmpdir_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
