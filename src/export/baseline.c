@@ -325,6 +325,7 @@ static void page_take(struct page *pg, const struct plan *p, const json_t *item)
 	if (khash) {
 		struct key_entry *e = &pg->e[pg->n++];
 		e->key = xstrdup(buf_cstr(&pg->key));
+		e->khash = keys_hash(e->key);
 		e->digest = row_digest(&p->lay, v, &pg->scratch);
 		e->stamp = 0;
 		e->in_full = 0;
@@ -333,6 +334,13 @@ static void page_take(struct page *pg, const struct plan *p, const json_t *item)
 	}
 	free(v);
 	free(off);
+}
+
+static int by_hash(const void *a, const void *b)
+{
+	uint64_t x = ((const struct key_entry *)a)->khash, y = ((const struct key_entry *)b)->khash;
+
+	return x < y ? -1 : x > y;
 }
 
 static void page_clear(struct page *pg)
@@ -430,6 +438,8 @@ enum baseline_status baseline_fill(const struct conf *c, struct ledger *l, const
 		}
 		moved = n ? advance(&p, items, last) : 0;
 		json_decref(answer);
+		/* in hash order the store's pages are touched in order (keys_put) */
+		qsort(pg.e, pg.n, sizeof(*pg.e), by_hash);
 		if (pg.n && keys_put(l, scope.id, pg.e, pg.n) < 0) {
 			buf_addstr(err, "the key store could not be written");
 			rc = BASELINE_LEDGER;

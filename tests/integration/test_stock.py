@@ -264,8 +264,8 @@ class ChannelCopyTest(Emulated):
                            (partner, target)).fetchone()[0]
         db.execute("INSERT INTO keys (scope, key, khash, digest, stamp, in_full, header, row) "
                    "VALUES (?, ?, ?, 0, ?, 0, 'source_code,sku,quantity,status', ?) "
-                   "ON CONFLICT (scope, key) DO UPDATE SET stamp = excluded.stamp, row = excluded.row",
-                   (scope, key, signed(hash64(key.encode())), stamp, row))
+                   "ON CONFLICT (scope, khash) DO UPDATE SET stamp = excluded.stamp, row = excluded.row",
+                   (scope, key, signed(hash64(key.encode()) or 1), stamp, row))
         db.commit()
         db.close()
 

@@ -3,7 +3,6 @@
 #include "queue/keys.h"
 #include "queue/ledger.h"
 #include "queue/picture.h"
-#include "util/keyset.h"
 #include "testutil.h"
 
 #define HEADER "source_code,sku,quantity,status"
@@ -32,7 +31,8 @@ static long long scope(struct ledger *l, const char *partner, const char *sequen
 
 static void put(struct ledger *l, long long sc, const char *key, const char *row, long long stamp)
 {
-	struct key_entry e = {key, 1, stamp, 0, HEADER, row};
+	struct key_entry e = {
+	    .key = key, .digest = 1, .stamp = stamp, .header = HEADER, .row = row};
 
 	assert_int_equal(keys_put(l, sc, &e, 1), 0);
 }
@@ -107,7 +107,7 @@ static void test_a_full_snapshot_stamps_the_keys_it_held(void **state)
 	put(l, a, "default,A", "default,A,1,1", 100);
 	put(l, a, "default,B", "default,B,2,1", 100);
 	put(l, b, "default,A", "default,A,9,1", 150);
-	lacking = hash64("default,B", 9);
+	lacking = keys_hash("default,B");
 	assert_int_equal(keys_full_done(l, a, 400, 0, &lacking, 1), 0);
 	assert_string_equal(picture(l, "stock", "default", &out),
 			    "default,A=default,A,1,1@400/acme;" /* held by acme's snapshot at 400 */
