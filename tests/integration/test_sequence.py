@@ -222,6 +222,10 @@ class SequenceTest(unittest.TestCase):
         self.assertEqual(self.seq.keystore(), stock)
         out = self.app.run(["show", str(self.app.files(OURS + " AND name = 'stock_full_20261203T0200.csv'")[0][0])])
         self.assertIn("default: sent 0, unchanged 97, superseded 0, absent 3, rejected 0", out.stdout)
+        status = json.loads(self.app.run(["status", "--json"]).stdout)
+        mine = [f for f in status["recent"] if f["file"] == "stock_full_20261203T0200.csv"
+                and f["feed"] == "stock_full"]
+        self.assertEqual((mine[0]["rows_absent"], mine[0]["targets"]["default"]["rows_unchanged"]), (3, 97))
 
     def test_a_snapshot_missing_40_percent_fails_unsent_and_force_applies_it(self):
         rows = {s: 5 for s in skus(100)}
