@@ -255,7 +255,7 @@ class ChannelCopyTest(Emulated):
         with open(path, encoding="utf-8", newline="") as f:
             return list(csv.reader(f))
 
-    def put(self, partner, key, row, stamp, target="default"):
+    def put(self, partner, key, row, stamp, target="default", header="source_code,sku,quantity,status"):
         """An entry as the sift writes one once Commerce confirmed its row."""
         db = self.db()
         db.execute("INSERT INTO key_scopes (partner, sequence, target) VALUES (?, 'stock', ?) "
@@ -263,9 +263,9 @@ class ChannelCopyTest(Emulated):
         scope = db.execute("SELECT id FROM key_scopes WHERE partner = ? AND sequence = 'stock' AND target = ?",
                            (partner, target)).fetchone()[0]
         db.execute("INSERT INTO keys (scope, key, khash, digest, stamp, in_full, header, row) "
-                   "VALUES (?, ?, ?, 0, ?, 0, 'source_code,sku,quantity,status', ?) "
-                   "ON CONFLICT (scope, khash) DO UPDATE SET stamp = excluded.stamp, row = excluded.row",
-                   (scope, key, signed(hash64(key.encode()) or 1), stamp, row))
+                   "VALUES (?, ?, ?, 0, ?, 0, ?, ?) ON CONFLICT (scope, khash) DO UPDATE SET "
+                   "stamp = excluded.stamp, header = excluded.header, row = excluded.row",
+                   (scope, key, signed(hash64(key.encode()) or 1), stamp, header, row))
         db.commit()
         db.close()
 
@@ -323,6 +323,19 @@ class ChannelCopyTest(Emulated):
         self.assertEqual(self.dropgate("export", "channels_eu").returncode, 0)
         eu = self.copies("shop", "outbound/eu")
         self.assertEqual([r[1] for r in self.read(eu[0])[1:]], ["SKU-09"])
+
+    def test_rows_of_other_column_sets_share_one_header(self):
+        p = self.dropgate("export", "channels")  # makes the ledger; an empty picture: no file
+        self.assertEqual((p.returncode, self.copies()), (0, []), p.stderr)
+        # a delta that sent only quantity, a row with an attribute column the entity lacks
+        self.put("acme", "default,A", "default,A,3", 1764208800, header="source_code,sku,quantity")
+        self.put("acme", "default,B", "1,default,B,x", 1764208800, header="status,source_code,sku,note")
+        p = self.dropgate("export", "channels")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = self.read(self.copies()[0])
+        self.assertEqual(rows, [["source_code", "sku", "status", "quantity", "note", "stamp"],
+                                ["default", "A", "", "3", "", "2025-11-27T02:00:00Z"],
+                                ["default", "B", "1", "", "x", "2025-11-27T02:00:00Z"]])
 
     def test_the_daemon_copies_on_schedule(self):
         with open(self.conf) as f:
