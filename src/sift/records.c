@@ -21,7 +21,12 @@ static int on_row(void *ctx, const struct csvin_row *row)
 
 int each_record(const char *csv, size_t len, record_fn fn, void *ctx, struct buf *err)
 {
-	struct csvin_opts o = {',', '"', 1, SIZE_MAX / 4, SIZE_MAX / 4, 1u << 20};
+	struct csvin_opts o = {.delimiter = ',',
+			       .quote = '"',
+			       .strict = 1,
+			       .max_field = SIZE_MAX / 4,
+			       .max_row = SIZE_MAX / 4,
+			       .max_fields = 1u << 20};
 	struct reader r = {fn, ctx, 0};
 	struct csvin *c = csvin_new(&o, on_row, &r);
 	int rc = csvin_feed(c, csv, len);
