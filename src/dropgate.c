@@ -43,6 +43,8 @@ static const struct command commands[] = {
 	  "partner add NAME [--user USER]          create a partner's spool tree" },
 	{ "export", cmd_export, NEEDS_CONF | AS_STATE_OWNER | MAKES_LEDGER, &export_args,
 	  "export NAME                             run one export now" },
+	{ "baseline", cmd_baseline, NEEDS_CONF | AS_STATE_OWNER | MAKES_LEDGER, &baseline_args,
+	  "baseline PARTNER SEQUENCE [--target T]  fill the key store from Commerce" },
 	{ "submit", cmd_submit, NEEDS_CONF | NEEDS_FEED | ONE_FILE, &submit_args,
 	  "submit --feed NAME [--out DIR] FILE      check, then send to Commerce" },
 	{ "version", cmd_version, 0, NULL,

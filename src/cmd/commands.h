@@ -99,8 +99,10 @@ int cmd_show(struct command_ctx *cx);
 int cmd_redrop(struct command_ctx *cx);
 int cmd_partner(struct command_ctx *cx);
 int cmd_export(struct command_ctx *cx);
+int cmd_baseline(struct command_ctx *cx);
 extern const struct command_args check_args, submit_args, run_args, status_args, show_args,
     redrop_args, partner_args, export_args;
+extern const struct command_args baseline_args;
 
 /*
  * command_run: prepare what cmd's row asks, call its function, release what

@@ -66,6 +66,13 @@ int cmd_export(struct command_ctx *cx)
 		fprintf(stderr, "dropgate export %s: %s\n", e->name, buf_cstr(&err));
 		status =
 		    day && strlen(day) != 10 ? EXIT_USAGE : EXIT_COMMERCE; /* not a day at all */
+	} else if (e->kind == EXPORT_STOCK) {
+		if (out.stock.file[0])
+			printf("%s: %lu keys\n", out.stock.file, out.stock.keys);
+		else
+			printf("the picture of %s is unchanged since the last copy: no file "
+			       "written\n",
+			       e->sequence);
 	} else if (day) {
 		printf("%s/%s/%s/%s: %lu rows\n", cx->conf->spool, e->partners.v[0], e->dir, day,
 		       out.rows);

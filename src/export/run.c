@@ -80,6 +80,23 @@ static int run_orders(const struct conf *c, const struct export *e, struct ledge
 	return 0;
 }
 
+static int run_stock(const struct conf *c, const struct export *e, struct ledger *l, time_t now,
+		     struct export_outcome *out, struct buf *err)
+{
+	struct logline line;
+
+	if (export_stock(c, e, l, now, &out->stock, err) < 0)
+		return -1;
+	if (out->stock.file[0]) {
+		log_begin(&line, LOG_INFO, "export_written");
+		log_kv(&line, "export", e->name);
+		log_kv(&line, "file", out->stock.file);
+		log_kvf(&line, "keys", "%lu", out->stock.keys);
+		log_end(&line);
+	}
+	return 0;
+}
+
 int export_run(const struct conf *c, const struct export *e, struct ledger *l, time_t now,
 	       const char *day, const volatile sig_atomic_t *stop, struct export_outcome *out,
 	       struct buf *err)
@@ -89,6 +106,8 @@ int export_run(const struct conf *c, const struct export *e, struct ledger *l, t
 	memset(out, 0, sizeof(*out));
 	if (e->kind == EXPORT_BI)
 		rc = run_bi(c, e, l, now, day, stop, out, err);
+	else if (e->kind == EXPORT_STOCK)
+		rc = run_stock(c, e, l, now, out, err);
 	else
 		rc = run_orders(c, e, l, out, err);
 	if (rc < 0) {
@@ -96,6 +115,9 @@ int export_run(const struct conf *c, const struct export *e, struct ledger *l, t
 		log_simple(LOG_WARN, "export_failed", "[export %s]: %s", e->name, buf_cstr(err));
 	} else if (e->kind == EXPORT_BI) {
 		snprintf(out->text, sizeof(out->text), "%u day(s), %lu rows", out->days, out->rows);
+	} else if (e->kind == EXPORT_STOCK) {
+		snprintf(out->text, sizeof(out->text), "%lu keys%s", out->stock.keys,
+			 out->stock.file[0] ? "" : ", unchanged: no file");
 	} else {
 		snprintf(out->text, sizeof(out->text), "%lu orders, %lu items", out->orders.orders,
 			 out->orders.items);

@@ -2,8 +2,8 @@
  * run - one export run, logged and recorded: what the daemon's schedule and
  * `dropgate export` share.
  *
- * export_run runs an export once: an orders run, or BI days (one given day,
- * or every day due, oldest first, at most 31 a run). It logs each file or day
+ * export_run runs an export once: an orders run, BI days (one given day,
+ * or every day due, oldest first, at most 31 a run), or a stock copy. It logs each file or day
  * written (export_written) and a failure (export_failed), and records the
  * outcome in the ledger's notes (export_record), where `dropgate status`
  * shows it. A failed run moves no watermark and is recorded as "failed: WHY"
@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "export/orders.h" /* struct export_result */
+#include "export/stock.h"  /* struct stock_result */
 #include "util/buf.h"
 
 struct conf;
@@ -28,6 +29,7 @@ struct export_outcome {
 	struct export_result orders; /* kind orders: the file ("" if nothing new), counts */
 	unsigned days;		     /* kind bi: the days written */
 	unsigned long rows;	     /* kind bi: the rows of all their files */
+	struct stock_result stock;   /* kind stock: the copy ("" if nothing changed), its keys */
 	char text[256];		     /* "3 orders, 5 items", "2 day(s), 40 rows", "failed: WHY" */
 };
 

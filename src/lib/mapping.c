@@ -308,6 +308,11 @@ const char *mapping_source(const struct mapping *m, size_t i)
 	return m->v[i].source;
 }
 
+const char *mapping_literal(const struct mapping *m, size_t i)
+{
+	return m->v[i].nfilters == 0 && m->v[i].base < 0 ? m->v[i].literal : NULL;
+}
+
 /* --- per file and per row ---------------------------------------------- */
 
 int mapping_bind(const struct mapping *m, const struct strview *header, size_t nheader,

@@ -56,6 +56,8 @@ size_t mapping_count(const struct mapping *m);
 const char *mapping_column(const struct mapping *m, size_t i);
 /* mapping_source: the partner column behind column i, NULL for a literal. */
 const char *mapping_source(const struct mapping *m, size_t i);
+/* mapping_literal: column i's "literal" when it is one and no filter follows, else NULL. */
+const char *mapping_literal(const struct mapping *m, size_t i);
 
 /*
  * mapping_bind: resolve every source column against a file's header into

@@ -20,6 +20,8 @@ Control endpoints for tests (no authentication), under /__emulator/:
   POST revoke            {"token": "..."}: an integration token answers 401 for good
   POST orders            [order, ...]: seed or replace orders (by entity_id)
   POST products          [product, ...]: seed the catalog ({"id", "sku", ...})
+  POST source-items      [{"sku", "source_code", "quantity", "status"}, ...]: seed MSI source
+                         items; GET source-items: what Commerce holds (catalog_search.py)
   POST config            {"delay": seconds from an import's arrival to its answer,
                           "answers": "current" | "earlier", "sources": ["default", ...],
                           "entities": [the import entities Commerce has],
@@ -42,6 +44,7 @@ stock_sources rows must name a source Commerce has (--source, default "default")
 advanced_pricing rows for a SKU the catalog lacks are rejected ("Product with
 specified SKU not found") once the emulator knows any product, seeded or imported.
 """
+import catalog_search  # GET /V1/inventory/source-items, before the stdlib: its own block
 import argparse
 import base64
 import binascii
@@ -269,6 +272,7 @@ class State:
 
     def reset(self):
         self.store = {}
+        catalog_search.reset(self)
         self.journal = []
         self.faults = []
         self.orders = {}
@@ -380,6 +384,10 @@ class Handler(BaseHTTPRequestHandler):
         if not self.authorized():
             self.record(401)
             return self.send_json(401, UNAUTHORIZED)
+        if method == "GET" and route in catalog_search.ROUTES and store in self.st.stores | {"all"}:
+            status, answer = catalog_search.search(self.st, urllib.parse.urlparse(self.path).query, route)
+            self.record(status)
+            return self.send_json(status, answer)
         if store not in self.st.stores and store != "all":
             self.record(404)
             # Magento maps NoSuchEntityException to 404
@@ -546,6 +554,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, st.journal)
             if method == "GET" and what == "store":
                 return self.send_json(200, st.store)
+            answer = catalog_search.control(st, method, what, req)
+            if answer:
+                return self.send_json(*answer)
             if method == "POST" and what == "faults":
                 st.faults.extend(req)
                 return self.send_json(200, True)
