@@ -19,6 +19,7 @@
 #include "claim/claim.h"
 #include "cmd/commands.h"
 #include "daemon/job.h"
+#include "export/stock.h"
 #include "lib/report.h"
 #include "lib/stamp.h"
 #include "outcome/finish.h"
@@ -262,6 +263,10 @@ static void submit_all(struct file_job *j, json_t *worker)
 	}
 	ledger_set_state(j->ledger, j->lf.id, ST_SUBMITTING, NULL);
 	submit_targets(j, &pc, &s);
+	/* a full snapshot confirmed by every target: the sales channels get the new picture */
+	if (j->sift && j->f->mode == MODE_FULL && s.status == 0 && !s.stopped && !s.exceeded &&
+	    !hook_stop(j))
+		stock_export_after_full(j->c, j->ledger, j->f->sequence, time(NULL));
 	if (s.stopped || hook_stop(j)) {
 		report_release(&report); /* resumed after the restart */
 		goto done;

@@ -16,6 +16,7 @@
 #include "queue/ledger_db.h"
 #include "util/keyset.h"
 #include "util/log.h"
+#include "util/xalloc.h"
 
 /*
  * to_db / from_db: a hash as the int64 SQLite stores, its top bit flipped so
@@ -104,11 +105,25 @@ long long keys_count(struct ledger *l, long long scope)
 	return ledger_single_int(l, "SELECT count(*) FROM keys WHERE scope = ?", "i", scope);
 }
 
+uint64_t keys_hash_n(const char *key, size_t len)
+{
+	char small[256], *folded = len <= sizeof(small) ? small : xmalloc(len);
+	uint64_t h;
+
+	small[0] = '\0'; /* (an empty key reads nothing of it) */
+	/* Commerce's keys compare without case (MySQL's _ci collations): SKU-1 and
+	   sku-1 are one product, one key here too (ASCII letters) */
+	for (size_t i = 0; i < len; i++)
+		folded[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
+	h = hash64(folded, len);
+	if (folded != small)
+		free(folded);
+	return h ? h : 1; /* 0 is no key */
+}
+
 uint64_t keys_hash(const char *key)
 {
-	uint64_t h = hash64(key, strlen(key));
-
-	return h ? h : 1; /* as digest.h's row_key */
+	return keys_hash_n(key, strlen(key));
 }
 
 int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n)

@@ -3,7 +3,7 @@
  * key's stamp and the values Commerce last confirmed for it, in the ledger.
  *
  * A key is the entity's key columns as one CSV record ("default,SKU-1"); its
- * hash (hash64 of that text, 0 taken as 1) is what the store is keyed by and
+ * hash (keys_hash: of that text without case) is what the store is keyed by and
  * the sift compares in memory (two keys share a hash with odds near 2^-64 a
  * pair: the later one's entry replaces the earlier's). An entry holds the row Commerce confirmed
  * (its CSV header and record, the way it was sent), the digest of its value
@@ -68,8 +68,10 @@ struct key_entry {
  * many sorts them first (keys_hash). 0 or -1.
  */
 int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n);
-/* keys_hash: the hash a key's text is stored under */
+/* keys_hash: the hash a key's text is stored under: of its text with ASCII letters in
+   lower case, as Commerce compares keys (0 never: 1 instead) */
 uint64_t keys_hash(const char *key);
+uint64_t keys_hash_n(const char *key, size_t len);
 /* keys_each: the scope's entries in key order to fn (its nonzero return stops). */
 int keys_each(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_entry *e),
 	      void *ctx);

@@ -5,6 +5,7 @@
 
 #include "lib/batch.h"
 #include "lib/entity.h"
+#include "queue/keys.h"
 #include "sift/digest.h"
 #include "util/keyset.h"
 #include "util/xalloc.h"
@@ -73,10 +74,7 @@ uint64_t row_key(const struct row_layout *lay, const struct strview *v, struct b
 		csv_append_field(key, p, len);
 		any |= len > 0;
 	}
-	if (!any)
-		return 0;
-	uint64_t h = hash64(key->data, key->len);
-	return h ? h : 1;
+	return any ? keys_hash_n(key->data, key->len) : 0;
 }
 
 uint64_t row_digest(const struct row_layout *lay, const struct strview *v, struct buf *scratch)

@@ -38,7 +38,8 @@ void layout_init(struct row_layout *lay, const struct entity *e, const struct st
 void layout_release(struct row_layout *lay);
 /* layout_is_key: is header column i a key column? */
 int layout_is_key(const struct row_layout *lay, size_t i);
-/* row_key: the key's CSV record into key (reset first); 0 when the row has no key, else its hash. */
+/* row_key: the key's CSV record into key (reset first); 0 when the row has no key, else its
+   hash (keys_hash: without case, as Commerce compares keys). */
 uint64_t row_key(const struct row_layout *lay, const struct strview *v, struct buf *key);
 /* row_digest: the digest of the row's value columns (scratch: reset and reused). */
 uint64_t row_digest(const struct row_layout *lay, const struct strview *v, struct buf *scratch);

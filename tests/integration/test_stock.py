@@ -212,6 +212,36 @@ class BaselineTest(Emulated):
         self.assertEqual([(r["sku"], r["quantity"]) for r in imported], [("SKU-01", "77")])
 
 
+class CaseTest(Emulated):
+    conf_extra = "absent.quantity = 0\nabsent.status = 0\nmax_absent = 100%\n"
+
+    def test_a_sku_in_another_case_is_the_same_key(self):
+        """Commerce holds sku-lower; the ERP writes SKU-LOWER: one product (MySQL compares
+        without case), so the row is unchanged and the key is not absent, never zeroed."""
+        self.call("source-items", HELD)
+        self.assertEqual(self.dropgate("baseline", "acme", "stock").returncode, 0)
+        inbound = os.path.join(self.root, "spool/acme/inbound/stock")
+        os.makedirs(inbound)
+        rows = [["ItemNo", "Qty"]] + [[it["sku"].upper(), number(it["quantity"]).replace(".", ",")]
+                                      for it in HELD if it["source_code"] == "default"]
+        with open(os.path.join(inbound, "stock_full_20261127T0200.csv"), "w", newline="") as f:
+            csv.writer(f, delimiter=";").writerows(rows)
+        d = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 30
+            report = os.path.join(self.root, "spool/acme/outbound/reports/stock_full_20261127T0200.csv.result.json")
+            while time.time() < deadline and not os.path.exists(report):
+                time.sleep(0.2)
+            with open(report) as f:
+                result = json.load(f)
+        finally:
+            d.terminate()
+            d.wait()
+        self.assertEqual((result.get("rows_sent"), result.get("rows_unchanged"), result.get("rows_absent")),
+                         (0, 28, 0), result)
+        self.assertEqual(self.call("store").get("stock_sources", []), [])
+
+
 class ProductBaselineTest(Emulated):
     conf_extra = ("[feed products]\npartners = acme\ndir = inbound/pim\nsequence = catalog\ndiff = yes\n"
                   "entity = catalog_product\nmap.sku = sku\nmap.name = Name\nmap.price = Price | number(\".\")\n"
