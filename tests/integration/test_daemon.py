@@ -1529,8 +1529,12 @@ class ForkFailureTest(unittest.TestCase):
 
 @unittest.skipUnless(shutil.which("strace"), "no strace")
 class DurabilityTest(unittest.TestCase):
-    def test_the_workers_batches_are_fsynced_before_their_rename_and_the_dir_after(self):
-        """What the daemon resumes from after a power loss is on disk before the worker ends."""
+    def test_the_workers_batches_are_durable_before_the_result_that_says_so(self):
+        """What the daemon resumes from after a power loss is on disk before the worker ends:
+        the batches and indices are written, then one syncfs makes them durable at once (one
+        fsync each cost a 1M-row file 400 waits), and only then is the result, which says the
+        parcel is whole, fsync'd and renamed in, and the directory fsync'd. A power loss before
+        the result leaves a parse that is done again (the daemon removes the out dir first)."""
         with tempfile.TemporaryDirectory() as d:
             conf = os.path.join(d, "dropgate.conf")
             with open(conf, "w") as f:
@@ -1546,23 +1550,23 @@ class DurabilityTest(unittest.TestCase):
             os.mkdir(out)
             trace = os.path.join(d, "trace")
             env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")  # LeakSanitizer cannot run under ptrace
-            p = subprocess.run(["strace", "-f", "-y", "-o", trace, "-e", "trace=fsync,fdatasync,rename",
+            p = subprocess.run(["strace", "-f", "-y", "-o", trace, "-e", "trace=fsync,fdatasync,syncfs,rename",
                                 DROPGATE, "-c", conf, "check", "--feed", "stock", "--out", out, "--origins", src],
                                capture_output=True, text=True, env=env)
             self.assertEqual(p.returncode, 0, p.stderr)
             calls = [l.split(None, 1)[1] for l in slurp(trace).splitlines() if "(" in l]
-            synced, renamed = set(), []
-            for c in calls:
-                if c.startswith(("fsync(", "fdatasync(")):
-                    synced.add(c[c.index("<") + 1:c.index(">")])
-                elif c.startswith("rename(") and ".batch-" in c:
-                    tmp = c.split('"')[1]
-                    self.assertIn(os.path.realpath(tmp), synced, "renamed before fsync: " + c)
-                    renamed.append(c)
-            self.assertEqual(len(renamed), 6, "three batches, each with its line index")
-            last = max(i for i, c in enumerate(calls) if c.startswith("rename(") and ".batch-" in c)
+            batches = [i for i, c in enumerate(calls) if c.startswith("rename(") and ".batch-" in c]
+            self.assertEqual(len(batches), 6, "three batches, each with its line index")
+            syncs = [i for i, c in enumerate(calls) if c.startswith("syncfs(") and "= 0" in c]
+            result = [i for i, c in enumerate(calls) if c.startswith("rename(") and ".result.json" in c]
+            self.assertEqual(len(result), 1, calls)
+            self.assertTrue([i for i in syncs if batches[-1] < i < result[0]],
+                            "no syncfs between the last batch and the result: %s" % calls)
+            tmp = os.path.realpath(calls[result[0]].split('"')[1])
+            self.assertTrue(any(c.startswith("fsync(") and "<%s>" % tmp in c for c in calls[:result[0]]),
+                            "the result renamed before its fsync")
             self.assertTrue(any(c.startswith("fsync(") and "<%s>" % os.path.realpath(out) in c
-                                for c in calls[last:]), "the directory is not fsync'd after the batches")
+                                for c in calls[result[0]:]), "the directory is not fsync'd after the result")
 
 
 class UnitFileTest(unittest.TestCase):
