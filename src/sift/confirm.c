@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/batch.h"
 #include "lib/feed.h"
@@ -122,6 +123,14 @@ static int confirm_text(struct sift *s, struct ledger *l, size_t t, const char *
 	return rc;
 }
 
+static double elapsed_ms(struct timespec t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
 /* FLUSH_ROWS: confirmed rows held before they go to the store (memory, not order) */
 #define FLUSH_ROWS 50000
 
@@ -163,10 +172,12 @@ int sift_flush(struct sift *s, struct ledger *l, size_t t)
 	struct buf csv = BUF_INIT(BUF_NOCAP), err = BUF_INIT(4096);
 	struct parcel pc;
 	char **headers = NULL;
+	struct timespec t0;
 	int rc = 0;
 
 	if (st->npending == 0)
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&pc, 0, sizeof(pc));
 	pc.dir = st->dir;
 	pc.name = s->name;
@@ -200,6 +211,8 @@ int sift_flush(struct sift *s, struct ledger *l, size_t t)
 	qsort(cf.e, cf.n, sizeof(*cf.e), by_entry_hash);
 	if (rc == 0 && cf.n)
 		rc = keys_put(l, st->scope, cf.e, cf.n);
+	log_simple(LOG_DEBUG, "keys_stored", "target %s: %zu rows confirmed, %.0f ms", st->name,
+		   cf.n, elapsed_ms(t0));
 	for (size_t i = 0; i < 2 * cf.n; i++)
 		free(cf.texts[i]);
 	free(cf.texts);
@@ -231,10 +244,16 @@ int sift_target_done(struct sift *s, struct ledger *l, size_t t)
 		path = xasprintf("%s/lacking", s->t[t].dir);
 		if (parsed_read(path, &data, &err) != 0)
 			rc = -1;
-		else
+		else {
+			struct timespec t0;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 			rc = keys_full_done(l, s->t[t].scope, s->stamp, s->f->absent_cols.n > 0,
 					    (const uint64_t *)(const void *)data.data,
 					    data.len / sizeof(uint64_t));
+			log_simple(LOG_DEBUG, "keys_snapshot_marked",
+				   "target %s: %zu keys the snapshot lacks, %.0f ms", s->t[t].name,
+				   data.len / sizeof(uint64_t), elapsed_ms(t0));
+		}
 	} else {
 		path = xasprintf("%s/touch.csv", s->t[t].dir);
 		if (parsed_read(path, &data, &err) != 0)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "lib/batch.h"
 #include "lib/conf.h"
@@ -428,12 +429,22 @@ static int sift_batches(struct run *r, const char *outdir, unsigned long batches
 	return rc < 0 || r->failed ? -1 : 0;
 }
 
+static double since_ms(struct timespec t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
 static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, const char *partner,
 		    const char *outdir, unsigned long batches, int force, struct buf *err)
 {
 	struct run r;
+	struct timespec t0;
 	int rc = -1;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&r, 0, sizeof(r));
 	r.s = s;
 	r.l = l;
@@ -490,6 +501,12 @@ static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, cons
 		for (size_t i = 0; i < s->ntargets; i++) /* nothing is sent */
 			parcel_remove_batches(s->t[i].dir, s->name, 0), s->t[i].n.batches = 0;
 	rc = save(s, outdir, err);
+	for (size_t i = 0; rc == 0 && i < s->ntargets; i++)
+		log_simple(LOG_DEBUG, "sifted",
+			   "%s target %s: %lu rows, %lu to send, %lu unchanged, %lu superseded, %lu "
+			   "absent, %zu keys known; %.0f ms",
+			   s->name, s->t[i].name, r.rows, s->t[i].n.sent, s->t[i].n.unchanged,
+			   s->t[i].n.superseded, s->t[i].n.absent, r.tr[i].known.n, since_ms(t0));
 out:
 	for (size_t i = 0; i < s->ntargets; i++) {
 		known_release(&r.tr[i].known);
