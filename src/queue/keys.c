@@ -71,33 +71,63 @@ int keys_scope(struct ledger *l, const char *partner, const char *sequence, cons
 	return rc;
 }
 
-int keys_load(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_brief *b),
-	      void *ctx)
+/*
+ * each_row: sql with ?1 the scope (and ?2 the hash, when khash is given), each
+ * row to fn (its nonzero return stops), under the ledger's lock. How many rows
+ * came, or -1.
+ */
+static long long each_row(struct ledger *l, const char *sql, long long scope,
+			  const uint64_t *khash, int (*fn)(sqlite3_stmt *st, void *ctx), void *ctx)
 {
 	sqlite3_stmt *st;
-	int rc = -1;
+	long long n = 0;
+	int rc = SQLITE_ERROR;
 
 	pthread_mutex_lock(&l->lock);
-	/* the covering index keys_brief: the rows' text is not read */
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT khash, digest, stamp, in_full FROM keys INDEXED BY "
-			       "keys_brief WHERE scope = ? ORDER BY khash",
-			       -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, scope);
+		if (khash)
+			sqlite3_bind_int64(st, 2, to_db(*khash));
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			struct key_brief b;
-			b.khash = from_db(sqlite3_column_int64(st, 0));
-			b.digest = (uint64_t)sqlite3_column_int64(st, 1);
-			b.stamp = sqlite3_column_int64(st, 2);
-			b.in_full = sqlite3_column_int(st, 3);
-			if (fn(ctx, &b))
+			n++;
+			if (fn(st, ctx))
 				break;
 		}
-		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
-	return rc;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
+}
+
+struct brief_fn {
+	int (*fn)(void *ctx, const struct key_brief *b);
+	void *ctx;
+};
+
+static int brief_row(sqlite3_stmt *st, void *ctx)
+{
+	struct brief_fn *bf = ctx;
+	struct key_brief b;
+
+	b.khash = from_db(sqlite3_column_int64(st, 0));
+	b.digest = (uint64_t)sqlite3_column_int64(st, 1);
+	b.stamp = sqlite3_column_int64(st, 2);
+	b.in_full = sqlite3_column_int(st, 3);
+	return bf->fn(bf->ctx, &b);
+}
+
+int keys_load(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_brief *b),
+	      void *ctx)
+{
+	struct brief_fn bf = {fn, ctx};
+
+	/* the covering index keys_brief: the rows' text is not read */
+	return each_row(l,
+			"SELECT khash, digest, stamp, in_full FROM keys INDEXED BY keys_brief "
+			"WHERE scope = ?1 ORDER BY khash",
+			scope, NULL, brief_row, &bf) < 0
+		   ? -1
+		   : 0;
 }
 
 long long keys_count(struct ledger *l, long long scope)
@@ -164,66 +194,54 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
 	return ok ? 0 : -1;
 }
 
-static void entry_of(sqlite3_stmt *st, struct key_entry *e)
+struct entry_fn {
+	int (*fn)(void *ctx, const struct key_entry *e);
+	void (*one)(void *ctx, const struct key_entry *e); /* keys_get's */
+	void *ctx;
+};
+
+static int entry_row(sqlite3_stmt *st, void *ctx)
 {
-	e->key = (const char *)sqlite3_column_text(st, 0);
-	e->khash = 0;
-	e->digest = (uint64_t)sqlite3_column_int64(st, 1);
-	e->stamp = sqlite3_column_int64(st, 2);
-	e->in_full = sqlite3_column_int(st, 3);
-	e->header = (const char *)sqlite3_column_text(st, 4);
-	e->row = (const char *)sqlite3_column_text(st, 5);
+	struct entry_fn *ef = ctx;
+	struct key_entry e;
+
+	e.key = (const char *)sqlite3_column_text(st, 0);
+	e.khash = 0;
+	e.digest = (uint64_t)sqlite3_column_int64(st, 1);
+	e.stamp = sqlite3_column_int64(st, 2);
+	e.in_full = sqlite3_column_int(st, 3);
+	e.header = (const char *)sqlite3_column_text(st, 4);
+	e.row = (const char *)sqlite3_column_text(st, 5);
+	if (ef->one) {
+		ef->one(ef->ctx, &e);
+		return 0;
+	}
+	return ef->fn(ef->ctx, &e);
 }
 
 int keys_each(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_entry *e),
 	      void *ctx)
 {
-	sqlite3_stmt *st;
-	int rc = -1;
+	struct entry_fn ef = {fn, NULL, ctx};
 
-	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT key, digest, stamp, in_full, header, row FROM keys WHERE "
-			       "scope = ? ORDER BY key",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, scope);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			struct key_entry e;
-			entry_of(st, &e);
-			if (fn(ctx, &e))
-				break;
-		}
-		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return rc;
+	return each_row(l,
+			"SELECT key, digest, stamp, in_full, header, row FROM keys WHERE "
+			"scope = ?1 ORDER BY key",
+			scope, NULL, entry_row, &ef) < 0
+		   ? -1
+		   : 0;
 }
 
 int keys_get(struct ledger *l, long long scope, uint64_t khash,
 	     void (*fn)(void *ctx, const struct key_entry *e), void *ctx)
 {
-	sqlite3_stmt *st;
-	int rc = -1;
-
-	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db,
+	struct entry_fn ef = {NULL, fn, ctx};
+	long long n = each_row(l,
 			       "SELECT key, digest, stamp, in_full, header, row FROM keys WHERE "
-			       "scope = ? AND khash = ?",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, scope);
-		sqlite3_bind_int64(st, 2, to_db(khash));
-		rc = 1;
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			struct key_entry e;
-			entry_of(st, &e);
-			fn(ctx, &e);
-			rc = 0;
-		}
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return rc;
+			       "scope = ?1 AND khash = ?2",
+			       scope, &khash, entry_row, &ef);
+
+	return n < 0 ? -1 : n == 0 ? 1 : 0;
 }
 
 /* older_than_full: a newer full snapshot of the scope is already through (lock held) */

@@ -26,34 +26,38 @@ int durable_fsync(int fd)
 	return rc;
 }
 
-int fsync_dir(const char *dir)
+/* on_dir: op on an open descriptor of dir, errno kept across the close */
+static int on_dir(const char *dir, int (*op)(int fd))
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc, e;
 
 	if (fd < 0)
 		return -1;
-	rc = durable_fsync(fd);
+	rc = op(fd);
 	e = errno;
 	close(fd);
 	errno = e;
 	return rc;
 }
 
+int fsync_dir(const char *dir)
+{
+	return on_dir(dir, durable_fsync);
+}
+
+static int durable_syncfs_fd(int fd)
+{
+	int rc = syncfs(fd);
+
+	if (rc < 0 && errno != EINVAL && errno != EROFS)
+		__atomic_store_n(&fsync_failed, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
 int durable_syncfs(const char *dir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc, e;
-
-	if (fd < 0)
-		return -1;
-	rc = syncfs(fd);
-	e = errno;
-	if (rc < 0 && e != EINVAL && e != EROFS)
-		__atomic_store_n(&fsync_failed, 1, __ATOMIC_RELAXED);
-	close(fd);
-	errno = e;
-	return rc;
+	return on_dir(dir, durable_syncfs_fd);
 }
 
 char *dir_of(const char *path)

@@ -79,6 +79,24 @@ def csv_record(values):
 class Emulated(unittest.TestCase):
     conf_extra = ""
 
+    def snapshot(self, rows):
+        """rows dropped as the full snapshot of 2026-11-27 02:00 into a daemon run: its report"""
+        inbound = os.path.join(self.root, "spool/acme/inbound/stock")
+        os.makedirs(inbound, exist_ok=True)
+        with open(os.path.join(inbound, "stock_full_20261127T0200.csv"), "w", newline="") as f:
+            csv.writer(f, delimiter=";").writerows(rows)
+        d = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 30
+            report = os.path.join(self.root, "spool/acme/outbound/reports/stock_full_20261127T0200.csv.result.json")
+            while time.time() < deadline and not os.path.exists(report):
+                time.sleep(0.2)
+            with open(report) as f:
+                return json.load(f)
+        finally:
+            d.terminate()
+            d.wait()
+
     def setUp(self):
         self.root = tempfile.mkdtemp(prefix="dropgate-stock-")
         port_file = os.path.join(self.root, "port")
@@ -189,24 +207,10 @@ class BaselineTest(Emulated):
     def test_then_a_snapshot_sends_only_the_differences(self):
         self.call("source-items", HELD)
         self.assertEqual(self.dropgate("baseline", "acme", "stock").returncode, 0)
-        inbound = os.path.join(self.root, "spool/acme/inbound/stock")
-        os.makedirs(inbound)
         rows = [["ItemNo", "Qty"]] + [[it["sku"], number(it["quantity"]).replace(".", ",")]
                                       for it in HELD if it["source_code"] == "default"]
         rows[1] = ["SKU-01", "77"]  # one difference
-        with open(os.path.join(inbound, "stock_full_20261127T0200.csv"), "w", newline="") as f:
-            csv.writer(f, delimiter=";").writerows(rows)
-        d = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.time() + 30
-            report = os.path.join(self.root, "spool/acme/outbound/reports/stock_full_20261127T0200.csv.result.json")
-            while time.time() < deadline and not os.path.exists(report):
-                time.sleep(0.2)
-            with open(report) as f:
-                result = json.load(f)
-        finally:
-            d.terminate()
-            d.wait()
+        result = self.snapshot(rows)
         self.assertEqual((result.get("rows_sent"), result.get("rows_unchanged")), (1, 27), result)
         imported = self.call("store").get("stock_sources", [])
         self.assertEqual([(r["sku"], r["quantity"]) for r in imported], [("SKU-01", "77")])
@@ -220,23 +224,9 @@ class CaseTest(Emulated):
         without case), so the row is unchanged and the key is not absent, never zeroed."""
         self.call("source-items", HELD)
         self.assertEqual(self.dropgate("baseline", "acme", "stock").returncode, 0)
-        inbound = os.path.join(self.root, "spool/acme/inbound/stock")
-        os.makedirs(inbound)
         rows = [["ItemNo", "Qty"]] + [[it["sku"].upper(), number(it["quantity"]).replace(".", ",")]
                                       for it in HELD if it["source_code"] == "default"]
-        with open(os.path.join(inbound, "stock_full_20261127T0200.csv"), "w", newline="") as f:
-            csv.writer(f, delimiter=";").writerows(rows)
-        d = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.time() + 30
-            report = os.path.join(self.root, "spool/acme/outbound/reports/stock_full_20261127T0200.csv.result.json")
-            while time.time() < deadline and not os.path.exists(report):
-                time.sleep(0.2)
-            with open(report) as f:
-                result = json.load(f)
-        finally:
-            d.terminate()
-            d.wait()
+        result = self.snapshot(rows)
         self.assertEqual((result.get("rows_sent"), result.get("rows_unchanged"), result.get("rows_absent")),
                          (0, 28, 0), result)
         self.assertEqual(self.call("store").get("stock_sources", []), [])
