@@ -16,6 +16,7 @@
 #include <csv.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,10 +39,17 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
+static const struct command_option submit_options[] = {
+    {"quiet", 'q', no_argument},
+    {NULL, 0, 0},
+};
+
 const struct command_args submit_args = {
-	.usage = "usage: dropgate submit [-c FILE] --feed NAME [--out DIR] FILE\n"
+	.options = submit_options,
+	.usage = "usage: dropgate submit [-c FILE] --feed NAME [--out DIR] [--quiet] FILE\n"
 		 "check FILE, then send every batch to every target of the feed and wait\n"
 		 "for the answers; the report (with Commerce's answers) goes to DIR.\n"
+		 "On a terminal, files over 4 MB show a progress bar on stderr (not with --quiet).\n"
 		 "Exit: as check; 4 when Commerce is unreachable or refuses a batch.\n",
 };
 
@@ -60,6 +68,7 @@ int cmd_submit(struct command_ctx *cx)
 	fc.outdir = cx->outdir;
 	fc.feed = f;
 	fc.keep_origins = 1;
+	fc.show = command_opt(cx, "quiet") ? SHOW_NOTHING : SHOW_PROGRESS_BAR;
 	filecheck_limits(cx->conf, f, &lim);
 	if (filecheck_run(&fc, &lim) < 0)
 		return EXIT_USAGE;

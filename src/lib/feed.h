@@ -52,6 +52,11 @@ struct feed {
 	unsigned long long max_inflated;
 	unsigned long max_ratio;
 	int nested;
+	/* expect = daily HH:MM | every DURATION (src/ops/expect.h); expect.partners */
+	enum feed_expect { EXPECT_NONE, EXPECT_DAILY, EXPECT_EVERY } expect;
+	int expect_at;		     /* EXPECT_DAILY: minutes after local midnight */
+	unsigned long expect_every;  /* EXPECT_EVERY: seconds */
+	struct strlist expect_partners; /* empty: the feed's partners */
 	int line; /* of its [section] header */
 };
 
