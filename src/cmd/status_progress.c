@@ -15,7 +15,7 @@
 
 struct target_rows {
 	json_t *list;
-	long done; /* batches done over all targets */
+	long done;	       /* batches done over all targets */
 	long long first, last; /* when the first and the last batch were confirmed */
 };
 
@@ -29,8 +29,9 @@ static void target_row(void *ctx, size_t n, const char *const *col)
 		t->first = atoll(col[2]);
 	if (col[3][0] && atoll(col[3]) > t->last)
 		t->last = atoll(col[3]);
-	json_array_append_new(t->list, json_pack("{s:s,s:I,s:I}", "target", col[0], "batches_done",
-						 (json_int_t)atol(col[1]), "batches", (json_int_t)0));
+	json_array_append_new(t->list,
+			      json_pack("{s:s,s:I,s:I}", "target", col[0], "batches_done",
+					(json_int_t)atol(col[1]), "batches", (json_int_t)0));
 }
 
 static void since_row(void *ctx, size_t n, const char *const *col)
@@ -77,25 +78,27 @@ static void submitting(struct ledger *l, const struct conf *c, const struct ledg
 	if (f->batches == 0)
 		parsed_counts(c, f);
 	total = f->batches * (long)(ntargets ? ntargets : 1);
-	ledger_rows(l,
-		    "SELECT target, sum(state = 'done'), min(CASE WHEN state = 'done' THEN changed "
-		    "END), max(CASE WHEN state = 'done' THEN changed END) FROM batches WHERE file_id "
-		    "= ? GROUP BY target ORDER BY target",
-		    target_row, &t, "i", f->id);
+	ledger_rows(
+	    l,
+	    "SELECT target, sum(state = 'done'), min(CASE WHEN state = 'done' THEN changed "
+	    "END), max(CASE WHEN state = 'done' THEN changed END) FROM batches WHERE file_id "
+	    "= ? GROUP BY target ORDER BY target",
+	    target_row, &t, "i", f->id);
 	/* targets not begun yet count too, with none done */
 	for (size_t k = 0; feed && k < feed->targets.n; k++) {
 		int found = 0;
 		json_array_foreach(t.list, i, x) found |=
-		    strcmp(json_string_value(json_object_get(x, "target")), feed->targets.v[k]) == 0;
+		    strcmp(json_string_value(json_object_get(x, "target")), feed->targets.v[k]) ==
+		    0;
 		if (!found)
-			json_array_append_new(t.list, json_pack("{s:s,s:I,s:I}", "target",
-								feed->targets.v[k], "batches_done",
-								(json_int_t)0, "batches", (json_int_t)0));
+			json_array_append_new(t.list,
+					      json_pack("{s:s,s:I,s:I}", "target",
+							feed->targets.v[k], "batches_done",
+							(json_int_t)0, "batches", (json_int_t)0));
 	}
 	json_array_foreach(t.list, i, x)
 	    json_object_set_new(x, "batches", json_integer((json_int_t)f->batches));
-	ledger_rows(l,
-		    "SELECT max(ts) FROM events WHERE file_id = ? AND state = 'submitting'",
+	ledger_rows(l, "SELECT max(ts) FROM events WHERE file_id = ? AND state = 'submitting'",
 		    since_row, &since, "i", f->id);
 	rows_done = total ? (double)f->rows_ok * (double)t.done / (double)total : 0;
 	if (rows_done > (double)f->rows_ok)
@@ -108,9 +111,9 @@ static void submitting(struct ledger *l, const struct conf *c, const struct ledg
 	json_object_set_new(p, "rows_done", json_integer((json_int_t)rows_done));
 	json_object_set_new(p, "targets", t.list);
 	json_object_set_new(p, "rows_per_second", json_real(rate));
-	json_object_set_new(p, "eta_seconds",
-			    number_or_null(rate > 0 ? ((double)f->rows_ok - rows_done) / rate : 0,
-					   rate > 0));
+	json_object_set_new(
+	    p, "eta_seconds",
+	    number_or_null(rate > 0 ? ((double)f->rows_ok - rows_done) / rate : 0, rate > 0));
 }
 
 static void parsing(const struct conf *c, const struct ledger_file *f, json_t *p)
@@ -136,9 +139,9 @@ static void parsing(const struct conf *c, const struct ledger_file *f, json_t *p
 	json_object_set_new(p, "rows_done", json_integer(0));
 	json_object_set_new(p, "targets", json_array());
 	json_object_set_new(p, "rows_per_second", json_real(rate));
-	json_object_set_new(p, "eta_seconds",
-			    number_or_null(fraction > 0 ? secs / fraction - secs : 0,
-					   known && fraction > 0.001));
+	json_object_set_new(
+	    p, "eta_seconds",
+	    number_or_null(fraction > 0 ? secs / fraction - secs : 0, known && fraction > 0.001));
 }
 
 json_t *status_progress(struct ledger *l, const struct conf *c, const struct ledger_file *f)
@@ -198,13 +201,14 @@ void status_print_progress(json_t *p, int tty)
 		return;
 	}
 	if (strcmp(phase, "parsing") == 0) {
-		double f = integer(p, "bytes_total")
-			       ? (double)integer(p, "bytes_read") / (double)integer(p, "bytes_total")
-			       : 0;
+		double f = integer(p, "bytes_total") ? (double)integer(p, "bytes_read") /
+							   (double)integer(p, "bytes_total")
+						     : 0;
 		if (tty)
 			progress_bar(bar, sizeof(bar), f, 20);
-		print_safe("         parsing %s rows %lld of %s%lld", bar, integer(p, "rows_parsed"),
-			   json_is_integer(total) ? "" : "~", (long long)json_integer_value(total));
+		print_safe("         parsing %s rows %lld of %s%lld", bar,
+			   integer(p, "rows_parsed"), json_is_integer(total) ? "" : "~",
+			   (long long)json_integer_value(total));
 	} else {
 		print_safe("         submitting rows %lld of %lld", integer(p, "rows_done"),
 			   (long long)json_integer_value(total));

@@ -94,7 +94,8 @@ void alert_reap(void)
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			log_simple(LOG_ERROR, "alert_failed", "the alert program for '%s' %s %d",
 				   running_event[i],
-				   WIFEXITED(status) ? "exited with status" : "was killed by signal",
+				   WIFEXITED(status) ? "exited with status"
+						     : "was killed by signal",
 				   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		free(running_event[i]);
 		running[i] = 0;

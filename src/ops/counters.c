@@ -16,9 +16,9 @@ static const double bounds[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
 
 /* one series of any family: its labels and whichever figures that family keeps */
 struct series {
-	char key[LABEL_MAX];   /* target or export name */
-	char key2[16];	       /* outcome, for requests */
-	unsigned long long n;  /* requests, retries; export runs that succeeded */
+	char key[LABEL_MAX];  /* target or export name */
+	char key2[16];	      /* outcome, for requests */
+	unsigned long long n; /* requests, retries; export runs that succeeded */
 	unsigned long long failed, rows;
 	unsigned long long buckets[NBOUNDS], count;
 	double sum;
@@ -105,8 +105,8 @@ void counters_render(struct buf *out)
 		}
 		prom_sample(out, "dropgate_commerce_request_duration_seconds_bucket",
 			    (double)latency[i].count, 2, "target", latency[i].key, "le", "+Inf");
-		prom_sample(out, "dropgate_commerce_request_duration_seconds_sum", latency[i].sum, 1,
-			    "target", latency[i].key);
+		prom_sample(out, "dropgate_commerce_request_duration_seconds_sum", latency[i].sum,
+			    1, "target", latency[i].key);
 		prom_sample(out, "dropgate_commerce_request_duration_seconds_count",
 			    (double)latency[i].count, 1, "target", latency[i].key);
 	}

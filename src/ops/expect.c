@@ -81,7 +81,8 @@ void expect_each_pair(const struct conf *c,
 		closedir(d);
 	for (size_t i = 0; i < c->nfeeds; i++) {
 		const struct feed *f = &c->feeds[i];
-		const struct strlist *who = f->expect_partners.n ? &f->expect_partners : &f->partners;
+		const struct strlist *who =
+		    f->expect_partners.n ? &f->expect_partners : &f->partners;
 
 		if (f->expect == EXPECT_NONE)
 			continue;
@@ -140,15 +141,17 @@ static void check_pair(void *ctx, const char *partner, const struct feed *f)
 	facts.message = msg;
 	if (late) {
 		hhmm(since, at, sizeof(at));
-		snprintf(msg, sizeof(msg), "feed %s of partner %s is late since %s: no file imported",
-			 f->name, partner, at);
+		snprintf(msg, sizeof(msg),
+			 "feed %s of partner %s is late since %s: no file imported", f->name,
+			 partner, at);
 		facts.event = "late";
 		facts.since = since;
 		snprintf(noted, sizeof(noted), "%lld", (long long)since);
 	} else {
 		hhmm(last, at, sizeof(at));
-		snprintf(msg, sizeof(msg), "feed %s of partner %s recovered: a file was imported at %s",
-			 f->name, partner, at);
+		snprintf(msg, sizeof(msg),
+			 "feed %s of partner %s recovered: a file was imported at %s", f->name,
+			 partner, at);
 		facts.event = "recovered";
 		facts.since = (time_t)strtoll(noted, NULL, 10);
 		noted[0] = '\0';
@@ -204,15 +207,17 @@ static void tell_file(void *ctx, size_t n, const char *const *col)
 			r->n = 0;
 		}
 	} else {
-		snprintf(msg, sizeof(msg), "file %s (id %lld) of %s/%s is deferred since it came: %s",
-			 col[3], id, col[1], col[2], col[4]);
+		snprintf(msg, sizeof(msg),
+			 "file %s (id %lld) of %s/%s is deferred since it came: %s", col[3], id,
+			 col[1], col[2], col[4]);
 	}
 	r->ids = xreallocarray(r->ids, r->n + 1, sizeof(*r->ids));
 	r->ids[r->n++] = id;
 	if (r->lc->c->alert)
 		alert_run(r->lc->c->alert, &facts);
 	else
-		log_simple(LOG_WARN, failed ? "file_failed_alert" : "file_deferred_long", "%s", msg);
+		log_simple(LOG_WARN, failed ? "file_failed_alert" : "file_deferred_long", "%s",
+			   msg);
 }
 
 void expect_check(struct expect *x, const struct conf *c, struct ledger *l, time_t now)

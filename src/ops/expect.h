@@ -25,7 +25,7 @@ struct ledger;
 
 struct expect {
 	time_t started;
-	time_t failed_mark;    /* failed files finished from here on are told */
+	time_t failed_mark;	/* failed files finished from here on are told */
 	long long *failed_told; /* ids told that finished at failed_mark (same second) */
 	size_t nfailed_told;
 	long long *deferred_told; /* ids still deferred and told */

@@ -44,7 +44,7 @@ static long long monotonic_ms(void)
 struct sample_rows {
 	struct buf *out;
 	const char *name;
-	const char *const *labels; /* NULL-ended, one per column before the value */
+	const char *const *labels;	     /* NULL-ended, one per column before the value */
 	const char *fixed_key, *fixed_value; /* one more label, the same on every row (or NULL) */
 };
 
@@ -119,8 +119,9 @@ static void render_ledger(struct ledger *l, struct buf *out)
 		      "(SELECT 'received' AS state UNION ALL SELECT 'processing' UNION ALL SELECT "
 		      "'submitting' UNION ALL SELECT 'deferred') s",
 		      NULL, NULL);
-	prom_family(out, "dropgate_deferred_files", "gauge",
-		    "files deferred (Commerce unreachable, a disk fault), waiting for their next try");
+	prom_family(
+	    out, "dropgate_deferred_files", "gauge",
+	    "files deferred (Commerce unreachable, a disk fault), waiting for their next try");
 	query_samples(l, out, "dropgate_deferred_files", by_state,
 		      "SELECT count(*) FROM files WHERE state = 'deferred'", NULL, NULL);
 	prom_family(out, "dropgate_queue_oldest_age_seconds", "gauge",
@@ -185,7 +186,8 @@ static long long file_bytes(const char *path)
 static void render_disk(const struct conf *c, struct buf *out)
 {
 	const char *paths[] = {c->spool, c->state}, *names[] = {"spool", "state"};
-	char *db = xasprintf("%s/ledger.db", c->state), *wal = xasprintf("%s/ledger.db-wal", c->state);
+	char *db = xasprintf("%s/ledger.db", c->state),
+	     *wal = xasprintf("%s/ledger.db-wal", c->state);
 
 	prom_family(out, "dropgate_ledger_bytes", "gauge", "size of ledger.db and its WAL");
 	prom_sample(out, "dropgate_ledger_bytes", (double)(file_bytes(db) + file_bytes(wal)), 0);
@@ -195,8 +197,8 @@ static void render_disk(const struct conf *c, struct buf *out)
 		struct statvfs sv;
 		if (statvfs(paths[i], &sv) == 0)
 			prom_sample(out, "dropgate_disk_free_bytes",
-				    (double)sv.f_bavail * (double)sv.f_frsize, 2, "volume", names[i],
-				    "path", paths[i]);
+				    (double)sv.f_bavail * (double)sv.f_frsize, 2, "volume",
+				    names[i], "path", paths[i]);
 	}
 	free(db);
 	free(wal);

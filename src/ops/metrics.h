@@ -25,7 +25,7 @@ struct metrics_source {
 	const struct conf *volatile conf; /* the running one (replaced on reload) */
 	volatile long long main_tick_ms;  /* CLOCK_MONOTONIC ms of the main loop's last tick */
 	volatile int stopping;
-	volatile unsigned long late;	  /* feeds late at the last check */
+	volatile unsigned long late; /* feeds late at the last check */
 	unsigned long workers;
 };
 

@@ -33,7 +33,8 @@ void notify_status(struct notify *n, const char *status)
 
 void notify_tick(struct notify *n, long long now_ms)
 {
-	if (n->watchdog_usec == 0 || now_ms - n->last_ping_ms < (long long)(n->watchdog_usec / 2000))
+	if (n->watchdog_usec == 0 ||
+	    now_ms - n->last_ping_ms < (long long)(n->watchdog_usec / 2000))
 		return;
 	sd_notify(0, "WATCHDOG=1");
 	n->last_ping_ms = now_ms;
@@ -46,7 +47,8 @@ void notify_reloading(struct notify *n)
 	(void)n;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the configuration",
-		   (unsigned long long)now.tv_sec * 1000000ULL + (unsigned long long)now.tv_nsec / 1000);
+		   (unsigned long long)now.tv_sec * 1000000ULL +
+		       (unsigned long long)now.tv_nsec / 1000);
 }
 
 void notify_reloaded(struct notify *n)

@@ -58,9 +58,10 @@ static void status_line(struct ops *o, const struct conf *c, char *out, size_t s
 	const char *name = NULL;
 	int len;
 
-	ledger_rows(o->src.ledger,
-		    "SELECT count(*) FROM files WHERE state IN ('received','processing','submitting')",
-		    count_row, &in_flight, "");
+	ledger_rows(
+	    o->src.ledger,
+	    "SELECT count(*) FROM files WHERE state IN ('received','processing','submitting')",
+	    count_row, &in_flight, "");
 	for (size_t i = 0; i < c->nexports; i++) {
 		struct note_key key = {""};
 		char last[32] = "";

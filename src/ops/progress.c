@@ -67,8 +67,7 @@ static void draw_bar(struct progress *p, long long now, int last)
 	n = snprintf(line, sizeof(line), "\r%s %s %3.0f%% %lu rows %.0f rows/s", p->label, bar,
 		     (f > 1 ? 1 : f) * 100, p->rows, rate);
 	if (!last && f > 0.01 && f < 1 && secs > 0)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, " ETA %.0f s",
-			      secs / f - secs);
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " ETA %.0f s", secs / f - secs);
 	n += snprintf(line + n, sizeof(line) - (size_t)n, "\033[K");
 	if (last)
 		n = snprintf(line, sizeof(line), "\r\033[K");

@@ -20,8 +20,8 @@
 #define PROGRESS_FILE ".progress"
 
 struct progress {
-	int fd;		 /* the .progress file, -1: none */
-	int bar;	 /* draw on stderr */
+	int fd;	 /* the .progress file, -1: none */
+	int bar; /* draw on stderr */
 	const char *label;
 	unsigned long long total, done;
 	unsigned long rows;

@@ -6,8 +6,8 @@
 #include "queue/ledger_db.h"
 #include "queue/ledger_rows.h"
 
-int ledger_rows(struct ledger *l, const char *sql, ledger_rows_fn fn, void *ctx,
-		const char *types, ...)
+int ledger_rows(struct ledger *l, const char *sql, ledger_rows_fn fn, void *ctx, const char *types,
+		...)
 {
 	sqlite3_stmt *st;
 	va_list ap;

@@ -18,7 +18,7 @@ typedef void (*ledger_rows_fn)(void *ctx, size_t ncols, const char *const *col);
 
 /* ledger_rows: sql with parameters by type letters ('s' text, 'i' int64, one per ?).
    0, or -1 when the statement could not run. */
-int ledger_rows(struct ledger *l, const char *sql, ledger_rows_fn fn, void *ctx,
-		const char *types, ...);
+int ledger_rows(struct ledger *l, const char *sql, ledger_rows_fn fn, void *ctx, const char *types,
+		...);
 
 #endif
