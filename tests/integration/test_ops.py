@@ -8,10 +8,12 @@ Needs root, like test_daemon.py. Usage: test_ops.py BUILD SRC
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import urllib.error
@@ -95,7 +97,13 @@ def calls(path):
 @unittest.skipUnless(os.geteuid() == 0, "needs root: a Unix user for the daemon")
 class OpsTest(unittest.TestCase):
     def tearDown(self):
-        self.app.close()
+        try:
+            self.app.stop()  # SIGTERM: a clean stop, where a sanitizer build reports what it found
+            log = td.slurp(self.app.log)
+            self.assertNotRegex(log, r"(Sanitizer|runtime error)", "the daemon's log: " + log[-3000:])
+            self.assertIn("event=stopped", log)
+        finally:
+            self.app.close()
 
     def appliance(self, keys="", **kw):
         self.mport = td.free_port()
@@ -248,6 +256,45 @@ class OpsTest(unittest.TestCase):
             self.assertNotIn("READY=1", got[0].split("\n")[1:] if False else [])
         finally:
             sock.close()
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "needs root: a mount namespace")
+class SyslogTest(unittest.TestCase):
+    def test_log_syslog_sends_the_key_value_lines_to_dev_log(self):
+        """`log = info syslog`: the lines go to syslog(3), which writes to /dev/log; here that is
+        our socket, bound over /dev/log in a mount namespace of the command's own."""
+        with tempfile.TemporaryDirectory() as d:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.bind(os.path.join(d, "log"))
+            sock.settimeout(10)
+            conf = os.path.join(d, "dropgate.conf")
+            with open(conf, "w") as f:
+                f.write("[dropgate]\nlog = info syslog\n[commerce]\nurl = http://127.0.0.1:1\n"
+                        "token_file = %s\n[feed stock]\ndir = inbound/stock\nentity = stock_sources\n"
+                        % td.TOKEN)
+            data = os.path.join(d, "s.csv")
+            with open(data, "w") as f:
+                f.write("source_code,sku,quantity,status\ndefault,A-1,3,1\n")
+            # /dev/log need not exist: a tmpfs /dev of the namespace's own holds it and /dev/null
+            script = ("set -e; mkdir %(d)s/dev; mount --bind /dev %(d)s/dev; mount -t tmpfs none /dev; "
+                      "touch /dev/null /dev/log; mount --bind %(d)s/dev/null /dev/null; "
+                      "mount --bind %(d)s/log /dev/log; exec \"$@\"" % {"d": d})
+            p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
+                                td.DROPGATE, "-c", conf, "check", "--feed", "stock", "--out", d, data],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertNotIn("event=", p.stderr, "a log line went to stderr")
+            lines = []
+            try:
+                while True:
+                    lines.append(sock.recv(8192).decode())
+                    if "event=file_finished" in lines[-1]:
+                        break
+            finally:
+                sock.close()
+            line = [l for l in lines if "event=file_finished" in l][0]
+            self.assertRegex(line, r"^<30>")  # facility daemon (3), priority info (6)
+            self.assertRegex(line, r"dropgate\[\d+\]: ts=\S+ level=info event=file_finished .*rows=1 ")
 
 
 if __name__ == "__main__":
