@@ -224,6 +224,34 @@ class OpsTest(unittest.TestCase):
         text = app.run(["status"]).stdout
         self.assertIn("big.csv", text)
 
+    def test_a_file_deferred_longer_than_alert_deferred_is_told_once(self):
+        app = self.appliance()
+        out = alert_script(app.root)
+        with open(app.conf) as f:
+            text = f.read()
+        with open(app.conf, "w") as f:
+            f.write(text.replace("[dropgate]\n", "[dropgate]\nalert = %s\nalert_deferred = 2s\n"
+                                 % os.path.join(app.root, "alert.sh")))
+        app.stop_emulator()  # Commerce unreachable: the file is deferred
+        app.start()
+        app.drop("d1.csv", td.stock_file(3))
+        told = td.wait_for(lambda: [c for c in calls(out) if c["DROPGATE_EVENT"] == "deferred"], 30,
+                           "the deferred alert")
+        self.assertEqual(told[0]["DROPGATE_FILE"], "d1.csv")
+        self.assertIn("deferred", told[0]["DROPGATE_MESSAGE"])
+        time.sleep(3)
+        self.assertEqual(len([c for c in calls(out) if c["DROPGATE_EVENT"] == "deferred"]), 1)
+        text = app.run(["status"]).stdout
+        self.assertIn("d1.csv", text)
+
+    def test_status_watch_redraws_every_second_in_plain_blocks_off_a_terminal(self):
+        app = self.appliance()
+        app.start()
+        p = subprocess.run(["timeout", "-s", "INT", "3.5", td.DROPGATE, "-c", app.conf, "status", "--watch"],
+                           capture_output=True, text=True)
+        self.assertGreaterEqual(p.stdout.count("dropgate: running as pid"), 3, p.stdout)
+        self.assertNotIn("\033", p.stdout)
+
     def test_sd_notify_ready_status_watchdog_reloading_stopping(self):
         app = self.appliance()
         path = os.path.join(app.root, "notify.sock")
@@ -253,9 +281,68 @@ class OpsTest(unittest.TestCase):
             until("READY=1")
             app.stop()
             until("STOPPING=1")
-            self.assertNotIn("READY=1", got[0].split("\n")[1:] if False else [])
         finally:
             sock.close()
+
+
+class ProgressBarTest(unittest.TestCase):
+    """check on a terminal: a bar on stderr for a file over 4 MB; none with --quiet, none off a
+    terminal, none for a small file."""
+
+    def run_check(self, path, args=(), tty=True):
+        import pty
+        conf = os.path.join(self.d, "dropgate.conf")
+        with open(conf, "w") as f:
+            f.write("[dropgate]\n[commerce]\nurl = http://127.0.0.1:1\ntoken_file = %s\n"
+                    "[feed stock]\ndir = inbound/stock\ndelimiter = \";\"\nencoding = windows-1252\n"
+                    "entity = stock_sources\nmap.source_code = \"default\"\nmap.sku = ItemNo | trim | upper\n"
+                    "map.quantity = QtyOnHand | number(\",\", \".\")\n"
+                    "map.status = QtyOnHand | number(\",\", \".\") | instock\n" % td.TOKEN)
+        cmd = [td.DROPGATE, "-c", conf, "check", "--feed", "stock", "--out", self.d] + list(args) + [path]
+        if not tty:
+            p = subprocess.run(cmd, capture_output=True)
+            return p.returncode, p.stderr.decode()
+        master, slave = pty.openpty()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        got = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        os.close(master)
+        return p.wait(), got.decode(errors="replace")
+
+    def setUp(self):
+        self.d = tempfile.mkdtemp(prefix="dropgate-bar-")
+        self.big = os.path.join(self.d, "big.csv")
+        with open(self.big, "wb") as f:
+            f.write(td.stock_file(120000))  # about 5 MB
+
+    def tearDown(self):
+        shutil.rmtree(self.d, ignore_errors=True)
+
+    def test_a_bar_on_a_terminal_for_a_big_file_only(self):
+        self.assertGreater(os.path.getsize(self.big), 4 * 1024 * 1024)
+        rc, err = self.run_check(self.big)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(err, r"\rbig\.csv \[[#.]{30}\] +\d+% \d+ rows \d+ rows/s")
+        rc, err = self.run_check(self.big, ["--quiet"])
+        self.assertEqual(rc, 0)
+        self.assertNotIn("rows/s", err)
+        rc, err = self.run_check(self.big, tty=False)
+        self.assertEqual(rc, 0)
+        self.assertNotIn("rows/s", err)
+        small = os.path.join(self.d, "small.csv")
+        with open(small, "wb") as f:
+            f.write(td.stock_file(10))
+        rc, err = self.run_check(small)
+        self.assertEqual(rc, 0)
+        self.assertNotIn("rows/s", err)
 
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "needs root: a mount namespace")
