@@ -87,17 +87,20 @@ static void submitting(struct ledger *l, const struct conf *c, const struct ledg
 	/* targets not begun yet count too, with none done */
 	for (size_t k = 0; feed && k < feed->targets.n; k++) {
 		int found = 0;
-		json_array_foreach(t.list, i, x) found |=
-		    strcmp(json_string_value(json_object_get(x, "target")), feed->targets.v[k]) ==
-		    0;
+		for (i = 0; i < json_array_size(t.list); i++) {
+			x = json_array_get(t.list, i);
+			found |= strcmp(json_string_value(json_object_get(x, "target")),
+					feed->targets.v[k]) == 0;
+		}
 		if (!found)
 			json_array_append_new(t.list,
 					      json_pack("{s:s,s:I,s:I}", "target",
 							feed->targets.v[k], "batches_done",
 							(json_int_t)0, "batches", (json_int_t)0));
 	}
-	json_array_foreach(t.list, i, x)
-	    json_object_set_new(x, "batches", json_integer((json_int_t)f->batches));
+	for (i = 0; i < json_array_size(t.list); i++)
+		json_object_set_new(json_array_get(t.list, i), "batches",
+				    json_integer((json_int_t)f->batches));
 	ledger_rows(l, "SELECT max(ts) FROM events WHERE file_id = ? AND state = 'submitting'",
 		    since_row, &since, "i", f->id);
 	rows_done = total ? (double)f->rows_ok * (double)t.done / (double)total : 0;
@@ -240,8 +243,11 @@ void status_print_late(json_t *late)
 	if (json_array_size(late) == 0)
 		return;
 	print_safe("late feeds (%zu)\n", json_array_size(late));
-	json_array_foreach(late, i, x)
-	    print_safe("  %s/%s late since %s\n", json_string_value(json_object_get(x, "partner")),
-		       json_string_value(json_object_get(x, "feed")),
-		       json_string_value(json_object_get(x, "since")));
+	for (i = 0; i < json_array_size(late); i++) {
+		x = json_array_get(late, i);
+		print_safe("  %s/%s late since %s\n",
+			   json_string_value(json_object_get(x, "partner")),
+			   json_string_value(json_object_get(x, "feed")),
+			   json_string_value(json_object_get(x, "since")));
+	}
 }

@@ -193,12 +193,14 @@ static void tell_file(void *ctx, size_t n, const char *const *col)
 	(void)n;
 	if (failed ? (t == x->failed_mark && told(x->failed_told, x->nfailed_told, id))
 		   : told(x->deferred_told, x->ndeferred_told, id)) {
-		if (!failed) { /* still deferred, told already: kept in the new list */
+		if (!failed) { /* not ended yet, told already: kept in the new list */
 			r->ids = xreallocarray(r->ids, r->n + 1, sizeof(*r->ids));
 			r->ids[r->n++] = id;
 		}
 		return;
 	}
+	if (!failed && strcmp(col[6], ST_DEFERRED) != 0)
+		return; /* being retried now: told if it is deferred again */
 	if (failed) {
 		snprintf(msg, sizeof(msg), "file %s (id %lld) of %s/%s failed: %s", col[3], id,
 			 col[1], col[2], col[4]);
@@ -235,16 +237,17 @@ void expect_check(struct expect *x, const struct conf *c, struct ledger *l, time
 		failed.n = x->nfailed_told;
 	}
 	ledger_rows(l,
-		    "SELECT id, partner, feed, name, message, finished FROM files WHERE state = "
-		    "'failed' AND finished >= ? ORDER BY finished, id",
+		    "SELECT id, partner, feed, name, message, finished, state FROM files WHERE "
+		    "state = 'failed' AND finished >= ? ORDER BY finished, id",
 		    tell_file, &failed, "i", (long long)x->failed_mark);
 	free(x->failed_told);
 	x->failed_told = failed.ids;
 	x->nfailed_told = failed.n;
 	x->failed_mark = failed.mark;
 	ledger_rows(l,
-		    "SELECT id, partner, feed, name, message, received FROM files WHERE state = "
-		    "'deferred' AND received <= ? ORDER BY id",
+		    "SELECT id, partner, feed, name, message, received, state FROM files WHERE "
+		    "state IN ('deferred','received','processing','submitting') AND received <= ? "
+		    "ORDER BY id",
 		    tell_file, &deferred, "i", (long long)(now - (time_t)c->alert_deferred));
 	free(x->deferred_told);
 	x->deferred_told = deferred.ids;

@@ -28,7 +28,7 @@ struct expect {
 	time_t failed_mark;	/* failed files finished from here on are told */
 	long long *failed_told; /* ids told that finished at failed_mark (same second) */
 	size_t nfailed_told;
-	long long *deferred_told; /* ids still deferred and told */
+	long long *deferred_told; /* ids told deferred that have not ended (a retry keeps them) */
 	size_t ndeferred_told;
 	unsigned long late; /* feeds late at the last check (for STATUS= and metrics) */
 };
