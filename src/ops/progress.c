@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ops/progress.h"
+#include "util/log.h"
 #include "util/xalloc.h"
 
 #define LINE_BYTES 120
@@ -55,6 +56,15 @@ static void write_file(struct progress *p, long long now)
 	}
 }
 
+/* clear_line: before a log line, the bar's line is emptied; the bar comes back at its next
+   update (one bar at a time: check and submit draw one) */
+static void clear_line(void)
+{
+	if (write(2, "\r\033[K", 4) < 0) {
+		/* stderr is gone */
+	}
+}
+
 static void draw_bar(struct progress *p, long long now, int last)
 {
 	char bar[64], line[256];
@@ -68,9 +78,7 @@ static void draw_bar(struct progress *p, long long now, int last)
 		     (f > 1 ? 1 : f) * 100, p->rows, rate);
 	if (!last && f > 0.01 && f < 1 && secs > 0)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, " ETA %.0f s", secs / f - secs);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, "\033[K");
-	if (last)
-		n = snprintf(line, sizeof(line), "\r\033[K");
+	n += snprintf(line + n, sizeof(line) - (size_t)n, last ? "\033[K\n" : "\033[K");
 	if (write(2, line, (size_t)n) < 0) {
 		/* stderr is gone: nothing to show it on */
 	}
@@ -85,6 +93,8 @@ void progress_open(struct progress *p, const char *dir, int bar, const char *lab
 	p->label = label;
 	p->total = total;
 	p->started_ms = now_ms();
+	if (bar)
+		log_set_interrupt(clear_line);
 	if (dir) {
 		char *path = xasprintf("%s/%s", dir, PROGRESS_FILE);
 		p->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -135,8 +145,10 @@ void progress_close(struct progress *p)
 		close(p->fd);
 		p->fd = -1;
 	}
-	if (p->bar)
-		draw_bar(p, now_ms(), 1);
+	if (p->bar) {
+		log_set_interrupt(NULL);
+		draw_bar(p, now_ms(), 1); /* the last figures stay on their line */
+	}
 	p->bar = 0;
 }
 

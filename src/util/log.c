@@ -12,6 +12,7 @@
 static enum log_level min_level = LOG_INFO;
 static int log_fd = 2;
 static int to_syslog;
+static void (*interrupt)(void);
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void log_set_level(enum log_level level)
@@ -34,6 +35,11 @@ void log_set_syslog(int on, const char *ident)
 	if (on && !to_syslog)
 		logsys_open(ident);
 	to_syslog = on;
+}
+
+void log_set_interrupt(void (*fn)(void))
+{
+	interrupt = fn;
 }
 
 int log_level_parse(const char *s)
@@ -125,6 +131,8 @@ void log_kvf(struct logline *l, const char *key, const char *fmt, ...)
 
 void log_end(struct logline *l)
 {
+	if (l->on && interrupt && !to_syslog)
+		interrupt();
 	if (l->on && to_syslog) {
 		logsys_line((int)l->level, l->b.data, l->b.len);
 	} else if (l->on) {

@@ -28,6 +28,9 @@ void log_set_fd(int fd);
 /* log_set_syslog: on, lines go to syslog(3) as ident (facility daemon), not to the fd;
    the same key=value text, its level as the priority. */
 void log_set_syslog(int on, const char *ident);
+/* log_set_interrupt: fn runs before each line is written (a progress bar on the same
+   terminal clears its line); NULL: none. */
+void log_set_interrupt(void (*fn)(void));
 /* log_level_parse: "debug" ... "error" to a level; -1 for anything else. */
 int log_level_parse(const char *s);
 

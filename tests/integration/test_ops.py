@@ -289,16 +289,16 @@ class ProgressBarTest(unittest.TestCase):
     """check on a terminal: a bar on stderr for a file over 4 MB; none with --quiet, none off a
     terminal, none for a small file."""
 
-    def run_check(self, path, args=(), tty=True):
+    def run_check(self, path, args=(), tty=True, command="check", port=1):
         import pty
         conf = os.path.join(self.d, "dropgate.conf")
         with open(conf, "w") as f:
-            f.write("[dropgate]\n[commerce]\nurl = http://127.0.0.1:1\ntoken_file = %s\n"
+            f.write("[dropgate]\n[commerce]\nurl = http://127.0.0.1:%d\ntoken_file = %s\n"
                     "[feed stock]\ndir = inbound/stock\ndelimiter = \";\"\nencoding = windows-1252\n"
                     "entity = stock_sources\nmap.source_code = \"default\"\nmap.sku = ItemNo | trim | upper\n"
                     "map.quantity = QtyOnHand | number(\",\", \".\")\n"
-                    "map.status = QtyOnHand | number(\",\", \".\") | instock\n" % td.TOKEN)
-        cmd = [td.DROPGATE, "-c", conf, "check", "--feed", "stock", "--out", self.d] + list(args) + [path]
+                    "map.status = QtyOnHand | number(\",\", \".\") | instock\n" % (port, td.TOKEN))
+        cmd = [td.DROPGATE, "-c", conf, command, "--feed", "stock", "--out", self.d] + list(args) + [path]
         if not tty:
             p = subprocess.run(cmd, capture_output=True)
             return p.returncode, p.stderr.decode()
@@ -343,6 +343,20 @@ class ProgressBarTest(unittest.TestCase):
         rc, err = self.run_check(small)
         self.assertEqual(rc, 0)
         self.assertNotIn("rows/s", err)
+
+    def test_submit_draws_the_reading_then_the_sending(self):
+        portfile = os.path.join(self.d, "emu.port")
+        emu = subprocess.Popen([sys.executable, td.EMULATOR, "--port", "0", "--port-file", portfile,
+                                "--token-file", td.TOKEN], stderr=subprocess.DEVNULL)
+        try:
+            td.wait_for(lambda: os.path.exists(portfile) and td.slurp(portfile), 10, "the emulator")
+            rc, err = self.run_check(self.big, command="submit", port=int(td.slurp(portfile)))
+        finally:
+            emu.kill()
+            emu.wait()
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(err, r"\rbig\.csv \[[#.]{30}\]")
+        self.assertRegex(err, r"\rsending \[#{30}\] 100% 120000 rows")
 
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "needs root: a mount namespace")
