@@ -25,7 +25,6 @@ void expect_init(struct expect *x, time_t now)
 void expect_release(struct expect *x)
 {
 	free(x->failed_told);
-	free(x->deferred_told);
 }
 
 /* daily_deadline: the latest local at_minutes at or before now (daylight saving through mktime) */
@@ -171,7 +170,7 @@ static int told(const long long *ids, size_t n, long long id)
 	return 0;
 }
 
-/* a file row: id, partner, feed, name, message, time */
+/* a file row: id, partner, feed, name, message, time (failed: finished; deferred: received) */
 struct file_rows {
 	struct late_check *lc;
 	const char *event;
@@ -191,16 +190,8 @@ static void tell_file(void *ctx, size_t n, const char *const *col)
 	struct alert_facts facts = {r->event, col[1], col[2], col[3], msg, id, t};
 
 	(void)n;
-	if (failed ? (t == x->failed_mark && told(x->failed_told, x->nfailed_told, id))
-		   : told(x->deferred_told, x->ndeferred_told, id)) {
-		if (!failed) { /* not ended yet, told already: kept in the new list */
-			r->ids = xreallocarray(r->ids, r->n + 1, sizeof(*r->ids));
-			r->ids[r->n++] = id;
-		}
+	if (failed && t == x->failed_mark && told(x->failed_told, x->nfailed_told, id))
 		return;
-	}
-	if (!failed && strcmp(col[6], ST_DEFERRED) != 0)
-		return; /* being retried now: told if it is deferred again */
 	if (failed) {
 		snprintf(msg, sizeof(msg), "file %s (id %lld) of %s/%s failed: %s", col[3], id,
 			 col[1], col[2], col[4]);
@@ -213,13 +204,11 @@ static void tell_file(void *ctx, size_t n, const char *const *col)
 			 "file %s (id %lld) of %s/%s is deferred since it came: %s", col[3], id,
 			 col[1], col[2], col[4]);
 	}
-	r->ids = xreallocarray(r->ids, r->n + 1, sizeof(*r->ids));
-	r->ids[r->n++] = id;
-	if (r->lc->c->alert)
-		alert_run(r->lc->c->alert, &facts);
-	else
-		log_simple(LOG_WARN, failed ? "file_failed_alert" : "file_deferred_long", "%s",
-			   msg);
+	if (failed) { /* the ids of the newest second, told apart at the next look */
+		r->ids = xreallocarray(r->ids, r->n + 1, sizeof(*r->ids));
+		r->ids[r->n++] = id;
+	}
+	alert_run(r->lc->c->alert, &facts);
 }
 
 void expect_check(struct expect *x, const struct conf *c, struct ledger *l, time_t now)
@@ -230,6 +219,8 @@ void expect_check(struct expect *x, const struct conf *c, struct ledger *l, time
 
 	x->late = 0;
 	expect_each_pair(c, check_pair, &lc);
+	if (c->alert == NULL)
+		return; /* failed and deferred files are in the log already */
 	/* failed files: each told once; the ids of the newest second are kept to tell them apart */
 	if (x->nfailed_told) {
 		failed.ids = xreallocarray(NULL, x->nfailed_told, sizeof(long long));
@@ -237,19 +228,25 @@ void expect_check(struct expect *x, const struct conf *c, struct ledger *l, time
 		failed.n = x->nfailed_told;
 	}
 	ledger_rows(l,
-		    "SELECT id, partner, feed, name, message, finished, state FROM files WHERE "
-		    "state = 'failed' AND finished >= ? ORDER BY finished, id",
+		    "SELECT id, partner, feed, name, message, finished FROM files WHERE state = "
+		    "'failed' AND finished >= ? ORDER BY finished, id",
 		    tell_file, &failed, "i", (long long)x->failed_mark);
 	free(x->failed_told);
 	x->failed_told = failed.ids;
 	x->nfailed_told = failed.n;
 	x->failed_mark = failed.mark;
-	ledger_rows(l,
-		    "SELECT id, partner, feed, name, message, received, state FROM files WHERE "
-		    "state IN ('deferred','received','processing','submitting') AND received <= ? "
-		    "ORDER BY id",
-		    tell_file, &deferred, "i", (long long)(now - (time_t)c->alert_deferred));
-	free(x->deferred_told);
-	x->deferred_told = deferred.ids;
-	x->ndeferred_told = deferred.n;
+	/* deferred files: told as they pass alert_deferred since they came, deferred (or being
+	   tried again after a deferral) at that moment: each passes it once */
+	if (x->deferred_mark == 0)
+		x->deferred_mark = x->started - (time_t)c->alert_deferred;
+	if (now - (time_t)c->alert_deferred > x->deferred_mark) {
+		ledger_rows(
+		    l,
+		    "SELECT id, partner, feed, name, message, received FROM files WHERE state "
+		    "IN ('deferred','received','processing','submitting') AND attempts > 0 AND "
+		    "received > ? AND received <= ? ORDER BY id",
+		    tell_file, &deferred, "ii", (long long)x->deferred_mark,
+		    (long long)(now - (time_t)c->alert_deferred));
+		x->deferred_mark = now - (time_t)c->alert_deferred;
+	}
 }

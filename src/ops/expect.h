@@ -11,8 +11,10 @@
  *
  * A late feed is noted in the ledger (notes.h note_late: `status` shows it,
  * a restart does not tell it twice) and told once to the `alert` program;
- * its recovery once more. Files that failed since the daemon started, and
- * files deferred longer than alert_deferred, are told once each.
+ * its recovery once more. With an alert program, files that failed since
+ * the daemon started are told once each, and so are files deferred (or being
+ * tried again after a deferral) at the moment they have waited
+ * alert_deferred since they came (while the daemon runs).
  */
 #ifndef DG_EXPECT_H
 #define DG_EXPECT_H
@@ -28,9 +30,8 @@ struct expect {
 	time_t failed_mark;	/* failed files finished from here on are told */
 	long long *failed_told; /* ids told that finished at failed_mark (same second) */
 	size_t nfailed_told;
-	long long *deferred_told; /* ids told deferred that have not ended (a retry keeps them) */
-	size_t ndeferred_told;
-	unsigned long late; /* feeds late at the last check (for STATUS= and metrics) */
+	time_t deferred_mark; /* files that came up to here, minus alert_deferred, were looked at */
+	unsigned long late;   /* feeds late at the last check (for STATUS= and metrics) */
 };
 
 void expect_init(struct expect *x, time_t now);
