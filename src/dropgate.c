@@ -8,6 +8,7 @@
 #include <csv.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <microhttpd.h>
 #include <libxml/xmlversion.h>
 #include <openssl/crypto.h>
 #include <sqlite3.h>
@@ -83,6 +84,8 @@ static int cmd_version(struct command_ctx *cx)
 	printf("jansson %s\n", jansson_version_str());
 	printf("inih %s\n", INIH_VERSION);
 	printf("openssl %s\n", OpenSSL_version(OPENSSL_VERSION));
+	printf("libmicrohttpd %s\n", MHD_get_version());
+	printf("libsystemd %s\n", LIBSYSTEMD_VERSION);
 	return 0;
 }
 

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static const char *const state_names[] = { "valid", "partial", "rejected", "fail
 static const int state_status[] = { 0, 1, 3, EXIT_USAGE };
 
 static int check_one(const struct conf *c, const struct feed *f, const char *path,
-		     const char *outdir, int origins, int parser_child)
+		     const char *outdir, int origins, int parser_child, int quiet)
 {
 	int io_status = parser_child ? EXIT_IO : EXIT_USAGE;
 	struct filecheck fc;
@@ -35,6 +36,7 @@ static int check_one(const struct conf *c, const struct feed *f, const char *pat
 	fc.feed = f;
 	fc.keep_origins = origins;
 	fc.intermediate = parser_child;
+	fc.show = parser_child ? SHOW_PROGRESS_FILE : quiet ? SHOW_NOTHING : SHOW_PROGRESS_BAR;
 	filecheck_limits(c, f, &lim);
 	if (filecheck_run(&fc, &lim) < 0)
 		return io_status; /* unreadable, or its report could not be opened */
@@ -62,10 +64,17 @@ static int enter_sandbox(const struct command_ctx *cx)
 	return rc;
 }
 
+static const struct command_option check_options[] = {
+    {"quiet", 'q', no_argument},
+    {NULL, 0, 0},
+};
+
 const struct command_args check_args = {
-	.usage = "usage: dropgate check [-c FILE] --feed NAME [--out DIR] FILE...\n"
+	.options = check_options,
+	.usage = "usage: dropgate check [-c FILE] --feed NAME [--out DIR] [--quiet] FILE...\n"
 		 "Validate and transform files offline, as `run` would; write the Commerce\n"
 		 "CSV batches and the partner report to DIR (default: the current directory).\n"
+		 "On a terminal, files over 4 MB show a progress bar on stderr (not with --quiet).\n"
 		 "Exit: 0 all rows valid, 1 some rows rejected, 3 file rejected, 2 error.\n",
 };
 
@@ -77,7 +86,7 @@ int cmd_check(struct command_ctx *cx)
 		return EXIT_USAGE;
 	for (int i = 0; i < cx->argc; i++) {
 		int s = check_one(cx->conf, cx->feed, cx->argv[i], cx->outdir, cx->origins,
-				  cx->sandbox >= 0);
+				  cx->sandbox >= 0, command_opt(cx, "quiet") != NULL);
 		if (s > worst)
 			worst = s;
 	}

@@ -189,6 +189,9 @@ static int load_conf(struct command_ctx *cx)
 	if (cx->conf == NULL)
 		return -1;
 	log_set_level((enum log_level)cx->conf->log_level);
+	/* the parser child keeps stderr (the daemon's): its seccomp allows no new socket */
+	if (cx->sandbox < 0)
+		log_set_syslog(cx->conf->log_syslog, "dropgate");
 	return 0;
 }
 

@@ -2,7 +2,8 @@
  * dropgate status [-c FILE] [--json] [--watch]: what the ledger says now,
  * read beside a running daemon (SQLite's WAL lets both in): the daemon's pid,
  * a pause and why, files in flight, deferred and recent, and each export's
- * last and next run. --watch shows it again every 2 seconds.
+ * last and next run, late feeds. --watch shows it again every second: redrawn
+ * with progress bars on a terminal, as plain blocks of lines otherwise.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmd/commands.h"
+#include "cmd/status_progress.h"
 #include "sift/counts.h"
 #include "export/run.h"
 #include "lib/conf.h"
@@ -34,6 +36,7 @@ const struct command_args status_args = {
 struct file_list {
 	struct ledger *l;
 	json_t *list;
+	const struct conf *progress; /* set: each file with its progress (in flight) */
 };
 
 /* one look at the ledger */
@@ -41,6 +44,7 @@ struct snapshot {
 	struct file_list in, recent, deferred;
 	char paused[512], pid[32];
 	json_t *exports;
+	json_t *late; /* status_progress.h */
 };
 
 static json_t *file_json(struct ledger *l, const struct ledger_file *f)
@@ -67,8 +71,11 @@ static json_t *file_json(struct ledger *l, const struct ledger_file *f)
 static void collect(void *ctx, const struct ledger_file *f)
 {
 	struct file_list *s = ctx;
+	json_t *o = file_json(s->l, f);
 
-	json_array_append_new(s->list, file_json(s->l, f));
+	if (s->progress)
+		json_object_set_new(o, "progress", status_progress(s->l, s->progress, f));
+	json_array_append_new(s->list, o);
 }
 
 static json_t *export_json(struct ledger *l, const struct export *e)
@@ -90,9 +97,10 @@ static json_t *export_json(struct ledger *l, const struct export *e)
 
 static void take_snapshot(struct ledger *l, const struct conf *c, struct snapshot *s)
 {
-	s->in = (struct file_list){l, json_array()};
-	s->recent = (struct file_list){l, json_array()};
-	s->deferred = (struct file_list){l, json_array()};
+	s->in = (struct file_list){l, json_array(), c};
+	s->recent = (struct file_list){l, json_array(), NULL};
+	s->deferred = (struct file_list){l, json_array(), NULL};
+	s->late = status_late(l);
 	ledger_each(l, "state IN ('received','processing','submitting')", 1, 1000, collect, &s->in);
 	ledger_each(l, "state NOT IN ('received','processing','submitting','deferred')", 0, 20,
 		    collect, &s->recent);
@@ -107,9 +115,10 @@ static void take_snapshot(struct ledger *l, const struct conf *c, struct snapsho
 /* print_json: the snapshot as one JSON object; the snapshot is gone after */
 static void print_json(struct snapshot *s)
 {
-	json_t *all = json_pack("{s:o,s:o,s:o,s:o,s:s,s:s}", "in_flight", s->in.list, "recent",
-				s->recent.list, "deferred", s->deferred.list, "exports", s->exports,
-				"paused", s->paused, "daemon_pid", s->pid);
+	json_t *all = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o,s:s,s:s}", "schema", 1, "in_flight",
+				s->in.list, "recent", s->recent.list, "deferred", s->deferred.list,
+				"exports", s->exports, "late", s->late, "paused", s->paused,
+				"daemon_pid", s->pid);
 
 	json_dumpf(all, stdout, JSON_INDENT(2));
 	printf("\n");
@@ -117,7 +126,7 @@ static void print_json(struct snapshot *s)
 }
 
 /* kind: 0 in flight (batches confirmed), 1 results (rows), 2 deferred (next try) */
-static void print_files(const char *title, json_t *list, int kind)
+static void print_files(const char *title, json_t *list, int kind, int tty)
 {
 	size_t i;
 	json_t *f;
@@ -147,6 +156,8 @@ static void print_files(const char *title, json_t *list, int kind)
 			print_safe(" next try %s",
 				   json_string_value(json_object_get(f, "next_try")));
 		print_safe("\n");
+		if (kind == 0 && json_object_get(f, "progress"))
+			status_print_progress(json_object_get(f, "progress"), tty);
 		if (kind != 0 && *message)
 			print_safe("         %s\n", message);
 	}
@@ -155,14 +166,19 @@ static void print_files(const char *title, json_t *list, int kind)
 /* print_text: the snapshot for a terminal (cleared first when watching); gone after */
 static void print_text(struct snapshot *s, int watch)
 {
-	if (watch)
+	int tty = isatty(1);
+
+	if (watch && tty)
 		printf("\033[H\033[2J");
+	else if (watch)
+		printf("\n");
 	print_safe("dropgate: %s%s\n", s->pid[0] ? "running as pid " : "not running", s->pid);
 	if (s->paused[0])
 		print_safe("claiming paused: %s\n", s->paused);
-	print_files("in flight", s->in.list, 0);
-	print_files("deferred", s->deferred.list, 2);
-	print_files("recent results", s->recent.list, 1);
+	status_print_late(s->late);
+	print_files("in flight", s->in.list, 0, tty);
+	print_files("deferred", s->deferred.list, 2, tty);
+	print_files("recent results", s->recent.list, 1, tty);
 	print_safe("exports (%zu)\n", json_array_size(s->exports));
 	for (size_t i = 0; i < json_array_size(s->exports); i++) {
 		json_t *x = json_array_get(s->exports, i);
@@ -177,6 +193,7 @@ static void print_text(struct snapshot *s, int watch)
 	json_decref(s->in.list);
 	json_decref(s->recent.list);
 	json_decref(s->deferred.list);
+	json_decref(s->late);
 }
 
 int cmd_status(struct command_ctx *cx)
@@ -192,7 +209,7 @@ int cmd_status(struct command_ctx *cx)
 			print_text(&s, watch);
 		fflush(stdout);
 		if (watch)
-			sleep(2);
+			sleep(1);
 	} while (watch);
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <csv.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "parse/filecheck.h"
 #include "submit/submitter.h"
 #include "lib/conf.h"
+#include "ops/progress.h"
 #include "outcome/outcome.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"
@@ -38,15 +40,70 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
-const struct command_args submit_args = {
-	.usage = "usage: dropgate submit [-c FILE] --feed NAME [--out DIR] FILE\n"
-		 "check FILE, then send every batch to every target of the feed and wait\n"
-		 "for the answers; the report (with Commerce's answers) goes to DIR.\n"
-		 "Exit: as check; 4 when Commerce is unreachable or refuses a batch.\n",
+static const struct command_option submit_options[] = {
+    {"quiet", 'q', no_argument},
+    {NULL, 0, 0},
 };
+
+const struct command_args submit_args = {
+    .options = submit_options,
+    .usage = "usage: dropgate submit [-c FILE] --feed NAME [--out DIR] [--quiet] FILE\n"
+	     "check FILE, then send every batch to every target of the feed and wait\n"
+	     "for the answers; the report (with Commerce's answers) goes to DIR.\n"
+	     "On a terminal, files over 4 MB show a progress bar on stderr (not with --quiet).\n"
+	     "Exit: as check; 4 when Commerce is unreachable or refuses a batch.\n",
+};
+
+/* the sending's bar on a terminal (ops/progress.h): a batch of a target settled is a step */
+struct send_bar {
+	struct progress p;
+	unsigned long rows_per_batch;
+};
+
+static void bar_batch(struct send_bar *b)
+{
+	progress_bytes(&b->p, 1);
+	progress_rows(&b->p, b->rows_per_batch);
+}
+
+static void bar_answered(void *ctx, const struct target *t, unsigned seq, unsigned sub,
+			 const char *rows, const struct answer *a, const char *settles)
+{
+	(void)t, (void)seq, (void)sub, (void)rows, (void)a;
+	if (settles)
+		bar_batch(ctx);
+}
+
+static void bar_settled(void *ctx, const struct target *t, unsigned seq, const char *state)
+{
+	(void)t, (void)seq, (void)state;
+	bar_batch(ctx);
+}
+
+/* send_bar_start: a bar for the sending when check drew one for the reading */
+static const struct submit_hooks *send_bar_start(struct send_bar *b, struct submit_hooks *h,
+						 const struct command_ctx *cx,
+						 const struct filecheck *fc)
+{
+	struct stat st;
+	size_t ntargets = cx->feed->targets.n;
+
+	if (command_opt(cx, "quiet") || !isatty(2) || stat(fc->path, &st) < 0 ||
+	    (unsigned long long)st.st_size < PROGRESS_BAR_MIN || fc->res.batches == 0)
+		return NULL;
+	b->rows_per_batch = (fc->res.rows - fc->res.rows_rejected) / fc->res.batches;
+	progress_open(&b->p, NULL, 1, "sending", (unsigned long long)fc->res.batches * ntargets);
+	memset(h, 0, sizeof(*h));
+	h->answered = bar_answered;
+	h->settled = bar_settled;
+	h->ctx = b;
+	return h;
+}
 
 int cmd_submit(struct command_ctx *cx)
 {
+	struct send_bar bar;
+	struct submit_hooks bar_hooks;
 	const struct feed *f = cx->feed;
 	struct filecheck fc;
 	struct pipeline_limits lim;
@@ -60,6 +117,7 @@ int cmd_submit(struct command_ctx *cx)
 	fc.outdir = cx->outdir;
 	fc.feed = f;
 	fc.keep_origins = 1;
+	fc.show = command_opt(cx, "quiet") ? SHOW_NOTHING : SHOW_PROGRESS_BAR;
 	filecheck_limits(cx->conf, f, &lim);
 	if (filecheck_run(&fc, &lim) < 0)
 		return EXIT_USAGE;
@@ -74,9 +132,12 @@ int cmd_submit(struct command_ctx *cx)
 	s.parcel = &fc.parcel;
 	keyset_init(&s.rejected_lines);
 	s.local_rejected = fc.res.rows_rejected;
+	s.hooks = send_bar_start(&bar, &bar_hooks, cx, &fc);
 	commerce_global_init();
 	for (size_t i = 0; i < f->targets.n && fc.res.batches > 0; i++)
 		submit_target(&s, conf_target(cx->conf, f->targets.v[i]));
+	if (s.hooks)
+		progress_close(&bar.p);
 	rejected = fc.res.rows_rejected + s.commerce_rejected;
 	if (s.status == EXIT_COMMERCE) {
 		state = "failed";

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commerce/client.h"
+#include "ops/counters.h"
 #include "lib/conf.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -330,6 +331,17 @@ static int permanent(CURLcode rc)
  * exchange: one request with the token, retried as the header says. A GET
  * (body NULL) answered 200 is done, its body in *response.
  */
+/* answer.h's classes as the metrics name them (ops/counters.h) */
+static const char *const class_names[] = {"done", "refused", "transient", "auth", "rows", "unnamed"};
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 static enum answer_class exchange(struct commerce_client *c, const char *url, const char *body,
 				  size_t len, struct answer *a, struct buf *response)
 {
@@ -340,8 +352,10 @@ static enum answer_class exchange(struct commerce_client *c, const char *url, co
 	for (;;) {
 		long status;
 		CURLcode rc;
+		struct timespec t0;
 
 		buf_reset(&err);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rc = post(c, url, body, len, 1, &status, &err);
 		if (rc == CURLE_OK && response && status == 200) {
 			answer_reset(a);
@@ -357,6 +371,7 @@ static enum answer_class exchange(struct commerce_client *c, const char *url, co
 			a->cls = permanent(rc) ? ANSWER_REFUSED : ANSWER_TRANSIENT;
 			buf_printf(&a->message, "no answer from Commerce: %s", buf_cstr(&err));
 		}
+		counters_request(c->t->name, class_names[a->cls], seconds_since(&t0));
 		if (a->cls == ANSWER_AUTH && c->admin && !renewed) {
 			/* admin tokens expire: ask for a new one, once */
 			renewed = 1;
@@ -383,6 +398,7 @@ static enum answer_class exchange(struct commerce_client *c, const char *url, co
 		    (c->stop && c->stop(c->stop_ctx)))
 			break;
 		attempt++;
+		counters_retry(c->t->name);
 		{
 			unsigned long wait = backoff(c->t, attempt, c->retry_after);
 			struct logline l;

@@ -38,6 +38,8 @@
 #include "export/run.h"
 #include "lib/conf.h"
 #include "lib/loadconf.h"
+#include "ops/counters.h"
+#include "ops/ops.h"
 #include "parse/sandbox.h"
 #include "queue/ledger.h"
 #include "queue/notes.h"
@@ -60,6 +62,7 @@ struct daemon {
 	struct arrivals in;   /* watching and claiming: the main thread's */
 	struct timers timers; /* the main loop's deadlines: rescan, prune */
 	struct workers work;
+	struct ops ops; /* metrics, late feeds and alerts, systemd's notifications */
 };
 
 static volatile sig_atomic_t stop_flag, reload_flag, stop_signals;
@@ -123,6 +126,7 @@ static void reload(struct daemon *d)
 	d->conf = c;
 	pthread_mutex_unlock(&d->conf_lock);
 	log_set_level((enum log_level)c->log_level);
+	log_set_syslog(c->log_syslog, "dropgate");
 	d->in.w.need_rescan = 1;
 	log_simple(LOG_INFO, "reloaded", "%s", d->confpath);
 	buf_release(&err);
@@ -145,9 +149,15 @@ static void *exporter_main(void *arg)
 			struct export_outcome outcome;
 			struct buf err = BUF_INIT(4096);
 
-			if (export_due(d->ledger, &c->exports[i], now))
-				export_run(c, &c->exports[i], d->ledger, now, NULL, &stop_flag,
-					   &outcome, &err);
+			if (export_due(d->ledger, &c->exports[i], now)) {
+				int rc = export_run(c, &c->exports[i], d->ledger, now, NULL,
+						    &stop_flag, &outcome, &err);
+				counters_export(c->exports[i].name, rc == 0,
+						c->exports[i].kind == EXPORT_BI
+						    ? outcome.rows
+						    : outcome.orders.orders,
+						now);
+			}
 			buf_release(&err);
 		}
 		for (int k = 0; k < 10 && !stop_flag; k++)
@@ -286,6 +296,7 @@ static int daemon_open(struct daemon *d, const char *confpath, struct buf *err)
 		return -1;
 	}
 	log_set_level((enum log_level)d->conf->log_level);
+	log_set_syslog(d->conf->log_syslog, "dropgate");
 	if (readlink("/proc/self/exe", d->self, sizeof(d->self) - 1) < 0) {
 		fprintf(stderr, "dropgate run: cannot find its own program: %s\n", strerror(errno));
 		return -1;
@@ -361,6 +372,7 @@ static int main_loop(struct daemon *d)
 		workers_dispatch(&d->work);
 		if (failure_stops(d))
 			return 1;
+		ops_tick(&d->ops, c); /* the first says READY=1: recovered, scanned once */
 		if (poll(pfd, 2, timers_wait_ms(&d->timers, timers_now_ms(), TICK_MS)) > 0) {
 			if (pfd[0].revents & POLLIN) {
 				watch_read_events(&d->in.w);
@@ -372,7 +384,9 @@ static int main_loop(struct daemon *d)
 		}
 		if (reload_flag) {
 			reload_flag = 0;
+			ops_reloading(&d->ops);
 			reload(d);
+			ops_reloaded(&d->ops, current_conf(d));
 		}
 	}
 	return 0;
@@ -407,14 +421,17 @@ int daemon_run(const char *confpath)
 				  .ctx = &d};
 	workers_start(&d.work);
 	pthread_create(&exporter, NULL, exporter_main, &d);
+	ops_start(&d.ops, d.conf, d.ledger, d.work.nthreads);
 	log_simple(LOG_INFO, "started", "spool %s, state %s, %zu workers", d.conf->spool,
 		   d.conf->state, d.work.nthreads);
 	rc = main_loop(&d);
+	ops_stopping(&d.ops);
 	log_simple(LOG_INFO, "stopping", "finishing or parking the files in hand");
 	workers_wake_all(&d.work);
 	join_or_exit(&d, exporter, rc);
 	if (!ledger_failed(d.ledger)) /* else it would wait on the lock that failed it */
 		ledger_note_set(d.ledger, note_daemon_pid(), "");
+	ops_stop(&d.ops);
 	log_simple(rc ? LOG_ERROR : LOG_INFO, "stopped",
 		   rc ? "stopped after a failure" : "clean stop");
 	daemon_close(&d);

@@ -45,6 +45,11 @@ struct conf {
 	unsigned long long worker_memory; /* rlimits of the parsing process */
 	unsigned long worker_cpu;
 	unsigned long long max_file_size;
+	/* operating it (src/ops/): log = ... syslog, metrics = ADDR:PORT, alert = PROGRAM */
+	int log_syslog;			 /* lines go to syslog(3), not stderr */
+	char *metrics;			 /* NULL: no metrics endpoint */
+	char *alert;			 /* NULL: no alert program */
+	unsigned long alert_deferred;	 /* a file deferred this long since it came is told */
 	struct target *targets;
 	size_t ntargets;
 	struct feed *feeds;

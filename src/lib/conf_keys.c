@@ -281,6 +281,76 @@ static int kp_share(struct loader *ld, const char *v, void *field, const void *a
 	return 0;
 }
 
+/* kp_log: a level (debug, info, warn, error), syslog, or both ("info syslog"). */
+static int kp_log(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	struct conf *c = (struct conf *)((char *)field - offsetof(struct conf, log_level));
+	struct strlist words = STRLIST_INIT;
+	int rc = 0, level = LOG_INFO, syslog = 0;
+
+	(void)arg;
+	strlist_split(&words, v);
+	for (size_t i = 0; i < words.n && rc == 0; i++) {
+		int l = log_level_parse(words.v[i]);
+		if (l >= 0)
+			level = l;
+		else if (strcmp(words.v[i], "syslog") == 0 || strcmp(words.v[i], "stderr") == 0)
+			syslog = words.v[i][1] == 'y';
+		else
+			rc = -1;
+	}
+	if (rc < 0 || words.n == 0 || words.n > 2) {
+		conf_error(ld, ld->line,
+			   "'%s' is not a level (debug, info, warn, error), stderr or syslog, or a "
+			   "level and one of those",
+			   v);
+		rc = -1;
+	} else {
+		c->log_level = level;
+		c->log_syslog = syslog;
+	}
+	strlist_clear(&words);
+	return rc;
+}
+
+/* kp_listen: ADDR:PORT (an IPv4 address, or [IPv6]), for metrics. */
+static int kp_listen(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	const char *colon = strrchr(v, ':');
+	char *end;
+	unsigned long port;
+
+	if (colon == NULL || colon == v || colon[1] == '\0' ||
+	    (port = strtoul(colon + 1, &end, 10), *end != '\0') || port == 0 || port > 65535) {
+		conf_error(ld, ld->line, "'%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464)", v);
+		return -1;
+	}
+	return kp_string(ld, v, field, arg);
+}
+
+/* kp_expect: daily HH:MM, or every DURATION. */
+static int kp_expect(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	struct feed *f = (struct feed *)((char *)field - offsetof(struct feed, expect));
+	unsigned long every;
+
+	(void)arg;
+	if (strncmp(v, "daily ", 6) == 0 && kp_at(ld, v + 6, &f->expect_at, NULL) == 0) {
+		f->expect = EXPECT_DAILY;
+		return 0;
+	}
+	if (strncmp(v, "daily ", 6) == 0)
+		return -1; /* kp_at told */
+	if (strncmp(v, "every ", 6) == 0 && parse_duration(v + 6, &every) == 0 && every > 0) {
+		f->expect = EXPECT_EVERY;
+		f->expect_every = every;
+		return 0;
+	}
+	conf_error(ld, ld->line, "'%s' is not 'daily HH:MM' or 'every DURATION' (e.g. every 30m)",
+		   v);
+	return -1;
+}
+
 static const struct range r_workers = {1, 64};
 static const struct range r_days = {1, 36500};
 static const struct range r_rows = {1, 1000000};
@@ -289,8 +359,6 @@ static const struct range r_errors = {0, ULONG_MAX / 2};
 static const struct range r_members = {1, 100000};
 static const struct range r_ratio = {2, 100000};
 
-static const struct choice c_log[] = {
-    {"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN}, {"error", LOG_ERROR}, {NULL, 0}};
 static const struct choice c_api[] = {{"csv", API_CSV}, {"json", API_JSON}, {NULL, 0}};
 static const struct choice c_format[] = {{"csv", FORMAT_CSV}, {"xml", FORMAT_XML}, {NULL, 0}};
 static const struct choice c_order[] = {{"name", ORDER_NAME}, {"mtime", ORDER_MTIME}, {NULL, 0}};
@@ -352,7 +420,7 @@ const struct key_def conf_dropgate_keys[] = {
 	CK("spool", kp_path, spool, NULL, "/srv/dropgate/spool", OWN_STRING),
 	CK("state", kp_path, state, NULL, "/var/lib/dropgate", OWN_STRING),
 	CK("workers",            kp_uint,     workers,            &r_workers, "2",     OWN_NONE),
-	CK("log",                kp_choice,   log_level,          c_log,      "info",  OWN_NONE),
+	CK("log",                kp_log,      log_level,          NULL,       "info",  OWN_NONE),
 	CK("keep_days",          kp_uint,     keep_days,          &r_days,    "30",    OWN_NONE),
 	CK("rescan",             kp_duration, rescan,             NULL,       "60",    OWN_NONE),
 	CK("settle",             kp_duration, settle,             NULL,       "30",    OWN_NONE),
@@ -362,6 +430,10 @@ const struct key_def conf_dropgate_keys[] = {
 	CK("worker_memory",      kp_size,     worker_memory,      NULL,       "1G",    OWN_NONE),
 	CK("worker_cpu",         kp_duration, worker_cpu,         NULL,       "600",   OWN_NONE),
 	CK("max_file_size",      kp_size,     max_file_size,      NULL,       "4G",    OWN_NONE),
+	/* operating it (src/ops/): metrics, alerts */
+	CK("metrics",            kp_listen,   metrics,            NULL,       NONE,    OWN_STRING),
+	CK("alert",              kp_optional_path, alert,         NULL,       NONE,    OWN_STRING),
+	CK("alert_deferred",     kp_duration, alert_deferred,     NULL,       "1h",    OWN_NONE),
 	END_OF_KEYS,
 };
 
@@ -415,6 +487,9 @@ const struct key_def conf_feed_keys[] = {
 	FK("stamp",          kp_stamp,    stamp,          NULL,         NONE,       OWN_NONE),
 	FK("diff",           kp_bool,     diff,           NULL,         "no",       OWN_NONE),
 	FK("max_absent",     kp_share,    max_absent,     NULL,         "5%",       OWN_NONE),
+	/* late-file alerts (src/ops/expect.h) */
+	FK("expect",         kp_expect,   expect,         NULL,         NONE,       OWN_NONE),
+	FK("expect.partners", kp_list,    expect_partners, NULL,        NONE,       OWN_LIST),
 	END_OF_KEYS,
 };
 

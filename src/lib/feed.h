@@ -63,6 +63,11 @@ struct feed {
 	int diff;				 /* send only rows that differ */
 	struct strlist absent_cols, absent_vals; /* absent.COLUMN = value */
 	double max_absent;			 /* share of known keys, 0..1 */
+	/* expect = daily HH:MM | every DURATION (src/ops/expect.h); expect.partners */
+	enum feed_expect { EXPECT_NONE, EXPECT_DAILY, EXPECT_EVERY } expect;
+	int expect_at;		     /* EXPECT_DAILY: minutes after local midnight */
+	unsigned long expect_every;  /* EXPECT_EVERY: seconds */
+	struct strlist expect_partners; /* empty: the feed's partners */
 	int line; /* of its [section] header */
 };
 

@@ -15,6 +15,7 @@
 #include "lib/profile.h"
 #include "lib/unpack.h"
 #include "lib/xmlin.h"
+#include "ops/progress.h"
 #include "util/io.h"
 #include "util/log.h"
 #include "util/xalloc.h"
@@ -27,6 +28,7 @@ static int on_batch(void *ctx, const struct batch *b)
 	struct filecheck *fc = ctx;
 	int rc = parcel_put_batch(fc->outdir, fc->name, b, fc->keep_origins);
 
+	progress_rows(fc->progress, b->rows);
 	if (rc < 0)
 		fc->io_failed = 1;
 	return rc;
@@ -86,6 +88,7 @@ static int xml_read_fd(void *ctx, char *buf, int len)
 		r->fc->io_failed = 1;
 		return -1;
 	}
+	progress_bytes(r->fc->progress, (size_t)n);
 	return (int)n;
 }
 
@@ -109,6 +112,7 @@ static void read_plain(struct filecheck *fc, struct pipeline *p, int fd)
 			fc->io_failed = 1;
 			break;
 		}
+		progress_bytes(fc->progress, (size_t)n);
 		if (pipeline_write(p, block, (size_t)n) != 0)
 			break;
 	}
@@ -116,6 +120,7 @@ static void read_plain(struct filecheck *fc, struct pipeline *p, int fd)
 }
 
 struct member_reader {
+	struct filecheck *fc;
 	struct unpack *u;
 	struct pipeline *p;
 	struct buf err;
@@ -126,6 +131,8 @@ static int xml_read_member(void *ctx, char *buf, int len)
 	struct member_reader *m = ctx;
 	ssize_t n = unpack_read(m->u, buf, (size_t)len, &m->err);
 
+	if (n > 0)
+		progress_bytes(m->fc->progress, (size_t)n);
 	if (n < 0) {
 		pipeline_reject(m->p, "%s", buf_cstr(&m->err));
 		return -1;
@@ -137,7 +144,7 @@ static int xml_read_member(void *ctx, char *buf, int len)
 static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_kind kind)
 {
 	struct unpack_limits lim;
-	struct member_reader m = {NULL, p, BUF_INIT(4096)};
+	struct member_reader m = {fc, NULL, p, BUF_INIT(4096)};
 	char *block;
 
 	unpack_default_limits(&lim);
@@ -168,9 +175,11 @@ static void read_archive(struct filecheck *fc, struct pipeline *p, enum unpack_k
 			xmlin_run(p, fc->feed, xml_read_member, &m, unpack_member(m.u, i));
 			continue;
 		}
-		while ((n = unpack_read(m.u, block, READ_BLOCK, &m.err)) > 0)
+		while ((n = unpack_read(m.u, block, READ_BLOCK, &m.err)) > 0) {
+			progress_bytes(fc->progress, (size_t)n);
 			if (pipeline_write(p, block, (size_t)n) != 0)
 				break;
+		}
 		if (n < 0)
 			pipeline_reject(p, "%s", buf_cstr(&m.err));
 	}
@@ -206,6 +215,18 @@ static void log_profile(const struct filecheck *fc, const struct pipeline *p, ui
 	log_kvf(&l, "rows", "%lu", r.rows);
 	log_kvf(&l, "rows_timed", "%lu", r.timed);
 	log_end(&l);
+}
+
+/* start_progress: as fc->show asks; a bar only for a big file on a terminal */
+static void start_progress(struct filecheck *fc, unsigned long long size)
+{
+	fc->progress = NULL;
+	if (fc->show == SHOW_NOTHING ||
+	    (fc->show == SHOW_PROGRESS_BAR && (size < PROGRESS_BAR_MIN || !isatty(2))))
+		return;
+	fc->progress = xmalloc(sizeof(*fc->progress));
+	progress_open(fc->progress, fc->show == SHOW_PROGRESS_FILE ? fc->outdir : NULL,
+		      fc->show == SHOW_PROGRESS_BAR, fc->name, size);
 }
 
 int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
@@ -247,6 +268,7 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 	if (t0)
 		pipeline_profile_start(p);
 	kind = unpack_kind_of(fc->name);
+	start_progress(fc, (unsigned long long)st.st_size);
 	pipeline_hint_size(p, (unsigned long long)st.st_size); /* of archives too: a floor */
 	if (kind == UNPACK_NONE) {
 		read_plain(fc, p, fd);
@@ -257,6 +279,9 @@ int filecheck_run(struct filecheck *fc, const struct pipeline_limits *lim)
 	pipeline_finish(p, &fc->res);
 	if (t0)
 		log_profile(fc, p, t0);
+	progress_close(fc->progress);
+	free(fc->progress);
+	fc->progress = NULL;
 	fc->parcel.batches = fc->res.batches;
 	fc->parcel.rows = fc->res.rows;
 	pipeline_free(p);

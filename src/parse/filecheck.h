@@ -22,6 +22,7 @@
 
 struct conf;
 struct feed;
+struct progress;
 
 struct filecheck {
 	const char *path;
@@ -30,6 +31,9 @@ struct filecheck {
 	const struct feed *feed;
 	int keep_origins;
 	int intermediate; /* the daemon's parser child: its report is the daemon's to finish */
+	enum { SHOW_NOTHING, SHOW_PROGRESS_FILE, SHOW_PROGRESS_BAR } show; /* ops/progress.h:
+		outdir/.progress (for status), or a bar on stderr if it is a terminal */
+	struct progress *progress; /* filecheck_run's own */
 	struct report report;
 	struct pipeline_result res;
 	int io_failed;

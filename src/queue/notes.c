@@ -43,3 +43,9 @@ const char *note_export_last_day(struct note_key *k, const char *export)
 	snprintf(k->text, sizeof(k->text), "export:%s:last_day", export);
 	return k->text;
 }
+
+const char *note_late(struct note_key *k, const char *partner, const char *feed)
+{
+	snprintf(k->text, sizeof(k->text), "late:%s/%s", partner, feed);
+	return k->text;
+}

@@ -32,5 +32,9 @@ const char *note_export_last_run(struct note_key *k, const char *export);
 const char *note_export_outcome(struct note_key *k, const char *export);
 /* "export:NAME:last_day": a BI export's newest day written, "YYYY-MM-DD" */
 const char *note_export_last_day(struct note_key *k, const char *export);
+/* "late:PARTNER/FEED": since when an expected feed is late (seconds since the epoch; ""
+   once a file came): the alert is run once per lateness, across restarts (ops/expect.h) */
+const char *note_late(struct note_key *k, const char *partner, const char *feed);
+#define NOTE_LATE_PREFIX "late:"
 
 #endif

@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/logsys.h"
 
 static enum log_level min_level = LOG_INFO;
 static int log_fd = 2;
+static int to_syslog;
+static void (*interrupt)(void);
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void log_set_level(enum log_level level)
@@ -27,6 +30,18 @@ void log_set_fd(int fd)
 	log_fd = fd;
 }
 
+void log_set_syslog(int on, const char *ident)
+{
+	if (on && !to_syslog)
+		logsys_open(ident);
+	to_syslog = on;
+}
+
+void log_set_interrupt(void (*fn)(void))
+{
+	interrupt = fn;
+}
+
 int log_level_parse(const char *s)
 {
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
@@ -42,6 +57,7 @@ void log_begin(struct logline *l, enum log_level level, const char *event)
 	struct tm tm;
 
 	l->on = level >= min_level;
+	l->level = level;
 	buf_init(&l->b, 64 * 1024);
 	if (!l->on)
 		return;
@@ -115,7 +131,11 @@ void log_kvf(struct logline *l, const char *key, const char *fmt, ...)
 
 void log_end(struct logline *l)
 {
-	if (l->on) {
+	if (l->on && interrupt && !to_syslog)
+		interrupt();
+	if (l->on && to_syslog) {
+		logsys_line((int)l->level, l->b.data, l->b.len);
+	} else if (l->on) {
 		const char *p;
 		size_t left;
 

@@ -18,12 +18,19 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 struct logline {
 	struct buf b;
 	int on; /* 0 when the level is filtered out: the calls do nothing */
+	enum log_level level;
 };
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* log_set_fd: where lines go (default 2). */
 void log_set_fd(int fd);
+/* log_set_syslog: on, lines go to syslog(3) as ident (facility daemon), not to the fd;
+   the same key=value text, its level as the priority. */
+void log_set_syslog(int on, const char *ident);
+/* log_set_interrupt: fn runs before each line is written (a progress bar on the same
+   terminal clears its line); NULL: none. */
+void log_set_interrupt(void (*fn)(void));
 /* log_level_parse: "debug" ... "error" to a level; -1 for anything else. */
 int log_level_parse(const char *s);
 
