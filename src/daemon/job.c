@@ -22,6 +22,7 @@
 #include "lib/report.h"
 #include "outcome/finish.h"
 #include "outcome/outcome.h"
+#include "orders/orders.h"
 #include "outcome/reports.h"
 #include "parse/parcel.h"
 #include "parse/parser.h"
@@ -163,8 +164,13 @@ static void submit_all(struct file_job *j, json_t *worker)
 		goto out;
 	}
 	ledger_set_state(j->ledger, j->lf.id, ST_SUBMITTING, NULL);
-	for (size_t i = 0; i < j->f->targets.n && pc.batches > 0 && !s.stopped; i++)
-		submit_target(&s, conf_target(j->c, j->f->targets.v[i]));
+	for (size_t i = 0; i < j->f->targets.n && pc.batches > 0 && !s.stopped; i++) {
+		const struct target *t = conf_target(j->c, j->f->targets.v[i]);
+		if (j->f->operation) /* REST operations, each recorded: orders/ */
+			orders_submit(&s, t, j->ledger, j->lf.id);
+		else
+			submit_target(&s, t);
+	}
 	if (s.stopped || hook_stop(j)) {
 		report_release(&report); /* resumed after the restart */
 		keyset_release(&s.rejected_lines);
@@ -172,7 +178,7 @@ static void submit_all(struct file_job *j, json_t *worker)
 	}
 	if (s.status == EXIT_COMMERCE && s.transient) {
 		report_release(&report);
-		defer(j, "Commerce is unreachable");
+		defer(j, s.why[0] ? s.why : "Commerce is unreachable");
 		keyset_release(&s.rejected_lines);
 		goto out;
 	}

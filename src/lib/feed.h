@@ -14,6 +14,7 @@
 
 struct entity;
 struct mapping;
+struct operation;
 
 enum feed_format { FORMAT_CSV, FORMAT_XML };
 enum feed_complete { COMPLETE_CLOSE, COMPLETE_OKFILE, COMPLETE_QUIET };
@@ -52,6 +53,10 @@ struct feed {
 	unsigned long long max_inflated;
 	unsigned long max_ratio;
 	int nested;
+	/* operation = ...: REST operations instead of an import (lib/operation.h, src/orders/) */
+	const struct operation *operation; /* NULL: an import; entity is then the operation's */
+	int group_by_order;		   /* group_by = order (the default) | row */
+	unsigned long page_size;	   /* orders (companies) per search call */
 	int line; /* of its [section] header */
 };
 

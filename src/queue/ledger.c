@@ -52,7 +52,8 @@ struct ledger *ledger_open(const char *path, struct buf *err)
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 			    NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(l->db, 10000) != SQLITE_OK ||
-	    sqlite3_exec(l->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+	    sqlite3_exec(l->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(l->db, ledger_operations_schema, NULL, NULL, &msg) != SQLITE_OK) {
 		buf_printf(err, "cannot open the ledger %s: %s", path,
 			   msg ? msg : sqlite3_errmsg(l->db));
 		sqlite3_free(msg);

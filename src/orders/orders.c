@@ -1,0 +1,292 @@
+/*
+ * orders - an operation feed's file to one target (orders.h): rows grouped
+ * into operations, what the ledger recorded of them taken up again, orders
+ * looked up, rows checked, the operations sent (send.c), the outcomes told.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd/commands.h"
+#include "commerce/client.h"
+#include "lib/feed.h"
+#include "lib/target.h"
+#include "orders/opstate.h"
+#include "orders/orders.h"
+#include "queue/operations.h"
+#include "util/log.h"
+#include "util/xalloc.h"
+
+static enum op_fate fate_of(const char *state)
+{
+	static const struct {
+		const char *name;
+		enum op_fate fate;
+	} t[] = {{"sent", FATE_UNKNOWN}, {"open", FATE_OPEN},	    {"retry", FATE_RETRY},
+		 {"done", FATE_DONE},	 {"skipped", FATE_SKIPPED}, {"refused", FATE_REFUSED},
+		 {"rejected", FATE_REJECTED}};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(t[i].name, state) == 0)
+			return t[i].fate;
+	return FATE_NEW;
+}
+
+static void take_recorded(void *ctx, const struct ledger_op *r)
+{
+	struct opctx *x = ctx;
+	struct op *o;
+	json_t *rec;
+
+	if (r->no >= x->nops)
+		return; /* not this file's parse: cannot happen for the same bytes */
+	o = &x->ops[r->no];
+	o->fate = fate_of(r->state);
+	snprintf(o->uuid, sizeof(o->uuid), "%s", r->uuid);
+	o->bulk_op = r->bulk_op;
+	o->tries = r->tries;
+	o->result = r->result && *r->result ? xstrdup(r->result) : NULL;
+	o->recorded = 1;
+	rec = json_loads(r->before ? r->before : "", 0, NULL);
+	o->before = json_incref(json_object_get(rec, "expect"));
+	o->rejected = json_incref(json_object_get(rec, "rejected"));
+	json_decref(rec);
+}
+
+/*
+ * resolve_unknown: operations sent whose fate is unknown, looked up on their
+ * orders: there, they are done; not there, they may go again. In bulk mode
+ * one not there may still sit in Commerce's queue: its orders are looked up
+ * again (backoff) until bulk_wait has passed since the lookup began.
+ */
+static void resolve_unknown(struct opctx *x, int bulk)
+{
+	time_t until = time(NULL) + (time_t)x->t->bulk_wait;
+	unsigned long wait = x->t->backoff_ms < 250 ? 250 : x->t->backoff_ms;
+
+	for (;;) {
+		struct op **changed = xcalloc(x->nops + 1, sizeof(*changed));
+		size_t n = 0, left = 0;
+
+		if (ops_lookup(x, 1) < 0) {
+			free(changed);
+			return;
+		}
+		for (size_t i = 0; i < x->nops; i++) {
+			struct op *o = &x->ops[i];
+			if (o->fate != FATE_UNKNOWN)
+				continue;
+			if (op_present(x, o)) {
+				o->fate = FATE_SKIPPED;
+				free(o->result);
+				o->result = xstrdup("found in Commerce after its answer was lost");
+				changed[n++] = o;
+			} else {
+				left++;
+			}
+		}
+		ops_record(x, changed, n);
+		free(changed);
+		if (left == 0)
+			return;
+		if (!bulk || time(NULL) >= until || ops_stopping(x)) {
+			/* not in Commerce: they did not happen, and go again */
+			for (size_t i = 0; i < x->nops; i++)
+				if (x->ops[i].fate == FATE_UNKNOWN) {
+					op_check(x, &x->ops[i]);
+					if (x->ops[i].fate == FATE_UNKNOWN)
+						x->ops[i].fate = FATE_NEW;
+				}
+			return;
+		}
+		for (unsigned long w = 0; w < wait && !ops_stopping(x); w += 100) {
+			struct timespec ts = {0, 100000000L};
+			nanosleep(&ts, NULL);
+		}
+		wait = wait * 2 > 30000 ? 30000 : wait * 2;
+	}
+}
+
+/* plan_all: orders looked up; recorded operations resumed, new ones checked */
+static int plan_all(struct opctx *x)
+{
+	struct op **changed;
+	size_t n = 0;
+
+	for (size_t i = 0; i < x->nops; i++)
+		if (x->ops[i].fate != FATE_NEW && x->ops[i].fate != FATE_UNKNOWN &&
+		    x->ops[i].fate != FATE_RETRY)
+			op_retell(x, &x->ops[i]);
+	if (ops_lookup(x, 0) < 0)
+		return -1;
+	changed = xcalloc(x->nops + 1, sizeof(*changed));
+	for (size_t i = 0; i < x->nops; i++) {
+		struct op *o = &x->ops[i];
+		if (o->fate == FATE_UNKNOWN && op_present(x, o)) {
+			op_retell(x, o);
+			o->fate = FATE_SKIPPED;
+			free(o->result);
+			o->result = xstrdup("found in Commerce after a restart");
+			changed[n++] = o;
+		} else if (o->fate == FATE_UNKNOWN) {
+			op_retell(x, o); /* the same rows as before it went */
+		} else if (o->fate == FATE_NEW || o->fate == FATE_RETRY) {
+			json_decref(o->rejected);
+			o->rejected = NULL;
+			op_check(x, o);
+			if (o->fate == FATE_SKIPPED || o->fate == FATE_REJECTED)
+				changed[n++] = o;
+		}
+	}
+	ops_record(x, changed, n);
+	free(changed);
+	return 0;
+}
+
+/* unknown_body: an operation of unknown fate has its body again (looked up, rows checked) */
+static void unknown_bodies(struct opctx *x)
+{
+	for (size_t i = 0; i < x->nops; i++) {
+		struct op *o = &x->ops[i];
+		if (o->fate == FATE_UNKNOWN && o->body == NULL && o->found) {
+			json_t *keep = o->before, *rej = o->rejected;
+			unsigned char *bad = xcalloc(o->nrows ? o->nrows : 1, 1);
+			memcpy(bad, o->bad, o->nrows);
+			/* the checks again, silently: the rows they reject were told already */
+			o->before = NULL;
+			o->rejected = NULL;
+			op_check(x, o);
+			json_decref(o->before);
+			json_decref(o->rejected);
+			o->before = keep;
+			o->rejected = rej;
+			memcpy(o->bad, bad, o->nrows);
+			free(bad);
+			o->fate = FATE_UNKNOWN;
+		}
+	}
+}
+
+static void tell_outcomes(struct opctx *x)
+{
+	unsigned long skipped = 0, done = 0, refused = 0, open = 0;
+	char msg[512];
+
+	for (size_t i = 0; i < x->nops; i++) {
+		struct op *o = &x->ops[i];
+		if (o->fate == FATE_REFUSED && x->op->kind == OP_SHIP && o->result &&
+		    strstr(o->result, "does not allow a shipment to be created") && o->found &&
+		    op_present(x, o)) {
+			o->fate = FATE_SKIPPED; /* shipped in full already: what was asked is there */
+		}
+		if (o->fate == FATE_REFUSED)
+			op_tell_refusal(x, o, o->result), refused++;
+		else if (o->fate == FATE_SKIPPED)
+			skipped++;
+		else if (o->fate == FATE_DONE)
+			done++;
+		else if (o->fate == FATE_OPEN || o->fate == FATE_UNKNOWN)
+			open++;
+	}
+	if (skipped) {
+		snprintf(msg, sizeof(msg),
+			 "%lu of %zu operations were already in Commerce: nothing was sent again "
+			 "for them",
+			 skipped, x->nops);
+		parcel_message(x->s->parcel, msg);
+	}
+	log_simple(LOG_INFO, "operations_done",
+		   "%s: target %s operation %s: %zu operations, %lu done, %lu already there, "
+		   "%lu refused, %lu open; %lu searches, %lu posts, %lu polls",
+		   x->s->parcel->path, x->t->name, x->op->name, x->nops, done, skipped, refused,
+		   open, x->searches, x->posts, x->polls);
+}
+
+void orders_submit(struct submit_state *s, const struct target *t, struct ledger *l,
+		   long long file_id)
+{
+	struct opctx x;
+	struct buf err = BUF_INIT(4096);
+	char msg[1400];
+
+	memset(&x, 0, sizeof(x));
+	x.s = s;
+	x.t = t;
+	x.f = s->parcel->feed;
+	x.op = x.f->operation;
+	x.ledger = l;
+	x.file_id = file_id;
+	buf_init(&x.why, 4096);
+	x.client = commerce_client_new(t, &err);
+	if (x.client == NULL) {
+		snprintf(msg, sizeof(msg), "nothing sent to [commerce %s]: %s", t->name,
+			 buf_cstr(&err));
+		parcel_message(s->parcel, msg);
+		s->status = EXIT_COMMERCE;
+		goto out;
+	}
+	if (s->hooks && s->hooks->stop)
+		commerce_client_set_stop(x.client, s->hooks->stop, s->hooks->ctx);
+	if (op_table_read(&x.tab, s->parcel, &err) < 0) {
+		snprintf(msg, sizeof(msg), "the parsed rows cannot be read: %s", buf_cstr(&err));
+		parcel_message(s->parcel, msg);
+		s->status = EXIT_COMMERCE;
+		goto out;
+	}
+	ops_group(&x);
+	if (l)
+		ledger_ops_load(l, file_id, t->name, take_recorded, &x);
+	if (plan_all(&x) < 0)
+		goto failed;
+	if (s->local_rejected + s->commerce_rejected > feed_allowance(x.f)) {
+		s->exceeded = 1; /* nothing is sent for a file that fails */
+		snprintf(msg, sizeof(msg), "nothing sent to [commerce %s]: too many rows rejected",
+			 t->name);
+		parcel_message(s->parcel, msg);
+		goto told;
+	}
+	for (unsigned round = 0; round <= t->retries && !x.failed && !ops_stopping(&x); round++) {
+		int more = 0;
+		unknown_bodies(&x);
+		resolve_unknown(&x, t->bulk);
+		if (x.failed || ops_stopping(&x))
+			break;
+		if (t->bulk)
+			ops_send_bulk(&x);
+		else
+			ops_send_direct(&x);
+		for (size_t i = 0; i < x.nops; i++) {
+			struct op *o = &x.ops[i];
+			more |= o->fate == FATE_UNKNOWN ||
+				(o->fate == FATE_RETRY && o->tries <= t->retries);
+		}
+		if (!more)
+			break;
+	}
+	for (size_t i = 0; i < x.nops; i++) /* retriable failures past `retries` */
+		if (x.ops[i].fate == FATE_RETRY && !x.failed)
+			x.ops[i].fate = FATE_REFUSED;
+	if (ops_stopping(&x)) {
+		s->stopped = 1;
+		goto out;
+	}
+failed:
+	if (x.failed) {
+		s->status = EXIT_COMMERCE;
+		snprintf(s->why, sizeof(s->why), "%s", buf_cstr(&x.why));
+		if (!s->transient)
+			parcel_message(s->parcel, buf_cstr(&x.why));
+	}
+told:
+	tell_outcomes(&x);
+out:
+	ops_release(&x);
+	op_table_release(&x.tab);
+	json_decref(x.customers);
+	commerce_client_free(x.client);
+	buf_release(&x.why);
+	buf_release(&err);
+}
