@@ -269,7 +269,7 @@ static void plan_items(struct opctx *x, struct op *o)
 				item = it;
 		}
 		json_array_append_new(items, json_pack("{s:I, s:o}", "order_item_id",
-						       (json_int_t)atoll(ids), qty_json(q)));
+						       (json_int_t)atoll(ids), "qty", qty_json(q)));
 		json_object_set_new(json_object_get(before, "items"), ids,
 				    json_real(num(json_object_get(item, done_field(kind))) +
 					      json_number_value(q)));
