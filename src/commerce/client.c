@@ -30,6 +30,7 @@ struct commerce_client {
 	int (*stop)(void *ctx);
 	void *stop_ctx;
 	const char *method; /* NULL: POST with a body, GET without */
+	int once;	    /* commerce_call: a request never to be sent twice */
 };
 
 static int (*default_stop)(void *ctx);
@@ -174,6 +175,11 @@ static CURLcode post(struct commerce_client *c, const char *url, const char *bod
 	}
 	if (c->method && with_token) /* never the token request's */
 		curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, c->method);
+	/* a request that must not be made twice gets a connection of its own: libcurl sends a
+	   request again by itself when a reused connection dies before any answer, and a
+	   Commerce that died after creating a shipment would then create it twice */
+	if (c->once && with_token)
+		curl_easy_setopt(c->h, CURLOPT_FRESH_CONNECT, 1L);
 	rc = curl_easy_perform(c->h);
 	c->wire += len;
 	*status = 0;
@@ -467,8 +473,10 @@ enum answer_class commerce_call(struct commerce_client *c, const char *method, c
 	url = xasprintf("%.*s/rest/%s/%s", (int)n, c->t->url, c->t->store, route);
 	*unknown = 0;
 	c->method = method;
+	c->once = 1;
 	cls = exchange_once(c, url, body, body ? len : 0, a, response, 1, unknown);
 	c->method = NULL;
+	c->once = 0;
 	free(url);
 	return cls;
 }

@@ -146,30 +146,6 @@ static int plan_all(struct opctx *x)
 	return 0;
 }
 
-/* unknown_body: an operation of unknown fate has its body again (looked up, rows checked) */
-static void unknown_bodies(struct opctx *x)
-{
-	for (size_t i = 0; i < x->nops; i++) {
-		struct op *o = &x->ops[i];
-		if (o->fate == FATE_UNKNOWN && o->body == NULL && o->found) {
-			json_t *keep = o->before, *rej = o->rejected;
-			unsigned char *bad = xcalloc(o->nrows ? o->nrows : 1, 1);
-			memcpy(bad, o->bad, o->nrows);
-			/* the checks again, silently: the rows they reject were told already */
-			o->before = NULL;
-			o->rejected = NULL;
-			op_check(x, o);
-			json_decref(o->before);
-			json_decref(o->rejected);
-			o->before = keep;
-			o->rejected = rej;
-			memcpy(o->bad, bad, o->nrows);
-			free(bad);
-			o->fate = FATE_UNKNOWN;
-		}
-	}
-}
-
 static void tell_outcomes(struct opctx *x)
 {
 	unsigned long skipped = 0, done = 0, refused = 0, open = 0;
@@ -250,7 +226,6 @@ void orders_submit(struct submit_state *s, const struct target *t, struct ledger
 	}
 	for (unsigned round = 0; round <= t->retries && !x.failed && !ops_stopping(&x); round++) {
 		int more = 0;
-		unknown_bodies(&x);
 		resolve_unknown(&x, t->bulk);
 		if (x.failed || ops_stopping(&x))
 			break;

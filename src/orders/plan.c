@@ -87,7 +87,8 @@ static void one_line(struct buf *out, const char *m)
 		if (*m == '\n' || *m == '\r') {
 			while (m[1] == '\n' || m[1] == '\r')
 				m++;
-			if (m[1] && out->len && out->data[out->len - 1] != ':')
+			if (m[1] && out->len && out->data[out->len - 1] != ':' &&
+			    out->data[out->len - 1] != '.')
 				buf_addch(out, ';');
 			if (m[1])
 				buf_addch(out, ' ');
