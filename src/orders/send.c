@@ -24,6 +24,7 @@
 #include "lib/target.h"
 #include "orders/opstate.h"
 #include "queue/operations.h"
+#include "util/crashpoint.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -126,12 +127,14 @@ static void post_bulk(struct opctx *x, struct op **v, size_t n, const char *rout
 		v[i]->uuid[0] = '\0';
 	}
 	ops_record(x, v, n);
+	crash_point("ops-before-post");
 	body = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
 	answer_init(&a);
 	x->posts++;
 	commerce_call(x->client, method, route, body, strlen(body), &a, &resp, &unknown);
 	free(body);
+	crash_point("ops-after-post");
 	if (unknown) {
 		log_simple(LOG_WARN, "bulk_answer_lost",
 			   "%s: %zu operations of unknown fate: looked up before they go again (%s)",
@@ -174,6 +177,7 @@ static void post_bulk(struct opctx *x, struct op **v, size_t n, const char *rout
 			v[id]->fate = FATE_OPEN;
 	}
 	ops_record(x, v, n);
+	crash_point("ops-open");
 out:
 	json_decref(ans);
 	answer_release(&a);
@@ -322,6 +326,7 @@ static void direct_one(struct opctx *x, struct commerce_client *c, struct op *o)
 	answer_init(&a);
 	__atomic_add_fetch(&x->posts, 1, __ATOMIC_RELAXED);
 	commerce_call(c, method, route, body, strlen(body), &a, &resp, &unknown);
+	crash_point("ops-after-call");
 	if (unknown) {
 		o->fate = FATE_UNKNOWN; /* looked up before it goes again */
 	} else if (a.cls == ANSWER_DONE) {

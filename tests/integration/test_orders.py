@@ -309,6 +309,28 @@ class ShipmentsTest(unittest.TestCase):
         self.assertEqual(state, "done", "seed %d: %s" % (seed, message))
         shipped_per_order(self, a.shipments(), want)
 
+    def test_cut_at_each_step_of_an_operation_never_ships_twice(self):
+        # each crash point (src/util/crashpoint.h) cuts the protocol where a kill could:
+        # recorded but not sent, sent but the answer not recorded, open, called but not recorded
+        for point, bulk in (("ops-before-post", "yes"), ("ops-after-post", "yes"), ("ops-open", "yes"),
+                            ("ops-after-call", "no")):
+            with self.subTest(point=point):
+                a = OrdersAppliance(["--orders", "30", "--bulk-delay", "0.2"], batch_rows=10, bulk=bulk,
+                                    bulk_wait="3s")
+                try:
+                    data, want = wms_file(orders=30, split=20)
+                    a.drop("cut.csv", data, "shipments")
+                    a.start(crash_at=point)
+                    self.assertEqual(a.crashed(), 137, point + ": the daemon did not reach its crash point")
+                    a.start()
+                    td.wait_for(lambda: a.finished(1), 60, "the file to end after " + point)
+                    a.group_stop()
+                    _, _, state, message, _ = a.files()[-1]
+                    self.assertEqual(state, "done", "%s: %s" % (point, message))
+                    shipped_per_order(self, a.shipments(), want)
+                finally:
+                    a.close()
+
     def test_lost_bulk_answer_ships_nothing_twice(self):
         self.a = a = OrdersAppliance(["--orders", "60"], batch_rows=20, page_size=50, bulk_wait="4s")
         a.emu_call("faults", [{"match": "/async/bulk/", "drop": "after", "after": 1, "times": 1}])
