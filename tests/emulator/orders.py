@@ -26,8 +26,10 @@ class Refusal(Exception):
 
     def rendered(self):
         """The message with its %name placeholders filled, as getMessage() gives it."""
-        m = self.message
-        for k, v in (self.parameters or {}).items():
+        m, params = self.message, self.parameters or {}
+        if isinstance(params, list):  # Phrase placeholders %1, %2, ...
+            params = {str(n): v for n, v in enumerate(params, 1)}
+        for k, v in params.items():
             m = m.replace("%" + k, str(v))
         return m
 
@@ -124,17 +126,32 @@ def can_creditmemo(o):
     return abs(num(o.get("total_paid")) - num(o.get("total_refunded"))) >= .0001
 
 
+def order_can_ship(o):
+    # Order::canShip(): not held, in payment review, virtual or canceled, and an item with
+    # something left to ship that is not wholly refunded
+    if o.get("state") in ("holded", "payment_review", "canceled") or o.get("is_virtual"):
+        return False
+    return any(to_ship(i) > 0 and not i.get("is_virtual") and num(i.get("qty_refunded")) != num(i.get("qty_ordered"))
+               for i in items_of(o))
+
+
 def settle_state(o):
-    """Magento\\Sales\\Model\\ResourceModel\\Order\\Handler\\State::check() on save: new and in
-    process becomes processing; with nothing left to invoice, processing becomes complete when
-    nothing is left to ship, and closed when nothing is left to refund either (after a refund)."""
+    """Magento\\Sales\\Model\\ResourceModel\\Order\\Handler\\State::check() on each save: a new
+    order in process becomes processing; once nothing is left to invoice (and it is neither
+    canceled nor held), processing/complete becomes closed when nothing can be refunded or
+    shipped any more, else processing becomes complete when nothing is left to ship (or what
+    is not shipped was refunded: isPartiallyRefundedOrderShipped())."""
     if o.get("state") == "new":
         o["state"], o["status"] = "processing", "processing"
     if o.get("state") in ("canceled", "holded") or can_invoice(o):
         return
-    if o["state"] in ("processing", "complete") and not can_creditmemo(o) and num(o.get("total_refunded")) > 0:
+    ship_left = order_can_ship(o)
+    shipped = sum(int(num(i.get("qty_shipped"))) for i in items_of(o))
+    refunded = sum(int(num(i.get("qty_refunded"))) for i in items_of(o) if i.get("product_type", "simple") == "simple")
+    partly_refunded_shipped = shipped > 0 and sum(num(i.get("qty_ordered")) for i in items_of(o)) <= refunded + shipped
+    if o["state"] in ("processing", "complete") and not can_creditmemo(o) and not ship_left and not o.get("is_virtual"):
         o["state"], o["status"] = "closed", "closed"
-    elif o["state"] == "processing" and not can_ship(o):
+    elif o["state"] == "processing" and (not ship_left or partly_refunded_shipped):
         o["state"], o["status"] = "complete", "complete"
 
 
@@ -294,6 +311,12 @@ def refund(st, oid, body):
             lines.append((i, to_refund(i)))
     shipping_left = num(o.get("shipping_amount")) - num(o.get("shipping_refunded"))
     shipping = num(args["shipping_amount"]) if args.get("shipping_amount") is not None else shipping_left
+    if shipping > shipping_left + .0001:
+        # Order\Creditmemo\Total\Shipping::collect() (collectTotals() while the factory builds
+        # the credit memo, before any validator): a plain LocalizedException, the amount
+        # formatted in the order's base currency
+        symbol = {"EUR": "\u20ac", "USD": "$", "GBP": "\u00a3"}.get(o.get("order_currency_code"), "")
+        raise Refusal(400, "Maximum shipping amount allowed to refund is: %1", ["%s%.2f" % (symbol, shipping_left)])
     plus, minus = num(args.get("adjustment_positive")), num(args.get("adjustment_negative"))
     total = sum(q * num(i.get("price")) for i, q in lines) + shipping + plus - minus
     # Order\Validation\RefundOrder::validate(): CanRefund, the creditmemo's QuantityValidator
@@ -314,7 +337,7 @@ def refund(st, oid, body):
     if total <= 0:
         messages.append("The credit memo's total must be positive.")
     elif total - (num(o.get("total_paid")) - num(o.get("total_refunded"))) > .0001:
-        # Creditmemo\TotalsValidator (as Adobe's RefundOrder page shows its answer)
+        # Creditmemo\Validation\TotalsValidator::validate(): the raw float, not a price
         messages.append("The most money available to refund is %s."
                         % qty_out(round(num(o.get("total_paid")) - num(o.get("total_refunded")), 2)))
     for iid, q in asked.items():
@@ -359,7 +382,9 @@ def refund(st, oid, body):
 # --- POST /V1/orders/{id}/comments, cancel, hold, unhold ----------------------------------
 def comment(st, oid, body):
     """Service\\OrderService::addComment(): Order::addStatusHistory() sets the order's status to
-    the history's (no check against its state), saves, answers true."""
+    the history's, with no check that the status exists or fits the state (magento/magento2
+    issue #32968), saves, answers true. A history without status keeps the order's: releases
+    before the fix of issue #34180 (AC-1342) set the status to null instead."""
     o = get_order(st, oid)
     h = body.get("statusHistory") or body.get("status_history") or {}
     status = h.get("status") or o.get("status")
@@ -387,9 +412,16 @@ def cancel(st, oid, body=None):
     o = get_order(st, oid)
     if not can_cancel(o):
         return False
+    # Order::registerCancellation(): the order is canceled unless an item holds invoiced,
+    # unrefunded quantity: then processing when that item could still ship more than it
+    # cancels (Item::isProcessingAvailable()), else complete; Item::cancel() cancels each
+    # item's getQtyToCancel()
+    state = "canceled"
     for i in items_of(o):
+        if state != "processing" and to_refund(i):
+            state = "processing" if to_ship(i) > to_cancel(i) else "complete"
         i["qty_canceled"] = qty_out(num(i.get("qty_canceled")) + to_cancel(i))
-    o["state"], o["status"] = "canceled", "canceled"
+    o["state"], o["status"] = state, state
     o["updated_at"] = now()
     return True
 

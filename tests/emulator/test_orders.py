@@ -202,6 +202,9 @@ class OrdersTest(unittest.TestCase):
         self.assertEqual(docs["stock_returns"], {o["items"][0]["sku"]: 2})
         self.assertEqual(docs["creditmemos"][0]["grand_total"], 19.0)
         self.assertEqual([i["qty_refunded"] for i in self.order(101)["items"]], [2, 0])
+        st, ans = self.post("order/101/refund", {"arguments": {"shipping_amount": 6}})
+        self.assertEqual((st, ans), (400, {"message": "Maximum shipping amount allowed to refund is: %1",
+                                           "parameters": ["\u20ac5.00"]}))
         st, found = self.req("GET", "/rest/default/V1/creditmemos?" + criteria("order_id", "101"))
         self.assertEqual(found["total_count"], 1)
         # the rest, shipping included: all that was paid is refunded, the order is closed
@@ -233,6 +236,11 @@ class OrdersTest(unittest.TestCase):
         o = self.order(4)
         self.assertEqual((o["state"], [i["qty_canceled"] for i in o["items"]]), ("canceled", [1, 3, 1]))
         self.assertEqual(self.post("orders/4/cancel", {}), (200, False))
+        # Order::registerCancellation(): invoiced, unrefunded quantity keeps the order processing
+        self.post("order/6/invoice", {"items": [{"order_item_id": 16, "qty": 1}]})
+        self.assertEqual(self.post("orders/6/cancel", {}), (200, True))
+        o = self.order(6)
+        self.assertEqual((o["state"], [i["qty_canceled"] for i in o["items"]]), ("processing", [0, 2, 3]))
 
     def test_hold_and_unhold(self):
         self.assertEqual(self.post("orders/4/unhold", {}), (400, {"message": "You cannot remove the hold."}))
