@@ -102,7 +102,7 @@ def schedule(st, route, elements):
                     "status": OPEN, "result_serialized_data": None, "result_message": None,
                     "error_code": None})
     st.bulks[bulk_uuid] = {"uuid": bulk_uuid, "accepted": time.time(), "op": op,
-                           "start_time": orders.now(), "operations": ops}
+                           "start_time": orders.now(), "operations": ops, "open": len(ops)}
     errors = any(i["status"] == "rejected" for i in items)
     return {"bulk_uuid": bulk_uuid, "request_items": items, "errors": errors}
 
@@ -151,12 +151,13 @@ def run_due(st):
     due = time.time() - st.consumer["delay"]
     n = 0
     for b in st.bulks.values():
-        if b["accepted"] > due:
+        if not b["open"] or b["accepted"] > due:
             continue
         for o in b["operations"]:
             if o["status"] == OPEN:
                 process(st, o)
                 n += 1
+        b["open"] = sum(1 for o in b["operations"] if o["status"] == OPEN)
     return n
 
 
