@@ -71,25 +71,49 @@ def run(st, op, param, body):
     return orders.OPERATIONS[op](st, param, body)
 
 
-def schedule(st, route, elements):
-    """POST /rest/<store>/async/bulk/V1/<route>: Magento\\AsynchronousOperations\\Model\\
-    MassSchedule::publishMass(). Every element becomes an open operation (id = its index in
-    the array) and an "accepted" request item with the sha256 of its serialized data; one
-    that cannot (here: not an object, or without its path parameter) is "rejected" with an
-    error_message and the answer's "errors" is true (BulkException, whose data
-    AsynchronousRequestProcessor::process() answers all the same). HTTP 202 either way."""
+# the service parameters without a default, besides the path one: ServiceInputProcessor
+# refuses a request that lacks one (OrderService::addComment($id, $statusHistory),
+# CompanyRepository::save($company))
+REQUIRED_BODY = {"comment": "statusHistory", "company.create": "company", "company.update": "company"}
+
+
+def required(field):
+    # Webapi\ServiceInputProcessor::process(): an InputException with one error is that error
+    return orders.Refusal(400, '"%fieldName" is required. Enter and try again.', {"fieldName": field})
+
+
+def check_body(op, field, el):
+    """What the synchronous endpoint's input processor refuses before the service runs."""
+    for f in (field, REQUIRED_BODY.get(op)):
+        if f and el.get(f) in (None, ""):
+            raise required(f)
+
+
+def schedule(st, route, elements, reject=()):
+    """POST /rest/<store>/async/bulk/V1/<route>.
+
+    magento/magento2 WebapiAsync Controller/Rest/Asynchronous/InputParamsResolver::resolve()
+    first resolves every element as the synchronous endpoint would: one without a required
+    parameter (its path parameter, e.g. orderId) refuses the whole request (400, nothing
+    scheduled); an element that is not an object is skipped without a request item. Then
+    AsynchronousOperations Model/MassSchedule::publishMass() makes each element an open
+    operation (id = its key in the array) and an "accepted" request item with the sha256
+    of its serialized data; one that cannot be scheduled is "rejected" with error_message
+    and error_code and the answer's "errors" is true (BulkException, whose data
+    AsynchronousRequestProcessor::process() answers all the same): HTTP 202 either way.
+    The emulator rejects the keys listed in `reject` (a fault)."""
     op, field, _ = ROUTES[route]
+    for el in elements:
+        if isinstance(el, dict):
+            check_body(op, field, el)
     bulk_uuid = str(uuid.uuid4())
     items, ops = [], []
     for key, el in enumerate(elements):
-        problem = None
         if not isinstance(el, dict):
-            problem = "Request data is invalid."
-        elif field and el.get(field) in (None, ""):
-            problem = '"%s" is required. Enter and try again.' % field
-        if problem:
+            continue
+        if key in reject:
             items.append({"id": key, "data_hash": None, "status": "rejected",
-                          "error_message": problem, "error_code": 0})
+                          "error_message": "Emulated rejection of element %d" % key, "error_code": 0})
             continue
         body = dict(el)
         param = body.pop(field) if field else None

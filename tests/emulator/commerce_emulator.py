@@ -623,6 +623,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(400, {"message": "Decoding error: \nSyntax error"}, op, None)
         with self.st.lock:
             try:
+                bulk.check_body(op, None, body)
                 status, result = 200, call(self.st, ids[0] if ids else None, body)
             except orders.Refusal as e:
                 status, result = e.status, e.body()
@@ -642,9 +643,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(400, {"message": "A bulk request body is a JSON array of operations."},
                                "bulk", None)
         with self.st.lock:
-            result = bulk.schedule(self.st, route, elements)
+            try:
+                status = 202
+                result = bulk.schedule(self.st, route, elements, (fault or {}).get("reject", ()))
+            except orders.Refusal as e:
+                status, result = e.status, e.body()
             bulk.start_consumer(self.st)
-        return self.answer(202, result, "bulk", fault, entity=bulk.ROUTES[route][0], rows=len(elements))
+        return self.answer(status, result, "bulk", fault, entity=bulk.ROUTES[route][0], rows=len(elements))
 
     # --- control ------------------------------------------------------------------
     def control(self, method, what):

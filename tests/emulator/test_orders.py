@@ -277,18 +277,24 @@ class OrdersTest(unittest.TestCase):
     # --- async bulk -----------------------------------------------------------------------
     def test_bulk_ship_accepted_rejected_and_detailed_status(self):
         self.control("consumer", {"running": False})
+        # an element without its path parameter refuses the whole request (InputParamsResolver)
+        st, ans = self.req("POST", "/rest/default/async/bulk/V1/order/byOrderId/ship",
+                           [{"orderId": 4}, {"items": []}])
+        self.assertEqual((st, ans), (400, {"message": '"%fieldName" is required. Enter and try again.',
+                                           "parameters": {"fieldName": "orderId"}}))
+        self.assertEqual(self.control("bulks"), [])
+        # an element that is not an object gets no request item; a rejected one (a fault here)
+        self.control("faults", [{"match": "/async/bulk/", "reject": [3]}])
         ans = self.bulk("order/byOrderId/ship", [
             {"orderId": 4, "items": [{"order_item_id": 10, "qty": 2}], "tracks": [{"track_number": "A1"}]},
-            {"items": []}, "x",
-            {"orderId": 999, "items": []}])
+            "x", {"orderId": 999, "items": []}, {"orderId": 5}])
         self.assertEqual([(i["id"], i["status"]) for i in ans["request_items"]],
-                         [(0, "accepted"), (1, "rejected"), (2, "rejected"), (3, "accepted")])
+                         [(0, "accepted"), (2, "accepted"), (3, "rejected")])
         self.assertTrue(ans["errors"])
         self.assertEqual(len(ans["request_items"][0]["data_hash"]), 64)
-        self.assertEqual(ans["request_items"][1]["error_message"], '"orderId" is required. Enter and try again.')
         time.sleep(0.1)
         st = self.status(ans["bulk_uuid"])
-        self.assertEqual([(o["id"], o["status"]) for o in st["operations_list"]], [(0, 4), (3, 4)])
+        self.assertEqual([(o["id"], o["status"]) for o in st["operations_list"]], [(0, 4), (2, 4)])
         self.assertEqual(st["operation_count"], 2)
         self.assertEqual(self.order(4)["items"][0]["qty_shipped"], 0)  # nothing runs while stopped
         self.control("consumer", {"running": True})
@@ -306,7 +312,7 @@ class OrdersTest(unittest.TestCase):
         st = self.settled(ans["bulk_uuid"])
         self.assertEqual([o["status"] for o in st["operations_list"]], [1, 3])
         self.assertEqual(st["operations_list"][1]["result_message"], FULLY_SHIPPED)
-        self.assertEqual(self.ops().count("bulk"), 2)
+        self.assertEqual(self.ops().count("bulk"), 3)  # the refused one too
 
     def test_bulk_other_routes(self):
         self.control("customers", [{"id": 7, "email": "boss@acme.example"}])
@@ -331,6 +337,10 @@ class OrdersTest(unittest.TestCase):
                          ("waiting", "canceled", "holded"))
         st, ans = self.req("POST", "/rest/default/async/bulk/V1/order/byOrderId/ship", {"orderId": 4})
         self.assertEqual(st, 400)  # not an array
+        st, ans = self.req("POST", "/rest/default/async/bulk/V1/orders/byId/comments", [{"id": 4}])
+        self.assertEqual((st, ans["parameters"]), (400, {"fieldName": "statusHistory"}))
+        st, ans = self.post("orders/4/comments", {})
+        self.assertEqual((st, ans["parameters"]), (400, {"fieldName": "statusHistory"}))
         st, ans = self.req("POST", "/rest/default/async/bulk/V1/order/byOrderId/nothing", [])
         self.assertEqual(st, 404)
         st, ans = self.req("GET", "/rest/default/V1/bulk/no-such-uuid/detailed-status")
