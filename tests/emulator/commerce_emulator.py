@@ -115,6 +115,8 @@ SALES = {
     ("POST", "company"): ("company.create", lambda st, _id, body: companies.create(st, body)),
     ("PUT", "company/:id"): ("company.update", companies.update),
     ("GET", "company/:id"): ("company.get", lambda st, cid, _body: companies.get(st, cid)),
+    # OrderRepository::get(): the order, 404 when there is none
+    ("GET", "orders/:id"): ("order.get", lambda st, oid, _body: json.loads(json.dumps(orders.get_order(st, oid)))),
 }
 DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 PHP_NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")  # PHP 8 is_numeric()

@@ -112,6 +112,9 @@ class OrdersTest(unittest.TestCase):
         self.assertEqual(got, ["100000003", "100000017", "100000101"])
         self.assertIn("qty_shipped", p2["items"][0]["items"][0])
         self.assertEqual(self.ops(), ["orders.search", "orders.search"])
+        st, one = self.req("GET", "/rest/default/V1/orders/3")
+        self.assertEqual((st, one["increment_id"]), (200, "100000003"))
+        self.assertEqual(self.req("GET", "/rest/default/V1/orders/999")[0], 404)
 
     # --- ship ---------------------------------------------------------------------------
     def test_ship_cuts_quantities_and_ignores_foreign_items_silently(self):
