@@ -26,7 +26,9 @@ ROUTES = {
     "orders/byId/hold": ("hold", "id", "POST"),
     "orders/byId/unhold": ("unhold", "id", "POST"),
     "company": ("company.create", None, "POST"),
-    "company/byCompanyId": ("company.update", "companyId", "PUT"),
+    # CompanyRepositoryInterface::save($company) has no companyId parameter: the element's
+    # companyId is neither required nor used (companies.save())
+    "company/byCompanyId": ("company.update", None, "PUT"),
 }
 # the synchronous route each topic is named after: WebapiAsync\Model\Config::
 # generateTopicNameByRouteData(): "async." + route parts without ':' + "." + method
@@ -64,10 +66,8 @@ ROUTES_METHOD = {op: method for op, _, method in ROUTES.values()}
 
 def run(st, op, param, body):
     """The synchronous operation behind a topic: its answer, or raises orders.Refusal."""
-    if op == "company.create":
-        return companies.create(st, body)
-    if op == "company.update":
-        return companies.update(st, param, body)
+    if op in ("company.create", "company.update"):
+        return companies.save(st, body)
     return orders.OPERATIONS[op](st, param, body)
 
 

@@ -112,8 +112,9 @@ SALES = {
     ("POST", "orders/:id/cancel"): ("cancel", orders.cancel),
     ("POST", "orders/:id/hold"): ("hold", orders.hold),
     ("POST", "orders/:id/unhold"): ("unhold", orders.unhold),
-    ("POST", "company"): ("company.create", lambda st, _id, body: companies.create(st, body)),
-    ("PUT", "company/:id"): ("company.update", companies.update),
+    # CompanyRepositoryInterface::save() for both: the PUT's path id is not used (companies.save)
+    ("POST", "company"): ("company.create", lambda st, _id, body: companies.save(st, body)),
+    ("PUT", "company/:id"): ("company.update", lambda st, _id, body: companies.save(st, body)),
     ("GET", "company/:id"): ("company.get", lambda st, cid, _body: companies.get(st, cid)),
     # OrderRepository::get(): the order, 404 when there is none
     ("GET", "orders/:id"): ("order.get", lambda st, oid, _body: json.loads(json.dumps(orders.get_order(st, oid)))),

@@ -22,6 +22,8 @@ class Refusal(Exception):
         b = {"message": self.message}
         if self.parameters is not None:
             b["parameters"] = self.parameters
+        if getattr(self, "errors", None):  # an InputException with several errors
+            b["errors"] = self.errors
         return b
 
     def rendered(self):

@@ -255,27 +255,53 @@ class OrdersTest(unittest.TestCase):
 
     # --- companies ----------------------------------------------------------------------
     def test_company_create_search_update(self):
-        self.control("customers", [{"id": 7, "email": "boss@acme.example", "firstname": "A", "lastname": "B"}])
+        self.control("customers", [{"id": 7, "email": "boss@acme.example", "firstname": "A", "lastname": "B"},
+                                   {"id": 8, "email": "other@acme.example"}])
         company = {"company_name": "ACME", "company_email": "office@acme.example", "street": ["1 Road"],
-                   "city": "Berlin", "country_id": "DE", "postcode": "10115", "telephone": "030 1",
-                   "customer_group_id": 1, "super_user_id": 7, "vat_tax_id": "DE1"}
-        st, ans = self.post("company", {"company": dict(company, super_user_id=8)})
+                   "city": "Berlin", "country_id": "DE", "region_id": 82, "postcode": "10115",
+                   "telephone": "030 1", "customer_group_id": 1, "super_user_id": 7, "vat_tax_id": "DE1"}
+        # SaveValidator\CompanyAdmin: an unknown super user is thrown at once (404)
+        st, ans = self.post("company", {"company": dict(company, super_user_id=9)})
         self.assertEqual((st, ans), (404, {"message": "No such entity with %fieldName = %fieldValue",
-                                           "parameters": {"fieldName": "customerId", "fieldValue": 8}}))
+                                           "parameters": {"fieldName": "customerId", "fieldValue": 9}}))
+        # SaveValidator\CustomerGroup: a missing group too, ahead of the required fields
+        st, ans = self.post("company", {"company": {k: v for k, v in company.items() if k != "customer_group_id"}})
+        self.assertEqual((st, ans["parameters"]), (404, {"fieldName": "customerGroupId", "fieldValue": None}))
+        # RequiredFields: one error is that error, several are listed
         st, ans = self.post("company", {"company": {k: v for k, v in company.items() if k != "city"}})
-        self.assertEqual((st, ans["parameters"]), (400, {"fieldName": "city"}))
+        self.assertEqual((st, ans), (400, {"message": '"%fieldName" is required. Enter and try again.',
+                                           "parameters": {"fieldName": "city"}}))
+        st, ans = self.post("company", {"company": dict(company, city="", region_id=None)})
+        self.assertEqual((st, ans["message"]), (400, "One or more input exceptions have occurred."))
+        self.assertEqual([e["parameters"] for e in ans["errors"]],
+                         [{"fieldName": "city"}, {"fieldName": "region_id", "value": None}])
         st, created = self.post("company", {"company": company})
-        self.assertEqual((st, created["company_name"], created["status"]), (200, "ACME", 0))
+        self.assertEqual((st, created["company_name"], created["status"], created["id"]), (200, "ACME", 0, 1))
+        st, found = self.req("GET", "/rest/default/V1/customers/search?" + criteria("email", "boss@acme.example"))
+        self.assertEqual(found["items"][0]["extension_attributes"]["company_attributes"]["company_id"], 1)
+        # the super user now belongs to ACME: not the admin of another company; the email is taken
+        st, ans = self.post("company", {"company": dict(company, company_name="Other")})
+        self.assertEqual([e["message"] for e in ans["errors"]],
+                         ["This customer is a user of a different company. Enter a different email address to continue.",
+                          "Company with this email address already exists in the system. Enter a different email "
+                          "address to continue."])
         st, found = self.req("GET", "/rest/default/V1/company?" + criteria("company_email", "office@acme.example"))
         self.assertEqual([c["id"] for c in found["items"]], [created["id"]])
-        # PUT replaces the record: vat_tax_id left out is gone
+        # PUT replaces the record the BODY's id names: vat_tax_id left out is gone; the path is not used
         update = {k: v for k, v in company.items() if k != "vat_tax_id"}
-        st, ans = self.req("PUT", "/rest/default/V1/company/%d" % created["id"], {"company": dict(update, city="Köln")})
-        self.assertEqual((st, ans["city"], "vat_tax_id" in ans), (200, "Köln", False))
-        self.assertEqual(self.req("GET", "/rest/default/V1/company/%d" % created["id"])[1]["city"], "Köln")
-        st, ans = self.req("PUT", "/rest/default/V1/company/99", {"company": update})
-        self.assertEqual((st, ans["parameters"]["fieldName"]), (404, "companyId"))
-        self.assertEqual(self.ops()[-3:], ["company.update", "company.get", "company.update"])
+        st, ans = self.req("PUT", "/rest/default/V1/company/99", {"company": dict(update, id=1, city="Köln")})
+        self.assertEqual((st, ans["id"], ans["city"], "vat_tax_id" in ans), (200, 1, "Köln", False))
+        self.assertEqual(self.req("GET", "/rest/default/V1/company/1")[1]["city"], "Köln")
+        st, ans = self.req("PUT", "/rest/default/V1/company/1", {"company": dict(update, id=5)})
+        self.assertEqual((st, ans["parameters"]), (404, {"fieldName": "companyId", "fieldValue": 5}))
+        # without an id in the body a PUT creates a company
+        st, ans = self.req("PUT", "/rest/default/V1/company/1", {"company": dict(update, company_email="b@acme.example",
+                                                                                  super_user_id=8)})
+        self.assertEqual((st, ans["id"]), (200, 2))
+        self.assertEqual(len(self.control("companies")), 2)
+        st, ans = self.req("GET", "/rest/default/V1/company/3")
+        self.assertEqual((st, ans["parameters"]), (404, {"fieldName": "id", "fieldValue": "3"}))
+        self.assertEqual(self.ops()[-3:], ["company.update", "company.update", "company.get"])
 
     # --- async bulk -----------------------------------------------------------------------
     def test_bulk_ship_accepted_rejected_and_detailed_status(self):
@@ -320,7 +346,7 @@ class OrdersTest(unittest.TestCase):
     def test_bulk_other_routes(self):
         self.control("customers", [{"id": 7, "email": "boss@acme.example"}])
         company = {"company_name": "ACME", "company_email": "o@acme.example", "street": ["1"], "city": "X",
-                   "country_id": "DE", "postcode": "1", "telephone": "1", "customer_group_id": 1, "super_user_id": 7}
+                   "country_id": "NL", "postcode": "1", "telephone": "1", "customer_group_id": 1, "super_user_id": 7}
         runs = [("order/byOrderId/invoice", [{"orderId": 4, "capture": True}]),
                 ("orders/byId/comments", [{"id": 5, "statusHistory": {"comment": "hi", "status": "waiting"}}]),
                 ("orders/byId/cancel", [{"id": 101}, {"id": 6}]),
@@ -333,9 +359,10 @@ class OrdersTest(unittest.TestCase):
         self.assertEqual(results[2], [(1, "false"), (1, "true")])  # cancel completes with false
         self.assertEqual([r[0][0] for r in results], [1, 1, 1, 1, 1, 1])
         cid = json.loads(results[5][0][1])["id"]
-        u = self.bulk("company/byCompanyId", [{"companyId": cid, "company": dict(company, city="Y")}], method="PUT")
+        u = self.bulk("company/byCompanyId", [{"companyId": cid, "company": dict(company, id=cid, city="Y")}],
+                      method="PUT")
         self.assertEqual(self.settled(u["bulk_uuid"])["operations_list"][0]["status"], 1)
-        self.assertEqual(self.control("companies")[0]["city"], "Y")
+        self.assertEqual([c["city"] for c in self.control("companies")], ["Y"])
         self.assertEqual((self.order(5)["status"], self.order(6)["state"], self.order(7)["state"]),
                          ("waiting", "canceled", "holded"))
         st, ans = self.req("POST", "/rest/default/async/bulk/V1/order/byOrderId/ship", {"orderId": 4})
