@@ -202,6 +202,8 @@ def ship(st, oid, body):
             q = to_ship(i)
         else:
             continue
+        # ShipmentFactory::castQty(): (int) unless the item takes decimal quantities
+        q = q if i.get("is_qty_decimal") else int(q)
         lines.append((i, max(q, 0)))
     tracks = [t for t in body.get("tracks") or [] if isinstance(t, dict)]
     # Order\Validation\ShipOrder::validate(): CanShip, then the shipment's

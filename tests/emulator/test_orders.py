@@ -138,6 +138,10 @@ class OrdersTest(unittest.TestCase):
         # a later line for the same item wins (the document factory's $items[id] = qty)
         st, _ = self.post("order/4/ship", {"items": [{"order_item_id": 11, "qty": 3}, {"order_item_id": 11, "qty": 1}]})
         self.assertEqual([i["qty_shipped"] for i in self.order(4)["items"]], [2, 1, 0])
+        # a fraction is cast to int (ShipmentFactory::castQty): 0.5 of item 12 ships nothing
+        st, ans = self.post("order/4/ship", {"items": [{"order_item_id": 12, "qty": 0.5}]})
+        self.assertEqual(ans["message"], "Shipment Document Validation Error(s):\n"
+                                         "You can't create a shipment without products.")
         # no items at all: everything left
         self.post("order/4/ship", {"items": []})
         self.assertEqual([i["qty_shipped"] for i in self.order(4)["items"]], [2, 3, 1])
