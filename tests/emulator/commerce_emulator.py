@@ -584,6 +584,12 @@ class Handler(BaseHTTPRequestHandler):
             for f in filters:  # an "in" list of a few hundred ids, tested against every order
                 if f.get("condition_type") in ("in", "nin"):
                     f["_set"] = set(f.get("value", "").split(","))
+            fields = {f.get("field") for f in filters}
+            if len(fields) == 1 and all(f.get("condition_type") == "in" for f in filters):
+                # the same answer as match(), without its per-item call (10,000 orders)
+                field, ids = fields.pop(), set().union(*(f["_set"] for f in filters))
+                items = [i for i in items if i.get(field) is not None and str(i.get(field)) in ids]
+                continue
             items = [i for i in items if any(match(i, f) for f in filters)]  # OR inside a group
         for s in sorted(sorts, reverse=True):
             field, desc = sorts[s].get("field"), sorts[s].get("direction", "ASC").upper() == "DESC"
