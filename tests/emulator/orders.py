@@ -8,7 +8,10 @@ app/code/Magento/...). ORDERS.md describes the protocol for tests.
 import time
 
 # Magento\Sales\Model\OrderRepository::get(): NoSuchEntityException, which webapi answers 404
+# (the 2.3+ wording; the copy in the index, older, says "Requested entity doesn't exist"), and
+# for an id of 0 an InputException (400; older: "Id required")
 NO_ENTITY = "The entity that was requested doesn't exist. Verify the entity and try again."
+NO_ID = "An ID is needed. Set the ID and try again."
 
 
 class Refusal(Exception):
@@ -103,6 +106,8 @@ def get_order(st, oid):
         o = st.orders.get(int(oid))
     except (TypeError, ValueError):
         o = None
+    if not oid or str(oid) == "0":
+        raise Refusal(400, NO_ID)
     if o is None:
         raise Refusal(404, NO_ENTITY)
     return o

@@ -163,6 +163,8 @@ class OrdersTest(unittest.TestCase):
                                          "A shipment cannot be created when an order has a status of holded")
         st, ans = self.post("order/999/ship", {})
         self.assertEqual((st, ans["message"]), (404, ce.orders.NO_ENTITY))
+        st, ans = self.post("order/0/ship", {})
+        self.assertEqual((st, ans["message"]), (400, ce.orders.NO_ID))
         self.assertEqual([i["qty_shipped"] for i in self.order(6)["items"]], [0, 0, 0])
 
     # --- invoice ------------------------------------------------------------------------
