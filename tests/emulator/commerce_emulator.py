@@ -59,6 +59,10 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import bulk
+import companies
+import orders
+
 UNAUTHORIZED = {"message": "The consumer isn't authorized to access %resources.",
                 "parameters": {"resources": "Magento_ImportExport::import_api"}}
 ENTITIES = {"advanced_pricing", "catalog_product", "customer", "customer_address",
@@ -94,6 +98,26 @@ KEYS = {
     "catalog_product": ["sku", "store_view_code"],
     "customer": ["email", "_website"],
     "customer_composite": ["email", "_website"],
+}
+# GET routes answered by search(): the State attribute each one searches
+SEARCHES = {"orders": "orders", "customers/search": "customers", "products": "products",
+            "shipments": "shipments", "invoices": "invoices", "creditmemos": "creditmemos",
+            "company": "companies"}
+# (method, route with numeric ids as :id) -> (journal op, call(state, id, body))
+SALES = {
+    ("POST", "order/:id/ship"): ("ship", orders.ship),
+    ("POST", "order/:id/invoice"): ("invoice", orders.invoice),
+    ("POST", "order/:id/refund"): ("refund", orders.refund),
+    ("POST", "orders/:id/comments"): ("comment", orders.comment),
+    ("POST", "orders/:id/cancel"): ("cancel", orders.cancel),
+    ("POST", "orders/:id/hold"): ("hold", orders.hold),
+    ("POST", "orders/:id/unhold"): ("unhold", orders.unhold),
+    # CompanyRepositoryInterface::save() for both: the PUT's path id is not used (companies.save)
+    ("POST", "company"): ("company.create", lambda st, _id, body: companies.save(st, body)),
+    ("PUT", "company/:id"): ("company.update", lambda st, _id, body: companies.save(st, body)),
+    ("GET", "company/:id"): ("company.get", lambda st, cid, _body: companies.get(st, cid)),
+    # OrderRepository::get(): the order, 404 when there is none
+    ("GET", "orders/:id"): ("order.get", lambda st, oid, _body: json.loads(json.dumps(orders.get_order(st, oid)))),
 }
 DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 PHP_NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")  # PHP 8 is_numeric()
@@ -255,8 +279,13 @@ def start_import(answers, strategy, allowed, rows, problems, header=()):
 
 
 class State:
-    def __init__(self, tokens, admins, admin_ttl, stores, sources=("default",), answers="current"):
+    def __init__(self, tokens, admins, admin_ttl, stores, sources=("default",), answers="current",
+                 seed=None, consumer=True, bulk_delay=0.0, latency=0.0):
         self.lock = threading.Lock()
+        # the order loop back (ORDERS.md): generated orders, the bulk consumer, answer latency
+        self.initial_seed = seed  # {"orders": N, "items": K, "invoiced": bool} or None
+        self.initial_consumer = {"running": consumer, "delay": bulk_delay}
+        self.initial_latency = latency
         self.initial_sources = set(sources)
         self.initial_answers = answers
         self.integration = set(tokens)
@@ -279,10 +308,20 @@ class State:
         self.answers = self.initial_answers       # "current" or "earlier" StartImport
         self.entities = set(ENTITIES)             # import entities Commerce has (import.xml)
         self.columns = {k: list(v) for k, v in VALID_COLUMNS.items()}  # getValidColumnNames()
+        self.shipments, self.invoices, self.creditmemos = {}, {}, {}
+        self.companies, self.bulks, self.seq, self.stock_returns = {}, {}, {}, {}
+        self.consumer = dict(self.initial_consumer)
+        self.latency = self.initial_latency       # every REST answer leaves this long after arrival
+        if self.initial_seed:
+            for o in orders.generate(self.initial_seed.get("orders", 0), self.initial_seed.get("items", 3),
+                                     self.initial_seed.get("invoiced", False)):
+                self.orders[o["entity_id"]] = o
 
     def take_fault(self, path):
         with self.lock:
             for f in self.faults:
+                if "operation" in f:  # the consumer's (bulk.take_operation_fault)
+                    continue
                 if f.get("match", "") in path and f.get("times", 1) > 0:
                     if f.get("after", 0) > 0:  # let this many matching requests through first
                         f["after"] -= 1
@@ -316,6 +355,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_json(self, status, obj, headers=None):
         data = json.dumps(obj).encode()
+        if getattr(self, "arrived", None) and self.st.latency:
+            # config latency: the answer leaves `latency` after the request arrived
+            time.sleep(max(0.0, self.arrived + self.st.latency - time.time()))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -324,10 +366,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def record(self, status, entity=None, rows=None, digest=None, answer=None):
+    def record(self, status, entity=None, rows=None, digest=None, answer=None, op=None):
         entry = {"n": 0, "method": self.command, "path": self.path.split("?")[0], "status": status,
                  "entity": entity, "rows": rows, "digest": digest, "answer": answer, "time": time.time(),
-                 "arrived": getattr(self, "arrived", None)}
+                 "arrived": getattr(self, "arrived", None), "op": op}
         with self.st.lock:
             entry["n"] = len(self.st.journal) + 1
             self.st.journal.append(entry)
@@ -350,8 +392,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.route("POST")
 
+    def do_PUT(self):
+        self.route("PUT")
+
     def route(self, method):
         path = urllib.parse.urlparse(self.path).path
+        self.arrived = None
         if path.startswith("/__emulator/"):
             return self.control(method, path[len("/__emulator/"):])
         self.arrived = time.time()
@@ -370,13 +416,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(fault["status"], {"message": "Service Unavailable"}, headers)
         if method == "POST" and path == "/rest/V1/integration/admin/token":
             return self.admin_token()
-        m = re.match(r"^/rest/([^/]+)/V1/(.*)$", path)
+        # /rest/<store>/V1/..., /rest/V1/... (the default store), and the asynchronous bulk
+        # routes /rest/<store>/async/bulk/V1/... (WebapiAsync AsynchronousRequestProcessor)
+        m = re.match(r"^/rest/(?:([^/]+)/)??(async/bulk/)?V1/(.*)$", path)
         if not m:
             self.body()
             self.record(404)
             return self.send_json(404, {"message": "Request does not match any route."})
-        store, route = m.group(1), m.group(2)
-        raw = self.body() if method == "POST" else b""
+        store, is_bulk, route = m.group(1) or "default", m.group(2), m.group(3)
+        raw = self.body() if method in ("POST", "PUT") else b""
         if not self.authorized():
             self.record(401)
             return self.send_json(401, UNAUTHORIZED)
@@ -385,10 +433,23 @@ class Handler(BaseHTTPRequestHandler):
             # Magento maps NoSuchEntityException to 404
             return self.send_json(404, {"message": "The store that was requested wasn't found. "
                                                    "Verify the store and try again."})
+        if is_bulk:
+            return self.bulk_post(method, route, raw, fault)
         if method == "POST" and route in ("import/csv", "import/json"):
             return self.import_(route, raw, fault)
-        if method == "GET" and route in ("orders", "customers/search", "products"):
+        if method == "GET" and route in SEARCHES:
             return self.search(route)
+        m = re.match(r"^bulk/([^/]+)/detailed-status$", route)
+        if method == "GET" and m:
+            with self.st.lock:
+                try:
+                    status, result = 200, bulk.detailed_status(self.st, m.group(1))
+                except orders.Refusal as e:
+                    status, result = e.status, e.body()
+            self.answer(status, result, "bulk.status", fault)
+            return None
+        if self.sales(method, route, raw, fault):
+            return None
         self.record(404)
         return self.send_json(404, {"message": "Request does not match any route."})
 
@@ -517,11 +578,18 @@ class Handler(BaseHTTPRequestHandler):
             elif k == "searchCriteria[currentPage]":
                 page = int(v)
         with self.st.lock:
-            source = {"orders": self.st.orders, "customers/search": self.st.customers,
-                      "products": self.st.products}[route]
-            items = list(source.values())  # copied below, once paged
+            items = list(getattr(self.st, SEARCHES[route]).values())  # copied below, once paged
         for g in sorted(groups):
             filters = list(groups[g].values())
+            for f in filters:  # an "in" list of a few hundred ids, tested against every order
+                if f.get("condition_type") in ("in", "nin"):
+                    f["_set"] = set(f.get("value", "").split(","))
+            fields = {f.get("field") for f in filters}
+            if len(fields) == 1 and all(f.get("condition_type") == "in" for f in filters):
+                # the same answer as match(), without its per-item call (10,000 orders)
+                field, ids = fields.pop(), set().union(*(f["_set"] for f in filters))
+                items = [i for i in items if i.get(field) is not None and str(i.get(field)) in ids]
+                continue
             items = [i for i in items if any(match(i, f) for f in filters)]  # OR inside a group
         for s in sorted(sorts, reverse=True):
             field, desc = sorts[s].get("field"), sorts[s].get("direction", "ASC").upper() == "DESC"
@@ -533,8 +601,64 @@ class Handler(BaseHTTPRequestHandler):
             items = items[(page - 1) * size:page * size]
         with self.st.lock:
             items = [json.loads(json.dumps(o)) for o in items]
-        self.record(200)
+        self.record(200, op=route.split("/")[0] + ".search")
         return self.send_json(200, {"items": items, "search_criteria": {}, "total_count": total})
+
+    # --- the order loop back (orders.py, companies.py, bulk.py) ----------------------
+    def answer(self, status, obj, op, fault, entity=None, rows=None):
+        """Record and send an answer; a drop: after fault loses it once it is applied."""
+        entry = self.record(status, entity, rows, None, obj, op=op)
+        if fault and fault.get("drop") == "after":
+            entry["dropped"] = True
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return True
+        self.send_json(status, obj)
+        return True
+
+    def sales(self, method, route, raw, fault):
+        """The synchronous order and company endpoints; False when the route is not one."""
+        m = SALES.get((method, re.sub(r"/\d+(?=/|$)", "/:id", route)))
+        if not m:
+            return False
+        op, call = m
+        ids = re.findall(r"/(\d+)(?=/|$)", route)
+        try:
+            body = json.loads(raw) if raw else {}
+            if not isinstance(body, dict):
+                raise ValueError
+        except ValueError:
+            # Webapi\Rest\Request\Deserializer\Json::deserialize()
+            return self.answer(400, {"message": "Decoding error: \nSyntax error"}, op, None)
+        with self.st.lock:
+            try:
+                bulk.check_body(op, None, body)
+                status, result = 200, call(self.st, ids[0] if ids else None, body)
+            except orders.Refusal as e:
+                status, result = e.status, e.body()
+        return self.answer(status, result, op, fault)
+
+    def bulk_post(self, method, route, raw, fault):
+        """POST /rest/<store>/async/bulk/V1/<route>: bulk.schedule(), HTTP 202."""
+        if route not in bulk.ROUTES or bulk.ROUTES[route][2] != method:
+            self.record(404, op="bulk")
+            return self.send_json(404, {"message": "Request does not match any route."})
+        try:
+            elements = json.loads(raw)
+        except ValueError:
+            return self.answer(400, {"message": "Decoding error: \nSyntax error"}, "bulk", None)
+        if not isinstance(elements, list):
+            # the emulator's own refusal: Commerce's resolver was not read for this case
+            return self.answer(400, {"message": "A bulk request body is a JSON array of operations."},
+                               "bulk", None)
+        with self.st.lock:
+            try:
+                status = 202
+                result = bulk.schedule(self.st, route, elements, (fault or {}).get("reject", ()))
+            except orders.Refusal as e:
+                status, result = e.status, e.body()
+            bulk.start_consumer(self.st)
+        return self.answer(status, result, "bulk", fault, entity=bulk.ROUTES[route][0], rows=len(elements))
 
     # --- control ------------------------------------------------------------------
     def control(self, method, what):
@@ -555,9 +679,9 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and what == "revoke":
                 st.revoked.add(req["token"])
                 return self.send_json(200, True)
-            if method == "POST" and what in ("orders", "customers", "products"):
-                key = {"orders": "entity_id", "customers": "id", "products": "id"}[what]
-                target = {"orders": st.orders, "customers": st.customers, "products": st.products}[what]
+            if method == "POST" and what in ("orders", "customers", "products", "companies"):
+                key = {"orders": "entity_id", "customers": "id", "products": "id", "companies": "id"}[what]
+                target = getattr(st, what)
                 for o in req:
                     target[o[key]] = o
                 return self.send_json(200, len(target))
@@ -571,7 +695,31 @@ class Handler(BaseHTTPRequestHandler):
                     st.entities = set(req["entities"])
                 if "columns" in req:
                     st.columns.update(req["columns"])
+                st.latency = float(req.get("latency", st.latency))
                 return self.send_json(200, True)
+            # the order loop back (ORDERS.md)
+            if method == "POST" and what == "generate":
+                for o in orders.generate(int(req.get("orders", 0)), int(req.get("items", 3)),
+                                         bool(req.get("invoiced")), int(req.get("first", 1))):
+                    st.orders[o["entity_id"]] = o
+                return self.send_json(200, len(st.orders))
+            if method == "POST" and what == "consumer":
+                if "running" in req:
+                    st.consumer["running"] = bool(req["running"])
+                st.consumer["delay"] = float(req.get("delay", st.consumer["delay"]))
+                bulk.start_consumer(st)
+                return self.send_json(200, st.consumer)
+            if method == "GET" and what == "orders":
+                return self.send_json(200, list(st.orders.values()))
+            if method == "GET" and what == "documents":
+                return self.send_json(200, {"shipments": list(st.shipments.values()),
+                                            "invoices": list(st.invoices.values()),
+                                            "creditmemos": list(st.creditmemos.values()),
+                                            "stock_returns": st.stock_returns})
+            if method == "GET" and what == "companies":
+                return self.send_json(200, list(st.companies.values()))
+            if method == "GET" and what == "bulks":
+                return self.send_json(200, list(st.bulks.values()))
             if method == "POST" and what == "reset":
                 st.reset()
                 return self.send_json(200, True)
@@ -592,6 +740,11 @@ def match(item, f):
     have = item.get(field)
     if have is None:
         return cond == "null"
+    if cond in ("in", "nin"):
+        ids = f.get("_set")
+        if ids is None:
+            ids = set(value.split(","))
+        return (str(have) in ids) == (cond == "in")
     a, b = sortkey(have), sortkey(value)
     if cond == "eq":
         return a == b
@@ -605,10 +758,6 @@ def match(item, f):
         return a < b
     if cond == "lteq":
         return a <= b
-    if cond == "in":
-        return str(have) in value.split(",")
-    if cond == "nin":
-        return str(have) not in value.split(",")
     if cond == "like":
         pattern = "^" + re.escape(value).replace("%", ".*") + "$"
         return re.match(pattern, str(have)) is not None
@@ -631,6 +780,15 @@ def main():
                     help="an inventory source code Commerce has (default: default)")
     ap.add_argument("--answers", choices=("current", "earlier"), default="current",
                     help="import answers of current Commerce releases (rows named) or earlier ones")
+    ap.add_argument("--orders", type=int, default=0, help="generate N orders (ORDERS.md)")
+    ap.add_argument("--order-items", type=int, default=3, help="items per generated order")
+    ap.add_argument("--invoiced", action="store_true", help="generated orders are fully invoiced")
+    ap.add_argument("--consumer", choices=("running", "stopped"), default="running",
+                    help="the bulk consumer (async.operations.all) at start")
+    ap.add_argument("--bulk-delay", type=float, default=0.0,
+                    help="seconds a bulk's operations stay open before the consumer takes them")
+    ap.add_argument("--latency", type=float, default=0.0,
+                    help="every REST answer leaves this many seconds after its request arrived")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--verbose", action="store_true")
@@ -642,8 +800,11 @@ def main():
     admins = [x.split(":", 1) for x in a.admin]
     httpd = ThreadingHTTPServer((a.host, a.port), Handler)
     httpd.daemon_threads = True
+    seed = {"orders": a.orders, "items": a.order_items, "invoiced": a.invoiced} if a.orders else None
     httpd.state = State(tokens, admins, a.admin_ttl, a.store or ["default"],
-                          a.source or ["default"], a.answers)
+                        a.source or ["default"], a.answers, seed=seed,
+                        consumer=a.consumer == "running", bulk_delay=a.bulk_delay, latency=a.latency)
+    bulk.start_consumer(httpd.state)
     httpd.verbose = a.verbose
     if a.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
