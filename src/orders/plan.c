@@ -358,10 +358,11 @@ static void plan_state(struct opctx *x, struct op *o)
 
 static const char *const company_ints[] = {"region_id", "customer_group_id", "super_user_id",
 					   "status", "sales_representative_id", NULL};
-/* what Magento_Company's validators ask of a new company */
+/* what Magento_Company's Model\SaveValidator\RequiredFields asks of every saved company
+   (Adobe Commerce only; read in a vendored copy, see tests/emulator/companies.py) */
 static const char *const company_required[] = {
-    "company_name", "company_email", "street",	  "city", "country_id",
-    "postcode",	    "telephone",     "super_user_id", NULL};
+    "company_name", "company_email", "street",	   "city", "postcode",
+    "telephone",    "country_id",    "super_user_id", "customer_group_id", NULL};
 
 static int is_int_field(const char *name)
 {

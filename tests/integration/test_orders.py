@@ -110,6 +110,7 @@ map.company_name = Name
 map.street = Street
 map.city = City
 map.country_id = Country
+map.region_id = Region
 map.postcode = Zip
 map.telephone = Phone
 map.customer_group_id = "1"
@@ -461,15 +462,15 @@ class SubmitTest(unittest.TestCase):
     def test_company_create_then_update(self):
         self.call("customers", [{"id": 77, "email": "boss@acme.example", "firstname": "B", "lastname": "Oss",
                                  "website_id": 1}])
-        p, r = self.submit("companies", "Email,Name,Street,City,Country,Zip,Phone,Admin\n"
-                           "Info@Acme.example,Acme,Main St 1,Berlin,DE,10115,+4930,boss@acme.example\n")
+        p, r = self.submit("companies", "Email,Name,Street,City,Country,Region,Zip,Phone,Admin\n"
+                           "Info@Acme.example,Acme,Main St 1,Berlin,DE,82,10115,+4930,boss@acme.example\n")
         self.assertEqual(p.returncode, 0, p.stderr + json.dumps(r))
         [c] = self.call("companies")
         self.assertEqual((c["company_name"], c["company_email"], c["super_user_id"]),
                          ("Acme", "info@acme.example", 77))
         # an update names only what changed: the rest is kept from what Commerce holds
-        p, r = self.submit("companies", "Email,Name,Street,City,Country,Zip,Phone,Admin\n"
-                           "info@acme.example,Acme GmbH,,,,,,\n", "update.csv")
+        p, r = self.submit("companies", "Email,Name,Street,City,Country,Region,Zip,Phone,Admin\n"
+                           "info@acme.example,Acme GmbH,,,,,,,\n", "update.csv")
         self.assertEqual(p.returncode, 0, p.stderr + json.dumps(r))
         [c] = self.call("companies")
         self.assertEqual((c["company_name"], c["city"], c["postcode"], c["super_user_id"]),
