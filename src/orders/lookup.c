@@ -54,6 +54,50 @@ json_t *ops_get(struct opctx *x, const char *route)
 	return j;
 }
 
+/* slim: an order kept with what the checks read, not the whole answer (10,000 orders of
+   Commerce's full JSON would be most of the memory) */
+static json_t *slim(json_t *rec, int company)
+{
+	static const char *const order_keys[] = {"entity_id", "increment_id", "state", "status",
+						 NULL};
+	static const char *const item_keys[] = {"item_id",	"sku",	      "parent_item_id",
+						"qty_ordered",	"qty_shipped",  "qty_invoiced",
+						"qty_refunded", "qty_canceled", NULL};
+	json_t *o, *items, *hist, *v;
+
+	if (company) /* PUT replaces the record: all of it is kept */
+		return json_incref(rec);
+	o = json_object();
+	for (const char *const *k = order_keys; *k; k++)
+		if ((v = json_object_get(rec, *k)) != NULL)
+			json_object_set(o, *k, v);
+	items = json_array();
+	for (size_t i = 0; i < json_array_size(json_object_get(rec, "items")); i++) {
+		json_t *it = json_array_get(json_object_get(rec, "items"), i), *s = json_object();
+		for (const char *const *k = item_keys; *k; k++)
+			if ((v = json_object_get(it, *k)) != NULL)
+				json_object_set(s, *k, v);
+		json_array_append_new(items, s);
+	}
+	json_object_set_new(o, "items", items);
+	hist = json_array();
+	for (size_t i = 0; i < json_array_size(json_object_get(rec, "status_histories")); i++) {
+		const char *c = json_string_value(
+		    json_object_get(json_array_get(json_object_get(rec, "status_histories"), i),
+				    "comment"));
+		if (c)
+			json_array_append_new(hist, json_pack("{s:s}", "comment", c));
+	}
+	json_object_set_new(o, "status_histories", hist);
+	return o;
+}
+
+/* FIELDS: Commerce's answer trimmed to what slim keeps (webapi's `fields` filter) */
+#define ORDER_FIELDS                                                                           \
+	"items[entity_id,increment_id,state,status,items[item_id,sku,parent_item_id,"         \
+	"qty_ordered,qty_shipped,qty_invoiced,qty_refunded,qty_canceled],"                     \
+	"status_histories[comment]],total_count"
+
 /*
  * search_in: every record of resource whose field is one of keys (n of them),
  * into found (field value -> record), page_size keys a call. 0 or -1.
@@ -90,13 +134,16 @@ static int search_in(struct opctx *x, const char *resource, const char *field,
 			   "&searchCriteria[filter_groups][0][filters][0][condition_type]=%s"
 			   "&searchCriteria[pageSize]=%zu&searchCriteria[currentPage]=1",
 			   alone ? "eq" : "in", k);
+		if (strcmp(resource, "orders") == 0)
+			buf_addstr(&route, "&fields=" ORDER_FIELDS);
 		ans = ops_get(x, buf_cstr(&route));
 		items = json_object_get(ans, "items");
 		for (size_t j = 0; j < json_array_size(items); j++) {
 			json_t *rec = json_array_get(items, j);
 			const char *v = json_string_value(json_object_get(rec, field));
 			if (v)
-				json_object_set(found, v, rec);
+				json_object_set_new(found, v,
+						    slim(rec, strcmp(resource, "orders") != 0));
 		}
 		json_decref(ans);
 		i += k;
@@ -125,6 +172,8 @@ static size_t unique_keys(const char **v, size_t n)
 
 static int wanted(const struct op *o, int only_unknown)
 {
+	if (only_unknown == 2)
+		return o->recheck;
 	if (only_unknown)
 		return o->fate == FATE_UNKNOWN;
 	return o->fate == FATE_NEW || o->fate == FATE_UNKNOWN || o->fate == FATE_RETRY;
@@ -187,4 +236,9 @@ int ops_lookup(struct opctx *x, int only_unknown)
 	json_decref(found);
 	free(keys);
 	return rc;
+}
+
+int ops_lookup_marked(struct opctx *x)
+{
+	return ops_lookup(x, 2);
 }

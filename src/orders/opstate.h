@@ -46,13 +46,16 @@ struct op {
 	char uuid[64];
 	unsigned bulk_op;
 	unsigned tries;
-	json_t *before;	  /* what the order must show once this is done */
+	json_t *before;	  /* what the order must show once this is done (plan.c) ... */
+	char *expect;	  /* ... kept as text */
 	json_t *rejected; /* its rows rejected before sending: [[k, column, message], ...] */
 	char *result;
 	json_t *found;	/* the order (or company) as looked up; NULL: none */
-	json_t *body;	/* the request: the synchronous body plus the path parameter */
+	json_t *body;	/* the request being built (plan.c) ... */
+	char *text;	/* ... then as sent: the synchronous body (compact JSON) */
 	long long id;	/* the order's entity_id, the company's id (0: create) */
 	int recorded;	/* the ledger holds a row for it */
+	int recheck;	/* to be looked up again (ops_lookup_marked) */
 };
 
 struct opctx {
@@ -83,6 +86,8 @@ void ops_release(struct opctx *x);
 
 /* lookup.c: each op still to decide gets found (or NULL); -1 when Commerce failed */
 int ops_lookup(struct opctx *x, int only_unknown);
+/* ops_lookup_marked: the same for the operations marked recheck */
+int ops_lookup_marked(struct opctx *x);
 /* lookup_orders: JSON GET of a route, counted; NULL with x->why set */
 json_t *ops_get(struct opctx *x, const char *route);
 void query_escape(struct buf *out, const char *v);

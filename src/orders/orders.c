@@ -51,7 +51,8 @@ static void take_recorded(void *ctx, const struct ledger_op *r)
 	o->result = r->result && *r->result ? xstrdup(r->result) : NULL;
 	o->recorded = 1;
 	rec = json_loads(r->before ? r->before : "", 0, NULL);
-	o->before = json_incref(json_object_get(rec, "expect"));
+	if (json_object_get(rec, "expect"))
+		o->expect = json_dumps(json_object_get(rec, "expect"), JSON_COMPACT);
 	o->rejected = json_incref(json_object_get(rec, "rejected"));
 	json_decref(rec);
 }
@@ -110,54 +111,85 @@ static void resolve_unknown(struct opctx *x, int bulk)
 	}
 }
 
-/* plan_all: orders looked up; recorded operations resumed, new ones checked */
+/* plan_one: o, its order looked up: resumed when recorded, checked when new */
+static int plan_one(struct opctx *x, struct op *o)
+{
+	if (o->fate == FATE_UNKNOWN && op_present(x, o)) {
+		op_retell(x, o);
+		o->fate = FATE_SKIPPED;
+		free(o->result);
+		o->result = xstrdup("found in Commerce after a restart");
+		return 1;
+	}
+	if (o->fate == FATE_UNKNOWN) {
+		op_retell(x, o); /* the same rows as before it went */
+		return 0;
+	}
+	json_decref(o->rejected);
+	o->rejected = NULL;
+	op_check(x, o);
+	return o->fate == FATE_SKIPPED || o->fate == FATE_REJECTED;
+}
+
+/*
+ * plan_all: the operations page_size at a time: their orders looked up (one search),
+ * each resumed or checked, what was looked up let go (10,000 orders held at once
+ * would be most of the memory).
+ */
 static int plan_all(struct opctx *x)
 {
-	struct op **changed;
-	size_t n = 0;
+	struct op **changed = xcalloc(x->nops + 1, sizeof(*changed));
+	size_t n = 0, i = 0;
+	int rc = 0;
 
-	for (size_t i = 0; i < x->nops; i++)
-		if (x->ops[i].fate != FATE_NEW && x->ops[i].fate != FATE_UNKNOWN &&
-		    x->ops[i].fate != FATE_RETRY)
-			op_retell(x, &x->ops[i]);
-	if (ops_lookup(x, 0) < 0)
-		return -1;
-	changed = xcalloc(x->nops + 1, sizeof(*changed));
-	for (size_t i = 0; i < x->nops; i++) {
-		struct op *o = &x->ops[i];
-		if (o->fate == FATE_UNKNOWN && op_present(x, o)) {
-			op_retell(x, o);
-			o->fate = FATE_SKIPPED;
-			free(o->result);
-			o->result = xstrdup("found in Commerce after a restart");
-			changed[n++] = o;
-		} else if (o->fate == FATE_UNKNOWN) {
-			op_retell(x, o); /* the same rows as before it went */
-		} else if (o->fate == FATE_NEW || o->fate == FATE_RETRY) {
-			json_decref(o->rejected);
-			o->rejected = NULL;
-			op_check(x, o);
-			if (o->fate == FATE_SKIPPED || o->fate == FATE_REJECTED)
+	for (size_t k = 0; k < x->nops; k++)
+		if (x->ops[k].fate != FATE_NEW && x->ops[k].fate != FATE_UNKNOWN &&
+		    x->ops[k].fate != FATE_RETRY)
+			op_retell(x, &x->ops[k]);
+	while (i < x->nops && rc == 0) {
+		size_t first = i, marked = 0;
+		for (; i < x->nops && marked < x->f->page_size; i++) {
+			struct op *o = &x->ops[i];
+			o->recheck = o->fate == FATE_NEW || o->fate == FATE_UNKNOWN ||
+				     o->fate == FATE_RETRY;
+			marked += o->recheck;
+		}
+		if (marked && ops_lookup_marked(x) < 0)
+			rc = -1;
+		for (size_t k = first; k < i; k++) {
+			struct op *o = &x->ops[k];
+			if (o->recheck && rc == 0 && plan_one(x, o))
 				changed[n++] = o;
+			o->recheck = 0;
+			json_decref(o->found);
+			o->found = NULL;
 		}
 	}
 	ops_record(x, changed, n);
 	free(changed);
-	return 0;
+	return rc;
 }
 
 static void tell_outcomes(struct opctx *x)
 {
 	unsigned long skipped = 0, done = 0, refused = 0, open = 0;
+	size_t n = 0;
 	char msg[512];
 
+	/* "The order does not allow a shipment to be created": for an order whose shipment is
+	   there (a resend's, another's), what was asked is done */
 	for (size_t i = 0; i < x->nops; i++) {
 		struct op *o = &x->ops[i];
-		if (o->fate == FATE_REFUSED && x->op->kind == OP_SHIP && o->result &&
-		    strstr(o->result, "does not allow a shipment to be created") && o->found &&
-		    op_present(x, o)) {
-			o->fate = FATE_SKIPPED; /* shipped in full already: what was asked is there */
-		}
+		o->recheck = o->fate == FATE_REFUSED && x->op->kind == OP_SHIP && o->result &&
+			     strstr(o->result, "does not allow a shipment to be created");
+		n += o->recheck;
+	}
+	if (n && !x->failed && ops_lookup_marked(x) == 0)
+		for (size_t i = 0; i < x->nops; i++)
+			if (x->ops[i].recheck && op_present(x, &x->ops[i]))
+				x->ops[i].fate = FATE_SKIPPED;
+	for (size_t i = 0; i < x->nops; i++) {
+		struct op *o = &x->ops[i];
 		if (o->fate == FATE_REFUSED)
 			op_tell_refusal(x, o, o->result), refused++;
 		else if (o->fate == FATE_SKIPPED)

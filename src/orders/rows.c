@@ -189,10 +189,12 @@ void ops_release(struct opctx *x)
 		free(o->rows);
 		free(o->bad);
 		json_decref(o->before);
+		free(o->expect);
 		json_decref(o->rejected);
 		free(o->result);
 		json_decref(o->found);
 		json_decref(o->body);
+		free(o->text);
 	}
 	free(x->ops);
 	x->ops = NULL;

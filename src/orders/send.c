@@ -56,13 +56,10 @@ void ops_record(struct opctx *x, struct op **v, size_t n)
 	rows = xcalloc(n, sizeof(*rows));
 	texts = xcalloc(n, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
-		json_t *rec = json_object();
-		if (v[i]->before)
-			json_object_set(rec, "expect", v[i]->before);
-		if (v[i]->rejected)
-			json_object_set(rec, "rejected", v[i]->rejected);
-		texts[i] = json_dumps(rec, JSON_COMPACT);
-		json_decref(rec);
+		char *rej = v[i]->rejected ? json_dumps(v[i]->rejected, JSON_COMPACT) : NULL;
+		texts[i] = xasprintf("{\"expect\":%s,\"rejected\":%s}",
+				     v[i]->expect ? v[i]->expect : "null", rej ? rej : "null");
+		free(rej);
 		rows[i].no = v[i]->no;
 		snprintf(rows[i].state, sizeof(rows[i].state), "%s", fate_state(v[i]->fate));
 		snprintf(rows[i].uuid, sizeof(rows[i].uuid), "%s", v[i]->uuid);
@@ -100,7 +97,7 @@ static void sleep_ms(const struct opctx *x, unsigned long ms)
 
 static int sendable(const struct op *o, unsigned long retries)
 {
-	return o->body && (o->fate == FATE_NEW || o->fate == FATE_RETRY) && o->tries <= retries;
+	return o->text && (o->fate == FATE_NEW || o->fate == FATE_RETRY) && o->tries <= retries;
 }
 
 /* --- bulk ------------------------------------------------------------------ */
@@ -109,31 +106,32 @@ static int sendable(const struct op *o, unsigned long retries)
 static void post_bulk(struct opctx *x, struct op **v, size_t n, const char *route,
 		      const char *method)
 {
-	json_t *arr = json_array(), *ans = NULL, *items;
+	json_t *ans = NULL, *items;
 	const char *param = op_path_param(x);
 	struct answer a;
-	struct buf resp = BUF_INIT(BUF_NOCAP);
-	char *body;
+	struct buf resp = BUF_INIT(BUF_NOCAP), body = BUF_INIT(BUF_NOCAP);
 	const char *uuid;
 	int unknown = 0;
 
+	/* a JSON array of the bodies, each with its path parameter as a field */
+	buf_addch(&body, '[');
 	for (size_t i = 0; i < n; i++) {
-		json_t *e = json_deep_copy(v[i]->body);
+		const char *t = v[i]->text;
+		buf_addstr(&body, i ? ",{" : "{");
 		if (v[i]->id)
-			json_object_set_new(e, param, json_integer(v[i]->id));
-		json_array_append_new(arr, e);
+			buf_printf(&body, "\"%s\":%lld%s", param, v[i]->id, t[1] == '}' ? "" : ",");
+		buf_addstr(&body, t + 1);
 		v[i]->fate = FATE_UNKNOWN; /* from here on, until Commerce says */
 		v[i]->tries++;
 		v[i]->uuid[0] = '\0';
 	}
+	buf_addch(&body, ']');
 	ops_record(x, v, n);
 	crash_point("ops-before-post");
-	body = json_dumps(arr, JSON_COMPACT);
-	json_decref(arr);
 	answer_init(&a);
 	x->posts++;
-	commerce_call(x->client, method, route, body, strlen(body), &a, &resp, &unknown);
-	free(body);
+	commerce_call(x->client, method, route, body.data, body.len, &a, &resp, &unknown);
+	buf_release(&body);
 	crash_point("ops-after-post");
 	if (unknown) {
 		log_simple(LOG_WARN, "bulk_answer_lost",
@@ -314,7 +312,7 @@ static void direct_one(struct opctx *x, struct commerce_client *c, struct op *o)
 {
 	const char *method;
 	char *route = op_route(x, o, 0, &method);
-	char *body = json_dumps(o->body, JSON_COMPACT);
+	const char *body = o->text;
 	struct answer a;
 	struct buf resp = BUF_INIT(BUF_NOCAP);
 	int unknown = 0;
@@ -352,7 +350,6 @@ static void direct_one(struct opctx *x, struct commerce_client *c, struct op *o)
 	ops_record(x, one, 1);
 	answer_release(&a);
 	buf_release(&resp);
-	free(body);
 	free(route);
 }
 
