@@ -28,6 +28,8 @@
 #include "util/log.h"
 #include "util/xalloc.h"
 
+#define ANSWERED_FALSE "Commerce answered false: the order's state does not allow it"
+
 static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int ops_stopping(const struct opctx *x)
@@ -217,7 +219,12 @@ static size_t poll_once(struct opctx *x)
 				if (p->fate != FATE_OPEN || p->bulk_op != id ||
 				    strcmp(p->uuid, o->uuid) != 0)
 					continue;
-				if (st == 1)
+				const char *res = json_string_value(
+				    json_object_get(e, "result_serialized_data"));
+				if (st == 1 && res && strcmp(res, "false") == 0)
+					/* OrderService::cancel/hold/unhold ran and answered false */
+					set_result(p, FATE_REFUSED, ANSWERED_FALSE);
+				else if (st == 1)
 					set_result(p, FATE_DONE, msg);
 				else if (st == 2)
 					set_result(p, FATE_RETRY, msg);
@@ -330,8 +337,7 @@ static void direct_one(struct opctx *x, struct commerce_client *c, struct op *o)
 	} else if (a.cls == ANSWER_DONE) {
 		const char *r = buf_cstr(&resp);
 		if (strcmp(r, "false") == 0)
-			set_result(o, FATE_REFUSED, "Commerce answered false: it did not do it "
-						    "(the order's state does not allow it)");
+			set_result(o, FATE_REFUSED, ANSWERED_FALSE);
 		else
 			set_result(o, FATE_DONE, r);
 	} else if (a.cls == ANSWER_TRANSIENT || a.cls == ANSWER_AUTH || a.http_status == 404 ||

@@ -451,6 +451,39 @@ class SubmitTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertFalse([j for j in self.call("journal")[n:] if j.get("op") != "orders.search"])
 
+    def test_cancel_answered_false_is_told_on_its_line(self):
+        self.submit("holds", "OrderNo\n%s\n" % increment_id(6), "hold.csv")  # Order::canCancel(): not held
+        p, r = self.submit("cancels", "OrderNo\n%s\n%s\n" % (increment_id(7), increment_id(6)))
+        self.assertEqual(p.returncode, 3, p.stderr)  # stop-on-errors: a refused row fails the file
+        with open(os.path.join(self.root, "out", "f.csv.errors.csv"), encoding="utf-8-sig") as f:
+            [e] = list(csv.DictReader(f))
+        self.assertEqual(e["line"], "3")
+        self.assertIn("answered false", e["message"])
+        self.assertEqual(self.order(7)["state"], "canceled")
+        self.assertEqual(self.order(6)["state"], "holded")
+
+    def test_consumer_failures_are_retried_or_told(self):
+        it = items_of(8)
+        # the consumer refuses the first operation for good, fails the second retriably once
+        # (the emulator takes the first fault that applies: the second waits for the first)
+        self.call("faults", [{"operation": "ship", "result": 3, "message": "Shipment Document Validation "
+                              "Error(s):\nA carrier is required.\nThe tracking number is too long.",
+                              "after": 0, "times": 1},
+                             {"operation": "ship", "result": 2, "message": "Lock wait timeout", "after": 0,
+                              "times": 1}])
+        p, r = self.submit("shipments", "OrderNo,Sku,Qty,Tracking,Carrier,CarrierName\n"
+                           "%s,%s,1,T8,dhl,DHL\n%s,%s,1,T9,dhl,DHL\n" % (increment_id(8), it[0]["sku"],
+                                                                         increment_id(9), items_of(9)[0]["sku"]))
+        self.assertEqual(p.returncode, 1, p.stderr)
+        docs = self.call("documents")["shipments"]
+        self.assertEqual(sorted(s["order_id"] for s in docs), [9], "the retriable failure went again, once")
+        self.assertEqual(len([j for j in self.call("journal") if j.get("op") == "bulk"]), 2)
+        with open(os.path.join(self.root, "out", "f.csv.errors.csv"), encoding="utf-8-sig") as f:
+            [e] = list(csv.DictReader(f))
+        self.assertEqual(e["line"], "2")
+        self.assertIn("A carrier is required.", e["message"])
+        self.assertIn("The tracking number is too long.", e["message"])
+
     def test_hold_then_unhold(self):
         p, _ = self.submit("holds", "OrderNo\n%s\n" % increment_id(5))
         self.assertEqual(p.returncode, 0, p.stderr)
