@@ -207,6 +207,15 @@ class OrdersAppliance(td.Appliance):
             return list(csv.DictReader(f))
 
 
+def sanitizer_report(text):
+    """Under --enable-sanitizers: the first report in a log or stderr, else None."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if "Sanitizer" in line and "ERROR" in line or "runtime error:" in line:
+            return " | ".join(lines[i:i + 12])
+    return None
+
+
 def shipped_per_order(test, shipments, want):
     """Each order of want has exactly one shipment, with its items and tracks."""
     by_order = {}
@@ -239,7 +248,9 @@ class ShipmentsTest(unittest.TestCase):
 
     def tearDown(self):
         if self.a:
+            report = sanitizer_report(td.slurp(self.a.log)) if os.path.exists(self.a.log) else None
             self.a.close()
+            self.assertIsNone(report, "the daemon's log")
 
     def test_500_rows_for_300_orders_are_300_shipments_in_few_calls(self):
         self.a = a = OrdersAppliance(["--orders", "300"])
@@ -329,6 +340,7 @@ class ShipmentsTest(unittest.TestCase):
                     _, _, state, message, _ = a.files()[-1]
                     self.assertEqual(state, "done", "%s: %s" % (point, message))
                     shipped_per_order(self, a.shipments(), want)
+                    self.assertIsNone(sanitizer_report(td.slurp(a.log)), "the daemon's log")
                 finally:
                     a.close()
 
@@ -402,6 +414,7 @@ class SubmitTest(unittest.TestCase):
         os.makedirs(out, exist_ok=True)
         p = subprocess.run([td.DROPGATE, "-c", self.conf, "submit", "--feed", feed, "--out", out, path],
                            capture_output=True, text=True)
+        self.assertIsNone(sanitizer_report(p.stderr), "dropgate submit's stderr")
         with open(os.path.join(out, name + ".result.json")) as f:
             return p, json.load(f)
 
