@@ -313,8 +313,9 @@ class State:
         self.consumer = dict(self.initial_consumer)
         self.latency = self.initial_latency       # every REST answer leaves this long after arrival
         if self.initial_seed:
-            for o in orders.generate(self.initial_seed.get("orders", 0), self.initial_seed.get("items", 3),
-                                     self.initial_seed.get("invoiced", False)):
+            seed = self.initial_seed
+            for o in orders.generate(seed.get("orders", 0), seed.get("items", 3), seed.get("invoiced", False),
+                                     1, seed.get("configurable", 0)):
                 self.orders[o["entity_id"]] = o
 
     def take_fault(self, path):
@@ -700,7 +701,8 @@ class Handler(BaseHTTPRequestHandler):
             # the order loop back (ORDERS.md)
             if method == "POST" and what == "generate":
                 for o in orders.generate(int(req.get("orders", 0)), int(req.get("items", 3)),
-                                         bool(req.get("invoiced")), int(req.get("first", 1))):
+                                         bool(req.get("invoiced")), int(req.get("first", 1)),
+                                         int(req.get("configurable", 0))):
                     st.orders[o["entity_id"]] = o
                 return self.send_json(200, len(st.orders))
             if method == "POST" and what == "consumer":
@@ -783,6 +785,8 @@ def main():
     ap.add_argument("--orders", type=int, default=0, help="generate N orders (ORDERS.md)")
     ap.add_argument("--order-items", type=int, default=3, help="items per generated order")
     ap.add_argument("--invoiced", action="store_true", help="generated orders are fully invoiced")
+    ap.add_argument("--configurable", type=int, default=0, metavar="M",
+                    help="the first item of every M-th generated order is a configurable with a child")
     ap.add_argument("--consumer", choices=("running", "stopped"), default="running",
                     help="the bulk consumer (async.operations.all) at start")
     ap.add_argument("--bulk-delay", type=float, default=0.0,
@@ -800,7 +804,8 @@ def main():
     admins = [x.split(":", 1) for x in a.admin]
     httpd = ThreadingHTTPServer((a.host, a.port), Handler)
     httpd.daemon_threads = True
-    seed = {"orders": a.orders, "items": a.order_items, "invoiced": a.invoiced} if a.orders else None
+    seed = ({"orders": a.orders, "items": a.order_items, "invoiced": a.invoiced, "configurable": a.configurable}
+            if a.orders else None)
     httpd.state = State(tokens, admins, a.admin_ttl, a.store or ["default"],
                         a.source or ["default"], a.answers, seed=seed,
                         consumer=a.consumer == "running", bulk_delay=a.bulk_delay, latency=a.latency)

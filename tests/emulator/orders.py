@@ -55,18 +55,27 @@ def qty_out(v):
 
 
 # --- generated orders ------------------------------------------------------------------
-def generate(count, items=3, invoiced=False, first=1):
-    """count deterministic orders (ORDERS.md gives the formulas tests may rely on)."""
+def generate(count, items=3, invoiced=False, first=1, configurable=0):
+    """count deterministic orders (ORDERS.md gives the formulas tests may rely on). With
+    configurable=N, the first item of every order whose entity_id N divides is a configurable
+    product: the parent item (product_type configurable) keeps the item's id, sku and qty, and
+    a child item (simple, the same sku, parent_item_id the parent's, price 0) follows it with
+    item_id 1000000 + the parent's, as Magento orders configurable products."""
     orders = []
     for e in range(first, first + count):
         its = []
         for k in range(items):
             qty, price = 1 + (e + k) % 3, 10.0 + k
-            its.append({"item_id": (e - 1) * items + k + 1, "order_id": e,
-                        "sku": "SKU-%04d" % ((e * 7 + k) % 10000), "name": "Product %d" % k,
-                        "product_type": "simple", "qty_ordered": qty, "qty_shipped": 0,
-                        "qty_invoiced": qty if invoiced else 0, "qty_refunded": 0, "qty_canceled": 0,
-                        "price": price, "row_total": qty * price, "is_virtual": 0})
+            it = {"item_id": (e - 1) * items + k + 1, "order_id": e,
+                  "sku": "SKU-%04d" % ((e * 7 + k) % 10000), "name": "Product %d" % k,
+                  "product_type": "simple", "qty_ordered": qty, "qty_shipped": 0,
+                  "qty_invoiced": qty if invoiced else 0, "qty_refunded": 0, "qty_canceled": 0,
+                  "price": price, "row_total": qty * price, "is_virtual": 0}
+            its.append(it)
+            if k == 0 and configurable and e % configurable == 0:
+                it["product_type"] = "configurable"
+                its.append(dict(it, item_id=1000000 + it["item_id"], product_type="simple",
+                                parent_item_id=it["item_id"], price=0.0, row_total=0.0))
         subtotal = sum(i["row_total"] for i in its)
         o = {"entity_id": e, "increment_id": "%09d" % (100000000 + e),
              "state": "processing" if invoiced else "new", "status": "processing" if invoiced else "pending",
@@ -80,19 +89,32 @@ def generate(count, items=3, invoiced=False, first=1):
 
 
 # --- quantities as Magento\Sales\Model\Order\Item computes them ---------------------------
+def is_child(i):
+    """Item::isDummy(): the child of a configurable item (it is not ship-separately and its
+    children are not calculated) is a dummy for shipping, invoicing and refunds alike: its
+    getQtyToShip/ToInvoice/ToRefund() are 0 and the parent carries the quantities."""
+    return bool(i.get("parent_item_id"))
+
+
 def to_ship(i):
     # Item::getQtyToShip(): ordered - shipped - refunded - canceled, not below 0
+    if is_child(i):
+        return 0
     return max(num(i.get("qty_ordered")) - num(i.get("qty_shipped")) - num(i.get("qty_refunded"))
                - num(i.get("qty_canceled")), 0)
 
 
 def to_invoice(i):
     # Item::getQtyToInvoice(): ordered - invoiced - canceled
+    if is_child(i):
+        return 0
     return max(num(i.get("qty_ordered")) - num(i.get("qty_invoiced")) - num(i.get("qty_canceled")), 0)
 
 
 def to_refund(i):
     # Item::getQtyToRefund(): invoiced - refunded
+    if is_child(i):
+        return 0
     return max(num(i.get("qty_invoiced")) - num(i.get("qty_refunded")), 0)
 
 
@@ -160,6 +182,15 @@ def settle_state(o):
         o["state"], o["status"] = "closed", "closed"
     elif o["state"] == "processing" and (not ship_left or partly_refunded_shipped):
         o["state"], o["status"] = "complete", "complete"
+
+
+def mirror_children(o, field):
+    """A configurable's child follows its parent (the dummy's quantities are registered with
+    the parent's: approximated here by copying them)."""
+    parents = {int(i["item_id"]): i for i in items_of(o)}
+    for i in items_of(o):
+        if is_child(i) and int(i["parent_item_id"]) in parents:
+            i[field] = parents[int(i["parent_item_id"])].get(field, 0)
 
 
 def next_id(st, kind):
@@ -234,6 +265,7 @@ def ship(st, oid, body):
     # Order\Shipment\OrderRegistrar::register(): each item's qty_shipped grows
     for i, q in lines:
         i["qty_shipped"] = qty_out(num(i.get("qty_shipped")) + q)
+    mirror_children(o, "qty_shipped")
     settle_state(o)  # ShipOrder: a new order becomes processing; State::check on save
     o["updated_at"] = now()
     doc = {"entity_id": sid, "increment_id": "%09d" % (100000000 + sid), "order_id": o["entity_id"],
@@ -287,6 +319,7 @@ def invoice(st, oid, body):
     total = rows + (num(o.get("shipping_amount")) if first else 0)  # Invoice\Total\Shipping: the first one
     for i, q in lines:
         i["qty_invoiced"] = qty_out(num(i.get("qty_invoiced")) + q)
+    mirror_children(o, "qty_invoiced")
     o["total_paid"] = num(o.get("total_paid")) + total  # Order\PaymentAdapter::pay()
     settle_state(o)  # InvoiceOrder: getStateForOrder(IN_PROGRESS)
     o["updated_at"] = now()
@@ -311,12 +344,17 @@ def refund(st, oid, body):
     by_id = {int(i["item_id"]): i for i in items_of(o)}
     # Order\CreditmemoFactory::createByOrder(): the requested qty of each order item that
     # can be refunded, not cut down; all that is left when nothing was requested
-    lines = []
+    lines, asked_any = [], bool(asked)
     for i in items_of(o):
         iid = int(i["item_id"])
+        if is_child(i):
+            # the creditmemo validators exempt dummies (isDummy()) and the factory takes a
+            # child's quantity from its parent: a child asked for alone refunds nothing
+            asked.pop(iid, None)
+            continue
         if iid in asked:
             lines.append((i, asked[iid]))
-        elif not asked and to_refund(i) > 0:
+        elif not asked_any and to_refund(i) > 0:
             lines.append((i, to_refund(i)))
     shipping_left = num(o.get("shipping_amount")) - num(o.get("shipping_refunded"))
     shipping = num(args["shipping_amount"]) if args.get("shipping_amount") is not None else shipping_left
@@ -372,6 +410,7 @@ def refund(st, oid, body):
         i["qty_refunded"] = qty_out(num(i.get("qty_refunded")) + q)
         if int(i["item_id"]) in stock:  # SalesInventory ReturnProcessor: back to the source
             st.stock_returns[i.get("sku")] = qty_out(st.stock_returns.get(i.get("sku"), 0) + q)
+    mirror_children(o, "qty_refunded")
     o["total_refunded"] = num(o.get("total_refunded")) + total
     o["shipping_refunded"] = num(o.get("shipping_refunded")) + shipping
     settle_state(o)
