@@ -289,23 +289,26 @@ def invoice(st, oid, body):
     o = get_order(st, oid)
     asked = item_qtys(body.get("items"))
     # Service\InvoiceService::prepareInvoice(): every order item that canInvoiceItem()
-    # (something left to invoice) goes on the invoice: with the requested qty (NOT cut
-    # down), with all that is left when nothing was requested, else with 0; a requested
-    # item id the order lacks is never looked at
+    # (something left to invoice) goes on the invoice: with the requested qty, with all that
+    # is left when nothing was requested, else with 0; a requested item id the order lacks
+    # is never looked at. setInvoiceItemQuantity() casts the qty to int (unless the item
+    # takes decimals) and throws at the first item asked for more than it has left to
+    # invoice: a plain LocalizedException (400) naming the item, before any validator -- so
+    # InvoiceQuantityValidator's own over-quantity message ('The quantity to invoice must
+    # not be greater than the uninvoiced quantity for product SKU "%1".') is not reached
+    # through this endpoint
     lines = []
     for i in items_of(o):
         if to_invoice(i) <= 0:
             continue
         iid = int(i["item_id"])
         q = asked[iid] if iid in asked else (0 if asked else to_invoice(i))
+        q = max(q if i.get("is_qty_decimal") else int(q), 0)
+        if q > to_invoice(i):
+            raise Refusal(400, 'We found an invalid quantity to invoice item "%1".', [i.get("name")])
         lines.append((i, q))
     # Order\Validation\InvoiceOrder::validate(): InvoiceQuantityValidator, then CanInvoice
     messages = []
-    for i, q in lines:
-        if q > to_invoice(i):
-            # Order\InvoiceQuantityValidator::checkQtyAvailability()
-            messages.append('The quantity to invoice must not be greater than the uninvoiced quantity'
-                            ' for product SKU "%s".' % i.get("sku"))
     if sum(q for _, q in lines) <= 0:
         messages.append("You can't create an invoice without products.")
     if not can_invoice(o):
