@@ -380,8 +380,11 @@ def refund(st, oid, body):
     if not can_creditmemo(o):
         messages.append("We can't create creditmemo for the order.")
     for i, q in lines:
-        # Creditmemo\Validation\QuantityValidator::validate()
-        if q > to_refund(i):
+        # Creditmemo\Validation\QuantityValidator::validate() (releases since 2.4 also refuse
+        # a fraction of an item that takes no decimals)
+        if not i.get("is_qty_decimal") and q != int(q):
+            messages.append('We found an invalid quantity to refund item "%s".' % i.get("sku"))
+        elif q > to_refund(i):
             messages.append('The quantity to creditmemo must not be greater than the unrefunded quantity'
                             ' for product SKU "%s".' % i.get("sku"))
     if total <= 0:
