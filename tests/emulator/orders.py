@@ -380,7 +380,7 @@ def refund(st, oid, body):
     if not can_creditmemo(o):
         messages.append("We can't create creditmemo for the order.")
     for i, q in lines:
-        # Creditmemo\Validation\QuantityValidator::validate() (releases since 2.4 also refuse
+        # Creditmemo\Validation\QuantityValidator::validate() (newer releases, per its unit test, also refuse
         # a fraction of an item that takes no decimals)
         if not i.get("is_qty_decimal") and q != int(q):
             messages.append('We found an invalid quantity to refund item "%s".' % i.get("sku"))
