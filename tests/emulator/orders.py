@@ -380,8 +380,8 @@ def refund(st, oid, body):
     if not can_creditmemo(o):
         messages.append("We can't create creditmemo for the order.")
     for i, q in lines:
-        # Creditmemo\Validation\QuantityValidator::validate() (newer releases, per its unit test, also refuse
-        # a fraction of an item that takes no decimals)
+        # Creditmemo\Validation\QuantityValidator::validate() (newer releases, per its unit
+        # test, also refuse a fraction of an item that takes no decimals)
         if not i.get("is_qty_decimal") and q != int(q):
             messages.append('We found an invalid quantity to refund item "%s".' % i.get("sku"))
         elif q > to_refund(i):
