@@ -160,8 +160,8 @@ def order_can_ship(o):
     # something left to ship that is not wholly refunded
     if o.get("state") in ("holded", "payment_review", "canceled") or o.get("is_virtual"):
         return False
-    return any(to_ship(i) > 0 and not i.get("is_virtual") and num(i.get("qty_refunded")) != num(i.get("qty_ordered"))
-               for i in items_of(o))
+    return any(to_ship(i) > 0 and not i.get("is_virtual")
+               and num(i.get("qty_refunded")) != num(i.get("qty_ordered")) for i in items_of(o))
 
 
 def settle_state(o):
@@ -176,9 +176,12 @@ def settle_state(o):
         return
     ship_left = order_can_ship(o)
     shipped = sum(int(num(i.get("qty_shipped"))) for i in items_of(o))
-    refunded = sum(int(num(i.get("qty_refunded"))) for i in items_of(o) if i.get("product_type", "simple") == "simple")
-    partly_refunded_shipped = shipped > 0 and sum(num(i.get("qty_ordered")) for i in items_of(o)) <= refunded + shipped
-    if o["state"] in ("processing", "complete") and not can_creditmemo(o) and not ship_left and not o.get("is_virtual"):
+    refunded = sum(int(num(i.get("qty_refunded"))) for i in items_of(o)
+                   if i.get("product_type", "simple") == "simple")
+    ordered = sum(num(i.get("qty_ordered")) for i in items_of(o))
+    partly_refunded_shipped = shipped > 0 and ordered <= refunded + shipped
+    if (o["state"] in ("processing", "complete") and not can_creditmemo(o) and not ship_left
+            and not o.get("is_virtual")):
         o["state"], o["status"] = "closed", "closed"
     elif o["state"] == "processing" and (not ship_left or partly_refunded_shipped):
         o["state"], o["status"] = "complete", "complete"
@@ -366,7 +369,8 @@ def refund(st, oid, body):
         # the credit memo, before any validator): a plain LocalizedException, the amount
         # formatted in the order's base currency
         symbol = {"EUR": "\u20ac", "USD": "$", "GBP": "\u00a3"}.get(o.get("order_currency_code"), "")
-        raise Refusal(400, "Maximum shipping amount allowed to refund is: %1", ["%s%.2f" % (symbol, shipping_left)])
+        raise Refusal(400, "Maximum shipping amount allowed to refund is: %1",
+                      ["%s%.2f" % (symbol, shipping_left)])
     plus, minus = num(args.get("adjustment_positive")), num(args.get("adjustment_negative"))
     total = sum(q * num(i.get("price")) for i, q in lines) + shipping + plus - minus
     # Order\Validation\RefundOrder::validate(): CanRefund, the creditmemo's QuantityValidator
@@ -404,7 +408,8 @@ def refund(st, oid, body):
     on_memo = {int(i["item_id"]) for i, q in lines}
     for x in stock:
         if x not in by_id:
-            messages.append("The return to stock argument contains product item that is not part of the original order.")
+            messages.append("The return to stock argument contains product item that is not part "
+                            "of the original order.")
             break
         if x not in on_memo:
             messages.append('The "%s" product is not part of the current creditmemo.' % by_id[x].get("sku"))
@@ -496,7 +501,8 @@ def unhold(st, oid, body=None):
     o = get_order(st, oid)
     if o.get("state") != "holded":
         raise Refusal(400, "You cannot remove the hold.")
-    o["state"], o["status"] = o.pop("hold_before_state", "processing"), o.pop("hold_before_status", "processing")
+    o["state"] = o.pop("hold_before_state", "processing")
+    o["status"] = o.pop("hold_before_status", "processing")
     o["updated_at"] = now()
     return True
 

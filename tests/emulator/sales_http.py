@@ -27,7 +27,8 @@ SALES = {
     ("PUT", "company/:id"): ("company.update", lambda st, _id, body: companies.save(st, body)),
     ("GET", "company/:id"): ("company.get", lambda st, cid, _body: companies.get(st, cid)),
     # OrderRepository::get(): the order, 404 when there is none
-    ("GET", "orders/:id"): ("order.get", lambda st, oid, _body: json.loads(json.dumps(orders.get_order(st, oid)))),
+    ("GET", "orders/:id"): ("order.get",
+                            lambda st, oid, _body: json.loads(json.dumps(orders.get_order(st, oid)))),
 }
 
 
