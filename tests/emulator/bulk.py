@@ -39,8 +39,9 @@ SYNC_ROUTE = {
     "company.create": "/V1/company/", "company.update": "/V1/company/:companyId",
 }
 # the service each topic's handler calls, as OperationProcessor::executeHandler() names it in
-# its success message ("Service execution success %s::%s", get_class() of the handler: in a
-# compiled installation the generated Interceptor)
+# its success message ("Service execution success %s::%s", get_class() of the handler object:
+# the generated Interceptor where any plugin applies to the class, else the class itself --
+# which one depends on the installation's modules; a client must not parse it)
 SERVICE = {
     "ship": "Magento\\Sales\\Model\\ShipOrder\\Interceptor::execute",
     "invoice": "Magento\\Sales\\Model\\InvoiceOrder\\Interceptor::execute",
@@ -52,7 +53,10 @@ SERVICE = {
     "company.create": "Magento\\Company\\Model\\CompanyRepository\\Interceptor::save",
     "company.update": "Magento\\Company\\Model\\CompanyRepository\\Interceptor::save",
 }
-# Magento\AsynchronousOperations\Api\Data\OperationInterface::STATUS_TYPE_*
+# Magento\AsynchronousOperations\Api\Data\OperationInterface::STATUS_TYPE_*; core never sets
+# REJECTED (5): an older MassSchedule saved refused elements as NOT_RETRIABLY_FAILED with a
+# "TODO ... change to STATUS_TYPE_REJECTED", the current one answers them as rejected request
+# items and saves no operation
 COMPLETE, RETRIABLY_FAILED, NOT_RETRIABLY_FAILED, OPEN, REJECTED = 1, 2, 3, 4, 5
 
 

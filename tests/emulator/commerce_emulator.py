@@ -27,6 +27,9 @@ Control endpoints for tests (no authentication), under /__emulator/:
                          (columns: AdvancedPricing::$validColumnNames by default; an
                           installation's plugin or preference may change them)
   POST reset             forget store, journal, faults and orders
+  The order loop back (orders, shipments, invoices, refunds, companies, the async bulk API
+  and its consumer: orders.py, companies.py, bulk.py, sales_http.py) adds its own controls
+  and options: tests/emulator/ORDERS.md.
 
 Imports answer as Magento's StartImport does (see start_import): --answers current
 (the default) names every bad row and refuses the request whole, except that
@@ -60,8 +63,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import bulk
-import companies
 import orders
+from sales_http import SEARCHES, SalesRoutes
 
 UNAUTHORIZED = {"message": "The consumer isn't authorized to access %resources.",
                 "parameters": {"resources": "Magento_ImportExport::import_api"}}
@@ -98,26 +101,6 @@ KEYS = {
     "catalog_product": ["sku", "store_view_code"],
     "customer": ["email", "_website"],
     "customer_composite": ["email", "_website"],
-}
-# GET routes answered by search(): the State attribute each one searches
-SEARCHES = {"orders": "orders", "customers/search": "customers", "products": "products",
-            "shipments": "shipments", "invoices": "invoices", "creditmemos": "creditmemos",
-            "company": "companies"}
-# (method, route with numeric ids as :id) -> (journal op, call(state, id, body))
-SALES = {
-    ("POST", "order/:id/ship"): ("ship", orders.ship),
-    ("POST", "order/:id/invoice"): ("invoice", orders.invoice),
-    ("POST", "order/:id/refund"): ("refund", orders.refund),
-    ("POST", "orders/:id/comments"): ("comment", orders.comment),
-    ("POST", "orders/:id/cancel"): ("cancel", orders.cancel),
-    ("POST", "orders/:id/hold"): ("hold", orders.hold),
-    ("POST", "orders/:id/unhold"): ("unhold", orders.unhold),
-    # CompanyRepositoryInterface::save() for both: the PUT's path id is not used (companies.save)
-    ("POST", "company"): ("company.create", lambda st, _id, body: companies.save(st, body)),
-    ("PUT", "company/:id"): ("company.update", lambda st, _id, body: companies.save(st, body)),
-    ("GET", "company/:id"): ("company.get", lambda st, cid, _body: companies.get(st, cid)),
-    # OrderRepository::get(): the order, 404 when there is none
-    ("GET", "orders/:id"): ("order.get", lambda st, oid, _body: json.loads(json.dumps(orders.get_order(st, oid)))),
 }
 DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 PHP_NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")  # PHP 8 is_numeric()
@@ -313,8 +296,9 @@ class State:
         self.consumer = dict(self.initial_consumer)
         self.latency = self.initial_latency       # every REST answer leaves this long after arrival
         if self.initial_seed:
-            for o in orders.generate(self.initial_seed.get("orders", 0), self.initial_seed.get("items", 3),
-                                     self.initial_seed.get("invoiced", False)):
+            seed = self.initial_seed
+            for o in orders.generate(seed.get("orders", 0), seed.get("items", 3), seed.get("invoiced", False),
+                                     1, seed.get("configurable", 0)):
                 self.orders[o["entity_id"]] = o
 
     def take_fault(self, path):
@@ -335,7 +319,7 @@ class State:
         return None
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(SalesRoutes, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as two writes
     server_version = "CommerceEmulator/1.0"
@@ -439,16 +423,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.import_(route, raw, fault)
         if method == "GET" and route in SEARCHES:
             return self.search(route)
-        m = re.match(r"^bulk/([^/]+)/detailed-status$", route)
-        if method == "GET" and m:
-            with self.st.lock:
-                try:
-                    status, result = 200, bulk.detailed_status(self.st, m.group(1))
-                except orders.Refusal as e:
-                    status, result = e.status, e.body()
-            self.answer(status, result, "bulk.status", fault)
-            return None
-        if self.sales(method, route, raw, fault):
+        if self.bulk_status(method, route, fault) or self.sales(method, route, raw, fault):
             return None
         self.record(404)
         return self.send_json(404, {"message": "Request does not match any route."})
@@ -604,62 +579,6 @@ class Handler(BaseHTTPRequestHandler):
         self.record(200, op=route.split("/")[0] + ".search")
         return self.send_json(200, {"items": items, "search_criteria": {}, "total_count": total})
 
-    # --- the order loop back (orders.py, companies.py, bulk.py) ----------------------
-    def answer(self, status, obj, op, fault, entity=None, rows=None):
-        """Record and send an answer; a drop: after fault loses it once it is applied."""
-        entry = self.record(status, entity, rows, None, obj, op=op)
-        if fault and fault.get("drop") == "after":
-            entry["dropped"] = True
-            self.close_connection = True
-            self.connection.shutdown(2)
-            return True
-        self.send_json(status, obj)
-        return True
-
-    def sales(self, method, route, raw, fault):
-        """The synchronous order and company endpoints; False when the route is not one."""
-        m = SALES.get((method, re.sub(r"/\d+(?=/|$)", "/:id", route)))
-        if not m:
-            return False
-        op, call = m
-        ids = re.findall(r"/(\d+)(?=/|$)", route)
-        try:
-            body = json.loads(raw) if raw else {}
-            if not isinstance(body, dict):
-                raise ValueError
-        except ValueError:
-            # Webapi\Rest\Request\Deserializer\Json::deserialize()
-            return self.answer(400, {"message": "Decoding error: \nSyntax error"}, op, None)
-        with self.st.lock:
-            try:
-                bulk.check_body(op, None, body)
-                status, result = 200, call(self.st, ids[0] if ids else None, body)
-            except orders.Refusal as e:
-                status, result = e.status, e.body()
-        return self.answer(status, result, op, fault)
-
-    def bulk_post(self, method, route, raw, fault):
-        """POST /rest/<store>/async/bulk/V1/<route>: bulk.schedule(), HTTP 202."""
-        if route not in bulk.ROUTES or bulk.ROUTES[route][2] != method:
-            self.record(404, op="bulk")
-            return self.send_json(404, {"message": "Request does not match any route."})
-        try:
-            elements = json.loads(raw)
-        except ValueError:
-            return self.answer(400, {"message": "Decoding error: \nSyntax error"}, "bulk", None)
-        if not isinstance(elements, list):
-            # the emulator's own refusal: Commerce's resolver was not read for this case
-            return self.answer(400, {"message": "A bulk request body is a JSON array of operations."},
-                               "bulk", None)
-        with self.st.lock:
-            try:
-                status = 202
-                result = bulk.schedule(self.st, route, elements, (fault or {}).get("reject", ()))
-            except orders.Refusal as e:
-                status, result = e.status, e.body()
-            bulk.start_consumer(self.st)
-        return self.answer(status, result, "bulk", fault, entity=bulk.ROUTES[route][0], rows=len(elements))
-
     # --- control ------------------------------------------------------------------
     def control(self, method, what):
         raw = self.body() if method == "POST" else b""
@@ -697,29 +616,8 @@ class Handler(BaseHTTPRequestHandler):
                     st.columns.update(req["columns"])
                 st.latency = float(req.get("latency", st.latency))
                 return self.send_json(200, True)
-            # the order loop back (ORDERS.md)
-            if method == "POST" and what == "generate":
-                for o in orders.generate(int(req.get("orders", 0)), int(req.get("items", 3)),
-                                         bool(req.get("invoiced")), int(req.get("first", 1))):
-                    st.orders[o["entity_id"]] = o
-                return self.send_json(200, len(st.orders))
-            if method == "POST" and what == "consumer":
-                if "running" in req:
-                    st.consumer["running"] = bool(req["running"])
-                st.consumer["delay"] = float(req.get("delay", st.consumer["delay"]))
-                bulk.start_consumer(st)
-                return self.send_json(200, st.consumer)
-            if method == "GET" and what == "orders":
-                return self.send_json(200, list(st.orders.values()))
-            if method == "GET" and what == "documents":
-                return self.send_json(200, {"shipments": list(st.shipments.values()),
-                                            "invoices": list(st.invoices.values()),
-                                            "creditmemos": list(st.creditmemos.values()),
-                                            "stock_returns": st.stock_returns})
-            if method == "GET" and what == "companies":
-                return self.send_json(200, list(st.companies.values()))
-            if method == "GET" and what == "bulks":
-                return self.send_json(200, list(st.bulks.values()))
+            if self.sales_control(method, what, req):  # the order loop back (sales_http.py)
+                return None
             if method == "POST" and what == "reset":
                 st.reset()
                 return self.send_json(200, True)
@@ -783,6 +681,8 @@ def main():
     ap.add_argument("--orders", type=int, default=0, help="generate N orders (ORDERS.md)")
     ap.add_argument("--order-items", type=int, default=3, help="items per generated order")
     ap.add_argument("--invoiced", action="store_true", help="generated orders are fully invoiced")
+    ap.add_argument("--configurable", type=int, default=0, metavar="M",
+                    help="the first item of every M-th generated order is a configurable with a child")
     ap.add_argument("--consumer", choices=("running", "stopped"), default="running",
                     help="the bulk consumer (async.operations.all) at start")
     ap.add_argument("--bulk-delay", type=float, default=0.0,
@@ -800,7 +700,8 @@ def main():
     admins = [x.split(":", 1) for x in a.admin]
     httpd = ThreadingHTTPServer((a.host, a.port), Handler)
     httpd.daemon_threads = True
-    seed = {"orders": a.orders, "items": a.order_items, "invoiced": a.invoiced} if a.orders else None
+    seed = ({"orders": a.orders, "items": a.order_items, "invoiced": a.invoiced, "configurable": a.configurable}
+            if a.orders else None)
     httpd.state = State(tokens, admins, a.admin_ttl, a.store or ["default"],
                         a.source or ["default"], a.answers, seed=seed,
                         consumer=a.consumer == "running", bulk_delay=a.bulk_delay, latency=a.latency)

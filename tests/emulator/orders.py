@@ -55,18 +55,27 @@ def qty_out(v):
 
 
 # --- generated orders ------------------------------------------------------------------
-def generate(count, items=3, invoiced=False, first=1):
-    """count deterministic orders (ORDERS.md gives the formulas tests may rely on)."""
+def generate(count, items=3, invoiced=False, first=1, configurable=0):
+    """count deterministic orders (ORDERS.md gives the formulas tests may rely on). With
+    configurable=N, the first item of every order whose entity_id N divides is a configurable
+    product: the parent item (product_type configurable) keeps the item's id, sku and qty, and
+    a child item (simple, the same sku, parent_item_id the parent's, price 0) follows it with
+    item_id 1000000 + the parent's, as Magento orders configurable products."""
     orders = []
     for e in range(first, first + count):
         its = []
         for k in range(items):
             qty, price = 1 + (e + k) % 3, 10.0 + k
-            its.append({"item_id": (e - 1) * items + k + 1, "order_id": e,
-                        "sku": "SKU-%04d" % ((e * 7 + k) % 10000), "name": "Product %d" % k,
-                        "product_type": "simple", "qty_ordered": qty, "qty_shipped": 0,
-                        "qty_invoiced": qty if invoiced else 0, "qty_refunded": 0, "qty_canceled": 0,
-                        "price": price, "row_total": qty * price, "is_virtual": 0})
+            it = {"item_id": (e - 1) * items + k + 1, "order_id": e,
+                  "sku": "SKU-%04d" % ((e * 7 + k) % 10000), "name": "Product %d" % k,
+                  "product_type": "simple", "qty_ordered": qty, "qty_shipped": 0,
+                  "qty_invoiced": qty if invoiced else 0, "qty_refunded": 0, "qty_canceled": 0,
+                  "price": price, "row_total": qty * price, "is_virtual": 0}
+            its.append(it)
+            if k == 0 and configurable and e % configurable == 0:
+                it["product_type"] = "configurable"
+                its.append(dict(it, item_id=1000000 + it["item_id"], product_type="simple",
+                                parent_item_id=it["item_id"], price=0.0, row_total=0.0))
         subtotal = sum(i["row_total"] for i in its)
         o = {"entity_id": e, "increment_id": "%09d" % (100000000 + e),
              "state": "processing" if invoiced else "new", "status": "processing" if invoiced else "pending",
@@ -80,19 +89,32 @@ def generate(count, items=3, invoiced=False, first=1):
 
 
 # --- quantities as Magento\Sales\Model\Order\Item computes them ---------------------------
+def is_child(i):
+    """Item::isDummy(): the child of a configurable item (it is not ship-separately and its
+    children are not calculated) is a dummy for shipping, invoicing and refunds alike: its
+    getQtyToShip/ToInvoice/ToRefund() are 0 and the parent carries the quantities."""
+    return bool(i.get("parent_item_id"))
+
+
 def to_ship(i):
     # Item::getQtyToShip(): ordered - shipped - refunded - canceled, not below 0
+    if is_child(i):
+        return 0
     return max(num(i.get("qty_ordered")) - num(i.get("qty_shipped")) - num(i.get("qty_refunded"))
                - num(i.get("qty_canceled")), 0)
 
 
 def to_invoice(i):
     # Item::getQtyToInvoice(): ordered - invoiced - canceled
+    if is_child(i):
+        return 0
     return max(num(i.get("qty_ordered")) - num(i.get("qty_invoiced")) - num(i.get("qty_canceled")), 0)
 
 
 def to_refund(i):
     # Item::getQtyToRefund(): invoiced - refunded
+    if is_child(i):
+        return 0
     return max(num(i.get("qty_invoiced")) - num(i.get("qty_refunded")), 0)
 
 
@@ -138,8 +160,8 @@ def order_can_ship(o):
     # something left to ship that is not wholly refunded
     if o.get("state") in ("holded", "payment_review", "canceled") or o.get("is_virtual"):
         return False
-    return any(to_ship(i) > 0 and not i.get("is_virtual") and num(i.get("qty_refunded")) != num(i.get("qty_ordered"))
-               for i in items_of(o))
+    return any(to_ship(i) > 0 and not i.get("is_virtual")
+               and num(i.get("qty_refunded")) != num(i.get("qty_ordered")) for i in items_of(o))
 
 
 def settle_state(o):
@@ -154,12 +176,24 @@ def settle_state(o):
         return
     ship_left = order_can_ship(o)
     shipped = sum(int(num(i.get("qty_shipped"))) for i in items_of(o))
-    refunded = sum(int(num(i.get("qty_refunded"))) for i in items_of(o) if i.get("product_type", "simple") == "simple")
-    partly_refunded_shipped = shipped > 0 and sum(num(i.get("qty_ordered")) for i in items_of(o)) <= refunded + shipped
-    if o["state"] in ("processing", "complete") and not can_creditmemo(o) and not ship_left and not o.get("is_virtual"):
+    refunded = sum(int(num(i.get("qty_refunded"))) for i in items_of(o)
+                   if i.get("product_type", "simple") == "simple")
+    ordered = sum(num(i.get("qty_ordered")) for i in items_of(o))
+    partly_refunded_shipped = shipped > 0 and ordered <= refunded + shipped
+    if (o["state"] in ("processing", "complete") and not can_creditmemo(o) and not ship_left
+            and not o.get("is_virtual")):
         o["state"], o["status"] = "closed", "closed"
     elif o["state"] == "processing" and (not ship_left or partly_refunded_shipped):
         o["state"], o["status"] = "complete", "complete"
+
+
+def mirror_children(o, field):
+    """A configurable's child follows its parent (the dummy's quantities are registered with
+    the parent's: approximated here by copying them)."""
+    parents = {int(i["item_id"]): i for i in items_of(o)}
+    for i in items_of(o):
+        if is_child(i) and int(i["parent_item_id"]) in parents:
+            i[field] = parents[int(i["parent_item_id"])].get(field, 0)
 
 
 def next_id(st, kind):
@@ -234,6 +268,7 @@ def ship(st, oid, body):
     # Order\Shipment\OrderRegistrar::register(): each item's qty_shipped grows
     for i, q in lines:
         i["qty_shipped"] = qty_out(num(i.get("qty_shipped")) + q)
+    mirror_children(o, "qty_shipped")
     settle_state(o)  # ShipOrder: a new order becomes processing; State::check on save
     o["updated_at"] = now()
     doc = {"entity_id": sid, "increment_id": "%09d" % (100000000 + sid), "order_id": o["entity_id"],
@@ -257,23 +292,26 @@ def invoice(st, oid, body):
     o = get_order(st, oid)
     asked = item_qtys(body.get("items"))
     # Service\InvoiceService::prepareInvoice(): every order item that canInvoiceItem()
-    # (something left to invoice) goes on the invoice: with the requested qty (NOT cut
-    # down), with all that is left when nothing was requested, else with 0; a requested
-    # item id the order lacks is never looked at
+    # (something left to invoice) goes on the invoice: with the requested qty, with all that
+    # is left when nothing was requested, else with 0; a requested item id the order lacks
+    # is never looked at. setInvoiceItemQuantity() casts the qty to int (unless the item
+    # takes decimals) and throws at the first item asked for more than it has left to
+    # invoice: a plain LocalizedException (400) naming the item, before any validator -- so
+    # InvoiceQuantityValidator's own over-quantity message ('The quantity to invoice must
+    # not be greater than the uninvoiced quantity for product SKU "%1".') is not reached
+    # through this endpoint
     lines = []
     for i in items_of(o):
         if to_invoice(i) <= 0:
             continue
         iid = int(i["item_id"])
         q = asked[iid] if iid in asked else (0 if asked else to_invoice(i))
+        q = max(q if i.get("is_qty_decimal") else int(q), 0)
+        if q > to_invoice(i):
+            raise Refusal(400, 'We found an invalid quantity to invoice item "%1".', [i.get("name")])
         lines.append((i, q))
     # Order\Validation\InvoiceOrder::validate(): InvoiceQuantityValidator, then CanInvoice
     messages = []
-    for i, q in lines:
-        if q > to_invoice(i):
-            # Order\InvoiceQuantityValidator::checkQtyAvailability()
-            messages.append('The quantity to invoice must not be greater than the uninvoiced quantity'
-                            ' for product SKU "%s".' % i.get("sku"))
     if sum(q for _, q in lines) <= 0:
         messages.append("You can't create an invoice without products.")
     if not can_invoice(o):
@@ -287,6 +325,7 @@ def invoice(st, oid, body):
     total = rows + (num(o.get("shipping_amount")) if first else 0)  # Invoice\Total\Shipping: the first one
     for i, q in lines:
         i["qty_invoiced"] = qty_out(num(i.get("qty_invoiced")) + q)
+    mirror_children(o, "qty_invoiced")
     o["total_paid"] = num(o.get("total_paid")) + total  # Order\PaymentAdapter::pay()
     settle_state(o)  # InvoiceOrder: getStateForOrder(IN_PROGRESS)
     o["updated_at"] = now()
@@ -311,12 +350,17 @@ def refund(st, oid, body):
     by_id = {int(i["item_id"]): i for i in items_of(o)}
     # Order\CreditmemoFactory::createByOrder(): the requested qty of each order item that
     # can be refunded, not cut down; all that is left when nothing was requested
-    lines = []
+    lines, asked_any = [], bool(asked)
     for i in items_of(o):
         iid = int(i["item_id"])
+        if is_child(i):
+            # the creditmemo validators exempt dummies (isDummy()) and the factory takes a
+            # child's quantity from its parent: a child asked for alone refunds nothing
+            asked.pop(iid, None)
+            continue
         if iid in asked:
             lines.append((i, asked[iid]))
-        elif not asked and to_refund(i) > 0:
+        elif not asked_any and to_refund(i) > 0:
             lines.append((i, to_refund(i)))
     shipping_left = num(o.get("shipping_amount")) - num(o.get("shipping_refunded"))
     shipping = num(args["shipping_amount"]) if args.get("shipping_amount") is not None else shipping_left
@@ -325,7 +369,8 @@ def refund(st, oid, body):
         # the credit memo, before any validator): a plain LocalizedException, the amount
         # formatted in the order's base currency
         symbol = {"EUR": "\u20ac", "USD": "$", "GBP": "\u00a3"}.get(o.get("order_currency_code"), "")
-        raise Refusal(400, "Maximum shipping amount allowed to refund is: %1", ["%s%.2f" % (symbol, shipping_left)])
+        raise Refusal(400, "Maximum shipping amount allowed to refund is: %1",
+                      ["%s%.2f" % (symbol, shipping_left)])
     plus, minus = num(args.get("adjustment_positive")), num(args.get("adjustment_negative"))
     total = sum(q * num(i.get("price")) for i, q in lines) + shipping + plus - minus
     # Order\Validation\RefundOrder::validate(): CanRefund, the creditmemo's QuantityValidator
@@ -339,8 +384,11 @@ def refund(st, oid, body):
     if not can_creditmemo(o):
         messages.append("We can't create creditmemo for the order.")
     for i, q in lines:
-        # Creditmemo\Validation\QuantityValidator::validate()
-        if q > to_refund(i):
+        # Creditmemo\Validation\QuantityValidator::validate() (newer releases, per its unit
+        # test, also refuse a fraction of an item that takes no decimals)
+        if not i.get("is_qty_decimal") and q != int(q):
+            messages.append('We found an invalid quantity to refund item "%s".' % i.get("sku"))
+        elif q > to_refund(i):
             messages.append('The quantity to creditmemo must not be greater than the unrefunded quantity'
                             ' for product SKU "%s".' % i.get("sku"))
     if total <= 0:
@@ -360,7 +408,8 @@ def refund(st, oid, body):
     on_memo = {int(i["item_id"]) for i, q in lines}
     for x in stock:
         if x not in by_id:
-            messages.append("The return to stock argument contains product item that is not part of the original order.")
+            messages.append("The return to stock argument contains product item that is not part "
+                            "of the original order.")
             break
         if x not in on_memo:
             messages.append('The "%s" product is not part of the current creditmemo.' % by_id[x].get("sku"))
@@ -372,6 +421,7 @@ def refund(st, oid, body):
         i["qty_refunded"] = qty_out(num(i.get("qty_refunded")) + q)
         if int(i["item_id"]) in stock:  # SalesInventory ReturnProcessor: back to the source
             st.stock_returns[i.get("sku")] = qty_out(st.stock_returns.get(i.get("sku"), 0) + q)
+    mirror_children(o, "qty_refunded")
     o["total_refunded"] = num(o.get("total_refunded")) + total
     o["shipping_refunded"] = num(o.get("shipping_refunded")) + shipping
     settle_state(o)
@@ -451,7 +501,8 @@ def unhold(st, oid, body=None):
     o = get_order(st, oid)
     if o.get("state") != "holded":
         raise Refusal(400, "You cannot remove the hold.")
-    o["state"], o["status"] = o.pop("hold_before_state", "processing"), o.pop("hold_before_status", "processing")
+    o["state"] = o.pop("hold_before_state", "processing")
+    o["status"] = o.pop("hold_before_status", "processing")
     o["updated_at"] = now()
     return True
 
