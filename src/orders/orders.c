@@ -280,12 +280,25 @@ void orders_submit(struct submit_state *s, const struct target *t, struct ledger
 		s->stopped = 1;
 		goto out;
 	}
+	if (!x.failed) { /* what is not known to be done or refused keeps the file waiting */
+		size_t unsettled = 0;
+		for (size_t i = 0; i < x.nops; i++)
+			unsettled += x.ops[i].fate == FATE_UNKNOWN || x.ops[i].fate == FATE_OPEN ||
+				     (x.ops[i].fate == FATE_NEW && x.ops[i].text);
+		if (unsettled) {
+			buf_printf(&x.why,
+				   "%zu operations not known to be done: looked up again at the "
+				   "next try",
+				   unsettled);
+			x.failed = 1;
+			s->transient = 1;
+		}
+	}
 failed:
 	if (x.failed) {
 		s->status = EXIT_COMMERCE;
 		snprintf(s->why, sizeof(s->why), "%s", buf_cstr(&x.why));
-		if (!s->transient)
-			parcel_message(s->parcel, buf_cstr(&x.why));
+		parcel_message(s->parcel, buf_cstr(&x.why)); /* the daemon's deferral writes no report */
 	}
 told:
 	tell_outcomes(&x);

@@ -270,6 +270,7 @@ class ShipmentsTest(unittest.TestCase):
                          "no other call to Commerce")
         r = a.report("wms-0001.csv")
         self.assertEqual((r["state"], r["rows"], r["rows_rejected"]), ("done", 500, 0))
+        self.assertIn("operations: done 300\n", a.run(["show", str(r["id"])]).stdout)
 
     def test_unknown_order_foreign_sku_and_overshipping_are_rejected_on_their_lines(self):
         self.a = a = OrdersAppliance(["--orders", "10"])
@@ -292,6 +293,7 @@ class ShipmentsTest(unittest.TestCase):
         self.assertIn("not an item of order", errs["4"]["message"])
         self.assertEqual(errs["4"]["column"], "Sku")
         self.assertIn("more than is left to ship", errs["7"]["message"])
+        self.assertIn("operations: done 3 rejected 1\n", a.run(["show", "1"]).stdout)
         shipped_per_order(self, a.shipments(), {
             increment_id(1): ({i1[0]["item_id"]: i1[0]["qty_ordered"]}, ["T1"]),
             increment_id(2): ({i2[1]["item_id"]: i2[1]["qty_ordered"]}, ["T2"]),
