@@ -254,7 +254,8 @@ static int kp_operation(struct loader *ld, const char *v, void *field, const voi
 
 	(void)arg;
 	if (o == NULL) {
-		conf_error(ld, ld->line, "unknown operation '%s' (known: %s)", v, operation_names());
+		conf_error(ld, ld->line, "unknown operation '%s' (known: %s)", v,
+			   operation_names());
 		return -1;
 	}
 	if (f->entity && f->operation == NULL) {

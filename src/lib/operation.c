@@ -28,28 +28,6 @@ int operation_flag(const char *v)
 	return -1;
 }
 
-static int check_qty(const char *v, size_t len, const struct column_rule *r, struct buf *msg)
-{
-	if (!is_plain_decimal(v, len) || v[0] == '-') {
-		buf_printf(msg, "%s '%.*s' is not a quantity", r->name, (int)len, v);
-		return -1;
-	}
-	for (size_t i = 0; i < len; i++)
-		if (v[i] >= '1' && v[i] <= '9')
-			return 0;
-	buf_printf(msg, "%s must be greater than 0", r->name);
-	return -1;
-}
-
-static int check_amount(const char *v, size_t len, const struct column_rule *r,
-			struct buf *msg)
-{
-	if (is_plain_decimal(v, len) && v[0] != '-')
-		return 0;
-	buf_printf(msg, "%s '%.*s' is not an amount", r->name, (int)len, v);
-	return -1;
-}
-
 static int check_yesno(const char *v, size_t len, const struct column_rule *r, struct buf *msg)
 {
 	char tmp[8];
@@ -64,38 +42,21 @@ static int check_yesno(const char *v, size_t len, const struct column_rule *r, s
 	return -1;
 }
 
-static int check_id(const char *v, size_t len, const struct column_rule *r, struct buf *msg)
-{
-	size_t i = 0;
-
-	while (i < len && v[i] >= '0' && v[i] <= '9')
-		i++;
-	if (i == len && len > 0 && len < 10)
-		return 0;
-	buf_printf(msg, "%s '%.*s' is not a whole number", r->name, (int)len, v);
-	return -1;
-}
-
-static int check_mail(const char *v, size_t len, const struct column_rule *r, struct buf *msg)
-{
-	const char *at = memchr(v, '@', len);
-
-	if (at && at > v && memchr(at, '.', (size_t)(v + len - at)) && v[len - 1] != '.' &&
-	    memchr(v, ' ', len) == NULL)
-		return 0;
-	buf_printf(msg, "%s '%.*s' is not an e-mail address", r->name, (int)len, v);
-	return -1;
-}
-
 static const char *const behaviors_none[] = {"append", NULL};
 
-#define ORDER_COL {"order", COL_REQUIRED | COL_NONEMPTY, NULL, NULL, 32}
-#define END_COL {NULL, 0, NULL, NULL, 0}
+#define ORDER_COL                                                                                  \
+	{                                                                                          \
+		"order", COL_REQUIRED | COL_NONEMPTY, NULL, NULL, 32                               \
+	}
+#define END_COL                                                                                    \
+	{                                                                                          \
+		NULL, 0, NULL, NULL, 0                                                             \
+	}
 
 static const struct column_rule ship_cols[] = {
     ORDER_COL,
     {"sku", COL_REQUIRED | COL_NONEMPTY, NULL, NULL, 64},
-    {"qty", COL_REQUIRED | COL_NONEMPTY, check_qty, NULL, 0},
+    {"qty", COL_REQUIRED | COL_NONEMPTY, entity_check_positive, NULL, 0},
     {"track_number", 0, NULL, NULL, 255},
     {"carrier_code", 0, NULL, NULL, 32},
     {"title", 0, NULL, NULL, 255},
@@ -107,7 +68,7 @@ static const struct column_rule ship_cols[] = {
 static const struct column_rule invoice_cols[] = {
     ORDER_COL,
     {"sku", COL_REQUIRED | COL_NONEMPTY, NULL, NULL, 64},
-    {"qty", COL_REQUIRED | COL_NONEMPTY, check_qty, NULL, 0},
+    {"qty", COL_REQUIRED | COL_NONEMPTY, entity_check_positive, NULL, 0},
     {"capture", 0, check_yesno, NULL, 0},
     {"notify", 0, check_yesno, NULL, 0},
     END_COL,
@@ -116,12 +77,12 @@ static const struct column_rule invoice_cols[] = {
 static const struct column_rule refund_cols[] = {
     ORDER_COL,
     {"sku", COL_REQUIRED | COL_NONEMPTY, NULL, NULL, 64},
-    {"qty", COL_REQUIRED | COL_NONEMPTY, check_qty, NULL, 0},
+    {"qty", COL_REQUIRED | COL_NONEMPTY, entity_check_positive, NULL, 0},
     {"return_to_stock", 0, check_yesno, NULL, 0},
     {"notify", 0, check_yesno, NULL, 0},
-    {"shipping_amount", 0, check_amount, NULL, 0},
-    {"adjustment_positive", 0, check_amount, NULL, 0},
-    {"adjustment_negative", 0, check_amount, NULL, 0},
+    {"shipping_amount", 0, entity_check_nonneg, NULL, 0},
+    {"adjustment_positive", 0, entity_check_nonneg, NULL, 0},
+    {"adjustment_negative", 0, entity_check_nonneg, NULL, 0},
     END_COL,
 };
 
@@ -141,7 +102,7 @@ static const struct column_rule state_cols[] = {
 
 /* Magento_Company's CompanyInterface fields; super_user_email is resolved to super_user_id */
 static const struct column_rule company_cols[] = {
-    {"company_email", COL_REQUIRED | COL_NONEMPTY | COL_KEY, check_mail, NULL, 255},
+    {"company_email", COL_REQUIRED | COL_NONEMPTY | COL_KEY, entity_check_email, NULL, 255},
     {"company_name", 0, NULL, NULL, 40},
     {"legal_name", 0, NULL, NULL, 80},
     {"vat_tax_id", 0, NULL, NULL, 40},
@@ -151,26 +112,22 @@ static const struct column_rule company_cols[] = {
     {"city", 0, NULL, NULL, 40},
     {"country_id", 0, NULL, NULL, 2},
     {"region", 0, NULL, NULL, 40},
-    {"region_id", 0, check_id, NULL, 0},
+    {"region_id", 0, entity_check_integer, NULL, 0},
     {"postcode", 0, NULL, NULL, 30},
     {"telephone", 0, NULL, NULL, 20},
-    {"customer_group_id", 0, check_id, NULL, 0},
-    {"sales_representative_id", 0, check_id, NULL, 0},
-    {"super_user_id", 0, check_id, NULL, 0},
-    {"super_user_email", 0, check_mail, NULL, 255},
-    {"status", 0, check_id, NULL, 0},
+    {"customer_group_id", 0, entity_check_integer, NULL, 0},
+    {"sales_representative_id", 0, entity_check_integer, NULL, 0},
+    {"super_user_id", 0, entity_check_integer, NULL, 0},
+    {"super_user_email", 0, entity_check_email, NULL, 255},
+    {"status", 0, entity_check_integer, NULL, 0},
     END_COL,
 };
 
 static const struct entity op_entities[] = {
-    {"ship", behaviors_none, ship_cols, 0},
-    {"invoice", behaviors_none, invoice_cols, 0},
-    {"refund", behaviors_none, refund_cols, 0},
-    {"comment", behaviors_none, comment_cols, 0},
-    {"cancel", behaviors_none, state_cols, 0},
-    {"hold", behaviors_none, state_cols, 0},
-    {"unhold", behaviors_none, state_cols, 0},
-    {"company", behaviors_none, company_cols, 0},
+    {"ship", behaviors_none, ship_cols, 0},	{"invoice", behaviors_none, invoice_cols, 0},
+    {"refund", behaviors_none, refund_cols, 0}, {"comment", behaviors_none, comment_cols, 0},
+    {"cancel", behaviors_none, state_cols, 0},	{"hold", behaviors_none, state_cols, 0},
+    {"unhold", behaviors_none, state_cols, 0},	{"company", behaviors_none, company_cols, 0},
 };
 
 static const struct operation operations[] = {

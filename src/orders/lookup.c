@@ -20,8 +20,8 @@ void query_escape(struct buf *out, const char *v)
 	static const char hex[] = "0123456789ABCDEF";
 
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
 			buf_addch(out, (char)*p);
 		} else {
 			buf_addch(out, '%');
@@ -60,8 +60,8 @@ static json_t *slim(json_t *rec, int company)
 {
 	static const char *const order_keys[] = {"entity_id", "increment_id", "state", "status",
 						 NULL};
-	static const char *const item_keys[] = {"item_id",	"sku",	      "parent_item_id",
-						"qty_ordered",	"qty_shipped",  "qty_invoiced",
+	static const char *const item_keys[] = {"item_id",	"sku",		"parent_item_id",
+						"qty_ordered",	"qty_shipped",	"qty_invoiced",
 						"qty_refunded", "qty_canceled", NULL};
 	json_t *o, *items, *hist, *v;
 
@@ -82,9 +82,8 @@ static json_t *slim(json_t *rec, int company)
 	json_object_set_new(o, "items", items);
 	hist = json_array();
 	for (size_t i = 0; i < json_array_size(json_object_get(rec, "status_histories")); i++) {
-		const char *c = json_string_value(
-		    json_object_get(json_array_get(json_object_get(rec, "status_histories"), i),
-				    "comment"));
+		const char *c = json_string_value(json_object_get(
+		    json_array_get(json_object_get(rec, "status_histories"), i), "comment"));
 		if (c)
 			json_array_append_new(hist, json_pack("{s:s}", "comment", c));
 	}
@@ -93,9 +92,9 @@ static json_t *slim(json_t *rec, int company)
 }
 
 /* FIELDS: Commerce's answer trimmed to what slim keeps (webapi's `fields` filter) */
-#define ORDER_FIELDS                                                                           \
-	"items[entity_id,increment_id,state,status,items[item_id,sku,parent_item_id,"         \
-	"qty_ordered,qty_shipped,qty_invoiced,qty_refunded,qty_canceled],"                     \
+#define ORDER_FIELDS                                                                               \
+	"items[entity_id,increment_id,state,status,items[item_id,sku,parent_item_id,"              \
+	"qty_ordered,qty_shipped,qty_invoiced,qty_refunded,qty_canceled],"                         \
 	"status_histories[comment]],total_count"
 
 /*
@@ -193,7 +192,8 @@ static int super_users(struct opctx *x, int only_unknown)
 	for (size_t i = 0; i < x->nops; i++)
 		if (wanted(&x->ops[i], only_unknown))
 			for (size_t k = 0; k < x->ops[i].nrows; k++)
-				emails[n++] = op_cell(&x->tab, x->ops[i].rows[k], "super_user_email");
+				emails[n++] =
+				    op_cell(&x->tab, x->ops[i].rows[k], "super_user_email");
 	n = unique_keys(emails, n);
 	json_decref(x->customers);
 	x->customers = json_object();
@@ -230,8 +230,8 @@ int ops_lookup(struct opctx *x, int only_unknown)
 		o->found = json_incref(rec);
 		o->id = 0;
 		if (rec)
-			o->id = json_integer_value(
-			    json_object_get(rec, company ? "id" : "entity_id"));
+			o->id =
+			    json_integer_value(json_object_get(rec, company ? "id" : "entity_id"));
 	}
 	json_decref(found);
 	free(keys);

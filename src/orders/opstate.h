@@ -50,12 +50,12 @@ struct op {
 	char *expect;	  /* ... kept as text */
 	json_t *rejected; /* its rows rejected before sending: [[k, column, message], ...] */
 	char *result;
-	json_t *found;	/* the order (or company) as looked up; NULL: none */
-	json_t *body;	/* the request being built (plan.c) ... */
-	char *text;	/* ... then as sent: the synchronous body (compact JSON) */
-	long long id;	/* the order's entity_id, the company's id (0: create) */
-	int recorded;	/* the ledger holds a row for it */
-	int recheck;	/* to be looked up again (ops_lookup_marked) */
+	json_t *found; /* the order (or company) as looked up; NULL: none */
+	json_t *body;  /* the request being built (plan.c) ... */
+	char *text;    /* ... then as sent: the synchronous body (compact JSON) */
+	long long id;  /* the order's entity_id, the company's id (0: create) */
+	int recorded;  /* the ledger holds a row for it */
+	int recheck;   /* to be looked up again (ops_lookup_marked) */
 };
 
 struct opctx {
@@ -71,7 +71,7 @@ struct opctx {
 	size_t nops;
 	json_t *customers; /* company: super_user_email -> customer id */
 	unsigned long searches, posts, polls;
-	int failed; /* Commerce refused a request as a whole, or is unreachable */
+	int failed;	/* Commerce refused a request as a whole, or is unreachable */
 	struct buf why; /* that failure, or why the file waits */
 };
 
@@ -93,7 +93,7 @@ json_t *ops_get(struct opctx *x, const char *route);
 void query_escape(struct buf *out, const char *v);
 
 /* plan.c */
-void op_check(struct opctx *x, struct op *o);   /* rows against the order, body built */
+void op_check(struct opctx *x, struct op *o);		   /* rows against the order, body built */
 int op_present(const struct opctx *x, const struct op *o); /* already in Commerce? */
 void op_reject_row(struct opctx *x, struct op *o, size_t k, const char *column,
 		   const char *message);

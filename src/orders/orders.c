@@ -25,8 +25,8 @@ static enum op_fate fate_of(const char *state)
 	static const struct {
 		const char *name;
 		enum op_fate fate;
-	} t[] = {{"sent", FATE_UNKNOWN}, {"open", FATE_OPEN},	    {"retry", FATE_RETRY},
-		 {"done", FATE_DONE},	 {"skipped", FATE_SKIPPED}, {"refused", FATE_REFUSED},
+	} t[] = {{"sent", FATE_UNKNOWN},     {"open", FATE_OPEN},	{"retry", FATE_RETRY},
+		 {"done", FATE_DONE},	     {"skipped", FATE_SKIPPED}, {"refused", FATE_REFUSED},
 		 {"rejected", FATE_REJECTED}};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -150,8 +150,8 @@ static int plan_all(struct opctx *x)
 		size_t first = i, marked = 0;
 		for (; i < x->nops && marked < x->f->page_size; i++) {
 			struct op *o = &x->ops[i];
-			o->recheck = o->fate == FATE_NEW || o->fate == FATE_UNKNOWN ||
-				     o->fate == FATE_RETRY;
+			o->recheck =
+			    o->fate == FATE_NEW || o->fate == FATE_UNKNOWN || o->fate == FATE_RETRY;
 			marked += o->recheck;
 		}
 		if (marked && ops_lookup_marked(x) < 0)
@@ -298,7 +298,8 @@ failed:
 	if (x.failed) {
 		s->status = EXIT_COMMERCE;
 		snprintf(s->why, sizeof(s->why), "%s", buf_cstr(&x.why));
-		parcel_message(s->parcel, buf_cstr(&x.why)); /* the daemon's deferral writes no report */
+		parcel_message(s->parcel,
+			       buf_cstr(&x.why)); /* the daemon's deferral writes no report */
 	}
 told:
 	tell_outcomes(&x);

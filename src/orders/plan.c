@@ -28,17 +28,6 @@
 #include "util/keyset.h"
 #include "util/xalloc.h"
 
-/* partner_column: the partner's name for a Commerce column */
-static const char *partner_column(const struct feed *f, const char *commerce)
-{
-	if (f->map == NULL)
-		return commerce;
-	for (size_t i = 0; i < mapping_count(f->map); i++)
-		if (strcmp(mapping_column(f->map, i), commerce) == 0)
-			return mapping_source(f->map, i) ? mapping_source(f->map, i) : commerce;
-	return commerce;
-}
-
 static void tell(struct opctx *x, size_t row, const char *column, const char *message)
 {
 	struct submit_state *s = x->s;
@@ -47,14 +36,13 @@ static void tell(struct opctx *x, size_t row, const char *column, const char *me
 
 	parcel_line(s->parcel, x->tab.origin[row].member, x->tab.origin[row].line, line,
 		    sizeof(line));
-	parcel_problem(s->parcel, line, column ? partner_column(x->f, column) : "", value,
-		       strlen(value), message);
+	parcel_problem(s->parcel, line, column ? parcel_partner_column(s->parcel, column) : "",
+		       value, strlen(value), message);
 	if (keyset_insert(&s->rejected_lines, line, strlen(line), 1) == 0)
 		s->commerce_rejected++;
 }
 
-void op_reject_row(struct opctx *x, struct op *o, size_t k, const char *column,
-		   const char *message)
+void op_reject_row(struct opctx *x, struct op *o, size_t k, const char *column, const char *message)
 {
 	if (o->bad[k])
 		return;
@@ -207,8 +195,8 @@ static void plan_items(struct opctx *x, struct op *o)
 		char id[32];
 
 		if (item == NULL) {
-			snprintf(msg, sizeof(msg), "SKU '%.100s' is not an item of order '%.64s'", sku,
-				 o->key);
+			snprintf(msg, sizeof(msg), "SKU '%.100s' is not an item of order '%.64s'",
+				 sku, o->key);
 			op_reject_row(x, o, k, "sku", msg);
 			continue;
 		}
@@ -241,9 +229,10 @@ static void plan_items(struct opctx *x, struct op *o)
 					      tn) == 0;
 			if (!dup)
 				json_array_append_new(
-				    tracks, json_pack("{s:s, s:s, s:s}", "track_number", tn,
-						      "carrier_code", cc[0] ? cc : "custom", "title",
-						      ti[0] ? ti : (cc[0] ? cc : "custom")));
+				    tracks,
+				    json_pack("{s:s, s:s, s:s}", "track_number", tn, "carrier_code",
+					      cc[0] ? cc : "custom", "title",
+					      ti[0] ? ti : (cc[0] ? cc : "custom")));
 		}
 		any = 1;
 	}
@@ -271,9 +260,9 @@ static void plan_items(struct opctx *x, struct op *o)
 		}
 		json_array_append_new(items, json_pack("{s:I, s:o}", "order_item_id",
 						       (json_int_t)atoll(ids), "qty", qty_json(q)));
-		json_object_set_new(json_object_get(before, "items"), ids,
-				    json_real(num(json_object_get(item, done_field(kind))) +
-					      json_number_value(q)));
+		json_object_set_new(
+		    json_object_get(before, "items"), ids,
+		    json_real(num(json_object_get(item, done_field(kind))) + json_number_value(q)));
 	}
 	json_object_set_new(body, "items", items);
 	items = NULL;
@@ -284,7 +273,8 @@ static void plan_items(struct opctx *x, struct op *o)
 		json_object_set_new(body, "capture", json_boolean(capture));
 	if (kind == OP_REFUND) {
 		json_t *args = json_object();
-		const char *names[] = {"shipping_amount", "adjustment_positive", "adjustment_negative"};
+		const char *names[] = {"shipping_amount", "adjustment_positive",
+				       "adjustment_negative"};
 		for (size_t i = 0; i < 3; i++) {
 			const char *v = op_cell(&x->tab, o->rows[0], names[i]);
 			if (v[0])
@@ -348,21 +338,22 @@ static void plan_state(struct opctx *x, struct op *o)
 		o->result = xasprintf("order '%s' %s", o->key, already);
 		return;
 	}
-	before = k == OP_UNHOLD ? json_pack("{s:s}", "not_state", "holded")
-				: json_pack("{s:s}", "state", k == OP_CANCEL ? "canceled" : "holded");
+	before = k == OP_UNHOLD
+		     ? json_pack("{s:s}", "not_state", "holded")
+		     : json_pack("{s:s}", "state", k == OP_CANCEL ? "canceled" : "holded");
 	json_decref(o->body);
 	o->body = json_object();
 	json_decref(o->before);
 	o->before = before;
 }
 
-static const char *const company_ints[] = {"region_id", "customer_group_id", "super_user_id",
-					   "status", "sales_representative_id", NULL};
+static const char *const company_ints[] = {"region_id", "customer_group_id",	   "super_user_id",
+					   "status",	"sales_representative_id", NULL};
 /* what Magento_Company's Model\SaveValidator\RequiredFields asks of every saved company
    (Adobe Commerce only; read in a vendored copy, see tests/emulator/companies.py) */
 static const char *const company_required[] = {
-    "company_name", "company_email", "street",	   "city", "postcode",
-    "telephone",    "country_id",    "super_user_id", "customer_group_id", NULL};
+    "company_name",  "company_email",	  "street", "city", "postcode", "telephone", "country_id",
+    "super_user_id", "customer_group_id", NULL};
 
 static int is_int_field(const char *name)
 {
@@ -387,16 +378,17 @@ static void plan_company(struct opctx *x, struct op *o)
 		if (strcmp(name, "super_user_email") == 0) {
 			json_t *cu = json_object_get(x->customers, v);
 			if (cu == NULL) {
-				snprintf(msg, sizeof(msg), "no customer in Commerce has the e-mail '%.255s'",
-					 v);
+				snprintf(msg, sizeof(msg),
+					 "no customer in Commerce has the e-mail '%.255s'", v);
 				op_reject_row(x, o, 0, name, msg);
 				json_decref(c);
 				buf_release(&missing);
 				o->fate = FATE_REJECTED;
 				return;
 			}
-			json_object_set_new(c, "super_user_id",
-					    json_integer(json_integer_value(json_object_get(cu, "id"))));
+			json_object_set_new(
+			    c, "super_user_id",
+			    json_integer(json_integer_value(json_object_get(cu, "id"))));
 		} else if (strcmp(name, "street") == 0) {
 			json_object_set_new(c, name, json_pack("[s]", v));
 		} else if (is_int_field(name)) {
@@ -494,7 +486,8 @@ int op_present(const struct opctx *x, const struct op *o)
 	} else if ((v = json_object_get(before, "comment")) != NULL) {
 		json_t *h = json_object_get(o->found, "status_histories");
 		for (size_t i = 0; i < json_array_size(h); i++) {
-			const char *c = json_string_value(json_object_get(json_array_get(h, i), "comment"));
+			const char *c =
+			    json_string_value(json_object_get(json_array_get(h, i), "comment"));
 			present |= c && strcmp(c, json_string_value(v)) == 0;
 		}
 	} else if ((v = json_object_get(before, "state")) != NULL) {
@@ -511,10 +504,12 @@ int op_present(const struct opctx *x, const struct op *o)
 
 char *op_route(const struct opctx *x, const struct op *o, int bulk, const char **method)
 {
-	static const char *const sales[] = {[OP_SHIP] = "ship", [OP_INVOICE] = "invoice",
-					    [OP_REFUND] = "refund"};
-	static const char *const orders[] = {[OP_COMMENT] = "comments", [OP_CANCEL] = "cancel",
-					     [OP_HOLD] = "hold", [OP_UNHOLD] = "unhold"};
+	static const char *const sales[] = {
+	    [OP_SHIP] = "ship", [OP_INVOICE] = "invoice", [OP_REFUND] = "refund"};
+	static const char *const orders[] = {[OP_COMMENT] = "comments",
+					     [OP_CANCEL] = "cancel",
+					     [OP_HOLD] = "hold",
+					     [OP_UNHOLD] = "unhold"};
 	enum op_kind k = x->op->kind;
 
 	*method = "POST";

@@ -41,10 +41,10 @@ int ops_stopping(const struct opctx *x)
 
 static const char *fate_state(enum op_fate f)
 {
-	static const char *const names[] = {[FATE_NEW] = "new",	    [FATE_UNKNOWN] = "sent",
-					    [FATE_OPEN] = "open",	    [FATE_RETRY] = "retry",
-					    [FATE_DONE] = "done",	    [FATE_SKIPPED] = "skipped",
-					    [FATE_REFUSED] = "refused", [FATE_REJECTED] = "rejected"};
+	static const char *const names[] = {
+	    [FATE_NEW] = "new",		[FATE_UNKNOWN] = "sent",     [FATE_OPEN] = "open",
+	    [FATE_RETRY] = "retry",	[FATE_DONE] = "done",	     [FATE_SKIPPED] = "skipped",
+	    [FATE_REFUSED] = "refused", [FATE_REJECTED] = "rejected"};
 	return names[f];
 }
 
@@ -136,9 +136,10 @@ static void post_bulk(struct opctx *x, struct op **v, size_t n, const char *rout
 	buf_release(&body);
 	crash_point("ops-after-post");
 	if (unknown) {
-		log_simple(LOG_WARN, "bulk_answer_lost",
-			   "%s: %zu operations of unknown fate: looked up before they go again (%s)",
-			   x->s->parcel->path, n, buf_cstr(&a.message));
+		log_simple(
+		    LOG_WARN, "bulk_answer_lost",
+		    "%s: %zu operations of unknown fate: looked up before they go again (%s)",
+		    x->s->parcel->path, n, buf_cstr(&a.message));
 		goto out;
 	}
 	if (a.cls != ANSWER_DONE) {
@@ -219,10 +220,11 @@ static size_t poll_once(struct opctx *x)
 				if (p->fate != FATE_OPEN || p->bulk_op != id ||
 				    strcmp(p->uuid, o->uuid) != 0)
 					continue;
-				const char *res = json_string_value(
-				    json_object_get(e, "result_serialized_data"));
+				const char *res =
+				    json_string_value(json_object_get(e, "result_serialized_data"));
 				if (st == 1 && res && strcmp(res, "false") == 0)
-					/* OrderService::cancel/hold/unhold ran and answered false */
+					/* OrderService::cancel/hold/unhold ran and answered false
+					 */
 					set_result(p, FATE_REFUSED, ANSWERED_FALSE);
 				else if (st == 1)
 					set_result(p, FATE_DONE, msg);
@@ -259,11 +261,12 @@ static void poll(struct opctx *x)
 			return;
 		if (time(NULL) >= until) {
 			buf_reset(&x->why);
-			buf_printf(&x->why,
-				   "%zu operations still open in Commerce after bulk_wait (%lus): is "
-				   "Commerce's async.operations.all consumer running? (bin/magento "
-				   "queue:consumers:start async.operations.all)",
-				   n, x->t->bulk_wait);
+			buf_printf(
+			    &x->why,
+			    "%zu operations still open in Commerce after bulk_wait (%lus): is "
+			    "Commerce's async.operations.all consumer running? (bin/magento "
+			    "queue:consumers:start async.operations.all)",
+			    n, x->t->bulk_wait);
 			x->failed = 1;
 			x->s->transient = 1;
 			return;
@@ -288,8 +291,8 @@ void ops_send_bulk(struct opctx *x)
 			size_t n = 0;
 			for (; i < x->nops && n < max; i++) {
 				struct op *o = &x->ops[i];
-				if (!sendable(o, x->t->retries) || (pass == 1) != (o->id != 0 &&
-									x->op->kind == OP_COMPANY))
+				if (!sendable(o, x->t->retries) ||
+				    (pass == 1) != (o->id != 0 && x->op->kind == OP_COMPANY))
 					continue;
 				v[n++] = o;
 			}

@@ -69,10 +69,11 @@ int ledger_ops_load(struct ledger *l, long long id, const char *target,
 	sqlite3_stmt *st;
 
 	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT no, state, uuid, bulk_op, tries, before, result FROM operations"
-			       " WHERE file_id = ? AND target = ? ORDER BY no",
-			       -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		l->db,
+		"SELECT no, state, uuid, bulk_op, tries, before, result FROM operations"
+		" WHERE file_id = ? AND target = ? ORDER BY no",
+		-1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -95,6 +96,6 @@ int ledger_ops_load(struct ledger *l, long long id, const char *target,
 
 long long ledger_ops_count(struct ledger *l, long long id, const char *state)
 {
-	return ledger_single_int(l, "SELECT count(*) FROM operations WHERE file_id = ? AND state = ?",
-				 "is", id, state);
+	return ledger_single_int(
+	    l, "SELECT count(*) FROM operations WHERE file_id = ? AND state = ?", "is", id, state);
 }

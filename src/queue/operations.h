@@ -15,11 +15,11 @@
 struct ledger;
 
 struct ledger_op {
-	unsigned no;	 /* the operation's number in the file, from 0 */
-	char state[16];	 /* sent | open | done | refused | skipped */
-	char uuid[64];	 /* the bulk it went in ("" synchronous, or not known) */
-	unsigned bulk_op; /* its place in that bulk */
-	unsigned tries;	 /* times sent */
+	unsigned no;	    /* the operation's number in the file, from 0 */
+	char state[16];	    /* sent | open | done | refused | skipped */
+	char uuid[64];	    /* the bulk it went in ("" synchronous, or not known) */
+	unsigned bulk_op;   /* its place in that bulk */
+	unsigned tries;	    /* times sent */
 	const char *before; /* JSON: the order's quantities or status before it was sent */
 	const char *result; /* Commerce's message or the created id */
 };

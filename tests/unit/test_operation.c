@@ -23,8 +23,9 @@ static struct conf *load(const char *ini, struct buf *err)
 	return c;
 }
 
-#define BASE                                                                                    \
-	"[dropgate]\n[commerce]\nurl = https://shop.example.com\ntoken_file = /etc/dropgate/token\n"
+#define BASE                                                                                       \
+	"[dropgate]\n[commerce]\nurl = https://shop.example.com\ntoken_file = "                    \
+	"/etc/dropgate/token\n"
 
 static void test_an_operation_feed_and_its_defaults(void **state)
 {
@@ -105,14 +106,14 @@ static void test_row_values_are_checked_like_an_import_s(void **state)
 	    {ship, "qty", "2", NULL},
 	    {ship, "qty", "0.5", NULL},
 	    {ship, "qty", "0", "qty must be greater than 0"},
-	    {ship, "qty", "-1", "qty '-1' is not a quantity"},
-	    {ship, "qty", "1,5", "qty '1,5' is not a quantity"},
+	    {ship, "qty", "-1", "qty '-1' must not be negative"},
+	    {ship, "qty", "1,5", "qty '1,5' is not a number (Commerce wants a '.' decimal point and no thousands separator)"},
 	    {ship, "order", "", "order is empty"},
 	    {ship, "notify", "yes", NULL},
 	    {ship, "notify", "perhaps", "notify 'perhaps' is not yes or no"},
 	    {refund, "return_to_stock", "No", NULL},
 	    {refund, "shipping_amount", "4.95", NULL},
-	    {refund, "adjustment_negative", "-1", "adjustment_negative '-1' is not an amount"},
+	    {refund, "adjustment_negative", "-1", "adjustment_negative '-1' must not be negative"},
 	    {company, "company_email", "info@acme.example", NULL},
 	    {company, "company_email", "acme", "company_email 'acme' is not an e-mail address"},
 	    {company, "region_id", "82", NULL},
