@@ -58,10 +58,84 @@ static void take_recorded(void *ctx, const struct ledger_op *r)
 }
 
 /*
+ * queued: the path parameters (order or company ids) of the operations open in
+ * Commerce's queue (GET /V1/bulk, Magento_AsynchronousOperations'
+ * OperationRepositoryInterface::getList, status 4), into ids. 1 when Commerce
+ * answered, 0 when it has no such search (404: then only time tells), -1 when
+ * it failed.
+ */
+static int queued(struct opctx *x, json_t *ids)
+{
+	const char *param = op_path_param(x);
+
+	for (unsigned page = 1; page <= 20; page++) {
+		struct answer a;
+		struct buf resp = BUF_INIT(BUF_NOCAP);
+		char route[256];
+		json_t *ans, *items;
+		size_t n;
+
+		snprintf(route, sizeof(route),
+			 "bulk?searchCriteria[filter_groups][0][filters][0][field]=status"
+			 "&searchCriteria[filter_groups][0][filters][0][value]=4"
+			 "&searchCriteria[filter_groups][0][filters][0][condition_type]=eq"
+			 "&searchCriteria[pageSize]=1000&searchCriteria[currentPage]=%u",
+			 page);
+		answer_init(&a);
+		x->searches++;
+		commerce_get(x->client, route, &a, &resp);
+		if (a.cls != ANSWER_DONE) {
+			int rc = a.http_status == 404 ? 0 : -1;
+			answer_release(&a);
+			buf_release(&resp);
+			return rc;
+		}
+		answer_release(&a);
+		ans = json_loads(buf_cstr(&resp), 0, NULL);
+		buf_release(&resp);
+		items = json_object_get(ans, "items");
+		n = json_array_size(items);
+		for (size_t i = 0; i < n; i++) {
+			/* serialized_data: {"meta_information": "<the element's JSON>", ...} */
+			json_t *sd = json_loads(json_string_value(json_object_get(
+						    json_array_get(items, i), "serialized_data"))
+						    ?: "",
+						0, NULL);
+			json_t *el = json_loads(
+			    json_string_value(json_object_get(sd, "meta_information")) ?: "", 0,
+			    NULL);
+			json_int_t id = json_integer_value(json_object_get(el, param));
+			char key[32];
+			if (id) {
+				snprintf(key, sizeof(key), "%lld", (long long)id);
+				json_object_set_new(ids, key, json_true());
+			}
+			json_decref(el);
+			json_decref(sd);
+		}
+		json_decref(ans);
+		if (n < 1000)
+			break;
+	}
+	return 1;
+}
+
+static int in_queue(json_t *ids, const struct op *o)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "%lld", o->id);
+	return o->id && json_object_get(ids, key) != NULL;
+}
+
+/*
  * resolve_unknown: operations sent whose fate is unknown, looked up on their
- * orders: there, they are done; not there, they may go again. In bulk mode
- * one not there may still sit in Commerce's queue: its orders are looked up
- * again (backoff) until bulk_wait has passed since the lookup began.
+ * orders: there, they are done; not there, they go again. With the bulk API
+ * one not there may still sit in Commerce's queue: Commerce's open operations
+ * are searched first (then the orders, so that one run in between is seen on
+ * its order), and one of the same order still open is waited for (the file
+ * waits while it is); where Commerce has no such search, its order is looked
+ * up again (backoff) until bulk_wait has passed.
  */
 static void resolve_unknown(struct opctx *x, int bulk)
 {
@@ -70,9 +144,23 @@ static void resolve_unknown(struct opctx *x, int bulk)
 
 	for (;;) {
 		struct op **changed = xcalloc(x->nops + 1, sizeof(*changed));
-		size_t n = 0, left = 0;
+		json_t *ids = json_object();
+		size_t n = 0, left = 0, waiting = 0;
+		int q = 0;
 
-		if (ops_lookup(x, 1) < 0) {
+		for (size_t i = 0; i < x->nops; i++)
+			left += x->ops[i].fate == FATE_UNKNOWN;
+		if (left && bulk)
+			q = queued(x, ids);
+		if (left == 0 || q < 0 || ops_lookup(x, 1) < 0) {
+			if (q < 0) {
+				buf_reset(&x->why);
+				buf_addstr(&x->why,
+					   "Commerce's queue of operations could not be searched");
+				x->failed = 1;
+				x->s->transient = 1;
+			}
+			json_decref(ids);
 			free(changed);
 			return;
 		}
@@ -85,17 +173,23 @@ static void resolve_unknown(struct opctx *x, int bulk)
 				free(o->result);
 				o->result = xstrdup("found in Commerce after its answer was lost");
 				changed[n++] = o;
+			} else if (bulk && (q == 0 || in_queue(ids, o))) {
+				waiting++; /* perhaps (q == 0) or surely still in the queue */
 			} else {
-				left++;
+				op_check(x, o); /* never reached Commerce: goes again */
+				if (o->fate == FATE_UNKNOWN)
+					o->fate = FATE_NEW;
 			}
 		}
+		json_decref(ids);
 		ops_record(x, changed, n);
 		free(changed);
-		if (left == 0)
+		if (waiting == 0 || ops_stopping(x))
 			return;
-		if (!bulk || time(NULL) >= until || ops_stopping(x)) {
-			/* not in Commerce: they did not happen, and go again */
-			for (size_t i = 0; i < x->nops; i++)
+		if (time(NULL) >= until) {
+			if (q == 1)
+				return; /* still open in Commerce's queue: the file waits */
+			for (size_t i = 0; i < x->nops; i++) /* no queue to ask: time has told */
 				if (x->ops[i].fate == FATE_UNKNOWN) {
 					op_check(x, &x->ops[i]);
 					if (x->ops[i].fate == FATE_UNKNOWN)
@@ -258,6 +352,13 @@ void orders_submit(struct submit_state *s, const struct target *t, struct ledger
 	}
 	for (unsigned round = 0; round <= t->retries && !x.failed && !ops_stopping(&x); round++) {
 		int more = 0;
+		/* bulks still open (a try before this one) first: while Commerce's consumer is
+		   stalled, an operation not on its order may yet be in its queue, so none of
+		   unknown fate goes again (the file waits instead) */
+		if (t->bulk)
+			ops_poll(&x);
+		if (x.failed || ops_stopping(&x))
+			break;
 		resolve_unknown(&x, t->bulk);
 		if (x.failed || ops_stopping(&x))
 			break;

@@ -246,8 +246,8 @@ static size_t poll_once(struct opctx *x)
 	return open;
 }
 
-/* poll: until no operation is open, or bulk_wait has passed (then the file waits) */
-static void poll(struct opctx *x)
+/* ops_poll: until no operation is open, or bulk_wait has passed (then the file waits) */
+void ops_poll(struct opctx *x)
 {
 	time_t until = time(NULL) + (time_t)x->t->bulk_wait;
 	unsigned long wait = x->t->backoff_ms < 250 ? 250 : x->t->backoff_ms;
@@ -307,7 +307,7 @@ void ops_send_bulk(struct opctx *x)
 	}
 	free(v);
 	if (!ops_stopping(x))
-		poll(x);
+		ops_poll(x);
 }
 
 /* --- synchronous --------------------------------------------------------- */

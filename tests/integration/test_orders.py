@@ -357,6 +357,30 @@ class ShipmentsTest(unittest.TestCase):
         shipped_per_order(self, a.shipments(), want)
         self.assertIn("bulk_answer_lost", td.slurp(a.log))
 
+    def test_lost_bulk_answer_with_the_consumer_stopped_waits_and_never_resends(self):
+        self.a = a = OrdersAppliance(["--orders", "20", "--consumer", "stopped"], bulk_wait="2s")
+        try:  # Magento's GET /V1/bulk (the open operations): what tells "queued" from "lost"
+            a.emu_call("journal")
+            req = td.urllib.request.Request("http://127.0.0.1:%d/rest/V1/bulk?searchCriteria[pageSize]=1"
+                                            % a.port, headers={"Authorization": "Bearer " +
+                                                               td.slurp(td.TOKEN).strip()})
+            td.urllib.request.urlopen(req).read()
+        except td.urllib.error.HTTPError as e:
+            self.skipTest("the emulator has no GET /V1/bulk (%d): dropgate falls back to bulk_wait"
+                          % e.code)
+        a.emu_call("faults", [{"match": "/async/bulk/", "drop": "after", "times": 1}])
+        data, want = wms_file(orders=20, split=10)
+        a.start()
+        a.drop("wms-q.csv", data, "shipments")
+        td.wait_for(lambda: a.files("state = 'deferred'"), 30, "the file to wait")
+        time.sleep(6)  # several tries, each past bulk_wait
+        self.assertEqual(len(a.journal("bulk")), 1, "the operations still queued were not sent again")
+        a.emu_call("consumer", {"running": True})
+        td.wait_for(lambda: a.finished(1), 60, "the file to end")
+        a.group_stop()
+        self.assertEqual(a.files()[-1][2], "done")
+        shipped_per_order(self, a.shipments(), want)
+
     def test_consumer_stopped_defers_with_the_hint_and_completes_when_it_runs(self):
         self.a = a = OrdersAppliance(["--orders", "20", "--consumer", "stopped"], bulk_wait="2s")
         data, want = wms_file(orders=20, split=10)
