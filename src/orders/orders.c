@@ -374,9 +374,17 @@ void orders_submit(struct submit_state *s, const struct target *t, struct ledger
 		if (!more)
 			break;
 	}
-	for (size_t i = 0; i < x.nops; i++) /* retriable failures past `retries` */
-		if (x.ops[i].fate == FATE_RETRY && !x.failed)
-			x.ops[i].fate = FATE_REFUSED;
+	if (!x.failed) { /* retriable failures past `retries` are refusals */
+		struct op **past = xcalloc(x.nops + 1, sizeof(*past));
+		size_t n = 0;
+		for (size_t i = 0; i < x.nops; i++)
+			if (x.ops[i].fate == FATE_RETRY) {
+				x.ops[i].fate = FATE_REFUSED;
+				past[n++] = &x.ops[i];
+			}
+		ops_record(&x, past, n);
+		free(past);
+	}
 	if (ops_stopping(&x)) {
 		s->stopped = 1;
 		goto out;
