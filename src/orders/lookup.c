@@ -60,9 +60,9 @@ static json_t *slim(json_t *rec, int company)
 {
 	static const char *const order_keys[] = {"entity_id", "increment_id", "state", "status",
 						 NULL};
-	static const char *const item_keys[] = {"item_id",	"sku",		"parent_item_id",
-						"qty_ordered",	"qty_shipped",	"qty_invoiced",
-						"qty_refunded", "qty_canceled", NULL};
+	static const char *const item_keys[] = {
+	    "item_id",	    "sku",	    "parent_item_id", "qty_ordered",	"qty_shipped",
+	    "qty_invoiced", "qty_refunded", "qty_canceled",   "is_qty_decimal", NULL};
 	json_t *o, *items, *hist, *v;
 
 	if (company) /* PUT replaces the record: all of it is kept */
@@ -94,7 +94,7 @@ static json_t *slim(json_t *rec, int company)
 /* FIELDS: Commerce's answer trimmed to what slim keeps (webapi's `fields` filter) */
 #define ORDER_FIELDS                                                                               \
 	"items[entity_id,increment_id,state,status,items[item_id,sku,parent_item_id,"              \
-	"qty_ordered,qty_shipped,qty_invoiced,qty_refunded,qty_canceled],"                         \
+	"qty_ordered,qty_shipped,qty_invoiced,qty_refunded,qty_canceled,is_qty_decimal],"          \
 	"status_histories[comment]],total_count"
 
 /*

@@ -200,6 +200,16 @@ static void plan_items(struct opctx *x, struct op *o)
 			op_reject_row(x, o, k, "sku", msg);
 			continue;
 		}
+		if (qty != floor(qty) && !json_is_true(json_object_get(item, "is_qty_decimal")) &&
+		    num(json_object_get(item, "is_qty_decimal")) == 0) {
+			/* ShipmentFactory and InvoiceService cast it to a whole number silently */
+			snprintf(msg, sizeof(msg),
+				 "quantity %g of SKU '%.100s' is not a whole number, and the item "
+				 "takes whole quantities only",
+				 qty, sku);
+			op_reject_row(x, o, k, "qty", msg);
+			continue;
+		}
 		snprintf(id, sizeof(id), "%lld",
 			 (long long)json_integer_value(json_object_get(item, "item_id")));
 		left = left_of(kind, item);

@@ -102,6 +102,18 @@ map.order = OrderNo
 dir = inbound/unholds
 operation = unhold
 map.order = OrderNo
+[feed wms_xml]
+dir = inbound/wms_xml
+format = xml
+record = /Shipments/Shipment/Line
+operation = ship
+validation = skip-errors
+allowed_errors = 10
+map.order = ../@order
+map.sku = @sku | upper
+map.qty = @qty | number(",")
+map.track_number = Parcel/@track
+map.carrier_code = Parcel/@carrier | lower
 [feed companies]
 dir = inbound/companies
 operation = company
@@ -471,6 +483,32 @@ class SubmitTest(unittest.TestCase):
         self.assertEqual(self.call("documents")["stock_returns"], {it[0]["sku"]: 2},
                          "only the row marked back to stock went back to stock")
         self.assertEqual(r["rows_rejected"], 1)
+
+    def test_an_xml_wms_file_in_windows_1252_with_decimal_commas(self):
+        it = items_of(10)
+        xml = ('<?xml version="1.0" encoding="windows-1252"?>\n<Shipments>\n'
+               '<Shipment order="%s">\n'
+               '<Line sku="%s" qty="%d,0"><Parcel track="TRK-\xe410" carrier="UPS"/></Line>\n'
+               '<Line sku="%s" qty="1,5"><Parcel track="TRK-\xe410" carrier="UPS"/></Line>\n'
+               '</Shipment>\n</Shipments>\n'
+               % (increment_id(10), it[0]["sku"].lower(), it[0]["qty_ordered"], it[1]["sku"]))
+        path = os.path.join(self.root, "wms.xml")
+        with open(path, "wb") as f:
+            f.write(xml.encode("cp1252"))
+        out = os.path.join(self.root, "out")
+        os.makedirs(out, exist_ok=True)
+        p = subprocess.run([td.DROPGATE, "-c", self.conf, "submit", "--feed", "wms_xml", "--out", out, path],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1, p.stderr)  # line 5: half an item is not a quantity Commerce ships
+        [s] = self.call("documents")["shipments"]
+        self.assertEqual({int(i["order_item_id"]): float(i["qty"]) for i in s["items"]},
+                         {it[0]["item_id"]: float(it[0]["qty_ordered"])})
+        self.assertEqual([t["track_number"] for t in s["tracks"]], ["TRK-\xe410"])
+        self.assertEqual([t["carrier_code"] for t in s["tracks"]], ["ups"])
+        with open(os.path.join(out, "wms.xml.errors.csv"), encoding="utf-8-sig") as f:
+            [e] = list(csv.DictReader(f))
+        self.assertEqual(e["line"], "5")
+        self.assertIn("not a whole number", e["message"])  # Commerce would cast 1.5 to 1 silently
 
     def test_comment_with_status(self):
         p, r = self.submit("comments", "OrderNo,Text,Status\n%s,Parcel handed to DHL,processing\n"
