@@ -125,7 +125,9 @@ def schedule(st, route, elements, reject=()):
                                  "meta_information": json.dumps(el, sort_keys=True)})
         items.append({"id": key, "data_hash": hashlib.sha256(serialized.encode()).hexdigest(),
                       "status": "accepted"})
-        ops.append({"id": key, "bulk_uuid": bulk_uuid, "topic_name": topic(op), "op": op,
+        # magento_operation's own row id (auto-increment, across bulks): what GET /V1/bulk
+        # answers as "id"; detailed-status's "id" is the element's key
+        ops.append({"row_id": orders.next_id(st, "operation"), "id": key, "bulk_uuid": bulk_uuid, "topic_name": topic(op), "op": op,
                     "param": param, "body": body, "serialized_data": serialized,
                     "status": OPEN, "result_serialized_data": None, "result_message": None,
                     "error_code": None})
@@ -213,8 +215,44 @@ def detailed_status(st, bulk_uuid):
     ops = [{k: o[k] for k in ("id", "bulk_uuid", "topic_name", "status", "result_serialized_data",
                               "result_message", "error_code")} for o in b["operations"]]
     for o, src in zip(ops, b["operations"]):
-        # OperationProcessor keeps the request's serialized data only when it failed
-        o["serialized_data"] = src["serialized_data"] if src["error_code"] is not None else None
+        o["serialized_data"] = kept_data(src)
     return {"operations_list": ops, "user_type": 2, "bulk_id": bulk_uuid,
             "description": "Topic " + topic(b["op"]), "start_time": b["start_time"],
             "user_id": 1, "operation_count": len(ops)}
+
+
+def kept_data(o):
+    """serialized_data as magento_operation holds it: the request's while the operation is
+    open (ResourceModel/Operation/OperationRepository::createByTopic() saved it); once run,
+    OperationProcessor::process() writes it back only when the operation failed (an error
+    code), else null (OperationManagement::changeOperationStatus())."""
+    if o["status"] == OPEN or o["error_code"] is not None:
+        return o["serialized_data"]
+    return None
+
+
+def operations(st):
+    """GET /V1/bulk?searchCriteria...: magento/magento2 AsynchronousOperations etc/webapi.xml
+    routes it to OperationRepositoryInterface::getList() (ACL resource
+    Magento_AsynchronousOperations::system_magento_logging_bulk_operations);
+    Model/OperationRepository::getList() applies the searchCriteria (CollectionProcessor:
+    filters, sort orders, paging) to ResourceModel/Operation/Collection, the magento_operation
+    table, WITHOUT any filter on the user: every bulk's operations, whoever scheduled them.
+    Each item is Api\Data\OperationInterface through the webapi's output processor: id (the
+    table's row id), bulk_uuid, topic_name, serialized_data, result_serialized_data, status,
+    result_message, error_code (the getters' @return are not nullable: nulls are answered).
+    serialized_data is {"entity_id": null, "entity_link": "", "meta_information": <the
+    encoded message>} (createByTopic()); Commerce's meta_information is the element keyed
+    by the service method's parameter names (MessageEncoder::convertMessage(), unset
+    optional ones at their defaults), the emulator's the element as it was posted (the path
+    parameter, e.g. orderId, is in both). Rows in table order (the row id): the caller
+    filters and pages them as every search (commerce_emulator.Handler.search())."""
+    rows = []
+    for b in st.bulks.values():
+        for o in b["operations"]:
+            rows.append({"id": o["row_id"], "bulk_uuid": o["bulk_uuid"], "topic_name": o["topic_name"],
+                         "serialized_data": kept_data(o),
+                         "result_serialized_data": o["result_serialized_data"], "status": o["status"],
+                         "result_message": o["result_message"], "error_code": o["error_code"]})
+    rows.sort(key=lambda r: r["id"])
+    return rows

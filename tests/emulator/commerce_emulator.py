@@ -553,7 +553,8 @@ class Handler(SalesRoutes, BaseHTTPRequestHandler):
             elif k == "searchCriteria[currentPage]":
                 page = int(v)
         with self.st.lock:
-            items = list(getattr(self.st, SEARCHES[route]).values())  # copied below, once paged
+            src = SEARCHES[route]  # copied below, once paged
+            items = src(self.st) if callable(src) else list(getattr(self.st, src).values())
         for g in sorted(groups):
             filters = list(groups[g].values())
             for f in filters:  # an "in" list of a few hundred ids, tested against every order

@@ -9,10 +9,13 @@ import bulk
 import companies
 import orders
 
-# GET routes answered by search(): the State attribute each one searches
+# GET routes answered by search(): the State attribute each one searches, or a function
+# of the State giving the rows (the journal's op is the route's first part + ".search")
 SEARCHES = {"orders": "orders", "customers/search": "customers", "products": "products",
             "shipments": "shipments", "invoices": "invoices", "creditmemos": "creditmemos",
-            "company": "companies"}
+            "company": "companies",
+            # OperationRepositoryInterface::getList(): every bulk's operations (bulk.operations)
+            "bulk": bulk.operations}
 # (method, route with numeric ids as :id) -> (journal op, call(state, id, body))
 SALES = {
     ("POST", "order/:id/ship"): ("ship", orders.ship),

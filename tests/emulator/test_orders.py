@@ -400,6 +400,44 @@ class OrdersTest(unittest.TestCase):
         st, ans = self.req("GET", "/rest/default/V1/bulk/no-such-uuid/detailed-status")
         self.assertEqual((st, ans["parameters"]), (404, {"bulkUuid": "no-such-uuid"}))
 
+    def test_bulk_search_lists_operations_with_their_request(self):
+        # GET /V1/bulk (OperationRepositoryInterface::getList): every bulk's operations, filtered
+        # on status, topic_name, bulk_uuid, paged; open ones keep the element they carry
+        self.control("consumer", {"running": False})
+        a = self.bulk("order/byOrderId/ship", [{"orderId": 4, "tracks": [{"track_number": "T4"}]},
+                                               {"orderId": 5}])
+        b = self.bulk("orders/byId/hold", [{"id": 6}])
+        st, ans = self.req("GET", "/rest/default/V1/bulk?" + criteria("status", "4"))
+        self.assertEqual((st, ans["total_count"]), (200, 3))
+        first = ans["items"][0]
+        self.assertEqual(sorted(first), ["bulk_uuid", "error_code", "id", "result_message",
+                                         "result_serialized_data", "serialized_data", "status", "topic_name"])
+        self.assertEqual((first["bulk_uuid"], first["topic_name"], first["status"]),
+                         (a["bulk_uuid"], "async.V1.order.orderId.ship.POST", 4))
+        sd = json.loads(first["serialized_data"])
+        self.assertEqual((sd["entity_id"], sd["entity_link"]), (None, ""))
+        self.assertEqual(json.loads(sd["meta_information"]),
+                         {"orderId": 4, "tracks": [{"track_number": "T4"}]})
+        self.assertEqual(len({i["id"] for i in ans["items"]}), 3, "row ids, unique across bulks")
+        st, ans = self.req("GET", "/rest/default/V1/bulk?" + criteria("topic_name", "async.V1.orders.id.hold.POST"))
+        self.assertEqual([i["bulk_uuid"] for i in ans["items"]], [b["bulk_uuid"]])
+        st, ans = self.req("GET", "/rest/default/V1/bulk?" + criteria("bulk_uuid", a["bulk_uuid"], size=1, page=2))
+        self.assertEqual((ans["total_count"], len(ans["items"])), (2, 1))
+        self.assertEqual(json.loads(json.loads(ans["items"][0]["serialized_data"])["meta_information"]),
+                         {"orderId": 5})
+        # run: done ones drop their request (OperationProcessor), refused ones keep it
+        self.control("consumer", {"running": True})
+        self.settled(a["bulk_uuid"])
+        self.settled(b["bulk_uuid"])
+        st, ans = self.req("GET", "/rest/default/V1/bulk?" + criteria("status", "4"))
+        self.assertEqual(ans["total_count"], 0)
+        st, ans = self.req("GET", "/rest/default/V1/bulk?" + criteria("bulk_uuid", a["bulk_uuid"]))
+        self.assertEqual([(i["status"], i["serialized_data"] is None) for i in ans["items"]],
+                         [(1, True), (1, True)])
+        self.assertEqual(self.ops().count("bulk.search"), 5)
+        st, _ = self.req("GET", "/rest/default/V1/bulk?" + criteria("status", "4"), token=None)
+        self.assertEqual(st, 401)
+
     def test_bulk_operations_stay_open_for_the_delay(self):
         self.control("consumer", {"delay": 0.3})
         ans = self.bulk("order/byOrderId/ship", [{"orderId": 4}])
