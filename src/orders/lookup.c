@@ -169,7 +169,7 @@ static size_t unique_keys(const char **v, size_t n)
 	return m;
 }
 
-static int wanted(const struct op *o, int only_unknown)
+int ops_wanted(const struct op *o, int only_unknown)
 {
 	if (only_unknown == 2)
 		return o->recheck;
@@ -190,7 +190,7 @@ static int super_users(struct opctx *x, int only_unknown)
 		return 0;
 	}
 	for (size_t i = 0; i < x->nops; i++)
-		if (wanted(&x->ops[i], only_unknown))
+		if (ops_wanted(&x->ops[i], only_unknown))
 			for (size_t k = 0; k < x->ops[i].nrows; k++)
 				emails[n++] =
 				    op_cell(&x->tab, x->ops[i].rows[k], "super_user_email");
@@ -211,7 +211,7 @@ int ops_lookup(struct opctx *x, int only_unknown)
 	int rc = 0;
 
 	for (size_t i = 0; i < x->nops; i++)
-		if (wanted(&x->ops[i], only_unknown))
+		if (ops_wanted(&x->ops[i], only_unknown))
 			keys[n++] = x->ops[i].key;
 	n = unique_keys(keys, n);
 	if (n && company)
@@ -223,7 +223,7 @@ int ops_lookup(struct opctx *x, int only_unknown)
 		struct op *o = &x->ops[i];
 		json_t *rec;
 
-		if (!wanted(o, only_unknown))
+		if (!ops_wanted(o, only_unknown))
 			continue;
 		rec = json_object_get(found, o->key);
 		json_decref(o->found);
@@ -233,6 +233,8 @@ int ops_lookup(struct opctx *x, int only_unknown)
 			o->id =
 			    json_integer_value(json_object_get(rec, company ? "id" : "entity_id"));
 	}
+	if (rc == 0)
+		rc = ops_documents(x, only_unknown); /* documents.c: unknown fates only */
 	json_decref(found);
 	free(keys);
 	return rc;

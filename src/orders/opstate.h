@@ -86,15 +86,28 @@ void ops_release(struct opctx *x);
 
 /* lookup.c: each op still to decide gets found (or NULL); -1 when Commerce failed */
 int ops_lookup(struct opctx *x, int only_unknown);
+/* ops_wanted: o is one ops_lookup(x, only_unknown) looks up */
+int ops_wanted(const struct op *o, int only_unknown);
 /* ops_lookup_marked: the same for the operations marked recheck */
 int ops_lookup_marked(struct opctx *x);
 /* lookup_orders: JSON GET of a route, counted; NULL with x->why set */
 json_t *ops_get(struct opctx *x, const char *route);
 void query_escape(struct buf *out, const char *v);
 
+/* documents.c: the shipments, invoices or credit memos of the orders with an operation
+   of unknown fate, into each one's found["_documents"]; -1 when Commerce failed */
+int ops_documents(struct opctx *x, int only_unknown);
+/* op_documents_say: 1 the operation's own document is there, 0 not there (it may go again),
+   -1 the order shows it done by no document of its own (someone else's: never resent) */
+int op_documents_say(const json_t *expect, const json_t *docs, int quantities_there);
+
 /* plan.c */
 void op_check(struct opctx *x, struct op *o);		   /* rows against the order, body built */
-int op_present(const struct opctx *x, const struct op *o); /* already in Commerce? */
+/* op_present: already in Commerce? 1 yes, 0 no, -1 the order shows it done by another's
+   document (documents.c) */
+int op_present(const struct opctx *x, const struct op *o);
+/* op_not_ours: o (op_present -1) rejected on its lines, never sent again */
+void op_not_ours(struct opctx *x, struct op *o);
 void op_reject_row(struct opctx *x, struct op *o, size_t k, const char *column,
 		   const char *message);
 /* op_retell: the rows recorded as rejected before sending, told again */

@@ -128,6 +128,19 @@ static int in_queue(json_t *ids, const struct op *o)
 	return o->id && json_object_get(ids, key) != NULL;
 }
 
+/* settle_absent: o, of unknown fate, not found as its own: done by another's document
+   (present -1: reported, never sent again) or never arrived (checked again, goes again) */
+static void settle_absent(struct opctx *x, struct op *o, int present)
+{
+	if (present < 0) {
+		op_not_ours(x, o);
+		return;
+	}
+	op_check(x, o);
+	if (o->fate == FATE_UNKNOWN)
+		o->fate = FATE_NEW;
+}
+
 /*
  * resolve_unknown: operations sent whose fate is unknown, looked up on their
  * orders: there, they are done; not there, they go again. With the bulk API
@@ -166,9 +179,11 @@ static void resolve_unknown(struct opctx *x, int bulk)
 		}
 		for (size_t i = 0; i < x->nops; i++) {
 			struct op *o = &x->ops[i];
+			int p;
 			if (o->fate != FATE_UNKNOWN)
 				continue;
-			if (op_present(x, o)) {
+			p = op_present(x, o);
+			if (p == 1) {
 				o->fate = FATE_SKIPPED;
 				free(o->result);
 				o->result = xstrdup("found in Commerce after its answer was lost");
@@ -176,9 +191,9 @@ static void resolve_unknown(struct opctx *x, int bulk)
 			} else if (bulk && (q == 0 || in_queue(ids, o))) {
 				waiting++; /* perhaps (q == 0) or surely still in the queue */
 			} else {
-				op_check(x, o); /* never reached Commerce: goes again */
-				if (o->fate == FATE_UNKNOWN)
-					o->fate = FATE_NEW;
+				settle_absent(x, o, p);
+				changed[n] = o;
+				n += o->fate == FATE_REJECTED;
 			}
 		}
 		json_decref(ids);
@@ -189,12 +204,16 @@ static void resolve_unknown(struct opctx *x, int bulk)
 		if (time(NULL) >= until) {
 			if (q == 1)
 				return; /* still open in Commerce's queue: the file waits */
-			for (size_t i = 0; i < x->nops; i++) /* no queue to ask: time has told */
+			n = 0; /* no queue to ask: time has told */
+			changed = xcalloc(x->nops + 1, sizeof(*changed));
+			for (size_t i = 0; i < x->nops; i++)
 				if (x->ops[i].fate == FATE_UNKNOWN) {
-					op_check(x, &x->ops[i]);
-					if (x->ops[i].fate == FATE_UNKNOWN)
-						x->ops[i].fate = FATE_NEW;
+					settle_absent(x, &x->ops[i], op_present(x, &x->ops[i]));
+					changed[n] = &x->ops[i];
+					n += x->ops[i].fate == FATE_REJECTED;
 				}
+			ops_record(x, changed, n);
+			free(changed);
 			return;
 		}
 		for (unsigned long w = 0; w < wait && !ops_stopping(x); w += 100) {
@@ -208,7 +227,7 @@ static void resolve_unknown(struct opctx *x, int bulk)
 /* plan_one: o, its order looked up: resumed when recorded, checked when new */
 static int plan_one(struct opctx *x, struct op *o)
 {
-	if (o->fate == FATE_UNKNOWN && op_present(x, o)) {
+	if (o->fate == FATE_UNKNOWN && op_present(x, o) == 1) {
 		op_retell(x, o);
 		o->fate = FATE_SKIPPED;
 		free(o->result);
@@ -280,7 +299,7 @@ static void tell_outcomes(struct opctx *x)
 	}
 	if (n && !x->failed && ops_lookup_marked(x) == 0)
 		for (size_t i = 0; i < x->nops; i++)
-			if (x->ops[i].recheck && op_present(x, &x->ops[i]))
+			if (x->ops[i].recheck && op_present(x, &x->ops[i]) == 1)
 				x->ops[i].fate = FATE_SKIPPED;
 	for (size_t i = 0; i < x->nops; i++) {
 		struct op *o = &x->ops[i];

@@ -12,7 +12,9 @@
  *     record), super_user_email resolved, every field a new company needs.
  * A rejected row is told on the partner's line and not sent; an operation
  * left with no row is not sent. op_present says whether an operation of
- * unknown fate is already in Commerce, from what it recorded before it went.
+ * unknown fate is already in Commerce, from what it recorded before it went
+ * and the documents its order holds (documents.c); op_not_ours reports one
+ * whose order shows it done by someone else's document, never resent.
  */
 #include "config.h"
 
@@ -260,6 +262,15 @@ static void plan_items(struct opctx *x, struct op *o)
 	before = json_object();
 	json_object_set_new(before, "field", json_string(done_field(kind)));
 	json_object_set_new(before, "items", json_object());
+	/* what it asks (order item id -> qty) and its track numbers: the document it makes */
+	json_object_set_new(before, "lines", json_object());
+	if (kind == OP_SHIP) {
+		json_t *numbers = json_array();
+		for (size_t t = 0; t < json_array_size(tracks); t++)
+			json_array_append(numbers,
+					  json_object_get(json_array_get(tracks, t), "track_number"));
+		json_object_set_new(before, "tracks", numbers);
+	}
 	json_object_foreach(want, ids, q)
 	{
 		json_t *item = NULL, *all = json_object_get(o->found, "items");
@@ -270,6 +281,7 @@ static void plan_items(struct opctx *x, struct op *o)
 		}
 		json_array_append_new(items, json_pack("{s:I, s:o}", "order_item_id",
 						       (json_int_t)atoll(ids), "qty", qty_json(q)));
+		json_object_set_new(json_object_get(before, "lines"), ids, qty_json(q));
 		json_object_set_new(
 		    json_object_get(before, "items"), ids,
 		    json_real(num(json_object_get(item, done_field(kind))) + json_number_value(q)));
@@ -493,6 +505,8 @@ int op_present(const struct opctx *x, const struct op *o)
 			}
 			present &= ok;
 		}
+		present = op_documents_say(before, json_object_get(o->found, "_documents"),
+					   present);
 	} else if ((v = json_object_get(before, "comment")) != NULL) {
 		json_t *h = json_object_get(o->found, "status_histories");
 		for (size_t i = 0; i < json_array_size(h); i++) {
@@ -510,6 +524,34 @@ int op_present(const struct opctx *x, const struct op *o)
 	(void)x;
 	json_decref(before);
 	return present;
+}
+
+void op_not_ours(struct opctx *x, struct op *o)
+{
+	json_t *before = o->expect ? json_loads(o->expect, 0, NULL) : NULL;
+	json_t *tracks = json_object_get(before, "tracks");
+	struct buf msg = BUF_INIT(BUF_NOCAP);
+	enum op_kind k = x->op->kind;
+
+	buf_printf(&msg, "not sent again: order '%s' shows these items %s, ", o->key,
+		   k == OP_SHIP ? "shipped" : k == OP_INVOICE ? "invoiced" : "refunded");
+	if (json_array_size(tracks)) {
+		buf_addstr(&msg, "but no shipment carries track number");
+		for (size_t i = 0; i < json_array_size(tracks); i++)
+			buf_printf(&msg, "%s '%s'", i ? "," : "",
+				   json_string_value(json_array_get(tracks, i)));
+	} else {
+		buf_printf(&msg, "but no %s carries these lines",
+			   k == OP_SHIP ? "shipment" : k == OP_INVOICE ? "invoice" : "credit memo");
+	}
+	buf_addstr(&msg, " (another system's?): check the order in Commerce");
+	for (size_t r = 0; r < o->nrows; r++)
+		op_reject_row(x, o, r, NULL, buf_cstr(&msg));
+	o->fate = FATE_REJECTED;
+	free(o->result);
+	o->result = xstrdup(buf_cstr(&msg));
+	buf_release(&msg);
+	json_decref(before);
 }
 
 char *op_route(const struct opctx *x, const struct op *o, int bulk, const char **method)

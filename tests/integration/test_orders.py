@@ -219,6 +219,19 @@ class OrdersAppliance(td.Appliance):
             return list(csv.DictReader(f))
 
 
+def rest(a, method, path, body=None):
+    """A REST call to the emulator as another system makes it: (status, answer)."""
+    req = td.urllib.request.Request("http://127.0.0.1:%d%s" % (a.port, path), method=method,
+                                    data=None if body is None else json.dumps(body).encode(),
+                                    headers={"Authorization": "Bearer " + td.slurp(td.TOKEN).strip(),
+                                             "Content-Type": "application/json"})
+    try:
+        with td.urllib.request.urlopen(req) as r:
+            return r.status, json.load(r)
+    except td.urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
 def sanitizer_report(text):
     """Under --enable-sanitizers: the first report in a log or stderr, else None."""
     lines = text.splitlines()
@@ -384,6 +397,40 @@ class ShipmentsTest(unittest.TestCase):
         a.group_stop()
         self.assertEqual(a.files()[-1][2], "done")
         shipped_per_order(self, a.shipments(), want)
+
+    def test_another_systems_shipment_is_not_taken_for_ours(self):
+        # a lost bulk answer with the consumer stopped: while ours wait in Commerce's queue,
+        # another system ships order 1's same items under its own track number; ours for
+        # order 1, run later, finds nothing left. dropgate looks the unknown ones up by their
+        # shipments' track numbers (one shipments search per lookup of a page of orders):
+        # the 19 others are found by theirs, order 1's is not taken for ours: reported on its
+        # lines, never sent again
+        self.a = a = OrdersAppliance(["--orders", "20", "--consumer", "stopped"], bulk_wait="2s")
+        a.emu_call("faults", [{"match": "/async/bulk/", "drop": "after", "times": 1}])
+        data, want = wms_file(orders=20, split=10)
+        a.start()
+        a.drop("wms-other.csv", data, "shipments")
+        td.wait_for(lambda: a.files("state = 'deferred'"), 30, "the file to wait")
+        items, tracks = want[increment_id(1)]
+        self.assertEqual(tracks, ["TRK000001"])
+        st, _ = rest(a, "POST", "/rest/V1/order/1/ship",
+                     {"items": [{"order_item_id": i, "qty": q} for i, q in items.items()],
+                      "tracks": [{"track_number": "OTHER-1", "title": "Other", "carrier_code": "custom"}]})
+        self.assertEqual(st, 200)
+        a.emu_call("consumer", {"running": True})
+        td.wait_for(lambda: a.finished(1), 60, "the file to end")
+        a.group_stop()
+        _, _, state, message, _ = a.files()[-1]
+        self.assertEqual(state, "partial", message)
+        errs = a.errors("wms-other.csv")
+        self.assertEqual(len(errs), 2, errs)  # order 1's two rows
+        for e in errs:
+            self.assertIn("no shipment carries track number 'TRK000001'", e["message"])
+        want[increment_id(1)] = (items, ["OTHER-1"])
+        shipped_per_order(self, a.shipments(), want)
+        self.assertEqual(len(a.journal("bulk")), 1, "nothing sent again")
+        docs, orders = len(a.journal("shipments.search")), len(a.journal("orders.search"))
+        self.assertTrue(0 < docs < orders, "%d shipments searches, %d order searches" % (docs, orders))
 
     def test_consumer_stopped_defers_with_the_hint_and_completes_when_it_runs(self):
         self.a = a = OrdersAppliance(["--orders", "20", "--consumer", "stopped"], bulk_wait="2s")
