@@ -70,6 +70,8 @@ FEEDS = """
 [feed invoices]
 dir = inbound/invoices
 operation = invoice
+validation = skip-errors
+allowed_errors = 10
 map.order = OrderNo
 map.sku = Sku
 map.qty = Qty
@@ -431,6 +433,41 @@ class ShipmentsTest(unittest.TestCase):
         self.assertEqual(len(a.journal("bulk")), 1, "nothing sent again")
         docs, orders = len(a.journal("shipments.search")), len(a.journal("orders.search"))
         self.assertTrue(0 < docs < orders, "%d shipments searches, %d order searches" % (docs, orders))
+
+    def test_lost_invoices_are_found_by_their_lines_and_another_split_is_not_ours(self):
+        # invoices of 3 orders, the bulk answer lost, the consumer stopped; meanwhile another
+        # system invoices order 1's same quantities in two invoices of one line each: ours for
+        # order 1 is not there (no invoice carries both its lines), its rows are reported and
+        # nothing is invoiced twice; orders 2 and 3 are found by their invoices
+        self.a = a = OrdersAppliance(["--orders", "3", "--consumer", "stopped"], bulk_wait="2s")
+        a.emu_call("faults", [{"match": "/async/bulk/", "drop": "after", "times": 1}])
+        rows = ["OrderNo,Sku,Qty"]
+        for e in (1, 2, 3):
+            rows += ["%s,%s,%d" % (increment_id(e), it["sku"], it["qty_ordered"]) for it in items_of(e)[:2]]
+        a.start()
+        a.drop("inv.csv", ("\r\n".join(rows) + "\r\n").encode(), "invoices")
+        td.wait_for(lambda: a.files("state = 'deferred'"), 30, "the file to wait")
+        for it in items_of(1)[:2]:
+            st, _ = rest(a, "POST", "/rest/V1/order/1/invoice",
+                         {"items": [{"order_item_id": it["item_id"], "qty": it["qty_ordered"]}]})
+            self.assertEqual(st, 200)
+        a.emu_call("consumer", {"running": True})
+        td.wait_for(lambda: a.finished(1), 60, "the file to end")
+        a.group_stop()
+        _, _, state, message, _ = a.files()[-1]
+        self.assertEqual(state, "partial", message)
+        errs = a.errors("inv.csv")
+        self.assertEqual(sorted(e["line"] for e in errs), ["2", "3"], errs)
+        for e in errs:
+            self.assertIn("no invoice carries these lines", e["message"])
+        invoices = a.emu_call("documents")["invoices"]
+        self.assertEqual(sorted(i["order_id"] for i in invoices), [1, 1, 2, 3])
+        for o in a.emu_call("orders"):
+            for it in o["items"]:
+                self.assertLessEqual(it["qty_invoiced"], it["qty_ordered"])
+        self.assertEqual(len(a.journal("bulk")), 1, "nothing sent again")
+        self.assertGreater(len(a.journal("invoices.search")), 0)
+        self.assertEqual(a.journal("shipments.search"), [])
 
     def test_consumer_stopped_defers_with_the_hint_and_completes_when_it_runs(self):
         self.a = a = OrdersAppliance(["--orders", "20", "--consumer", "stopped"], bulk_wait="2s")

@@ -206,6 +206,47 @@ static void test_operations_are_recorded_and_read_back(void **state)
 	buf_release(&err);
 }
 
+static int say(const char *expect, const char *docs, int quantities_there)
+{
+	json_t *e = json_loads(expect, 0, NULL), *d = docs ? json_loads(docs, 0, NULL) : NULL;
+	int r;
+
+	assert_non_null(e);
+	r = op_documents_say(e, d, quantities_there);
+	json_decref(e);
+	json_decref(d);
+	return r;
+}
+
+static void test_unknown_fates_are_told_by_their_documents(void **state)
+{
+	const char *ship = "{\"field\":\"qty_shipped\",\"items\":{\"7\":2},\"lines\":{\"7\":2},"
+			   "\"tracks\":[\"T1\",\"T2\"]}";
+	const char *theirs = "[{\"lines\":{\"7\":2},\"tracks\":[\"OTHER\"]}]";
+	const char *ours = "[{\"lines\":{\"7\":2},\"tracks\":[\"OTHER\"]},"
+			   "{\"lines\":{\"7\":1},\"tracks\":[\"T2\",\"T1\"]}]";
+	const char *invoice = "{\"field\":\"qty_invoiced\",\"items\":{\"7\":3,\"8\":1},"
+			      "\"lines\":{\"7\":2,\"8\":1}}";
+
+	(void)state;
+	/* a shipment is ours by its track numbers, all of them, whatever its quantities */
+	assert_int_equal(say(ship, ours, 1), 1);
+	assert_int_equal(say(ship, ours, 0), 1);
+	/* the items shipped under another track: someone else's, never resent; not shipped: resent */
+	assert_int_equal(say(ship, theirs, 1), -1);
+	assert_int_equal(say(ship, "[{\"lines\":{\"7\":2},\"tracks\":[\"T1\"]}]", 1), -1);
+	assert_int_equal(say(ship, "[]", 0), 0);
+	/* an invoice or credit memo: its lines (others may be on it too), on top of the quantities */
+	assert_int_equal(say(invoice, "[{\"lines\":{\"7\":2,\"8\":1,\"9\":4}}]", 1), 1);
+	assert_int_equal(say(invoice, "[{\"lines\":{\"7\":2,\"8\":1}}]", 0), 0);
+	assert_int_equal(say(invoice, "[{\"lines\":{\"7\":3}},{\"lines\":{\"8\":1}}]", 1), -1);
+	assert_int_equal(say(invoice, "[{\"lines\":{\"7\":2.0,\"8\":\"1.0000\"}}]", 1), 1);
+	/* documents not looked up, or an expectation recorded without its lines: quantities decide */
+	assert_int_equal(say(invoice, NULL, 1), 1);
+	assert_int_equal(say(invoice, NULL, 0), 0);
+	assert_int_equal(say("{\"field\":\"qty_shipped\",\"items\":{\"7\":2}}", "[]", 1), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +254,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_operation_keys_are_named),
 	    cmocka_unit_test(test_row_values_are_checked_like_an_import_s),
 	    cmocka_unit_test(test_search_values_are_escaped),
+	    cmocka_unit_test(test_unknown_fates_are_told_by_their_documents),
 	    cmocka_unit_test_setup_teardown(test_operations_are_recorded_and_read_back,
 					    tmpdir_setup, tmpdir_teardown),
 	};
