@@ -79,11 +79,12 @@ static int fetch(struct opctx *x, const char *ids, json_t *by_order)
 			   "&searchCriteria[filter_groups][0][filters][0][value]=",
 			   resource(x->op->kind));
 		query_escape(&route, ids);
-		buf_printf(&route,
-			   "&searchCriteria[filter_groups][0][filters][0][condition_type]=in"
-			   "&searchCriteria[pageSize]=%u&searchCriteria[currentPage]=%u"
-			   "&fields=items[entity_id,order_id,items[order_item_id,qty]%s],total_count",
-			   size, page, x->op->kind == OP_SHIP ? ",tracks[track_number]" : "");
+		buf_printf(
+		    &route,
+		    "&searchCriteria[filter_groups][0][filters][0][condition_type]=in"
+		    "&searchCriteria[pageSize]=%u&searchCriteria[currentPage]=%u"
+		    "&fields=items[entity_id,order_id,items[order_item_id,qty]%s],total_count",
+		    size, page, x->op->kind == OP_SHIP ? ",tracks[track_number]" : "");
 		if ((ans = ops_get(x, buf_cstr(&route))) == NULL)
 			break;
 		items = json_object_get(ans, "items");
@@ -142,7 +143,8 @@ int ops_documents(struct opctx *x, int only_unknown)
 			continue;
 		snprintf(key, sizeof(key), "%lld", o->id);
 		docs = json_object_get(by_order, key);
-		json_object_set_new(o->found, "_documents", docs ? json_incref(docs) : json_array());
+		json_object_set_new(o->found, "_documents",
+				    docs ? json_incref(docs) : json_array());
 	}
 	buf_release(&ids);
 	json_decref(by_order);
