@@ -17,6 +17,7 @@
 #include "lib/conf.h"
 #include "lib/report.h"
 #include "queue/ledger.h"
+#include "queue/operations.h"
 
 const struct command_args show_args = {
     .usage = "usage: dropgate show [-c FILE] ID\nOne file's whole history.\n",
@@ -62,6 +63,40 @@ static void print_counts(void *ctx, const char *target, const long long n[KC_N])
 		   n[KC_REJECTED]);
 }
 
+/* print_operation: an operation of an operation feed that is not simply done */
+static void print_operation(void *ctx, const struct ledger_op *op)
+{
+	const char *target = ctx;
+
+	if (strcmp(op->state, "done") == 0)
+		return;
+	print_safe("  operation %u to %s: %s%s%s%s%s\n", op->no + 1, target, op->state,
+		   op->uuid[0] ? " in bulk " : "", op->uuid, op->result && *op->result ? ": " : "",
+		   op->result ? op->result : "");
+}
+
+/* print_operations: an operation feed's operations, counted by state, the others listed */
+static void print_operations(struct command_ctx *cx)
+{
+	static const char *const states[] = {"done",	"skipped", "refused", "open",
+					     "sent",	"retry",   "rejected", NULL};
+	const struct feed *feed = conf_feed(cx->conf, cx->file.feed);
+	long long n, all = 0;
+
+	for (const char *const *st = states; *st; st++)
+		all += ledger_ops_count(cx->ledger, cx->id, *st);
+	if (all == 0)
+		return;
+	printf("operations:");
+	for (const char *const *st = states; *st; st++)
+		if ((n = ledger_ops_count(cx->ledger, cx->id, *st)) > 0)
+			printf(" %s %lld", *st, n);
+	printf("\n");
+	for (size_t i = 0; feed && i < feed->targets.n; i++)
+		ledger_ops_load(cx->ledger, cx->id, feed->targets.v[i], print_operation,
+				feed->targets.v[i]);
+}
+
 int cmd_show(struct command_ctx *cx)
 {
 	const struct ledger_file *f = &cx->file;
@@ -90,5 +125,6 @@ int cmd_show(struct command_ctx *cx)
 	ledger_events(cx->ledger, cx->id, print_event, NULL);
 	printf("Commerce's answers:\n");
 	ledger_requests(cx->ledger, cx->id, print_request, NULL);
+	print_operations(cx);
 	return 0;
 }

@@ -29,6 +29,7 @@
 #include "cmd/commands.h"
 #include "commerce/client.h"
 #include "commerce/payload.h"
+#include "orders/orders.h"
 #include "parse/filecheck.h"
 #include "submit/submitter.h"
 #include "lib/conf.h"
@@ -134,10 +135,17 @@ int cmd_submit(struct command_ctx *cx)
 	s.local_rejected = fc.res.rows_rejected;
 	s.hooks = send_bar_start(&bar, &bar_hooks, cx, &fc);
 	commerce_global_init();
-	for (size_t i = 0; i < f->targets.n && fc.res.batches > 0; i++)
-		submit_target(&s, conf_target(cx->conf, f->targets.v[i]));
+	for (size_t i = 0; i < f->targets.n && fc.res.batches > 0; i++) {
+		const struct target *t = conf_target(cx->conf, f->targets.v[i]);
+		if (f->operation) /* REST operations (orders/), nothing recorded */
+			orders_submit(&s, t, NULL, 0);
+		else
+			submit_target(&s, t);
+	}
 	if (s.hooks)
 		progress_close(&bar.p);
+	if (s.why[0] && s.transient) /* e.g. bulk operations still open */
+		log_simple(LOG_WARN, "operations_waiting", "%s", s.why);
 	rejected = fc.res.rows_rejected + s.commerce_rejected;
 	if (s.status == EXIT_COMMERCE) {
 		state = "failed";

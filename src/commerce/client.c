@@ -30,6 +30,8 @@ struct commerce_client {
 	char errbuf[CURL_ERROR_SIZE];
 	int (*stop)(void *ctx);
 	void *stop_ctx;
+	const char *method; /* NULL: POST with a body, GET without */
+	int once;	    /* commerce_call: a request never to be sent twice */
 };
 
 static int (*default_stop)(void *ctx);
@@ -172,6 +174,13 @@ static CURLcode post(struct commerce_client *c, const char *url, const char *bod
 	} else {
 		curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
 	}
+	if (c->method && with_token) /* never the token request's */
+		curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, c->method);
+	/* a request that must not be made twice gets a connection of its own: libcurl sends a
+	   request again by itself when a reused connection dies before any answer, and a
+	   Commerce that died after creating a shipment would then create it twice */
+	if (c->once && with_token)
+		curl_easy_setopt(c->h, CURLOPT_FRESH_CONNECT, 1L);
 	rc = curl_easy_perform(c->h);
 	c->wire += len;
 	*status = 0;
@@ -341,9 +350,33 @@ static double seconds_since(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
+/*
+ * exchange: ... With once, a request that may have reached Commerce (no answer
+ * after the connection was made, a 5xx but 503) is not sent again: *unknown is set.
+ * A 2xx is done then, its body in *response.
+ */
+static enum answer_class exchange_once(struct commerce_client *c, const char *url,
+				       const char *body, size_t len, struct answer *a,
+				       struct buf *response, int once, int *unknown);
 
 static enum answer_class exchange(struct commerce_client *c, const char *url, const char *body,
 				  size_t len, struct answer *a, struct buf *response)
+{
+	return exchange_once(c, url, body, len, a, response, 0, NULL);
+}
+
+/* maybe_applied: an outcome after which Commerce may have acted on the request */
+static int maybe_applied(CURLcode rc, long status)
+{
+	if (rc != CURLE_OK)
+		return rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST &&
+		       rc != CURLE_SSL_CONNECT_ERROR && rc != CURLE_ABORTED_BY_CALLBACK;
+	return status >= 500 && status != 503;
+}
+
+static enum answer_class exchange_once(struct commerce_client *c, const char *url,
+				       const char *body, size_t len, struct answer *a,
+				       struct buf *response, int once, int *unknown)
 {
 	struct buf err = BUF_INIT(4096);
 	int renewed = 0;
@@ -357,7 +390,8 @@ static enum answer_class exchange(struct commerce_client *c, const char *url, co
 		buf_reset(&err);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rc = post(c, url, body, len, 1, &status, &err);
-		if (rc == CURLE_OK && response && status == 200) {
+		if (rc == CURLE_OK && response &&
+		    (status == 200 || (once && status >= 200 && status < 300))) {
 			answer_reset(a);
 			a->http_status = 200;
 			buf_reset(response);
@@ -392,6 +426,10 @@ static enum answer_class exchange(struct commerce_client *c, const char *url, co
 								      "was it revoked?",
 				   m);
 			free(m);
+			break;
+		}
+		if (once && a->cls == ANSWER_TRANSIENT && maybe_applied(rc, status)) {
+			*unknown = 1; /* sent once: what came of it is looked up, not sent again */
 			break;
 		}
 		if (a->cls != ANSWER_TRANSIENT || attempt >= c->t->retries ||
@@ -433,6 +471,27 @@ enum answer_class commerce_get(struct commerce_client *c, const char *route, str
 		n--;
 	url = xasprintf("%.*s/rest/%s/V1/%s", (int)n, c->t->url, c->t->store, route);
 	cls = exchange(c, url, NULL, 0, a, response);
+	free(url);
+	return cls;
+}
+
+enum answer_class commerce_call(struct commerce_client *c, const char *method, const char *route,
+				const char *body, size_t len, struct answer *a,
+				struct buf *response, int *unknown)
+{
+	size_t n = strlen(c->t->url);
+	char *url;
+	enum answer_class cls;
+
+	while (n && c->t->url[n - 1] == '/')
+		n--;
+	url = xasprintf("%.*s/rest/%s/%s", (int)n, c->t->url, c->t->store, route);
+	*unknown = 0;
+	c->method = method;
+	c->once = 1;
+	cls = exchange_once(c, url, body, body ? len : 0, a, response, 1, unknown);
+	c->method = NULL;
+	c->once = 0;
 	free(url);
 	return cls;
 }

@@ -36,6 +36,17 @@ enum answer_class commerce_import(struct commerce_client *c, const char *body, s
  */
 enum answer_class commerce_get(struct commerce_client *c, const char *route, struct answer *a,
 			       struct buf *response);
+/*
+ * commerce_call: METHOD <url>/rest/<store>/<route> ("V1/order/12/ship",
+ * "async/bulk/V1/order/byOrderId/ship") with a JSON body (NULL: none). Done on
+ * any 2xx, the body in *response. For requests that must not be made twice:
+ * only failures before Commerce could act (no connection, 429, 503) are
+ * retried; no answer once sent, or a 5xx, sets *unknown (ANSWER_TRANSIENT):
+ * the caller looks up what came of it before sending again.
+ */
+enum answer_class commerce_call(struct commerce_client *c, const char *method, const char *route,
+				const char *body, size_t len, struct answer *a,
+				struct buf *response, int *unknown);
 /* commerce_set_default_stop: the stop every new client starts with (the daemon's: its
    exports stop with it); once, before any client. */
 void commerce_set_default_stop(int (*stop)(void *ctx), void *ctx);

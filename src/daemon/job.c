@@ -24,6 +24,7 @@
 #include "lib/stamp.h"
 #include "outcome/finish.h"
 #include "outcome/outcome.h"
+#include "orders/orders.h"
 #include "outcome/reports.h"
 #include "parse/parcel.h"
 #include "parse/parser.h"
@@ -194,7 +195,9 @@ static void submit_targets(struct file_job *j, struct parcel *pc, struct submit_
 		}
 		s->status = 0;
 		s->transient = 0;
-		if (pc->batches > 0)
+		if (pc->batches > 0 && j->f->operation) /* REST operations, each recorded: orders/ */
+			orders_submit(s, t, j->ledger, j->lf.id);
+		else if (pc->batches > 0)
 			submit_target(s, t);
 		if (st) {
 			st->n.rejected = s->commerce_rejected - before;
@@ -273,7 +276,7 @@ static void submit_all(struct file_job *j, json_t *worker)
 	}
 	if (s.status == EXIT_COMMERCE && s.transient) {
 		report_release(&report);
-		defer(j, "Commerce is unreachable");
+		defer(j, s.why[0] ? s.why : "Commerce is unreachable");
 		goto done;
 	}
 	rejected = (long)json_integer_value(json_object_get(worker, "rows_rejected"));

@@ -14,6 +14,7 @@
 #include "lib/conf_loader.h"
 #include "lib/decode.h"
 #include "lib/entity.h"
+#include "lib/operation.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -230,8 +231,13 @@ static int kp_at(struct loader *ld, const char *v, void *field, const void *arg)
 static int kp_entity(struct loader *ld, const char *v, void *field, const void *arg)
 {
 	const struct entity *e = entity_find(v);
+	const struct feed *f = (const struct feed *)((char *)field - offsetof(struct feed, entity));
 
 	(void)arg;
+	if (f->operation) {
+		conf_error(ld, ld->line, "a feed takes entity or operation, not both");
+		return -1;
+	}
 	if (e == NULL) {
 		conf_error(ld, ld->line, "unknown entity '%s' (known: %s)", v, entity_names());
 		return -1;
@@ -351,6 +357,27 @@ static int kp_expect(struct loader *ld, const char *v, void *field, const void *
 	return -1;
 }
 
+/* kp_operation: operation = ship|...: the operation, and its rows' columns as the entity */
+static int kp_operation(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	const struct operation *o = operation_find(v);
+	struct feed *f = (struct feed *)((char *)field - offsetof(struct feed, operation));
+
+	(void)arg;
+	if (o == NULL) {
+		conf_error(ld, ld->line, "unknown operation '%s' (known: %s)", v,
+			   operation_names());
+		return -1;
+	}
+	if (f->entity && f->operation == NULL) {
+		conf_error(ld, ld->line, "a feed takes entity or operation, not both");
+		return -1;
+	}
+	f->operation = o;
+	f->entity = o->entity;
+	return 0;
+}
+
 static const struct range r_workers = {1, 64};
 static const struct range r_days = {1, 36500};
 static const struct range r_rows = {1, 1000000};
@@ -372,6 +399,8 @@ static const struct choice c_export_format[] = {
     {"csv", EXPORT_CSV}, {"xml", EXPORT_XML}, {"jsonl", EXPORT_JSONL}, {NULL, 0}};
 static const struct choice c_compress[] = {{"none", 0}, {"gzip", 1}, {NULL, 0}};
 static const struct range r_page = {1, 1000};
+static const struct range r_concurrency = {1, 64};
+static const struct choice c_group_by[] = {{"order", 1}, {"row", 0}, {NULL, 0}};
 
 static const char *first_behavior(const void *feed)
 {
@@ -453,6 +482,10 @@ const struct key_def conf_commerce_keys[] = {
 	TK("backoff_max",   kp_duration_ms,   backoff_max_ms, NULL,       "5m",      OWN_NONE),
 	TK("verify_tls",    kp_bool,          verify_tls,     NULL,       "yes",     OWN_NONE),
 	TK("ca_file",       kp_optional_path, ca_file,        NULL,       NONE,      OWN_STRING),
+	/* operation feeds (src/orders/) */
+	TK("bulk",          kp_bool,          bulk,           NULL,       "yes",     OWN_NONE),
+	TK("bulk_wait",     kp_duration,      bulk_wait,      NULL,       "30m",     OWN_NONE),
+	TK("concurrency",   kp_uint,          concurrency,    &r_concurrency, "4",   OWN_NONE),
 	END_OF_KEYS,
 };
 
@@ -490,6 +523,10 @@ const struct key_def conf_feed_keys[] = {
 	/* late-file alerts (src/ops/expect.h) */
 	FK("expect",         kp_expect,   expect,         NULL,         NONE,       OWN_NONE),
 	FK("expect.partners", kp_list,    expect_partners, NULL,        NONE,       OWN_LIST),
+	/* operation feeds (src/orders/) */
+	FK("operation",      kp_operation, operation,     NULL,         NONE,       OWN_NONE),
+	FK("group_by",       kp_choice,   group_by_order, c_group_by,   "order",    OWN_NONE),
+	FK("page_size",      kp_uint,     page_size,      &r_page,      "100",      OWN_NONE),
 	END_OF_KEYS,
 };
 

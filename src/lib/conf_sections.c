@@ -113,7 +113,7 @@ static void feed_keys_agree(struct loader *ld, struct feed *f)
 	if (f->dir == NULL)
 		conf_error(ld, line, "[%s] dir is required", sec);
 	if (f->entity == NULL) {
-		conf_error(ld, line, "[%s] entity is required", sec);
+		conf_error(ld, line, "[%s] entity (or operation) is required", sec);
 	} else if (!entity_behavior_ok(f->entity, f->behavior)) {
 		struct buf names = BUF_INIT(4096);
 		for (const char *const *b = f->entity->behaviors; *b; b++)

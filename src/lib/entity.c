@@ -148,6 +148,27 @@ static int check_country(const char *v, size_t len, const struct column_rule *r,
 	return -1;
 }
 
+/* the checks other column tables use (lib/operation.c) */
+int entity_check_positive(const char *v, size_t len, const struct column_rule *r, struct buf *msg)
+{
+	return check_positive(v, len, r, msg);
+}
+
+int entity_check_nonneg(const char *v, size_t len, const struct column_rule *r, struct buf *msg)
+{
+	return check_nonneg(v, len, r, msg);
+}
+
+int entity_check_integer(const char *v, size_t len, const struct column_rule *r, struct buf *msg)
+{
+	return check_integer(v, len, r, msg);
+}
+
+int entity_check_email(const char *v, size_t len, const struct column_rule *r, struct buf *msg)
+{
+	return check_email(v, len, r, msg);
+}
+
 static const char *const behaviors_product[] = { "append", "replace", "delete", "add_update",
 						 NULL };
 static const char *const behaviors_stock[] = { "append", "replace", "delete", NULL };

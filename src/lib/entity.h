@@ -53,6 +53,12 @@ int entity_column_name_ok(const char *name);
  * COL_NONEMPTY). 0 or -1 with *msg set.
  */
 int entity_check_value(const struct column_rule *r, const char *v, size_t len, struct buf *msg);
+/* The value checks, for other column tables (lib/operation.c): a number > 0, >= 0, a
+   whole number, an e-mail address. */
+int entity_check_positive(const char *v, size_t len, const struct column_rule *r, struct buf *msg);
+int entity_check_nonneg(const char *v, size_t len, const struct column_rule *r, struct buf *msg);
+int entity_check_integer(const char *v, size_t len, const struct column_rule *r, struct buf *msg);
+int entity_check_email(const char *v, size_t len, const struct column_rule *r, struct buf *msg);
 /* is_plain_decimal: -?digits[.digits], as Commerce reads numbers. */
 int is_plain_decimal(const char *v, size_t len);
 /* utf8_chars: characters in valid UTF-8 text. */

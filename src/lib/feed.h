@@ -15,6 +15,7 @@
 
 struct entity;
 struct mapping;
+struct operation;
 
 enum feed_format { FORMAT_CSV, FORMAT_XML };
 enum feed_complete { COMPLETE_CLOSE, COMPLETE_OKFILE, COMPLETE_QUIET };
@@ -68,6 +69,10 @@ struct feed {
 	int expect_at;		     /* EXPECT_DAILY: minutes after local midnight */
 	unsigned long expect_every;  /* EXPECT_EVERY: seconds */
 	struct strlist expect_partners; /* empty: the feed's partners */
+	/* operation = ...: REST operations instead of an import (lib/operation.h, src/orders/) */
+	const struct operation *operation; /* NULL: an import; entity is then the operation's */
+	int group_by_order;		   /* group_by = order (the default) | row */
+	unsigned long page_size;	   /* orders (companies) per search call */
 	int line; /* of its [section] header */
 };
 

@@ -27,6 +27,10 @@ struct target {
 	unsigned long backoff_max_ms; /* ... up to this */
 	int verify_tls;
 	char *ca_file; /* NULL: the system's CAs */
+	/* operation feeds (src/orders/) */
+	int bulk;		   /* yes: the asynchronous bulk API; no: synchronous calls */
+	unsigned long bulk_wait;   /* seconds a bulk's operations may stay open */
+	unsigned long concurrency; /* synchronous calls at a time */
 	int line;      /* of its [section] header */
 };
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lib/conf.h"
+#include "lib/mapping.h"
 #include "lib/parsed.h"
 #include "parse/parcel.h"
 #include "util/durable.h"
@@ -198,6 +199,18 @@ void parcel_line(const struct parcel *p, uint32_t member, unsigned long line, ch
 		snprintf(out, size, "%s:%lu", p->members.v[member - 1], line);
 	else
 		snprintf(out, size, "%lu", line);
+}
+
+const char *parcel_partner_column(const struct parcel *p, const char *commerce)
+{
+	const struct feed *f = p->feed;
+
+	if (f->map == NULL)
+		return commerce;
+	for (size_t i = 0; i < mapping_count(f->map); i++)
+		if (strcmp(mapping_column(f->map, i), commerce) == 0)
+			return mapping_source(f->map, i) ? mapping_source(f->map, i) : commerce;
+	return commerce;
 }
 
 void parcel_problem(struct parcel *p, const char *line, const char *column, const char *value,

@@ -73,6 +73,8 @@ void parcel_load_members(struct parcel *p);
 /* parcel_line: where a row came from, as the partner reads it ("12", "a.csv:12"). */
 void parcel_line(const struct parcel *p, uint32_t member, unsigned long line, char *out,
 		 size_t size);
+/* parcel_partner_column: the partner's name for a Commerce column (the mapping's source). */
+const char *parcel_partner_column(const struct parcel *p, const char *commerce);
 /* parcel_problem: a row problem into the report (and the log, the first ones). */
 void parcel_problem(struct parcel *p, const char *line, const char *column, const char *value,
 		    size_t value_len, const char *message);

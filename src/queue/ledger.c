@@ -108,6 +108,7 @@ struct ledger *ledger_open(const char *path, struct buf *err)
 			    NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(l->db, 10000) != SQLITE_OK ||
 	    sqlite3_exec(l->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(l->db, ledger_operations_schema, NULL, NULL, &msg) != SQLITE_OK ||
 	    migrate(l->db, &msg) < 0) {
 		buf_printf(err, "cannot open the ledger %s: %s", path,
 			   msg ? msg : sqlite3_errmsg(l->db));

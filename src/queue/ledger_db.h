@@ -27,4 +27,7 @@ long long ledger_single_int(struct ledger *l, const char *sql, const char *types
 /* ledger_copy_text: a column's text into dst ("" for NULL), cut to size. */
 void ledger_copy_text(char *dst, size_t size, const unsigned char *src);
 
+/* ledger_operations_schema: operations.c's table, created by ledger_open */
+extern const char ledger_operations_schema[];
+
 #endif

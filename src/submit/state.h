@@ -46,6 +46,7 @@ struct submit_state {
 	int stopped;		      /* stop() ended the sending */
 	int exceeded;		/* more rows rejected than the feed allows: nothing more is sent */
 	unsigned long imported; /* rows the current target accepted */
+	char why[512];		/* why the file waits, when not "unreachable" (orders/) */
 	const struct submit_hooks *hooks; /* NULL: none */
 };
 

@@ -150,17 +150,6 @@ static long quoted_value_column(const char *msg, const struct buf *cells, size_t
 	return -1;
 }
 
-/* partner_column: the partner's name for a Commerce column. */
-static const char *partner_column(const struct feed *f, const char *commerce)
-{
-	if (f->map == NULL)
-		return commerce;
-	for (size_t i = 0; i < mapping_count(f->map); i++)
-		if (strcmp(mapping_column(f->map, i), commerce) == 0)
-			return mapping_source(f->map, i) ? mapping_source(f->map, i) : commerce;
-	return commerce;
-}
-
 void submit_tell_rows(struct submit_state *s, const struct target *t, const struct prepared *p,
 		      const struct answer *a, const unsigned *map, size_t nmap)
 {
@@ -204,7 +193,7 @@ void submit_tell_rows(struct submit_state *s, const struct target *t, const stru
 			const char *name = header.data;
 			for (long k = 0; k < col; k++)
 				name += strlen(name) + 1;
-			colname = partner_column(s->parcel->feed, name);
+			colname = parcel_partner_column(s->parcel, name);
 			value = cells.data;
 			for (long k = 0; k < col && value < cells.data + cells.len; k++)
 				value += strlen(value) + 1;

@@ -10,6 +10,10 @@
  *   copy-mid-write      a copy across filesystems has written its first block
  *   move-before-unlink  a copy across filesystems is renamed, the original still there
  *   redrop-mid-copy     dropgate redrop has written the first block of its copy
+ *   ops-before-post     operations recorded as sent, their bulk request not yet made
+ *   ops-after-post      a bulk request answered (Commerce has it), the answer not recorded
+ *   ops-open            a bulk's answer recorded (its operations open), no status asked yet
+ *   ops-after-call      a synchronous operation answered, the answer not recorded
  */
 #ifndef DG_CRASHPOINT_H
 #define DG_CRASHPOINT_H

@@ -29,6 +29,9 @@ Control endpoints for tests (no authentication), under /__emulator/:
                          (columns: AdvancedPricing::$validColumnNames by default; an
                           installation's plugin or preference may change them)
   POST reset             forget store, journal, faults and orders
+  The order loop back (orders, shipments, invoices, refunds, companies, the async bulk API
+  and its consumer: orders.py, companies.py, bulk.py, sales_http.py) adds its own controls
+  and options: tests/emulator/ORDERS.md.
 
 Imports answer as Magento's StartImport does (see start_import): --answers current
 (the default) names every bad row and refuses the request whole, except that
@@ -61,6 +64,10 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import bulk
+import orders
+from sales_http import SEARCHES, SalesRoutes
 
 UNAUTHORIZED = {"message": "The consumer isn't authorized to access %resources.",
                 "parameters": {"resources": "Magento_ImportExport::import_api"}}
@@ -258,8 +265,13 @@ def start_import(answers, strategy, allowed, rows, problems, header=()):
 
 
 class State:
-    def __init__(self, tokens, admins, admin_ttl, stores, sources=("default",), answers="current"):
+    def __init__(self, tokens, admins, admin_ttl, stores, sources=("default",), answers="current",
+                 seed=None, consumer=True, bulk_delay=0.0, latency=0.0):
         self.lock = threading.Lock()
+        # the order loop back (ORDERS.md): generated orders, the bulk consumer, answer latency
+        self.initial_seed = seed  # {"orders": N, "items": K, "invoiced": bool} or None
+        self.initial_consumer = {"running": consumer, "delay": bulk_delay}
+        self.initial_latency = latency
         self.initial_sources = set(sources)
         self.initial_answers = answers
         self.integration = set(tokens)
@@ -283,10 +295,21 @@ class State:
         self.answers = self.initial_answers       # "current" or "earlier" StartImport
         self.entities = set(ENTITIES)             # import entities Commerce has (import.xml)
         self.columns = {k: list(v) for k, v in VALID_COLUMNS.items()}  # getValidColumnNames()
+        self.shipments, self.invoices, self.creditmemos = {}, {}, {}
+        self.companies, self.bulks, self.seq, self.stock_returns = {}, {}, {}, {}
+        self.consumer = dict(self.initial_consumer)
+        self.latency = self.initial_latency       # every REST answer leaves this long after arrival
+        if self.initial_seed:
+            seed = self.initial_seed
+            for o in orders.generate(seed.get("orders", 0), seed.get("items", 3), seed.get("invoiced", False),
+                                     1, seed.get("configurable", 0)):
+                self.orders[o["entity_id"]] = o
 
     def take_fault(self, path):
         with self.lock:
             for f in self.faults:
+                if "operation" in f:  # the consumer's (bulk.take_operation_fault)
+                    continue
                 if f.get("match", "") in path and f.get("times", 1) > 0:
                     if f.get("after", 0) > 0:  # let this many matching requests through first
                         f["after"] -= 1
@@ -300,7 +323,7 @@ class State:
         return None
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(SalesRoutes, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as two writes
     server_version = "CommerceEmulator/1.0"
@@ -320,6 +343,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_json(self, status, obj, headers=None):
         data = json.dumps(obj).encode()
+        if getattr(self, "arrived", None) and self.st.latency:
+            # config latency: the answer leaves `latency` after the request arrived
+            time.sleep(max(0.0, self.arrived + self.st.latency - time.time()))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -328,10 +354,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def record(self, status, entity=None, rows=None, digest=None, answer=None):
+    def record(self, status, entity=None, rows=None, digest=None, answer=None, op=None):
         entry = {"n": 0, "method": self.command, "path": self.path.split("?")[0], "status": status,
                  "entity": entity, "rows": rows, "digest": digest, "answer": answer, "time": time.time(),
-                 "arrived": getattr(self, "arrived", None)}
+                 "arrived": getattr(self, "arrived", None), "op": op}
         with self.st.lock:
             entry["n"] = len(self.st.journal) + 1
             self.st.journal.append(entry)
@@ -354,8 +380,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.route("POST")
 
+    def do_PUT(self):
+        self.route("PUT")
+
     def route(self, method):
         path = urllib.parse.urlparse(self.path).path
+        self.arrived = None
         if path.startswith("/__emulator/"):
             return self.control(method, path[len("/__emulator/"):])
         self.arrived = time.time()
@@ -374,13 +404,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(fault["status"], {"message": "Service Unavailable"}, headers)
         if method == "POST" and path == "/rest/V1/integration/admin/token":
             return self.admin_token()
-        m = re.match(r"^/rest/([^/]+)/V1/(.*)$", path)
+        # /rest/<store>/V1/..., /rest/V1/... (the default store), and the asynchronous bulk
+        # routes /rest/<store>/async/bulk/V1/... (WebapiAsync AsynchronousRequestProcessor)
+        m = re.match(r"^/rest/(?:([^/]+)/)??(async/bulk/)?V1/(.*)$", path)
         if not m:
             self.body()
             self.record(404)
             return self.send_json(404, {"message": "Request does not match any route."})
-        store, route = m.group(1), m.group(2)
-        raw = self.body() if method == "POST" else b""
+        store, is_bulk, route = m.group(1) or "default", m.group(2), m.group(3)
+        raw = self.body() if method in ("POST", "PUT") else b""
         if not self.authorized():
             self.record(401)
             return self.send_json(401, UNAUTHORIZED)
@@ -393,10 +425,14 @@ class Handler(BaseHTTPRequestHandler):
             # Magento maps NoSuchEntityException to 404
             return self.send_json(404, {"message": "The store that was requested wasn't found. "
                                                    "Verify the store and try again."})
+        if is_bulk:
+            return self.bulk_post(method, route, raw, fault)
         if method == "POST" and route in ("import/csv", "import/json"):
             return self.import_(route, raw, fault)
-        if method == "GET" and route in ("orders", "customers/search", "products"):
+        if method == "GET" and route in SEARCHES:
             return self.search(route)
+        if self.bulk_status(method, route, fault) or self.sales(method, route, raw, fault):
+            return None
         self.record(404)
         return self.send_json(404, {"message": "Request does not match any route."})
 
@@ -525,11 +561,19 @@ class Handler(BaseHTTPRequestHandler):
             elif k == "searchCriteria[currentPage]":
                 page = int(v)
         with self.st.lock:
-            source = {"orders": self.st.orders, "customers/search": self.st.customers,
-                      "products": self.st.products}[route]
-            items = list(source.values())  # copied below, once paged
+            src = SEARCHES[route]  # copied below, once paged
+            items = src(self.st) if callable(src) else list(getattr(self.st, src).values())
         for g in sorted(groups):
             filters = list(groups[g].values())
+            for f in filters:  # an "in" list of a few hundred ids, tested against every order
+                if f.get("condition_type") in ("in", "nin"):
+                    f["_set"] = set(f.get("value", "").split(","))
+            fields = {f.get("field") for f in filters}
+            if len(fields) == 1 and all(f.get("condition_type") == "in" for f in filters):
+                # the same answer as match(), without its per-item call (10,000 orders)
+                field, ids = fields.pop(), set().union(*(f["_set"] for f in filters))
+                items = [i for i in items if i.get(field) is not None and str(i.get(field)) in ids]
+                continue
             items = [i for i in items if any(match(i, f) for f in filters)]  # OR inside a group
         for s in sorted(sorts, reverse=True):
             field, desc = sorts[s].get("field"), sorts[s].get("direction", "ASC").upper() == "DESC"
@@ -541,7 +585,7 @@ class Handler(BaseHTTPRequestHandler):
             items = items[(page - 1) * size:page * size]
         with self.st.lock:
             items = [json.loads(json.dumps(o)) for o in items]
-        self.record(200)
+        self.record(200, op=route.split("/")[0] + ".search")
         return self.send_json(200, {"items": items, "search_criteria": {}, "total_count": total})
 
     # --- control ------------------------------------------------------------------
@@ -566,9 +610,9 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST" and what == "revoke":
                 st.revoked.add(req["token"])
                 return self.send_json(200, True)
-            if method == "POST" and what in ("orders", "customers", "products"):
-                key = {"orders": "entity_id", "customers": "id", "products": "id"}[what]
-                target = {"orders": st.orders, "customers": st.customers, "products": st.products}[what]
+            if method == "POST" and what in ("orders", "customers", "products", "companies"):
+                key = {"orders": "entity_id", "customers": "id", "products": "id", "companies": "id"}[what]
+                target = getattr(st, what)
                 for o in req:
                     target[o[key]] = o
                 return self.send_json(200, len(target))
@@ -582,7 +626,10 @@ class Handler(BaseHTTPRequestHandler):
                     st.entities = set(req["entities"])
                 if "columns" in req:
                     st.columns.update(req["columns"])
+                st.latency = float(req.get("latency", st.latency))
                 return self.send_json(200, True)
+            if self.sales_control(method, what, req):  # the order loop back (sales_http.py)
+                return None
             if method == "POST" and what == "reset":
                 st.reset()
                 return self.send_json(200, True)
@@ -603,6 +650,11 @@ def match(item, f):
     have = item.get(field)
     if have is None:
         return cond == "null"
+    if cond in ("in", "nin"):
+        ids = f.get("_set")
+        if ids is None:
+            ids = set(value.split(","))
+        return (str(have) in ids) == (cond == "in")
     a, b = sortkey(have), sortkey(value)
     if cond == "eq":
         return a == b
@@ -616,10 +668,6 @@ def match(item, f):
         return a < b
     if cond == "lteq":
         return a <= b
-    if cond == "in":
-        return str(have) in value.split(",")
-    if cond == "nin":
-        return str(have) not in value.split(",")
     if cond == "like":
         pattern = "^" + re.escape(value).replace("%", ".*") + "$"
         return re.match(pattern, str(have)) is not None
@@ -642,6 +690,17 @@ def main():
                     help="an inventory source code Commerce has (default: default)")
     ap.add_argument("--answers", choices=("current", "earlier"), default="current",
                     help="import answers of current Commerce releases (rows named) or earlier ones")
+    ap.add_argument("--orders", type=int, default=0, help="generate N orders (ORDERS.md)")
+    ap.add_argument("--order-items", type=int, default=3, help="items per generated order")
+    ap.add_argument("--invoiced", action="store_true", help="generated orders are fully invoiced")
+    ap.add_argument("--configurable", type=int, default=0, metavar="M",
+                    help="the first item of every M-th generated order is a configurable with a child")
+    ap.add_argument("--consumer", choices=("running", "stopped"), default="running",
+                    help="the bulk consumer (async.operations.all) at start")
+    ap.add_argument("--bulk-delay", type=float, default=0.0,
+                    help="seconds a bulk's operations stay open before the consumer takes them")
+    ap.add_argument("--latency", type=float, default=0.0,
+                    help="every REST answer leaves this many seconds after its request arrived")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--verbose", action="store_true")
@@ -653,8 +712,12 @@ def main():
     admins = [x.split(":", 1) for x in a.admin]
     httpd = ThreadingHTTPServer((a.host, a.port), Handler)
     httpd.daemon_threads = True
+    seed = ({"orders": a.orders, "items": a.order_items, "invoiced": a.invoiced, "configurable": a.configurable}
+            if a.orders else None)
     httpd.state = State(tokens, admins, a.admin_ttl, a.store or ["default"],
-                          a.source or ["default"], a.answers)
+                        a.source or ["default"], a.answers, seed=seed,
+                        consumer=a.consumer == "running", bulk_delay=a.bulk_delay, latency=a.latency)
+    bulk.start_consumer(httpd.state)
     httpd.verbose = a.verbose
     if a.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -3,7 +3,8 @@
 
 As a command:  emu.py faults '[{"match": "/V1/import/csv", "status": 503, "times": 3}]'
                emu.py revoke TOKEN | expire | products '[...]' | orders '[...]' | config '{...}'
-As a module:   from emu import journal, store, imports, fail, out
+               emu.py generate '{"orders": 300}' | consumer '{"running": false}' (ORDERS.md)
+As a module:   from emu import journal, store, imports, fail, out, calls, orders, documents
 """
 import json
 import os
@@ -33,6 +34,22 @@ def journal():
 
 def store():
     return call("store")
+
+
+def calls(op):
+    """The journal's requests of one kind (ORDERS.md): "orders.search", "bulk",
+    "bulk.status", "ship", ..."""
+    return [j for j in journal() if j.get("op") == op]
+
+
+def orders():
+    """Every order as Commerce holds it now, items with their qty_shipped/invoiced/refunded."""
+    return call("orders")
+
+
+def documents():
+    """{"shipments": [...], "invoices": [...], "creditmemos": [...], "stock_returns": {...}}"""
+    return call("documents")
 
 
 def imports():
