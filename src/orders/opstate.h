@@ -122,7 +122,7 @@ void ops_send_bulk(struct opctx *x);
 /* ops_poll: the open bulks polled until none is open or bulk_wait has passed */
 void ops_poll(struct opctx *x);
 void ops_send_direct(struct opctx *x);
-int ops_stopping(const struct opctx *x);
+int orders_stopping(const struct opctx *x);
 void ops_record(struct opctx *x, struct op **v, size_t n); /* the ledger rows of v */
 
 #endif

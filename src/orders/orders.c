@@ -199,7 +199,7 @@ static void resolve_unknown(struct opctx *x, int bulk)
 		json_decref(ids);
 		ops_record(x, changed, n);
 		free(changed);
-		if (waiting == 0 || ops_stopping(x))
+		if (waiting == 0 || orders_stopping(x))
 			return;
 		if (time(NULL) >= until) {
 			if (q == 1)
@@ -216,7 +216,7 @@ static void resolve_unknown(struct opctx *x, int bulk)
 			free(changed);
 			return;
 		}
-		for (unsigned long w = 0; w < wait && !ops_stopping(x); w += 100) {
+		for (unsigned long w = 0; w < wait && !orders_stopping(x); w += 100) {
 			struct timespec ts = {0, 100000000L};
 			nanosleep(&ts, NULL);
 		}
@@ -369,17 +369,17 @@ void orders_submit(struct submit_state *s, const struct target *t, struct ledger
 		parcel_message(s->parcel, msg);
 		goto told;
 	}
-	for (unsigned round = 0; round <= t->retries && !x.failed && !ops_stopping(&x); round++) {
+	for (unsigned round = 0; round <= t->retries && !x.failed && !orders_stopping(&x); round++) {
 		int more = 0;
 		/* bulks still open (a try before this one) first: while Commerce's consumer is
 		   stalled, an operation not on its order may yet be in its queue, so none of
 		   unknown fate goes again (the file waits instead) */
 		if (t->bulk)
 			ops_poll(&x);
-		if (x.failed || ops_stopping(&x))
+		if (x.failed || orders_stopping(&x))
 			break;
 		resolve_unknown(&x, t->bulk);
-		if (x.failed || ops_stopping(&x))
+		if (x.failed || orders_stopping(&x))
 			break;
 		if (t->bulk)
 			ops_send_bulk(&x);
@@ -404,7 +404,7 @@ void orders_submit(struct submit_state *s, const struct target *t, struct ledger
 		ops_record(&x, past, n);
 		free(past);
 	}
-	if (ops_stopping(&x)) {
+	if (orders_stopping(&x)) {
 		s->stopped = 1;
 		goto out;
 	}

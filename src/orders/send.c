@@ -32,7 +32,7 @@
 
 static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int ops_stopping(const struct opctx *x)
+int orders_stopping(const struct opctx *x)
 {
 	const struct submit_hooks *h = x->s->hooks;
 
@@ -89,7 +89,7 @@ static void set_result(struct op *o, enum op_fate fate, const char *result)
 
 static void sleep_ms(const struct opctx *x, unsigned long ms)
 {
-	while (ms > 0 && !ops_stopping(x)) {
+	while (ms > 0 && !orders_stopping(x)) {
 		unsigned long step = ms < 100 ? ms : 100;
 		struct timespec ts = {0, (long)step * 1000000L};
 		nanosleep(&ts, NULL);
@@ -253,7 +253,7 @@ void ops_poll(struct opctx *x)
 	unsigned long wait = x->t->backoff_ms < 250 ? 250 : x->t->backoff_ms;
 	size_t open = 1;
 
-	while (!x->failed && !ops_stopping(x)) {
+	while (!x->failed && !orders_stopping(x)) {
 		size_t n = 0;
 		for (size_t i = 0; i < x->nops; i++)
 			n += x->ops[i].fate == FATE_OPEN;
@@ -285,7 +285,7 @@ void ops_send_bulk(struct opctx *x)
 	struct op **v = xcalloc(max, sizeof(*v));
 
 	for (int pass = 0; pass < 2; pass++) { /* company: creates, then updates */
-		for (size_t i = 0; i < x->nops && !x->failed && !ops_stopping(x);) {
+		for (size_t i = 0; i < x->nops && !x->failed && !orders_stopping(x);) {
 			const char *method;
 			char *route = NULL;
 			size_t n = 0;
@@ -306,7 +306,7 @@ void ops_send_bulk(struct opctx *x)
 			break;
 	}
 	free(v);
-	if (!ops_stopping(x))
+	if (!orders_stopping(x))
 		ops_poll(x);
 }
 
@@ -378,7 +378,7 @@ static void *direct_worker(void *arg)
 	}
 	if (c && x->s->hooks && x->s->hooks->stop)
 		commerce_client_set_stop(c, x->s->hooks->stop, x->s->hooks->ctx);
-	while (c && !x->failed && !ops_stopping(x)) {
+	while (c && !x->failed && !orders_stopping(x)) {
 		struct op *o = NULL;
 		pthread_mutex_lock(&d->lock);
 		while (d->next < x->nops && !sendable(&x->ops[d->next], x->t->retries))
