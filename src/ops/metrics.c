@@ -80,6 +80,12 @@ static const char *const pf[] = {"partner", "feed", NULL};
 static const char *const t_state[] = {"target", "state", NULL};
 static const char *const by_state[] = {"state", NULL};
 
+/* a file's rows that no target was sent (a sequence's: superseded or unchanged), 0 else */
+#define LEFT_OUT                                                                          \
+	"coalesce((SELECT min(t.unchanged + t.superseded) FROM file_targets t WHERE t.file_id " \
+	"= files.id), 0)"
+/* a full snapshot's absent keys, sent with the absent.* values (the most any target got) */
+#define ABSENT "coalesce((SELECT max(t.absent) FROM file_targets t WHERE t.file_id = files.id), 0)"
 #define FINAL "('done','partial','failed','duplicate','stale','refused')"
 #define WAITING "('received','processing','submitting','deferred')"
 
@@ -93,10 +99,14 @@ static void render_ledger(struct ledger *l, struct buf *out)
 		      NULL, NULL);
 	prom_family(out, "dropgate_rows_total", "counter",
 		    "rows of imported files by partner, feed and outcome: sent (accepted and "
-		    "sent to Commerce), rejected, unchanged (left out by a diff feed)");
+		    "sent to Commerce; a full snapshot's absent keys too), rejected, unchanged (a "
+		    "sequence's rows no target was sent: superseded or unchanged)");
+	/* a sequence's file (sift/): the rows no target was sent, superseded or unchanged,
+	   are "unchanged"; the others "sent" */
 	query_samples(l, out, "dropgate_rows_total", pf,
 		      "SELECT partner, feed, coalesce(sum(CASE WHEN state IN ('done','partial') "
-		      "THEN rows_ok END), 0) FROM files GROUP BY 1, 2 ORDER BY 1, 2",
+		      "THEN rows_ok - " LEFT_OUT " + " ABSENT " END), 0) FROM files GROUP BY 1, 2 "
+		      "ORDER BY 1, 2",
 		      "outcome", "sent");
 	query_samples(l, out, "dropgate_rows_total", pf,
 		      "SELECT partner, feed, coalesce(sum(CASE WHEN state IN "
@@ -104,8 +114,9 @@ static void render_ledger(struct ledger *l, struct buf *out)
 		      "1, 2 ORDER BY 1, 2",
 		      "outcome", "rejected");
 	query_samples(l, out, "dropgate_rows_total", pf,
-		      "SELECT partner, feed, 0 FROM files GROUP BY 1, 2 ORDER BY 1, 2", "outcome",
-		      "unchanged");
+		      "SELECT partner, feed, coalesce(sum(CASE WHEN state IN ('done','partial') "
+		      "THEN " LEFT_OUT " END), 0) FROM files GROUP BY 1, 2 ORDER BY 1, 2",
+		      "outcome", "unchanged");
 	prom_family(out, "dropgate_batches_total", "counter",
 		    "batches by target and state (pending, sent, done, refused)");
 	query_samples(l, out, "dropgate_batches_total", t_state,

@@ -182,8 +182,14 @@ class Appliance:
         self.dropgate_keys = dropgate_keys  # more lines for [dropgate]
         self.sources = sources  # the inventory sources Commerce has (others refuse the row)
         self.start_emulator()
-        self.write_config()
-        self.run(["partner", "add", "acme"])
+        try:
+            self.write_config()
+            self.run(["partner", "add", "acme"])
+        except BaseException:
+            # a setUp that fails leaves no tearDown: an orphan emulator would hold run-suite's
+            # pipe open and hang the whole suite
+            self.close()
+            raise
 
     def write_config(self, extra=""):
         self.conf = os.path.join(self.root, "dropgate.conf")

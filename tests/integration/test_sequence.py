@@ -11,6 +11,7 @@ Usage: test_sequence.py BUILD SRC
 import itertools
 import json
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -77,7 +78,9 @@ class Sequence:
     def __init__(self, batch_rows=5000, targets="default", sources=("default",), extra="",
                  max_absent="5%"):
         self.max_absent = max_absent
-        self.app = td.Appliance(batch_rows=batch_rows, sources=sources)
+        self.metrics = td.free_port()
+        self.app = td.Appliance(batch_rows=batch_rows, sources=sources,
+                                dropgate_keys="metrics = 127.0.0.1:%d\n" % self.metrics)
         self.targets = targets
         self.extra = extra
         self.configure()
@@ -182,6 +185,18 @@ class SequenceTest(unittest.TestCase):
             states = [r[2] for r in self.app.files(OURS)]
             self.assertNotIn("failed", states, "order %s: %s" % (order, self.app.files()))
 
+    def metric_rows(self, feed):
+        """dropgate_rows_total{partner="acme",feed=FEED,outcome=...} from GET /metrics"""
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.seq.metrics) as r:
+            text = r.read().decode()
+        out = {}
+        for m in re.finditer(r'^dropgate_rows_total\{([^}]*)\} (\d+)$', text, re.M):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+            if labels.get("feed") == feed:
+                out[labels["outcome"]] = int(m.group(2))
+        return out
+
     def reset(self):
         self.app.stop()
         for sub in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
@@ -222,6 +237,9 @@ class SequenceTest(unittest.TestCase):
         self.assertEqual(self.seq.keystore(), stock)
         out = self.app.run(["show", str(self.app.files(OURS + " AND name = 'stock_full_20261203T0200.csv'")[0][0])])
         self.assertIn("default: sent 0, unchanged 97, superseded 0, absent 3, rejected 0", out.stdout)
+        # the metrics say what no target was sent: 100 unchanged, 3 zeroed of 97 + 3 sent
+        rows = self.metric_rows("stock_full")
+        self.assertEqual((rows["unchanged"], rows["sent"]), (100 + 97, 100 + 3))
         status = json.loads(self.app.run(["status", "--json"]).stdout)
         mine = [f for f in status["recent"] if f["file"] == "stock_full_20261203T0200.csv"
                 and f["feed"] == "stock_full"]
