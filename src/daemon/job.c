@@ -226,14 +226,13 @@ static void submit_all(struct file_job *j, json_t *worker)
 	struct parcel pc;
 	struct submit_state s;
 	struct submit_hooks hooks = hooks_proto;
-	struct sift sift;
+	struct sift *sift = xcalloc(1, sizeof(*sift)); /* j->sift while the file is submitted */
 	struct buf err = BUF_INIT(4096);
 	char *rdir = reports_dir(j->c, j->f, j->lf.partner);
 	const char *wstate = json_string_value(json_object_get(worker, "state"));
 	long rejected;
 	const char *state;
 
-	memset(&sift, 0, sizeof(sift));
 	if (open_parcel(j, worker, &pc, &report, rdir, &err) < 0) {
 		log_simple(LOG_ERROR, "report_failed", "%s", buf_cstr(&err));
 		defer(j, "the report cannot be written");
@@ -252,7 +251,7 @@ static void submit_all(struct file_job *j, json_t *worker)
 		goto done;
 	}
 	if (j->f->sequence) {
-		if (sift_prepare(&sift, j->ledger, j->c, j->f, j->lf.partner, j->outdir, j->lf.name,
+		if (sift_prepare(sift, j->ledger, j->c, j->f, j->lf.partner, j->outdir, j->lf.name,
 				 pc.batches, j->lf.stamp, j->lf.force == 2, &err) < 0) {
 			log_simple(LOG_ERROR, "sift_failed", "file_id %lld: %s", j->lf.id,
 				   buf_cstr(&err));
@@ -260,7 +259,7 @@ static void submit_all(struct file_job *j, json_t *worker)
 			defer(j, "the key store or the disk failed (see the log)");
 			goto done;
 		}
-		j->sift = &sift;
+		j->sift = sift;
 		if (sift_end(j, &pc, &s, worker))
 			goto done;
 	}
@@ -301,7 +300,8 @@ done:
 	keyset_release(&s.rejected_lines);
 out:
 	j->sift = NULL;
-	sift_release(&sift);
+	sift_release(sift);
+	free(sift);
 	parcel_release(&pc);
 	free(rdir);
 	buf_release(&err);
