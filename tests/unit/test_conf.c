@@ -6,21 +6,9 @@
 #include "lib/entity.h"
 #include "lib/loadconf.h"
 #include "lib/mapping.h"
+#include "testconf.h"
 #include "testutil.h"
 #include "util/xalloc.h"
-
-/* load: parse ini text; returns the conf or NULL with the errors in err. */
-static struct conf *load(const char *ini, struct buf *err)
-{
-	char *path = TMPFILE(ini);
-	struct conf *c;
-
-	buf_reset(err);
-	c = conf_load(path, err);
-	unlink(path);
-	free(path);
-	return c;
-}
 
 #define COMMERCE "[commerce]\nurl = https://shop.example.com\ntoken_file = /etc/dropgate/token\n"
 

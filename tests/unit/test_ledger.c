@@ -1,20 +1,8 @@
 #include "config.h"
 
 #include "queue/ledger.h"
+#include "testledger.h"
 #include "testutil.h"
-
-static struct ledger *open_here(void)
-{
-	char path[128];
-	struct buf err = BUF_INIT(4096);
-	struct ledger *l;
-
-	snprintf(path, sizeof(path), "%s/ledger.db", test_dir);
-	l = ledger_open(path, &err);
-	assert_non_null(l);
-	buf_release(&err);
-	return l;
-}
 
 static void test_files_states_and_events_survive_a_reopen(void **state)
 {

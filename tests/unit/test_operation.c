@@ -8,20 +8,9 @@
 #include "orders/opstate.h"
 #include "queue/ledger.h"
 #include "queue/operations.h"
+#include "testconf.h"
 #include "testutil.h"
 #include "util/xalloc.h"
-
-static struct conf *load(const char *ini, struct buf *err)
-{
-	char *path = TMPFILE(ini);
-	struct conf *c;
-
-	buf_reset(err);
-	c = conf_load(path, err);
-	unlink(path);
-	free(path);
-	return c;
-}
 
 #define BASE                                                                                       \
 	"[dropgate]\n[commerce]\nurl = https://shop.example.com\ntoken_file = "                    \

@@ -9,23 +9,12 @@
 #include "ops/expect.h"
 #include "ops/progress.h"
 #include "ops/prom.h"
+#include "testconf.h"
 #include "testutil.h"
 #include "util/log.h"
 
 #define COMMERCE "[commerce]\nurl = https://shop.example.com\ntoken_file = /etc/dropgate/token\n"
 #define FEED "[feed stock]\ndir = inbound/stock\nentity = stock_sources\n"
-
-static struct conf *load(const char *ini, struct buf *err)
-{
-	char *path = TMPFILE(ini);
-	struct conf *c;
-
-	buf_reset(err);
-	c = conf_load(path, err);
-	unlink(path);
-	free(path);
-	return c;
-}
 
 static void test_keys_parse(void **state)
 {

@@ -3,22 +3,10 @@
 #include "queue/keys.h"
 #include "queue/ledger.h"
 #include "queue/picture.h"
+#include "testledger.h"
 #include "testutil.h"
 
 #define HEADER "source_code,sku,quantity,status"
-
-static struct ledger *open_here(void)
-{
-	char path[128];
-	struct buf err = BUF_INIT(4096);
-	struct ledger *l;
-
-	snprintf(path, sizeof(path), "%s/ledger.db", test_dir);
-	l = ledger_open(path, &err);
-	assert_non_null(l);
-	buf_release(&err);
-	return l;
-}
 
 static long long scope(struct ledger *l, const char *partner, const char *sequence,
 		       const char *target)

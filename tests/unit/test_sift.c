@@ -7,6 +7,7 @@
 #include "sift/digest.h"
 #include "sift/known.h"
 #include "util/keyset.h"
+#include "testledger.h"
 #include "testutil.h"
 
 static void test_stamp_is_found_anywhere_in_the_name_as_utc(void **state)
@@ -70,19 +71,6 @@ static void test_digest_ignores_column_order_and_key_is_the_entitys(void **state
 	layout_release(&b);
 	buf_release(&key);
 	buf_release(&scratch);
-}
-
-static struct ledger *open_here(void)
-{
-	char path[128];
-	struct buf err = BUF_INIT(4096);
-	struct ledger *l;
-
-	snprintf(path, sizeof(path), "%s/ledger.db", test_dir);
-	l = ledger_open(path, &err);
-	assert_non_null(l);
-	buf_release(&err);
-	return l;
 }
 
 static void test_the_store_keeps_the_newest_and_a_snapshot_marks_what_it_held(void **state)

@@ -4,19 +4,8 @@
 #include "lib/loadconf.h"
 #include "lib/pipeline.h"
 #include "lib/xmlin.h"
+#include "testconf.h"
 #include "testutil.h"
-
-static struct conf *load(const char *ini, struct buf *err)
-{
-	char *path = TMPFILE(ini);
-	struct conf *c;
-
-	buf_reset(err);
-	c = conf_load(path, err);
-	unlink(path);
-	free(path);
-	return c;
-}
 
 #define HEAD "[commerce]\nurl = https://x\ntoken_file = /t\n[feed p]\ndir = in\nformat = xml\n" \
 	     "entity = catalog_product\n"
