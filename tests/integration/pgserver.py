@@ -95,7 +95,7 @@ class Server:
         return self.conninfo(name)
 
     def stop(self):
-        if self.root is None or self.bindir is None:
+        if self.root is None or self.bindir is None or not os.path.isdir(os.path.join(self.root, "data")):
             return
         subprocess.run([os.path.join(self.bindir, "pg_ctl"), "-D", os.path.join(self.root, "data"), "-m",
                         "immediate", "-w", "stop"], capture_output=True, cwd=self.root, **self._as_user())
@@ -106,8 +106,8 @@ class Server:
 def query(conninfo, sql, bindir=None):
     """Rows of sql, each a tuple of text (None for NULL), through psql."""
     p = subprocess.run([psql_path(bindir or find_bin() or ""), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                        "-F", "\x1f", "-R", "\x1e", "-P", "null=\x1d", "-d", conninfo, "-c", sql],
-                       capture_output=True, text=True)
+                        "-F", "\x1f", "-R", "\x1e", "-P", "null=\x1d", "-d", conninfo, "-f", "-"],
+                       input=sql, capture_output=True, text=True)
     if p.returncode != 0:
         raise RuntimeError("psql: %s" % p.stderr.strip())
     out = p.stdout.rstrip("\n")
@@ -118,7 +118,11 @@ def query(conninfo, sql, bindir=None):
 
 def main(argv):
     if argv[1] == "start":
-        s = Server(argv[2]).start()
+        try:
+            s = Server(argv[2]).start()
+        except Unavailable as e:
+            print(e)
+            return 77
         print(s.conninfo())
     elif argv[1] == "stop":
         Server(argv[2]).stop()
