@@ -39,6 +39,26 @@ static void failed(struct ledger *l)
 	log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
 }
 
+/* bump: the scope's generation one higher, the one before to *before (lock held, in
+   the write's transaction). 0 or -1. */
+static int bump(struct ledger *l, long long scope, long long *before)
+{
+	sqlite3_stmt *st;
+	int ok;
+
+	ok = sqlite3_prepare_v2(l->db, "UPDATE key_scopes SET gen = gen + 1 WHERE id = ? "
+				       "RETURNING gen - 1", -1, &st, NULL) == SQLITE_OK;
+	if (ok) {
+		sqlite3_bind_int64(st, 1, scope);
+		ok = sqlite3_step(st) == SQLITE_ROW;
+		if (ok && before)
+			*before = sqlite3_column_int64(st, 0);
+		ok = ok && sqlite3_step(st) == SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
+
 int keys_scope(struct ledger *l, const char *partner, const char *sequence, const char *target,
 	       struct key_scope *s)
 {
@@ -53,7 +73,7 @@ int keys_scope(struct ledger *l, const char *partner, const char *sequence, cons
 		return -1;
 	pthread_mutex_lock(&l->lock);
 	if (sqlite3_prepare_v2(l->db,
-			       "SELECT id, full_stamp, complete_stamp FROM key_scopes WHERE "
+			       "SELECT id, full_stamp, complete_stamp, gen FROM key_scopes WHERE "
 			       "partner = ? AND sequence = ? AND target = ?",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
@@ -63,6 +83,7 @@ int keys_scope(struct ledger *l, const char *partner, const char *sequence, cons
 			s->id = sqlite3_column_int64(st, 0);
 			s->full_stamp = sqlite3_column_int64(st, 1);
 			s->complete_stamp = sqlite3_column_int64(st, 2);
+			s->gen = sqlite3_column_int64(st, 3);
 			rc = 0;
 		}
 		sqlite3_finalize(st);
@@ -156,7 +177,8 @@ uint64_t keys_hash(const char *key)
 	return keys_hash_n(key, strlen(key));
 }
 
-int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n)
+int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n,
+	     long long *gen_before)
 {
 	sqlite3_stmt *st = NULL;
 	int ok;
@@ -184,6 +206,7 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
+	ok = ok && bump(l, scope, gen_before) == 0;
 	if (ok)
 		ok = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
 	if (!ok) {
@@ -261,10 +284,10 @@ static int older_than_full(struct ledger *l, long long scope, long long stamp)
 }
 
 int keys_full_done(struct ledger *l, long long scope, long long stamp, int complete,
-		   const uint64_t *lacking, size_t n)
+		   const uint64_t *lacking, size_t n, long long *gen_before)
 {
 	sqlite3_stmt *st = NULL;
-	int ok;
+	int ok, marked = 0;
 
 	pthread_mutex_lock(&l->lock);
 	ok = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
@@ -280,6 +303,7 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 			 "AND in_full = 0",
 			 scope);
 		ok = sqlite3_exec(l->db, sql, NULL, NULL, NULL) == SQLITE_OK;
+		marked = 1;
 	}
 	if (ok)
 		ok = sqlite3_prepare_v2(l->db,
@@ -306,6 +330,7 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 		ok = sqlite3_step(st) == SQLITE_DONE;
 	}
 	sqlite3_finalize(st);
+	ok = ok && bump(l, scope, gen_before) == 0;
 	if (ok)
 		ok = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
 	if (!ok) {
@@ -313,7 +338,7 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 	}
 	pthread_mutex_unlock(&l->lock);
-	return ok ? 0 : -1;
+	return ok ? marked : -1;
 }
 
 const char *const keys_count_names[KC_N] = {"sent", "unchanged", "superseded", "absent",
