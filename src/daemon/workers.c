@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,8 +135,12 @@ static void *worker_main(void *arg)
 			}
 			pthread_mutex_unlock(&d->lock);
 		}
-		if (key)
+		if (key) {
 			d->run(d->ctx, id);
+			/* a big file's buffers back to the system: this thread's arena would
+			   otherwise hold its peak until the next big file */
+			malloc_trim(0);
+		}
 
 		pthread_mutex_lock(&d->lock);
 		for (size_t i = 0; key && i < d->busy.n; i++)

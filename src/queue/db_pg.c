@@ -114,6 +114,9 @@ static const char *const migrations[] = {
     "ALTER TABLE files ADD COLUMN stamp BIGINT NOT NULL DEFAULT 0;"
     "UPDATE files SET lane = feed;"
     "CREATE INDEX IF NOT EXISTS files_lane ON files (partner, lane, state);",
+    /* 2: a key scope's generation, bumped by every write to its entries (keys.c):
+       what a copy of the scope in the daemon's memory checks before it is used */
+    "ALTER TABLE key_scopes ADD COLUMN gen BIGINT NOT NULL DEFAULT 0;",
 };
 
 static const char *const dialect[DBQ_N] = {

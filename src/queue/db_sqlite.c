@@ -78,6 +78,9 @@ static const char *const migrations[] = {
     "ALTER TABLE files ADD COLUMN stamp INTEGER NOT NULL DEFAULT 0;"
     "UPDATE files SET lane = feed;"
     "CREATE INDEX IF NOT EXISTS files_lane ON files (partner, lane, state);",
+    /* 2: a key scope's generation, bumped by every write to its entries (keys.c):
+       what a copy of the scope in the daemon's memory checks before it is used */
+    "ALTER TABLE key_scopes ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* a key's stamp, as keys_stamp_of (queue/keys.h) computes it */

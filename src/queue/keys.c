@@ -33,6 +33,26 @@ static uint64_t from_db(long long v)
 	return (uint64_t)v ^ (1ULL << 63);
 }
 
+/* bump: the scope's generation one higher, the one before to *before (lock held, in
+   the write's transaction). 0 or -1. */
+static int bump(struct ledger *l, long long scope, long long *before)
+{
+	struct db_stmt *st;
+	int ok;
+
+	st = db_prepare(l->db, "UPDATE key_scopes SET gen = gen + 1 WHERE id = ? RETURNING gen - 1");
+	ok = st != NULL;
+	if (ok) {
+		db_bind_int64(st, 1, scope);
+		ok = db_step(st) == DB_ROW;
+		if (ok && before)
+			*before = db_column_int64(st, 0);
+		ok = ok && db_step(st) == DB_DONE;
+	}
+	db_finalize(st);
+	return ok ? 0 : -1;
+}
+
 int keys_scope(struct ledger *l, const char *partner, const char *sequence, const char *target,
 	       struct key_scope *s)
 {
@@ -46,7 +66,7 @@ int keys_scope(struct ledger *l, const char *partner, const char *sequence, cons
 		       "sss", partner, sequence, target) < 0)
 		return -1;
 	pthread_mutex_lock(&l->lock);
-	if ((st = db_prepare(l->db, "SELECT id, full_stamp, complete_stamp FROM key_scopes WHERE "
+	if ((st = db_prepare(l->db, "SELECT id, full_stamp, complete_stamp, gen FROM key_scopes WHERE "
 				    "partner = ? AND sequence = ? AND target = ?")) != NULL) {
 		db_bind_text(st, 1, partner);
 		db_bind_text(st, 2, sequence);
@@ -55,6 +75,7 @@ int keys_scope(struct ledger *l, const char *partner, const char *sequence, cons
 			s->id = db_column_int64(st, 0);
 			s->full_stamp = db_column_int64(st, 1);
 			s->complete_stamp = db_column_int64(st, 2);
+			s->gen = db_column_int64(st, 3);
 			rc = 0;
 		}
 		db_finalize(st);
@@ -145,7 +166,8 @@ uint64_t keys_hash(const char *key)
 	return keys_hash_n(key, strlen(key));
 }
 
-int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n)
+int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n,
+	     long long *gen_before)
 {
 	struct db_stmt *st = NULL;
 	int ok;
@@ -164,6 +186,7 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
 		ok = db_step_batch(st) == 0;
 	}
 	db_finalize(st);
+	ok = ok && bump(l, scope, gen_before) == 0;
 	if (ok)
 		ok = db_commit(l->db) == 0;
 	if (!ok) {
@@ -240,18 +263,20 @@ static int older_than_full(struct ledger *l, long long scope, long long stamp)
 }
 
 int keys_full_done(struct ledger *l, long long scope, long long stamp, int complete,
-		   const uint64_t *lacking, size_t n)
+		   const uint64_t *lacking, size_t n, long long *gen_before)
 {
 	struct db_stmt *st = NULL;
-	int ok;
+	int ok, marked = 0;
 
 	pthread_mutex_lock(&l->lock);
 	ok = db_begin(l->db) == 0;
 	if (ok && older_than_full(l, scope, stamp))
 		n = 0, lacking = NULL; /* a newer snapshot's marks stay */
-	else if (ok)
+	else if (ok) {
 		/* held by this snapshot unless listed: only the few that change are written */
 		ok = ledger_step(l, db_sql(l->db, DBQ_KEYS_MARK_FULL), "i", scope) == 0;
+		marked = 1;
+	}
 	if (ok)
 		ok = (st = db_prepare(l->db, "UPDATE keys SET in_full = 0 WHERE scope = ? AND "
 					     "khash = ?")) != NULL;
@@ -264,6 +289,7 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 	if (ok)
 		ok = ledger_step(l, db_sql(l->db, DBQ_KEYS_SCOPE_STAMP), "iii", stamp,
 				 (long long)complete, scope) == 0;
+	ok = ok && bump(l, scope, gen_before) == 0;
 	if (ok)
 		ok = db_commit(l->db) == 0;
 	if (!ok) {
@@ -271,7 +297,7 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 		db_rollback(l->db);
 	}
 	pthread_mutex_unlock(&l->lock);
-	return ok ? 0 : -1;
+	return ok ? marked : -1;
 }
 
 const char *const keys_count_names[KC_N] = {"sent", "unchanged", "superseded", "absent",

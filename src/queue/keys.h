@@ -32,6 +32,7 @@ struct key_scope {
 	long long id;
 	long long full_stamp;	  /* the last full snapshot's stamp (0: none) */
 	long long complete_stamp; /* the last full snapshot with absent.*: its stamp */
+	long long gen;		  /* bumped by every write to the scope's entries */
 };
 
 /* keys_scope: the scope of partner, sequence and target, made when new. 0 or -1. */
@@ -65,9 +66,13 @@ struct key_entry {
  * keys_put: n confirmed rows, one transaction. An entry whose stored stamp is
  * newer than the row's is left as it is (a later file's row was confirmed
  * first). Rows in hash order touch the store's pages in order: a caller with
- * many sorts them first (keys_hash). 0 or -1.
+ * many sorts them first (keys_hash). gen_before (NULL: not wanted) gets the
+ * scope's generation as this write found it (it leaves it one higher): a copy
+ * of the scope kept in memory at that generation can take the same change.
+ * 0 or -1.
  */
-int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n);
+int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n,
+	     long long *gen_before);
 /* keys_hash: the hash a key's text is stored under: of its text with ASCII letters in
    lower case, as Commerce compares keys (0 never: 1 instead) */
 uint64_t keys_hash(const char *key);
@@ -83,10 +88,11 @@ int keys_get(struct ledger *l, long long scope, uint64_t khash,
  * keys_full_done: a full snapshot stamped stamp is through: the scope's
  * full_stamp becomes stamp (complete_stamp too when complete); the n keys
  * listed in lacking (hashes) are marked not held by it, every other key
- * held. One transaction. 0 or -1.
+ * held. One transaction. gen_before as keys_put's. 1 when the marks were
+ * written, 0 when a newer snapshot is already through (its marks stay), -1.
  */
 int keys_full_done(struct ledger *l, long long scope, long long stamp, int complete,
-		   const uint64_t *lacking, size_t n);
+		   const uint64_t *lacking, size_t n, long long *gen_before);
 
 /*
  * A file's rows per target as the sift and Commerce left them: sent,

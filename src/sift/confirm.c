@@ -15,6 +15,7 @@
 #include "parse/parcel.h"
 #include "queue/keys.h"
 #include "sift/digest.h"
+#include "sift/known.h"
 #include "sift/records.h"
 #include "sift/sift.h"
 #include "util/log.h"
@@ -87,6 +88,17 @@ static int on_confirmed(void *ctx, const struct strview *v, size_t n, size_t ind
 }
 
 /* confirm_text: the records of csv (rows listed, NULL: all) into the store */
+/* put: rows into the store, and into the scope's table kept in memory (known.h) */
+static int put(struct ledger *l, long long scope, const struct key_entry *e, size_t n)
+{
+	long long gen;
+
+	if (keys_put(l, scope, e, n, &gen) < 0)
+		return -1;
+	known_stored(scope, gen, e, n);
+	return 0;
+}
+
 static int confirm_text(struct sift *s, struct ledger *l, size_t t, const char *csv, size_t len,
 			const char *rows)
 {
@@ -108,7 +120,7 @@ static int confirm_text(struct sift *s, struct ledger *l, size_t t, const char *
 	for (size_t i = 0; i < cf.n; i++)
 		cf.e[i].header = buf_cstr(&cf.header);
 	if (rc == 0 && cf.n)
-		rc = keys_put(l, s->t[t].scope, cf.e, cf.n);
+		rc = put(l, s->t[t].scope, cf.e, cf.n);
 	for (size_t i = 0; i < 2 * cf.n; i++)
 		free(cf.texts[i]);
 	free(cf.texts);
@@ -210,7 +222,7 @@ int sift_flush(struct sift *s, struct ledger *l, size_t t)
 	/* in the store's order: its pages are read and written once, in order */
 	qsort(cf.e, cf.n, sizeof(*cf.e), by_entry_hash);
 	if (rc == 0 && cf.n)
-		rc = keys_put(l, st->scope, cf.e, cf.n);
+		rc = put(l, st->scope, cf.e, cf.n);
 	log_simple(LOG_DEBUG, "keys_stored", "target %s: %zu rows confirmed, %.0f ms", st->name,
 		   cf.n, elapsed_ms(t0));
 	for (size_t i = 0; i < 2 * cf.n; i++)
@@ -247,9 +259,13 @@ int sift_target_done(struct sift *s, struct ledger *l, size_t t)
 		else {
 			struct timespec t0;
 			clock_gettime(CLOCK_MONOTONIC, &t0);
+			const uint64_t *lacking = (const uint64_t *)(const void *)data.data;
+			size_t n = data.len / sizeof(uint64_t);
+			long long gen = 0;
 			rc = keys_full_done(l, s->t[t].scope, s->stamp, s->f->absent_cols.n > 0,
-					    (const uint64_t *)(const void *)data.data,
-					    data.len / sizeof(uint64_t));
+					    lacking, n, &gen);
+			known_marked(s->t[t].scope, gen, rc, lacking, n);
+			rc = rc < 0 ? -1 : 0;
 			log_simple(LOG_DEBUG, "keys_snapshot_marked",
 				   "target %s: %zu keys the snapshot lacks, %.0f ms", s->t[t].name,
 				   data.len / sizeof(uint64_t), elapsed_ms(t0));

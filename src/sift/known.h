@@ -5,6 +5,14 @@
  *
  * Two stored keys with one hash (odds near 2^-64 a pair) are both marked
  * twin: a row with that hash is sent, whatever the store says.
+ *
+ * A table outlives its file: kept in the daemon's memory (at most
+ * KNOWN_KEEP_KEYS keys in all, the least recently used scope goes first), it
+ * takes the store's writes as they are made (known_stored, known_marked) and
+ * is used again when the scope's generation in the store is still the one it
+ * has: the next night's sift of a million keys reads nothing from the store.
+ * Any write it did not see (`dropgate baseline`, another process) moves the
+ * generation on, and the table is read again.
  */
 #ifndef DG_KNOWN_H
 #define DG_KNOWN_H
@@ -29,10 +37,32 @@ struct known {
 	size_t n, cap;
 	uint32_t *start; /* (1 << bits) + 1 entries */
 	unsigned bits;
+	long long scope, gen; /* whose, and the store's generation it matches */
 };
 
-/* known_load: the scope's entries. 0 or -1 (the ledger failed). */
+struct key_entry;
+
+/* KNOWN_KEEP_KEYS: the keys kept between files, in all scopes (24 bytes each) */
+#define KNOWN_KEEP_KEYS (4u << 20)
+
+/* known_load: the scope's entries, read from the store. 0 or -1 (the ledger failed). */
 int known_load(struct known *k, struct ledger *l, long long scope);
+/* known_take: the scope's entries at the store's generation gen (keys_scope's): the
+   kept table when it is at gen, else known_load's. 0 or -1. */
+int known_take(struct known *k, struct ledger *l, long long scope, long long gen);
+/* known_keep: a taken table kept for the next file (this file's marks cleared); k is
+   empty after. */
+void known_keep(struct known *k);
+/* known_stored: keys_put's n rows, written at generation gen_before, applied to the
+   scope's kept table (dropped when it is not at gen_before). */
+void known_stored(long long scope, long long gen_before, const struct key_entry *e, size_t n);
+/* known_marked: keys_full_done's marks (marked: its return), as known_stored. */
+void known_marked(long long scope, long long gen_before, int marked, const uint64_t *lacking,
+		  size_t n);
+/* known_reads: how many tables known_take has read from the store (not kept ones). */
+unsigned long known_reads(void);
+/* known_forget: every kept table dropped (tests; a daemon's stop). */
+void known_forget(void);
 /* known_prefetch: ask for the cache lines a look-up of khash reads, in two steps
    (the index's, then, once that is in, the entry's): a caller a few rows ahead
    hides both misses. */

@@ -464,7 +464,7 @@ static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, cons
 		buf_init(&tr->touch, BUF_NOCAP);
 		batch_writer_init(&tr->w, t->batch_rows, t->batch_bytes, put_batch, tr);
 		if (keys_scope(l, partner, s->f->sequence, s->t[i].name, &tr->scope) < 0 ||
-		    known_load(&tr->known, l, tr->scope.id) < 0) {
+		    known_take(&tr->known, l, tr->scope.id, tr->scope.gen) < 0) {
 			buf_printf(err, "the key store cannot be read");
 			goto out;
 		}
@@ -509,7 +509,7 @@ static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, cons
 			   s->t[i].n.superseded, s->t[i].n.absent, r.tr[i].known.n, since_ms(t0));
 out:
 	for (size_t i = 0; i < s->ntargets; i++) {
-		known_release(&r.tr[i].known);
+		known_keep(&r.tr[i].known); /* for the scope's next file */
 		batch_writer_release(&r.tr[i].w);
 		buf_release(&r.tr[i].touch);
 	}

@@ -22,7 +22,7 @@ static void put(struct ledger *l, long long sc, const char *key, const char *row
 	struct key_entry e = {
 	    .key = key, .digest = 1, .stamp = stamp, .header = HEADER, .row = row};
 
-	assert_int_equal(keys_put(l, sc, &e, 1), 0);
+	assert_int_equal(keys_put(l, sc, &e, 1, NULL), 0);
 }
 
 /* what picture_each gave: "key=row@stamp/partner;" */
@@ -96,7 +96,7 @@ static void test_a_full_snapshot_stamps_the_keys_it_held(void **state)
 	put(l, a, "default,B", "default,B,2,1", 100);
 	put(l, b, "default,A", "default,A,9,1", 150);
 	lacking = keys_hash("default,B");
-	assert_int_equal(keys_full_done(l, a, 400, 0, &lacking, 1), 0);
+	assert_int_equal(keys_full_done(l, a, 400, 0, &lacking, 1, NULL), 1);
 	assert_string_equal(picture(l, "stock", "default", &out),
 			    "default,A=default,A,1,1@400/acme;" /* held by acme's snapshot at 400 */
 			    "default,B=default,B,2,1@100/acme;");

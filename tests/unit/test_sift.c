@@ -90,8 +90,8 @@ static void test_the_store_keeps_the_newest_and_a_snapshot_marks_what_it_held(vo
 	assert_int_equal(keys_scope(l, "acme", "stock", "default", &s), 0);
 	assert_int_equal(keys_scope(l, "acme", "stock", "default", &again), 0);
 	assert_int_equal(s.id, again.id);
-	assert_int_equal(keys_put(l, s.id, e, 3), 0);
-	assert_int_equal(keys_put(l, s.id, &older, 1), 0); /* older than what is stored: kept */
+	assert_int_equal(keys_put(l, s.id, e, 3, NULL), 0);
+	assert_int_equal(keys_put(l, s.id, &older, 1, NULL), 0); /* older than what is stored: kept */
 	assert_int_equal(keys_count(l, s.id), 3);
 	assert_int_equal(known_load(&k, l, s.id), 0);
 	assert_int_equal(k.n, 3);
@@ -104,7 +104,7 @@ static void test_the_store_keeps_the_newest_and_a_snapshot_marks_what_it_held(vo
 	known_release(&k);
 	/* a full snapshot at 500 held A and C, lacked B */
 	lacking = keys_hash("default,B");
-	assert_int_equal(keys_full_done(l, s.id, 500, 0, &lacking, 1), 0);
+	assert_int_equal(keys_full_done(l, s.id, 500, 0, &lacking, 1, NULL), 1);
 	assert_int_equal(keys_scope(l, "acme", "stock", "default", &s), 0);
 	assert_int_equal(s.full_stamp, 500);
 	assert_int_equal(s.complete_stamp, 0);
@@ -118,16 +118,117 @@ static void test_the_store_keeps_the_newest_and_a_snapshot_marks_what_it_held(vo
 	}
 	known_release(&k);
 	/* an older snapshot through later leaves the newer one's marks */
-	assert_int_equal(keys_full_done(l, s.id, 400, 1, NULL, 0), 0);
+	assert_int_equal(keys_full_done(l, s.id, 400, 1, NULL, 0, NULL), 0);
 	assert_int_equal(keys_scope(l, "acme", "stock", "default", &s), 0);
 	assert_int_equal(s.full_stamp, 500);
 	assert_int_equal(s.complete_stamp, 400);
 	ledger_close(l);
 }
 
+/* same: two tables hold the same entries */
+static void assert_same_table(const struct known *a, const struct known *b)
+{
+	assert_int_equal(a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		assert_true(a->v[i].khash == b->v[i].khash);
+		assert_true(a->v[i].digest == b->v[i].digest);
+		assert_int_equal(a->v[i].stamp, b->v[i].stamp);
+		assert_int_equal(a->v[i].flags, b->v[i].flags);
+		assert_ptr_equal(known_find(a, a->v[i].khash), &a->v[i]);
+	}
+}
+
+static long long gen_of(struct ledger *l)
+{
+	struct key_scope s;
+
+	assert_int_equal(keys_scope(l, "acme", "stock", "default", &s), 0);
+	return s.gen;
+}
+
+static void test_a_kept_table_takes_the_stores_writes_and_is_read_again_after_one_it_missed(
+    void **state)
+{
+	struct ledger *l = open_here();
+	struct key_scope s;
+	struct known k, fresh;
+	char keys[200][32], rows[200][32];
+	struct key_entry e[200], later = {"default,K7", 0, 999, 900, 0, "h", "r"};
+	struct key_entry outside = {"default,OUT", 0, 5, 50, 0, "h", "r"};
+	long long gen;
+	uint64_t lacking[2];
+	unsigned long reads;
+	void *kept;
+
+	(void)state;
+	known_forget();
+	assert_int_equal(keys_scope(l, "acme", "stock", "default", &s), 0);
+	assert_int_equal(known_take(&k, l, s.id, s.gen), 0); /* the first file: nothing known */
+	assert_int_equal(k.n, 0);
+	known_keep(&k);
+	/* two flushes of 100 confirmed rows, the second also newer rows of 50 of the first's */
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 100; i++) {
+			int n = round * 50 + i;
+			snprintf(keys[i], sizeof(keys[i]), "default,K%d", n);
+			snprintf(rows[i], sizeof(rows[i]), "default,K%d,%d,1", n, round);
+			e[i] = (struct key_entry){keys[i], keys_hash(keys[i]), 100 + (uint64_t)round,
+						  100 + round, 1, "h", rows[i]};
+		}
+		assert_int_equal(keys_put(l, s.id, e, 100, &gen), 0);
+		known_stored(s.id, gen, e, 100);
+	}
+	/* one row older than the stored one is left, as the store leaves it */
+	later.stamp = 50;
+	assert_int_equal(keys_put(l, s.id, &later, 1, &gen), 0);
+	known_stored(s.id, gen, &later, 1);
+	lacking[0] = keys_hash("default,K3");
+	lacking[1] = keys_hash("default,K140");
+	assert_int_equal(keys_full_done(l, s.id, 500, 1, lacking, 2, &gen), 1);
+	known_marked(s.id, gen, 1, lacking, 2);
+	/* the kept table is used, and is what the store holds */
+	reads = known_reads();
+	assert_int_equal(known_take(&k, l, s.id, gen_of(l)), 0);
+	assert_int_equal(known_reads(), reads);
+	assert_int_equal(k.n, 150);
+	assert_int_equal(known_load(&fresh, l, s.id), 0);
+	assert_same_table(&k, &fresh);
+	known_release(&fresh);
+	kept = k.v;
+	known_keep(&k);
+	assert_int_equal(known_take(&k, l, s.id, gen_of(l)), 0);
+	assert_ptr_equal(k.v, kept);
+	assert_int_equal(known_reads(), reads); /* not read again */
+	known_keep(&k);
+	/* a write it did not see (another process: dropgate baseline) */
+	assert_int_equal(keys_put(l, s.id, &outside, 1, NULL), 0);
+	assert_int_equal(known_take(&k, l, s.id, gen_of(l)), 0);
+	assert_int_equal(known_reads(), reads + 1);
+	assert_int_equal(k.n, 151);
+	assert_non_null(known_find(&k, keys_hash("default,OUT")));
+	known_keep(&k);
+	/* a write it saw after one it missed: dropped, not patched */
+	outside.key = "default,OUT2";
+	assert_int_equal(keys_put(l, s.id, &outside, 1, NULL), 0);
+	assert_int_equal(keys_put(l, s.id, &later, 1, &gen), 0);
+	known_stored(s.id, gen, &later, 1);
+	assert_int_equal(known_take(&k, l, s.id, gen_of(l)), 0);
+	assert_int_equal(known_reads(), reads + 2);
+	assert_int_equal(k.n, 152);
+	assert_int_equal(known_load(&fresh, l, s.id), 0);
+	assert_same_table(&k, &fresh);
+	known_release(&fresh);
+	known_release(&k);
+	known_forget();
+	ledger_close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_a_kept_table_takes_the_stores_writes_and_is_read_again_after_one_it_missed,
+		tmpdir_setup, tmpdir_teardown),
 	    cmocka_unit_test(test_stamp_is_found_anywhere_in_the_name_as_utc),
 	    cmocka_unit_test(test_digest_ignores_column_order_and_key_is_the_entitys),
 	    cmocka_unit_test_setup_teardown(
