@@ -19,7 +19,8 @@ int db_location_is_pg(const char *location)
 {
 	const char *p = location;
 
-	if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0)
+	if (strncmp(location, "postgresql://", 13) == 0 ||
+	    strncmp(location, "postgres://", 11) == 0)
 		return 1;
 	/* a key=value conninfo ("host=db1 dbname=dropgate"): a word, then '=' */
 	while (*p == ' ' || *p == '\t')
@@ -140,8 +141,8 @@ static int migrate(struct db *db, struct buf *err)
 	    (v = schema_version(db)) < 0)
 		goto fail;
 	if (v > (long long)o->n_migrations) {
-		buf_printf(err, "its schema is version %lld, newer than this dropgate knows (%zu)", v,
-			   o->n_migrations);
+		buf_printf(err, "its schema is version %lld, newer than this dropgate knows (%zu)",
+			   v, o->n_migrations);
 		db_rollback(db);
 		return -1;
 	}

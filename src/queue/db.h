@@ -27,7 +27,7 @@ enum { DB_ERROR = -1, DB_DONE = 0, DB_ROW = 1 };
 
 /* statements whose SQL differs between the backends (db_sql) */
 enum db_sql {
-	DBQ_KEYS_PUT,	      /* upsert of a key: ?scope ?key ?khash ?digest ?stamp ?in_full ?header ?row */
+	DBQ_KEYS_PUT, /* upsert of a key: ?scope ?key ?khash ?digest ?stamp ?in_full ?header ?row */
 	DBQ_KEYS_LOAD,	      /* a scope's briefs by khash: ?1 scope */
 	DBQ_KEYS_MARK_FULL,   /* every key of a scope held by the full: ?1 scope */
 	DBQ_KEYS_SCOPE_STAMP, /* ?1 stamp ?2 complete ?3 scope */

@@ -32,8 +32,8 @@ struct pg_db {
 	struct db base;
 	PGconn *c;
 	char *err;
-	int queued;	     /* batched statements not yet answered */
-	int batch_failed;    /* one of them failed: the transaction is lost */
+	int queued;	      /* batched statements not yet answered */
+	int batch_failed;     /* one of them failed: the transaction is lost */
 	struct db_stmt *busy; /* the stream reading rows, if any */
 };
 
@@ -174,8 +174,8 @@ static struct db *pg_open(const char *location, struct buf *err)
 	d->c = PQconnectdb(location);
 	if (PQstatus(d->c) != CONNECTION_OK) {
 		const char *m = PQerrorMessage(d->c);
-		buf_printf(err, "cannot open the ledger %s: %.*s", location,
-			   (int)strcspn(m, "\n"), m);
+		buf_printf(err, "cannot open the ledger %s: %.*s", location, (int)strcspn(m, "\n"),
+			   m);
 		PQfinish(d->c);
 		free(d);
 		return NULL;
@@ -254,7 +254,7 @@ static int pg_exec(struct db *db, const char *script)
 	s = PQresultStatus(r);
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
 		set_error(d, PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r)
-							 : PQerrorMessage(d->c));
+							: PQerrorMessage(d->c));
 		PQclear(r);
 		return -1;
 	}

@@ -103,9 +103,10 @@ static const char *const dialect[DBQ_N] = {
     [DBQ_KEYS_SCOPE_STAMP] = "UPDATE key_scopes SET full_stamp = max(full_stamp, ?1), "
 			     "complete_stamp = CASE WHEN ?2 THEN max(complete_stamp, ?1) "
 			     "ELSE complete_stamp END WHERE id = ?3",
-    [DBQ_PICTURE_EACH] = "SELECT k.key, k.header, k.row, " STAMP_SQL " AS t, s.partner "
-			 "FROM keys k JOIN key_scopes s ON s.id = k.scope "
-			 "WHERE s.sequence = ?1 AND s.target = ?2 ORDER BY k.key, t DESC, s.partner",
+    [DBQ_PICTURE_EACH] =
+	"SELECT k.key, k.header, k.row, " STAMP_SQL " AS t, s.partner "
+	"FROM keys k JOIN key_scopes s ON s.id = k.scope "
+	"WHERE s.sequence = ?1 AND s.target = ?2 ORDER BY k.key, t DESC, s.partner",
 };
 
 static struct db *sq_open(const char *location, struct buf *err)

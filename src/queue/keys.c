@@ -1,8 +1,8 @@
 /*
  * keys - the key store in the ledger (see keys.h): tables key_scopes and keys,
  * made by the backend's schema (db_sqlite.c, db_pg.c); the statements whose
- * SQL differs between backends are db.h's DBQ_KEYS_*. Hashes and digests are stored as the int64 with
- * the same bits.
+ * SQL differs between backends are db.h's DBQ_KEYS_*. Hashes and digests are stored as the int64
+ * with the same bits.
  */
 #include "config.h"
 
@@ -40,7 +40,8 @@ static int bump(struct ledger *l, long long scope, long long *before)
 	struct db_stmt *st;
 	int ok;
 
-	st = db_prepare(l->db, "UPDATE key_scopes SET gen = gen + 1 WHERE id = ? RETURNING gen - 1");
+	st =
+	    db_prepare(l->db, "UPDATE key_scopes SET gen = gen + 1 WHERE id = ? RETURNING gen - 1");
 	ok = st != NULL;
 	if (ok) {
 		db_bind_int64(st, 1, scope);
@@ -66,8 +67,9 @@ int keys_scope(struct ledger *l, const char *partner, const char *sequence, cons
 		       "sss", partner, sequence, target) < 0)
 		return -1;
 	pthread_mutex_lock(&l->lock);
-	if ((st = db_prepare(l->db, "SELECT id, full_stamp, complete_stamp, gen FROM key_scopes WHERE "
-				    "partner = ? AND sequence = ? AND target = ?")) != NULL) {
+	if ((st = db_prepare(l->db,
+			     "SELECT id, full_stamp, complete_stamp, gen FROM key_scopes WHERE "
+			     "partner = ? AND sequence = ? AND target = ?")) != NULL) {
 		db_bind_text(st, 1, partner);
 		db_bind_text(st, 2, sequence);
 		db_bind_text(st, 3, target);
@@ -90,8 +92,8 @@ int keys_scope(struct ledger *l, const char *partner, const char *sequence, cons
  * use the ledger (the rows stream: a big read is never held whole). How many
  * rows came, or -1.
  */
-static long long each_row(struct ledger *l, const char *sql, long long scope,
-			  const uint64_t *khash, int (*fn)(struct db_stmt *st, void *ctx), void *ctx)
+static long long each_row(struct ledger *l, const char *sql, long long scope, const uint64_t *khash,
+			  int (*fn)(struct db_stmt *st, void *ctx), void *ctx)
 {
 	struct db_stmt *st;
 	long long n = 0;
@@ -135,9 +137,7 @@ int keys_load(struct ledger *l, long long scope, int (*fn)(void *ctx, const stru
 {
 	struct brief_fn bf = {fn, ctx};
 
-	return each_row(l, db_sql(l->db, DBQ_KEYS_LOAD), scope, NULL, brief_row, &bf) < 0
-		   ? -1
-		   : 0;
+	return each_row(l, db_sql(l->db, DBQ_KEYS_LOAD), scope, NULL, brief_row, &bf) < 0 ? -1 : 0;
 }
 
 long long keys_count(struct ledger *l, long long scope)
@@ -323,7 +323,8 @@ int keys_counts_each(struct ledger *l, long long file_id,
 
 	pthread_mutex_lock(&l->lock);
 	if ((st = db_prepare(l->db, "SELECT target, sent, unchanged, superseded, absent, rejected "
-				    "FROM file_targets WHERE file_id = ? ORDER BY rowid")) != NULL) {
+				    "FROM file_targets WHERE file_id = ? ORDER BY rowid")) !=
+	    NULL) {
 		db_bind_int64(st, 1, file_id);
 		while (db_step(st) == DB_ROW) {
 			long long n[KC_N];

@@ -105,8 +105,8 @@ long long ledger_add(struct ledger *l, const char *partner, const char *feed, co
 {
 	long long id;
 
-	if (ledger_add_group(l, partner, &feed, 1, name, path, size, force, ST_RECEIVED, path,
-			     NULL, &id) < 0)
+	if (ledger_add_group(l, partner, &feed, 1, name, path, size, force, ST_RECEIVED, path, NULL,
+			     &id) < 0)
 		return -1;
 	return id;
 }

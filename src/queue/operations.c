@@ -24,12 +24,13 @@ int ledger_ops_put(struct ledger *l, long long id, const char *target, const str
 	pthread_mutex_lock(&l->lock);
 	rc = db_begin(l->db);
 	if (rc == 0 &&
-	    (st = db_prepare(l->db,
-			     "INSERT INTO operations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-			     "strftime('%s','now')) ON CONFLICT (file_id, target, no) DO UPDATE SET "
-			     "state = excluded.state, uuid = excluded.uuid, bulk_op = excluded.bulk_op, "
-			     "tries = excluded.tries, before = excluded.before, result = excluded.result, "
-			     "changed = excluded.changed")) == NULL)
+	    (st = db_prepare(
+		 l->db,
+		 "INSERT INTO operations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+		 "strftime('%s','now')) ON CONFLICT (file_id, target, no) DO UPDATE SET "
+		 "state = excluded.state, uuid = excluded.uuid, bulk_op = excluded.bulk_op, "
+		 "tries = excluded.tries, before = excluded.before, result = excluded.result, "
+		 "changed = excluded.changed")) == NULL)
 		rc = -1;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		db_bind_int64(st, 1, id);
