@@ -26,7 +26,8 @@
 
 #define PG_TEXTOID 25
 #define PG_INT8OID 20
-#define PIPELINE_DEPTH 256 /* batched rows per round trip */
+#define PIPELINE_DEPTH 1024 /* batched rows per round trip (their answers: ~40 kB) */
+#define PREPARED_MAX 16	    /* batched statements kept prepared, by their text */
 
 struct pg_db {
 	struct db base;
@@ -35,6 +36,10 @@ struct pg_db {
 	int queued;	      /* batched statements not yet answered */
 	int batch_failed;     /* one of them failed: the transaction is lost */
 	struct db_stmt *busy; /* the stream reading rows, if any */
+	/* the statements db_step_batch runs, prepared once for the connection's life: a
+	   flush of a million keys is parsed and planned once */
+	char *prepared[PREPARED_MAX];
+	int nprepared;
 };
 
 struct pg_stmt {
@@ -186,6 +191,8 @@ static struct db *pg_open(const char *location, struct buf *err)
 
 static void pg_close(struct db *db)
 {
+	for (int i = 0; i < D(db)->nprepared; i++)
+		free(D(db)->prepared[i]);
 	PQfinish(D(db)->c);
 	free(D(db)->err);
 	free(db);
@@ -453,18 +460,47 @@ static int pg_step(struct db_stmt *st)
 	return DB_DONE;
 }
 
+/* prepared: the name the statement is prepared under (made now, outside the
+   pipeline, the first time), or NULL when the table is full or it failed */
+static const char *prepared(struct pg_db *d, struct pg_stmt *s, char *name, size_t size)
+{
+	int i;
+	PGresult *r;
+
+	for (i = 0; i < d->nprepared && strcmp(d->prepared[i], s->sql) != 0; i++)
+		;
+	snprintf(name, size, "dg_batch_%d", i);
+	if (i < d->nprepared)
+		return name;
+	if (i == PREPARED_MAX || settle(d) < 0)
+		return NULL;
+	r = PQprepare(d->c, name, s->sql, s->nparams, s->types);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		PQclear(r);
+		return NULL; /* run unprepared: its failure shows as the statement's */
+	}
+	PQclear(r);
+	d->prepared[d->nprepared++] = xstrdup(s->sql);
+	return name;
+}
+
 static int pg_step_batch(struct db_stmt *st)
 {
 	struct pg_stmt *s = S(st);
 	struct pg_db *d = D(st->db);
+	char buf[32];
+	const char *name;
 
 	if (d->batch_failed)
 		return -1;
+	name = prepared(d, s, buf, sizeof(buf));
 	if (PQpipelineStatus(d->c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(d->c)) {
 		set_error(d, PQerrorMessage(d->c));
 		return -1;
 	}
-	if (!PQsendQueryParams(d->c, s->sql, s->nparams, s->types, s->values, NULL, NULL, 0)) {
+	if (name ? !PQsendQueryPrepared(d->c, name, s->nparams, s->values, NULL, NULL, 0)
+		 : !PQsendQueryParams(d->c, s->sql, s->nparams, s->types, s->values, NULL, NULL,
+				      0)) {
 		set_error(d, PQerrorMessage(d->c));
 		d->batch_failed = 1;
 		return -1;
