@@ -165,6 +165,23 @@ static void set_error(struct pg_db *d, const char *msg)
 	d->err = xstrndup(msg, n);
 }
 
+/* result_error: a failed result's message (and detail), else the connection's */
+static void result_error(struct pg_db *d, const PGresult *r)
+{
+	const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	char *both;
+
+	if (m == NULL) {
+		set_error(d, r && PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r)
+							     : PQerrorMessage(d->c));
+		return;
+	}
+	both = detail ? xasprintf("%s (%s)", m, detail) : xstrdup(m);
+	set_error(d, both);
+	free(both);
+}
+
 static void quiet(void *arg, const char *message)
 {
 	(void)arg;
@@ -229,8 +246,10 @@ static int drain(struct pg_db *d)
 			break;
 		}
 		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && !d->batch_failed) {
-			set_error(d, s == PGRES_PIPELINE_ABORTED ? "a batched statement was aborted"
-								 : PQresultErrorMessage(r));
+			if (s == PGRES_PIPELINE_ABORTED)
+				set_error(d, "a batched statement was aborted");
+			else
+				result_error(d, r);
 			d->batch_failed = 1;
 		}
 		PQclear(r);
@@ -260,8 +279,7 @@ static int pg_exec(struct db *db, const char *script)
 	r = PQexec(d->c, script);
 	s = PQresultStatus(r);
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-		set_error(d, PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r)
-							: PQerrorMessage(d->c));
+		result_error(d, r);
 		PQclear(r);
 		return -1;
 	}
@@ -286,9 +304,10 @@ static int pg_commit(struct db *db)
 	r = PQexec(d->c, "COMMIT");
 	/* a transaction that failed answers COMMIT with ROLLBACK */
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
-	if (!ok)
-		set_error(d, PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r)
-							: "the transaction was rolled back");
+	if (!ok && PQresultStatus(r) != PGRES_COMMAND_OK)
+		result_error(d, r);
+	else if (!ok)
+		set_error(d, "the transaction was rolled back");
 	PQclear(r);
 	return ok ? 0 : -1;
 }
@@ -411,7 +430,7 @@ static int step_stream(struct pg_stmt *s)
 	if (s->res && st == PGRES_SINGLE_TUPLE)
 		return DB_ROW;
 	if (s->res && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-		set_error(d, PQresultErrorMessage(s->res));
+		result_error(d, s->res);
 	else if (s->res == NULL)
 		st = PGRES_FATAL_ERROR, set_error(d, PQerrorMessage(d->c));
 	{
@@ -441,9 +460,7 @@ static int pg_step(struct db_stmt *st)
 		s->res = PQexecParams(d->c, s->sql, s->nparams, s->types, s->values, NULL, NULL, 0);
 		rs = PQresultStatus(s->res);
 		if (rs != PGRES_TUPLES_OK && rs != PGRES_COMMAND_OK) {
-			set_error(d, s->res && PQresultErrorMessage(s->res)[0]
-					 ? PQresultErrorMessage(s->res)
-					 : PQerrorMessage(d->c));
+			result_error(d, s->res);
 			s->done = 1;
 			return DB_ERROR;
 		}

@@ -5,6 +5,7 @@
 #include "queue/db.h"
 #include "queue/ledger.h"
 #include "queue/ledger_rows.h"
+#include "queue/operations.h"
 #include "testledger.h"
 #include "testutil.h"
 
@@ -286,6 +287,26 @@ static void test_placeholders_and_quotes_on_either_backend(void **state)
 	ledger_close(l);
 }
 
+/* a batched write that fails (a row for no file) fails the whole write, and the ledger
+   goes on answering after the rollback: on PostgreSQL the failure comes out of the pipeline */
+static void test_a_failed_batched_write_rolls_back(void **state)
+{
+	struct ledger *l = open_here();
+	struct ledger_op v[3] = {{0, "sent", "", 0, 1, NULL, NULL},
+				 {1, "sent", "", 0, 1, NULL, NULL},
+				 {2, "sent", "", 0, 1, NULL, NULL}};
+	long long id = ledger_add(l, "acme", "shipments", "a.csv", "/a", 1, 0);
+
+	(void)state;
+	assert_int_equal(ledger_ops_put(l, id, "default", v, 3), 0);
+	assert_int_equal(ledger_ops_count(l, id, "sent"), 3);
+	assert_int_equal(ledger_ops_put(l, id + 100, "default", v, 3), -1); /* no such file */
+	assert_true(ledger_failed(l));
+	assert_int_equal(ledger_ops_count(l, id + 100, "sent"), 0);
+	assert_true(ledger_add(l, "acme", "shipments", "b.csv", "/b", 1, 0) > id);
+	ledger_close(l);
+}
+
 static void test_locations_name_the_backend_and_a_password_is_refused(void **state)
 {
 	struct buf err = BUF_INIT(4096);
@@ -322,6 +343,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_an_sqlite_ledger_of_user_version_0_or_1_migrates, tmpdir_setup,
 						tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_placeholders_and_quotes_on_either_backend, tmpdir_setup,
+						tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_a_failed_batched_write_rolls_back, tmpdir_setup,
 						tmpdir_teardown),
 		cmocka_unit_test(test_locations_name_the_backend_and_a_password_is_refused),
 	};
