@@ -292,3 +292,40 @@ void db_finalize(struct db_stmt *st)
 	if (st)
 		st->db->ops->finalize(st);
 }
+
+/* lock_run: a lock's dialect statement with its key; the first column of its row to *held */
+static int lock_run(struct db *db, enum db_sql which, long long key, int *held)
+{
+	struct db_stmt *st = db_prepare(db, db_sql(db, which));
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	db_bind_int64(st, 1, key);
+	rc = db_step(st);
+	if (rc == DB_ROW && held) {
+		const char *t = db_column_text(st, 0);
+		*held = t && (strcmp(t, "t") == 0 || strcmp(t, "1") == 0);
+	}
+	while (rc == DB_ROW)
+		rc = db_step(st);
+	db_finalize(st);
+	return rc == DB_DONE ? 0 : -1;
+}
+
+int db_lock_try(struct db *db, long long key)
+{
+	int held = 0;
+
+	return lock_run(db, DBQ_LOCK_TRY, key, &held) < 0 ? -1 : held;
+}
+
+int db_lock_release(struct db *db, long long key)
+{
+	return lock_run(db, DBQ_LOCK_RELEASE, key, NULL);
+}
+
+int db_lock_xact(struct db *db, long long key)
+{
+	return lock_run(db, DBQ_LOCK_XACT, key, NULL);
+}

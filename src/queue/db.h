@@ -32,6 +32,9 @@ enum db_sql {
 	DBQ_KEYS_MARK_FULL,   /* every key of a scope held by the full: ?1 scope */
 	DBQ_KEYS_SCOPE_STAMP, /* ?1 stamp ?2 complete ?3 scope */
 	DBQ_PICTURE_EACH,     /* a sequence's newest entries: ?1 sequence ?2 target */
+	DBQ_LOCK_TRY,	      /* one row, 1 or true when the lock ?1 is now held (session) */
+	DBQ_LOCK_RELEASE,     /* the session lock ?1 let go */
+	DBQ_LOCK_XACT,	      /* the lock ?1 held to the transaction's end, waited for */
 	DBQ_N
 };
 
@@ -82,6 +85,18 @@ const char *db_column_text(struct db_stmt *st, int i);
 /* db_reset: ready to run again with new bindings */
 void db_reset(struct db_stmt *st);
 void db_finalize(struct db_stmt *st);
+
+/*
+ * Advisory locks, by a number both nodes agree on (an export's, say): on
+ * PostgreSQL the server's advisory locks, shared by every node of the ledger;
+ * on SQLite, where one appliance is the only node, always granted.
+ * db_lock_try: 1 held now (until db_lock_release or the connection's end), 0
+ * another holds it, -1 error. db_lock_xact: inside db_begin..db_commit, waits;
+ * 0 or -1.
+ */
+int db_lock_try(struct db *db, long long key);
+int db_lock_release(struct db *db, long long key);
+int db_lock_xact(struct db *db, long long key);
 
 /* db_quote: value as an SQL string literal ('it''s'), for the few WHERE texts built in C. */
 char *db_quote(const char *value);

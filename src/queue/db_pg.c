@@ -142,6 +142,9 @@ static const char *const dialect[DBQ_N] = {
 	"s.full_stamp ELSE 0 END, s.complete_stamp) AS t, s.partner FROM keys k JOIN key_scopes "
 	"s ON s.id = k.scope WHERE s.sequence = ?1 AND s.target = ?2 "
 	"ORDER BY k.key, t DESC, s.partner",
+    [DBQ_LOCK_TRY] = "SELECT pg_try_advisory_lock(?1)",
+    [DBQ_LOCK_RELEASE] = "SELECT pg_advisory_unlock(?1)",
+    [DBQ_LOCK_XACT] = "SELECT pg_advisory_xact_lock(?1)",
 };
 
 static struct pg_db *D(struct db *db)

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "queue/db.h"
+#include "queue/ledger_db.h"
 #include "queue/ledger.h"
 #include "queue/ledger_rows.h"
 #include "queue/operations.h"
@@ -307,6 +308,27 @@ static void test_a_failed_batched_write_rolls_back(void **state)
 	ledger_close(l);
 }
 
+/* advisory locks: on PostgreSQL a second connection is refused the lock the first holds */
+static void test_advisory_locks(void **state)
+{
+	struct ledger *a = open_here(), *b = open_here();
+	int pg = getenv("DROPGATE_TEST_PG") != NULL;
+
+	(void)state;
+	assert_int_equal(db_lock_try(a->db, 42), 1);
+	assert_int_equal(db_lock_try(b->db, 42), pg ? 0 : 1);
+	assert_int_equal(db_lock_try(b->db, 43), 1);
+	assert_int_equal(db_lock_release(a->db, 42), 0);
+	assert_int_equal(db_lock_try(b->db, 42), 1);
+	assert_int_equal(db_begin(a->db), 0);
+	assert_int_equal(db_lock_xact(a->db, 44), 0);
+	assert_int_equal(db_lock_try(b->db, 44), pg ? 0 : 1);
+	assert_int_equal(db_commit(a->db), 0);
+	assert_int_equal(db_lock_try(b->db, 44), 1); /* the transaction's end let it go */
+	ledger_close(a);
+	ledger_close(b);
+}
+
 static void test_locations_name_the_backend_and_a_password_is_refused(void **state)
 {
 	struct buf err = BUF_INIT(4096);
@@ -346,6 +368,7 @@ int main(void)
 						tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_a_failed_batched_write_rolls_back, tmpdir_setup,
 						tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_advisory_locks, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_locations_name_the_backend_and_a_password_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
