@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,11 @@ static char *archive(struct file_job *j, struct buf *err)
 	char *dest = xasprintf("%s/%lld-%s", dir, j->lf.id, base);
 
 	free(base);
-	if (mkdirs(dir, 0750, err) < 0 || spool_link_or_copy(j->file, dest, err) < 0)
+	/* a name of this file's own (its id): one there is an earlier try's, whose end
+	   state was not written; the work copy is the original still */
+	if (unlink(dest) < 0 && errno != ENOENT)
+		buf_printf(err, "cannot replace %s: %s", dest, strerror(errno));
+	if (err->len || mkdirs(dir, 0750, err) < 0 || spool_link_or_copy(j->file, dest, err) < 0)
 		log_simple(LOG_ERROR, "archive_failed", "%s", buf_cstr(err));
 	free(dir);
 	return dest;
