@@ -101,9 +101,11 @@ def main():
         port = int(open(port_file).read())
         conf = os.path.join(work, "dropgate.conf")
         with open(conf, "w") as f:
-            f.write("[dropgate]\nspool = %s/spool\nstate = %s/state\nsettle = 1s\nmin_free = 1M\n"
+            # DROPGATE_BENCH_LEDGER: the ledger elsewhere (a PostgreSQL conninfo, issue 15)
+            ledger = os.environ.get("DROPGATE_BENCH_LEDGER")
+            f.write("[dropgate]\nspool = %s/spool\nstate = %s/state\nsettle = 1s\nmin_free = 1M\n%s"
                     "[commerce]\nurl = http://127.0.0.1:%d\ntoken_file = %s\ntimeout = 600\n%s"
-                    % (work, work, port, token, FEED))
+                    % (work, work, "ledger = %s\n" % ledger if ledger else "", port, token, FEED))
         os.makedirs(os.path.join(work, "state"), exist_ok=True)
         subprocess.run([dropgate, "-c", conf, "partner", "add", "acme"], check=True, capture_output=True)
         inbox = os.path.join(work, "spool/acme/inbound/stock")

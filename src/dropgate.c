@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 #include <libxml/xmlversion.h>
 #include <openssl/crypto.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,7 @@ static int cmd_version(struct command_ctx *cx)
 	printf("libcurl %s\n", curl_version());
 	printf("zlib %s\n", zlibVersion());
 	printf("sqlite %s\n", sqlite3_libversion());
+	printf("libpq %d.%d\n", PQlibVersion() / 10000, PQlibVersion() % 10000);
 	printf("jansson %s\n", jansson_version_str());
 	printf("inih %s\n", INIH_VERSION);
 	printf("openssl %s\n", OpenSSL_version(OPENSSL_VERSION));

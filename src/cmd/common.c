@@ -242,7 +242,7 @@ static int id_operand(struct command_ctx *cx)
 /* open_ledger: the state's ledger; MAKES_LEDGER makes it (and the state directory) first. */
 static int open_ledger(struct command_ctx *cx)
 {
-	char *path = xasprintf("%s/ledger.db", cx->conf->state);
+	char *path = ledger_location(cx->conf->ledger, cx->conf->state);
 	struct buf err = BUF_INIT(4096);
 
 	if (cx->cmd->needs & MAKES_LEDGER) {
@@ -250,7 +250,7 @@ static int open_ledger(struct command_ctx *cx)
 			cx->ledger = ledger_open(path, &err);
 		if (cx->ledger == NULL)
 			fprintf(stderr, "dropgate %s: %s\n", cx->name, buf_cstr(&err));
-	} else if (access(path, F_OK) == 0) {
+	} else if (!ledger_is_file(path) || access(path, F_OK) == 0) {
 		cx->ledger = ledger_open(path, &err);
 		if (cx->ledger == NULL && err.len)
 			fprintf(stderr, "dropgate: %s\n", buf_cstr(&err));

@@ -80,7 +80,7 @@ static void submitting(struct ledger *l, const struct conf *c, const struct ledg
 	total = f->batches * (long)(ntargets ? ntargets : 1);
 	ledger_rows(
 	    l,
-	    "SELECT target, sum(state = 'done'), min(CASE WHEN state = 'done' THEN changed "
+	    "SELECT target, sum(CASE WHEN state = 'done' THEN 1 ELSE 0 END), min(CASE WHEN state = 'done' THEN changed "
 	    "END), max(CASE WHEN state = 'done' THEN changed END) FROM batches WHERE file_id "
 	    "= ? GROUP BY target ORDER BY target",
 	    target_row, &t, "i", f->id);

@@ -306,7 +306,7 @@ static int daemon_open(struct daemon *d, const char *confpath, struct buf *err)
 		fprintf(stderr, "dropgate run: %s\n", buf_cstr(err));
 		return -1;
 	}
-	ledger_path = xasprintf("%s/ledger.db", d->conf->state);
+	ledger_path = ledger_location(d->conf->ledger, d->conf->state);
 	d->ledger = ledger_open(ledger_path, err);
 	free(ledger_path);
 	if (d->ledger == NULL) {

@@ -78,7 +78,7 @@ void workers_dispatch(struct workers *d)
 	/* only what can start: the first file in flight of each partner and lane */
 	snprintf(where, sizeof(where),
 		 "id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY partner, "
-		 "lane ORDER BY %s, stamp, id) AS n FROM files WHERE state IN (%s)) WHERE n = 1)",
+		 "lane ORDER BY %s, stamp, id) AS n FROM files WHERE state IN (%s)) AS q WHERE n = 1)",
 		 LEDGER_STARTED_FIRST, state_sql_list(STATE_IN_FLIGHT));
 	ledger_each(d->ledger, where, 1, MAX_QUEUE, consider, &p);
 	pthread_cond_broadcast(&d->cond);

@@ -371,6 +371,11 @@ static struct conf *load(const char *path, const char *text, size_t len,
 	if (rc > 0 && !ld.line_too_long)
 		conf_error(&ld, (unsigned long)rc, "not a [section], key = value, or comment");
 	section_check_references(&ld);
+	if (c->node == NULL) {
+		char host[256] = "";
+		gethostname(host, sizeof(host) - 1);
+		c->node = xstrdup(host[0] ? host : "localhost");
+	}
 	fclose(ld.fp);
 	free(ld.basedir);
 	if (ld.nerr) {

@@ -34,6 +34,8 @@ struct conf {
 	struct filesnap files; /* the lookup tables' bytes, as they were read */
 	char *spool;
 	char *state;
+	char *ledger; /* NULL: <state>/ledger.db; else a file or a PostgreSQL location */
+	char *node;   /* this appliance's name among the nodes sharing a ledger (host name) */
 	unsigned long workers;
 	int log_level;
 	unsigned long keep_days;

@@ -15,6 +15,7 @@
 #include "lib/decode.h"
 #include "lib/entity.h"
 #include "lib/operation.h"
+#include "queue/db.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -53,6 +54,28 @@ static int kp_optional_path(struct loader *ld, const char *v, void *field, const
 	else
 		*p = (*v == '/' || ld->basedir == NULL) ? xstrdup(v)
 							: xasprintf("%s/%s", ld->basedir, v);
+	return 0;
+}
+
+/*
+ * kp_ledger: where the ledger is: a PostgreSQL URI or key=value conninfo, kept
+ * as written, or an SQLite file's path; empty: <state>/ledger.db. A location
+ * that carries a password is refused: the password belongs in a passfile.
+ */
+static int kp_ledger(struct loader *ld, const char *v, void *field, const void *arg)
+{
+	char **p = field;
+
+	if (!db_location_is_pg(v))
+		return kp_optional_path(ld, v, field, arg);
+	if (db_location_has_password(v)) {
+		conf_error(ld, ld->line,
+			   "the ledger's location carries a password: keep it out of the "
+			   "configuration, in PGPASSFILE or a passfile= the location names");
+		return -1;
+	}
+	free(*p);
+	*p = xstrdup(v);
 	return 0;
 }
 
@@ -448,6 +471,8 @@ static const char *entities_by_kind(const void *export)
 const struct key_def conf_dropgate_keys[] = {
 	CK("spool", kp_path, spool, NULL, "/srv/dropgate/spool", OWN_STRING),
 	CK("state", kp_path, state, NULL, "/var/lib/dropgate", OWN_STRING),
+	CK("ledger",             kp_ledger,   ledger,             NULL,       NONE,    OWN_STRING),
+	CK("node",               kp_string,   node,               NULL,       NONE,    OWN_STRING),
 	CK("workers",            kp_uint,     workers,            &r_workers, "2",     OWN_NONE),
 	CK("log",                kp_log,      log_level,          NULL,       "info",  OWN_NONE),
 	CK("keep_days",          kp_uint,     keep_days,          &r_days,    "30",    OWN_NONE),

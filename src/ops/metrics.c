@@ -197,11 +197,13 @@ static long long file_bytes(const char *path)
 static void render_disk(const struct conf *c, struct buf *out)
 {
 	const char *paths[] = {c->spool, c->state}, *names[] = {"spool", "state"};
-	char *db = xasprintf("%s/ledger.db", c->state),
-	     *wal = xasprintf("%s/ledger.db-wal", c->state);
+	char *db = ledger_location(c->ledger, c->state), *wal = xasprintf("%s-wal", db);
 
-	prom_family(out, "dropgate_ledger_bytes", "gauge", "size of ledger.db and its WAL");
-	prom_sample(out, "dropgate_ledger_bytes", (double)(file_bytes(db) + file_bytes(wal)), 0);
+	if (ledger_is_file(db)) { /* a PostgreSQL ledger's size is its server's to tell */
+		prom_family(out, "dropgate_ledger_bytes", "gauge", "size of ledger.db and its WAL");
+		prom_sample(out, "dropgate_ledger_bytes", (double)(file_bytes(db) + file_bytes(wal)),
+			    0);
+	}
 	prom_family(out, "dropgate_disk_free_bytes", "gauge",
 		    "bytes free to the daemon on the spool's and the state's filesystems");
 	for (int i = 0; i < 2; i++) {
@@ -240,7 +242,7 @@ int metrics_health(struct metrics_source *src, struct buf *why)
 {
 	const struct conf *c = src->conf;
 	long long silent = monotonic_ms() - src->main_tick_ms;
-	char *db = xasprintf("%s/ledger.db", c->state);
+	char *db = ledger_location(c->ledger, c->state);
 	int answered = 0;
 
 	if (src->stopping)
@@ -251,7 +253,7 @@ int metrics_health(struct metrics_source *src, struct buf *why)
 		buf_printf(why, "a ledger write or an fsync failed: the daemon stops\n");
 	if (ledger_rows(src->ledger, "SELECT 1", one_row, &answered, "") < 0 || !answered)
 		buf_printf(why, "the ledger does not answer a query\n");
-	if (access(db, W_OK) < 0)
+	if (ledger_is_file(db) && access(db, W_OK) < 0)
 		buf_printf(why, "the ledger %s cannot be written: %s\n", db, strerror(errno));
 	if (access(c->state, W_OK) < 0)
 		buf_printf(why, "the state directory %s cannot be written: %s\n", c->state,

@@ -1,12 +1,12 @@
 /*
- * keys - the key store in SQLite (see keys.h): tables key_scopes and keys,
- * made by ledger.c's schema. Hashes and digests are stored as the int64 with
- * the same bits.
+ * keys - the key store in the ledger (see keys.h): tables key_scopes and keys,
+ * made by the backend's schema (db_sqlite.c, db_pg.c); the statements whose
+ * SQL differs between backends are db.h's DBQ_KEYS_*. Hashes and digests are stored as the int64
+ * with the same bits.
  */
 #include "config.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,50 +19,45 @@
 #include "util/xalloc.h"
 
 /*
- * to_db / from_db: a hash as the int64 SQLite stores, its top bit flipped so
+ * to_db / from_db: a hash as the int64 the database stores, its top bit flipped so
  * that the index's signed order is the hash's unsigned order: keys_load
  * hands entries out sorted by hash, and the sift needs no sort.
  */
-static sqlite3_int64 to_db(uint64_t h)
+static long long to_db(uint64_t h)
 {
-	return (sqlite3_int64)(h ^ (1ULL << 63));
+	return (long long)(h ^ (1ULL << 63));
 }
 
-static uint64_t from_db(sqlite3_int64 v)
+static uint64_t from_db(long long v)
 {
 	return (uint64_t)v ^ (1ULL << 63);
-}
-
-static void failed(struct ledger *l)
-{
-	__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
-	log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
 }
 
 /* bump: the scope's generation one higher, the one before to *before (lock held, in
    the write's transaction). 0 or -1. */
 static int bump(struct ledger *l, long long scope, long long *before)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int ok;
 
-	ok = sqlite3_prepare_v2(l->db, "UPDATE key_scopes SET gen = gen + 1 WHERE id = ? "
-				       "RETURNING gen - 1", -1, &st, NULL) == SQLITE_OK;
+	st =
+	    db_prepare(l->db, "UPDATE key_scopes SET gen = gen + 1 WHERE id = ? RETURNING gen - 1");
+	ok = st != NULL;
 	if (ok) {
-		sqlite3_bind_int64(st, 1, scope);
-		ok = sqlite3_step(st) == SQLITE_ROW;
+		db_bind_int64(st, 1, scope);
+		ok = db_step(st) == DB_ROW;
 		if (ok && before)
-			*before = sqlite3_column_int64(st, 0);
-		ok = ok && sqlite3_step(st) == SQLITE_DONE;
+			*before = db_column_int64(st, 0);
+		ok = ok && db_step(st) == DB_DONE;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return ok ? 0 : -1;
 }
 
 int keys_scope(struct ledger *l, const char *partner, const char *sequence, const char *target,
 	       struct key_scope *s)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
@@ -72,21 +67,20 @@ int keys_scope(struct ledger *l, const char *partner, const char *sequence, cons
 		       "sss", partner, sequence, target) < 0)
 		return -1;
 	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT id, full_stamp, complete_stamp, gen FROM key_scopes WHERE "
-			       "partner = ? AND sequence = ? AND target = ?",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, partner, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, sequence, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, target, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			s->id = sqlite3_column_int64(st, 0);
-			s->full_stamp = sqlite3_column_int64(st, 1);
-			s->complete_stamp = sqlite3_column_int64(st, 2);
-			s->gen = sqlite3_column_int64(st, 3);
+	if ((st = db_prepare(l->db,
+			     "SELECT id, full_stamp, complete_stamp, gen FROM key_scopes WHERE "
+			     "partner = ? AND sequence = ? AND target = ?")) != NULL) {
+		db_bind_text(st, 1, partner);
+		db_bind_text(st, 2, sequence);
+		db_bind_text(st, 3, target);
+		if (db_step(st) == DB_ROW) {
+			s->id = db_column_int64(st, 0);
+			s->full_stamp = db_column_int64(st, 1);
+			s->complete_stamp = db_column_int64(st, 2);
+			s->gen = db_column_int64(st, 3);
 			rc = 0;
 		}
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;
@@ -94,30 +88,31 @@ int keys_scope(struct ledger *l, const char *partner, const char *sequence, cons
 
 /*
  * each_row: sql with ?1 the scope (and ?2 the hash, when khash is given), each
- * row to fn (its nonzero return stops), under the ledger's lock. How many rows
- * came, or -1.
+ * row to fn (its nonzero return stops), under the ledger's lock: fn must not
+ * use the ledger (the rows stream: a big read is never held whole). How many
+ * rows came, or -1.
  */
-static long long each_row(struct ledger *l, const char *sql, long long scope,
-			  const uint64_t *khash, int (*fn)(sqlite3_stmt *st, void *ctx), void *ctx)
+static long long each_row(struct ledger *l, const char *sql, long long scope, const uint64_t *khash,
+			  int (*fn)(struct db_stmt *st, void *ctx), void *ctx)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	long long n = 0;
-	int rc = SQLITE_ERROR;
+	int rc = DB_ERROR;
 
 	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, scope);
+	if ((st = db_prepare_stream(l->db, sql)) != NULL) {
+		db_bind_int64(st, 1, scope);
 		if (khash)
-			sqlite3_bind_int64(st, 2, to_db(*khash));
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			db_bind_int64(st, 2, to_db(*khash));
+		while ((rc = db_step(st)) == DB_ROW) {
 			n++;
 			if (fn(st, ctx))
 				break;
 		}
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
+	return rc == DB_ROW || rc == DB_DONE ? n : -1;
 }
 
 struct brief_fn {
@@ -125,15 +120,15 @@ struct brief_fn {
 	void *ctx;
 };
 
-static int brief_row(sqlite3_stmt *st, void *ctx)
+static int brief_row(struct db_stmt *st, void *ctx)
 {
 	struct brief_fn *bf = ctx;
 	struct key_brief b;
 
-	b.khash = from_db(sqlite3_column_int64(st, 0));
-	b.digest = (uint64_t)sqlite3_column_int64(st, 1);
-	b.stamp = sqlite3_column_int64(st, 2);
-	b.in_full = sqlite3_column_int(st, 3);
+	b.khash = from_db(db_column_int64(st, 0));
+	b.digest = (uint64_t)db_column_int64(st, 1);
+	b.stamp = db_column_int64(st, 2);
+	b.in_full = (int)db_column_int64(st, 3);
 	return bf->fn(bf->ctx, &b);
 }
 
@@ -142,13 +137,7 @@ int keys_load(struct ledger *l, long long scope, int (*fn)(void *ctx, const stru
 {
 	struct brief_fn bf = {fn, ctx};
 
-	/* the covering index keys_brief: the rows' text is not read */
-	return each_row(l,
-			"SELECT khash, digest, stamp, in_full FROM keys INDEXED BY keys_brief "
-			"WHERE scope = ?1 ORDER BY khash",
-			scope, NULL, brief_row, &bf) < 0
-		   ? -1
-		   : 0;
+	return each_row(l, db_sql(l->db, DBQ_KEYS_LOAD), scope, NULL, brief_row, &bf) < 0 ? -1 : 0;
 }
 
 long long keys_count(struct ledger *l, long long scope)
@@ -180,38 +169,29 @@ uint64_t keys_hash(const char *key)
 int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n,
 	     long long *gen_before)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int ok;
 
 	pthread_mutex_lock(&l->lock);
-	ok = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&
-	     sqlite3_prepare_v2(
-		 l->db,
-		 "INSERT INTO keys (scope, key, khash, digest, stamp, in_full, header, row) "
-		 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, khash) DO UPDATE SET "
-		 "key = excluded.key, digest = excluded.digest, stamp = excluded.stamp, header = excluded.header, "
-		 "row = excluded.row, in_full = max(in_full, excluded.in_full) "
-		 "WHERE excluded.stamp >= keys.stamp",
-		 -1, &st, NULL) == SQLITE_OK;
+	ok = db_begin(l->db) == 0 && (st = db_prepare(l->db, db_sql(l->db, DBQ_KEYS_PUT))) != NULL;
 	for (size_t i = 0; ok && i < n; i++) {
-		sqlite3_bind_int64(st, 1, scope);
-		sqlite3_bind_text(st, 2, e[i].key, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, to_db(e[i].khash ? e[i].khash : keys_hash(e[i].key)));
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)e[i].digest);
-		sqlite3_bind_int64(st, 5, e[i].stamp);
-		sqlite3_bind_int(st, 6, e[i].in_full);
-		sqlite3_bind_text(st, 7, e[i].header, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 8, e[i].row, -1, SQLITE_STATIC);
-		ok = sqlite3_step(st) == SQLITE_DONE;
-		sqlite3_reset(st);
+		db_bind_int64(st, 1, scope);
+		db_bind_text(st, 2, e[i].key);
+		db_bind_int64(st, 3, to_db(e[i].khash ? e[i].khash : keys_hash(e[i].key)));
+		db_bind_int64(st, 4, (long long)e[i].digest);
+		db_bind_int64(st, 5, e[i].stamp);
+		db_bind_int64(st, 6, e[i].in_full);
+		db_bind_text(st, 7, e[i].header);
+		db_bind_text(st, 8, e[i].row);
+		ok = db_step_batch(st) == 0;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	ok = ok && bump(l, scope, gen_before) == 0;
 	if (ok)
-		ok = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+		ok = db_commit(l->db) == 0;
 	if (!ok) {
-		failed(l);
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+		ledger_mark_failed(l);
+		db_rollback(l->db);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return ok ? 0 : -1;
@@ -223,18 +203,18 @@ struct entry_fn {
 	void *ctx;
 };
 
-static int entry_row(sqlite3_stmt *st, void *ctx)
+static int entry_row(struct db_stmt *st, void *ctx)
 {
 	struct entry_fn *ef = ctx;
 	struct key_entry e;
 
-	e.key = (const char *)sqlite3_column_text(st, 0);
+	e.key = db_column_text(st, 0);
 	e.khash = 0;
-	e.digest = (uint64_t)sqlite3_column_int64(st, 1);
-	e.stamp = sqlite3_column_int64(st, 2);
-	e.in_full = sqlite3_column_int(st, 3);
-	e.header = (const char *)sqlite3_column_text(st, 4);
-	e.row = (const char *)sqlite3_column_text(st, 5);
+	e.digest = (uint64_t)db_column_int64(st, 1);
+	e.stamp = db_column_int64(st, 2);
+	e.in_full = (int)db_column_int64(st, 3);
+	e.header = db_column_text(st, 4);
+	e.row = db_column_text(st, 5);
 	if (ef->one) {
 		ef->one(ef->ctx, &e);
 		return 0;
@@ -270,15 +250,14 @@ int keys_get(struct ledger *l, long long scope, uint64_t khash,
 /* older_than_full: a newer full snapshot of the scope is already through (lock held) */
 static int older_than_full(struct ledger *l, long long scope, long long stamp)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int older = 0;
 
-	if (sqlite3_prepare_v2(l->db, "SELECT full_stamp FROM key_scopes WHERE id = ?", -1, &st,
-			       NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, scope);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			older = sqlite3_column_int64(st, 0) > stamp;
-		sqlite3_finalize(st);
+	if ((st = db_prepare(l->db, "SELECT full_stamp FROM key_scopes WHERE id = ?")) != NULL) {
+		db_bind_int64(st, 1, scope);
+		if (db_step(st) == DB_ROW)
+			older = db_column_int64(st, 0) > stamp;
+		db_finalize(st);
 	}
 	return older;
 }
@@ -286,56 +265,36 @@ static int older_than_full(struct ledger *l, long long scope, long long stamp)
 int keys_full_done(struct ledger *l, long long scope, long long stamp, int complete,
 		   const uint64_t *lacking, size_t n, long long *gen_before)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int ok, marked = 0;
 
 	pthread_mutex_lock(&l->lock);
-	ok = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+	ok = db_begin(l->db) == 0;
 	if (ok && older_than_full(l, scope, stamp))
 		n = 0, lacking = NULL; /* a newer snapshot's marks stay */
 	else if (ok) {
-		char sql[256];
 		/* held by this snapshot unless listed: only the few that change are written */
-		/* through the partial index: without it SQLite's planner reads every key of
-		   the scope (0.3 s for a million) to find the few that change */
-		snprintf(sql, sizeof(sql),
-			 "UPDATE keys INDEXED BY keys_not_full SET in_full = 1 WHERE scope = %lld "
-			 "AND in_full = 0",
-			 scope);
-		ok = sqlite3_exec(l->db, sql, NULL, NULL, NULL) == SQLITE_OK;
+		ok = ledger_step(l, db_sql(l->db, DBQ_KEYS_MARK_FULL), "i", scope) == 0;
 		marked = 1;
 	}
 	if (ok)
-		ok = sqlite3_prepare_v2(l->db,
-					"UPDATE keys SET in_full = 0 WHERE scope = ? AND khash = ?",
-					-1, &st, NULL) == SQLITE_OK;
+		ok = (st = db_prepare(l->db, "UPDATE keys SET in_full = 0 WHERE scope = ? AND "
+					     "khash = ?")) != NULL;
 	for (size_t i = 0; ok && i < n; i++) {
-		sqlite3_bind_int64(st, 1, scope);
-		sqlite3_bind_int64(st, 2, to_db(lacking[i]));
-		ok = sqlite3_step(st) == SQLITE_DONE;
-		sqlite3_reset(st);
+		db_bind_int64(st, 1, scope);
+		db_bind_int64(st, 2, to_db(lacking[i]));
+		ok = db_step_batch(st) == 0;
 	}
-	sqlite3_finalize(st);
-	st = NULL;
+	db_finalize(st);
 	if (ok)
-		ok = sqlite3_prepare_v2(l->db,
-					"UPDATE key_scopes SET full_stamp = max(full_stamp, ?1), "
-					"complete_stamp = CASE WHEN ?2 THEN max(complete_stamp, ?1) "
-					"ELSE complete_stamp END WHERE id = ?3",
-					-1, &st, NULL) == SQLITE_OK;
-	if (ok) {
-		sqlite3_bind_int64(st, 1, stamp);
-		sqlite3_bind_int(st, 2, complete);
-		sqlite3_bind_int64(st, 3, scope);
-		ok = sqlite3_step(st) == SQLITE_DONE;
-	}
-	sqlite3_finalize(st);
+		ok = ledger_step(l, db_sql(l->db, DBQ_KEYS_SCOPE_STAMP), "iii", stamp,
+				 (long long)complete, scope) == 0;
 	ok = ok && bump(l, scope, gen_before) == 0;
 	if (ok)
-		ok = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+		ok = db_commit(l->db) == 0;
 	if (!ok) {
-		failed(l);
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+		ledger_mark_failed(l);
+		db_rollback(l->db);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return ok ? marked : -1;
@@ -359,23 +318,22 @@ int keys_counts_set(struct ledger *l, long long file_id, const char *target,
 int keys_counts_each(struct ledger *l, long long file_id,
 		     void (*fn)(void *ctx, const char *target, const long long n[KC_N]), void *ctx)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc = -1;
 
 	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT target, sent, unchanged, superseded, absent, rejected FROM "
-			       "file_targets WHERE file_id = ? ORDER BY rowid",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, file_id);
-		while (sqlite3_step(st) == SQLITE_ROW) {
+	if ((st = db_prepare(l->db, "SELECT target, sent, unchanged, superseded, absent, rejected "
+				    "FROM file_targets WHERE file_id = ? ORDER BY rowid")) !=
+	    NULL) {
+		db_bind_int64(st, 1, file_id);
+		while (db_step(st) == DB_ROW) {
 			long long n[KC_N];
 			for (int i = 0; i < KC_N; i++)
-				n[i] = sqlite3_column_int64(st, i + 1);
-			fn(ctx, (const char *)sqlite3_column_text(st, 0), n);
+				n[i] = db_column_int64(st, i + 1);
+			fn(ctx, db_column_text(st, 0), n);
 		}
 		rc = 0;
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;

@@ -1,6 +1,7 @@
 /*
- * ledger - the daemon's memory: every file, batch and answer, in SQLite (WAL);
- * the batches and requests are requests.c's.
+ * ledger - the daemon's memory: every file, batch and answer, in SQLite (WAL)
+ * or PostgreSQL (db.h: the backend is chosen by the location); the batches and
+ * requests are requests.c's.
  *
  * A state change is committed (synchronous = FULL) before anything depends
  * on it, like a mail queue's file in its next directory. One connection, used
@@ -45,7 +46,13 @@ struct ledger_lane {
 	long long stamp;
 };
 
-struct ledger *ledger_open(const char *path, struct buf *err);
+/* ledger_location: where the ledger is: the configured location (`ledger =`, a
+   PostgreSQL URI or conninfo), else <state>/ledger.db. To free. */
+char *ledger_location(const char *configured, const char *state);
+/* ledger_is_file: the location is an SQLite file (status checks it exists first) */
+int ledger_is_file(const char *location);
+/* ledger_open: a file path (SQLite) or a PostgreSQL location; schema made or migrated */
+struct ledger *ledger_open(const char *location, struct buf *err);
 void ledger_close(struct ledger *l);
 /* ledger_failed: a write failed; the daemon must stop. */
 int ledger_failed(const struct ledger *l);

@@ -9,30 +9,29 @@
 int ledger_rows(struct ledger *l, const char *sql, ledger_rows_fn fn, void *ctx, const char *types,
 		...)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	va_list ap;
-	int rc;
+	int rc = DB_ERROR;
 
 	pthread_mutex_lock(&l->lock);
-	rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL);
-	if (rc == SQLITE_OK) {
+	if ((st = db_prepare(l->db, sql)) != NULL) {
 		va_start(ap, types);
-		ledger_bind_args(st, types, ap);
+		db_bind_va(st, types, ap);
 		va_end(ap);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		while ((rc = db_step(st)) == DB_ROW) {
 			const char *col[LEDGER_ROWS_MAX_COLS];
-			int n = sqlite3_column_count(st);
+			int n = db_column_count(st);
 
 			if (n > LEDGER_ROWS_MAX_COLS)
 				n = LEDGER_ROWS_MAX_COLS;
 			for (int i = 0; i < n; i++) {
-				const unsigned char *t = sqlite3_column_text(st, i);
-				col[i] = t ? (const char *)t : "";
+				const char *t = db_column_text(st, i);
+				col[i] = t ? t : "";
 			}
 			fn(ctx, (size_t)n, col);
 		}
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }

@@ -1,11 +1,10 @@
 /*
  * operations - the ledger's table of REST operations (operations.h). The table
- * is created with the ledger (ledger_operations_schema, run by ledger_open).
+ * is in each backend's schema (db_sqlite.c, db_pg.c).
  */
 #include "config.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,81 +13,72 @@
 #include "queue/operations.h"
 #include "util/log.h"
 
-const char ledger_operations_schema[] =
-    "CREATE TABLE IF NOT EXISTS operations ("
-    " file_id INTEGER NOT NULL REFERENCES files(id), target TEXT NOT NULL, no INTEGER NOT NULL,"
-    " state TEXT NOT NULL, uuid TEXT NOT NULL DEFAULT '', bulk_op INTEGER NOT NULL DEFAULT 0,"
-    " tries INTEGER NOT NULL DEFAULT 0, before TEXT NOT NULL DEFAULT '',"
-    " result TEXT NOT NULL DEFAULT '', changed INTEGER NOT NULL,"
-    " PRIMARY KEY (file_id, target, no));";
-
 int ledger_ops_put(struct ledger *l, long long id, const char *target, const struct ledger_op *v,
 		   size_t n)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int rc;
 
 	if (n == 0)
 		return 0;
 	pthread_mutex_lock(&l->lock);
-	rc = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(
-		    l->db,
-		    "INSERT OR REPLACE INTO operations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-		    "strftime('%s','now'))",
-		    -1, &st, NULL);
-	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
-		sqlite3_reset(st);
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, v[i].no);
-		sqlite3_bind_text(st, 4, v[i].state, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, v[i].uuid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 6, v[i].bulk_op);
-		sqlite3_bind_int64(st, 7, v[i].tries);
-		sqlite3_bind_text(st, 8, v[i].before ? v[i].before : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 9, v[i].result ? v[i].result : "", -1, SQLITE_STATIC);
-		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+	rc = db_begin(l->db);
+	if (rc == 0 &&
+	    (st = db_prepare(
+		 l->db,
+		 "INSERT INTO operations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+		 "strftime('%s','now')) ON CONFLICT (file_id, target, no) DO UPDATE SET "
+		 "state = excluded.state, uuid = excluded.uuid, bulk_op = excluded.bulk_op, "
+		 "tries = excluded.tries, before = excluded.before, result = excluded.result, "
+		 "changed = excluded.changed")) == NULL)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		db_bind_int64(st, 1, id);
+		db_bind_text(st, 2, target);
+		db_bind_int64(st, 3, v[i].no);
+		db_bind_text(st, 4, v[i].state);
+		db_bind_text(st, 5, v[i].uuid);
+		db_bind_int64(st, 6, v[i].bulk_op);
+		db_bind_int64(st, 7, v[i].tries);
+		db_bind_text(st, 8, v[i].before ? v[i].before : "");
+		db_bind_text(st, 9, v[i].result ? v[i].result : "");
+		rc = db_step_batch(st);
 	}
-	sqlite3_finalize(st);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-		__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
+	db_finalize(st);
+	if (rc == 0)
+		rc = db_commit(l->db);
+	if (rc < 0) {
+		ledger_mark_failed(l);
+		db_rollback(l->db);
 	}
 	pthread_mutex_unlock(&l->lock);
-	return rc == SQLITE_OK ? 0 : -1;
+	return rc;
 }
 
 int ledger_ops_load(struct ledger *l, long long id, const char *target,
 		    void (*fn)(void *ctx, const struct ledger_op *op), void *ctx)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(
-		l->db,
-		"SELECT no, state, uuid, bulk_op, tries, before, result FROM operations"
-		" WHERE file_id = ? AND target = ? ORDER BY no",
-		-1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
-		while (sqlite3_step(st) == SQLITE_ROW) {
+	if ((st = db_prepare(l->db, "SELECT no, state, uuid, bulk_op, tries, before, result FROM "
+				    "operations WHERE file_id = ? AND target = ? ORDER BY no")) !=
+	    NULL) {
+		db_bind_int64(st, 1, id);
+		db_bind_text(st, 2, target);
+		while (db_step(st) == DB_ROW) {
 			struct ledger_op op;
 			memset(&op, 0, sizeof(op));
-			op.no = (unsigned)sqlite3_column_int64(st, 0);
-			ledger_copy_text(op.state, sizeof(op.state), sqlite3_column_text(st, 1));
-			ledger_copy_text(op.uuid, sizeof(op.uuid), sqlite3_column_text(st, 2));
-			op.bulk_op = (unsigned)sqlite3_column_int64(st, 3);
-			op.tries = (unsigned)sqlite3_column_int64(st, 4);
-			op.before = (const char *)sqlite3_column_text(st, 5);
-			op.result = (const char *)sqlite3_column_text(st, 6);
+			op.no = (unsigned)db_column_int64(st, 0);
+			ledger_copy_text(op.state, sizeof(op.state), db_column_text(st, 1));
+			ledger_copy_text(op.uuid, sizeof(op.uuid), db_column_text(st, 2));
+			op.bulk_op = (unsigned)db_column_int64(st, 3);
+			op.tries = (unsigned)db_column_int64(st, 4);
+			op.before = db_column_text(st, 5);
+			op.result = db_column_text(st, 6);
 			fn(ctx, &op); /* under the lock: fn must not use the ledger */
 		}
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return 0;

@@ -9,7 +9,6 @@
 
 #include <pthread.h>
 #include <stdarg.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,20 +21,18 @@
 int ledger_batch_state(struct ledger *l, long long id, const char *target, unsigned seq,
 		       char *state, size_t size)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	state[0] = '\0';
 	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT state FROM batches WHERE file_id = ? AND target = ? "
-			       "AND seq = ?",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, 3, (int)seq);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			ledger_copy_text(state, size, sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
+	if ((st = db_prepare(l->db, "SELECT state FROM batches WHERE file_id = ? AND target = ? "
+				    "AND seq = ?")) != NULL) {
+		db_bind_int64(st, 1, id);
+		db_bind_text(st, 2, target);
+		db_bind_int64(st, 3, (long long)seq);
+		if (db_step(st) == DB_ROW)
+			ledger_copy_text(state, size, db_column_text(st, 0));
+		db_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return 0;
@@ -56,25 +53,23 @@ int ledger_batch_answers(struct ledger *l, long long id,
 			 void (*fn)(void *ctx, const char *target, unsigned seq, const char *json),
 			 void *ctx)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT target, seq, answer FROM batches WHERE file_id = ? "
-			       "AND answer <> '' ORDER BY target, seq",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			char *target = xstrdup((const char *)sqlite3_column_text(st, 0));
-			char *json = xstrdup((const char *)sqlite3_column_text(st, 2));
-			unsigned seq = (unsigned)sqlite3_column_int(st, 1);
+	if ((st = db_prepare(l->db, "SELECT target, seq, answer FROM batches WHERE file_id = ? "
+				    "AND answer <> '' ORDER BY target, seq")) != NULL) {
+		db_bind_int64(st, 1, id);
+		while (db_step(st) == DB_ROW) {
+			char *target = ledger_strdup(db_column_text(st, 0));
+			char *json = ledger_strdup(db_column_text(st, 2));
+			unsigned seq = (unsigned)db_column_int64(st, 1);
 			pthread_mutex_unlock(&l->lock);
 			fn(ctx, target, seq, json);
 			pthread_mutex_lock(&l->lock);
 			free(target);
 			free(json);
 		}
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return 0;
@@ -86,28 +81,11 @@ long ledger_batches_done(struct ledger *l, long long id)
 	    l, "SELECT count(*) FROM batches WHERE file_id = ? AND state = 'done'", "i", id);
 }
 
-/* step_locked: one statement with text/int64 parameters, the lock already held; its rc. */
-static int step_locked(struct ledger *l, const char *sql, const char *types, ...)
-{
-	sqlite3_stmt *st;
-	va_list ap;
-	int rc = sqlite3_prepare_v2(l->db, sql, -1, &st, NULL);
-
-	if (rc != SQLITE_OK)
-		return rc;
-	va_start(ap, types);
-	ledger_bind_args(st, types, ap);
-	va_end(ap);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc;
-}
-
 /* step_request: the request's row upsert, under the lock. */
 static int step_request(struct ledger *l, long long id, const char *target, unsigned seq,
 			unsigned sub, const char *rows, const char *state, const char *answer_json)
 {
-	return step_locked(
+	return ledger_step(
 	    l,
 	    "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now')) "
 	    "ON CONFLICT (file_id, target, seq, sub) DO UPDATE SET rows = excluded.rows, "
@@ -120,7 +98,7 @@ static int step_request(struct ledger *l, long long id, const char *target, unsi
 static int batch_upsert(struct ledger *l, long long id, const char *target, unsigned seq,
 			const char *state)
 {
-	return step_locked(
+	return ledger_step(
 	    l,
 	    "INSERT INTO batches VALUES (?, ?, ?, ?, '', strftime('%s','now')) "
 	    "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
@@ -135,12 +113,10 @@ static int run_request(struct ledger *l, long long id, const char *target, unsig
 
 	pthread_mutex_lock(&l->lock);
 	rc = step_request(l, id, target, seq, sub, rows, state, answer_json);
-	if (rc != SQLITE_DONE) {
-		__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
-		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
-	}
+	if (rc < 0)
+		ledger_mark_failed(l);
 	pthread_mutex_unlock(&l->lock);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc;
 }
 
 int ledger_request_set(struct ledger *l, long long id, const char *target, unsigned seq,
@@ -153,47 +129,44 @@ int ledger_request_set(struct ledger *l, long long id, const char *target, unsig
 		return run_request(l, id, target, seq, sub, rows, state, answer_json);
 	/* the request's answer and the batch it settles: one commit, one fsync */
 	pthread_mutex_lock(&l->lock);
-	rc = sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc == SQLITE_OK &&
-	    step_request(l, id, target, seq, sub, rows, state, answer_json) == SQLITE_DONE)
+	rc = db_begin(l->db);
+	if (rc == 0)
+		rc = step_request(l, id, target, seq, sub, rows, state, answer_json);
+	if (rc == 0)
 		rc = batch_upsert(l, id, target, seq, batch_state);
-	else if (rc == SQLITE_OK)
-		rc = SQLITE_ERROR;
-	rc = rc == SQLITE_DONE ? sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) : rc;
-	if (rc != SQLITE_OK) {
-		__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
-		log_simple(LOG_ERROR, "ledger_failed", "%s", sqlite3_errmsg(l->db));
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	if (rc == 0)
+		rc = db_commit(l->db);
+	if (rc < 0) {
+		ledger_mark_failed(l);
+		db_rollback(l->db);
 	}
 	pthread_mutex_unlock(&l->lock);
-	return rc == SQLITE_OK ? 0 : -1;
+	return rc;
 }
 
 int ledger_request_get(struct ledger *l, long long id, const char *target, unsigned seq,
 		       unsigned sub, struct ledger_request *r)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc = -1;
 
 	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT rows, state, answer FROM requests WHERE file_id = ? "
-			       "AND target = ? AND seq = ? AND sub = ?",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, 3, (int)seq);
-		sqlite3_bind_int(st, 4, (int)sub);
-		if (sqlite3_step(st) == SQLITE_ROW) {
+	if ((st = db_prepare(l->db, "SELECT rows, state, answer FROM requests WHERE file_id = ? "
+				    "AND target = ? AND seq = ? AND sub = ?")) != NULL) {
+		db_bind_int64(st, 1, id);
+		db_bind_text(st, 2, target);
+		db_bind_int64(st, 3, (long long)seq);
+		db_bind_int64(st, 4, (long long)sub);
+		if (db_step(st) == DB_ROW) {
 			r->target = xstrdup(target);
 			r->seq = seq;
 			r->sub = sub;
-			r->rows = xstrdup((const char *)sqlite3_column_text(st, 0));
-			ledger_copy_text(r->state, sizeof(r->state), sqlite3_column_text(st, 1));
-			r->answer = xstrdup((const char *)sqlite3_column_text(st, 2));
+			r->rows = ledger_strdup(db_column_text(st, 0));
+			ledger_copy_text(r->state, sizeof(r->state), db_column_text(st, 1));
+			r->answer = ledger_strdup(db_column_text(st, 2));
 			rc = 0;
 		}
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;
@@ -210,29 +183,27 @@ void ledger_request_release(struct ledger_request *r)
 int ledger_requests(struct ledger *l, long long id,
 		    void (*fn)(void *ctx, const struct ledger_request *r), void *ctx)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	pthread_mutex_lock(&l->lock);
-	if (sqlite3_prepare_v2(l->db,
-			       "SELECT target, seq, sub, rows, state, answer FROM requests "
-			       "WHERE file_id = ? ORDER BY target, seq, sub",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		while (sqlite3_step(st) == SQLITE_ROW) {
+	if ((st = db_prepare(l->db, "SELECT target, seq, sub, rows, state, answer FROM requests "
+				    "WHERE file_id = ? ORDER BY target, seq, sub")) != NULL) {
+		db_bind_int64(st, 1, id);
+		while (db_step(st) == DB_ROW) {
 			struct ledger_request r;
 
-			r.target = xstrdup((const char *)sqlite3_column_text(st, 0));
-			r.seq = (unsigned)sqlite3_column_int(st, 1);
-			r.sub = (unsigned)sqlite3_column_int(st, 2);
-			r.rows = xstrdup((const char *)sqlite3_column_text(st, 3));
-			ledger_copy_text(r.state, sizeof(r.state), sqlite3_column_text(st, 4));
-			r.answer = xstrdup((const char *)sqlite3_column_text(st, 5));
+			r.target = ledger_strdup(db_column_text(st, 0));
+			r.seq = (unsigned)db_column_int64(st, 1);
+			r.sub = (unsigned)db_column_int64(st, 2);
+			r.rows = ledger_strdup(db_column_text(st, 3));
+			ledger_copy_text(r.state, sizeof(r.state), db_column_text(st, 4));
+			r.answer = ledger_strdup(db_column_text(st, 5));
 			pthread_mutex_unlock(&l->lock);
 			fn(ctx, &r);
 			pthread_mutex_lock(&l->lock);
 			ledger_request_release(&r);
 		}
-		sqlite3_finalize(st);
+		db_finalize(st);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return 0;

@@ -383,6 +383,7 @@ class Consistency:
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root: a Unix user for the daemon")
+@unittest.skipIf(td.PG, "its checks read the SQLite ledger file (integrity_check, faults on ledger.db)")
 class CrashLoopTest(unittest.TestCase):
     def test_kill9_at_random_moments_loses_nothing_doubles_nothing(self):
         seed = seed_of()
@@ -449,6 +450,7 @@ def shim_env(at, count=None, errno_name="EIO"):
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root: a Unix user for the daemon")
 @unittest.skipUnless(os.path.exists(SHIM), "no tests/faultshim.so (make check builds it)")
+@unittest.skipIf(td.PG, "its checks read the SQLite ledger file (integrity_check, faults on ledger.db)")
 class DiskFaultTest(unittest.TestCase):
     """One disk call fails: the daemon stops or defers, the ledger never says more than the disk
     holds, and a restart without the fault finishes every file with nothing lost."""
@@ -528,6 +530,7 @@ class DiskFaultTest(unittest.TestCase):
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root: a Unix user for the daemon")
 @unittest.skipUnless(os.path.exists(SHIM), "no tests/faultshim.so (make check builds it)")
+@unittest.skipIf(td.PG, "its checks read the SQLite ledger file (integrity_check, faults on ledger.db)")
 class LedgerFaultTest(unittest.TestCase):
     def test_ledger_failing_mid_submission_parks_the_file_not_fails_it(self):
         """The ledger cannot record the next batch as sent: the file is parked and the daemon

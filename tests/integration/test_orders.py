@@ -200,7 +200,8 @@ class OrdersAppliance(td.Appliance):
             f.write(CONFIG.format(root=self.root, state=self.state, port=self.port, token=td.TOKEN,
                                   batch_rows=self.batch_rows, page_size=getattr(self, "page_size", 100),
                                   bulk=getattr(self, "bulk", "yes"),
-                                  bulk_wait=getattr(self, "bulk_wait", "5s")) + FEEDS + extra)
+                                  bulk_wait=getattr(self, "bulk_wait", "5s")).replace(
+                                      "workers = 2\n", "workers = 2\n" + self.dropgate_keys) + FEEDS + extra)
 
     def journal(self, op=None):
         return [j for j in self.emu_call("journal") if op is None or j.get("op") == op]

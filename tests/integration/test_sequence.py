@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import sys
 import time
 import unittest
@@ -104,13 +103,8 @@ class Sequence:
         return {k: v for k, v in out.items() if v != (0.0, 0)}
 
     def keystore(self, target="default"):
-        db = sqlite3.connect(td.ledger_uri(os.path.join(self.app.state, "ledger.db")), uri=True,
-                             timeout=10)
-        try:
-            rows = db.execute("SELECT k.key, k.header, k.row FROM keys k JOIN key_scopes s ON "
-                              "s.id = k.scope WHERE s.target = ?", (target,)).fetchall()
-        finally:
-            db.close()
+        rows = self.app.ledger("SELECT k.key, k.header, k.row FROM keys k JOIN key_scopes s ON "
+                               "s.id = k.scope WHERE s.target = ?", (target,))
         out = {}
         for key, header, row in rows:
             rec = dict(zip(header.split(","), row.split(",")))
@@ -199,6 +193,8 @@ class SequenceTest(unittest.TestCase):
 
     def reset(self):
         self.app.stop()
+        if self.app.pg:  # the ledger emptied: the daemon makes its schema again
+            self.app.ledger("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
         for sub in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
             p = os.path.join(self.app.state, sub)
             if os.path.exists(p):

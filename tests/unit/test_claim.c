@@ -7,6 +7,7 @@
 
 #include "claim/claim.h"
 #include "queue/spool.h"
+#include "testledger.h"
 #include "testutil.h"
 
 static void put(const char *path, const char *text)
@@ -51,7 +52,7 @@ static void setup(struct fixture *fx, const char *state)
 	fx->c.state = strdup(path);
 	fx->c.retry_deferred = 5;
 	fx->c.retry_deferred_max = 60;
-	snprintf(path, sizeof(path), "%s/ledger.db", test_dir);
+	test_ledger_location(path, sizeof(path));
 	fx->l = ledger_open(path, &err);
 	assert_non_null(fx->l);
 	snprintf(fx->spool_file, sizeof(fx->spool_file), "%s/in.csv", test_dir);

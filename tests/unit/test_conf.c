@@ -367,11 +367,44 @@ static void test_value_syntax(void **state)
 	assert_int_equal(parse_char("\"ab\"", &ch), -1);
 }
 
+/* issue 15: the ledger's location and the node's name */
+static void test_ledger_location_and_node(void **state)
+{
+	struct buf err = BUF_INIT(BUF_NOCAP);
+	struct conf *c;
+	char host[256] = "";
+
+	(void)state;
+	c = load(COMMERCE, &err);
+	assert_non_null(c);
+	assert_null(c->ledger); /* <state>/ledger.db */
+	gethostname(host, sizeof(host) - 1);
+	assert_string_equal(c->node, host);
+	conf_free(c);
+	c = load("[dropgate]\nledger = postgresql://dropgate@db1/dropgate\nnode = gate-a\n" COMMERCE,
+		 &err);
+	assert_non_null(c);
+	assert_string_equal(c->ledger, "postgresql://dropgate@db1/dropgate");
+	assert_string_equal(c->node, "gate-a");
+	conf_free(c);
+	c = load("[dropgate]\nledger = host=db1 dbname=dropgate passfile=/etc/dropgate/pgpass\n" COMMERCE,
+		 &err);
+	assert_non_null(c);
+	assert_string_equal(c->ledger, "host=db1 dbname=dropgate passfile=/etc/dropgate/pgpass");
+	conf_free(c);
+	assert_null(load("[dropgate]\nledger = postgresql://dropgate:secret@db1/dropgate\n" COMMERCE, &err));
+	assert_non_null(strstr(buf_cstr(&err), ":2: [dropgate] ledger: the ledger's location carries a password"));
+	assert_null(load("[dropgate]\nledger = host=db1 password=secret\n" COMMERCE, &err));
+	assert_non_null(strstr(buf_cstr(&err), "PGPASSFILE"));
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_contract_example_parses),
 		cmocka_unit_test(test_defaults_are_the_contracts),
+		cmocka_unit_test(test_ledger_location_and_node),
 		cmocka_unit_test(test_bad_configs_name_file_line_and_key),
 		cmocka_unit_test(test_indented_keys_are_keys),
 		cmocka_unit_test(test_every_error_is_reported_not_only_the_first),

@@ -1,6 +1,12 @@
 #include "config.h"
 
+#include <sqlite3.h>
+
+#include "queue/db.h"
+#include "queue/ledger_db.h"
 #include "queue/ledger.h"
+#include "queue/ledger_rows.h"
+#include "queue/operations.h"
 #include "testledger.h"
 #include "testutil.h"
 
@@ -189,6 +195,164 @@ static void test_a_lane_goes_by_stamp_then_claim(void **state)
 	ledger_close(l);
 }
 
+/* a ledger made before the schema_version table, at PRAGMA user_version v (0: no lane yet) */
+static void old_ledger(const char *path, int v)
+{
+	sqlite3 *db;
+	char sql[2048];
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql),
+		 "CREATE TABLE files (id INTEGER PRIMARY KEY AUTOINCREMENT, partner TEXT NOT NULL,"
+		 " feed TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL DEFAULT '',"
+		 " size INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, path TEXT NOT NULL,"
+		 " received INTEGER NOT NULL, finished INTEGER NOT NULL DEFAULT 0,"
+		 " next_try INTEGER NOT NULL DEFAULT 0, rows INTEGER NOT NULL DEFAULT 0,"
+		 " rows_ok INTEGER NOT NULL DEFAULT 0, rows_rejected INTEGER NOT NULL DEFAULT 0,"
+		 " batches INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+		 " message TEXT NOT NULL DEFAULT '', force INTEGER NOT NULL DEFAULT 0%s);"
+		 "INSERT INTO files (partner, feed, name, state, path, received%s) VALUES"
+		 " ('acme', 'stock', 'old.csv', 'done', '/old', 1%s);"
+		 "PRAGMA user_version = %d;",
+		 v ? ", lane TEXT NOT NULL DEFAULT '', stamp INTEGER NOT NULL DEFAULT 0" : "",
+		 v ? ", lane, stamp" : "", v ? ", 'seq:stock', 7" : "", v);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void one_text(void *ctx, size_t n, const char *const *col)
+{
+	assert_int_equal(n, 1);
+	snprintf(ctx, 64, "%s", col[0]);
+}
+
+static void test_an_sqlite_ledger_of_user_version_0_or_1_migrates(void **state)
+{
+	char path[128], v[64];
+	struct buf err = BUF_INIT(4096);
+	struct ledger *l;
+	struct ledger_file f;
+
+	(void)state;
+	for (int version = 0; version <= 1; version++) {
+		snprintf(path, sizeof(path), "%s/old%d.db", test_dir, version);
+		old_ledger(path, version);
+		for (int twice = 0; twice < 2; twice++) { /* the second open finds it current */
+			l = ledger_open(path, &err);
+			if (l == NULL)
+				fprintf(stderr, "%s\n", buf_cstr(&err));
+			assert_non_null(l);
+			assert_int_equal(ledger_get(l, 1, &f), 0);
+			assert_string_equal(f.name, "old.csv");
+			assert_string_equal(f.lane, version ? "seq:stock" : "stock");
+			assert_int_equal(f.stamp, version ? 7 : 0);
+			assert_int_equal(ledger_rows(l, "SELECT version FROM schema_version", one_text,
+						     v, ""),
+					 0);
+			assert_string_equal(v, "2");
+			assert_true(ledger_add(l, "acme", "stock", "new.csv", "/n", 1, 0) > 1);
+			ledger_close(l);
+		}
+	}
+	buf_release(&err);
+}
+
+static void two_texts(void *ctx, size_t n, const char *const *col)
+{
+	assert_int_equal(n, 2);
+	snprintf(ctx, 64, "%s|%s", col[0], col[1]);
+}
+
+static void count_file(void *ctx, const struct ledger_file *f)
+{
+	(void)f;
+	(*(int *)ctx)++;
+}
+
+static void test_placeholders_and_quotes_on_either_backend(void **state)
+{
+	struct ledger *l = open_here();
+	char v[64];
+	long long id;
+	struct ledger_file f;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(ledger_rows(l, "SELECT 'a?b''?', ?", two_texts, v, "s", "x?"), 0);
+	assert_string_equal(v, "a?b'?|x?");
+	id = ledger_add(l, "acme", "stock", "it's.csv", "/it's", 1, 0);
+	ledger_each_at(l, "/it's", ST_RECEIVED, count_file, &n); /* quoted, not broken */
+	assert_int_equal(n, 1);
+	assert_int_equal(ledger_get(l, id, &f), 0);
+	assert_string_equal(f.path, "/it's");
+	ledger_close(l);
+}
+
+/* a batched write that fails (a row for no file) fails the whole write, and the ledger
+   goes on answering after the rollback: on PostgreSQL the failure comes out of the pipeline */
+static void test_a_failed_batched_write_rolls_back(void **state)
+{
+	struct ledger *l = open_here();
+	struct ledger_op v[3] = {{0, "sent", "", 0, 1, NULL, NULL},
+				 {1, "sent", "", 0, 1, NULL, NULL},
+				 {2, "sent", "", 0, 1, NULL, NULL}};
+	long long id = ledger_add(l, "acme", "shipments", "a.csv", "/a", 1, 0);
+
+	(void)state;
+	assert_int_equal(ledger_ops_put(l, id, "default", v, 3), 0);
+	assert_int_equal(ledger_ops_count(l, id, "sent"), 3);
+	assert_int_equal(ledger_ops_put(l, id + 100, "default", v, 3), -1); /* no such file */
+	assert_true(ledger_failed(l));
+	assert_int_equal(ledger_ops_count(l, id + 100, "sent"), 0);
+	assert_true(ledger_add(l, "acme", "shipments", "b.csv", "/b", 1, 0) > id);
+	ledger_close(l);
+}
+
+/* advisory locks: on PostgreSQL a second connection is refused the lock the first holds */
+static void test_advisory_locks(void **state)
+{
+	struct ledger *a = open_here(), *b = open_here();
+	int pg = getenv("DROPGATE_TEST_PG") != NULL;
+
+	(void)state;
+	assert_int_equal(db_lock_try(a->db, 42), 1);
+	assert_int_equal(db_lock_try(b->db, 42), pg ? 0 : 1);
+	assert_int_equal(db_lock_try(b->db, 43), 1);
+	assert_int_equal(db_lock_release(a->db, 42), 0);
+	assert_int_equal(db_lock_try(b->db, 42), 1);
+	assert_int_equal(db_begin(a->db), 0);
+	assert_int_equal(db_lock_xact(a->db, 44), 0);
+	assert_int_equal(db_lock_try(b->db, 44), pg ? 0 : 1);
+	assert_int_equal(db_commit(a->db), 0);
+	assert_int_equal(db_lock_try(b->db, 44), 1); /* the transaction's end let it go */
+	ledger_close(a);
+	ledger_close(b);
+}
+
+static void test_locations_name_the_backend_and_a_password_is_refused(void **state)
+{
+	struct buf err = BUF_INIT(4096);
+
+	(void)state;
+	assert_false(db_location_is_pg("/var/lib/dropgate/ledger.db"));
+	assert_false(db_location_is_pg("ledger.db"));
+	assert_true(db_location_is_pg("postgresql://dropgate@db1/dropgate"));
+	assert_true(db_location_is_pg("postgres://db1/dropgate"));
+	assert_true(db_location_is_pg("host=db1 dbname=dropgate"));
+	assert_true(db_location_is_pg(" dbname = dropgate"));
+	assert_false(db_location_has_password("postgresql://dropgate@db1/dropgate"));
+	assert_false(db_location_has_password("postgresql://db1:5432/dropgate?sslmode=require"));
+	assert_true(db_location_has_password("postgresql://dropgate:secret@db1/dropgate"));
+	assert_true(db_location_has_password("postgresql://db1/dropgate?sslmode=require&password=x"));
+	assert_true(db_location_has_password("host=db1 password=secret"));
+	assert_true(db_location_has_password("host=db1 password = secret"));
+	assert_false(db_location_has_password("host=db1 passfile=/etc/dropgate/pgpass"));
+	assert_false(db_location_has_password("host=db1 application_name='x password=y'"));
+	assert_null(ledger_open("host=/nonexistent password=x dbname=d", &err));
+	assert_non_null(strstr(buf_cstr(&err), "password"));
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +362,14 @@ int main(void)
 						tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_first_in_flight_and_groups, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_a_lane_goes_by_stamp_then_claim, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_an_sqlite_ledger_of_user_version_0_or_1_migrates, tmpdir_setup,
+						tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_placeholders_and_quotes_on_either_backend, tmpdir_setup,
+						tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_a_failed_batched_write_rolls_back, tmpdir_setup,
+						tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_advisory_locks, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test(test_locations_name_the_backend_and_a_password_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 
 #include "lib/conf.h"
 #include "lib/entity.h"
+#include "testledger.h"
 #include "lib/loadconf.h"
 #include "lib/operation.h"
 #include "orders/opstate.h"
@@ -162,7 +163,7 @@ static void collect(void *ctx, const struct ledger_op *op)
 static void test_operations_are_recorded_and_read_back(void **state)
 {
 	struct buf err = BUF_INIT(4096);
-	char path[128];
+	char path[512];
 	struct ledger *l;
 	long long id;
 	struct ledger_op v[2] = {{0, "sent", "", 0, 1, "{\"expect\":null}", NULL},
@@ -170,7 +171,7 @@ static void test_operations_are_recorded_and_read_back(void **state)
 	struct seen s = {0};
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/ledger.db", test_dir);
+	test_ledger_location(path, sizeof(path));
 	l = ledger_open(path, &err);
 	assert_non_null(l);
 	id = ledger_add(l, "acme", "shipments", "wms.csv", "/x", 10, 0);
