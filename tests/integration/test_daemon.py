@@ -486,7 +486,9 @@ class DaemonTest(unittest.TestCase):
         r = a.report("stock_full_20261127T0200.csv")
         self.assertEqual((r["state"], r["rows"], r["rows_ok"], r["batches"]), ("done", 200, 200, 1))
         self.assertEqual(len(a.emu_call("store")["stock_sources"]), 200)
-        self.assertTrue(glob.glob(os.path.join(a.state, "archive/acme/stock/*-stock_full_20261127T0200.csv.gz")))
+        # compressed once the file is done, the plain copy gone when the ledger names the .gz
+        archived = os.path.join(a.state, "archive/acme/stock/*-stock_full_20261127T0200.csv")
+        wait_for(lambda: glob.glob(archived + ".gz") and not glob.glob(archived), what="the archive's .gz")
         self.assertEqual(os.listdir(a.inbox()), [])
         # the work copy goes right after the end state is written
         wait_for(lambda: os.listdir(os.path.join(a.state, "work")) == [], 10, "work/ emptied")
@@ -813,6 +815,8 @@ class DaemonTest(unittest.TestCase):
             r = json.load(f)
         self.assertEqual((r["file"], r["state"], r["rows_rejected"]), (long_name, "partial", 1))
         self.assertTrue(glob.glob(os.path.join(a.root, "spool/acme/outbound/reports/x*.errors.csv")))
+        wait_for(lambda: len(glob.glob(os.path.join(a.state, "archive/acme/commerce/*.gz"))) == 2,
+                 what="both archives compressed")
         self.assertEqual(len(glob.glob(os.path.join(a.state, "archive/acme/commerce/*"))), 2)
 
     def stopped_mid_submission(self, name, sig, group=False):
@@ -1338,6 +1342,7 @@ class ClaimTest(unittest.TestCase):
         data = commerce_file(20000)
         a.drop("again.csv", data, "commerce")
         wait_for(lambda: a.finished(1), 30)
+        wait_for(lambda: glob.glob(os.path.join(a.state, "archive/acme/commerce/*-again.csv.gz")), what="the .gz")
         archive = glob.glob(os.path.join(a.state, "archive/acme/commerce/*-again.csv.gz"))
         self.assertEqual(len(archive), 1)
         env = dict(os.environ, DROPGATE_CRASH_AT="redrop-mid-copy")

@@ -599,7 +599,8 @@ class LedgerFaultTest(unittest.TestCase):
             # the work copy goes right after the end state is written
             td.wait_for(lambda: not glob.glob(os.path.join(a.state, "work", "*", "kept.csv")), 10,
                         "the work copy to go once the file is done")
-            self.assertEqual(len(glob.glob(os.path.join(arm, "*-kept.csv.gz"))), 1)
+            td.wait_for(lambda: glob.glob(os.path.join(arm, "*-kept.csv.gz")), 10, "the archive's .gz")
+            self.assertEqual(len(glob.glob(os.path.join(arm, "*-kept.csv*"))), 1)
             digests = [j["digest"] for j in a.imports()]
             self.assertEqual(len(digests), 3, "every batch answered before the fault, none again")
         finally:
