@@ -52,7 +52,7 @@ struct target_run {
 struct ring_row {
 	uint64_t khash, digest;
 	struct batch_origin origin;
-	struct buf bytes;     /* its fields, copied out of the reader's buffer */
+	struct buf bytes;     /* its fields, when they are not views into the batch */
 	struct strview *v;
 	size_t n, cap;
 };
@@ -67,6 +67,7 @@ struct run {
 	struct row_layout lay;
 	int have_layout;
 	struct buf key, scratch, text;
+	const char *batch, *batch_end; /* the batch's text: a row's views into it last */
 	const struct batch_origin *origin;
 	size_t norigin;
 	unsigned long rows, superseded_everywhere;
@@ -146,6 +147,15 @@ static void ring_drain(struct run *r)
 		decide_row(r);
 }
 
+/* in_batch: every field a view into the batch's text */
+static int in_batch(const struct run *r, const struct strview *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].len && (v[i].p < r->batch || v[i].p + v[i].len > r->batch_end))
+			return 0;
+	return 1;
+}
+
 static int on_record(void *ctx, const struct strview *v, size_t n, size_t index)
 {
 	struct run *r = ctx;
@@ -170,16 +180,22 @@ static int on_record(void *ctx, const struct strview *v, size_t n, size_t index)
 	rr->khash = row_key(&r->lay, v, &r->key);
 	rr->digest = r->f->diff ? row_digest(&r->lay, v, &r->scratch) : 0;
 	rr->origin = origin;
-	buf_reset(&rr->bytes);
-	for (size_t i = 0; i < n; i++)
-		buf_add(&rr->bytes, v[i].p, v[i].len);
 	if (n > rr->cap) {
 		rr->v = xreallocarray(rr->v, n, sizeof(*rr->v));
 		rr->cap = n;
 	}
 	rr->n = n;
-	for (size_t i = 0, at = 0; i < n; at += v[i].len, i++)
-		rr->v[i] = (struct strview){rr->bytes.data + at, v[i].len};
+	if (in_batch(r, v, n)) {
+		/* the reader's views into the batch (a line without quotes): they last */
+		memcpy(rr->v, v, n * sizeof(*v));
+	} else {
+		/* the reader's own buffer, reused by the next row: copied */
+		buf_reset(&rr->bytes);
+		for (size_t i = 0; i < n; i++)
+			buf_add(&rr->bytes, v[i].p, v[i].len);
+		for (size_t i = 0, at = 0; i < n; at += v[i].len, i++)
+			rr->v[i] = (struct strview){rr->bytes.data + at, v[i].len};
+	}
 	r->rows++;
 	for (size_t t = 0; t < r->s->ntargets && rr->khash; t++) {
 		known_prefetch_index(&r->tr[t].known, rr->khash);
@@ -421,6 +437,8 @@ static int sift_batches(struct run *r, const char *outdir, unsigned long batches
 		}
 		r->origin = origin;
 		r->norigin = rows;
+		r->batch = csv.data;
+		r->batch_end = csv.data + csv.len;
 		rc = each_record(csv.data, csv.len, on_record, r, r->err);
 		ring_drain(r); /* its origins are this batch's */
 		free(origin);
