@@ -41,6 +41,7 @@
 #include "ops/counters.h"
 #include "ops/ops.h"
 #include "parse/sandbox.h"
+#include "queue/keys.h"
 #include "queue/ledger.h"
 #include "queue/notes.h"
 #include "queue/spool.h"
@@ -187,6 +188,23 @@ static long long prune_period(void *ctx)
 static void prune_archive(void *ctx)
 {
 	retention_prune(current_conf(ctx));
+}
+
+static long long idle_period(void *ctx)
+{
+	(void)ctx;
+	return 5 * 1000;
+}
+
+/* ledger_upkeep: the WAL checkpointed; with no file in hand, a key store's recent
+   rows folded in before a night's file would have to (keys.h) */
+static void ledger_upkeep(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	ledger_idle(d->ledger);
+	if (workers_idle(&d->work))
+		keys_fold_idle(d->ledger);
 }
 
 /* run_file: a worker's file, with the configuration running when it starts (workers.h) */
@@ -358,6 +376,7 @@ static int main_loop(struct daemon *d)
 {
 	timers_add(&d->timers, "rescan", timers_now_ms(), rescan_period, ask_rescan, d);
 	timers_add(&d->timers, "prune", timers_now_ms(), prune_period, prune_archive, d);
+	timers_add(&d->timers, "ledger", timers_now_ms(), idle_period, ledger_upkeep, d);
 	while (!stop_flag) {
 		struct pollfd pfd[2] = {{d->in.w.inotify_fd, POLLIN, 0}, {sig_pipe[0], POLLIN, 0}};
 		const struct conf *c = current_conf(d);

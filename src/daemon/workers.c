@@ -179,6 +179,16 @@ void workers_wake_all(struct workers *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
+int workers_idle(struct workers *w)
+{
+	int idle;
+
+	pthread_mutex_lock(&w->lock);
+	idle = w->nrunning == 0 && w->nqueue == 0;
+	pthread_mutex_unlock(&w->lock);
+	return idle;
+}
+
 void workers_release(struct workers *w)
 {
 	strlist_clear(&w->busy);

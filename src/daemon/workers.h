@@ -35,6 +35,8 @@ void workers_start(struct workers *w);
 void workers_dispatch(struct workers *w);
 /* workers_wake_all: every waiting thread wakes (to see a stop). */
 void workers_wake_all(struct workers *w);
+/* workers_idle: no file in a worker and none queued. */
+int workers_idle(struct workers *w);
 /* workers_release: after the threads were joined. */
 void workers_release(struct workers *w);
 

@@ -287,6 +287,12 @@ void db_reset(struct db_stmt *st)
 	st->db->ops->reset(st);
 }
 
+void db_idle(struct db *db)
+{
+	if (db->ops->idle)
+		db->ops->idle(db);
+}
+
 void db_finalize(struct db_stmt *st)
 {
 	if (st)

@@ -28,6 +28,8 @@ enum { DB_ERROR = -1, DB_DONE = 0, DB_ROW = 1 };
 /* statements whose SQL differs between the backends (db_sql) */
 enum db_sql {
 	DBQ_KEYS_PUT, /* upsert of a key: ?scope ?key ?khash ?digest ?stamp ?in_full ?header ?row */
+	DBQ_KEYS_PUT_RECENT,  /* the same into keys_recent, unless keys holds a newer stamp */
+	DBQ_KEYS_FOLD,	      /* keys_recent's rows of scope ?1 upserted into keys */
 	DBQ_KEYS_LOAD,	      /* a scope's briefs by khash: ?1 scope */
 	DBQ_KEYS_MARK_FULL,   /* every key of a scope held by the full: ?1 scope */
 	DBQ_KEYS_SCOPE_STAMP, /* ?1 stamp ?2 complete ?3 scope */
@@ -97,6 +99,10 @@ void db_finalize(struct db_stmt *st);
 int db_lock_try(struct db *db, long long key);
 int db_lock_release(struct db *db, long long key);
 int db_lock_xact(struct db *db, long long key);
+
+/* db_idle: the backend's upkeep (SQLite: a checkpoint of its WAL), on a connection of
+   its own: safe beside any other use of db. */
+void db_idle(struct db *db);
 
 /* db_quote: value as an SQL string literal ('it''s'), for the few WHERE texts built in C. */
 char *db_quote(const char *value);

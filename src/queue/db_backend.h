@@ -29,6 +29,8 @@ struct db_ops {
 	const char *(*column_text)(struct db_stmt *st, int i);
 	void (*reset)(struct db_stmt *st);
 	void (*finalize)(struct db_stmt *st);
+	/* idle: upkeep between files, on a handle of its own (NULL: none) */
+	void (*idle)(struct db *db);
 
 	const char *const *sql; /* DBQ_N statements, by enum db_sql */
 	/* the tables as they were at schema version 0, each CREATE ... IF NOT EXISTS */

@@ -120,29 +120,79 @@ struct brief_fn {
 	void *ctx;
 };
 
-static int brief_row(struct db_stmt *st, void *ctx)
+/* The recent rows of a scope (few), merged into the stream of its keys by hash. */
+struct merge {
+	struct brief_fn bf;
+	struct key_brief *v;
+	size_t n, cap, i;
+};
+
+static int recent_row(struct db_stmt *st, void *ctx)
 {
-	struct brief_fn *bf = ctx;
+	struct merge *m = ctx;
+
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 256;
+		m->v = xreallocarray(m->v, m->cap, sizeof(*m->v));
+	}
+	m->v[m->n].khash = from_db(db_column_int64(st, 0));
+	m->v[m->n].digest = (uint64_t)db_column_int64(st, 1);
+	m->v[m->n].stamp = db_column_int64(st, 2);
+	m->v[m->n].in_full = (int)db_column_int64(st, 3);
+	m->n++;
+	return 0;
+}
+
+/* merge_row: a key's row, after the recent rows that sort before it; its recent row
+   in its place (never older: keys_put), held by the full when either says so */
+static int merge_row(struct db_stmt *st, void *ctx)
+{
+	struct merge *m = ctx;
 	struct key_brief b;
 
 	b.khash = from_db(db_column_int64(st, 0));
 	b.digest = (uint64_t)db_column_int64(st, 1);
 	b.stamp = db_column_int64(st, 2);
 	b.in_full = (int)db_column_int64(st, 3);
-	return bf->fn(bf->ctx, &b);
+	for (; m->i < m->n && m->v[m->i].khash < b.khash; m->i++)
+		if (m->bf.fn(m->bf.ctx, &m->v[m->i]))
+			return 1;
+	if (m->i < m->n && m->v[m->i].khash == b.khash) {
+		struct key_brief r = m->v[m->i++];
+		r.in_full = r.in_full || b.in_full;
+		return m->bf.fn(m->bf.ctx, &r);
+	}
+	return m->bf.fn(m->bf.ctx, &b);
 }
 
 int keys_load(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_brief *b),
 	      void *ctx)
 {
-	struct brief_fn bf = {fn, ctx};
+	struct merge m = {{fn, ctx}, NULL, 0, 0, 0};
+	int rc = -1;
 
-	return each_row(l, db_sql(l->db, DBQ_KEYS_LOAD), scope, NULL, brief_row, &bf) < 0 ? -1 : 0;
+	if (each_row(l,
+		     "SELECT khash, digest, stamp, in_full FROM keys_recent WHERE scope = ?1 "
+		     "ORDER BY khash",
+		     scope, NULL, recent_row, &m) >= 0 &&
+	    each_row(l, db_sql(l->db, DBQ_KEYS_LOAD), scope, NULL, merge_row, &m) >= 0) {
+		rc = 0;
+		for (; m.i < m.n; m.i++)
+			if (fn(ctx, &m.v[m.i]))
+				break;
+	}
+	free(m.v);
+	return rc;
 }
 
 long long keys_count(struct ledger *l, long long scope)
 {
-	return ledger_single_int(l, "SELECT count(*) FROM keys WHERE scope = ?", "i", scope);
+	return ledger_single_int(l,
+				 "SELECT (SELECT count(*) FROM keys WHERE scope = ?1) + (SELECT "
+				 "count(*) FROM keys_recent r WHERE r.scope = ?1 AND NOT EXISTS "
+				 "(SELECT 1 FROM keys k WHERE k.scope = r.scope AND k.khash = "
+				 "r.khash))",
+				 "i", scope);
 }
 
 uint64_t keys_hash_n(const char *key, size_t len)
@@ -166,14 +216,74 @@ uint64_t keys_hash(const char *key)
 	return keys_hash_n(key, strlen(key));
 }
 
+/* count_upto: the number sql answers for ?1 scope and ?2 a limit (-1: no ?2), lock
+   held; -1 on error */
+static long long count_upto(struct ledger *l, const char *sql, long long scope, long long limit)
+{
+	struct db_stmt *st = db_prepare(l->db, sql);
+	long long n = -1;
+
+	if (st) {
+		db_bind_int64(st, 1, scope);
+		if (limit >= 0)
+			db_bind_int64(st, 2, limit);
+		if (db_step(st) == DB_ROW)
+			n = db_column_int64(st, 0);
+		db_finalize(st);
+	}
+	return n;
+}
+
+/*
+ * to_recent: n rows go to keys_recent while it stays small beside the keys
+ * (at most RECENT_SHARE of them, and RECENT_MAX rows): a night's changes to a
+ * big store are written as a few pages, not as most of its pages. Else its rows
+ * are folded into keys first (the once in several nights the store's pages are
+ * all written), and the n rows go there too. Lock held, in the write's
+ * transaction: 1 recent, 0 keys, -1 on error.
+ */
+#define RECENT_SHARE 8
+#define RECENT_MAX 200000
+/* fold: the scope's recent rows into keys, counted again (lock held, in a transaction) */
+static int fold(struct ledger *l, long long scope)
+{
+	return ledger_step(l, db_sql(l->db, DBQ_KEYS_FOLD), "i", scope) == 0 &&
+			   ledger_step(l, "DELETE FROM keys_recent WHERE scope = ?", "i", scope) == 0 &&
+			   ledger_step(l, "UPDATE key_scopes SET keys_n = (SELECT count(*) FROM keys "
+					  "WHERE scope = ?1) WHERE id = ?1", "i", scope) == 0
+		   ? 0
+		   : -1;
+}
+
+static int to_recent(struct ledger *l, long long scope, size_t n)
+{
+	long long recent = count_upto(l,
+				      "SELECT count(*) FROM (SELECT 1 FROM keys_recent WHERE scope = "
+				      "?1 LIMIT ?2) t",
+				      scope, RECENT_MAX + 1);
+	long long want = recent + (long long)n;
+	long long keys = count_upto(l, "SELECT keys_n FROM key_scopes WHERE id = ?1", scope, -1);
+
+	if (recent < 0 || keys < 0)
+		return -1;
+	if (want <= RECENT_MAX && keys >= want * RECENT_SHARE)
+		return 1;
+	return recent > 0 && fold(l, scope) < 0 ? -1 : 0;
+}
+
 int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n,
 	     long long *gen_before)
 {
 	struct db_stmt *st = NULL;
-	int ok;
+	int ok, recent = 0;
 
 	pthread_mutex_lock(&l->lock);
-	ok = db_begin(l->db) == 0 && (st = db_prepare(l->db, db_sql(l->db, DBQ_KEYS_PUT))) != NULL;
+	/* the generation first: its row lock orders every writer of the scope (another
+	   node's fold included) before anything is read */
+	ok = db_begin(l->db) == 0 && bump(l, scope, gen_before) == 0 &&
+	     (recent = to_recent(l, scope, n)) >= 0 &&
+	     (st = db_prepare(l->db, db_sql(l->db, recent ? DBQ_KEYS_PUT_RECENT : DBQ_KEYS_PUT))) !=
+		 NULL;
 	for (size_t i = 0; ok && i < n; i++) {
 		db_bind_int64(st, 1, scope);
 		db_bind_text(st, 2, e[i].key);
@@ -186,7 +296,11 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
 		ok = db_step_batch(st) == 0;
 	}
 	db_finalize(st);
-	ok = ok && bump(l, scope, gen_before) == 0;
+	/* keys written: counted again for to_recent (as costly as the write, and rare) */
+	if (ok && !recent)
+		ok = ledger_step(l, "UPDATE key_scopes SET keys_n = (SELECT count(*) FROM keys WHERE "
+				    "scope = ?1) WHERE id = ?1", "i", scope) == 0;
+	/* the scope's table kept in memory is not told: a fold changes no entry */
 	if (ok)
 		ok = db_commit(l->db) == 0;
 	if (!ok) {
@@ -195,6 +309,43 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
 	}
 	pthread_mutex_unlock(&l->lock);
 	return ok ? 0 : -1;
+}
+
+int keys_fold_idle(struct ledger *l)
+{
+	struct db_stmt *st;
+	long long scope = 0;
+	int ok;
+
+	pthread_mutex_lock(&l->lock);
+	/* the first scope past half its share; the share's count read to RECENT_MAX at most */
+	st = db_prepare(l->db, "SELECT s.id FROM key_scopes s WHERE EXISTS (SELECT 1 FROM "
+			       "keys_recent r WHERE r.scope = s.id) AND (SELECT count(*) FROM (SELECT "
+			       "1 FROM keys_recent r WHERE r.scope = s.id LIMIT ?1) t) * ?2 > "
+			       "s.keys_n ORDER BY s.id LIMIT 1");
+	ok = st != NULL;
+	if (ok) {
+		db_bind_int64(st, 1, RECENT_MAX + 1);
+		db_bind_int64(st, 2, 2 * RECENT_SHARE);
+		if (db_step(st) == DB_ROW)
+			scope = db_column_int64(st, 0);
+		db_finalize(st);
+	}
+	if (ok && scope) {
+		/* the scope's row locked as a write's bump does (its generation unmoved: a
+		   fold changes no entry), so a fold on another node waits for this one */
+		ok = db_begin(l->db) == 0 &&
+		     ledger_step(l, "UPDATE key_scopes SET gen = gen WHERE id = ?", "i", scope) == 0 &&
+		     fold(l, scope) == 0 && db_commit(l->db) == 0;
+		if (!ok) {
+			ledger_mark_failed(l);
+			db_rollback(l->db);
+		} else {
+			log_simple(LOG_DEBUG, "keys_folded", "scope %lld", scope);
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	return !ok ? -1 : scope ? 1 : 0;
 }
 
 struct entry_fn {
@@ -228,7 +379,7 @@ int keys_each(struct ledger *l, long long scope, int (*fn)(void *ctx, const stru
 	struct entry_fn ef = {fn, NULL, ctx};
 
 	return each_row(l,
-			"SELECT key, digest, stamp, in_full, header, row FROM keys WHERE "
+			"SELECT key, digest, stamp, in_full, header, row FROM keys_now WHERE "
 			"scope = ?1 ORDER BY key",
 			scope, NULL, entry_row, &ef) < 0
 		   ? -1
@@ -240,8 +391,8 @@ int keys_get(struct ledger *l, long long scope, uint64_t khash,
 {
 	struct entry_fn ef = {NULL, fn, ctx};
 	long long n = each_row(l,
-			       "SELECT key, digest, stamp, in_full, header, row FROM keys WHERE "
-			       "scope = ?1 AND khash = ?2",
+			       "SELECT key, digest, stamp, in_full, header, row FROM keys_now "
+			       "WHERE scope = ?1 AND khash = ?2",
 			       scope, &khash, entry_row, &ef);
 
 	return n < 0 ? -1 : n == 0 ? 1 : 0;
@@ -269,27 +420,33 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 	int ok, marked = 0;
 
 	pthread_mutex_lock(&l->lock);
-	ok = db_begin(l->db) == 0;
+	ok = db_begin(l->db) == 0 && bump(l, scope, gen_before) == 0; /* first: keys_put's */
 	if (ok && older_than_full(l, scope, stamp))
 		n = 0, lacking = NULL; /* a newer snapshot's marks stay */
 	else if (ok) {
 		/* held by this snapshot unless listed: only the few that change are written */
-		ok = ledger_step(l, db_sql(l->db, DBQ_KEYS_MARK_FULL), "i", scope) == 0;
+		ok = ledger_step(l, db_sql(l->db, DBQ_KEYS_MARK_FULL), "i", scope) == 0 &&
+		     ledger_step(l, "UPDATE keys_recent SET in_full = 1 WHERE scope = ? AND "
+				    "in_full = 0", "i", scope) == 0;
 		marked = 1;
 	}
-	if (ok)
-		ok = (st = db_prepare(l->db, "UPDATE keys SET in_full = 0 WHERE scope = ? AND "
-					     "khash = ?")) != NULL;
-	for (size_t i = 0; ok && i < n; i++) {
-		db_bind_int64(st, 1, scope);
-		db_bind_int64(st, 2, to_db(lacking[i]));
-		ok = db_step_batch(st) == 0;
+	/* a key lacking is marked in both tables (keys_now: held when either says so) */
+	for (int t = 0; t < 2 && ok && n; t++) {
+		ok = (st = db_prepare(l->db, t ? "UPDATE keys_recent SET in_full = 0 WHERE scope = "
+						 "? AND khash = ?"
+					       : "UPDATE keys SET in_full = 0 WHERE scope = ? AND "
+						 "khash = ?")) != NULL;
+		for (size_t i = 0; ok && i < n; i++) {
+			db_bind_int64(st, 1, scope);
+			db_bind_int64(st, 2, to_db(lacking[i]));
+			ok = db_step_batch(st) == 0;
+		}
+		db_finalize(st);
+		st = NULL;
 	}
-	db_finalize(st);
 	if (ok)
 		ok = ledger_step(l, db_sql(l->db, DBQ_KEYS_SCOPE_STAMP), "iii", stamp,
 				 (long long)complete, scope) == 0;
-	ok = ok && bump(l, scope, gen_before) == 0;
 	if (ok)
 		ok = db_commit(l->db) == 0;
 	if (!ok) {

@@ -17,8 +17,11 @@
  *                    every key at its stamp).
  *
  * Entries change only when Commerce confirmed their row (keys_put), never
- * for a row it refused. Every write is one transaction; a failed one marks
- * the ledger failed, as any ledger write.
+ * for a row it refused. Every write is one transaction that first moves the
+ * scope's generation (on PostgreSQL its row lock orders the writers of a
+ * scope, on every node); a failed one marks the ledger failed, as any ledger
+ * write. A night's rows go to keys_recent while it is small beside the keys,
+ * folded in later (keys_put, keys_fold_idle); readers see both (keys_now).
  */
 #ifndef DG_KEYS_H
 #define DG_KEYS_H
@@ -77,6 +80,13 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
    lower case, as Commerce compares keys (0 never: 1 instead) */
 uint64_t keys_hash(const char *key);
 uint64_t keys_hash_n(const char *key, size_t len);
+/*
+ * keys_fold_idle: a scope whose recent rows (keys_put) have grown past half
+ * the share at which a write folds them in itself is folded now, by the
+ * daemon's upkeep between files: a night's file never waits for it. One scope
+ * a call. 1 folded, 0 none due, -1 on error.
+ */
+int keys_fold_idle(struct ledger *l);
 /* keys_each: the scope's entries in key order to fn (its nonzero return stops). */
 int keys_each(struct ledger *l, long long scope, int (*fn)(void *ctx, const struct key_entry *e),
 	      void *ctx);

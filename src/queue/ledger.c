@@ -47,6 +47,11 @@ int ledger_failed(const struct ledger *l)
 	return __atomic_load_n(&l->failed, __ATOMIC_RELAXED); /* read by every thread */
 }
 
+void ledger_idle(struct ledger *l)
+{
+	db_idle(l->db);
+}
+
 void ledger_mark_failed(struct ledger *l)
 {
 	__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);

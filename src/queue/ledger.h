@@ -56,6 +56,9 @@ struct ledger *ledger_open(const char *location, struct buf *err);
 void ledger_close(struct ledger *l);
 /* ledger_failed: a write failed; the daemon must stop. */
 int ledger_failed(const struct ledger *l);
+/* ledger_idle: the database's upkeep (SQLite: its WAL checkpointed) on a connection of
+   its own, beside the daemon's threads: the main loop calls it every few seconds. */
+void ledger_idle(struct ledger *l);
 
 /* ledger_add: a new file in state received; its id. -1 on failure. */
 long long ledger_add(struct ledger *l, const char *partner, const char *feed, const char *name,

@@ -48,7 +48,7 @@ int picture_headers(struct ledger *l, const char *sequence, const char *target,
 	struct headers h = {fn, ctx};
 
 	return run(l,
-		   "SELECT DISTINCT k.header FROM keys k JOIN key_scopes s ON s.id = k.scope "
+		   "SELECT DISTINCT k.header FROM keys_now k JOIN key_scopes s ON s.id = k.scope "
 		   "WHERE s.sequence = ?1 AND s.target = ?2 ORDER BY k.header",
 		   sequence, target, header_row, &h);
 }

@@ -10,11 +10,12 @@
 #include "util/keyset.h"
 #include "util/xalloc.h"
 
-static const struct row_layout *sorting; /* qsort has no context argument */
-
-static int by_name(const void *a, const void *b)
+/* by_name: qsort_r's, the layout its context (two files' sifts run in two threads) */
+static int by_name(const void *a, const void *b, void *ctx)
 {
-	return strcmp(sorting->names[*(const size_t *)a], sorting->names[*(const size_t *)b]);
+	const struct row_layout *lay = ctx;
+
+	return strcmp(lay->names[*(const size_t *)a], lay->names[*(const size_t *)b]);
 }
 
 void layout_init(struct row_layout *lay, const struct entity *e, const struct strview *names,
@@ -23,8 +24,11 @@ void layout_init(struct row_layout *lay, const struct entity *e, const struct st
 	memset(lay, 0, sizeof(*lay));
 	lay->ncols = n;
 	lay->names = xcalloc(n ? n : 1, sizeof(*lay->names));
-	for (size_t i = 0; i < n; i++)
+	lay->name_len = xcalloc(n ? n : 1, sizeof(*lay->name_len));
+	for (size_t i = 0; i < n; i++) {
 		lay->names[i] = xstrndup(names[i].p, names[i].len);
+		lay->name_len[i] = strlen(lay->names[i]);
+	}
 	for (const struct column_rule *r = e->columns; r->name && lay->nkey < LAYOUT_MAX_KEY; r++) {
 		if (!(r->flags & COL_KEY))
 			continue;
@@ -38,9 +42,7 @@ void layout_init(struct row_layout *lay, const struct entity *e, const struct st
 	for (size_t i = 0; i < n; i++)
 		if (!layout_is_key(lay, i))
 			lay->val_col[lay->nval++] = i;
-	sorting = lay;
-	qsort(lay->val_col, lay->nval, sizeof(*lay->val_col), by_name);
-	sorting = NULL;
+	qsort_r(lay->val_col, lay->nval, sizeof(*lay->val_col), by_name, lay);
 }
 
 void layout_release(struct row_layout *lay)
@@ -48,6 +50,7 @@ void layout_release(struct row_layout *lay)
 	for (size_t i = 0; i < lay->ncols; i++)
 		free(lay->names[i]);
 	free(lay->names);
+	free(lay->name_len);
 	free(lay->val_col);
 	memset(lay, 0, sizeof(*lay));
 }
@@ -84,7 +87,7 @@ uint64_t row_digest(const struct row_layout *lay, const struct strview *v, struc
 		size_t c = lay->val_col[k];
 		if (k)
 			buf_add(scratch, "\x1f", 1);
-		buf_add(scratch, lay->names[c], strlen(lay->names[c]));
+		buf_add(scratch, lay->names[c], lay->name_len[c]);
 		buf_add(scratch, "=", 1);
 		buf_add(scratch, v[c].p, v[c].len);
 	}

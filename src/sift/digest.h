@@ -26,6 +26,7 @@ struct entity;
 struct row_layout {
 	size_t ncols;
 	char **names;			/* the header */
+	size_t *name_len;		/* strlen of each */
 	size_t nkey;			/* the entity's key columns */
 	size_t key_col[LAYOUT_MAX_KEY]; /* their index in the header, ncols: not there */
 	size_t nval;

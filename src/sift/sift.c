@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/batch.h"
 #include "lib/conf.h"
@@ -25,6 +26,7 @@
 #include "sift/records.h"
 #include "sift/sift.h"
 #include "queue/spool.h"
+#include "util/crashpoint.h"
 #include "util/durable.h"
 #include "util/log.h"
 #include "util/publish.h"
@@ -52,7 +54,7 @@ struct target_run {
 struct ring_row {
 	uint64_t khash, digest;
 	struct batch_origin origin;
-	struct buf bytes;     /* its fields, copied out of the reader's buffer */
+	struct buf bytes;     /* its fields, when they are not views into the batch */
 	struct strview *v;
 	size_t n, cap;
 };
@@ -67,6 +69,7 @@ struct run {
 	struct row_layout lay;
 	int have_layout;
 	struct buf key, scratch, text;
+	const char *batch, *batch_end; /* the batch's text: a row's views into it last */
 	const struct batch_origin *origin;
 	size_t norigin;
 	unsigned long rows, superseded_everywhere;
@@ -146,6 +149,15 @@ static void ring_drain(struct run *r)
 		decide_row(r);
 }
 
+/* in_batch: every field a view into the batch's text */
+static int in_batch(const struct run *r, const struct strview *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].len && (v[i].p < r->batch || v[i].p + v[i].len > r->batch_end))
+			return 0;
+	return 1;
+}
+
 static int on_record(void *ctx, const struct strview *v, size_t n, size_t index)
 {
 	struct run *r = ctx;
@@ -170,16 +182,22 @@ static int on_record(void *ctx, const struct strview *v, size_t n, size_t index)
 	rr->khash = row_key(&r->lay, v, &r->key);
 	rr->digest = r->f->diff ? row_digest(&r->lay, v, &r->scratch) : 0;
 	rr->origin = origin;
-	buf_reset(&rr->bytes);
-	for (size_t i = 0; i < n; i++)
-		buf_add(&rr->bytes, v[i].p, v[i].len);
 	if (n > rr->cap) {
 		rr->v = xreallocarray(rr->v, n, sizeof(*rr->v));
 		rr->cap = n;
 	}
 	rr->n = n;
-	for (size_t i = 0, at = 0; i < n; at += v[i].len, i++)
-		rr->v[i] = (struct strview){rr->bytes.data + at, v[i].len};
+	if (in_batch(r, v, n)) {
+		/* the reader's views into the batch (a line without quotes): they last */
+		memcpy(rr->v, v, n * sizeof(*v));
+	} else {
+		/* the reader's own buffer, reused by the next row: copied */
+		buf_reset(&rr->bytes);
+		for (size_t i = 0; i < n; i++)
+			buf_add(&rr->bytes, v[i].p, v[i].len);
+		for (size_t i = 0, at = 0; i < n; at += v[i].len, i++)
+			rr->v[i] = (struct strview){rr->bytes.data + at, v[i].len};
+	}
 	r->rows++;
 	for (size_t t = 0; t < r->s->ntargets && rr->khash; t++) {
 		known_prefetch_index(&r->tr[t].known, rr->khash);
@@ -363,6 +381,15 @@ static int save(const struct sift *s, const char *outdir, struct buf *err)
 }
 
 /* load: sift.json of an earlier run; 1 when there is none, -1 when damaged */
+int sift_saved(const char *outdir)
+{
+	char *path = sift_json_path(outdir);
+	int saved = access(path, F_OK) == 0;
+
+	free(path);
+	return saved;
+}
+
 static int load(struct sift *s, const char *outdir, struct buf *err)
 {
 	char *path = sift_json_path(outdir);
@@ -421,6 +448,8 @@ static int sift_batches(struct run *r, const char *outdir, unsigned long batches
 		}
 		r->origin = origin;
 		r->norigin = rows;
+		r->batch = csv.data;
+		r->batch_end = csv.data + csv.len;
 		rc = each_record(csv.data, csv.len, on_record, r, r->err);
 		ring_drain(r); /* its origins are this batch's */
 		free(origin);
@@ -481,6 +510,9 @@ static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, cons
 	for (size_t i = 0; i < s->ntargets && s->f->mode == MODE_FULL; i++)
 		if (absent(&r, &r.tr[i], force, partner) < 0 || r.failed || r.tr[i].failed)
 			goto out;
+	/* the parse's batches are sifted: gone before the sync below writes them (never
+	   synced: sift_saved), a file resumed before sift.json is parsed again */
+	parcel_remove_batches(outdir, s->name, 0);
 	for (size_t i = 0; i < s->ntargets; i++) {
 		char *path = xasprintf("%s/touch.csv", s->t[i].dir);
 		int bad = publish_bytes(path, r.tr[i].touch.data, r.tr[i].touch.len, 0640,
@@ -500,6 +532,7 @@ static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, cons
 	if (s->refused)
 		for (size_t i = 0; i < s->ntargets; i++) /* nothing is sent */
 			parcel_remove_batches(s->t[i].dir, s->name, 0), s->t[i].n.batches = 0;
+	crash_point("sift-before-save");
 	rc = save(s, outdir, err);
 	for (size_t i = 0; rc == 0 && i < s->ntargets; i++)
 		log_simple(LOG_DEBUG, "sifted",

@@ -4,6 +4,7 @@
 #include "lib/stamp.h"
 #include "queue/keys.h"
 #include "queue/ledger.h"
+#include "queue/ledger_rows.h"
 #include "sift/digest.h"
 #include "sift/known.h"
 #include "util/keyset.h"
@@ -223,9 +224,128 @@ static void test_a_kept_table_takes_the_stores_writes_and_is_read_again_after_on
 	ledger_close(l);
 }
 
+static void one_number(void *ctx, size_t n, const char *const *col)
+{
+	(void)n;
+	*(long long *)ctx = atoll(col[0]);
+}
+
+static long long number(struct ledger *l, const char *sql)
+{
+	long long v = -1;
+
+	assert_int_equal(ledger_rows(l, sql, one_number, &v, ""), 0);
+	return v;
+}
+
+struct seen_entry {
+	char key[32], row[32];
+	long long stamp;
+	int in_full;
+};
+
+static void got_entry(void *ctx, const struct key_entry *e)
+{
+	struct seen_entry *se = ctx;
+
+	snprintf(se->key, sizeof(se->key), "%s", e->key);
+	snprintf(se->row, sizeof(se->row), "%s", e->row);
+	se->stamp = e->stamp;
+	se->in_full = e->in_full;
+}
+
+static int count_entry(void *ctx, const struct key_entry *e)
+{
+	(void)e;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* put_n: keys K<from>..K<from+n-1> at stamp, value v */
+static void put_n(struct ledger *l, long long scope, int from, int n, long long stamp, int v,
+		  int in_full)
+{
+	char (*keys)[32] = calloc((size_t)n, 32), (*rows)[32] = calloc((size_t)n, 32);
+	struct key_entry *e = calloc((size_t)n, sizeof(*e));
+
+	for (int i = 0; i < n; i++) {
+		snprintf(keys[i], 32, "default,K%d", from + i);
+		snprintf(rows[i], 32, "default,K%d,%d,1", from + i, v);
+		e[i] = (struct key_entry){keys[i], 0, (uint64_t)v, stamp, in_full, "h", rows[i]};
+	}
+	assert_int_equal(keys_put(l, scope, e, (size_t)n, NULL), 0);
+	free(keys);
+	free(rows);
+	free(e);
+}
+
+static void test_a_small_write_goes_to_the_recent_rows_and_every_reader_sees_it(void **state)
+{
+	struct ledger *l = open_here();
+	struct key_scope s;
+	struct known k;
+	struct seen_entry se;
+	size_t n = 0;
+	uint64_t lacking = keys_hash("default,K3");
+
+	(void)state;
+	assert_int_equal(keys_scope(l, "acme", "stock", "default", &s), 0);
+	put_n(l, s.id, 0, 100, 100, 1, 1); /* an empty store: straight into keys */
+	assert_int_equal(number(l, "SELECT count(*) FROM keys_recent"), 0);
+	put_n(l, s.id, 0, 5, 200, 2, 0);  /* 5 of 100 known: the recent rows */
+	put_n(l, s.id, 100, 2, 200, 2, 0); /* two new keys too */
+	assert_int_equal(number(l, "SELECT count(*) FROM keys_recent"), 7);
+	assert_int_equal(number(l, "SELECT count(*) FROM keys"), 100);
+	put_n(l, s.id, 1, 1, 150, 3, 0); /* older than K1's recent row: left */
+	put_n(l, s.id, 50, 1, 50, 3, 0); /* older than K50's row in keys: not even recent */
+	assert_int_equal(number(l, "SELECT count(*) FROM keys_recent"), 7);
+	assert_int_equal(keys_count(l, s.id), 102);
+	assert_int_equal(keys_get(l, s.id, keys_hash("default,K1"), got_entry, &se), 0);
+	assert_string_equal(se.row, "default,K1,2,1");
+	assert_int_equal(se.stamp, 200);
+	assert_int_equal(se.in_full, 1); /* keys' row was held by the full */
+	assert_int_equal(keys_get(l, s.id, keys_hash("default,K50"), got_entry, &se), 0);
+	assert_string_equal(se.row, "default,K50,1,1");
+	assert_int_equal(keys_each(l, s.id, count_entry, &n), 0);
+	assert_int_equal(n, 102);
+	/* a full snapshot lacking K3 (a recent key): not held in either table */
+	assert_int_equal(keys_full_done(l, s.id, 300, 0, &lacking, 1, NULL), 1);
+	assert_int_equal(known_load(&k, l, s.id), 0);
+	assert_int_equal(k.n, 102);
+	assert_false(known_find(&k, lacking)->flags & KNOWN_IN_FULL);
+	assert_true(known_find(&k, keys_hash("default,K100"))->flags & KNOWN_IN_FULL);
+	assert_int_equal(known_find(&k, keys_hash("default,K4"))->stamp, 200);
+	assert_true(known_find(&k, keys_hash("default,K4"))->digest == 2);
+	/* the daemon's upkeep folds them in (7 recent rows are past a sixteenth of 100) */
+	assert_int_equal(keys_fold_idle(l), 1);
+	assert_int_equal(number(l, "SELECT count(*) FROM keys_recent"), 0);
+	assert_int_equal(number(l, "SELECT count(*) FROM keys"), 102);
+	assert_int_equal(keys_fold_idle(l), 0);
+	{
+		struct known after;
+		assert_int_equal(known_load(&after, l, s.id), 0);
+		assert_same_table(&k, &after);
+		known_release(&after);
+	}
+	known_release(&k);
+	/* 60 more: past an eighth of the keys, the recent rows are folded in first */
+	put_n(l, s.id, 200, 60, 400, 4, 0);
+	assert_int_equal(number(l, "SELECT count(*) FROM keys_recent"), 0);
+	assert_int_equal(number(l, "SELECT count(*) FROM keys"), 162);
+	assert_int_equal(keys_get(l, s.id, keys_hash("default,K3"), got_entry, &se), 0);
+	assert_string_equal(se.row, "default,K3,2,1");
+	assert_int_equal(se.in_full, 0);
+	assert_int_equal(keys_get(l, s.id, keys_hash("default,K4"), got_entry, &se), 0);
+	assert_int_equal(se.in_full, 1);
+	ledger_close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_a_small_write_goes_to_the_recent_rows_and_every_reader_sees_it, tmpdir_setup,
+		tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_a_kept_table_takes_the_stores_writes_and_is_read_again_after_one_it_missed,
 		tmpdir_setup, tmpdir_teardown),
