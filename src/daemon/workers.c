@@ -18,6 +18,7 @@
 
 #include "daemon/workers.h"
 #include "queue/ledger.h"
+#include "queue/nodes.h"
 #include "util/xalloc.h"
 
 #define MAX_QUEUE 100000
@@ -103,12 +104,22 @@ static void *worker_main(void *arg)
 	struct workers *d = arg;
 
 	pthread_mutex_lock(&d->lock);
-	/* a ledger that failed takes no more work: what it says of a file may be stale */
-	while (!d->stop() && !ledger_failed(d->ledger)) {
+	/* a ledger that failed takes no more work: what it says of a file may be stale; one
+	   whose server is away (ledger_lost) waits for it */
+	while (!d->stop() && (!ledger_failed(d->ledger) || ledger_lost(d->ledger))) {
 		long long id;
 		struct ledger_file f;
 		char *key;
+		int taken;
 
+		if (ledger_failed(d->ledger)) {
+			struct timespec t;
+			clock_gettime(CLOCK_REALTIME, &t);
+			t.tv_sec++;
+			d->nqueue = 0;
+			pthread_cond_timedwait(&d->cond, &d->lock, &t);
+			continue;
+		}
 		if (d->nqueue == 0) {
 			pthread_cond_wait(&d->cond, &d->lock);
 			continue;
@@ -135,8 +146,11 @@ static void *worker_main(void *arg)
 			}
 			pthread_mutex_unlock(&d->lock);
 		}
-		if (key) {
+		/* the file and its lane for this node: another node's while its lease lives */
+		taken = key && ledger_take(d->ledger, id, f.partner, f.lane) == 1;
+		if (taken) {
 			d->run(d->ctx, id);
+			ledger_lane_release(d->ledger, f.partner, f.lane);
 			/* a big file's buffers back to the system: this thread's arena would
 			   otherwise hold its peak until the next big file */
 			malloc_trim(0);
@@ -157,7 +171,8 @@ static void *worker_main(void *arg)
 		if (key == NULL)
 			continue;
 		free(key);
-		d->wake(d->ctx); /* the main loop looks for the key's next file */
+		if (taken)
+			d->wake(d->ctx); /* the main loop looks for the key's next file */
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
