@@ -156,10 +156,19 @@ class TwoNodesTest(unittest.TestCase):
         td.wait_for(lambda: len(self.pair.a.files("state = 'done' AND owner = 'a'")) >= 5, 120,
                     "node a to finish a few")
         os.killpg(self.pair.a.daemon.pid, signal.SIGKILL)
+        killed = time.time()
         self.pair.a.daemon.wait()
         self.pair.a.logf.close()
         self.pair.a.daemon = None
+        held = [r[0] for r in self.pair.a.ledger(
+            "SELECT id FROM files WHERE owner = 'a' AND state NOT IN ('done')")]
+        self.assertTrue(held, "node a held files when it died")
         td.wait_for(lambda: self.pair.a.finished(n), 240, "node b to finish all %d" % n)
+        # a's files went to b, and not before a's lease had expired
+        rows = self.pair.a.ledger("SELECT id, owner, finished FROM files WHERE id IN (%s)"
+                                  % ",".join(map(str, held)))
+        self.assertEqual({r[1] for r in rows}, {"b"})
+        self.assertGreaterEqual(min(r[2] for r in rows), int(killed) + LEASE - 1)
         files = self.pair.a.files()
         self.assertEqual(len(files), n)
         self.assertEqual([f for f in files if f[2] != "done"], [])
