@@ -153,14 +153,25 @@ static void *exporter_main(void *arg)
 			struct export_outcome outcome;
 			struct buf err = BUF_INIT(4096);
 
-			if (export_due(d->ledger, &c->exports[i], now)) {
-				int rc = export_run(c, &c->exports[i], d->ledger, now, NULL,
-						    &stop_flag, &outcome, &err);
-				counters_export(c->exports[i].name, rc == 0,
-						c->exports[i].kind == EXPORT_BI
-						    ? outcome.rows
-						    : outcome.orders.orders,
-						now);
+			if (export_due(d->ledger, &c->exports[i], now) &&
+			    !ledger_failed(d->ledger)) {
+				/* one node runs it: the others find the lock held, or, once it
+				   is let go, the run recorded and the export no longer due */
+				char *lock = xasprintf("export:%s", c->exports[i].name);
+				if (ledger_lock_try(d->ledger, lock) == 1) {
+					if (export_due(d->ledger, &c->exports[i], now)) {
+						int rc = export_run(c, &c->exports[i], d->ledger, now,
+								    NULL, &stop_flag, &outcome,
+								    &err);
+						counters_export(c->exports[i].name, rc == 0,
+								c->exports[i].kind == EXPORT_BI
+								    ? outcome.rows
+								    : outcome.orders.orders,
+								now);
+					}
+					ledger_lock_release(d->ledger, lock);
+				}
+				free(lock);
 			}
 			buf_release(&err);
 		}

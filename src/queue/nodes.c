@@ -244,3 +244,30 @@ int ledger_nodes(struct ledger *l, void (*fn)(void *ctx, const struct ledger_nod
 	free(v);
 	return st ? 0 : -1;
 }
+
+/* lock_key: name as a positive 63-bit number (FNV-1a): the key every node computes alike */
+static long long lock_key(const char *name)
+{
+	unsigned long long h = 1469598103934665603ULL;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (long long)(h >> 1);
+}
+
+int ledger_lock_try(struct ledger *l, const char *name)
+{
+	int rc;
+
+	pthread_mutex_lock(&l->lock);
+	rc = db_lock_try(l->db, lock_key(name));
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+void ledger_lock_release(struct ledger *l, const char *name)
+{
+	pthread_mutex_lock(&l->lock);
+	db_lock_release(l->db, lock_key(name));
+	pthread_mutex_unlock(&l->lock);
+}

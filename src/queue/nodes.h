@@ -42,6 +42,12 @@ int ledger_lane_release(struct ledger *l, const char *partner, const char *lane)
 /* ledger_fenced: a write for file id found it held by another node since */
 int ledger_fenced(struct ledger *l, long long id);
 
+/* ledger_lock_try: a lock named name held by this node among all nodes (an export's
+   run: db.h's advisory locks), 1 held, 0 another node holds it, -1 error.
+   ledger_lock_release: let go. */
+int ledger_lock_try(struct ledger *l, const char *name);
+void ledger_lock_release(struct ledger *l, const char *name);
+
 /* what status shows of each node */
 struct ledger_node {
 	char name[256], host[256];

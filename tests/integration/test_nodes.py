@@ -21,6 +21,9 @@ import unittest
 
 import test_daemon as td  # noqa: E402  (takes BUILD and SRC from argv)
 import pgserver  # noqa: E402
+_argv, sys.argv = sys.argv, sys.argv[:1]
+from test_exports import order  # noqa: E402
+sys.argv = _argv
 
 FILES = int(os.environ.get("DROPGATE_NODES_FILES", "1000"))
 PARTNERS = 20
@@ -199,6 +202,26 @@ class TwoNodesTest(unittest.TestCase):
             self.assertNotIn("event=stopped", text)
         self.assertIsNone(self.pair.a.daemon.poll(), "node a runs on")
         self.assertIsNone(self.pair.b_proc.poll(), "node b runs on")
+
+    def test_an_export_due_while_both_run_is_written_once(self):
+        self.pair.close()
+        self.pair = Pair(extra="\n[export orders]\nkind = orders\npartners = acme\n"
+                               "dir = outbound/orders\nevery = 1h\npage_size = 20\n")
+        self.pair.a.emu_call("orders", [order(i) for i in range(1, 101)])
+        # a slow Commerce: the first node's run is still going when the second looks
+        self.pair.a.emu_call("faults", [{"match": "/V1/orders", "delay": 0.3, "times": 50}])
+        self.pair.start()
+        out = os.path.join(self.pair.a.root, "spool", "acme", "outbound", "orders")
+        td.wait_for(lambda: os.path.isdir(out) and [f for f in os.listdir(out) if not f.startswith(".")],
+                    60, "the orders export")
+        time.sleep(3 + 2)  # the other node's exporter ticks every second
+        files = [f for f in os.listdir(out) if not f.startswith(".")]
+        self.assertEqual(len(files), 1, files)
+        runs = [l for l in (td.slurp(self.pair.a.log) + td.slurp(self.pair.b_log)).splitlines()
+                if "event=export_written" in l]
+        self.assertEqual(len(runs), 1, runs)
+        pages = [j for j in self.pair.a.emu_call("journal") if j["path"].endswith("/V1/orders")]
+        self.assertLessEqual(len(pages), 7, "one run's pages only")
 
 
 def main():
