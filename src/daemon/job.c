@@ -485,9 +485,18 @@ static const char *step_parse(struct file_job *j)
 	return ST_SUBMITTING;
 }
 
+/* parsed_before: the parse of an earlier run can be resumed from (a sequence's only
+   once its sift is saved: its parse is not made durable) */
+static int parsed_before(struct file_job *j)
+{
+	if (j->f && j->f->sequence && !sift_saved(j->outdir))
+		return 0;
+	return (j->worker = read_worker_result(j)) != NULL;
+}
+
 static const char *step_submit(struct file_job *j)
 {
-	if (j->worker == NULL && (j->worker = read_worker_result(j)) == NULL)
+	if (j->worker == NULL && !parsed_before(j))
 		return "parse"; /* no result to resume from: parsed again */
 	submit_all(j, j->worker);
 	return NULL;
@@ -497,7 +506,7 @@ static const char *step_resume(struct file_job *j)
 {
 	/* parsed already: submitted (answers recorded are used again); else screened again,
 	   as a file that never reached the parser (a duplicate deferred at its end stays one) */
-	return (j->worker = read_worker_result(j)) != NULL ? ST_SUBMITTING : ST_PROCESSING;
+	return parsed_before(j) ? ST_SUBMITTING : ST_PROCESSING;
 }
 
 static void log_processing(const struct file_job *j)

@@ -32,7 +32,7 @@ int spool_link_or_copy(const char *from, const char *to, struct buf *err);
 int spool_gzip(const char *from, const char *to, struct buf *err);
 /* sha256_file: the file's SHA-256 as hex (65 bytes). 0 or -1. */
 int sha256_file(const char *path, char out[65], struct buf *err);
-/* remove_tree: a work directory and what is in it (one level of files). */
+/* remove_tree: a work directory and everything in it (links not followed). */
 void remove_tree(const char *dir);
 /* disk_free: bytes free for an unprivileged writer under dir; ~0 when unknown. */
 unsigned long long disk_free(const char *dir);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/batch.h"
 #include "lib/conf.h"
@@ -25,6 +26,7 @@
 #include "sift/records.h"
 #include "sift/sift.h"
 #include "queue/spool.h"
+#include "util/crashpoint.h"
 #include "util/durable.h"
 #include "util/log.h"
 #include "util/publish.h"
@@ -379,6 +381,15 @@ static int save(const struct sift *s, const char *outdir, struct buf *err)
 }
 
 /* load: sift.json of an earlier run; 1 when there is none, -1 when damaged */
+int sift_saved(const char *outdir)
+{
+	char *path = sift_json_path(outdir);
+	int saved = access(path, F_OK) == 0;
+
+	free(path);
+	return saved;
+}
+
 static int load(struct sift *s, const char *outdir, struct buf *err)
 {
 	char *path = sift_json_path(outdir);
@@ -499,6 +510,9 @@ static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, cons
 	for (size_t i = 0; i < s->ntargets && s->f->mode == MODE_FULL; i++)
 		if (absent(&r, &r.tr[i], force, partner) < 0 || r.failed || r.tr[i].failed)
 			goto out;
+	/* the parse's batches are sifted: gone before the sync below writes them (never
+	   synced: sift_saved), a file resumed before sift.json is parsed again */
+	parcel_remove_batches(outdir, s->name, 0);
 	for (size_t i = 0; i < s->ntargets; i++) {
 		char *path = xasprintf("%s/touch.csv", s->t[i].dir);
 		int bad = publish_bytes(path, r.tr[i].touch.data, r.tr[i].touch.len, 0640,
@@ -518,6 +532,7 @@ static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, cons
 	if (s->refused)
 		for (size_t i = 0; i < s->ntargets; i++) /* nothing is sent */
 			parcel_remove_batches(s->t[i].dir, s->name, 0), s->t[i].n.batches = 0;
+	crash_point("sift-before-save");
 	rc = save(s, outdir, err);
 	for (size_t i = 0; rc == 0 && i < s->ntargets; i++)
 		log_simple(LOG_DEBUG, "sifted",

@@ -73,6 +73,10 @@ int sift_prepare(struct sift *s, struct ledger *l, const struct conf *c, const s
 		 const char *partner, const char *outdir, const char *name, unsigned long batches,
 		 long long stamp, int force, struct buf *err);
 void sift_release(struct sift *s);
+/* sift_saved: the sift of the parcel in outdir is done and saved (sift.json). Until it
+   is, the parcel is not durable (a sequence's parse is not synced: the daemon sifts it
+   straight after): a file resumed without it is parsed again. */
+int sift_saved(const char *outdir);
 
 /* sift_confirmed: rows ("1-40,42") of target t's batch seq were imported: for the store
    (put there now when many wait). */

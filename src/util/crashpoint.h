@@ -14,6 +14,8 @@
  *   ops-after-post      a bulk request answered (Commerce has it), the answer not recorded
  *   ops-open            a bulk's answer recorded (its operations open), no status asked yet
  *   ops-after-call      a synchronous operation answered, the answer not recorded
+ *   sift-before-save    a sequence's file sifted (its parse's batches gone), sift.json
+ *                       not yet written
  */
 #ifndef DG_CRASHPOINT_H
 #define DG_CRASHPOINT_H

@@ -8,6 +8,7 @@ deltas between, all in inbound/stock, one sequence `stock`.
 
 Usage: test_sequence.py BUILD SRC
 """
+import glob
 import itertools
 import json
 import os
@@ -103,7 +104,7 @@ class Sequence:
         return {k: v for k, v in out.items() if v != (0.0, 0)}
 
     def keystore(self, target="default"):
-        rows = self.app.ledger("SELECT k.key, k.header, k.row FROM keys k JOIN key_scopes s ON "
+        rows = self.app.ledger("SELECT k.key, k.header, k.row FROM keys_now k JOIN key_scopes s ON "
                                "s.id = k.scope WHERE s.target = ?", (target,))
         out = {}
         for key, header, row in rows:
@@ -312,6 +313,38 @@ class SequenceCommerceTest(unittest.TestCase):
         self.assertEqual(seq.keystore(), seq.final_stock())
         # at most the batch in flight went twice
         self.assertLessEqual(seq.import_rows(), 400 + 200 + 20)
+
+    def test_a_crash_before_the_sift_is_saved_parses_the_file_again(self):
+        """A sequence's parse is not made durable (the sift reads it straight after): a
+        restart before sift.json exists parses the original again, never the old parse."""
+        seq = Sequence(batch_rows=20)
+        self.addCleanup(seq.close)
+        app = seq.app
+        rows = {s: 1 for s in skus(100)}
+        app.start()
+        seq.drop("stock_full_20261201T0200.csv", stock_csv(rows))
+        seq.wait_ended(1)
+        changed = {s: (7 if i % 4 == 0 else 1) for i, s in enumerate(skus(100))}
+        app.stop()
+        app.start(crash_at="sift-before-save")
+        seq.drop("stock_full_20261202T0200.csv", stock_csv(changed))
+        td.wait_for(lambda: app.daemon.poll() is not None, 30, "the daemon to die at the crash point")
+        work = glob.glob(os.path.join(app.state, "work", "*", ".out", "sift.default"))
+        self.assertEqual(len(work), 1, "the sequence's file, sifted")
+        work = [os.path.dirname(work[0])]
+        self.assertFalse(glob.glob(os.path.join(work[0], "*.batch-*.csv")), "the parse's batches went")
+        self.assertFalse(os.path.exists(os.path.join(work[0], "sift.json")))
+        parsed = td.slurp(app.log).count("event=file_finished")
+        app.start()
+        seq.wait_ended(2)
+        self.assertEqual(app.files(OURS)[-1][2], "done")
+        self.assertEqual(td.slurp(app.log).count("event=file_finished"), parsed + 1, "parsed again")
+        self.assertEqual(seq.report("stock_full_20261202T0200.csv")["rows_sent"], 25)
+        self.assertEqual(seq.final_stock(), {("default", s): (float(q), 1) for s, q in changed.items()})
+        self.assertEqual(seq.keystore(), seq.final_stock())
+        # every ended file's work dir gone, its targets' sift dirs too (one level was removed)
+        td.wait_for(lambda: len(app.files("state NOT IN ('done','failed')")) == 0 and
+                    not os.listdir(os.path.join(app.state, "work")), 10, "the work dirs to go")
 
     def test_two_targets_one_down_the_other_completes(self):
         port = td.free_port()

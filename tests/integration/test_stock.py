@@ -143,7 +143,7 @@ class Emulated(unittest.TestCase):
         db = self.db()
         try:
             return {r[0]: r[1:] for r in db.execute(
-                "SELECT k.key, k.digest, k.stamp, k.header, k.row FROM keys k JOIN key_scopes s ON s.id = k.scope "
+                "SELECT k.key, k.digest, k.stamp, k.header, k.row FROM keys_now k JOIN key_scopes s ON s.id = k.scope "
                 "WHERE s.partner = ? AND s.sequence = ? AND s.target = ?", (partner, sequence, target))}
         finally:
             db.close()
