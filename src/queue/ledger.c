@@ -315,38 +315,48 @@ int ledger_get(struct ledger *l, long long id, struct ledger_file *f)
 static int file_write(struct ledger *l, long long id, const char *state, const char *message,
 		      const char *set, const char *types, ...)
 {
-	char *sql = xasprintf("UPDATE files SET %s WHERE id = ?", set);
-	size_t nt = strlen(types);
+	/* the fence is in the UPDATE: no row comes back when another node holds the file */
+	char *sql = xasprintf("UPDATE files SET %s WHERE id = ?%s RETURNING id", set,
+			      l->node[0] ? " AND owner = ? AND epoch = ?" : "");
+	int nt = (int)strlen(types), rc, held = 0;
 	struct db_stmt *st;
 	va_list ap;
-	int rc, held;
 
 	pthread_mutex_lock(&l->lock);
-	rc = db_begin(l->db);
-	held = rc == 0 ? ledger_fence_step(l, id) : -1;
-	rc = held < 0 ? -1 : 0;
-	if (held == 1 && (st = db_prepare(l->db, sql)) != NULL) {
+	/* with its event, one commit; alone, one statement */
+	rc = state ? db_begin(l->db) : 0;
+	if (rc == 0 && (st = db_prepare(l->db, sql)) != NULL) {
 		va_start(ap, types);
 		db_bind_va(st, types, ap);
 		va_end(ap);
-		db_bind_int64(st, (int)nt + 1, id);
-		rc = db_step(st) == DB_DONE ? 0 : -1;
+		db_bind_int64(st, nt + 1, id);
+		if (l->node[0]) {
+			db_bind_text(st, nt + 2, l->node);
+			db_bind_int64(st, nt + 3, l->epoch);
+		}
+		rc = db_step(st);
+		held = rc == DB_ROW || !l->node[0]; /* a command: as before, no row is no news */
+		while (rc == DB_ROW)
+			rc = db_step(st);
+		rc = rc == DB_DONE ? 0 : -1;
 		db_finalize(st);
-	} else if (held == 1) {
+	} else if (rc == 0) {
 		rc = -1;
 	}
-	if (rc == 0 && held == 1 && state)
+	if (rc == 0 && held && state)
 		rc = ledger_step(l, "INSERT INTO events VALUES (?, strftime('%s','now'), ?, ?)",
 				 "iss", id, state, message ? message : "");
-	if (rc == 0 && held == 1)
+	if (rc == 0 && held && state)
 		rc = db_commit(l->db);
-	if (rc < 0 || held != 1)
+	if (state && (rc < 0 || !held))
 		db_rollback(l->db);
 	if (rc < 0)
 		ledger_mark_failed(l);
+	else if (!held && l->node[0])
+		ledger_fence_lost(l, id);
 	pthread_mutex_unlock(&l->lock);
 	free(sql);
-	return rc < 0 || held != 1 ? -1 : 0;
+	return rc < 0 || !held ? -1 : 0;
 }
 
 int ledger_set_state(struct ledger *l, long long id, const char *state, const char *message)

@@ -30,6 +30,8 @@ struct ledger {
    this node's (always, without a node), its row locked to the commit. 1 held, 0 another
    node holds it (told and remembered: ledger_fenced), -1 error. */
 int ledger_fence_step(struct ledger *l, long long id);
+/* ledger_fence_lost: a write found file id held by another node: told, remembered */
+void ledger_fence_lost(struct ledger *l, long long id);
 
 /* ledger_mark_failed: a write failed (the lock held): logged, and the daemon stops. */
 void ledger_mark_failed(struct ledger *l);

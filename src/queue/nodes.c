@@ -183,13 +183,16 @@ int ledger_fence_step(struct ledger *l, long long id)
 	rc = one_int(l, "UPDATE files SET epoch = epoch WHERE id = ? AND owner = ? AND epoch = ? "
 			"RETURNING id",
 		     NULL, "isi", id, l->node, l->epoch);
-	if (rc == 0) {
-		l->fenced[l->nfenced++ % (sizeof(l->fenced) / sizeof(l->fenced[0]))] = id;
-		log_simple(LOG_WARN, "lease_lost_file",
-			   "file_id %lld: another node holds it now; this node stops working on it",
-			   id);
-	}
+	if (rc == 0)
+		ledger_fence_lost(l, id);
 	return rc;
+}
+
+void ledger_fence_lost(struct ledger *l, long long id)
+{
+	l->fenced[l->nfenced++ % (sizeof(l->fenced) / sizeof(l->fenced[0]))] = id;
+	log_simple(LOG_WARN, "lease_lost_file",
+		   "file_id %lld: another node holds it now; this node stops working on it", id);
 }
 
 int ledger_fenced(struct ledger *l, long long id)
