@@ -70,21 +70,26 @@ static void consider(void *ctx, const struct ledger_file *f)
 void workers_dispatch(struct workers *d)
 {
 	struct pick p = {d, time(NULL), STRLIST_INIT};
-	char where[512];
+	char *where, *free_here;
 
 	if (d->stop())
 		return;
+	free_here = ledger_free_here_sql(d->ledger);
+	/* only what can start: the first file in flight of each partner and lane, unless
+	   another node holds it or its lane (queue/nodes.h) */
+	where = xasprintf(
+	    "id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY partner, "
+	    "lane ORDER BY %s, stamp, id) AS n FROM files WHERE state IN (%s)) AS q WHERE n = 1) "
+	    "AND %s",
+	    LEDGER_STARTED_FIRST, state_sql_list(STATE_IN_FLIGHT), free_here);
 	pthread_mutex_lock(&d->lock);
 	d->nqueue = 0;
-	/* only what can start: the first file in flight of each partner and lane */
-	snprintf(where, sizeof(where),
-		 "id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY partner, "
-		 "lane ORDER BY %s, stamp, id) AS n FROM files WHERE state IN (%s)) AS q WHERE n = 1)",
-		 LEDGER_STARTED_FIRST, state_sql_list(STATE_IN_FLIGHT));
 	ledger_each(d->ledger, where, 1, MAX_QUEUE, consider, &p);
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	strlist_clear(&p.chosen);
+	free(where);
+	free(free_here);
 }
 
 /*

@@ -164,6 +164,22 @@ int ledger_take(struct ledger *l, long long id, const char *partner, const char 
 	return rc < 0 ? -1 : taken;
 }
 
+char *ledger_free_here_sql(struct ledger *l)
+{
+	char *me, *sql;
+
+	if (l->node[0] == '\0')
+		return xstrdup("1=1");
+	me = db_quote(l->node);
+	/* ALIVE's SQL holds a '%s' of its own: an argument, not the format */
+	sql = xasprintf("NOT (files.owner NOT IN ('', %s) AND %s) AND NOT EXISTS (SELECT 1 FROM "
+			"lanes x WHERE x.partner = files.partner AND x.lane = files.lane AND "
+			"x.owner NOT IN ('', %s) AND %s)",
+			me, ALIVE("files"), me, ALIVE("x"));
+	free(me);
+	return sql;
+}
+
 int ledger_lane_release(struct ledger *l, const char *partner, const char *lane)
 {
 	if (l->node[0] == '\0')

@@ -39,6 +39,10 @@ const char *ledger_node_name(struct ledger *l);
 int ledger_take(struct ledger *l, long long id, const char *partner, const char *lane);
 int ledger_lane_release(struct ledger *l, const char *partner, const char *lane);
 
+/* ledger_free_here_sql: an SQL condition on files (to free): neither the file nor its
+   lane is held by another node whose lease lives ("1=1" without a node). */
+char *ledger_free_here_sql(struct ledger *l);
+
 /* ledger_fenced: a write for file id found it held by another node since */
 int ledger_fenced(struct ledger *l, long long id);
 
