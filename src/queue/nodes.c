@@ -164,6 +164,23 @@ int ledger_take(struct ledger *l, long long id, const char *partner, const char 
 	return rc < 0 ? -1 : taken;
 }
 
+int ledger_node_leads(struct ledger *l)
+{
+	long long before = 0;
+	int rc;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->node[0] == '\0') {
+		pthread_mutex_unlock(&l->lock);
+		return 1;
+	}
+	rc = one_int(l,
+		     "SELECT count(*) FROM nodes n WHERE n.name < ? AND n.renewed + n.lease >= " NOW,
+		     &before, "s", l->node);
+	pthread_mutex_unlock(&l->lock);
+	return rc == 1 && before == 0;
+}
+
 char *ledger_free_here_sql(struct ledger *l)
 {
 	char *me, *sql;

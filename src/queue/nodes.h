@@ -39,6 +39,10 @@ const char *ledger_node_name(struct ledger *l);
 int ledger_take(struct ledger *l, long long id, const char *partner, const char *lane);
 int ledger_lane_release(struct ledger *l, const char *partner, const char *lane);
 
+/* ledger_node_leads: this node is the first by name of the nodes whose lease lives (the
+   one that tells late feeds and alerts); always without a node (SQLite: the only one). */
+int ledger_node_leads(struct ledger *l);
+
 /* ledger_free_here_sql: an SQL condition on files (to free): neither the file nor its
    lane is held by another node whose lease lives ("1=1" without a node). */
 char *ledger_free_here_sql(struct ledger *l);

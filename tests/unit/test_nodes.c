@@ -118,7 +118,10 @@ static void test_a_lapsed_lease_is_taken_over_and_fenced(void **state)
 	assert_int_equal(s.held_a, 1);
 	assert_int_equal(s.held_b, 0);
 
+	assert_true(ledger_node_leads(a));
+	assert_false(ledger_node_leads(b));
 	lapse(b, "a"); /* kill -9, power, network: a stops renewing */
+	assert_true(ledger_node_leads(b)); /* late feeds and alerts: b tells them now */
 	assert_int_equal(ledger_take(b, x, "acme", "stock"), 1);
 	/* a's writes change nothing now, and a is told: its job stops */
 	assert_false(ledger_fenced(a, x));
