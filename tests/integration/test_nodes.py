@@ -12,6 +12,7 @@ count (default 1000: `make check-nodes-long` runs it again with more).
 Usage: test_nodes.py BUILD SRC
 """
 import collections
+import json
 import os
 import signal
 import subprocess
@@ -150,6 +151,10 @@ class TwoNodesTest(unittest.TestCase):
         out = self.pair.a.run(["status"]).stdout
         self.assertRegex(out, r"(?m)^node a .*lease")
         self.assertRegex(out, r"(?m)^node b .*lease")
+        st = json.loads(self.pair.a.run(["status", "--json"]).stdout)
+        self.assertEqual([n["name"] for n in st["nodes"]], ["a", "b"])
+        self.assertTrue(all(n["alive"] and n["lease"] == LEASE and n["lease_age"] <= LEASE
+                            and n["files_held"] == 0 for n in st["nodes"]), st["nodes"])
 
     def test_kill9_one_node_the_other_finishes_its_files(self):
         n = 120
