@@ -278,7 +278,10 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
 	int ok, recent = 0;
 
 	pthread_mutex_lock(&l->lock);
-	ok = db_begin(l->db) == 0 && (recent = to_recent(l, scope, n)) >= 0 &&
+	/* the generation first: its row lock orders every writer of the scope (another
+	   node's fold included) before anything is read */
+	ok = db_begin(l->db) == 0 && bump(l, scope, gen_before) == 0 &&
+	     (recent = to_recent(l, scope, n)) >= 0 &&
 	     (st = db_prepare(l->db, db_sql(l->db, recent ? DBQ_KEYS_PUT_RECENT : DBQ_KEYS_PUT))) !=
 		 NULL;
 	for (size_t i = 0; ok && i < n; i++) {
@@ -298,7 +301,6 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
 		ok = ledger_step(l, "UPDATE key_scopes SET keys_n = (SELECT count(*) FROM keys WHERE "
 				    "scope = ?1) WHERE id = ?1", "i", scope) == 0;
 	/* the scope's table kept in memory is not told: a fold changes no entry */
-	ok = ok && bump(l, scope, gen_before) == 0;
 	if (ok)
 		ok = db_commit(l->db) == 0;
 	if (!ok) {
@@ -330,7 +332,11 @@ int keys_fold_idle(struct ledger *l)
 		db_finalize(st);
 	}
 	if (ok && scope) {
-		ok = db_begin(l->db) == 0 && fold(l, scope) == 0 && db_commit(l->db) == 0;
+		/* the scope's row locked as a write's bump does (its generation unmoved: a
+		   fold changes no entry), so a fold on another node waits for this one */
+		ok = db_begin(l->db) == 0 &&
+		     ledger_step(l, "UPDATE key_scopes SET gen = gen WHERE id = ?", "i", scope) == 0 &&
+		     fold(l, scope) == 0 && db_commit(l->db) == 0;
 		if (!ok) {
 			ledger_mark_failed(l);
 			db_rollback(l->db);
@@ -414,7 +420,7 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 	int ok, marked = 0;
 
 	pthread_mutex_lock(&l->lock);
-	ok = db_begin(l->db) == 0;
+	ok = db_begin(l->db) == 0 && bump(l, scope, gen_before) == 0; /* first: keys_put's */
 	if (ok && older_than_full(l, scope, stamp))
 		n = 0, lacking = NULL; /* a newer snapshot's marks stay */
 	else if (ok) {
@@ -441,7 +447,6 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 	if (ok)
 		ok = ledger_step(l, db_sql(l->db, DBQ_KEYS_SCOPE_STAMP), "iii", stamp,
 				 (long long)complete, scope) == 0;
-	ok = ok && bump(l, scope, gen_before) == 0;
 	if (ok)
 		ok = db_commit(l->db) == 0;
 	if (!ok) {

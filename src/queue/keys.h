@@ -17,8 +17,11 @@
  *                    every key at its stamp).
  *
  * Entries change only when Commerce confirmed their row (keys_put), never
- * for a row it refused. Every write is one transaction; a failed one marks
- * the ledger failed, as any ledger write.
+ * for a row it refused. Every write is one transaction that first moves the
+ * scope's generation (on PostgreSQL its row lock orders the writers of a
+ * scope, on every node); a failed one marks the ledger failed, as any ledger
+ * write. A night's rows go to keys_recent while it is small beside the keys,
+ * folded in later (keys_put, keys_fold_idle); readers see both (keys_now).
  */
 #ifndef DG_KEYS_H
 #define DG_KEYS_H
