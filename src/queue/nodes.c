@@ -158,6 +158,10 @@ int ledger_take(struct ledger *l, long long id, const char *partner, const char 
 		rc = db_commit(l->db);
 	if (rc < 0 || !taken)
 		db_rollback(l->db);
+	/* taken again after it was lost once: its writes are this node's again */
+	for (size_t i = 0; rc >= 0 && taken && i < sizeof(l->fenced) / sizeof(l->fenced[0]); i++)
+		if (l->fenced[i] == id)
+			l->fenced[i] = 0;
 	if (rc < 0)
 		ledger_mark_failed(l);
 	pthread_mutex_unlock(&l->lock);

@@ -141,6 +141,23 @@ static void test_a_lapsed_lease_is_taken_over_and_fenced(void **state)
 	/* a, back, learns its lease had lapsed: a new epoch */
 	assert_int_equal(ledger_node_renew(a), 1);
 	assert_int_equal(ledger_node_renew(a), 0);
+	/* a file a lost and takes again (b gone in turn) is a's to write again */
+	{
+		long long z = claim(b, "z.csv", "9", 0);
+		lapse(a, "b");
+		assert_int_equal(ledger_take(a, z, "acme", "z"), 1);
+		assert_int_equal(ledger_set_state(a, z, ST_PROCESSING, "a"), 0);
+		lapse(b, "a");
+		assert_int_equal(ledger_node_renew(b), 1); /* b's lease had lapsed too: a new epoch */
+		assert_int_equal(ledger_take(b, z, "acme", "z"), 1);
+		assert_int_equal(ledger_set_state(a, z, ST_SUBMITTING, "a"), -1);
+		assert_true(ledger_fenced(a, z));
+		lapse(a, "b");
+		assert_int_equal(ledger_node_renew(a), 1);
+		assert_int_equal(ledger_take(a, z, "acme", "z"), 1);
+		assert_false(ledger_fenced(a, z));
+		assert_int_equal(ledger_set_state(a, z, ST_SUBMITTING, "a"), 0);
+	}
 	s = (struct seen){0};
 	ledger_nodes(b, see, &s);
 	assert_true(s.alive_a);
