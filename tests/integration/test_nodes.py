@@ -161,8 +161,11 @@ class TwoNodesTest(unittest.TestCase):
         names = self.pair.partners(6)
         # answers that take a while: node a has files in hand when it dies
         self.pair.a.emu_call("faults", [{"match": "/V1/import", "delay": 0.2, "times": 10000}])
-        self.pair.start()
+        # node a claims them all, then b joins: a certainly holds files when it dies
+        self.pair.a.start()
         self.drop_many(names, n)
+        td.wait_for(lambda: len(self.pair.a.files("owner = 'a'")) == n, 60, "node a to claim all")
+        self.pair.start_b()
         td.wait_for(lambda: len(self.pair.a.files("state = 'done' AND owner = 'a'")) >= 3, 120,
                     "node a to finish a few")
         os.killpg(self.pair.a.daemon.pid, signal.SIGKILL)
