@@ -492,8 +492,10 @@ int daemon_run(const char *confpath)
 	workers_wake_all(&d.work);
 	join_or_exit(&d, exporter, rc);
 	lease_join(&d.lease);
-	if (!ledger_failed(d.ledger)) /* else it would wait on the lock that failed it */
+	if (!ledger_failed(d.ledger)) { /* else it would wait on the lock that failed it */
 		ledger_note_set(d.ledger, note_daemon_pid(), "");
+		ledger_node_leave(d.ledger); /* what it parked: another node's at once */
+	}
 	ops_stop(&d.ops);
 	log_simple(rc ? LOG_ERROR : LOG_INFO, "stopped",
 		   rc ? "stopped after a failure" : "clean stop");

@@ -109,6 +109,14 @@ int ledger_node_renew(struct ledger *l)
 	return rc < 0 ? -1 : lost;
 }
 
+void ledger_node_leave(struct ledger *l)
+{
+	if (l->node[0] == '\0')
+		return;
+	ledger_run(l, "UPDATE nodes SET renewed = 0 WHERE name = ? AND epoch = ?", "si", l->node,
+		   l->epoch);
+}
+
 const char *ledger_node_name(struct ledger *l)
 {
 	return l->node;

@@ -27,6 +27,9 @@ int ledger_node_register(struct ledger *l, const char *name, const char *host, l
    have taken what it held): the node registered again with a new epoch (its old writes
    fenced). 0 renewed, -1 the ledger failed. */
 int ledger_node_renew(struct ledger *l);
+/* ledger_node_leave: a clean stop: the lease ends now, so another node takes what this one
+   parked at once rather than after the lease. */
+void ledger_node_leave(struct ledger *l);
 /* ledger_node_name: this process's node ("" for a command) */
 const char *ledger_node_name(struct ledger *l);
 

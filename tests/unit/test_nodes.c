@@ -70,6 +70,12 @@ static void test_a_file_and_its_lane_have_one_node(void **state)
 	assert_int_equal(ledger_lane_release(a, "acme", "stock"), 0);
 	assert_int_equal(ledger_take(b, y, "acme", "stock"), 1);
 	assert_int_equal(ledger_take(b, x, "acme", "stock"), 0); /* still a's, alive */
+	ledger_lane_release(b, "acme", "stock");
+	ledger_node_leave(a); /* a clean stop: what a parked is free at once */
+	assert_int_equal(ledger_take(b, x, "acme", "stock"), 1);
+	assert_int_equal(ledger_set_state(b, x, ST_DONE, ""), 0);
+	ledger_lane_release(b, "acme", "stock");
+	assert_int_equal(ledger_take(b, y, "acme", "stock"), 1);
 	/* an ended file is taken by nobody */
 	assert_int_equal(ledger_set_state(b, y, ST_DONE, ""), 0);
 	ledger_lane_release(b, "acme", "stock");
