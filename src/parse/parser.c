@@ -9,8 +9,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +43,7 @@ int parser_run(const char *self, const struct conf *c, const struct feed *f, con
 	struct rlimit fsize = {c->max_file_size * 4, c->max_file_size * 4};
 	struct rlimit as = {c->worker_memory, c->worker_memory};
 	int status = 0;
+	struct pollfd pfd;
 	pid_t pid;
 
 	*stopped = 0;
@@ -68,6 +71,9 @@ int parser_run(const char *self, const struct conf *c, const struct feed *f, con
 		parser_child_exec(&pc, null);
 	}
 	parser_child_release(&pc);
+	/* woken by the child's exit itself (a pidfd is readable then), by a stop within 20 ms */
+	pfd.fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	pfd.events = POLLIN;
 	for (;;) {
 		struct rusage ru;
 		pid_t w = wait4(pid, &status, WNOHANG, &ru);
@@ -86,8 +92,11 @@ int parser_run(const char *self, const struct conf *c, const struct feed *f, con
 			kill(pid, SIGKILL);
 			*stopped = 1;
 		}
-		usleep(20000);
+		if (pfd.fd < 0 || poll(&pfd, 1, 20) < 0)
+			usleep(20000);
 	}
+	if (pfd.fd >= 0)
+		close(pfd.fd);
 	if (!*stopped)
 		*stopped = parser_hit_by_stop(status, stop);
 	return status;
