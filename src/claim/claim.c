@@ -183,7 +183,12 @@ int claim_finish(struct ledger *l, const struct conf *c, const char *path)
 	return rc;
 }
 
-/* add_rows: the rows of one claim (or refusal) of from, one per feed, all or none. */
+/*
+ * add_rows: the rows of one claim (or refusal) of from, one per feed, all or
+ * none; 1 when another node sharing the ledger claimed this very file first
+ * (its identity as stat sees it on the shared spool: size, mtime, inode and
+ * ctime; a new upload under the name has another), 0 added, -1 failed.
+ */
 static int add_rows(struct ledger *l, const struct feed *const *feeds, size_t nfeeds,
 		    const char *partner, const char *from, const struct stat *st, const char *state,
 		    const char *message, long long *ids)
@@ -204,8 +209,15 @@ static int add_rows(struct ledger *l, const struct feed *const *feeds, size_t nf
 		lanes[i].lane = xasprintf("seq:%s", f->sequence);
 		lanes[i].stamp = (long long)t;
 	}
-	rc = ledger_add_group(l, partner, names, nfeeds, name, from, (long long)st->st_size, 0,
-			      state, message, lanes, ids);
+	{
+		char ident[128];
+		snprintf(ident, sizeof(ident), "%lld:%lld.%09ld:%llu:%lld.%09ld",
+			 (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+			 st->st_mtim.tv_nsec, (unsigned long long)st->st_ino,
+			 (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+		rc = ledger_add_claim(l, partner, names, nfeeds, name, from,
+				      (long long)st->st_size, ident, state, message, lanes, ids);
+	}
 	for (size_t i = 0; i < nfeeds; i++)
 		free((char *)lanes[i].lane);
 	free(lanes);
@@ -222,7 +234,13 @@ long long claim_file(struct ledger *l, const struct conf *c, const struct feed *
 
 	if (lstat(from, &now_st) < 0 || now_st.st_ino != st->st_ino)
 		goto out; /* gone, or replaced, since the scan: the next scan decides */
-	if (add_rows(l, feeds, nfeeds, partner, from, st, ST_RECEIVED, from, ids) < 0) {
+	switch (add_rows(l, feeds, nfeeds, partner, from, st, ST_RECEIVED, from, ids)) {
+	case 0:
+		break;
+	case 1:
+		log_simple(LOG_DEBUG, "claim_lost", "%s: another node claimed it", from);
+		goto out; /* the other node's now: left alone */
+	default:
 		first = -1;
 		goto out;
 	}
@@ -299,7 +317,14 @@ int claim_refuse(struct ledger *l, const struct feed *const *feeds, size_t nfeed
 	if (ledger_count_at(l, from, ST_REFUSED, (long long)st->st_size) > 0)
 		return 0;
 	/* refused from the first row on: never a received row a claim would take */
-	return add_rows(l, feeds, nfeeds, partner, from, st, ST_REFUSED, why, ids) < 0 ? -1 : 1;
+	switch (add_rows(l, feeds, nfeeds, partner, from, st, ST_REFUSED, why, ids)) {
+	case 0:
+		return 1;
+	case 1:
+		return 0; /* another node refused it */
+	default:
+		return -1;
+	}
 }
 
 void claim_move_aside(struct ledger *l, const struct conf *c, const struct feed *feed,

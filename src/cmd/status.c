@@ -19,6 +19,7 @@
 #include "export/run.h"
 #include "lib/conf.h"
 #include "queue/ledger.h"
+#include "queue/nodes.h"
 #include "queue/notes.h"
 
 static const struct command_option status_options[] = {
@@ -45,7 +46,23 @@ struct snapshot {
 	char paused[512], pid[32];
 	json_t *exports;
 	json_t *late; /* status_progress.h */
+	json_t *nodes; /* every node sharing the ledger, its lease and what it holds */
 };
+
+static void node_json(void *ctx, const struct ledger_node *n)
+{
+	char started[32], renewed[32];
+
+	iso_or_dash((time_t)n->started, started);
+	iso_or_dash((time_t)n->renewed, renewed);
+	json_array_append_new(
+	    ctx, json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I,s:I,s:b,s:I,s:I}", "name", n->name, "host",
+			   n->host, "pid", (json_int_t)n->pid, "epoch", (json_int_t)n->epoch,
+			   "started", started, "renewed", renewed, "lease",
+			   (json_int_t)n->lease, "lease_age", (json_int_t)n->age, "alive",
+			   n->alive, "files_held", (json_int_t)n->held, "lanes_held",
+			   (json_int_t)n->lanes));
+}
 
 static json_t *file_json(struct ledger *l, const struct ledger_file *f)
 {
@@ -107,6 +124,8 @@ static void take_snapshot(struct ledger *l, const struct conf *c, struct snapsho
 	ledger_each(l, "state = 'deferred'", 1, 1000, collect, &s->deferred);
 	ledger_note_get(l, note_paused(), s->paused, sizeof(s->paused));
 	ledger_note_get(l, note_daemon_pid(), s->pid, sizeof(s->pid));
+	s->nodes = json_array();
+	ledger_nodes(l, node_json, s->nodes);
 	s->exports = json_array();
 	for (size_t i = 0; i < c->nexports; i++)
 		json_array_append_new(s->exports, export_json(l, &c->exports[i]));
@@ -115,10 +134,10 @@ static void take_snapshot(struct ledger *l, const struct conf *c, struct snapsho
 /* print_json: the snapshot as one JSON object; the snapshot is gone after */
 static void print_json(struct snapshot *s)
 {
-	json_t *all = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o,s:s,s:s}", "schema", 1, "in_flight",
+	json_t *all = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o,s:s,s:s,s:o}", "schema", 1, "in_flight",
 				s->in.list, "recent", s->recent.list, "deferred", s->deferred.list,
 				"exports", s->exports, "late", s->late, "paused", s->paused,
-				"daemon_pid", s->pid);
+				"daemon_pid", s->pid, "nodes", s->nodes);
 
 	json_dumpf(all, stdout, JSON_INDENT(2));
 	printf("\n");
@@ -176,6 +195,20 @@ static void print_text(struct snapshot *s, int watch)
 	if (s->paused[0])
 		print_safe("claiming paused: %s\n", s->paused);
 	status_print_late(s->late);
+	for (size_t i = 0; i < json_array_size(s->nodes); i++) {
+		json_t *n = json_array_get(s->nodes, i);
+		print_safe("node %s (host %s, pid %lld, epoch %lld): holds %lld files in %lld lanes, "
+			   "lease renewed %llds ago of %llds (%s)\n",
+			   json_string_value(json_object_get(n, "name")),
+			   json_string_value(json_object_get(n, "host")),
+			   (long long)json_integer_value(json_object_get(n, "pid")),
+			   (long long)json_integer_value(json_object_get(n, "epoch")),
+			   (long long)json_integer_value(json_object_get(n, "files_held")),
+			   (long long)json_integer_value(json_object_get(n, "lanes_held")),
+			   (long long)json_integer_value(json_object_get(n, "lease_age")),
+			   (long long)json_integer_value(json_object_get(n, "lease")),
+			   json_is_true(json_object_get(n, "alive")) ? "alive" : "expired");
+	}
 	print_files("in flight", s->in.list, 0, tty);
 	print_files("deferred", s->deferred.list, 2, tty);
 	print_files("recent results", s->recent.list, 1, tty);
@@ -190,6 +223,7 @@ static void print_text(struct snapshot *s, int watch)
 			   json_string_value(json_object_get(x, "watermark")));
 	}
 	json_decref(s->exports);
+	json_decref(s->nodes);
 	json_decref(s->in.list);
 	json_decref(s->recent.list);
 	json_decref(s->deferred.list);

@@ -31,6 +31,7 @@
 #include "commerce/client.h"
 #include "daemon/daemon.h"
 #include "daemon/job.h"
+#include "daemon/lease.h"
 #include "daemon/timers.h"
 #include "daemon/workers.h"
 #include "export/bi.h"
@@ -43,6 +44,7 @@
 #include "parse/sandbox.h"
 #include "queue/keys.h"
 #include "queue/ledger.h"
+#include "queue/nodes.h"
 #include "queue/notes.h"
 #include "queue/spool.h"
 #include "retention/retention.h"
@@ -64,6 +66,7 @@ struct daemon {
 	struct timers timers; /* the main loop's deadlines: rescan, prune */
 	struct workers work;
 	struct ops ops; /* metrics, late feeds and alerts, systemd's notifications */
+	struct lease lease; /* this node's lease on what it holds (queue/nodes.h) */
 };
 
 static volatile sig_atomic_t stop_flag, reload_flag, stop_signals;
@@ -150,14 +153,25 @@ static void *exporter_main(void *arg)
 			struct export_outcome outcome;
 			struct buf err = BUF_INIT(4096);
 
-			if (export_due(d->ledger, &c->exports[i], now)) {
-				int rc = export_run(c, &c->exports[i], d->ledger, now, NULL,
-						    &stop_flag, &outcome, &err);
-				counters_export(c->exports[i].name, rc == 0,
-						c->exports[i].kind == EXPORT_BI
-						    ? outcome.rows
-						    : outcome.orders.orders,
-						now);
+			if (export_due(d->ledger, &c->exports[i], now) &&
+			    !ledger_failed(d->ledger)) {
+				/* one node runs it: the others find the lock held, or, once it
+				   is let go, the run recorded and the export no longer due */
+				char *lock = xasprintf("export:%s", c->exports[i].name);
+				if (ledger_lock_try(d->ledger, lock) == 1) {
+					if (export_due(d->ledger, &c->exports[i], now)) {
+						int rc = export_run(c, &c->exports[i], d->ledger, now,
+								    NULL, &stop_flag, &outcome,
+								    &err);
+						counters_export(c->exports[i].name, rc == 0,
+								c->exports[i].kind == EXPORT_BI
+								    ? outcome.rows
+								    : outcome.orders.orders,
+								now);
+					}
+					ledger_lock_release(d->ledger, lock);
+				}
+				free(lock);
 			}
 			buf_release(&err);
 		}
@@ -354,12 +368,34 @@ static void daemon_close(struct daemon *d)
 	workers_release(&d->work);
 }
 
+/*
+ * ledger_away: the ledger's server is away (restarted, the network cut): claim
+ * nothing, dispatch nothing; once no worker has a file in hand, connect again
+ * and go on where the ledger says (a lease that lapsed meanwhile: a new epoch,
+ * and what the node held is taken again like any other node's). 1 while away.
+ */
+static int ledger_away(struct daemon *d)
+{
+	static time_t last_try;
+
+	if (!ledger_lost(d->ledger))
+		return 0;
+	if (!workers_idle(&d->work) || time(NULL) == last_try)
+		return 1;
+	last_try = time(NULL);
+	if (ledger_reconnect(d->ledger) < 0)
+		return 1;
+	ledger_node_renew(d->ledger);
+	d->in.w.need_rescan = 1;
+	return 0;
+}
+
 /* failure_stops: a failed fsync or ledger write ends the run (rc 1), said once. */
 static int failure_stops(const struct daemon *d)
 {
 	const char *why = durable_failed() ? "an fsync failed: what is on disk is unknown, so the "
 					     "daemon stops rather than retrying it"
-			  : ledger_failed(d->ledger)
+			  : ledger_failed(d->ledger) && !ledger_lost(d->ledger)
 			      ? "the ledger cannot be written: stopping rather "
 				"than losing track of files"
 			      : NULL;
@@ -382,6 +418,8 @@ static int main_loop(struct daemon *d)
 		const struct conf *c = current_conf(d);
 		char drain[64];
 
+		if (ledger_away(d))
+			goto wait; /* nothing claimed or dispatched that could not be recorded */
 		timers_run(&d->timers, timers_now_ms());
 		/* a tick while files settle or claiming is paused: both are looked at again */
 		if (watch_pending(&d->in.w) || d->in.paused[0]) {
@@ -392,6 +430,7 @@ static int main_loop(struct daemon *d)
 		if (failure_stops(d))
 			return 1;
 		ops_tick(&d->ops, c); /* the first says READY=1: recovered, scanned once */
+	wait:
 		if (poll(pfd, 2, timers_wait_ms(&d->timers, timers_now_ms(), TICK_MS)) > 0) {
 			if (pfd[0].revents & POLLIN) {
 				watch_read_events(&d->in.w);
@@ -430,6 +469,10 @@ int daemon_run(const char *confpath)
 	commerce_set_default_stop(stopping, NULL); /* an export on a silent Commerce stops too */
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	ledger_note_set(d.ledger, note_daemon_pid(), pid);
+	if (lease_start(&d.lease, d.ledger, d.conf, stop_asked) < 0) {
+		daemon_close(&d);
+		return 1;
+	}
 	retention_clean_work(d.ledger, d.conf);
 	claim_clean_stages(d.ledger, d.conf);
 	d.work = (struct workers){.ledger = d.ledger,
@@ -448,8 +491,11 @@ int daemon_run(const char *confpath)
 	log_simple(LOG_INFO, "stopping", "finishing or parking the files in hand");
 	workers_wake_all(&d.work);
 	join_or_exit(&d, exporter, rc);
-	if (!ledger_failed(d.ledger)) /* else it would wait on the lock that failed it */
+	lease_join(&d.lease);
+	if (!ledger_failed(d.ledger)) { /* else it would wait on the lock that failed it */
 		ledger_note_set(d.ledger, note_daemon_pid(), "");
+		ledger_node_leave(d.ledger); /* what it parked: another node's at once */
+	}
 	ops_stop(&d.ops);
 	log_simple(rc ? LOG_ERROR : LOG_INFO, "stopped",
 		   rc ? "stopped after a failure" : "clean stop");

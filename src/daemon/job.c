@@ -29,6 +29,7 @@
 #include "parse/parcel.h"
 #include "parse/parser.h"
 #include "queue/ledger.h"
+#include "queue/nodes.h"
 #include "queue/notes.h"
 #include "queue/spool.h"
 #include "sift/sift.h"
@@ -91,13 +92,14 @@ static void hook_answered(void *ctx, const struct target *t, unsigned seq, unsig
 		confirmed(j, t, seq, rows);
 }
 
-/* hook_stop: a stop, or a ledger or fsync that failed (the daemon stops at its next tick):
- * send nothing more, park the file. */
+/* hook_stop: a stop, or a ledger or fsync that failed (the daemon stops at its next tick),
+ * or the file another node's now (its lease lost: nodes.h): send nothing more. */
 static int hook_stop(void *ctx)
 {
 	struct file_job *j = ctx;
 
-	return j->stop() || ledger_failed(j->ledger) || durable_failed();
+	return j->stop() || ledger_failed(j->ledger) || durable_failed() ||
+	       ledger_fenced(j->ledger, j->lf.id);
 }
 
 static void hook_settled(void *ctx, const struct target *t, unsigned seq, const char *state)
@@ -564,7 +566,7 @@ void job_run(struct ledger *l, const char *self, const struct conf *c, int (*sto
 		state = step_claim(&j);
 	if (state && !ready_to_go_on(&j))
 		state = NULL;
-	while (state) {
+	while (state && !ledger_fenced(l, id)) {
 		size_t k = 0;
 		while (k < sizeof(life) / sizeof(life[0]) && strcmp(life[k].state, state) != 0)
 			k++;

@@ -18,6 +18,7 @@
 
 #include "daemon/workers.h"
 #include "queue/ledger.h"
+#include "queue/nodes.h"
 #include "util/xalloc.h"
 
 #define MAX_QUEUE 100000
@@ -69,21 +70,26 @@ static void consider(void *ctx, const struct ledger_file *f)
 void workers_dispatch(struct workers *d)
 {
 	struct pick p = {d, time(NULL), STRLIST_INIT};
-	char where[512];
+	char *where, *free_here;
 
 	if (d->stop())
 		return;
+	free_here = ledger_free_here_sql(d->ledger);
+	/* only what can start: the first file in flight of each partner and lane, unless
+	   another node holds it or its lane (queue/nodes.h) */
+	where = xasprintf(
+	    "id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY partner, "
+	    "lane ORDER BY %s, stamp, id) AS n FROM files WHERE state IN (%s)) AS q WHERE n = 1) "
+	    "AND %s",
+	    LEDGER_STARTED_FIRST, state_sql_list(STATE_IN_FLIGHT), free_here);
 	pthread_mutex_lock(&d->lock);
 	d->nqueue = 0;
-	/* only what can start: the first file in flight of each partner and lane */
-	snprintf(where, sizeof(where),
-		 "id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY partner, "
-		 "lane ORDER BY %s, stamp, id) AS n FROM files WHERE state IN (%s)) AS q WHERE n = 1)",
-		 LEDGER_STARTED_FIRST, state_sql_list(STATE_IN_FLIGHT));
 	ledger_each(d->ledger, where, 1, MAX_QUEUE, consider, &p);
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	strlist_clear(&p.chosen);
+	free(where);
+	free(free_here);
 }
 
 /*
@@ -103,12 +109,22 @@ static void *worker_main(void *arg)
 	struct workers *d = arg;
 
 	pthread_mutex_lock(&d->lock);
-	/* a ledger that failed takes no more work: what it says of a file may be stale */
-	while (!d->stop() && !ledger_failed(d->ledger)) {
+	/* a ledger that failed takes no more work: what it says of a file may be stale; one
+	   whose server is away (ledger_lost) waits for it */
+	while (!d->stop() && (!ledger_failed(d->ledger) || ledger_lost(d->ledger))) {
 		long long id;
 		struct ledger_file f;
 		char *key;
+		int taken;
 
+		if (ledger_failed(d->ledger)) {
+			struct timespec t;
+			clock_gettime(CLOCK_REALTIME, &t);
+			t.tv_sec++;
+			d->nqueue = 0;
+			pthread_cond_timedwait(&d->cond, &d->lock, &t);
+			continue;
+		}
 		if (d->nqueue == 0) {
 			pthread_cond_wait(&d->cond, &d->lock);
 			continue;
@@ -135,8 +151,11 @@ static void *worker_main(void *arg)
 			}
 			pthread_mutex_unlock(&d->lock);
 		}
-		if (key) {
+		/* the file and its lane for this node: another node's while its lease lives */
+		taken = key && ledger_take(d->ledger, id, f.partner, f.lane) == 1;
+		if (taken) {
 			d->run(d->ctx, id);
+			ledger_lane_release(d->ledger, f.partner, f.lane);
 			/* a big file's buffers back to the system: this thread's arena would
 			   otherwise hold its peak until the next big file */
 			malloc_trim(0);
@@ -157,7 +176,8 @@ static void *worker_main(void *arg)
 		if (key == NULL)
 			continue;
 		free(key);
-		d->wake(d->ctx); /* the main loop looks for the key's next file */
+		if (taken)
+			d->wake(d->ctx); /* the main loop looks for the key's next file */
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;

@@ -36,6 +36,7 @@ struct conf {
 	char *state;
 	char *ledger; /* NULL: <state>/ledger.db; else a file or a PostgreSQL location */
 	char *node;   /* this appliance's name among the nodes sharing a ledger (host name) */
+	unsigned long lease; /* seconds a node's claims live without a renewal (nodes.h) */
 	unsigned long workers;
 	int log_level;
 	unsigned long keep_days;

@@ -473,6 +473,7 @@ const struct key_def conf_dropgate_keys[] = {
 	CK("state", kp_path, state, NULL, "/var/lib/dropgate", OWN_STRING),
 	CK("ledger",             kp_ledger,   ledger,             NULL,       NONE,    OWN_STRING),
 	CK("node",               kp_string,   node,               NULL,       NONE,    OWN_STRING),
+	CK("lease",              kp_duration, lease,              NULL,       "30",    OWN_NONE),
 	CK("workers",            kp_uint,     workers,            &r_workers, "2",     OWN_NONE),
 	CK("log",                kp_log,      log_level,          NULL,       "info",  OWN_NONE),
 	CK("keep_days",          kp_uint,     keep_days,          &r_days,    "30",    OWN_NONE),

@@ -11,6 +11,7 @@
 #include "ops/ops.h"
 #include "queue/ledger.h"
 #include "queue/ledger_rows.h"
+#include "queue/nodes.h"
 #include "queue/notes.h"
 #include "util/log.h"
 
@@ -101,7 +102,9 @@ void ops_tick(struct ops *o, const struct conf *c)
 	if (o->notify.ready && now < o->next_check_ms)
 		return;
 	o->next_check_ms = now + 1000;
-	expect_check(&o->expect, c, o->src.ledger, time(NULL));
+	/* late feeds and alerts are told by one node: the first by name whose lease lives */
+	if (ledger_node_leads(o->src.ledger))
+		expect_check(&o->expect, c, o->src.ledger, time(NULL));
 	o->src.late = o->expect.late;
 	status_line(o, c, status, sizeof(status));
 	if (!o->notify.ready) {

@@ -293,6 +293,16 @@ void db_idle(struct db *db)
 		db->ops->idle(db);
 }
 
+int db_lost(struct db *db)
+{
+	return db->ops->lost ? db->ops->lost(db) : 0;
+}
+
+int db_reconnect(struct db *db)
+{
+	return db->ops->reconnect ? db->ops->reconnect(db) : 0;
+}
+
 void db_finalize(struct db_stmt *st)
 {
 	if (st)

@@ -37,6 +37,8 @@ enum db_sql {
 	DBQ_LOCK_TRY,	      /* one row, 1 or true when the lock ?1 is now held (session) */
 	DBQ_LOCK_RELEASE,     /* the session lock ?1 let go */
 	DBQ_LOCK_XACT,	      /* the lock ?1 held to the transaction's end, waited for */
+	DBQ_FILE_TAKE,	      /* file ?1's id and state, its row locked to the transaction's end;
+				 no row when another node holds that lock (SKIP LOCKED) */
 	DBQ_N
 };
 
@@ -99,6 +101,12 @@ void db_finalize(struct db_stmt *st);
 int db_lock_try(struct db *db, long long key);
 int db_lock_release(struct db *db, long long key);
 int db_lock_xact(struct db *db, long long key);
+
+/* db_lost: the connection to the server is gone (PostgreSQL restarted, the network cut);
+   never for SQLite. db_reconnect: try to connect again; 0 connected (the statements
+   prepared on the old connection forgotten), -1 not yet. */
+int db_lost(struct db *db);
+int db_reconnect(struct db *db);
 
 /* db_idle: the backend's upkeep (SQLite: a checkpoint of its WAL), on a connection of
    its own: safe beside any other use of db. */

@@ -31,6 +31,9 @@ struct db_ops {
 	void (*finalize)(struct db_stmt *st);
 	/* idle: upkeep between files, on a handle of its own (NULL: none) */
 	void (*idle)(struct db *db);
+	/* lost, reconnect: a server's connection (NULL: a file, never lost) */
+	int (*lost)(struct db *db);
+	int (*reconnect)(struct db *db);
 
 	const char *const *sql; /* DBQ_N statements, by enum db_sql */
 	/* the tables as they were at schema version 0, each CREATE ... IF NOT EXISTS */

@@ -140,6 +140,21 @@ static const char *const migrations[] = {
     "UNION ALL SELECT r.scope, r.key, r.khash, r.digest, r.stamp, CASE WHEN EXISTS (SELECT 1 "
     "FROM keys k WHERE k.scope = r.scope AND k.khash = r.khash AND k.in_full = 1) THEN 1 "
     "ELSE r.in_full END, r.header, r.row FROM keys_recent r;",
+    /* 4: the nodes sharing the ledger (nodes.h): each node's lease, renewed while it
+       lives; the epoch changes whenever the node (re)starts or loses its lease, so a
+       write carrying an old epoch changes nothing. files.owner/epoch: who holds a
+       file; files.ident: the file as stat saw it on the shared spool, one claim per
+       partner, feed, name and identity; lanes: which node works a lane now */
+    "CREATE TABLE IF NOT EXISTS nodes (name " T " PRIMARY KEY, host " T " NOT NULL,"
+    " pid BIGINT NOT NULL, started BIGINT NOT NULL, renewed BIGINT NOT NULL,"
+    " epoch BIGINT NOT NULL, lease BIGINT NOT NULL);"
+    "ALTER TABLE files ADD COLUMN owner " T " NOT NULL DEFAULT '';"
+    "ALTER TABLE files ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE files ADD COLUMN ident " T " NOT NULL DEFAULT '';"
+    "CREATE UNIQUE INDEX IF NOT EXISTS files_claim ON files (partner, feed, name, ident)"
+    " WHERE ident <> '';"
+    "CREATE TABLE IF NOT EXISTS lanes (partner " T " NOT NULL, lane " T " NOT NULL,"
+    " owner " T " NOT NULL, epoch BIGINT NOT NULL, PRIMARY KEY (partner, lane));",
 };
 
 static const char *const dialect[DBQ_N] = {
@@ -180,6 +195,7 @@ static const char *const dialect[DBQ_N] = {
     [DBQ_LOCK_TRY] = "SELECT pg_try_advisory_lock(?1)",
     [DBQ_LOCK_RELEASE] = "SELECT pg_advisory_unlock(?1)",
     [DBQ_LOCK_XACT] = "SELECT pg_advisory_xact_lock(?1)",
+    [DBQ_FILE_TAKE] = "SELECT id, state FROM files WHERE id = ?1 FOR UPDATE SKIP LOCKED",
 };
 
 static struct pg_db *D(struct db *db)
@@ -605,6 +621,32 @@ static void pg_finalize(struct db_stmt *st)
 	free(s);
 }
 
+static int pg_lost(struct db *db)
+{
+	return PQstatus(D(db)->c) != CONNECTION_OK;
+}
+
+/* pg_reconnect: the connection again; what was prepared or queued on the old one is gone */
+static int pg_reconnect(struct db *db)
+{
+	struct pg_db *d = D(db);
+
+	if (PQstatus(d->c) == CONNECTION_OK)
+		return 0;
+	PQreset(d->c);
+	if (PQstatus(d->c) != CONNECTION_OK) {
+		set_error(d, PQerrorMessage(d->c));
+		return -1;
+	}
+	for (int i = 0; i < d->nprepared; i++)
+		free(d->prepared[i]);
+	d->nprepared = 0;
+	d->queued = 0;
+	d->batch_failed = 0;
+	d->busy = NULL;
+	return 0;
+}
+
 const struct db_ops db_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -624,6 +666,8 @@ const struct db_ops db_pg_ops = {
     .column_text = pg_column_text,
     .reset = pg_reset,
     .finalize = pg_finalize,
+    .lost = pg_lost,
+    .reconnect = pg_reconnect,
     .sql = dialect,
     .schema = schema,
     .migrations = migrations,

@@ -101,6 +101,19 @@ static const char *const migrations[] = {
     "UNION ALL SELECT r.scope, r.key, r.khash, r.digest, r.stamp, CASE WHEN EXISTS (SELECT 1 "
     "FROM keys k WHERE k.scope = r.scope AND k.khash = r.khash AND k.in_full = 1) THEN 1 "
     "ELSE r.in_full END, r.header, r.row FROM keys_recent r;",
+    /* 4: the nodes sharing the ledger (nodes.h; on SQLite the one appliance): each
+       node's lease and epoch, who holds a file, a file's identity for its one
+       claim, which node works a lane */
+    "CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY, host TEXT NOT NULL,"
+    " pid INTEGER NOT NULL, started INTEGER NOT NULL, renewed INTEGER NOT NULL,"
+    " epoch INTEGER NOT NULL, lease INTEGER NOT NULL);"
+    "ALTER TABLE files ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE files ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE files ADD COLUMN ident TEXT NOT NULL DEFAULT '';"
+    "CREATE UNIQUE INDEX IF NOT EXISTS files_claim ON files (partner, feed, name, ident)"
+    " WHERE ident <> '';"
+    "CREATE TABLE IF NOT EXISTS lanes (partner TEXT NOT NULL, lane TEXT NOT NULL,"
+    " owner TEXT NOT NULL, epoch INTEGER NOT NULL, PRIMARY KEY (partner, lane));",
 };
 
 /* a key's stamp, as keys_stamp_of (queue/keys.h) computes it */
@@ -147,6 +160,8 @@ static const char *const dialect[DBQ_N] = {
     [DBQ_LOCK_TRY] = "SELECT ?1 IS NOT NULL",
     [DBQ_LOCK_RELEASE] = "SELECT ?1",
     [DBQ_LOCK_XACT] = "SELECT ?1",
+    /* BEGIN IMMEDIATE holds the one write lock already */
+    [DBQ_FILE_TAKE] = "SELECT id, state FROM files WHERE id = ?1",
 };
 
 /* AUTOCHECKPOINT: the WAL's pages before a commit copies it back itself (sq_idle) */

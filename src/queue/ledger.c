@@ -54,8 +54,38 @@ void ledger_idle(struct ledger *l)
 
 void ledger_mark_failed(struct ledger *l)
 {
-	__atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
-	log_simple(LOG_ERROR, "ledger_failed", "%s", db_error(l->db));
+	int lost = db_lost(l->db);
+
+	if (lost)
+		__atomic_store_n(&l->lost, 1, __ATOMIC_RELAXED);
+	if (__atomic_exchange_n(&l->failed, 1, __ATOMIC_RELAXED) && lost)
+		return; /* told once while the server is away */
+	if (lost)
+		log_simple(LOG_WARN, "ledger_lost",
+			   "the ledger's server is away: work pauses until it is back: %s",
+			   db_error(l->db));
+	else
+		log_simple(LOG_ERROR, "ledger_failed", "%s", db_error(l->db));
+}
+
+int ledger_lost(const struct ledger *l)
+{
+	return __atomic_load_n(&l->lost, __ATOMIC_RELAXED);
+}
+
+int ledger_reconnect(struct ledger *l)
+{
+	int rc;
+
+	pthread_mutex_lock(&l->lock);
+	rc = db_reconnect(l->db);
+	if (rc == 0) {
+		__atomic_store_n(&l->lost, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&l->failed, 0, __ATOMIC_RELAXED);
+		log_simple(LOG_INFO, "ledger_back", "the ledger's server answers again");
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
 }
 
 /* step_va: one statement with its parameters, no rows; the lock held. */
@@ -122,16 +152,19 @@ long long ledger_add(struct ledger *l, const char *partner, const char *feed, co
  */
 static long long insert_row(struct ledger *l, const char *partner, const char *feed,
 			    const char *name, const char *path, long long size, int force,
-			    const char *state, const char *message, const struct ledger_lane *lane)
+			    const char *state, const char *message, const struct ledger_lane *lane,
+			    const char *ident)
 {
 	int received = strcmp(state, ST_RECEIVED) == 0;
 	struct db_stmt *st;
 	long long id = -1;
 
+	/* a file another node claimed already (the same identity) adds no row: 0 */
 	st = db_prepare(l->db, "INSERT INTO files (partner, feed, name, path, size, force, "
-			       "state, message, received, finished, lane, stamp) VALUES (?, ?, ?, "
-			       "?, ?, ?, ?, ?, strftime('%s','now'), CASE WHEN ? <> 0 THEN 0 ELSE "
-			       "strftime('%s','now') END, ?, ?) RETURNING id");
+			       "state, message, received, finished, lane, stamp, owner, epoch, "
+			       "ident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, strftime('%s','now'), CASE "
+			       "WHEN ? <> 0 THEN 0 ELSE strftime('%s','now') END, ?, ?, ?, ?, ?) "
+			       "ON CONFLICT DO NOTHING RETURNING id");
 	if (st == NULL)
 		return -1;
 	db_bind_text(st, 1, partner);
@@ -145,15 +178,53 @@ static long long insert_row(struct ledger *l, const char *partner, const char *f
 	db_bind_int64(st, 9, received);
 	db_bind_text(st, 10, lane && lane->lane ? lane->lane : feed);
 	db_bind_int64(st, 11, lane ? lane->stamp : 0);
-	if (db_step(st) == DB_ROW)
+	db_bind_text(st, 12, l->node);
+	db_bind_int64(st, 13, l->epoch);
+	db_bind_text(st, 14, ident ? ident : "");
+	switch (db_step(st)) {
+	case DB_ROW:
 		id = db_column_int64(st, 0);
-	if (db_step(st) != DB_DONE)
+		if (db_step(st) != DB_DONE)
+			id = -1;
+		break;
+	case DB_DONE:
+		id = 0;
+		break;
+	default:
 		id = -1;
+	}
 	db_finalize(st);
+	if (id == 0)
+		return 0;
 	if (id < 0 || ledger_step(l, "INSERT INTO events VALUES (?, strftime('%s','now'), ?, ?)",
 				  "iss", id, state, message) < 0)
 		return -1;
 	return id;
+}
+
+int ledger_add_claim(struct ledger *l, const char *partner, const char *const *feeds, size_t n,
+		     const char *name, const char *path, long long size, const char *ident,
+		     const char *state, const char *message, const struct ledger_lane *lanes,
+		     long long *ids)
+{
+	int ok, lost = 0;
+
+	pthread_mutex_lock(&l->lock);
+	ok = db_begin(l->db) == 0;
+	for (size_t i = 0; ok && !lost && i < n; i++) {
+		ids[i] = insert_row(l, partner, feeds[i], name, path, size, 0, state, message,
+				    lanes ? &lanes[i] : NULL, ident);
+		ok = ids[i] >= 0;
+		lost = ids[i] == 0;
+	}
+	if (ok && !lost)
+		ok = db_commit(l->db) == 0;
+	if (!ok || lost)
+		db_rollback(l->db);
+	if (!ok)
+		ledger_mark_failed(l);
+	pthread_mutex_unlock(&l->lock);
+	return !ok ? -1 : lost;
 }
 
 int ledger_add_group(struct ledger *l, const char *partner, const char *const *feeds, size_t n,
@@ -167,7 +238,7 @@ int ledger_add_group(struct ledger *l, const char *partner, const char *const *f
 	ok = db_begin(l->db) == 0;
 	for (size_t i = 0; ok && i < n; i++)
 		ok = (ids[i] = insert_row(l, partner, feeds[i], name, path, size, force, state,
-					  message, lanes ? &lanes[i] : NULL)) > 0;
+					  message, lanes ? &lanes[i] : NULL, NULL)) > 0;
 	if (ok)
 		ok = db_commit(l->db) == 0;
 	if (!ok) {
@@ -235,50 +306,91 @@ int ledger_get(struct ledger *l, long long id, struct ledger_file *f)
 	return rc;
 }
 
+/*
+ * file_write: an UPDATE of file id (its SET and parameters), with the event
+ * (state NULL: none) in the same commit, when this node still holds the file
+ * (nodes.h: a fenced write changes nothing and the job stops). 0, or -1: the
+ * ledger failed, or the file is another node's now (ledger_fenced).
+ */
+static int file_write(struct ledger *l, long long id, const char *state, const char *message,
+		      const char *set, const char *types, ...)
+{
+	/* the fence is in the UPDATE: no row comes back when another node holds the file */
+	char *sql = xasprintf("UPDATE files SET %s WHERE id = ?%s RETURNING id", set,
+			      l->node[0] ? " AND owner = ? AND epoch = ?" : "");
+	int nt = (int)strlen(types), rc, held = 0;
+	struct db_stmt *st;
+	va_list ap;
+
+	pthread_mutex_lock(&l->lock);
+	/* with its event, one commit; alone, one statement */
+	rc = state ? db_begin(l->db) : 0;
+	if (rc == 0 && (st = db_prepare(l->db, sql)) != NULL) {
+		va_start(ap, types);
+		db_bind_va(st, types, ap);
+		va_end(ap);
+		db_bind_int64(st, nt + 1, id);
+		if (l->node[0]) {
+			db_bind_text(st, nt + 2, l->node);
+			db_bind_int64(st, nt + 3, l->epoch);
+		}
+		rc = db_step(st);
+		held = rc == DB_ROW || !l->node[0]; /* a command: as before, no row is no news */
+		while (rc == DB_ROW)
+			rc = db_step(st);
+		rc = rc == DB_DONE ? 0 : -1;
+		db_finalize(st);
+	} else if (rc == 0) {
+		rc = -1;
+	}
+	if (rc == 0 && held && state)
+		rc = ledger_step(l, "INSERT INTO events VALUES (?, strftime('%s','now'), ?, ?)",
+				 "iss", id, state, message ? message : "");
+	if (rc == 0 && held && state)
+		rc = db_commit(l->db);
+	if (state && (rc < 0 || !held))
+		db_rollback(l->db);
+	if (rc < 0)
+		ledger_mark_failed(l);
+	else if (!held && l->node[0])
+		ledger_fence_lost(l, id);
+	pthread_mutex_unlock(&l->lock);
+	free(sql);
+	return rc < 0 || !held ? -1 : 0;
+}
+
 int ledger_set_state(struct ledger *l, long long id, const char *state, const char *message)
 {
 	int final = !strcmp(state, ST_DONE) || !strcmp(state, ST_PARTIAL) ||
 		    !strcmp(state, ST_FAILED) || !strcmp(state, ST_DUPLICATE) ||
 		    !strcmp(state, ST_STALE) || !strcmp(state, ST_REFUSED);
 
-	if (ledger_run(
-		l,
-		final ? "UPDATE files SET state = ?, message = ?, finished = strftime('%s','now') "
-			"WHERE id = ?"
-		      : "UPDATE files SET state = ?, message = ? WHERE id = ?",
-		"ssi", state, message ? message : "", id) < 0)
-		return -1;
-	return ledger_event(l, id, state, message);
+	return file_write(l, id, state, message,
+			  final ? "state = ?, message = ?, finished = strftime('%s','now')"
+				: "state = ?, message = ?",
+			  "ss", state, message ? message : "");
 }
 
 int ledger_set_path(struct ledger *l, long long id, const char *path, const char *sha256)
 {
-	return ledger_run(
-	    l,
-	    "UPDATE files SET path = ?, sha256 = CASE WHEN ? = '' THEN sha256 ELSE ? END "
-	    "WHERE id = ?",
-	    "sssi", path, sha256 ? sha256 : "", sha256 ? sha256 : "", id);
+	return file_write(l, id, NULL, NULL,
+			  "path = ?, sha256 = CASE WHEN ? = '' THEN sha256 ELSE ? END", "sss",
+			  path, sha256 ? sha256 : "", sha256 ? sha256 : "");
 }
 
 int ledger_set_counts(struct ledger *l, long long id, long rows, long ok, long rejected,
 		      long batches)
 {
-	return ledger_run(l,
-			  "UPDATE files SET rows = ?, rows_ok = ?, rows_rejected = ?, batches = ? "
-			  "WHERE id = ?",
-			  "iiiii", (long long)rows, (long long)ok, (long long)rejected,
-			  (long long)batches, id);
+	return file_write(l, id, NULL, NULL,
+			  "rows = ?, rows_ok = ?, rows_rejected = ?, batches = ?", "iiii",
+			  (long long)rows, (long long)ok, (long long)rejected, (long long)batches);
 }
 
 int ledger_defer(struct ledger *l, long long id, time_t next_try, const char *message)
 {
-	if (ledger_run(
-		l,
-		"UPDATE files SET state = 'deferred', next_try = ?, attempts = attempts + 1, "
-		"message = ? WHERE id = ?",
-		"isi", (long long)next_try, message, id) < 0)
-		return -1;
-	return ledger_event(l, id, ST_DEFERRED, message);
+	return file_write(l, id, ST_DEFERRED, message,
+			  "state = 'deferred', next_try = ?, attempts = attempts + 1, message = ?",
+			  "is", (long long)next_try, message);
 }
 
 long long ledger_single_int(struct ledger *l, const char *sql, const char *types, ...)
@@ -333,12 +445,11 @@ long long ledger_count_at(struct ledger *l, const char *path, const char *states
 
 int ledger_claim_retry(struct ledger *l, long long id, time_t next_try, const char *message)
 {
-	if (ledger_run(l,
-		       "UPDATE files SET next_try = ?, attempts = attempts + 1, message = ? "
-		       "WHERE id = ? AND state = 'received'",
-		       "isi", (long long)next_try, message, id) < 0)
-		return -1;
-	return ledger_event(l, id, ST_RECEIVED, message);
+	return file_write(l, id, ST_RECEIVED, message,
+			  "next_try = CASE WHEN state = 'received' THEN ? ELSE next_try END, "
+			  "attempts = CASE WHEN state = 'received' THEN attempts + 1 ELSE attempts "
+			  "END, message = CASE WHEN state = 'received' THEN ? ELSE message END",
+			  "is", (long long)next_try, message);
 }
 
 int ledger_in_flight_path(struct ledger *l, const char *path)

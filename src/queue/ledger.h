@@ -56,6 +56,11 @@ struct ledger *ledger_open(const char *location, struct buf *err);
 void ledger_close(struct ledger *l);
 /* ledger_failed: a write failed; the daemon must stop. */
 int ledger_failed(const struct ledger *l);
+/* ledger_lost: the failure is the server's connection gone (PostgreSQL restarted, the
+   network cut): the daemon pauses and ledger_reconnect tries again; nothing was written
+   since. ledger_reconnect: 0 back (the failure cleared), -1 not yet. */
+int ledger_lost(const struct ledger *l);
+int ledger_reconnect(struct ledger *l);
 /* ledger_idle: the database's upkeep (SQLite: its WAL checkpointed) on a connection of
    its own, beside the daemon's threads: the main loop calls it every few seconds. */
 void ledger_idle(struct ledger *l);
@@ -72,6 +77,13 @@ long long ledger_add(struct ledger *l, const char *partner, const char *feed, co
  */
 int ledger_add_group(struct ledger *l, const char *partner, const char *const *feeds, size_t n,
 		     const char *name, const char *path, long long size, int force,
+		     const char *state, const char *message, const struct ledger_lane *lanes,
+		     long long *ids);
+/* ledger_add_claim: as ledger_add_group for a file of the spool as stat saw it (ident:
+   its size, mtime, inode and ctime): this node holds the rows. 1 when another node
+   claimed the same file first (no row added: leave the file alone), 0 added, -1 failed. */
+int ledger_add_claim(struct ledger *l, const char *partner, const char *const *feeds, size_t n,
+		     const char *name, const char *path, long long size, const char *ident,
 		     const char *state, const char *message, const struct ledger_lane *lanes,
 		     long long *ids);
 /* ledger_claim_retry: a received file whose claim failed waits until next_try. */

@@ -16,7 +16,22 @@ struct ledger {
 	struct db *db;
 	pthread_mutex_t lock; /* one statement (or transaction) at a time */
 	int failed;	      /* a write failed: the daemon must stop (atomic) */
+	int lost;	      /* ... because the server's connection is gone: it pauses (atomic) */
+	/* the node this process is (nodes.h); "" for a command, whose writes carry no
+	   fence. epoch and the fenced files under lock */
+	char node[256];
+	long long epoch;
+	long lease;
+	long long fenced[64]; /* files a write found held by another node (a ring) */
+	unsigned nfenced;
 };
+
+/* ledger_fence_step: inside the caller's transaction, the lock held: file id is still
+   this node's (always, without a node), its row locked to the commit. 1 held, 0 another
+   node holds it (told and remembered: ledger_fenced), -1 error. */
+int ledger_fence_step(struct ledger *l, long long id);
+/* ledger_fence_lost: a write found file id held by another node: told, remembered */
+void ledger_fence_lost(struct ledger *l, long long id);
 
 /* ledger_mark_failed: a write failed (the lock held): logged, and the daemon stops. */
 void ledger_mark_failed(struct ledger *l);

@@ -41,12 +41,27 @@ int ledger_batch_state(struct ledger *l, long long id, const char *target, unsig
 int ledger_batch_set(struct ledger *l, long long id, const char *target, unsigned seq,
 		     const char *state, const char *answer_json)
 {
-	return ledger_run(
-	    l,
-	    "INSERT INTO batches VALUES (?, ?, ?, ?, ?, strftime('%s','now')) "
-	    "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
-	    "answer = excluded.answer, changed = excluded.changed",
-	    "isiss", id, target, (long long)seq, state, answer_json ? answer_json : "");
+	int rc, held = 0;
+
+	pthread_mutex_lock(&l->lock);
+	rc = db_begin(l->db);
+	if (rc == 0)
+		rc = (held = ledger_fence_step(l, id)) < 0 ? -1 : 0;
+	if (rc == 0 && held)
+		rc = ledger_step(
+		    l,
+		    "INSERT INTO batches VALUES (?, ?, ?, ?, ?, strftime('%s','now')) "
+		    "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
+		    "answer = excluded.answer, changed = excluded.changed",
+		    "isiss", id, target, (long long)seq, state, answer_json ? answer_json : "");
+	if (rc == 0 && held)
+		rc = db_commit(l->db);
+	if (rc < 0 || !held)
+		db_rollback(l->db);
+	if (rc < 0)
+		ledger_mark_failed(l);
+	pthread_mutex_unlock(&l->lock);
+	return rc < 0 || !held ? -1 : 0;
 }
 
 int ledger_batch_answers(struct ledger *l, long long id,
@@ -106,42 +121,31 @@ static int batch_upsert(struct ledger *l, long long id, const char *target, unsi
 	    "isis", id, target, (long long)seq, state);
 }
 
-static int run_request(struct ledger *l, long long id, const char *target, unsigned seq,
-		       unsigned sub, const char *rows, const char *state, const char *answer_json)
-{
-	int rc;
-
-	pthread_mutex_lock(&l->lock);
-	rc = step_request(l, id, target, seq, sub, rows, state, answer_json);
-	if (rc < 0)
-		ledger_mark_failed(l);
-	pthread_mutex_unlock(&l->lock);
-	return rc;
-}
-
 int ledger_request_set(struct ledger *l, long long id, const char *target, unsigned seq,
 		       unsigned sub, const char *rows, const char *state, const char *answer_json,
 		       const char *batch_state)
 {
-	int rc;
+	int rc, held = 0;
 
-	if (batch_state == NULL)
-		return run_request(l, id, target, seq, sub, rows, state, answer_json);
-	/* the request's answer and the batch it settles: one commit, one fsync */
+	/* the request (and the batch it settles): one commit, one fsync, when this node
+	   still holds the file (nodes.h): a request is never recorded sent, so never sent,
+	   by a node that lost it */
 	pthread_mutex_lock(&l->lock);
 	rc = db_begin(l->db);
 	if (rc == 0)
+		rc = (held = ledger_fence_step(l, id)) < 0 ? -1 : 0;
+	if (rc == 0 && held)
 		rc = step_request(l, id, target, seq, sub, rows, state, answer_json);
-	if (rc == 0)
+	if (rc == 0 && held && batch_state)
 		rc = batch_upsert(l, id, target, seq, batch_state);
-	if (rc == 0)
+	if (rc == 0 && held)
 		rc = db_commit(l->db);
-	if (rc < 0) {
-		ledger_mark_failed(l);
+	if (rc < 0 || !held)
 		db_rollback(l->db);
-	}
+	if (rc < 0)
+		ledger_mark_failed(l);
 	pthread_mutex_unlock(&l->lock);
-	return rc;
+	return rc < 0 || !held ? -1 : 0;
 }
 
 int ledger_request_get(struct ledger *l, long long id, const char *target, unsigned seq,

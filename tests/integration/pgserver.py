@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 USER = "dropgate"  # the daemon's user (tests/integration/test_daemon.py DAEMON_USER)
 
@@ -85,7 +86,19 @@ class Server:
                            capture_output=True, text=True, env=env, cwd=self.root, **self._as_user())
         if p.returncode != 0:
             raise RuntimeError("pg_ctl start: %s%s" % (p.stdout, p.stderr))
+        self.opts = opts
         return self
+
+    def restart(self, down=2.0):
+        """The server stopped (fast: every connection cut), down seconds away, started again."""
+        data = os.path.join(self.root, "data")
+        env = dict(os.environ, LC_ALL="C")
+        subprocess.run([os.path.join(self.bindir, "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"],
+                       check=True, capture_output=True, env=env, cwd=self.root, **self._as_user())
+        time.sleep(down)
+        subprocess.run([os.path.join(self.bindir, "pg_ctl"), "-D", data, "-l",
+                        os.path.join(self.root, "server.log"), "-o", self.opts, "-w", "-t", "60", "start"],
+                       check=True, capture_output=True, env=env, cwd=self.root, **self._as_user())
 
     def conninfo(self, dbname="postgres"):
         return "host=%s user=%s dbname=%s" % (self.root, USER, dbname)

@@ -305,11 +305,11 @@ class BiTest(unittest.TestCase):
         self.assertEqual(os.listdir(os.path.dirname(self.folder("x"))), [])
 
     def test_missed_nights_are_caught_up_by_the_daemon(self):
-        # at = 02:00 (UTC): before 02:00 yesterday's night is not due yet, the one before is
-        # the newest (a test run just after midnight expected yesterday's)
-        ran = time.time() - 2 * 3600
-        y = time.gmtime(ran - 86400)
-        days = [time.strftime("%Y-%m-%d", time.gmtime(ran - 86400 * k)) for k in (4, 3, 2, 1)]
+        # a day is due once the next day's `at` (02:00) has passed: between midnight and 02:00
+        # yesterday is not due yet, so the days count back from two hours ago
+        due = time.time() - 2 * 3600
+        y = time.gmtime(due - 86400)
+        days = [time.strftime("%Y-%m-%d", time.gmtime(due - 86400 * k)) for k in (4, 3, 2, 1)]
         self.assertEqual(self.bi(days[0]).returncode, 0)
         log = open(os.path.join(self.root, "daemon.log"), "w")
         d = subprocess.Popen([DROPGATE, "-c", self.conf, "run"], stderr=log)

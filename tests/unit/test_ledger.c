@@ -249,7 +249,7 @@ static void test_an_sqlite_ledger_of_user_version_0_or_1_migrates(void **state)
 			assert_int_equal(ledger_rows(l, "SELECT version FROM schema_version", one_text,
 						     v, ""),
 					 0);
-			assert_string_equal(v, "3");
+			assert_string_equal(v, "4");
 			assert_true(ledger_add(l, "acme", "stock", "new.csv", "/n", 1, 0) > 1);
 			ledger_close(l);
 		}
