@@ -14,7 +14,7 @@
 #include "lib/filters.h"
 #include "lib/mapping.h"
 #include "queue/keys.h"
-#include "sift/digest.h"
+#include "lib/rowsum.h"
 #include "util/xalloc.h"
 
 /* what the walk of one entity needs: its search, its key fields, its values */

@@ -8,7 +8,7 @@
  * catalog_product from the catalog (GET /V1/products: top-level fields and
  * custom_attributes by attribute_code), over the columns the feed maps, in
  * its order. Each becomes an entry as the sift would store it once Commerce
- * confirmed the row (sift/digest.h: the key, the digest of the values, the
+ * confirmed the row (lib/rowsum.h: the key, the digest of the values, the
  * header and record), stamped 0, so that anything a file brings is newer; an
  * entry a file already wrote is left as it is (keys_put).
  *

@@ -49,6 +49,7 @@ void batch_writer_release(struct batch_writer *w)
 	buf_release(&w->data);
 	buf_release(&w->carry);
 	free(w->origin);
+	free(w->sum);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -110,6 +111,18 @@ void batch_set_header(struct batch_writer *w, const struct strview *names, size_
 	format_line(&w->header, names, n);
 }
 
+void batch_keep_sums(struct batch_writer *w)
+{
+	if (w->sum == NULL)
+		w->sum = xreallocarray(NULL, w->max_rows, sizeof(*w->sum));
+}
+
+void batch_sum_staged(struct batch_writer *w, uint64_t khash, uint64_t digest)
+{
+	w->staged_sum.khash = khash;
+	w->staged_sum.digest = digest;
+}
+
 static int flush_batch(struct batch_writer *w)
 {
 	struct batch b;
@@ -122,6 +135,7 @@ static int flush_batch(struct batch_writer *w)
 	b.len = w->has_staged ? w->staged_at : w->data.len;
 	b.rows = w->rows;
 	b.origin = w->origin;
+	b.sum = w->sum;
 	rc = w->flush(w->ctx, &b);
 	w->rows = 0;
 	return rc < 0 ? -2 : 0;
@@ -153,6 +167,27 @@ int batch_stage(struct batch_writer *w, const struct strview *values, size_t n,
 	w->staged_at = at;
 	w->has_staged = 1;
 	w->staged = origin;
+	w->staged_sum.khash = w->staged_sum.digest = 0;
+	return 0;
+}
+
+int batch_stage_line(struct batch_writer *w, const char *line, size_t len,
+		     struct batch_origin origin)
+{
+	size_t at;
+
+	drop_staged(w);
+	if (w->data.len == 0)
+		buf_add(&w->data, w->header.data, w->header.len);
+	at = w->data.len;
+	if (w->header.len + len > w->max_bytes || buf_add(&w->data, line, len) < 0) {
+		buf_truncate(&w->data, at);
+		return -1;
+	}
+	w->staged_at = at;
+	w->has_staged = 1;
+	w->staged = origin;
+	w->staged_sum.khash = w->staged_sum.digest = 0;
 	return 0;
 }
 
@@ -173,6 +208,13 @@ int batch_commit(struct batch_writer *w)
 			return -2;
 		buf_add(&w->data, w->header.data, w->header.len);
 		buf_add(&w->data, w->carry.data, w->carry.len);
+		w->staged_at = w->header.len;
+	}
+	if (w->sum) {
+		struct batch_sum *s = &w->sum[w->rows];
+		*s = w->staged_sum;
+		s->at = (uint32_t)w->staged_at;
+		s->len = (uint32_t)(w->data.len - w->staged_at);
 	}
 	w->origin[w->rows++] = w->staged;
 	w->has_staged = 0;

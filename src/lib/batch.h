@@ -26,12 +26,24 @@ struct batch_origin {
 	uint32_t member; /* archive member index, 0 outside archives */
 };
 
+/*
+ * A row's sum (lib/rowsum.h), kept with the batch when the writer is asked
+ * to (batch_keep_sums): a sequence's sift reads these, and the text of only
+ * the rows it sends (at, len: the row's line in csv, its LF included).
+ */
+struct batch_sum {
+	uint64_t khash;	 /* 0: the row has no key */
+	uint64_t digest; /* of its values; 0 when the feed has no diff */
+	uint32_t at, len;
+};
+
 struct batch {
 	unsigned seq; /* 1-based */
 	const char *csv;
 	size_t len;
 	size_t rows;
 	const struct batch_origin *origin; /* rows entries */
+	const struct batch_sum *sum;	   /* rows entries, or NULL */
 };
 
 typedef int (*batch_flush_fn)(void *ctx, const struct batch *b);
@@ -45,6 +57,8 @@ struct batch_writer {
 	int has_staged;
 	struct batch_origin staged;
 	struct batch_origin *origin;
+	struct batch_sum staged_sum;
+	struct batch_sum *sum; /* batch_keep_sums */
 	size_t rows;
 	unsigned seq;
 	batch_flush_fn flush;
@@ -55,6 +69,10 @@ void batch_writer_init(struct batch_writer *w, size_t max_rows, size_t max_bytes
 		       batch_flush_fn flush, void *ctx);
 void batch_writer_release(struct batch_writer *w);
 void batch_set_header(struct batch_writer *w, const struct strview *names, size_t n);
+/* batch_keep_sums: every row committed from now on has a sum (batch_sum_staged's). */
+void batch_keep_sums(struct batch_writer *w);
+/* batch_sum_staged: the staged row's key hash and digest (0, 0 until set). */
+void batch_sum_staged(struct batch_writer *w, uint64_t khash, uint64_t digest);
 /*
  * batch_add: append one row. 0; -1 when the row alone (with the header) is
  * larger than max_bytes; -2 when the flush callback failed.
@@ -70,6 +88,10 @@ int batch_add(struct batch_writer *w, const struct strview *values, size_t n,
 int batch_stage(struct batch_writer *w, const struct strview *values, size_t n,
 		struct batch_origin origin);
 int batch_commit(struct batch_writer *w);
+/* batch_stage_line: a row already made a line (one of our batches', LF included), staged
+   as it is. -1 when it alone is larger than max_bytes. */
+int batch_stage_line(struct batch_writer *w, const char *line, size_t len,
+		     struct batch_origin origin);
 /* batch_finish: flush the last, partial batch. 0 or -2. */
 int batch_finish(struct batch_writer *w);
 /* csv_append_field: one field with RFC 4180 quoting. */

@@ -13,6 +13,7 @@
 #include "lib/pipeline.h"
 #include "lib/profile.h"
 #include "lib/reject.h"
+#include "lib/rowsum.h"
 #include "util/keyset.h"
 #include "util/strlist.h"
 #include "util/xalloc.h"
@@ -29,6 +30,9 @@ struct pipeline {
 	struct map_row mrow;
 	struct reject rj;    /* problems, messages, and whether the file is rejected */
 	struct columns cols; /* the header, and the Commerce columns made of it */
+	struct row_layout lay; /* a sequence's batches' header: its keys, the rows' sums */
+	int have_lay;
+	struct buf sum; /* their scratch */
 	struct buf msg, key, tmp;
 	struct buf dup_msg; /* settle_pending's own: it may run while msg holds another */
 
@@ -63,6 +67,7 @@ void pipeline_default_limits(struct pipeline_limits *l)
 	l->max_fields = 1024;
 	l->batch_rows = 5000;
 	l->batch_bytes = 4 * 1024 * 1024;
+	l->row_sums = 0;
 }
 
 static int on_batch(void *ctx, const struct batch *b)
@@ -100,6 +105,12 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 		for (size_t i = 0; i < p->cols.nout; i++)
 			names[i] = sv_from(p->cols.out_names[i]);
 		batch_set_header(&p->bw, names, p->cols.nout);
+		if (p->feed->sequence && !p->have_lay) {
+			layout_init(&p->lay, p->feed->entity, names, p->cols.nout);
+			p->have_lay = 1;
+			if (p->lim.row_sums)
+				batch_keep_sums(&p->bw);
+		}
 		free(names);
 	}
 	return rc < 0 ? -1 : 0;
@@ -216,15 +227,23 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 		size_t c = p->key_shown;
 		struct strview shown;
 
-		buf_reset(&p->key);
-		for (size_t k = 0; k < cols->nkey; k++) {
-			const struct strview *v = &vals[cols->key_cols[k]];
-			empty &= v->len == 0;
-			buf_add(&p->key, v->p, v->len);
-			buf_addch(&p->key, '\x1f');
+		if (p->have_lay) {
+			/* a sequence's keys compare as its key store's do, without case
+			   (lib/rowsum.h): the store knows SKU-1 and sku-1 as one key */
+			p->pend_hash = row_key_hash(&p->lay, vals, &p->sum);
+			empty = p->pend_hash == 0;
+		} else {
+			buf_reset(&p->key);
+			for (size_t k = 0; k < cols->nkey; k++) {
+				const struct strview *v = &vals[cols->key_cols[k]];
+				empty &= v->len == 0;
+				buf_add(&p->key, v->p, v->len);
+				buf_addch(&p->key, '\x1f');
+			}
+			if (!empty)
+				p->pend_hash = keyset_hash(p->key.data, p->key.len);
 		}
 		if (!empty) {
-			p->pend_hash = keyset_hash(p->key.data, p->key.len);
 			keyset_prefetch(&p->keys, p->pend_hash);
 			shown = cols->out_src[c] >= 0 && (size_t)cols->out_src[c] < row->n
 				    ? row->fields[cols->out_src[c]]
@@ -249,6 +268,9 @@ static void stage_row(struct pipeline *p, const struct csvin_row *row, const str
 			return;
 		}
 		p->pend_staged = 1;
+		if (p->lim.row_sums && p->have_lay)
+			batch_sum_staged(&p->bw, p->pend_hash,
+					 p->feed->diff ? row_digest(&p->lay, vals, &p->sum) : 0);
 	}
 	profile_mark(&p->prof, PROF_BATCH);
 	p->pending = 1;
@@ -403,6 +425,7 @@ struct pipeline *pipeline_new(const struct feed *feed, const struct pipeline_lim
 	buf_init(&p->tmp, 64 * 1024);
 	buf_init(&p->dup_msg, 64 * 1024);
 	buf_init(&p->pend_shown, lim->max_field);
+	buf_init(&p->sum, BUF_NOCAP);
 	return p;
 }
 
@@ -420,7 +443,10 @@ void pipeline_free(struct pipeline *p)
 	buf_release(&p->tmp);
 	buf_release(&p->dup_msg);
 	buf_release(&p->pend_shown);
+	buf_release(&p->sum);
 	columns_release(&p->cols);
+	if (p->have_lay)
+		layout_release(&p->lay);
 	reject_release(&p->rj);
 	strlist_clear(&p->member_names);
 	free(p->member_base);

@@ -32,6 +32,7 @@ struct pipeline_limits {
 	size_t max_fields; /* fields in one row */
 	size_t batch_rows;
 	size_t batch_bytes;
+	int row_sums; /* each row's sum with its batch (lib/rowsum.h): a sequence's sift */
 };
 
 struct pipeline_sink {

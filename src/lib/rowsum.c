@@ -5,8 +5,7 @@
 
 #include "lib/batch.h"
 #include "lib/entity.h"
-#include "queue/keys.h"
-#include "sift/digest.h"
+#include "lib/rowsum.h"
 #include "util/keyset.h"
 #include "util/xalloc.h"
 
@@ -63,7 +62,29 @@ int layout_is_key(const struct row_layout *lay, size_t i)
 	return 0;
 }
 
-uint64_t row_key(const struct row_layout *lay, const struct strview *v, struct buf *key)
+/* fold: ASCII letters to lower case, in place */
+static void fold(char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+}
+
+uint64_t key_hash(const char *key, size_t len)
+{
+	char small[256], *folded = len <= sizeof(small) ? small : xmalloc(len);
+	uint64_t h;
+
+	small[0] = '\0'; /* (an empty key reads nothing of it) */
+	memcpy(folded, key, len);
+	fold(folded, len);
+	h = hash64(folded, len);
+	if (folded != small)
+		free(folded);
+	return h ? h : 1; /* 0 is no key */
+}
+
+/* key_text: the key's CSV record into key (reset first); 0 when every key column is empty */
+static int key_text(const struct row_layout *lay, const struct strview *v, struct buf *key)
 {
 	int any = 0;
 
@@ -77,7 +98,23 @@ uint64_t row_key(const struct row_layout *lay, const struct strview *v, struct b
 		csv_append_field(key, p, len);
 		any |= len > 0;
 	}
-	return any ? keys_hash_n(key->data, key->len) : 0;
+	return any;
+}
+
+uint64_t row_key(const struct row_layout *lay, const struct strview *v, struct buf *key)
+{
+	return key_text(lay, v, key) ? key_hash(key->data, key->len) : 0;
+}
+
+uint64_t row_key_hash(const struct row_layout *lay, const struct strview *v, struct buf *scratch)
+{
+	uint64_t h;
+
+	if (!key_text(lay, v, scratch))
+		return 0;
+	fold(scratch->data, scratch->len); /* key_hash's, without its copy */
+	h = hash64(scratch->data, scratch->len);
+	return h ? h : 1;
 }
 
 uint64_t row_digest(const struct row_layout *lay, const struct strview *v, struct buf *scratch)

@@ -1,6 +1,9 @@
 /*
- * digest - a Commerce row's key and the digest of its values, as the key
- * store knows them (queue/keys.h).
+ * rowsum - a Commerce row's key and the digest of its values, as the key
+ * store knows them (queue/keys.h). The parser child sums each row of a
+ * sequence's file as it batches it (lib/batch.h, struct batch_sum), so that
+ * the sift reads sums, not rows; the sift, the store and `dropgate baseline`
+ * sum rows the same way.
  *
  * The key is the entity's key columns' values, in the entity's order, as one
  * CSV record ("default,SKU-1"; a key column the row lacks is empty); a row
@@ -10,8 +13,8 @@
  * same digest, another set of columns another one. `dropgate baseline`
  * computes Commerce's values the same way.
  */
-#ifndef DG_DIGEST_H
-#define DG_DIGEST_H
+#ifndef DG_ROWSUM_H
+#define DG_ROWSUM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -39,9 +42,14 @@ void layout_init(struct row_layout *lay, const struct entity *e, const struct st
 void layout_release(struct row_layout *lay);
 /* layout_is_key: is header column i a key column? */
 int layout_is_key(const struct row_layout *lay, size_t i);
+/* key_hash: the hash a key's text is stored under, of the text with ASCII letters in lower
+   case (Commerce's keys compare without case: MySQL's _ci collations); never 0. */
+uint64_t key_hash(const char *key, size_t len);
 /* row_key: the key's CSV record into key (reset first); 0 when the row has no key, else its
-   hash (keys_hash: without case, as Commerce compares keys). */
+   key_hash. */
 uint64_t row_key(const struct row_layout *lay, const struct strview *v, struct buf *key);
+/* row_key_hash: row_key's hash alone (scratch: reset and reused, left folded). */
+uint64_t row_key_hash(const struct row_layout *lay, const struct strview *v, struct buf *scratch);
 /* row_digest: the digest of the row's value columns (scratch: reset and reused). */
 uint64_t row_digest(const struct row_layout *lay, const struct strview *v, struct buf *scratch);
 

@@ -20,13 +20,13 @@
 /* SUFFIX_ROOM: what follows F in the out dir, at most: ".F.batch-NNNNNNNNNN.lines.tmp" */
 #define SUFFIX_ROOM 32
 
-/* batch_path: F.batch-NNNN.csv, or its index .F.batch-NNNN.lines */
-static char *batch_path(const char *dir, const char *name, unsigned seq, int lines)
+/* batch_path: F.batch-NNNN.csv, or a sidecar of it: .F.batch-NNNN.SUFFIX */
+static char *batch_path(const char *dir, const char *name, unsigned seq, const char *sidecar)
 {
 	char *base = report_base(name, SUFFIX_ROOM), *path;
 
-	if (lines)
-		path = xasprintf("%s/.%s.batch-%04u.lines", dir, base, seq);
+	if (sidecar)
+		path = xasprintf("%s/.%s.batch-%04u.%s", dir, base, seq, sidecar);
 	else
 		path = xasprintf("%s/%s.batch-%04u.csv", dir, base, seq);
 	free(base);
@@ -35,12 +35,17 @@ static char *batch_path(const char *dir, const char *name, unsigned seq, int lin
 
 char *parcel_batch_path(const char *dir, const char *name, unsigned seq)
 {
-	return batch_path(dir, name, seq, 0);
+	return batch_path(dir, name, seq, NULL);
 }
 
 char *parcel_lines_path(const char *dir, const char *name, unsigned seq)
 {
-	return batch_path(dir, name, seq, 1);
+	return batch_path(dir, name, seq, "lines");
+}
+
+char *parcel_sums_path(const char *dir, const char *name, unsigned seq)
+{
+	return batch_path(dir, name, seq, "sums");
 }
 
 char *parcel_members_path(const char *dir, const char *name)
@@ -76,6 +81,11 @@ int parcel_put_batch(const char *dir, const char *name, const struct batch *b, i
 	if (rc == 0 && origins) {
 		path = parcel_lines_path(dir, name, b->seq);
 		rc = put(path, b->origin, b->rows * sizeof(*b->origin), 1);
+		free(path);
+	}
+	if (rc == 0 && origins && b->sum) {
+		path = parcel_sums_path(dir, name, b->seq);
+		rc = put(path, b->sum, b->rows * sizeof(*b->sum), 1);
 		free(path);
 	}
 	return rc;
@@ -125,7 +135,9 @@ void parcel_remove_batches(const char *dir, const char *name, unsigned long keep
 		if (strncmp(p, base, n) != 0 || strncmp(p + n, ".batch-", 7) != 0)
 			continue;
 		seq = strtoul(p + n + 7, &end, 10);
-		if (end - (p + n + 7) >= 4 && strcmp(end, lines ? ".lines" : ".csv") == 0 &&
+		if (end - (p + n + 7) >= 4 &&
+		    (lines ? strcmp(end, ".lines") == 0 || strcmp(end, ".sums") == 0
+			   : strcmp(end, ".csv") == 0) &&
 		    seq > keep) {
 			char *path = xasprintf("%s/%s", dir, e->d_name);
 			unlink(path);
@@ -172,6 +184,47 @@ int parcel_read_batch(const struct parcel *p, unsigned seq, struct buf *csv,
 out:
 	free(path);
 	buf_release(&lines);
+	return rc;
+}
+
+int parcel_read_sums(const struct parcel *p, unsigned seq, const struct buf *csv, size_t rows,
+		     struct batch_sum **sum, struct buf *err)
+{
+	char *path = parcel_sums_path(p->dir, p->name, seq);
+	struct buf data = BUF_INIT(BUF_NOCAP);
+	const struct batch_sum *s;
+	size_t at;
+	int rc = -1;
+
+	if (read_child(path, &data, err) < 0)
+		goto out;
+	if (data.len != rows * sizeof(*s)) {
+		buf_printf(err, "the sums %s are damaged (%zu bytes for %zu rows)", path, data.len,
+			   rows);
+		goto out;
+	}
+	/* the rows' lines, back to back after the header, to the batch's end */
+	s = (const struct batch_sum *)(const void *)data.data;
+	at = rows ? s[0].at : 0;
+	for (size_t i = 0; i < rows; i++) {
+		if (s[i].at != at || at == 0 || at >= csv->len || s[i].len == 0 ||
+		    s[i].len > csv->len - at || csv->data[at - 1] != '\n' ||
+		    csv->data[at + s[i].len - 1] != '\n') {
+			buf_printf(err, "the sums %s do not fit their batch (row %zu)", path, i + 1);
+			goto out;
+		}
+		at += s[i].len;
+	}
+	if (at != csv->len) {
+		buf_printf(err, "the sums %s do not fit their batch (its end)", path);
+		goto out;
+	}
+	free(*sum);
+	*sum = (struct batch_sum *)(void *)buf_detach(&data);
+	rc = 0;
+out:
+	free(path);
+	buf_release(&data);
 	return rc;
 }
 

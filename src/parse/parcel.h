@@ -4,6 +4,8 @@
  *
  *   F.batch-NNNN.csv        a Commerce CSV batch, in order from 0001
  *   .F.batch-NNNN.lines     its rows' partner lines (struct batch_origin each)
+ *   .F.batch-NNNN.sums      with a sequence's sift to come: its rows' sums (struct
+ *                           batch_sum each: key hash, digest, where the row's line is)
  *   .F.members              the archive's member names, each ended by a NUL
  *   F.result.json           the report: state, counts, messages (lib/report)
  *   F.errors.csv            the rejected rows (lib/report)
@@ -40,13 +42,15 @@ struct parcel {
 	unsigned long problems; /* told so far (the log shows the first ones) */
 };
 
-/* parcel_batch_path / parcel_lines_path / parcel_members_path: fresh memory. */
+/* parcel_batch_path / parcel_lines_path / parcel_sums_path / parcel_members_path: fresh
+   memory. */
 char *parcel_batch_path(const char *dir, const char *name, unsigned seq);
 char *parcel_lines_path(const char *dir, const char *name, unsigned seq);
+char *parcel_sums_path(const char *dir, const char *name, unsigned seq);
 char *parcel_members_path(const char *dir, const char *name);
 
-/* parcel_put_batch: b, and with origins its line index, each appearing whole (durable
-   after parcel_sync). 0 or -1 (logged). */
+/* parcel_put_batch: b, and with origins its line index and its sums (when it has them),
+   each appearing whole (durable after parcel_sync). 0 or -1 (logged). */
 int parcel_put_batch(const char *dir, const char *name, const struct batch *b, int origins);
 /* parcel_put_members: the member names (durable after parcel_sync). 0 or -1 (logged). */
 int parcel_put_members(const char *dir, const char *name, const struct strlist *members);
@@ -65,6 +69,10 @@ void parcel_remove_batches(const char *dir, const char *name, unsigned long keep
 /* parcel_read_batch: batch seq's CSV and its line index (*origin, *rows; caller frees). */
 int parcel_read_batch(const struct parcel *p, unsigned seq, struct buf *csv,
 		      struct batch_origin **origin, size_t *rows, struct buf *err);
+/* parcel_read_sums: batch seq's sums (*sum; caller frees), rows of them, their lines
+   checked to be csv's rows back to back after its header. 0, or -1 with err. */
+int parcel_read_sums(const struct parcel *p, unsigned seq, const struct buf *csv, size_t rows,
+		     struct batch_sum **sum, struct buf *err);
 /* parcel_result: F.result.json as checked by lib/parsed.c; NULL (err empty: none there). */
 struct json_t *parcel_result(const char *dir, const char *name, struct buf *err);
 /* parcel_load_members: .F.members into p->members. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/rowsum.h"
 #include "queue/keys.h"
 #include "queue/ledger.h"
 #include "queue/ledger_db.h"
@@ -197,18 +198,7 @@ long long keys_count(struct ledger *l, long long scope)
 
 uint64_t keys_hash_n(const char *key, size_t len)
 {
-	char small[256], *folded = len <= sizeof(small) ? small : xmalloc(len);
-	uint64_t h;
-
-	small[0] = '\0'; /* (an empty key reads nothing of it) */
-	/* Commerce's keys compare without case (MySQL's _ci collations): SKU-1 and
-	   sku-1 are one product, one key here too (ASCII letters) */
-	for (size_t i = 0; i < len; i++)
-		folded[i] = (char)(key[i] >= 'A' && key[i] <= 'Z' ? key[i] + 32 : key[i]);
-	h = hash64(folded, len);
-	if (folded != small)
-		free(folded);
-	return h ? h : 1; /* 0 is no key */
+	return key_hash(key, len);
 }
 
 uint64_t keys_hash(const char *key)

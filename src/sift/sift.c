@@ -1,8 +1,9 @@
 /*
- * sift - the decision (sift.h): a sequence's parsed batches read back, each
- * row's key looked up in every target's store, the rows to send cut into
- * each target's batches, then the absent keys; sift.json last. What Commerce
- * confirms goes to the store in confirm.c.
+ * sift - the decision (sift.h): a sequence's parsed batches read back by
+ * their rows' sums (the parser child's, lib/rowsum.h), each row's key looked
+ * up in every target's store, the lines of the rows to send cut into each
+ * target's batches as they are, then the absent keys; sift.json last. What
+ * Commerce confirms goes to the store in confirm.c.
  */
 #include "config.h"
 
@@ -21,7 +22,7 @@
 #include "lib/entity.h"
 #include "parse/parcel.h"
 #include "queue/keys.h"
-#include "sift/digest.h"
+#include "lib/rowsum.h"
 #include "sift/known.h"
 #include "sift/records.h"
 #include "sift/sift.h"
@@ -45,33 +46,18 @@ struct target_run {
 };
 
 /*
- * The rows of a batch go through a ring RING rows deep before they are
- * decided: a row's look-up is asked for (its index line) as it enters, its
- * entry line halfway, and by its turn both are in the cache.
+ * A row's look-up is asked for ahead of its turn: its index line AHEAD rows
+ * before, its entry line half as far; by its turn both are in the cache.
  */
-#define RING 16
-
-struct ring_row {
-	uint64_t khash, digest;
-	struct batch_origin origin;
-	struct buf bytes;     /* its fields, when they are not views into the batch */
-	struct strview *v;
-	size_t n, cap;
-};
+#define AHEAD 16
 
 struct run {
 	struct sift *s;
-	struct ring_row ring[RING];
-	size_t ring_in, ring_out; /* rows entered, rows decided */
 	struct ledger *l;
 	const struct feed *f;
 	struct target_run *tr;
-	struct row_layout lay;
-	int have_layout;
-	struct buf key, scratch, text;
-	const char *batch, *batch_end; /* the batch's text: a row's views into it last */
-	const struct batch_origin *origin;
-	size_t norigin;
+	int have_header;
+	struct buf scratch;
 	unsigned long rows, superseded_everywhere;
 	struct buf *err;
 	int failed;
@@ -89,124 +75,63 @@ static int put_batch(void *ctx, const struct batch *b)
 	return 0;
 }
 
-static void set_header(struct run *r, const struct strview *v, size_t n)
+/* on_header: the parse's header, every target's batches' and touch.csv's */
+static int on_header(void *ctx, const struct strview *v, size_t n, size_t index)
 {
-	layout_init(&r->lay, r->f->entity, v, n);
-	r->have_layout = 1;
-	for (size_t t = 0; t < r->s->ntargets; t++) {
+	struct run *r = ctx;
+
+	if (index > 0)
+		return 1;
+	for (size_t t = 0; t < r->s->ntargets; t++)
 		batch_set_header(&r->tr[t].w, v, n);
-		record_text(&r->text, v, n);
-		buf_add(&r->tr[t].touch, r->text.data, r->text.len);
-		buf_add(&r->tr[t].touch, "\n", 1);
-	}
+	r->have_header = 1;
+	return 0;
 }
 
-/* decide: one row for one target */
-static void decide(struct run *r, struct target_run *tr, uint64_t khash, uint64_t digest,
-		   const struct strview *v, size_t n, struct batch_origin origin, int *superseded)
+/* decide: one row (its line in the parse's batch) for one target */
+static void decide(struct run *r, struct target_run *tr, const struct batch_sum *sum,
+		   const char *line, struct batch_origin origin, int *superseded)
 {
-	struct known_entry *e = khash ? known_find(&tr->known, khash) : NULL;
+	struct known_entry *e = sum->khash ? known_find(&tr->known, sum->khash) : NULL;
 	const struct known_entry *trusted = e && !(e->flags & KNOWN_TWIN) ? e : NULL;
-	long long stamp = khash ? known_stamp_of(tr->scope.full_stamp, tr->scope.complete_stamp,
-						 trusted)
-				: 0;
+	long long stamp = sum->khash ? known_stamp_of(tr->scope.full_stamp,
+						      tr->scope.complete_stamp, trusted)
+				     : 0;
 
 	if (e)
 		e->flags |= KNOWN_SEEN;
-	if (khash && stamp > r->s->stamp) {
+	if (sum->khash && stamp > r->s->stamp) {
 		tr->st->n.superseded++;
 		return;
 	}
 	*superseded = 0;
-	if (r->f->diff && trusted && trusted->digest == digest) {
+	if (r->f->diff && trusted && trusted->digest == sum->digest) {
 		tr->st->n.unchanged++;
-		if (r->f->mode != MODE_FULL) {
-			record_text(&r->text, v, n);
-			buf_add(&tr->touch, r->text.data, r->text.len);
-			buf_add(&tr->touch, "\n", 1);
-		}
+		if (r->f->mode != MODE_FULL)
+			buf_add(&tr->touch, line, sum->len);
 		return;
 	}
 	tr->st->n.sent++;
-	if (batch_add(&tr->w, v, n, origin) < 0)
+	if (batch_stage_line(&tr->w, line, sum->len, origin) < 0 || batch_commit(&tr->w) < 0)
 		r->failed = 1;
 }
 
-/* decide_row: the ring's oldest row, for every target */
-static void decide_row(struct run *r)
+/* sift_rows: a batch's rows, by their sums (the parser's: lib/rowsum.h) */
+static void sift_rows(struct run *r, const char *csv, const struct batch_sum *sum,
+		      const struct batch_origin *origin, size_t rows)
 {
-	struct ring_row *rr = &r->ring[r->ring_out++ % RING];
-	int superseded = 1;
-
-	for (size_t t = 0; t < r->s->ntargets; t++)
-		decide(r, &r->tr[t], rr->khash, rr->digest, rr->v, rr->n, rr->origin, &superseded);
-	r->superseded_everywhere += superseded && rr->khash;
-}
-
-static void ring_drain(struct run *r)
-{
-	while (r->ring_out < r->ring_in && !r->failed)
-		decide_row(r);
-}
-
-/* in_batch: every field a view into the batch's text */
-static int in_batch(const struct run *r, const struct strview *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].len && (v[i].p < r->batch || v[i].p + v[i].len > r->batch_end))
-			return 0;
-	return 1;
-}
-
-static int on_record(void *ctx, const struct strview *v, size_t n, size_t index)
-{
-	struct run *r = ctx;
-	struct ring_row *rr;
-	struct batch_origin origin = {0, 0};
-
-	if (index == 0) {
-		if (!r->have_layout)
-			set_header(r, v, n);
-		return 0;
-	}
-	if (n != r->lay.ncols) {
-		buf_printf(r->err, "a batch row has %zu fields, its header %zu", n, r->lay.ncols);
-		r->failed = 1;
-		return 1;
-	}
-	if (index - 1 < r->norigin)
-		origin = r->origin[index - 1];
-	if (r->ring_in - r->ring_out == RING)
-		decide_row(r);
-	rr = &r->ring[r->ring_in++ % RING];
-	rr->khash = row_key(&r->lay, v, &r->key);
-	rr->digest = r->f->diff ? row_digest(&r->lay, v, &r->scratch) : 0;
-	rr->origin = origin;
-	if (n > rr->cap) {
-		rr->v = xreallocarray(rr->v, n, sizeof(*rr->v));
-		rr->cap = n;
-	}
-	rr->n = n;
-	if (in_batch(r, v, n)) {
-		/* the reader's views into the batch (a line without quotes): they last */
-		memcpy(rr->v, v, n * sizeof(*v));
-	} else {
-		/* the reader's own buffer, reused by the next row: copied */
-		buf_reset(&rr->bytes);
-		for (size_t i = 0; i < n; i++)
-			buf_add(&rr->bytes, v[i].p, v[i].len);
-		for (size_t i = 0, at = 0; i < n; at += v[i].len, i++)
-			rr->v[i] = (struct strview){rr->bytes.data + at, v[i].len};
-	}
-	r->rows++;
-	for (size_t t = 0; t < r->s->ntargets && rr->khash; t++) {
-		known_prefetch_index(&r->tr[t].known, rr->khash);
-		if (r->ring_in - r->ring_out > RING / 2) {
-			const struct ring_row *half = &r->ring[(r->ring_in - RING / 2) % RING];
-			known_prefetch_entry(&r->tr[t].known, half->khash);
+	for (size_t i = 0; i < rows && !r->failed; i++) {
+		int superseded = 1;
+		for (size_t t = 0; t < r->s->ntargets; t++) {
+			if (i + AHEAD < rows && sum[i + AHEAD].khash)
+				known_prefetch_index(&r->tr[t].known, sum[i + AHEAD].khash);
+			if (i + AHEAD / 2 < rows && sum[i + AHEAD / 2].khash)
+				known_prefetch_entry(&r->tr[t].known, sum[i + AHEAD / 2].khash);
+			decide(r, &r->tr[t], &sum[i], csv + sum[i].at, origin[i], &superseded);
 		}
+		r->superseded_everywhere += superseded && sum[i].khash;
 	}
-	return r->failed;
+	r->rows += rows;
 }
 
 /* --- absent keys --------------------------------------------------------- */
@@ -440,18 +365,21 @@ static int sift_batches(struct run *r, const char *outdir, unsigned long batches
 	pc.name = r->s->name;
 	for (unsigned seq = 1; seq <= batches && rc == 0 && !r->failed; seq++) {
 		struct batch_origin *origin = NULL;
+		struct batch_sum *sum = NULL;
 		size_t rows = 0;
 		buf_reset(&csv);
-		if (parcel_read_batch(&pc, seq, &csv, &origin, &rows, r->err) < 0) {
+		if (parcel_read_batch(&pc, seq, &csv, &origin, &rows, r->err) < 0 ||
+		    parcel_read_sums(&pc, seq, &csv, rows, &sum, r->err) < 0) {
 			rc = -1;
-			break;
+		} else if (!r->have_header) {
+			/* the header: the line before the first row (read_sums checked it is one) */
+			rc = each_record(csv.data, sum[0].at, on_header, r, r->err);
+			for (size_t t = 0; t < r->s->ntargets; t++)
+				buf_add(&r->tr[t].touch, csv.data, sum[0].at);
 		}
-		r->origin = origin;
-		r->norigin = rows;
-		r->batch = csv.data;
-		r->batch_end = csv.data + csv.len;
-		rc = each_record(csv.data, csv.len, on_record, r, r->err);
-		ring_drain(r); /* its origins are this batch's */
+		if (rc == 0)
+			sift_rows(r, csv.data, sum, origin, rows);
+		free(sum);
 		free(origin);
 	}
 	buf_release(&csv);
@@ -479,12 +407,8 @@ static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, cons
 	r.l = l;
 	r.f = s->f;
 	r.err = err;
-	buf_init(&r.key, BUF_NOCAP);
 	buf_init(&r.scratch, BUF_NOCAP);
-	buf_init(&r.text, BUF_NOCAP);
 	r.tr = xcalloc(s->ntargets, sizeof(*r.tr));
-	for (size_t i = 0; i < RING; i++)
-		buf_init(&r.ring[i].bytes, BUF_NOCAP);
 	for (size_t i = 0; i < s->ntargets; i++) {
 		struct target_run *tr = &r.tr[i];
 		const struct target *t = conf_target(c, s->t[i].name);
@@ -547,15 +471,7 @@ out:
 		buf_release(&r.tr[i].touch);
 	}
 	free(r.tr);
-	for (size_t i = 0; i < RING; i++) {
-		buf_release(&r.ring[i].bytes);
-		free(r.ring[i].v);
-	}
-	if (r.have_layout)
-		layout_release(&r.lay);
-	buf_release(&r.key);
 	buf_release(&r.scratch);
-	buf_release(&r.text);
 	return rc;
 }
 

@@ -46,7 +46,7 @@ def hash64(b):
 
 
 def digest(values):
-    """sift/digest.h: the value columns as name=value, sorted by name, joined by 0x1f."""
+    """lib/rowsum.h: the value columns as name=value, sorted by name, joined by 0x1f."""
     return hash64("\x1f".join("%s=%s" % kv for kv in sorted(values.items())).encode())
 
 

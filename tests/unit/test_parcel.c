@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "parse/parcel.h"
@@ -8,10 +10,12 @@
 
 static const char csv1[] = "sku,source_code,quantity,status\nAB-1,default,4,1\nAB-2,default,5,1\n";
 static const struct batch_origin lines1[] = {{2, 1}, {7, 2}};
+/* the rows' lines: the header is 32 bytes, each row 17 */
+static const struct batch_sum sums1[] = {{11, 21, 32, 17}, {12, 22, 49, 17}};
 
 static void put_one(const char *name)
 {
-	struct batch b = {1, csv1, sizeof(csv1) - 1, 2, lines1};
+	struct batch b = {1, csv1, sizeof(csv1) - 1, 2, lines1, sums1};
 
 	assert_int_equal(parcel_put_batch(test_dir, name, &b, 1), 0);
 }
@@ -96,7 +100,7 @@ static void test_links_and_damaged_indices_are_refused(void **state)
 
 static void test_batches_above_keep_are_removed(void **state)
 {
-	struct batch b = {1, csv1, sizeof(csv1) - 1, 2, lines1};
+	struct batch b = {1, csv1, sizeof(csv1) - 1, 2, lines1, sums1};
 	char *path;
 
 	(void)state;
@@ -111,10 +115,69 @@ static void test_batches_above_keep_are_removed(void **state)
 	path = parcel_lines_path(test_dir, "x*[.csv", 3);
 	assert_int_equal(access(path, F_OK), -1);
 	free(path);
+	path = parcel_sums_path(test_dir, "x*[.csv", 3);
+	assert_int_equal(access(path, F_OK), -1);
+	free(path);
+	path = parcel_sums_path(test_dir, "x*[.csv", 1);
+	assert_int_equal(access(path, F_OK), 0);
+	free(path);
 	parcel_remove_batches(test_dir, "x*[.csv", 0);
 	path = parcel_batch_path(test_dir, "x*[.csv", 1);
 	assert_int_equal(access(path, F_OK), -1);
 	free(path);
+}
+
+/* put_sums: sums of batch 1 of "s.csv" as a parser child could write them */
+static void put_sums(const struct batch_sum *s, size_t n)
+{
+	char *path = parcel_sums_path(test_dir, "s.csv", 1);
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(s, sizeof(*s), n, f), n);
+	fclose(f);
+	free(path);
+}
+
+static void test_sums_are_read_back_only_when_they_fit_the_batch(void **state)
+{
+	struct parcel p = {.dir = test_dir, .name = "s.csv"};
+	struct batch_origin *origin = NULL;
+	struct batch_sum *sum = NULL;
+	struct buf csv = BUF_INIT(BUF_NOCAP), err = BUF_INIT(1024);
+	size_t rows = 0;
+	/* each a child's lie the sift would otherwise read past its batch with */
+	static const struct batch_sum gap[] = {{1, 1, 32, 16}, {2, 2, 49, 17}};
+	static const struct batch_sum past_end[] = {{1, 1, 32, 17}, {2, 2, 49, 4000000000u}};
+	static const struct batch_sum far[] = {{1, 1, 4000000000u, 17}, {2, 2, 49, 17}};
+	static const struct batch_sum in_header[] = {{1, 1, 0, 32}, {2, 2, 32, 34}};
+	static const struct batch_sum short_end[] = {{1, 1, 32, 17}, {2, 2, 49, 10}};
+
+	(void)state;
+	put_one("s.csv");
+	assert_int_equal(parcel_read_batch(&p, 1, &csv, &origin, &rows, &err), 0);
+	assert_int_equal(parcel_read_sums(&p, 1, &csv, rows, &sum, &err), 0);
+	assert_true(sum[1].khash == 12 && sum[1].digest == 22);
+	assert_memory_equal(csv.data + sum[1].at, "AB-2,default,5,1\n", sum[1].len);
+	put_sums(sums1, 1); /* a whole number of sums, not the batch's rows */
+	assert_int_equal(parcel_read_sums(&p, 1, &csv, rows, &sum, &err), -1);
+	assert_non_null(strstr(buf_cstr(&err), "damaged"));
+	put_sums(gap, 2);
+	assert_int_equal(parcel_read_sums(&p, 1, &csv, rows, &sum, &err), -1);
+	put_sums(past_end, 2);
+	assert_int_equal(parcel_read_sums(&p, 1, &csv, rows, &sum, &err), -1);
+	put_sums(far, 2);
+	assert_int_equal(parcel_read_sums(&p, 1, &csv, rows, &sum, &err), -1);
+	put_sums(in_header, 2);
+	assert_int_equal(parcel_read_sums(&p, 1, &csv, rows, &sum, &err), -1);
+	put_sums(short_end, 2);
+	buf_reset(&err);
+	assert_int_equal(parcel_read_sums(&p, 1, &csv, rows, &sum, &err), -1);
+	assert_non_null(strstr(buf_cstr(&err), "do not fit their batch"));
+	free(sum);
+	free(origin);
+	buf_release(&csv);
+	buf_release(&err);
 }
 
 int main(void)
@@ -126,6 +189,8 @@ int main(void)
 					    tmpdir_setup, tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(test_batches_above_keep_are_removed, tmpdir_setup,
 					    tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_sums_are_read_back_only_when_they_fit_the_batch,
+					    tmpdir_setup, tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,12 +3,16 @@
 #include "lib/conf.h"
 #include "lib/loadconf.h"
 #include "lib/pipeline.h"
+#include "lib/rowsum.h"
 #include "testutil.h"
+#include "util/keyset.h"
 
 struct sink {
 	struct buf batches, problems, messages;
 	unsigned long lines[64];
 	size_t nlines;
+	struct batch_sum sums[64];
+	size_t nsums;
 };
 
 static int on_batch(void *ctx, const struct batch *b)
@@ -19,6 +23,8 @@ static int on_batch(void *ctx, const struct batch *b)
 	buf_add(&s->batches, b->csv, b->len);
 	for (size_t i = 0; i < b->rows && s->nlines < 64; i++)
 		s->lines[s->nlines++] = b->origin[i].line;
+	for (size_t i = 0; b->sum && i < b->rows && s->nsums < 64; i++)
+		s->sums[s->nsums++] = b->sum[i];
 	return 0;
 }
 
@@ -38,6 +44,7 @@ static void on_message(void *ctx, const char *msg)
 }
 
 static struct conf *conf;
+static int row_sums; /* run's lim.row_sums */
 
 #define COMMERCE "[commerce]\nurl = https://shop.example.com\ntoken_file = /t\n"
 
@@ -52,7 +59,9 @@ static int setup(void **state)
 		"map.status = Qty | number(\",\", \".\") | instock\n"
 		"[feed plain]\ndir = in\nentity = stock_sources\n"
 		"[feed skip]\ndir = in\nentity = stock_sources\nvalidation = skip-errors\n"
-		"allowed_errors = 10\n";
+		"allowed_errors = 10\n"
+		"[feed seq]\ndir = in/s\nentity = stock_sources\nvalidation = skip-errors\n"
+		"allowed_errors = 10\nmode = full\nsequence = stock\ndiff = yes\n";
 	char *path = TMPFILE(ini);
 	struct buf err = BUF_INIT(BUF_NOCAP);
 
@@ -89,6 +98,7 @@ static struct pipeline_result run(const char *name, const char *text, size_t len
 	buf_init(&s->messages, BUF_NOCAP);
 	pipeline_default_limits(&lim);
 	lim.batch_rows = batch_rows;
+	lim.row_sums = row_sums;
 	p = pipeline_new(conf_feed(conf, name), &lim, &sk);
 	pipeline_hint_size(p, len);
 	while (off < len) {
@@ -304,6 +314,42 @@ static void test_key_index_is_sized_once_and_small(void **state)
 	buf_release(&s.messages);
 }
 
+static void test_sequence_keys_compare_without_case_and_rows_are_summed(void **state)
+{
+	static const char text[] = "sku,source_code,quantity,status\nSKU-1,default,5,1\n"
+				   "sku-1,default,6,1\nSKU-2,default,0,0\n";
+	const char *dup = "3|sku|sku-1|duplicate of line 2 (same sku and source_code)\n";
+	struct sink s;
+	struct pipeline_result r;
+
+	(void)state;
+	/* the key store knows SKU-1 and sku-1 as one key: so does a sequence's parse */
+	row_sums = 1;
+	r = run("seq", text, sizeof(text) - 1, 4096, &s, 10);
+	row_sums = 0;
+	assert_int_equal(r.rows_ok, 2);
+	assert_string_equal(buf_cstr(&s.problems), dup);
+	/* each row's sum: the store's key hash and digest, and where its line is */
+	assert_int_equal(s.nsums, 2);
+	assert_true(s.sums[0].khash == key_hash("default,SKU-1", 13));
+	assert_true(s.sums[0].khash == key_hash("default,sku-1", 13));
+	assert_true(s.sums[0].digest == hash64("quantity=5\x1fstatus=1", 19));
+	assert_true(s.sums[1].khash == key_hash("default,sku-2", 13));
+	assert_true(s.sums[1].digest == hash64("quantity=0\x1fstatus=0", 19));
+	assert_int_equal(s.sums[1].at, strlen("sku,source_code,quantity,status\nSKU-1,default,5,1\n"));
+	assert_int_equal(s.sums[1].len, strlen("SKU-2,default,0,0\n"));
+	sink_release(&s);
+	/* a feed outside a sequence keeps its keys' case; no sums unless asked */
+	r = run("skip", text, sizeof(text) - 1, 4096, &s, 10);
+	assert_int_equal(r.rows_ok, 3);
+	assert_int_equal(s.nsums, 0);
+	sink_release(&s);
+	r = run("seq", text, sizeof(text) - 1, 4096, &s, 10);
+	assert_string_equal(buf_cstr(&s.problems), dup);
+	assert_int_equal(s.nsums, 0);
+	sink_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_a_duplicate_is_told_before_the_next_row_s_problems),
 		cmocka_unit_test(test_header_only_is_accepted_with_a_message),
 		cmocka_unit_test(test_key_index_is_sized_once_and_small),
+		cmocka_unit_test(test_sequence_keys_compare_without_case_and_rows_are_summed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,7 +5,7 @@
 #include "queue/keys.h"
 #include "queue/ledger.h"
 #include "queue/ledger_rows.h"
-#include "sift/digest.h"
+#include "lib/rowsum.h"
 #include "sift/known.h"
 #include "util/keyset.h"
 #include "testledger.h"
