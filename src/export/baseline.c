@@ -440,7 +440,7 @@ enum baseline_status baseline_fill(const struct conf *c, struct ledger *l, const
 		json_decref(answer);
 		/* in hash order the store's pages are touched in order (keys_put) */
 		qsort(pg.e, pg.n, sizeof(*pg.e), by_hash);
-		if (pg.n && keys_put(l, scope.id, pg.e, pg.n, NULL) < 0) {
+		if (pg.n && keys_put(l, scope.id, pg.e, pg.n, NULL, -1) < 0) {
 			buf_addstr(err, "the key store could not be written");
 			rc = BASELINE_LEDGER;
 			goto out;

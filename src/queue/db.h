@@ -29,6 +29,7 @@ enum { DB_ERROR = -1, DB_DONE = 0, DB_ROW = 1 };
 enum db_sql {
 	DBQ_KEYS_PUT, /* upsert of a key: ?scope ?key ?khash ?digest ?stamp ?in_full ?header ?row */
 	DBQ_KEYS_PUT_RECENT,  /* the same into keys_recent, unless keys holds a newer stamp */
+	DBQ_KEYS_PUT_RECENT_PROVEN, /* the same, keys known to hold no newer stamp */
 	DBQ_KEYS_FOLD,	      /* keys_recent's rows of scope ?1 upserted into keys */
 	DBQ_KEYS_LOAD,	      /* a scope's briefs by khash: ?1 scope */
 	DBQ_KEYS_MARK_FULL,   /* every key of a scope held by the full: ?1 scope */

@@ -174,6 +174,13 @@ static const char *const dialect[DBQ_N] = {
 	"header = excluded.header, row = excluded.row, "
 	"in_full = GREATEST(keys_recent.in_full, excluded.in_full) "
 	"WHERE excluded.stamp >= keys_recent.stamp",
+    [DBQ_KEYS_PUT_RECENT_PROVEN] =
+	"INSERT INTO keys_recent (scope, key, khash, digest, stamp, in_full, header, row) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (scope, khash) DO UPDATE SET "
+	"key = excluded.key, digest = excluded.digest, stamp = excluded.stamp, "
+	"header = excluded.header, row = excluded.row, "
+	"in_full = GREATEST(keys_recent.in_full, excluded.in_full) "
+	"WHERE excluded.stamp >= keys_recent.stamp",
     [DBQ_KEYS_FOLD] =
 	"INSERT INTO keys (scope, key, khash, digest, stamp, in_full, header, row) "
 	"SELECT scope, key, khash, digest, stamp, in_full, header, row FROM keys_recent "

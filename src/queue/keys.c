@@ -262,18 +262,25 @@ static int to_recent(struct ledger *l, long long scope, size_t n)
 }
 
 int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n,
-	     long long *gen_before)
+	     long long *gen_before, long long proven)
 {
 	struct db_stmt *st = NULL;
+	long long before = -1;
 	int ok, recent = 0;
+	enum db_sql q;
 
 	pthread_mutex_lock(&l->lock);
 	/* the generation first: its row lock orders every writer of the scope (another
 	   node's fold included) before anything is read */
-	ok = db_begin(l->db) == 0 && bump(l, scope, gen_before) == 0 &&
-	     (recent = to_recent(l, scope, n)) >= 0 &&
-	     (st = db_prepare(l->db, db_sql(l->db, recent ? DBQ_KEYS_PUT_RECENT : DBQ_KEYS_PUT))) !=
-		 NULL;
+	ok = db_begin(l->db) == 0 && bump(l, scope, &before) == 0 &&
+	     (recent = to_recent(l, scope, n)) >= 0;
+	if (gen_before)
+		*gen_before = before;
+	/* a recent row is never older than its key's row in keys: looked up, unless the
+	   caller's copy of this very generation showed it (a night's 20,000 look-ups) */
+	q = !recent ? DBQ_KEYS_PUT : proven >= 0 && before == proven ? DBQ_KEYS_PUT_RECENT_PROVEN
+								     : DBQ_KEYS_PUT_RECENT;
+	ok = ok && (st = db_prepare(l->db, db_sql(l->db, q))) != NULL;
 	for (size_t i = 0; ok && i < n; i++) {
 		db_bind_int64(st, 1, scope);
 		db_bind_text(st, 2, e[i].key);

@@ -72,10 +72,13 @@ struct key_entry {
  * many sorts them first (keys_hash). gen_before (NULL: not wanted) gets the
  * scope's generation as this write found it (it leaves it one higher): a copy
  * of the scope kept in memory at that generation can take the same change.
+ * proven: the generation at which such a copy showed no row of e older than
+ * its key's entry (sift/known.h: known_proves), or -1; when the store is still
+ * there, rows go in without looking up each key's stored stamp first.
  * 0 or -1.
  */
 int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_t n,
-	     long long *gen_before);
+	     long long *gen_before, long long proven);
 /* keys_hash: the hash a key's text is stored under: of its text with ASCII letters in
    lower case, as Commerce compares keys (0 never: 1 instead) */
 uint64_t keys_hash(const char *key);

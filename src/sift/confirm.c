@@ -93,7 +93,7 @@ static int put(struct ledger *l, long long scope, const struct key_entry *e, siz
 {
 	long long gen;
 
-	if (keys_put(l, scope, e, n, &gen) < 0)
+	if (keys_put(l, scope, e, n, &gen, known_proves(scope, e, n)) < 0)
 		return -1;
 	known_stored(scope, gen, e, n);
 	return 0;

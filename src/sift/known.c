@@ -367,6 +367,29 @@ void known_stored(long long scope, long long gen_before, const struct key_entry 
 	free(fresh);
 }
 
+long long known_proves(long long scope, const struct key_entry *e, size_t n)
+{
+	struct slot *sl;
+	long long gen = -1;
+
+	pthread_mutex_lock(&slots_lock);
+	sl = slot_of(scope);
+	for (size_t i = 0; sl && i <= n; i++) {
+		const struct known_entry *ke;
+		if (i == n) {
+			gen = sl->k.gen;
+			break;
+		}
+		if (e[i].stamp < 0 || e[i].stamp >= UINT32_MAX)
+			break; /* not a stamp the table can tell apart */
+		ke = known_find(&sl->k, e[i].khash ? e[i].khash : keys_hash(e[i].key));
+		if (ke && ((ke->flags & KNOWN_TWIN) || ke->stamp > (uint32_t)e[i].stamp))
+			break;
+	}
+	pthread_mutex_unlock(&slots_lock);
+	return gen;
+}
+
 void known_marked(long long scope, long long gen_before, int marked, const uint64_t *lacking,
 		  size_t n)
 {

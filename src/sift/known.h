@@ -56,6 +56,10 @@ void known_keep(struct known *k);
 /* known_stored: keys_put's n rows, written at generation gen_before, applied to the
    scope's kept table (dropped when it is not at gen_before). */
 void known_stored(long long scope, long long gen_before, const struct key_entry *e, size_t n);
+/* known_proves: the generation of the scope's kept table when it shows no row of e older
+   than its key's entry (a write of e at that generation needs no look-up: keys_put's
+   proven), else -1. */
+long long known_proves(long long scope, const struct key_entry *e, size_t n);
 /* known_marked: keys_full_done's marks (marked: its return), as known_stored. */
 void known_marked(long long scope, long long gen_before, int marked, const uint64_t *lacking,
 		  size_t n);

@@ -22,7 +22,7 @@ static void put(struct ledger *l, long long sc, const char *key, const char *row
 	struct key_entry e = {
 	    .key = key, .digest = 1, .stamp = stamp, .header = HEADER, .row = row};
 
-	assert_int_equal(keys_put(l, sc, &e, 1, NULL), 0);
+	assert_int_equal(keys_put(l, sc, &e, 1, NULL, -1), 0);
 }
 
 /* what picture_each gave: "key=row@stamp/partner;" */

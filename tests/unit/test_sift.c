@@ -91,8 +91,8 @@ static void test_the_store_keeps_the_newest_and_a_snapshot_marks_what_it_held(vo
 	assert_int_equal(keys_scope(l, "acme", "stock", "default", &s), 0);
 	assert_int_equal(keys_scope(l, "acme", "stock", "default", &again), 0);
 	assert_int_equal(s.id, again.id);
-	assert_int_equal(keys_put(l, s.id, e, 3, NULL), 0);
-	assert_int_equal(keys_put(l, s.id, &older, 1, NULL), 0); /* older than what is stored: kept */
+	assert_int_equal(keys_put(l, s.id, e, 3, NULL, -1), 0);
+	assert_int_equal(keys_put(l, s.id, &older, 1, NULL, -1), 0); /* older than what is stored: kept */
 	assert_int_equal(keys_count(l, s.id), 3);
 	assert_int_equal(known_load(&k, l, s.id), 0);
 	assert_int_equal(k.n, 3);
@@ -176,12 +176,12 @@ static void test_a_kept_table_takes_the_stores_writes_and_is_read_again_after_on
 			e[i] = (struct key_entry){keys[i], keys_hash(keys[i]), 100 + (uint64_t)round,
 						  100 + round, 1, "h", rows[i]};
 		}
-		assert_int_equal(keys_put(l, s.id, e, 100, &gen), 0);
+		assert_int_equal(keys_put(l, s.id, e, 100, &gen, -1), 0);
 		known_stored(s.id, gen, e, 100);
 	}
 	/* one row older than the stored one is left, as the store leaves it */
 	later.stamp = 50;
-	assert_int_equal(keys_put(l, s.id, &later, 1, &gen), 0);
+	assert_int_equal(keys_put(l, s.id, &later, 1, &gen, -1), 0);
 	known_stored(s.id, gen, &later, 1);
 	lacking[0] = keys_hash("default,K3");
 	lacking[1] = keys_hash("default,K140");
@@ -202,7 +202,7 @@ static void test_a_kept_table_takes_the_stores_writes_and_is_read_again_after_on
 	assert_int_equal(known_reads(), reads); /* not read again */
 	known_keep(&k);
 	/* a write it did not see (another process: dropgate baseline) */
-	assert_int_equal(keys_put(l, s.id, &outside, 1, NULL), 0);
+	assert_int_equal(keys_put(l, s.id, &outside, 1, NULL, -1), 0);
 	assert_int_equal(known_take(&k, l, s.id, gen_of(l)), 0);
 	assert_int_equal(known_reads(), reads + 1);
 	assert_int_equal(k.n, 151);
@@ -210,8 +210,8 @@ static void test_a_kept_table_takes_the_stores_writes_and_is_read_again_after_on
 	known_keep(&k);
 	/* a write it saw after one it missed: dropped, not patched */
 	outside.key = "default,OUT2";
-	assert_int_equal(keys_put(l, s.id, &outside, 1, NULL), 0);
-	assert_int_equal(keys_put(l, s.id, &later, 1, &gen), 0);
+	assert_int_equal(keys_put(l, s.id, &outside, 1, NULL, -1), 0);
+	assert_int_equal(keys_put(l, s.id, &later, 1, &gen, -1), 0);
 	known_stored(s.id, gen, &later, 1);
 	assert_int_equal(known_take(&k, l, s.id, gen_of(l)), 0);
 	assert_int_equal(known_reads(), reads + 2);
@@ -273,7 +273,7 @@ static void put_n(struct ledger *l, long long scope, int from, int n, long long 
 		snprintf(rows[i], 32, "default,K%d,%d,1", from + i, v);
 		e[i] = (struct key_entry){keys[i], 0, (uint64_t)v, stamp, in_full, "h", rows[i]};
 	}
-	assert_int_equal(keys_put(l, scope, e, (size_t)n, NULL), 0);
+	assert_int_equal(keys_put(l, scope, e, (size_t)n, NULL, -1), 0);
 	free(keys);
 	free(rows);
 	free(e);
@@ -340,9 +340,65 @@ static void test_a_small_write_goes_to_the_recent_rows_and_every_reader_sees_it(
 	ledger_close(l);
 }
 
+/* one_put: key K<i> at stamp, through keys_put with proven; the generation it found */
+static long long one_put(struct ledger *l, long long scope, int i, long long stamp,
+			 long long proven)
+{
+	char key[32], row[32];
+	struct key_entry e = {key, 0, 7, stamp, 0, "h", row};
+	long long gen = -1;
+
+	snprintf(key, sizeof(key), "default,K%d", i);
+	snprintf(row, sizeof(row), "default,K%d,7,1", i);
+	assert_int_equal(keys_put(l, scope, &e, 1, &gen, proven), 0);
+	return gen;
+}
+
+static void test_a_write_the_kept_table_proves_goes_in_without_a_look_up(void **state)
+{
+	struct ledger *l = open_here();
+	struct key_scope s;
+	struct known k;
+	struct key_entry newer = {"default,K1", 0, 9, 200, 0, "h", "default,K1,9,1"};
+	struct key_entry older = newer;
+	struct seen_entry se;
+	long long proven, gen;
+
+	(void)state;
+	known_forget();
+	assert_int_equal(keys_scope(l, "acme", "stock", "default", &s), 0);
+	put_n(l, s.id, 0, 100, 100, 1, 1);
+	assert_int_equal(known_take(&k, l, s.id, gen_of(l)), 0);
+	known_keep(&k);
+	/* a row newer than its key's entry: proven at the store's generation, and put */
+	proven = known_proves(s.id, &newer, 1);
+	assert_int_equal(proven, gen_of(l));
+	assert_int_equal(keys_put(l, s.id, &newer, 1, &gen, proven), 0);
+	known_stored(s.id, gen, &newer, 1);
+	assert_int_equal(number(l, "SELECT count(*) FROM keys_recent"), 1);
+	/* one older than its entry: no proof */
+	older.key = "default,K50";
+	older.stamp = 50;
+	assert_int_equal(known_proves(s.id, &older, 1), -1);
+	/* a proof of another generation than the store's is not used: looked up, left */
+	one_put(l, s.id, 50, 50, gen_of(l) - 1);
+	assert_int_equal(keys_get(l, s.id, keys_hash("default,K50"), got_entry, &se), 0);
+	assert_int_equal(se.stamp, 100);
+	/* one of the store's generation is trusted (so only the kept table gives one): the
+	   older row goes in, which shows the look-up was left out */
+	one_put(l, s.id, 60, 50, gen_of(l));
+	assert_int_equal(keys_get(l, s.id, keys_hash("default,K60"), got_entry, &se), 0);
+	assert_int_equal(se.stamp, 50);
+	known_forget();
+	ledger_close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_a_write_the_kept_table_proves_goes_in_without_a_look_up, tmpdir_setup,
+		tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_a_small_write_goes_to_the_recent_rows_and_every_reader_sees_it, tmpdir_setup,
 		tmpdir_teardown),
