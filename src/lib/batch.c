@@ -150,17 +150,19 @@ static void drop_staged(struct batch_writer *w)
 	}
 }
 
-int batch_stage(struct batch_writer *w, const struct strview *values, size_t n,
-		struct batch_origin origin)
+/* stage_at: where the next staged row starts (the staged one dropped, the header first) */
+static size_t stage_at(struct batch_writer *w)
 {
-	size_t at;
-
 	drop_staged(w);
 	if (w->data.len == 0)
 		buf_add(&w->data, w->header.data, w->header.len);
-	at = w->data.len;
-	if (format_line(&w->data, values, n) < 0 ||
-	    w->header.len + (w->data.len - at) > w->max_bytes) {
+	return w->data.len;
+}
+
+/* staged: the row at `at` to the data's end, unless it alone is over max_bytes */
+static int staged(struct batch_writer *w, size_t at, int ok, struct batch_origin origin)
+{
+	if (!ok || w->header.len + (w->data.len - at) > w->max_bytes) {
 		buf_truncate(&w->data, at);
 		return -1;
 	}
@@ -171,24 +173,22 @@ int batch_stage(struct batch_writer *w, const struct strview *values, size_t n,
 	return 0;
 }
 
+int batch_stage(struct batch_writer *w, const struct strview *values, size_t n,
+		struct batch_origin origin)
+{
+	size_t at = stage_at(w);
+
+	return staged(w, at, format_line(&w->data, values, n) == 0, origin);
+}
+
 int batch_stage_line(struct batch_writer *w, const char *line, size_t len,
 		     struct batch_origin origin)
 {
-	size_t at;
+	size_t at = stage_at(w);
 
-	drop_staged(w);
-	if (w->data.len == 0)
-		buf_add(&w->data, w->header.data, w->header.len);
-	at = w->data.len;
-	if (w->header.len + len > w->max_bytes || buf_add(&w->data, line, len) < 0) {
-		buf_truncate(&w->data, at);
-		return -1;
-	}
-	w->staged_at = at;
-	w->has_staged = 1;
-	w->staged = origin;
-	w->staged_sum.khash = w->staged_sum.digest = 0;
-	return 0;
+	return staged(w, at,
+		      w->header.len + len <= w->max_bytes && buf_add(&w->data, line, len) == 0,
+		      origin);
 }
 
 int batch_commit(struct batch_writer *w)

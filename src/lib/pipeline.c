@@ -28,8 +28,8 @@ struct pipeline {
 	struct batch_writer bw;
 	struct keyset keys;
 	struct map_row mrow;
-	struct reject rj;    /* problems, messages, and whether the file is rejected */
-	struct columns cols; /* the header, and the Commerce columns made of it */
+	struct reject rj;      /* problems, messages, and whether the file is rejected */
+	struct columns cols;   /* the header, and the Commerce columns made of it */
 	struct row_layout lay; /* a sequence's batches' header: its keys, the rows' sums */
 	int have_lay;
 	struct buf sum; /* their scratch */

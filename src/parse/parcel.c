@@ -210,7 +210,8 @@ int parcel_read_sums(const struct parcel *p, unsigned seq, const struct buf *csv
 		if (s[i].at != at || at == 0 || at >= csv->len || s[i].len == 0 ||
 		    s[i].len > csv->len - at || csv->data[at - 1] != '\n' ||
 		    csv->data[at + s[i].len - 1] != '\n') {
-			buf_printf(err, "the sums %s do not fit their batch (row %zu)", path, i + 1);
+			buf_printf(err, "the sums %s do not fit their batch (row %zu)", path,
+				   i + 1);
 			goto out;
 		}
 		at += s[i].len;

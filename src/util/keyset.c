@@ -71,7 +71,8 @@ uint64_t hash64(const void *p, size_t len)
 		whole += 8;
 	}
 	if (len)
-		h = (h ^ mix64(tail(s, len, whole) ^ 0x5555555555555555ULL)) * 0x9e3779b97f4a7c15ULL;
+		h = (h ^ mix64(tail(s, len, whole) ^ 0x5555555555555555ULL)) *
+		    0x9e3779b97f4a7c15ULL;
 	return mix64(h);
 }
 

@@ -93,7 +93,8 @@ static void check_accepted(json_t *r)
 	if (state == NULL || rows < 0 || rejected < 0 || rejected > rows ||
 	    !json_is_integer(json_object_get(r, "batches")))
 		abort();
-	json_array_foreach(msgs, i, m) {
+	json_array_foreach(msgs, i, m)
+	{
 		if (json_string_value(m) == NULL)
 			abort();
 		sink_bytes += strlen(json_string_value(m));
@@ -102,7 +103,7 @@ static void check_accepted(json_t *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_in in = { data, size };
+	struct fuzz_in in = {data, size};
 	unsigned which = fuzz_take(&in) % 5;
 	struct buf err = BUF_INIT(BUF_NOCAP);
 	struct strlist members = STRLIST_INIT;
