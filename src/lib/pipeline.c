@@ -8,13 +8,13 @@
 #include "lib/conf.h"
 #include "lib/csvin.h"
 #include "lib/decode.h"
+#include "lib/dupkeys.h"
 #include "lib/entity.h"
 #include "lib/mapping.h"
 #include "lib/pipeline.h"
 #include "lib/profile.h"
 #include "lib/reject.h"
 #include "lib/rowsum.h"
-#include "util/keyset.h"
 #include "util/strlist.h"
 #include "util/xalloc.h"
 
@@ -26,23 +26,16 @@ struct pipeline {
 	struct csvin *csv; /* NULL for XML: rows come through pipeline_put_row */
 	struct csvin_opts copts;
 	struct batch_writer bw;
-	struct keyset keys;
+	struct dupkeys dup;
 	struct map_row mrow;
 	struct reject rj;      /* problems, messages, and whether the file is rejected */
 	struct columns cols;   /* the header, and the Commerce columns made of it */
 	struct row_layout lay; /* a sequence's batches' header: its keys, the rows' sums */
 	int have_lay;
 	struct buf sum; /* their scratch */
-	struct buf msg, key, tmp;
-	struct buf dup_msg; /* settle_pending's own: it may run while msg holds another */
+	struct buf msg, tmp;
 
 	int have_header;
-	/* The duplicate index keeps one number a row: the line plus the lines of
-	   the members before it, so that "duplicate of" can name member and line. */
-	struct strlist member_names;
-	uint32_t *member_base;	    /* first number of each member, by index - 1 */
-	uint32_t line_base;	    /* this member's */
-	unsigned long member_lines; /* the highest line seen in this member */
 
 	unsigned long long total_bytes, fed_bytes;
 	int sized;
@@ -54,9 +47,6 @@ struct pipeline {
 	int dec_pending; /* the decoder holds invalid bytes not yet told */
 	unsigned long pend_line;
 	uint64_t pend_hash;
-	const char *pend_column;
-	struct buf pend_shown;
-	size_t key_shown;    /* the key column a duplicate is told by */
 	struct profile prof; /* off unless pipeline_profile_start */
 };
 
@@ -92,13 +82,8 @@ static int take_header(struct pipeline *p, const struct csvin_row *row)
 	int rc = columns_take_header(&p->cols, p->feed, row->fields, row->n, row->line,
 				     decoder_encoding(p->dec), &p->rj);
 
-	/* the report shows the key column that varies: sku, not source_code */
-	if (rc >= 0 && p->cols.nkey) {
-		p->key_shown = p->cols.key_cols[0];
-		if (p->cols.nkey > 1 &&
-		    strcmp(p->cols.out_names[p->cols.key_cols[0]], "source_code") == 0)
-			p->key_shown = p->cols.key_cols[1];
-	}
+	if (rc >= 0)
+		dupkeys_header(&p->dup, &p->cols);
 
 	if (rc == 1) { /* the first header: the batches' */
 		struct strview *names = xcalloc(p->cols.nout, sizeof(*names));
@@ -218,42 +203,11 @@ static int on_row(void *ctx, const struct csvin_row *row);
 static void stage_row(struct pipeline *p, const struct csvin_row *row, const struct strview *vals)
 {
 	const struct columns *cols = &p->cols;
-	int empty = 1;
 
 	p->pend_line = row->line;
-	p->pend_hash = 0;
 	p->pend_staged = 0;
-	if (cols->nkey) {
-		size_t c = p->key_shown;
-		struct strview shown;
-
-		if (p->have_lay) {
-			/* a sequence's keys compare as its key store's do, without case
-			   (lib/rowsum.h): the store knows SKU-1 and sku-1 as one key */
-			p->pend_hash = row_key_hash(&p->lay, vals, &p->sum);
-			empty = p->pend_hash == 0;
-		} else {
-			buf_reset(&p->key);
-			for (size_t k = 0; k < cols->nkey; k++) {
-				const struct strview *v = &vals[cols->key_cols[k]];
-				empty &= v->len == 0;
-				buf_add(&p->key, v->p, v->len);
-				buf_addch(&p->key, '\x1f');
-			}
-			if (!empty)
-				p->pend_hash = keyset_hash(p->key.data, p->key.len);
-		}
-		if (!empty) {
-			keyset_prefetch(&p->keys, p->pend_hash);
-			shown = cols->out_src[c] >= 0 && (size_t)cols->out_src[c] < row->n
-				    ? row->fields[cols->out_src[c]]
-				    : vals[c];
-			buf_reset(&p->pend_shown);
-			buf_add(&p->pend_shown, shown.p, shown.len);
-			p->pend_column =
-			    cols->out_source[c] ? cols->out_source[c] : cols->out_names[c];
-		}
-	}
+	p->pend_hash = dupkeys_hash(&p->dup, cols, p->have_lay ? &p->lay : NULL, row->fields,
+				    row->n, vals, &p->sum);
 	profile_mark(&p->prof, PROF_KEYS);
 	if (!p->rj.file_rejected && !p->failed) {
 		struct batch_origin o = {(uint32_t)row->line, p->rj.member};
@@ -280,35 +234,17 @@ static void settle_pending(struct pipeline *p)
 {
 	const struct columns *cols = &p->cols;
 	int row_problems = p->rj.row_problems; /* the next row's, when it is in hand */
-	uint32_t first = 0;
+	const char *dup = NULL;
 
 	if (!p->pending)
 		return;
 	p->pending = 0;
 	if (p->pend_hash)
-		first = keyset_insert_hash(&p->keys, p->pend_hash,
-					   p->line_base + (uint32_t)p->pend_line);
+		dup = dupkeys_insert(&p->dup, p->pend_hash, p->pend_line, cols);
 	profile_mark(&p->prof, PROF_KEYS);
-	if (first) {
-		struct strview shown = {buf_cstr(&p->pend_shown), p->pend_shown.len};
-		buf_reset(&p->dup_msg);
-		if (p->member_names.n == 0) {
-			buf_printf(&p->dup_msg, "duplicate of line %u (same ", first);
-		} else {
-			size_t m = p->member_names.n;
-			while (m > 1 && p->member_base[m - 1] >= first)
-				m--;
-			buf_printf(&p->dup_msg, "duplicate of %s:%u (same ",
-				   p->member_names.v[m - 1], first - p->member_base[m - 1]);
-		}
-		for (size_t k = 0; k < cols->nkey; k++)
-			buf_printf(&p->dup_msg, "%s%s",
-				   k == 0		 ? ""
-				   : k + 1 == cols->nkey ? " and "
-							 : ", ",
-				   cols->out_names[cols->key_cols[k]]);
-		buf_addch(&p->dup_msg, ')');
-		reject_problem(&p->rj, p->pend_line, p->pend_column, shown, buf_cstr(&p->dup_msg));
+	if (dup) {
+		struct strview shown = {buf_cstr(&p->dup.shown), p->dup.shown.len};
+		reject_problem(&p->rj, p->pend_line, p->dup.column, shown, dup);
 		reject_row(&p->rj);
 		p->rj.row_problems = row_problems;
 		return;
@@ -326,8 +262,7 @@ static int take_row(struct pipeline *p, const struct csvin_row *row)
 
 	if (p->failed)
 		return 1;
-	if (row->last_line > p->member_lines)
-		p->member_lines = row->last_line;
+	dupkeys_line(&p->dup, row->last_line);
 	p->rows++;
 	p->rj.row_problems = 0;
 	if (p->dec_pending)
@@ -418,13 +353,10 @@ struct pipeline *pipeline_new(const struct feed *feed, const struct pipeline_lim
 	p->copts.max_fields = lim->max_fields;
 	start_parsers(p);
 	batch_writer_init(&p->bw, lim->batch_rows, lim->batch_bytes, on_batch, p);
-	keyset_init(&p->keys);
+	dupkeys_init(&p->dup, lim->max_row);
 	map_row_init(&p->mrow, lim->max_field);
 	buf_init(&p->msg, 64 * 1024);
-	buf_init(&p->key, lim->max_row);
 	buf_init(&p->tmp, 64 * 1024);
-	buf_init(&p->dup_msg, 64 * 1024);
-	buf_init(&p->pend_shown, lim->max_field);
 	buf_init(&p->sum, BUF_NOCAP);
 	return p;
 }
@@ -436,20 +368,15 @@ void pipeline_free(struct pipeline *p)
 	decoder_free(p->dec);
 	csvin_free(p->csv);
 	batch_writer_release(&p->bw);
-	keyset_release(&p->keys);
+	dupkeys_release(&p->dup);
 	map_row_release(&p->mrow);
 	buf_release(&p->msg);
-	buf_release(&p->key);
 	buf_release(&p->tmp);
-	buf_release(&p->dup_msg);
-	buf_release(&p->pend_shown);
 	buf_release(&p->sum);
 	columns_release(&p->cols);
 	if (p->have_lay)
 		layout_release(&p->lay);
 	reject_release(&p->rj);
-	strlist_clear(&p->member_names);
-	free(p->member_base);
 	free(p);
 }
 
@@ -460,7 +387,7 @@ void pipeline_hint_size(struct pipeline *p, unsigned long long bytes)
 
 size_t pipeline_key_bytes(const struct pipeline *p)
 {
-	return keyset_bytes(&p->keys);
+	return dupkeys_bytes(&p->dup);
 }
 
 void pipeline_profile_start(struct pipeline *p)
@@ -553,7 +480,7 @@ void pipeline_progress(struct pipeline *p, unsigned long long bytes)
 	if (!p->sized && p->total_bytes && p->rows > 0 && bytes > 0) {
 		/* size the key index once, from the bytes per row so far */
 		double est = (double)p->total_bytes * (double)p->rows / (double)bytes;
-		keyset_reserve(&p->keys, (size_t)(est * 1.02) + 16);
+		dupkeys_reserve(&p->dup, (size_t)(est * 1.02) + 16);
 		p->sized = 1;
 	}
 }
@@ -595,17 +522,15 @@ static void start_parsers(struct pipeline *p)
 
 void pipeline_begin_member(struct pipeline *p, uint32_t member, const char *name)
 {
-	if (p->rj.member_name) {
+	int first = p->rj.member_name == NULL;
+
+	if (!first) {
 		finish_member(p);
 		start_parsers(p);
 		p->have_header = 0;
-		p->line_base += (uint32_t)p->member_lines + 1;
 	}
-	p->member_lines = 0;
+	dupkeys_member(&p->dup, name, first);
 	reject_member(&p->rj, member, name);
-	strlist_push(&p->member_names, name);
-	p->member_base = xreallocarray(p->member_base, p->member_names.n, sizeof(*p->member_base));
-	p->member_base[p->member_names.n - 1] = p->line_base;
 }
 
 int pipeline_put_header(struct pipeline *p, const struct strview *names, size_t n,
