@@ -30,6 +30,13 @@ struct ledger {
    this node's (always, without a node), its row locked to the commit. 1 held, 0 another
    node holds it (told and remembered: ledger_fenced), -1 error. */
 int ledger_fence_step(struct ledger *l, long long id);
+/* ledger_fenced_begin: a write of file id's rows begun: the lock taken, a transaction
+   begun, the file still this node's (ledger_fence_step). 0 held, 1 another node holds it,
+   -1 error; ledger_fenced_end follows either way. */
+int ledger_fenced_begin(struct ledger *l, long long id);
+/* ledger_fenced_end: rc 0 commits, anything else rolls back (-1: a write failed, the
+   ledger marked failed); the lock released. 0 committed, else -1. */
+int ledger_fenced_end(struct ledger *l, int rc);
 /* ledger_fence_lost: a write found file id held by another node: told, remembered */
 void ledger_fence_lost(struct ledger *l, long long id);
 

@@ -17,16 +17,11 @@ int ledger_ops_put(struct ledger *l, long long id, const char *target, const str
 		   size_t n)
 {
 	struct db_stmt *st = NULL;
-	int rc, held = 0;
+	int rc;
 
 	if (n == 0)
 		return 0;
-	pthread_mutex_lock(&l->lock);
-	rc = db_begin(l->db);
-	if (rc == 0) /* this node still holds the file (nodes.h) */
-		rc = (held = ledger_fence_step(l, id)) < 0 ? -1 : 0;
-	if (rc == 0 && !held)
-		rc = 1;
+	rc = ledger_fenced_begin(l, id); /* this node still holds the file (nodes.h) */
 	if (rc == 0 &&
 	    (st = db_prepare(
 		 l->db,
@@ -49,14 +44,7 @@ int ledger_ops_put(struct ledger *l, long long id, const char *target, const str
 		rc = db_step_batch(st);
 	}
 	db_finalize(st);
-	if (rc == 0)
-		rc = db_commit(l->db);
-	if (rc != 0)
-		db_rollback(l->db);
-	if (rc < 0)
-		ledger_mark_failed(l);
-	pthread_mutex_unlock(&l->lock);
-	return rc == 0 ? 0 : -1;
+	return ledger_fenced_end(l, rc);
 }
 
 int ledger_ops_load(struct ledger *l, long long id, const char *target,

@@ -41,27 +41,16 @@ int ledger_batch_state(struct ledger *l, long long id, const char *target, unsig
 int ledger_batch_set(struct ledger *l, long long id, const char *target, unsigned seq,
 		     const char *state, const char *answer_json)
 {
-	int rc, held = 0;
+	int rc = ledger_fenced_begin(l, id);
 
-	pthread_mutex_lock(&l->lock);
-	rc = db_begin(l->db);
 	if (rc == 0)
-		rc = (held = ledger_fence_step(l, id)) < 0 ? -1 : 0;
-	if (rc == 0 && held)
 		rc = ledger_step(
 		    l,
 		    "INSERT INTO batches VALUES (?, ?, ?, ?, ?, strftime('%s','now')) "
 		    "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
 		    "answer = excluded.answer, changed = excluded.changed",
 		    "isiss", id, target, (long long)seq, state, answer_json ? answer_json : "");
-	if (rc == 0 && held)
-		rc = db_commit(l->db);
-	if (rc < 0 || !held)
-		db_rollback(l->db);
-	if (rc < 0)
-		ledger_mark_failed(l);
-	pthread_mutex_unlock(&l->lock);
-	return rc < 0 || !held ? -1 : 0;
+	return ledger_fenced_end(l, rc);
 }
 
 int ledger_batch_answers(struct ledger *l, long long id,
@@ -125,27 +114,16 @@ int ledger_request_set(struct ledger *l, long long id, const char *target, unsig
 		       unsigned sub, const char *rows, const char *state, const char *answer_json,
 		       const char *batch_state)
 {
-	int rc, held = 0;
-
 	/* the request (and the batch it settles): one commit, one fsync, when this node
 	   still holds the file (nodes.h): a request is never recorded sent, so never sent,
 	   by a node that lost it */
-	pthread_mutex_lock(&l->lock);
-	rc = db_begin(l->db);
+	int rc = ledger_fenced_begin(l, id);
+
 	if (rc == 0)
-		rc = (held = ledger_fence_step(l, id)) < 0 ? -1 : 0;
-	if (rc == 0 && held)
 		rc = step_request(l, id, target, seq, sub, rows, state, answer_json);
-	if (rc == 0 && held && batch_state)
+	if (rc == 0 && batch_state)
 		rc = batch_upsert(l, id, target, seq, batch_state);
-	if (rc == 0 && held)
-		rc = db_commit(l->db);
-	if (rc < 0 || !held)
-		db_rollback(l->db);
-	if (rc < 0)
-		ledger_mark_failed(l);
-	pthread_mutex_unlock(&l->lock);
-	return rc < 0 || !held ? -1 : 0;
+	return ledger_fenced_end(l, rc);
 }
 
 int ledger_request_get(struct ledger *l, long long id, const char *target, unsigned seq,
