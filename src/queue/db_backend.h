@@ -10,6 +10,16 @@
 
 #include "queue/db.h"
 
+/* The key store's writes, the same in both dialects but for the greater of two (max,
+   GREATEST): INTO a table's columns, and the upsert that keeps the newer stamp. */
+#define DBQ_KEYS_INTO(table)                                                                       \
+	"INSERT INTO " table " (scope, key, khash, digest, stamp, in_full, header, row) "
+#define DBQ_KEYS_UPSERT(table, greatest)                                                           \
+	"ON CONFLICT (scope, khash) DO UPDATE SET key = excluded.key, digest = excluded.digest, "  \
+	"stamp = excluded.stamp, header = excluded.header, row = excluded.row, "                   \
+	"in_full = " greatest "(" table ".in_full, excluded.in_full) "                             \
+	"WHERE excluded.stamp >= " table ".stamp"
+
 struct db_ops {
 	const char *name;
 	struct db *(*open)(const char *location, struct buf *err);

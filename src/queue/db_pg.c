@@ -158,36 +158,18 @@ static const char *const migrations[] = {
 };
 
 static const char *const dialect[DBQ_N] = {
-    [DBQ_KEYS_PUT] =
-	"INSERT INTO keys (scope, key, khash, digest, stamp, in_full, header, row) "
-	"VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, khash) DO UPDATE SET "
-	"key = excluded.key, digest = excluded.digest, stamp = excluded.stamp, "
-	"header = excluded.header, row = excluded.row, "
-	"in_full = GREATEST(keys.in_full, excluded.in_full) WHERE excluded.stamp >= keys.stamp",
+    [DBQ_KEYS_PUT] = DBQ_KEYS_INTO("keys") "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+	DBQ_KEYS_UPSERT("keys", "GREATEST"),
     /* the select's parameters typed: an INSERT ... SELECT does not infer them */
     [DBQ_KEYS_PUT_RECENT] =
-	"INSERT INTO keys_recent (scope, key, khash, digest, stamp, in_full, header, row) "
-	"SELECT ?1::bigint, ?2::text, ?3::bigint, ?4::bigint, ?5::bigint, ?6::bigint, ?7::text, "
-	"?8::text WHERE NOT EXISTS (SELECT 1 FROM keys WHERE scope = ?1 AND khash = ?3 AND "
-	"stamp > ?5) ON CONFLICT (scope, khash) DO UPDATE SET "
-	"key = excluded.key, digest = excluded.digest, stamp = excluded.stamp, "
-	"header = excluded.header, row = excluded.row, "
-	"in_full = GREATEST(keys_recent.in_full, excluded.in_full) "
-	"WHERE excluded.stamp >= keys_recent.stamp",
-    [DBQ_KEYS_PUT_RECENT_PROVEN] =
-	"INSERT INTO keys_recent (scope, key, khash, digest, stamp, in_full, header, row) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (scope, khash) DO UPDATE SET "
-	"key = excluded.key, digest = excluded.digest, stamp = excluded.stamp, "
-	"header = excluded.header, row = excluded.row, "
-	"in_full = GREATEST(keys_recent.in_full, excluded.in_full) "
-	"WHERE excluded.stamp >= keys_recent.stamp",
+	DBQ_KEYS_INTO("keys_recent") "SELECT ?1::bigint, ?2::text, ?3::bigint, ?4::bigint, "
+	"?5::bigint, ?6::bigint, ?7::text, ?8::text WHERE NOT EXISTS (SELECT 1 FROM keys WHERE "
+	"scope = ?1 AND khash = ?3 AND stamp > ?5) " DBQ_KEYS_UPSERT("keys_recent", "GREATEST"),
+    [DBQ_KEYS_PUT_RECENT_PROVEN] = DBQ_KEYS_INTO("keys_recent")
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) " DBQ_KEYS_UPSERT("keys_recent", "GREATEST"),
     [DBQ_KEYS_FOLD] =
-	"INSERT INTO keys (scope, key, khash, digest, stamp, in_full, header, row) "
-	"SELECT scope, key, khash, digest, stamp, in_full, header, row FROM keys_recent "
-	"WHERE scope = ?1 ORDER BY khash ON CONFLICT (scope, khash) DO UPDATE SET "
-	"key = excluded.key, digest = excluded.digest, stamp = excluded.stamp, "
-	"header = excluded.header, row = excluded.row, "
-	"in_full = GREATEST(keys.in_full, excluded.in_full) WHERE excluded.stamp >= keys.stamp",
+	DBQ_KEYS_INTO("keys") "SELECT scope, key, khash, digest, stamp, in_full, header, row "
+	"FROM keys_recent WHERE scope = ?1 ORDER BY khash " DBQ_KEYS_UPSERT("keys", "GREATEST"),
     [DBQ_KEYS_LOAD] = "SELECT khash, digest, stamp, in_full FROM keys WHERE scope = ?1 "
 		      "ORDER BY khash",
     [DBQ_KEYS_MARK_FULL] = "UPDATE keys SET in_full = 1 WHERE scope = ?1 AND in_full = 0",
