@@ -298,14 +298,7 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
 		ok = ledger_step(l, "UPDATE key_scopes SET keys_n = (SELECT count(*) FROM keys WHERE "
 				    "scope = ?1) WHERE id = ?1", "i", scope) == 0;
 	/* the scope's table kept in memory is not told: a fold changes no entry */
-	if (ok)
-		ok = db_commit(l->db) == 0;
-	if (!ok) {
-		ledger_mark_failed(l);
-		db_rollback(l->db);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return ok ? 0 : -1;
+	return ledger_write_end(l, ok ? 0 : -1);
 }
 
 int keys_fold_idle(struct ledger *l)
@@ -444,14 +437,7 @@ int keys_full_done(struct ledger *l, long long scope, long long stamp, int compl
 	if (ok)
 		ok = ledger_step(l, db_sql(l->db, DBQ_KEYS_SCOPE_STAMP), "iii", stamp,
 				 (long long)complete, scope) == 0;
-	if (ok)
-		ok = db_commit(l->db) == 0;
-	if (!ok) {
-		ledger_mark_failed(l);
-		db_rollback(l->db);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return ok ? marked : -1;
+	return ledger_write_end(l, ok ? 0 : -1) == 0 ? marked : -1;
 }
 
 const char *const keys_count_names[KC_N] = {"sent", "unchanged", "superseded", "absent",

@@ -68,6 +68,18 @@ void ledger_mark_failed(struct ledger *l)
 		log_simple(LOG_ERROR, "ledger_failed", "%s", db_error(l->db));
 }
 
+int ledger_write_end(struct ledger *l, int rc)
+{
+	if (rc == 0 && db_commit(l->db) != 0)
+		rc = -1;
+	if (rc != 0)
+		db_rollback(l->db);
+	if (rc < 0)
+		ledger_mark_failed(l);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
 int ledger_lost(const struct ledger *l)
 {
 	return __atomic_load_n(&l->lost, __ATOMIC_RELAXED);
@@ -217,14 +229,7 @@ int ledger_add_claim(struct ledger *l, const char *partner, const char *const *f
 		ok = ids[i] >= 0;
 		lost = ids[i] == 0;
 	}
-	if (ok && !lost)
-		ok = db_commit(l->db) == 0;
-	if (!ok || lost)
-		db_rollback(l->db);
-	if (!ok)
-		ledger_mark_failed(l);
-	pthread_mutex_unlock(&l->lock);
-	return !ok ? -1 : lost;
+	return ledger_write_end(l, !ok ? -1 : lost);
 }
 
 int ledger_add_group(struct ledger *l, const char *partner, const char *const *feeds, size_t n,
@@ -239,14 +244,7 @@ int ledger_add_group(struct ledger *l, const char *partner, const char *const *f
 	for (size_t i = 0; ok && i < n; i++)
 		ok = (ids[i] = insert_row(l, partner, feeds[i], name, path, size, force, state,
 					  message, lanes ? &lanes[i] : NULL, NULL)) > 0;
-	if (ok)
-		ok = db_commit(l->db) == 0;
-	if (!ok) {
-		ledger_mark_failed(l);
-		db_rollback(l->db);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return ok ? 0 : -1;
+	return ledger_write_end(l, ok ? 0 : -1);
 }
 
 void ledger_copy_text(char *dst, size_t size, const char *src)

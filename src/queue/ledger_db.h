@@ -32,11 +32,12 @@ struct ledger {
 int ledger_fence_step(struct ledger *l, long long id);
 /* ledger_fenced_begin: a write of file id's rows begun: the lock taken, a transaction
    begun, the file still this node's (ledger_fence_step). 0 held, 1 another node holds it,
-   -1 error; ledger_fenced_end follows either way. */
+   -1 error; ledger_write_end follows either way. */
 int ledger_fenced_begin(struct ledger *l, long long id);
-/* ledger_fenced_end: rc 0 commits, anything else rolls back (-1: a write failed, the
-   ledger marked failed); the lock released. 0 committed, else -1. */
-int ledger_fenced_end(struct ledger *l, int rc);
+/* ledger_write_end: a write's transaction ended, the lock held since its begin released:
+   rc 0 commits, anything else rolls back (-1: a write failed, the ledger marked failed).
+   0 committed, -1 failed (the commit too), else rc. */
+int ledger_write_end(struct ledger *l, int rc);
 /* ledger_fence_lost: a write found file id held by another node: told, remembered */
 void ledger_fence_lost(struct ledger *l, long long id);
 

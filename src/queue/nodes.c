@@ -243,18 +243,6 @@ int ledger_fenced_begin(struct ledger *l, long long id)
 	return held ? 0 : 1;
 }
 
-int ledger_fenced_end(struct ledger *l, int rc)
-{
-	if (rc == 0)
-		rc = db_commit(l->db);
-	if (rc != 0)
-		db_rollback(l->db);
-	if (rc < 0)
-		ledger_mark_failed(l);
-	pthread_mutex_unlock(&l->lock);
-	return rc == 0 ? 0 : -1;
-}
-
 void ledger_fence_lost(struct ledger *l, long long id)
 {
 	l->fenced[l->nfenced++ % (sizeof(l->fenced) / sizeof(l->fenced[0]))] = id;

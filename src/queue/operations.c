@@ -44,7 +44,7 @@ int ledger_ops_put(struct ledger *l, long long id, const char *target, const str
 		rc = db_step_batch(st);
 	}
 	db_finalize(st);
-	return ledger_fenced_end(l, rc);
+	return ledger_write_end(l, rc) == 0 ? 0 : -1;
 }
 
 int ledger_ops_load(struct ledger *l, long long id, const char *target,

@@ -50,7 +50,7 @@ int ledger_batch_set(struct ledger *l, long long id, const char *target, unsigne
 		    "ON CONFLICT (file_id, target, seq) DO UPDATE SET state = excluded.state, "
 		    "answer = excluded.answer, changed = excluded.changed",
 		    "isiss", id, target, (long long)seq, state, answer_json ? answer_json : "");
-	return ledger_fenced_end(l, rc);
+	return ledger_write_end(l, rc) == 0 ? 0 : -1;
 }
 
 int ledger_batch_answers(struct ledger *l, long long id,
@@ -123,7 +123,7 @@ int ledger_request_set(struct ledger *l, long long id, const char *target, unsig
 		rc = step_request(l, id, target, seq, sub, rows, state, answer_json);
 	if (rc == 0 && batch_state)
 		rc = batch_upsert(l, id, target, seq, batch_state);
-	return ledger_fenced_end(l, rc);
+	return ledger_write_end(l, rc) == 0 ? 0 : -1;
 }
 
 int ledger_request_get(struct ledger *l, long long id, const char *target, unsigned seq,
