@@ -42,6 +42,7 @@ struct target_run {
 	struct known known;
 	struct batch_writer w;
 	struct buf touch; /* a delta's unchanged rows: their stamp is the file's, once through */
+	struct buf *err;
 	int failed;
 };
 
@@ -63,10 +64,36 @@ struct run {
 	int failed;
 };
 
+struct width {
+	size_t header, fields, row; /* row: the first whose fields are not the header's */
+};
+
+static int count_fields(void *ctx, const struct strview *v, size_t n, size_t index)
+{
+	struct width *w = ctx;
+
+	(void)v;
+	if (index == 0)
+		w->header = n;
+	else if (n != w->header)
+		w->fields = n, w->row = index;
+	return w->row != 0;
+}
+
+/* put_batch: a target's batch, once it reads back as CSV with its header's fields in every
+   row (its lines are the parser child's, copied as they are: one that lies stops here) */
 static int put_batch(void *ctx, const struct batch *b)
 {
 	struct target_run *tr = ctx;
+	struct width w = {0, 0, 0};
 
+	if (each_record(b->csv, b->len, count_fields, &w, tr->err) < 0 || w.row) {
+		if (w.row)
+			buf_printf(tr->err, "a row of the parse has %zu fields, its header %zu",
+				   w.fields, w.header);
+		tr->failed = 1;
+		return -1;
+	}
 	if (parcel_put_batch(tr->st->dir, tr->name, b, 1) < 0) {
 		tr->failed = 1;
 		return -1;
@@ -414,6 +441,7 @@ static int run_sift(struct sift *s, struct ledger *l, const struct conf *c, cons
 		const struct target *t = conf_target(c, s->t[i].name);
 		tr->st = &s->t[i];
 		tr->name = s->name;
+		tr->err = err;
 		buf_init(&tr->touch, BUF_NOCAP);
 		batch_writer_init(&tr->w, t->batch_rows, t->batch_bytes, put_batch, tr);
 		if (keys_scope(l, partner, s->f->sequence, s->t[i].name, &tr->scope) < 0 ||

@@ -1,13 +1,20 @@
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include "lib/entity.h"
+#include "lib/parsed.h"
 #include "lib/stamp.h"
 #include "queue/keys.h"
 #include "queue/ledger.h"
 #include "queue/ledger_rows.h"
 #include "lib/rowsum.h"
+#include "parse/parcel.h"
 #include "sift/known.h"
+#include "sift/sift.h"
 #include "util/keyset.h"
+#include "util/xalloc.h"
+#include "testconf.h"
 #include "testledger.h"
 #include "testutil.h"
 
@@ -404,9 +411,88 @@ static void test_a_write_the_kept_table_proves_goes_in_without_a_look_up(void **
 	ledger_close(l);
 }
 
+/* put_parse: batch 1 of name in dir as the parser child writes it: csv, lines, sums */
+static void put_parse(const char *dir, const char *name, const char *csv, size_t rows)
+{
+	const struct entity *e = entity_find("stock_sources");
+	struct batch_origin origin[8];
+	struct batch_sum sum[8];
+	struct row_layout lay;
+	struct buf scratch = BUF_INIT(BUF_NOCAP);
+	const char *at = strchr(csv, '\n') + 1;
+	struct batch b = {1, csv, strlen(csv), rows, origin, sum};
+
+	layout_init(&lay, e, views("source_code", "sku", "quantity", "status"), 4);
+	for (size_t i = 0; i < rows; i++) {
+		const char *end = strchr(at, '\n') + 1;
+		char sku[16], qty[16];
+		/* the test's rows: default,SKU,QTY,1 (a lying row's extra field left out) */
+		assert_int_equal(sscanf(at, "default,%15[^,],%15[^,\n]", sku, qty), 2);
+		origin[i] = (struct batch_origin){(uint32_t)i + 2, 0};
+		sum[i] = (struct batch_sum){row_key_hash(&lay, views("default", sku, qty, "1"), &scratch),
+					    row_digest(&lay, views("default", sku, qty, "1"), &scratch),
+					    (uint32_t)(at - csv), (uint32_t)(end - at)};
+		at = end;
+	}
+	assert_int_equal(parcel_put_batch(dir, name, &b, 1), 0);
+	layout_release(&lay);
+	buf_release(&scratch);
+}
+
+static void test_the_sift_copies_the_lines_it_sends_and_refuses_a_wrong_width(void **state)
+{
+	static const char ini[] = "[commerce]\nurl = https://shop.example.com\ntoken_file = /t\n"
+				  "[feed s]\ndir = in\nentity = stock_sources\nmode = full\n"
+				  "sequence = stock\ndiff = yes\n";
+	static const char good[] = "source_code,sku,quantity,status\ndefault,A,1,1\n"
+				   "default,\"B,2\",2,1\n";
+	static const char lying[] = "source_code,sku,quantity,status\ndefault,C,3,1,9\n";
+	struct ledger *l = open_here();
+	struct buf err = BUF_INIT(BUF_NOCAP), sent = BUF_INIT(BUF_NOCAP);
+	struct conf *c = load(ini, &err);
+	char *out1 = xasprintf("%s/out1", test_dir), *out2 = xasprintf("%s/out2", test_dir);
+	char *path;
+	struct sift s;
+
+	(void)state;
+	assert_non_null(c);
+	known_forget();
+	assert_int_equal(mkdir(out1, 0750), 0);
+	assert_int_equal(mkdir(out2, 0750), 0);
+	/* an empty store: every row sent, its line as the parse wrote it */
+	put_parse(out1, "f.csv", good, 2);
+	assert_int_equal(sift_prepare(&s, l, c, conf_feed(c, "s"), "acme", out1, "f.csv", 1, 100, 0,
+				      &err),
+			 0);
+	assert_int_equal(s.t[0].n.sent, 2);
+	path = parcel_batch_path(s.t[0].dir, "f.csv", 1);
+	assert_int_equal(parsed_read(path, &sent, &err), 0);
+	assert_string_equal(buf_cstr(&sent), good);
+	free(path);
+	sift_release(&s);
+	/* a row wider than its header (a parser child that lies): nothing is sent */
+	put_parse(out2, "g.csv", lying, 1);
+	buf_reset(&err);
+	assert_int_equal(sift_prepare(&s, l, c, conf_feed(c, "s"), "acme", out2, "g.csv", 1, 100, 0,
+				      &err),
+			 -1);
+	assert_non_null(strstr(buf_cstr(&err), "has 5 fields, its header 4"));
+	sift_release(&s);
+	known_forget();
+	free(out1);
+	free(out2);
+	conf_free(c);
+	buf_release(&err);
+	buf_release(&sent);
+	ledger_close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_the_sift_copies_the_lines_it_sends_and_refuses_a_wrong_width, tmpdir_setup,
+		tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_a_write_the_kept_table_proves_goes_in_without_a_look_up, tmpdir_setup,
 		tmpdir_teardown),
