@@ -120,9 +120,9 @@ void dupkeys_line(struct dupkeys *d, unsigned long line)
 		d->member_lines = line;
 }
 
-void dupkeys_member(struct dupkeys *d, const char *name, int first)
+void dupkeys_member(struct dupkeys *d, const char *name)
 {
-	if (!first)
+	if (d->member_names.n) /* the lines of the member before */
 		d->line_base += (uint32_t)d->member_lines + 1;
 	d->member_lines = 0;
 	strlist_push(&d->member_names, name);

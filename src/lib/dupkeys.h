@@ -64,7 +64,7 @@ const char *dupkeys_insert(struct dupkeys *d, uint64_t hash, unsigned long line,
 			   const struct columns *cols);
 /* dupkeys_line: a row ends on line of this member. */
 void dupkeys_line(struct dupkeys *d, unsigned long line);
-/* dupkeys_member: an archive member begins (its name; the first: first set). */
-void dupkeys_member(struct dupkeys *d, const char *name, int first);
+/* dupkeys_member: an archive member begins. */
+void dupkeys_member(struct dupkeys *d, const char *name);
 
 #endif

@@ -15,7 +15,6 @@
 #include "lib/profile.h"
 #include "lib/reject.h"
 #include "lib/rowsum.h"
-#include "util/strlist.h"
 #include "util/xalloc.h"
 
 struct pipeline {
@@ -522,14 +521,12 @@ static void start_parsers(struct pipeline *p)
 
 void pipeline_begin_member(struct pipeline *p, uint32_t member, const char *name)
 {
-	int first = p->rj.member_name == NULL;
-
-	if (!first) {
+	if (p->rj.member_name) {
 		finish_member(p);
 		start_parsers(p);
 		p->have_header = 0;
 	}
-	dupkeys_member(&p->dup, name, first);
+	dupkeys_member(&p->dup, name);
 	reject_member(&p->rj, member, name);
 }
 

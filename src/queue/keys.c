@@ -15,7 +15,6 @@
 #include "queue/keys.h"
 #include "queue/ledger.h"
 #include "queue/ledger_db.h"
-#include "util/keyset.h"
 #include "util/log.h"
 #include "util/xalloc.h"
 
@@ -196,14 +195,9 @@ long long keys_count(struct ledger *l, long long scope)
 				 "i", scope);
 }
 
-uint64_t keys_hash_n(const char *key, size_t len)
-{
-	return key_hash(key, len);
-}
-
 uint64_t keys_hash(const char *key)
 {
-	return keys_hash_n(key, strlen(key));
+	return key_hash(key, strlen(key)); /* lib/rowsum.h: the store's definition */
 }
 
 /* count_upto: the number sql answers for ?1 scope and ?2 a limit (-1: no ?2), lock

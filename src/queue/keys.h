@@ -82,7 +82,6 @@ int keys_put(struct ledger *l, long long scope, const struct key_entry *e, size_
 /* keys_hash: the hash a key's text is stored under: of its text with ASCII letters in
    lower case, as Commerce compares keys (0 never: 1 instead) */
 uint64_t keys_hash(const char *key);
-uint64_t keys_hash_n(const char *key, size_t len);
 /*
  * keys_fold_idle: a scope whose recent rows (keys_put) have grown past half
  * the share at which a write folds them in itself is folded now, by the
